@@ -1,1 +1,493 @@
-//! placeholder
+//! airlock's configuration: typed structs, and a layered loader that records where every value came from.
+//!
+//! Layers, lowest first: built-in defaults < `airlock.toml` < `AIRLOCK_*` environment < command-line flags.
+//! Layers are merged as TOML tables (a key set in a higher layer replaces the whole value below it; the
+//! `source` and `lane` arrays are replaced as a whole), then deserialised into [`Config`] and validated.
+//! The loader is pure: callers hand it the file's text, the environment and the flags.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+mod size;
+pub use size::{ByteSize, SizeError};
+
+/// Route segments a lane may not be named after, since they are routes of their own.
+const RESERVED_LANE_NAMES: &[&str] = &["upload", "api", "healthz", "metrics", "static", "ui"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite database, blobs and temporary files live.
+    pub data_dir: String,
+    /// Address the server binds, `HOST:PORT`.
+    pub listen: String,
+    /// `sqlite://...` or `postgres://...`; empty means `sqlite://{data_dir}/airlock.db`.
+    #[serde(default)]
+    pub database_url: String,
+    /// Largest accepted upload (413 beyond it).
+    pub max_upload_size: ByteSize,
+    /// Largest total uncompressed size of an uploaded archive (zip bombs).
+    pub max_uncompressed_size: ByteSize,
+    /// How often a server checks the database for changes made by other processes, in milliseconds.
+    pub revision_poll_ms: u64,
+    #[serde(rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    #[serde(rename = "lane")]
+    pub lanes: Vec<LaneConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Hosted,
+    Proxy,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Ecosystem {
+    Pypi,
+    Cran,
+}
+
+impl Ecosystem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ecosystem::Pypi => "pypi",
+            Ecosystem::Cran => "cran",
+        }
+    }
+}
+
+impl fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub name: String,
+    pub kind: SourceKind,
+    pub ecosystem: Ecosystem,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LaneMode {
+    #[default]
+    Open,
+    Allowlist,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LaneConfig {
+    pub name: String,
+    #[serde(default)]
+    pub mode: LaneMode,
+    /// Sources in priority order: for one project name the first source that has it wins.
+    pub sources: Vec<String>,
+    /// Allow rules, `ecosystem:name` or `ecosystem:name==version`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+impl Config {
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn lane(&self, name: &str) -> Option<&LaneConfig> {
+        self.lanes.iter().find(|l| l.name == name)
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}/airlock.db", self.data_dir.trim_end_matches('/'))
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        let mut seen = std::collections::HashSet::new();
+        for s in &self.sources {
+            if !is_identifier(&s.name) {
+                return invalid(format!(
+                    "source name {:?} must be lowercase letters, digits and '-'",
+                    s.name
+                ));
+            }
+            if !seen.insert(&s.name) {
+                return invalid(format!("source {:?} is declared twice", s.name));
+            }
+            match (s.kind, &s.url) {
+                (SourceKind::Proxy, None) => {
+                    return invalid(format!("proxy source {:?} needs a url", s.name));
+                }
+                (SourceKind::Hosted, Some(_)) => {
+                    return invalid(format!("hosted source {:?} takes no url", s.name));
+                }
+                _ => {}
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for l in &self.lanes {
+            if !is_identifier(&l.name) || RESERVED_LANE_NAMES.contains(&l.name.as_str()) {
+                return invalid(format!(
+                    "lane name {:?} must be lowercase letters, digits and '-', and not one of {}",
+                    l.name,
+                    RESERVED_LANE_NAMES.join(", ")
+                ));
+            }
+            if !seen.insert(&l.name) {
+                return invalid(format!("lane {:?} is declared twice", l.name));
+            }
+            for s in &l.sources {
+                if self.source(s).is_none() {
+                    return invalid(format!("lane {:?} names unknown source {s:?}", l.name));
+                }
+            }
+            for rule in &l.allow {
+                AllowRule::parse(rule).map_err(|e| {
+                    ConfigError::Invalid(format!("lane {:?}: allow rule {rule:?}: {e}", l.name))
+                })?;
+            }
+        }
+        if self.max_upload_size.0 == 0 {
+            return invalid("max_upload_size must be above zero".into());
+        }
+        Ok(())
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
+/// One allow rule of a lane: a package, optionally pinned to one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowRule {
+    pub ecosystem: Ecosystem,
+    /// Normalised name (PEP 503 for Python; as written for R, whose names are case-sensitive).
+    pub name: String,
+    pub version: Option<String>,
+}
+
+impl AllowRule {
+    pub fn parse(rule: &str) -> Result<AllowRule, String> {
+        let (eco, rest) = rule
+            .split_once(':')
+            .ok_or("expected `ecosystem:name` or `ecosystem:name==version`")?;
+        let ecosystem = match eco {
+            "pypi" => Ecosystem::Pypi,
+            "cran" => Ecosystem::Cran,
+            other => return Err(format!("unknown ecosystem {other:?} (pypi or cran)")),
+        };
+        let (name, version) = match rest.split_once("==") {
+            Some((n, v)) => (n.trim(), Some(v.trim())),
+            None => (rest.trim(), None),
+        };
+        if name.is_empty() || name.contains(|c: char| "<>=!~,; ".contains(c)) {
+            return Err("only `name` and `name==version` rules are supported".into());
+        }
+        let name = match ecosystem {
+            Ecosystem::Pypi => {
+                if !airlock_pypi::name::is_valid(name) {
+                    return Err(format!("{name:?} is not a valid Python project name"));
+                }
+                airlock_pypi::name::normalize(name)
+            }
+            Ecosystem::Cran => name.to_string(),
+        };
+        let version = match (ecosystem, version) {
+            (Ecosystem::Pypi, Some(v)) => Some(
+                airlock_pypi::version::normalize(v)
+                    .map_err(|e| format!("bad version {v:?}: {e}"))?,
+            ),
+            (_, v) => v.map(str::to_string),
+        };
+        Ok(AllowRule {
+            ecosystem,
+            name,
+            version,
+        })
+    }
+}
+
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(String),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::File(p) => write!(f, "file {p}"),
+            Origin::Env(v) => write!(f, "environment {v}"),
+            Origin::Flag(v) => write!(f, "flag {v}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot parse {origin}")]
+    Parse {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Values given on the command line; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub data_dir: Option<String>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+}
+
+/// The effective configuration and the origin of each top-level key.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub origins: BTreeMap<String, Origin>,
+}
+
+/// Environment variables read, and the key each sets.
+const ENV_KEYS: &[(&str, &str)] = &[
+    ("AIRLOCK_DATA_DIR", "data_dir"),
+    ("AIRLOCK_LISTEN", "listen"),
+    ("AIRLOCK_DATABASE_URL", "database_url"),
+    ("AIRLOCK_MAX_UPLOAD_SIZE", "max_upload_size"),
+    ("AIRLOCK_MAX_UNCOMPRESSED_SIZE", "max_uncompressed_size"),
+    ("AIRLOCK_REVISION_POLL_MS", "revision_poll_ms"),
+];
+
+const DEFAULTS: &str = r#"
+data_dir = "airlock-data"
+listen = "127.0.0.1:8080"
+database_url = ""
+max_upload_size = "1GiB"
+max_uncompressed_size = "4GiB"
+revision_poll_ms = 1000
+
+[[source]]
+name = "internal-pypi"
+kind = "hosted"
+ecosystem = "pypi"
+
+[[source]]
+name = "internal-cran"
+kind = "hosted"
+ecosystem = "cran"
+
+[[lane]]
+name = "dev"
+mode = "open"
+sources = ["internal-pypi", "internal-cran"]
+
+[[lane]]
+name = "prod"
+mode = "allowlist"
+sources = ["internal-pypi", "internal-cran"]
+"#;
+
+/// Builds the effective configuration from its layers.
+///
+/// `file` is `(path, contents)` of the config file if one is used; `env` is the process environment.
+pub fn load(
+    file: Option<(&str, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &Flags,
+) -> Result<Loaded, ConfigError> {
+    let parse = |text: &str, origin: &str| -> Result<toml::Table, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
+            origin: origin.to_string(),
+            source,
+        })
+    };
+    let mut table = parse(DEFAULTS, "built-in defaults")?;
+    let mut origins: BTreeMap<String, Origin> =
+        table.keys().map(|k| (k.clone(), Origin::Default)).collect();
+
+    if let Some((path, text)) = file {
+        for (k, v) in parse(text, &format!("config file {path}"))? {
+            origins.insert(k.clone(), Origin::File(path.to_string()));
+            table.insert(k, v);
+        }
+    }
+    let env: BTreeMap<String, String> = env.into_iter().collect();
+    for (var, key) in ENV_KEYS {
+        if let Some(value) = env.get(*var) {
+            table.insert(key.to_string(), scalar(key, value));
+            origins.insert(key.to_string(), Origin::Env(var.to_string()));
+        }
+    }
+    let flag_values = [
+        ("data_dir", "--data-dir", &flags.data_dir),
+        ("listen", "--listen", &flags.listen),
+        ("database_url", "--database-url", &flags.database_url),
+    ];
+    for (key, flag, value) in flag_values {
+        if let Some(value) = value {
+            table.insert(key.to_string(), toml::Value::String(value.clone()));
+            origins.insert(key.to_string(), Origin::Flag(flag.to_string()));
+        }
+    }
+    let config: Config =
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|source| ConfigError::Parse {
+                origin: "the merged configuration".into(),
+                source,
+            })?;
+    config.validate()?;
+    Ok(Loaded { config, origins })
+}
+
+/// Environment values are strings; numeric keys take integers.
+fn scalar(key: &str, value: &str) -> toml::Value {
+    match (key, value.parse::<i64>()) {
+        ("revision_poll_ms", Ok(n)) => toml::Value::Integer(n),
+        _ => toml::Value::String(value.to_string()),
+    }
+}
+
+impl Loaded {
+    /// The effective configuration as TOML, each top-level key preceded by a comment naming its origin.
+    pub fn render(&self) -> Result<String, toml::ser::Error> {
+        let value = toml::Table::try_from(&self.config)?;
+        let mut out = String::new();
+        let origin = |k: &str| {
+            self.origins
+                .get(k)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "default".into())
+        };
+        // Scalars first, then the arrays of tables, as TOML requires.
+        let (scalars, tables): (Vec<_>, Vec<_>) = value
+            .iter()
+            .partition(|(_, v)| !matches!(v, toml::Value::Array(a) if a.iter().all(toml::Value::is_table)));
+        for (k, v) in scalars {
+            let mut one = toml::Table::new();
+            one.insert(k.clone(), v.clone());
+            out.push_str(&format!("# {}\n{}", origin(k), toml::to_string(&one)?));
+        }
+        for (k, v) in tables {
+            let mut one = toml::Table::new();
+            one.insert(k.clone(), v.clone());
+            out.push_str(&format!("\n# {}\n{}", origin(k), toml::to_string(&one)?));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_give_hosted_sources_and_two_lanes() {
+        let loaded = load(None, env(&[]), &Flags::default()).unwrap();
+        let c = &loaded.config;
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.lane("dev").unwrap().mode, LaneMode::Open);
+        assert_eq!(c.lane("prod").unwrap().mode, LaneMode::Allowlist);
+        assert_eq!(
+            c.effective_database_url(),
+            "sqlite://airlock-data/airlock.db"
+        );
+        assert_eq!(loaded.origins["listen"], Origin::Default);
+    }
+
+    #[test]
+    fn layers_override_in_order_and_record_origin() {
+        let file = "listen = \"0.0.0.0:1\"\ndata_dir = \"/f\"\nmax_upload_size = \"2MiB\"\n";
+        let loaded = load(
+            Some(("a.toml", file)),
+            env(&[("AIRLOCK_LISTEN", "0.0.0.0:2"), ("AIRLOCK_DATA_DIR", "/e")]),
+            &Flags {
+                data_dir: Some("/flag".into()),
+                ..Flags::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(loaded.config.listen, "0.0.0.0:2");
+        assert_eq!(loaded.config.data_dir, "/flag");
+        assert_eq!(loaded.config.max_upload_size.0, 2 * 1024 * 1024);
+        assert_eq!(loaded.origins["listen"], Origin::Env("AIRLOCK_LISTEN".into()));
+        assert_eq!(loaded.origins["data_dir"], Origin::Flag("--data-dir".into()));
+        assert_eq!(
+            loaded.origins["max_upload_size"],
+            Origin::File("a.toml".into())
+        );
+        let shown = loaded.render().unwrap();
+        assert!(shown.contains("# environment AIRLOCK_LISTEN\nlisten = \"0.0.0.0:2\""));
+        assert!(shown.contains("[[lane]]"));
+        // What `config show` prints is itself a valid config file.
+        load(Some(("shown", &shown)), env(&[]), &Flags::default()).unwrap();
+    }
+
+    #[test]
+    fn invalid_configs_are_refused_with_a_reason() {
+        let check = |file: &str, needle: &str| {
+            let err = load(Some(("x", file)), env(&[]), &Flags::default()).unwrap_err();
+            let msg = format!("{err}");
+            assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+        };
+        check(
+            "[[source]]\nname=\"p\"\nkind=\"proxy\"\necosystem=\"pypi\"\n[[lane]]\nname=\"dev\"\nsources=[\"p\"]",
+            "needs a url",
+        );
+        check(
+            "[[source]]\nname=\"p\"\nkind=\"hosted\"\necosystem=\"pypi\"\n[[lane]]\nname=\"dev\"\nsources=[\"q\"]",
+            "unknown source",
+        );
+        check(
+            "[[source]]\nname=\"p\"\nkind=\"hosted\"\necosystem=\"pypi\"\n[[lane]]\nname=\"upload\"\nsources=[\"p\"]",
+            "lane name",
+        );
+        check(
+            "[[source]]\nname=\"p\"\nkind=\"hosted\"\necosystem=\"pypi\"\n[[lane]]\nname=\"prod\"\nsources=[\"p\"]\nallow=[\"npm:x\"]",
+            "unknown ecosystem",
+        );
+        check("max_upload_size = \"ten\"", "cannot parse");
+    }
+
+    #[test]
+    fn allow_rules_parse() {
+        let r = AllowRule::parse("pypi:Foo_Bar==1.0.0").unwrap();
+        assert_eq!(r.name, "foo-bar");
+        assert_eq!(r.version.as_deref(), Some("1.0.0"));
+        assert!(AllowRule::parse("pypi:numpy>=1").is_err());
+        assert_eq!(AllowRule::parse("cran:dplyr").unwrap().version, None);
+    }
+}

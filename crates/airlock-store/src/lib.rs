@@ -1,1 +1,14 @@
-//! placeholder
+//! airlock's storage: the metadata database ([`Db`], SQLite or PostgreSQL through sqlx's `Any` driver,
+//! one set of migrations) and the content-addressed blob store ([`BlobStore`], `object_store`).
+//!
+//! SQL here is portable: `$N` placeholders (both drivers accept them), TEXT and BIGINT columns, times as
+//! microseconds since the Unix epoch. Every write transaction starts by bumping `meta.revision`, which
+//! serialises writers on both backends and tells other server processes that something changed.
+
+mod audit;
+mod blobs;
+mod db;
+
+pub use audit::{AuditEntry, AuditRecord};
+pub use blobs::{BlobError, BlobRead, BlobStore, sha256_hex};
+pub use db::{ArtifactRow, Backend, Db, DbError, TokenRow, WriteTx};

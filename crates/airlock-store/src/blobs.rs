@@ -1,0 +1,264 @@
+//! Content-addressed blobs: `sha256/ab/cd/<sha256>`, written under a temporary name, verified against
+//! their sha256, then made visible by an atomic rename (local) or a completed multipart upload (S3).
+//! A reader therefore never sees a partial blob, whatever happens to the writer.
+
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob {0} not found")]
+    NotFound(String),
+    #[error("content hash {actual} does not match the expected {expected}")]
+    HashMismatch { expected: String, actual: String },
+    #[error("requested range is outside the blob")]
+    Range,
+    #[error("blob store error")]
+    Store(#[from] object_store::Error),
+    #[error("blob store i/o error")]
+    Io(#[from] std::io::Error),
+    #[error("{0:?} is not a sha256 digest")]
+    BadDigest(String),
+}
+
+/// A (ranged) read: the bytes of `range` out of a blob of `total` bytes.
+pub struct BlobRead {
+    pub total: u64,
+    pub range: Range<u64>,
+    pub stream: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BlobStore {
+    store: Arc<dyn ObjectStore>,
+    /// Set for the local filesystem backend: its root, for renames into place and direct reads.
+    local_root: Option<PathBuf>,
+    tmp_dir: PathBuf,
+}
+
+const READ_CHUNK: usize = 256 * 1024;
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+impl BlobStore {
+    /// A store on the local filesystem under `root`; temporary files go to `tmp_dir` (same filesystem,
+    /// so that the final rename is atomic). Leftovers of a crash in `tmp_dir` are removed.
+    pub fn local(root: &Path, tmp_dir: &Path) -> Result<BlobStore, BlobError> {
+        std::fs::create_dir_all(root)?;
+        std::fs::create_dir_all(tmp_dir)?;
+        for entry in std::fs::read_dir(tmp_dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_file() {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        let root = std::fs::canonicalize(root)?;
+        let fs = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
+        Ok(BlobStore {
+            store: Arc::new(fs),
+            local_root: Some(root),
+            tmp_dir: tmp_dir.to_path_buf(),
+        })
+    }
+
+    /// Where callers put temporary files meant for [`BlobStore::put_file`].
+    pub fn tmp_dir(&self) -> &Path {
+        &self.tmp_dir
+    }
+
+    fn key(sha256: &str) -> Result<ObjectPath, BlobError> {
+        if !is_sha256(sha256) {
+            return Err(BlobError::BadDigest(sha256.to_string()));
+        }
+        Ok(ObjectPath::from(format!(
+            "sha256/{}/{}/{sha256}",
+            &sha256[..2],
+            &sha256[2..4]
+        )))
+    }
+
+    pub async fn contains(&self, sha256: &str) -> Result<bool, BlobError> {
+        match self.store.head(&Self::key(sha256)?).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores the file at `path` (a temporary file in [`BlobStore::tmp_dir`]) as the blob `sha256`
+    /// after checking its content has that hash. The file is consumed.
+    pub async fn put_file(&self, path: &Path, sha256: &str) -> Result<(), BlobError> {
+        let key = Self::key(sha256)?;
+        let owned = path.to_path_buf();
+        let actual = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+            let mut f = std::fs::File::open(&owned)?;
+            let mut h = Sha256::new();
+            let mut buf = vec![0u8; READ_CHUNK];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+            }
+            f.sync_all()?;
+            Ok(hex::encode(h.finalize()))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if actual != sha256 {
+            return Err(BlobError::HashMismatch {
+                expected: sha256.to_string(),
+                actual,
+            });
+        }
+        if self.contains(sha256).await? {
+            tokio::fs::remove_file(path).await?;
+            return Ok(());
+        }
+        match &self.local_root {
+            Some(root) => {
+                let dest = root.join(key.as_ref());
+                if let Some(parent) = dest.parent() {
+                    tokio::fs::create_dir_all(parent).await?;
+                }
+                tokio::fs::rename(path, &dest).await?;
+            }
+            None => {
+                let mut upload = self.store.put_multipart(&key).await?;
+                let mut file = tokio::fs::File::open(path).await?;
+                let mut buf = vec![0u8; 8 * 1024 * 1024];
+                loop {
+                    let n = file.read(&mut buf).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    if let Err(e) = upload.put_part(PutPayload::from(buf[..n].to_vec())).await {
+                        let _ = upload.abort().await;
+                        return Err(e.into());
+                    }
+                }
+                upload.complete().await?;
+                tokio::fs::remove_file(path).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores small content held in memory; returns its sha256.
+    pub async fn put_bytes(&self, data: Bytes) -> Result<String, BlobError> {
+        let sha256 = sha256_hex(&data);
+        if !self.contains(&sha256).await? {
+            self.store.put(&Self::key(&sha256)?, PutPayload::from(data)).await?;
+        }
+        Ok(sha256)
+    }
+
+    pub async fn get_bytes(&self, sha256: &str) -> Result<Bytes, BlobError> {
+        let read = self.read(sha256, None).await?;
+        let chunks: Vec<Bytes> = read.stream.try_collect().await?;
+        Ok(chunks.concat().into())
+    }
+
+    /// Reads a blob, or the byte range `range` of it (end exclusive, clamped to the blob's size).
+    pub async fn read(&self, sha256: &str, range: Option<Range<u64>>) -> Result<BlobRead, BlobError> {
+        let key = Self::key(sha256)?;
+        let not_found = || BlobError::NotFound(sha256.to_string());
+        if let Some(root) = &self.local_root {
+            let path = root.join(key.as_ref());
+            let mut file = match tokio::fs::File::open(&path).await {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+                Err(e) => return Err(e.into()),
+            };
+            let total = file.metadata().await?.len();
+            let range = clamp(range, total)?;
+            if range.start > 0 {
+                file.seek(std::io::SeekFrom::Start(range.start)).await?;
+            }
+            let limited = file.take(range.end - range.start);
+            let stream = tokio_util_like::reader_stream(limited, READ_CHUNK);
+            return Ok(BlobRead {
+                total,
+                range,
+                stream,
+            });
+        }
+        let meta = match self.store.head(&key).await {
+            Ok(m) => m,
+            Err(object_store::Error::NotFound { .. }) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        let range = clamp(range, meta.size)?;
+        let opts = GetOptions {
+            range: Some(GetRange::Bounded(range.clone())),
+            ..GetOptions::default()
+        };
+        let got = self.store.get_opts(&key, opts).await?;
+        let stream = got
+            .into_stream()
+            .map(|r| r.map_err(std::io::Error::other))
+            .boxed();
+        Ok(BlobRead {
+            total: meta.size,
+            range,
+            stream,
+        })
+    }
+
+    /// Removes a blob (absent is fine).
+    pub async fn delete(&self, sha256: &str) -> Result<(), BlobError> {
+        match self.store.delete(&Self::key(sha256)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn clamp(range: Option<Range<u64>>, total: u64) -> Result<Range<u64>, BlobError> {
+    match range {
+        None => Ok(0..total),
+        Some(r) if r.start < total && r.start < r.end => Ok(r.start..r.end.min(total)),
+        Some(_) => Err(BlobError::Range),
+    }
+}
+
+/// A stream of chunks read from an `AsyncRead`, without pulling in another crate for it.
+mod tokio_util_like {
+    use bytes::{Bytes, BytesMut};
+    use futures::stream::{self, BoxStream, StreamExt};
+    use tokio::io::{AsyncRead, AsyncReadExt};
+
+    pub fn reader_stream<R: AsyncRead + Unpin + Send + 'static>(
+        reader: R,
+        chunk: usize,
+    ) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+        stream::unfold(Some(reader), move |state| async move {
+            let mut reader = state?;
+            let mut buf = BytesMut::with_capacity(chunk);
+            match reader.read_buf(&mut buf).await {
+                Ok(0) => None,
+                Ok(_) => Some((Ok(buf.freeze()), Some(reader))),
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+        .boxed()
+    }
+}

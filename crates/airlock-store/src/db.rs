@@ -1,0 +1,386 @@
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::audit::{self, AuditEntry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open database {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the database")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database error")]
+    Sql(#[from] sqlx::Error),
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
+    Unsupported(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The metadata database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A token as stored: never the secret, only its hash.
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub secret_sha256: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// One file of one source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactRow {
+    pub source: String,
+    pub filename: String,
+    /// Normalised project name.
+    pub project: String,
+    /// The name as the metadata spells it.
+    pub display_name: String,
+    pub version: String,
+    /// `bdist_wheel` or `sdist` (Python), `source` (R).
+    pub kind: String,
+    pub sha256: String,
+    pub size: i64,
+    pub requires_python: Option<String>,
+    /// sha256 of the extracted metadata file (PEP 658), stored as a blob of its own.
+    pub metadata_sha256: Option<String>,
+    /// Parsed metadata fields (JSON object), kept for policy and requests.
+    pub metadata_json: String,
+    /// `None`: not yanked; `Some("")`: yanked without a reason.
+    pub yanked_reason: Option<String>,
+    pub upload_time: Option<i64>,
+    pub first_seen: i64,
+    pub uploaded_by: Option<String>,
+}
+
+/// Column lists as macros, so that queries stay `&'static str` (sqlx refuses dynamic SQL).
+macro_rules! artifact_columns {
+    () => {
+        "source, filename, project, display_name, version, kind, sha256, size, requires_python, \
+         metadata_sha256, metadata_json, yanked_reason, upload_time, first_seen, uploaded_by"
+    };
+}
+macro_rules! token_columns {
+    () => {
+        "id, name, role, secret_sha256, created_at, revoked_at"
+    };
+}
+
+fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, sqlx::Error> {
+    Ok(ArtifactRow {
+        source: r.try_get(0)?,
+        filename: r.try_get(1)?,
+        project: r.try_get(2)?,
+        display_name: r.try_get(3)?,
+        version: r.try_get(4)?,
+        kind: r.try_get(5)?,
+        sha256: r.try_get(6)?,
+        size: r.try_get(7)?,
+        requires_python: r.try_get(8)?,
+        metadata_sha256: r.try_get(9)?,
+        metadata_json: r.try_get(10)?,
+        yanked_reason: r.try_get(11)?,
+        upload_time: r.try_get(12)?,
+        first_seen: r.try_get(13)?,
+        uploaded_by: r.try_get(14)?,
+    })
+}
+
+fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
+    Ok(TokenRow {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        role: r.try_get(2)?,
+        secret_sha256: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+        revoked_at: r.try_get(5)?,
+    })
+}
+
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::Unsupported(url.to_string()));
+        };
+        let connect_err = |source| DbError::Connect {
+            url: redact(url),
+            source,
+        };
+        let url_with_mode = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url_with_mode).map_err(connect_err)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(DbError::Migrate)?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The revision, bumped by every write; servers compare it to drop cached pages.
+    pub async fn revision(&self) -> Result<i64, DbError> {
+        let row = sqlx::query("SELECT revision FROM meta WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Starts a write transaction: bumps the revision first, which takes the write lock.
+    pub async fn write(&self) -> Result<WriteTx, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
+            .fetch_one(&mut *tx)
+            .await?;
+        let revision = row.try_get(0)?;
+        Ok(WriteTx { tx, revision })
+    }
+
+    pub async fn token_by_id(&self, id: &str) -> Result<Option<TokenRow>, DbError> {
+        let sql = concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = $1");
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(token_from_row).transpose()?)
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenRow>, DbError> {
+        let sql = concat!("SELECT ", token_columns!(), " FROM tokens ORDER BY created_at, name");
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn artifact(&self, source: &str, filename: &str) -> Result<Option<ArtifactRow>, DbError> {
+        let sql = concat!("SELECT ", artifact_columns!(), " FROM artifacts WHERE source = $1 AND filename = $2");
+        let row = sqlx::query(sql)
+            .bind(source)
+            .bind(filename)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(artifact_from_row).transpose()?)
+    }
+
+    /// Files of one project in one source, oldest first.
+    pub async fn project_artifacts(&self, source: &str, project: &str) -> Result<Vec<ArtifactRow>, DbError> {
+        let sql = concat!("SELECT ", artifact_columns!(), " FROM artifacts WHERE source = $1 AND project = $2 ORDER BY first_seen, filename");
+        let rows = sqlx::query(sql)
+            .bind(source)
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(artifact_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Files with this content in any source.
+    pub async fn artifacts_by_sha256(&self, sha256: &str) -> Result<Vec<ArtifactRow>, DbError> {
+        let sql = concat!("SELECT ", artifact_columns!(), " FROM artifacts WHERE sha256 = $1 ORDER BY source, filename");
+        let rows = sqlx::query(sql).bind(sha256).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(artifact_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Whether any artifact (in any source) refers to this blob, as file or as metadata.
+    pub async fn blob_referenced(&self, sha256: &str) -> Result<bool, DbError> {
+        let row = sqlx::query("SELECT COUNT(*) FROM artifacts WHERE sha256 = $1 OR metadata_sha256 = $1")
+            .bind(sha256)
+            .fetch_one(&self.pool)
+            .await?;
+        let n: i64 = row.try_get(0)?;
+        Ok(n > 0)
+    }
+
+    /// `(normalised, display)` project names of one source.
+    pub async fn projects(&self, source: &str) -> Result<Vec<(String, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT project, MIN(display_name) FROM artifacts WHERE source = $1 GROUP BY project ORDER BY project",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    pub async fn audit_entries(&self, since_seq: i64) -> Result<Vec<audit::AuditRecord>, DbError> {
+        audit::entries(&self.pool, since_seq).await
+    }
+}
+
+/// A write transaction; dropping it without [`WriteTx::commit`] rolls everything back.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    revision: i64,
+}
+
+impl WriteTx {
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Appends an entry to the hash-chained audit log.
+    pub async fn audit(&mut self, entry: &AuditEntry) -> Result<(), DbError> {
+        audit::append(&mut self.tx, entry).await
+    }
+
+    pub async fn insert_token(&mut self, t: &TokenRow) -> Result<(), DbError> {
+        let sql = concat!("INSERT INTO tokens (", token_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)");
+        sqlx::query(sql)
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(&t.role)
+            .bind(&t.secret_sha256)
+            .bind(t.created_at)
+            .bind(t.revoked_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    DbError::Conflict(format!("an active token named {:?}", t.name))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Revokes the active token of that name; false if there was none.
+    pub async fn revoke_token(&mut self, name: &str, at: i64) -> Result<bool, DbError> {
+        let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Inserts a new artifact; an existing `(source, filename)` is a [`DbError::Conflict`].
+    pub async fn insert_artifact(&mut self, a: &ArtifactRow) -> Result<(), DbError> {
+        let sql = concat!("INSERT INTO artifacts (", artifact_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+        sqlx::query(sql)
+            .bind(&a.source)
+            .bind(&a.filename)
+            .bind(&a.project)
+            .bind(&a.display_name)
+            .bind(&a.version)
+            .bind(&a.kind)
+            .bind(&a.sha256)
+            .bind(a.size)
+            .bind(&a.requires_python)
+            .bind(&a.metadata_sha256)
+            .bind(&a.metadata_json)
+            .bind(&a.yanked_reason)
+            .bind(a.upload_time)
+            .bind(a.first_seen)
+            .bind(&a.uploaded_by)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    DbError::Conflict(format!("{} in {}", a.filename, a.source))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) the yank of every file of one release; returns the number of files.
+    pub async fn set_yanked(
+        &mut self,
+        source: &str,
+        project: &str,
+        version: &str,
+        reason: Option<&str>,
+    ) -> Result<u64, DbError> {
+        let done = sqlx::query("UPDATE artifacts SET yanked_reason = $1 WHERE source = $2 AND project = $3 AND version = $4")
+            .bind(reason)
+            .bind(source)
+            .bind(project)
+            .bind(version)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// The URL without its password, for messages and logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

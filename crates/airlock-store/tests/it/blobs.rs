@@ -1,0 +1,74 @@
+use std::io::Write;
+
+use airlock_store::{BlobError, BlobStore, sha256_hex};
+use futures::TryStreamExt;
+
+fn store() -> (tempfile::TempDir, BlobStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = BlobStore::local(&dir.path().join("blobs"), &dir.path().join("tmp")).unwrap();
+    (dir, s)
+}
+
+fn files_under(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            n += files_under(&e.path());
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn temp_with(store: &BlobStore, data: &[u8]) -> std::path::PathBuf {
+    let mut f = tempfile::NamedTempFile::new_in(store.tmp_dir()).unwrap();
+    f.write_all(data).unwrap();
+    f.into_temp_path().keep().unwrap()
+}
+
+#[tokio::test]
+async fn put_verified_then_read_whole_and_ranges() {
+    let (dir, s) = store();
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let sha = sha256_hex(&data);
+    let tmp = temp_with(&s, &data);
+    s.put_file(&tmp, &sha).await.unwrap();
+    assert!(!tmp.exists(), "the temporary file is consumed");
+    assert_eq!(files_under(&dir.path().join("tmp")), 0);
+    assert_eq!(s.get_bytes(&sha).await.unwrap().as_ref(), &data[..]);
+    let r = s.read(&sha, Some(10..20)).await.unwrap();
+    assert_eq!((r.total, r.range.clone()), (1_000_000, 10..20));
+    let got: Vec<bytes::Bytes> = r.stream.try_collect().await.unwrap();
+    assert_eq!(got.concat(), &data[10..20]);
+    let r = s.read(&sha, Some(999_990..2_000_000)).await.unwrap();
+    assert_eq!(r.range, 999_990..1_000_000);
+    assert!(matches!(s.read(&sha, Some(1_000_000..1_000_001)).await, Err(BlobError::Range)));
+}
+
+#[tokio::test]
+async fn a_hash_mismatch_stores_nothing() {
+    let (dir, s) = store();
+    let tmp = temp_with(&s, b"hello");
+    let wrong = sha256_hex(b"other");
+    let err = s.put_file(&tmp, &wrong).await.unwrap_err();
+    assert!(matches!(err, BlobError::HashMismatch { .. }));
+    assert!(!s.contains(&wrong).await.unwrap());
+    assert_eq!(files_under(&dir.path().join("blobs")), 0);
+    assert!(matches!(s.read(&wrong, None).await, Err(BlobError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn leftovers_of_a_crash_are_cleared_on_open_and_bad_digests_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+    std::fs::write(dir.path().join("tmp/partial-upload"), b"half").unwrap();
+    let s = BlobStore::local(&dir.path().join("blobs"), &dir.path().join("tmp")).unwrap();
+    assert_eq!(files_under(&dir.path().join("tmp")), 0);
+    assert!(matches!(s.read("../../etc/passwd", None).await, Err(BlobError::BadDigest(_))));
+    let sha = s.put_bytes(bytes::Bytes::from_static(b"meta")).await.unwrap();
+    assert_eq!(sha, sha256_hex(b"meta"));
+    s.delete(&sha).await.unwrap();
+    assert!(!s.contains(&sha).await.unwrap());
+}

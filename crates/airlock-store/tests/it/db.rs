@@ -1,0 +1,140 @@
+use airlock_store::{ArtifactRow, AuditEntry, DbError, TokenRow};
+
+use crate::Backends;
+
+fn artifact(filename: &str, version: &str) -> ArtifactRow {
+    ArtifactRow {
+        source: "internal-pypi".into(),
+        filename: filename.into(),
+        project: "demo".into(),
+        display_name: "Demo".into(),
+        version: version.into(),
+        kind: "bdist_wheel".into(),
+        sha256: "ab".repeat(32),
+        size: 10,
+        requires_python: Some(">=3.8".into()),
+        metadata_sha256: None,
+        metadata_json: "{}".into(),
+        yanked_reason: None,
+        upload_time: Some(1_700_000_000_000_000),
+        first_seen: 1_700_000_000_000_000,
+        uploaded_by: Some("ci".into()),
+    }
+}
+
+fn audit(action: &str) -> AuditEntry {
+    AuditEntry {
+        at: 1,
+        actor: "tester".into(),
+        action: action.into(),
+        subject: "s".into(),
+        details: "{}".into(),
+    }
+}
+
+#[tokio::test]
+async fn artifacts_round_trip_conflict_and_yank() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let before = db.revision().await.unwrap();
+        let a = artifact("demo-1.0-py3-none-any.whl", "1.0");
+        let mut tx = db.write().await.unwrap();
+        tx.insert_artifact(&a).await.unwrap();
+        tx.audit(&audit("upload")).await.unwrap();
+        assert_eq!(tx.revision(), before + 1, "{backend}");
+        tx.commit().await.unwrap();
+
+        let got = db.artifact("internal-pypi", &a.filename).await.unwrap();
+        assert_eq!(got.as_ref(), Some(&a), "{backend}");
+        assert_eq!(db.projects("internal-pypi").await.unwrap(), vec![("demo".to_string(), "Demo".to_string())]);
+        assert!(db.blob_referenced(&a.sha256).await.unwrap());
+
+        let mut tx = db.write().await.unwrap();
+        let err = tx.insert_artifact(&a).await.unwrap_err();
+        assert!(matches!(err, DbError::Conflict(_)), "{backend}: {err:?}");
+        drop(tx);
+
+        let mut tx = db.write().await.unwrap();
+        assert_eq!(tx.set_yanked("internal-pypi", "demo", "1.0", Some("broken")).await.unwrap(), 1);
+        tx.commit().await.unwrap();
+        let rows = db.project_artifacts("internal-pypi", "demo").await.unwrap();
+        assert_eq!(rows[0].yanked_reason.as_deref(), Some("broken"), "{backend}");
+        assert!(db.revision().await.unwrap() > before + 1);
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn an_uncommitted_write_leaves_nothing() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let rev = db.revision().await.unwrap();
+        {
+            let mut tx = db.write().await.unwrap();
+            tx.insert_artifact(&artifact("x-1-py3-none-any.whl", "1")).await.unwrap();
+            tx.audit(&audit("upload")).await.unwrap();
+        }
+        assert!(db.artifact("internal-pypi", "x-1-py3-none-any.whl").await.unwrap().is_none(), "{backend}");
+        assert!(db.audit_entries(0).await.unwrap().is_empty(), "{backend}");
+        assert_eq!(db.revision().await.unwrap(), rev, "{backend}");
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn tokens_names_are_unique_among_active_tokens() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let t = |id: &str| TokenRow {
+            id: id.into(),
+            name: "ci".into(),
+            role: "publisher".into(),
+            secret_sha256: "00".repeat(32),
+            created_at: 5,
+            revoked_at: None,
+        };
+        let mut tx = db.write().await.unwrap();
+        tx.insert_token(&t("a")).await.unwrap();
+        assert!(matches!(tx.insert_token(&t("b")).await, Err(DbError::Conflict(_))), "{backend}");
+        drop(tx);
+        let mut tx = db.write().await.unwrap();
+        tx.insert_token(&t("a")).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = db.write().await.unwrap();
+        assert!(tx.revoke_token("ci", 9).await.unwrap());
+        assert!(!tx.revoke_token("ci", 9).await.unwrap());
+        tx.insert_token(&t("b")).await.unwrap();
+        tx.commit().await.unwrap();
+        let all = db.tokens().await.unwrap();
+        assert_eq!(all.len(), 2, "{backend}");
+        assert_eq!(db.token_by_id("a").await.unwrap().unwrap().revoked_at, Some(9));
+        assert_eq!(db.token_by_id("b").await.unwrap().unwrap().revoked_at, None);
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn audit_entries_are_chained_and_concurrent_writers_serialise() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let mut handles = Vec::new();
+        for i in 0..16 {
+            let db = db.clone();
+            handles.push(tokio::spawn(async move {
+                let mut tx = db.write().await.unwrap();
+                tx.audit(&audit(&format!("a{i}"))).await.unwrap();
+                tx.commit().await.unwrap();
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let entries = db.audit_entries(0).await.unwrap();
+        assert_eq!(entries.len(), 16, "{backend}");
+        for pair in entries.windows(2) {
+            assert_eq!(pair[1].prev_hash, pair[0].hash, "{backend}");
+            assert_eq!(pair[1].seq, pair[0].seq + 1, "{backend}");
+        }
+    }
+    b.drop_all().await;
+}
