@@ -1,1 +1,283 @@
-fn main() {}
+//! `airlock`: the server and its command line. This file is glue: argument parsing, logging set-up,
+//! and calls into the service and server crates.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use airlock_config::{Flags, Loaded};
+use airlock_service::{Airlock, Principal, Role};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "airlock",
+    version,
+    about = "A package repository for data science in the enterprise"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct GlobalArgs {
+    /// Configuration file (default: $AIRLOCK_CONFIG, else ./airlock.toml if present).
+    #[arg(long, global = true)]
+    config: Option<String>,
+    /// Data directory (SQLite database, blobs).
+    #[arg(long, global = true)]
+    data_dir: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, HOST:PORT (port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Yank (PEP 592) a release of a hosted Python source, or un-yank it with --undo.
+    Yank {
+        project: String,
+        version: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        undo: bool,
+        #[arg(long, default_value = "internal-pypi")]
+        source: String,
+    },
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last line of standard output.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// reader, publisher, approver or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke the active token of that name.
+    Revoke { name: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration and where each value came from.
+    Show,
+}
+
+fn load_config(global: &GlobalArgs, listen: Option<String>) -> Result<Loaded> {
+    let path = global
+        .config
+        .clone()
+        .or_else(|| std::env::var("AIRLOCK_CONFIG").ok())
+        .or_else(|| {
+            std::path::Path::new("airlock.toml")
+                .exists()
+                .then(|| "airlock.toml".to_string())
+        });
+    let text = match &path {
+        Some(p) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("cannot read config file {p}"))?,
+        ),
+        None => None,
+    };
+    let file = path.as_deref().zip(text.as_deref());
+    let flags = Flags {
+        data_dir: global.data_dir.clone(),
+        listen,
+        database_url: global.database_url.clone(),
+    };
+    Ok(airlock_config::load(file, std::env::vars(), &flags)?)
+}
+
+async fn open(global: &GlobalArgs) -> Result<Arc<Airlock>> {
+    let loaded = load_config(global, None)?;
+    Ok(Airlock::open(loaded.config).await?)
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("AIRLOCK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("AIRLOCK_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
+    let loaded = load_config(global, listen)?;
+    let addr = loaded.config.listen.clone();
+    let app = Airlock::open(loaded.config).await?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(listen = %local, data_dir = %app.config().data_dir, "airlock serving");
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{local}")?;
+        out.flush()?;
+    }
+    let watcher = tokio::spawn(app.clone().watch_revisions());
+    airlock_server::serve(app.clone(), listener, shutdown_signal()).await?;
+    watcher.abort();
+    app.close().await;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Serve { listen } => serve(g, listen).await?,
+        Command::Token(TokenCommand::Create { name, role }) => {
+            let role: Role = role.parse()?;
+            let app = open(g).await?;
+            let token = app
+                .create_token(&Principal::local_admin(), &name, role)
+                .await?;
+            app.close().await;
+            println!("created token {name:?} with role {role}; it is shown only once:");
+            println!("{token}");
+        }
+        Command::Token(TokenCommand::List) => {
+            let app = open(g).await?;
+            let tokens = app.list_tokens().await?;
+            app.close().await;
+            println!("{:<24} {:<10} {:<28} revoked", "name", "role", "created");
+            for t in tokens {
+                println!(
+                    "{:<24} {:<10} {:<28} {}",
+                    t.name,
+                    t.role,
+                    t.created_at,
+                    t.revoked_at.unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        Command::Token(TokenCommand::Revoke { name }) => {
+            let app = open(g).await?;
+            app.revoke_token(&Principal::local_admin(), &name).await?;
+            app.close().await;
+            println!("revoked token {name:?}");
+        }
+        Command::Yank {
+            project,
+            version,
+            reason,
+            undo,
+            source,
+        } => {
+            let app = open(g).await?;
+            let reason = if undo {
+                None
+            } else {
+                Some(reason.unwrap_or_default())
+            };
+            let n = app
+                .set_yanked(
+                    &Principal::local_admin(),
+                    &source,
+                    &project,
+                    &version,
+                    reason.as_deref(),
+                )
+                .await?;
+            app.close().await;
+            let verb = if undo { "un-yanked" } else { "yanked" };
+            println!("{verb} {n} file(s) of {project} {version} in {source}");
+        }
+        Command::Config(ConfigCommand::Show) => {
+            let loaded = load_config(g, None)?;
+            print!("{}", loaded.render()?);
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve { .. }) {
+        init_logging();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if let Some(hint) = hint(&e) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A next step for the errors that have an obvious one.
+fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    let text = format!("{e:#}");
+    if text.contains("cannot open database") {
+        Some("check --database-url / AIRLOCK_DATABASE_URL and that --data-dir is writable")
+    } else if text.contains("cannot listen") {
+        Some("another process may hold the port: pick one with --listen HOST:PORT")
+    } else if text.contains("invalid configuration") || text.contains("cannot parse") {
+        Some("`airlock config show` prints the effective configuration")
+    } else {
+        None
+    }
+}

@@ -110,7 +110,10 @@ impl Config {
     /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn effective_database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}/airlock.db", self.data_dir.trim_end_matches('/'))
+            format!(
+                "sqlite://{}/airlock.db",
+                self.data_dir.trim_end_matches('/')
+            )
         } else {
             self.database_url.clone()
         }
@@ -386,9 +389,9 @@ impl Loaded {
                 .unwrap_or_else(|| "default".into())
         };
         // Scalars first, then the arrays of tables, as TOML requires.
-        let (scalars, tables): (Vec<_>, Vec<_>) = value
-            .iter()
-            .partition(|(_, v)| !matches!(v, toml::Value::Array(a) if a.iter().all(toml::Value::is_table)));
+        let (scalars, tables): (Vec<_>, Vec<_>) = value.iter().partition(
+            |(_, v)| !matches!(v, toml::Value::Array(a) if a.iter().all(toml::Value::is_table)),
+        );
         for (k, v) in scalars {
             let mut one = toml::Table::new();
             one.insert(k.clone(), v.clone());
@@ -443,8 +446,14 @@ mod tests {
         assert_eq!(loaded.config.listen, "0.0.0.0:2");
         assert_eq!(loaded.config.data_dir, "/flag");
         assert_eq!(loaded.config.max_upload_size.0, 2 * 1024 * 1024);
-        assert_eq!(loaded.origins["listen"], Origin::Env("AIRLOCK_LISTEN".into()));
-        assert_eq!(loaded.origins["data_dir"], Origin::Flag("--data-dir".into()));
+        assert_eq!(
+            loaded.origins["listen"],
+            Origin::Env("AIRLOCK_LISTEN".into())
+        );
+        assert_eq!(
+            loaded.origins["data_dir"],
+            Origin::Flag("--data-dir".into())
+        );
         assert_eq!(
             loaded.origins["max_upload_size"],
             Origin::File("a.toml".into())

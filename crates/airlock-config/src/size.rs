@@ -39,7 +39,10 @@ impl FromStr for ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match UNITS[..3].iter().find(|(_, u)| self.0 >= *u && self.0 % u == 0) {
+        match UNITS[..3]
+            .iter()
+            .find(|(_, u)| self.0 >= *u && self.0.is_multiple_of(*u))
+        {
             Some((unit, u)) => write!(f, "{}{unit}", self.0 / u),
             None => write!(f, "{}B", self.0),
         }

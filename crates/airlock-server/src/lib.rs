@@ -1,1 +1,77 @@
-//! placeholder
+//! airlock's HTTP edge: axum routes by protocol, thin handlers over [`airlock_service::Airlock`].
+//!
+//! | route | module |
+//! |---|---|
+//! | `/{lane}/pypi/simple/...`, `/{lane}/pypi/files/...` | [`pypi`] |
+//! | `POST /upload/{source}/` | [`upload`] |
+//! | `/healthz`, `/metrics` | [`ops`] |
+
+mod auth;
+mod error;
+mod metrics;
+mod ops;
+mod pypi;
+mod upload;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use airlock_service::Airlock;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use error::ApiError;
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub app: Arc<Airlock>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// Slack on top of `max_upload_size` for the form's text fields.
+const FORM_FIELDS_ALLOWANCE: u64 = 16 * 1024 * 1024;
+
+pub fn router(app: Arc<Airlock>) -> Router {
+    let body_limit = app
+        .config()
+        .max_upload_size
+        .0
+        .saturating_add(FORM_FIELDS_ALLOWANCE);
+    let state = AppState {
+        app,
+        metrics: Arc::new(metrics::Metrics::new()),
+    };
+    let upload_routes = Router::new()
+        .route("/upload/{source}/", post(upload::upload))
+        .route("/upload/{source}", post(upload::upload))
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(body_limit).unwrap_or(usize::MAX),
+        ));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/{lane}/pypi/simple", get(pypi::root_redirect))
+        .route("/{lane}/pypi/simple/", get(pypi::root))
+        .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
+        .route("/{lane}/pypi/simple/{project}/", get(pypi::project))
+        .route("/{lane}/pypi/files/{sha256}/{filename}", get(pypi::file))
+        .merge(upload_routes)
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::observe,
+        ))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    app: Arc<Airlock>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

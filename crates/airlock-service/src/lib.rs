@@ -1,1 +1,134 @@
-//! placeholder
+//! airlock's use cases: tokens, publishing, lane index views, file resolution, yanks. No HTTP here:
+//! the server crate maps these calls and their [`ServiceError`]s onto routes and status codes.
+
+mod cache;
+mod error;
+mod files;
+mod index;
+mod policy;
+mod publish;
+mod time_fmt;
+mod tokens;
+mod upload;
+mod yank;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use airlock_config::Config;
+use airlock_store::{AuditEntry, BlobStore, Db};
+
+pub use error::ServiceError;
+pub use files::ServedFile;
+pub use index::Page;
+pub use policy::Verdict;
+pub use publish::{Published, UploadForm};
+pub use time_fmt::{format_rfc3339, now_micros};
+pub use tokens::{Principal, Role, TokenInfo};
+pub use upload::{UploadSink, UploadedContent};
+
+pub use airlock_pypi::simple::Format;
+
+/// The application: configuration, storage and the caches built on them.
+pub struct Airlock {
+    config: Config,
+    db: Db,
+    blobs: BlobStore,
+    revision: AtomicI64,
+    pages: cache::Cache<index::PageKey, Option<Arc<Page>>>,
+    files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
+}
+
+impl Airlock {
+    /// Opens the database (migrating it) and the blob store of `config`.
+    pub async fn open(config: Config) -> Result<Arc<Airlock>, ServiceError> {
+        let data_dir = PathBuf::from(&config.data_dir);
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            ServiceError::internal(
+                format!("cannot create data directory {}", data_dir.display()),
+                e,
+            )
+        })?;
+        let db = Db::open(&config.effective_database_url())
+            .await
+            .map_err(|e| ServiceError::internal("cannot open the database", e))?;
+        let blobs = BlobStore::local(&data_dir.join("blobs"), &data_dir.join("tmp"))
+            .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
+        let revision = db.revision().await?;
+        Ok(Arc::new(Airlock {
+            config,
+            db,
+            blobs,
+            revision: AtomicI64::new(revision),
+            pages: cache::Cache::default(),
+            files: cache::Cache::default(),
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    /// Drops cached views when the database has moved past what they were built from.
+    fn observe_revision(&self, revision: i64) {
+        if self.revision.fetch_max(revision, Ordering::SeqCst) < revision {
+            self.pages.clear();
+            self.files.clear();
+        }
+    }
+
+    /// Notices changes made by other processes (another server, the CLI): polls the revision.
+    pub async fn watch_revisions(self: Arc<Self>) {
+        let mut tick =
+            tokio::time::interval(Duration::from_millis(self.config.revision_poll_ms.max(50)));
+        loop {
+            tick.tick().await;
+            match self.db.revision().await {
+                Ok(r) => self.observe_revision(r),
+                Err(e) => tracing::warn!(error = %error::chain(&e), "cannot read the revision"),
+            }
+        }
+    }
+
+    /// Commits a write transaction with its audit entry, then drops stale views.
+    async fn commit(
+        &self,
+        mut tx: airlock_store::WriteTx,
+        entry: AuditEntry,
+    ) -> Result<(), ServiceError> {
+        tx.audit(&entry).await?;
+        let revision = tx.revision();
+        tx.commit().await?;
+        self.observe_revision(revision);
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
+fn audit_entry(
+    actor: &str,
+    action: &str,
+    subject: impl Into<String>,
+    details: serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        at: now_micros(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        subject: subject.into(),
+        details: details.to_string(),
+    }
+}

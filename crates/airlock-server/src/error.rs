@@ -1,0 +1,80 @@
+//! One error type for every handler. Client errors carry their message; a 5xx body says nothing of
+//! the cause, which the metrics middleware logs once with the request's route.
+
+use airlock_service::ServiceError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// For 5xx: the cause, logged, never sent.
+    pub cause: Option<String>,
+}
+
+/// Attached to a 5xx response so that the middleware can log its cause.
+#[derive(Clone, Debug)]
+pub(crate) struct InternalCause(pub String);
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+            cause: None,
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        let status = match &e {
+            ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let cause = match &e {
+            ServiceError::Internal { .. } => Some(e.to_string()),
+            _ => None,
+        };
+        ApiError {
+            status,
+            message: e.to_string(),
+            cause,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // Installers show the body of a refusal; keep it one plain line.
+        let body = if self.status.is_server_error() {
+            format!(
+                "{}: internal error (logged by the server)\n",
+                self.status.as_u16()
+            )
+        } else {
+            format!("{}\n", self.message)
+        };
+        let mut resp = (self.status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"airlock\""),
+            );
+        }
+        if let Some(cause) = self.cause {
+            resp.extensions_mut().insert(InternalCause(cause));
+        }
+        resp
+    }
+}

@@ -1,0 +1,63 @@
+use std::error::Error as StdError;
+use std::fmt::Write;
+
+/// What a use case can answer besides success. The message of every variant but `Internal` is meant
+/// for the client; `Internal` keeps its cause for the log and shows the client nothing of it.
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum ServiceError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{context}: {cause}")]
+    Internal {
+        context: String,
+        /// The cause chain, rendered: errors from the store are not `Clone`.
+        cause: String,
+    },
+}
+
+impl ServiceError {
+    pub fn internal(context: impl Into<String>, cause: impl StdError) -> ServiceError {
+        ServiceError::Internal {
+            context: context.into(),
+            cause: chain(&cause),
+        }
+    }
+}
+
+impl From<airlock_store::DbError> for ServiceError {
+    fn from(e: airlock_store::DbError) -> Self {
+        match e {
+            airlock_store::DbError::Conflict(what) => {
+                ServiceError::Conflict(format!("{what} already exists"))
+            }
+            other => ServiceError::internal("database error", other),
+        }
+    }
+}
+
+impl From<airlock_store::BlobError> for ServiceError {
+    fn from(e: airlock_store::BlobError) -> Self {
+        ServiceError::internal("blob store error", e)
+    }
+}
+
+/// `error: cause: cause`, the whole chain on one line.
+pub fn chain(e: &dyn StdError) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let _ = write!(out, ": {c}");
+        cur = c.source();
+    }
+    out
+}

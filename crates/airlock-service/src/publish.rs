@@ -1,0 +1,251 @@
+//! Publishing to a hosted Python source through the legacy upload API (twine, `uv publish`).
+//! Everything is validated before anything is stored; the file blob, its metadata blob and the
+//! database row then land in that order, so a reader never finds a row without its bytes.
+
+use airlock_config::{Ecosystem, SourceKind};
+use airlock_pypi::archive::{self, Limits};
+use airlock_pypi::filename::{DistFilename, DistKind};
+use airlock_store::ArtifactRow;
+use bytes::Bytes;
+
+use crate::upload::UploadedContent;
+use crate::{Airlock, Principal, ServiceError, audit_entry, now_micros};
+
+/// The non-file fields of an upload form, in the order sent (fields may repeat).
+#[derive(Debug, Default, Clone)]
+pub struct UploadForm {
+    pub fields: Vec<(String, String)>,
+}
+
+impl UploadForm {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What an upload stored.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub filename: String,
+    pub project: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+fn bad(msg: impl Into<String>) -> ServiceError {
+    ServiceError::BadRequest(msg.into())
+}
+
+/// Checks every digest the client sent against the content; at least one is required.
+fn check_digests(form: &UploadForm, content: &UploadedContent) -> Result<(), ServiceError> {
+    let sent = [
+        ("sha256_digest", content.sha256.as_str()),
+        ("blake2_256_digest", content.blake2_256.as_str()),
+        ("md5_digest", content.md5_b64.as_str()),
+    ];
+    let mut any = false;
+    for (field, actual) in sent {
+        if let Some(claimed) = form.get(field) {
+            any = true;
+            let claimed = claimed.trim();
+            let ok = if field == "md5_digest" {
+                claimed == actual || claimed.eq_ignore_ascii_case(&content.md5_hex)
+            } else {
+                claimed.eq_ignore_ascii_case(actual)
+            };
+            if !ok {
+                return Err(bad(format!(
+                    "{field} {claimed} does not match the uploaded content ({actual}); the file was corrupted in transit or the digest is wrong"
+                )));
+            }
+        }
+    }
+    if !any {
+        return Err(bad(
+            "the upload carries no digest: send sha256_digest (or blake2_256_digest / md5_digest)",
+        ));
+    }
+    Ok(())
+}
+
+/// The form's name, version and filetype, when present, must agree with the file name.
+fn check_form_agrees(form: &UploadForm, dist: &DistFilename) -> Result<(), ServiceError> {
+    if let Some(name) = form.get("name")
+        && airlock_pypi::name::normalize(name) != dist.name()
+    {
+        return Err(bad(format!(
+            "form field name {name:?} does not match the file name's project {:?}",
+            dist.name()
+        )));
+    }
+    if let Some(version) = form.get("version") {
+        let same = airlock_pypi::version::compare(version, dist.version())
+            .map(|o| o.is_eq())
+            .unwrap_or(false);
+        if !same {
+            return Err(bad(format!(
+                "form field version {version:?} does not match the file name's version {:?}",
+                dist.version()
+            )));
+        }
+    }
+    if let Some(filetype) = form.get("filetype")
+        && filetype != dist.kind().filetype()
+    {
+        return Err(bad(format!(
+            "form field filetype {filetype:?} does not match the file, a {}",
+            dist.kind().filetype()
+        )));
+    }
+    Ok(())
+}
+
+impl Airlock {
+    /// Validates and stores one uploaded file in the hosted Python source `source`.
+    pub async fn publish_python(
+        &self,
+        who: &Principal,
+        source: &str,
+        form: &UploadForm,
+        content: UploadedContent,
+    ) -> Result<Published, ServiceError> {
+        let src = self
+            .config
+            .source(source)
+            .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
+        if src.kind != SourceKind::Hosted {
+            return Err(bad(format!(
+                "source {source:?} is a proxy; uploads go to a hosted source"
+            )));
+        }
+        if src.ecosystem != Ecosystem::Pypi {
+            return Err(bad(format!(
+                "source {source:?} holds {} packages; this upload is a Python distribution",
+                src.ecosystem
+            )));
+        }
+        if !who.role.can_publish() {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; uploading needs publisher or admin",
+                who.name, who.role
+            )));
+        }
+        match form.get(":action") {
+            Some("file_upload") => {}
+            Some(other) => {
+                return Err(bad(format!(
+                    "unsupported :action {other:?}; only file_upload is"
+                )));
+            }
+            None => return Err(bad("missing :action=file_upload")),
+        }
+        let dist = DistFilename::parse(&content.filename)
+            .map_err(|e| bad(format!("invalid file name {:?}: {e}", content.filename)))?;
+        check_digests(form, &content)?;
+        check_form_agrees(form, &dist)?;
+
+        if let Some(existing) = self.db.artifact(source, &content.filename).await? {
+            return Err(if existing.sha256 == content.sha256 {
+                bad(format!(
+                    "file {} already exists in {source}",
+                    content.filename
+                ))
+            } else {
+                ServiceError::Conflict(format!(
+                    "the name {} is taken in {source} by a different file (sha256 {}); published files are immutable: upload a new version",
+                    content.filename, existing.sha256
+                ))
+            });
+        }
+
+        let limits = Limits {
+            max_uncompressed: self.config.max_uncompressed_size.0,
+            ..Limits::default()
+        };
+        let path = content.path.to_path_buf();
+        let dist_for_task = dist.clone();
+        let inspected = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)?;
+            let reader = std::io::BufReader::new(file);
+            Ok::<_, std::io::Error>(match dist_for_task.kind() {
+                DistKind::Wheel => archive::inspect_wheel(reader, &dist_for_task, &limits),
+                DistKind::Sdist => archive::inspect_sdist(reader, &dist_for_task, &limits),
+            })
+        })
+        .await
+        .map_err(|e| ServiceError::internal("archive inspection failed", e))?
+        .map_err(|e| ServiceError::internal("cannot read the upload", e))?
+        .map_err(|e| bad(format!("invalid {}: {e}", content.filename)))?;
+        let meta = &inspected.metadata;
+
+        // PEP 658 metadata is served for wheels only, as PyPI does: an sdist's PKG-INFO may be dynamic.
+        let metadata_sha256 = match dist.kind() {
+            DistKind::Wheel => Some(
+                self.blobs
+                    .put_bytes(Bytes::from(inspected.metadata_bytes.clone()))
+                    .await?,
+            ),
+            DistKind::Sdist => None,
+        };
+        self.blobs.put_file(&content.path, &content.sha256).await?;
+
+        let now = now_micros();
+        let row = ArtifactRow {
+            source: source.to_string(),
+            filename: content.filename.clone(),
+            project: dist.name().to_string(),
+            display_name: meta.name.clone(),
+            version: dist.version().to_string(),
+            kind: dist.kind().filetype().to_string(),
+            sha256: content.sha256.clone(),
+            size: content.size as i64,
+            requires_python: meta.requires_python.clone(),
+            metadata_sha256: metadata_sha256.clone(),
+            metadata_json: serde_json::json!({
+                "metadata_version": meta.metadata_version,
+                "summary": meta.summary,
+                "requires_dist": meta.requires_dist,
+                "license": meta.license,
+                "license_expression": meta.license_expression,
+                "classifiers": meta.classifiers,
+            })
+            .to_string(),
+            yanked_reason: None,
+            upload_time: Some(now),
+            first_seen: now,
+            uploaded_by: Some(who.name.clone()),
+        };
+        let stored = async {
+            let mut tx = self.db.write().await?;
+            tx.insert_artifact(&row).await?;
+            let details = serde_json::json!({ "sha256": row.sha256, "size": row.size, "version": row.version });
+            let subject = format!("{source}/{}", row.filename);
+            self.commit(tx, audit_entry(&who.name, "upload", subject, details)).await
+        }
+        .await;
+        if let Err(e) = stored {
+            // A concurrent upload of the same name won, or the database failed: drop blobs nobody uses.
+            for sha in std::iter::once(&row.sha256).chain(metadata_sha256.as_ref()) {
+                if !self.db.blob_referenced(sha).await.unwrap_or(true) {
+                    let _ = self.blobs.delete(sha).await;
+                }
+            }
+            return Err(match e {
+                ServiceError::Conflict(_) => {
+                    bad(format!("file {} already exists in {source}", row.filename))
+                }
+                other => other,
+            });
+        }
+        tracing::info!(source, file = %row.filename, sha256 = %row.sha256, size_bytes = row.size, actor = %who.name, "published");
+        Ok(Published {
+            filename: row.filename,
+            project: row.project,
+            version: row.version,
+            sha256: row.sha256,
+        })
+    }
+}

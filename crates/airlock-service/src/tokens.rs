@@ -1,0 +1,181 @@
+//! API tokens: `alk_<id>_<secret>`. The database keeps the id (to find the row) and the sha256 of the
+//! whole token. The secret is 256 random bits, so a fast hash is as safe as a slow one here (nothing
+//! to brute-force) and keeps authentication off the hot path's budget; comparison is constant-time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::{Airlock, ServiceError, audit_entry, now_micros};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Reader,
+    Publisher,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reader => "reader",
+            Role::Publisher => "publisher",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn can_publish(self) -> bool {
+        matches!(self, Role::Publisher | Role::Admin)
+    }
+}
+
+impl FromStr for Role {
+    type Err = ServiceError;
+
+    fn from_str(s: &str) -> Result<Self, ServiceError> {
+        match s {
+            "reader" => Ok(Role::Reader),
+            "publisher" => Ok(Role::Publisher),
+            "approver" => Ok(Role::Approver),
+            "admin" => Ok(Role::Admin),
+            other => Err(ServiceError::BadRequest(format!(
+                "unknown role {other:?}: use reader, publisher, approver or admin"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who is calling: a token's name and role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Principal {
+    /// The operator at the machine, for actions taken through the CLI on the data directory itself.
+    pub fn local_admin() -> Principal {
+        Principal {
+            name: format!(
+                "local:{}",
+                std::env::var("USER").unwrap_or_else(|_| "operator".into())
+            ),
+            role: Role::Admin,
+        }
+    }
+}
+
+/// A token as listed: never its secret.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TokenInfo {
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+const PREFIX: &str = "alk_";
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Airlock {
+    /// Creates a token and returns it; this is the only time its secret is seen.
+    pub async fn create_token(
+        &self,
+        actor: &Principal,
+        name: &str,
+        role: Role,
+    ) -> Result<String, ServiceError> {
+        if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control()) {
+            return Err(ServiceError::BadRequest(
+                "a token name is 1 to 100 printable characters".into(),
+            ));
+        }
+        let mut id = [0u8; 8];
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut id);
+        rand::rng().fill_bytes(&mut secret);
+        let id = hex::encode(id);
+        let token = format!("{PREFIX}{id}_{}", hex::encode(secret));
+        let mut tx = self.db.write().await?;
+        tx.insert_token(&airlock_store::TokenRow {
+            id: id.clone(),
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            secret_sha256: token_hash(&token),
+            created_at: now_micros(),
+            revoked_at: None,
+        })
+        .await?;
+        let details = serde_json::json!({ "role": role.as_str(), "id": id });
+        self.commit(tx, audit_entry(&actor.name, "token.create", name, details))
+            .await?;
+        Ok(token)
+    }
+
+    /// The principal a token stands for, or why it is refused.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, ServiceError> {
+        let refused = || ServiceError::Unauthorized("invalid or revoked token".into());
+        let id = token
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(id, _)| id)
+            .filter(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(refused)?;
+        let row = self.db.token_by_id(id).await?.ok_or_else(refused)?;
+        let matches: bool = token_hash(token)
+            .as_bytes()
+            .ct_eq(row.secret_sha256.as_bytes())
+            .into();
+        if !matches || row.revoked_at.is_some() {
+            return Err(refused());
+        }
+        Ok(Principal {
+            name: row.name,
+            role: row.role.parse()?,
+        })
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, ServiceError> {
+        Ok(self
+            .db
+            .tokens()
+            .await?
+            .into_iter()
+            .map(|t| TokenInfo {
+                name: t.name,
+                role: t.role,
+                created_at: crate::format_rfc3339(t.created_at),
+                revoked_at: t.revoked_at.map(crate::format_rfc3339),
+            })
+            .collect())
+    }
+
+    pub async fn revoke_token(&self, actor: &Principal, name: &str) -> Result<(), ServiceError> {
+        let mut tx = self.db.write().await?;
+        if !tx.revoke_token(name, now_micros()).await? {
+            return Err(ServiceError::NotFound(format!(
+                "no active token named {name:?}"
+            )));
+        }
+        self.commit(
+            tx,
+            audit_entry(&actor.name, "token.revoke", name, serde_json::json!({})),
+        )
+        .await
+    }
+}

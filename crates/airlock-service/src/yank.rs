@@ -1,0 +1,55 @@
+use airlock_config::{Ecosystem, SourceKind};
+
+use crate::{Airlock, Principal, ServiceError, audit_entry};
+
+impl Airlock {
+    /// Yanks (PEP 592) every file of one release of a hosted Python source, or with `reason: None`
+    /// un-yanks it. Returns the number of files changed.
+    pub async fn set_yanked(
+        &self,
+        who: &Principal,
+        source: &str,
+        project: &str,
+        version: &str,
+        reason: Option<&str>,
+    ) -> Result<u64, ServiceError> {
+        let src = self
+            .config
+            .source(source)
+            .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
+        if src.kind != SourceKind::Hosted || src.ecosystem != Ecosystem::Pypi {
+            return Err(ServiceError::BadRequest(format!(
+                "only releases of hosted Python sources can be yanked; {source:?} is not one"
+            )));
+        }
+        if !matches!(who.role, crate::Role::Publisher | crate::Role::Admin) {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; yanking needs publisher or admin",
+                who.name, who.role
+            )));
+        }
+        let project = airlock_pypi::name::normalize(project);
+        let version = airlock_pypi::version::normalize(version)
+            .map_err(|e| ServiceError::BadRequest(format!("invalid version {version:?}: {e}")))?;
+        let mut tx = self.db.write().await?;
+        let n = tx.set_yanked(source, &project, &version, reason).await?;
+        if n == 0 {
+            return Err(ServiceError::NotFound(format!(
+                "no release {project} {version} in {source}"
+            )));
+        }
+        let action = if reason.is_some() { "yank" } else { "unyank" };
+        let details = serde_json::json!({ "reason": reason, "files": n });
+        self.commit(
+            tx,
+            audit_entry(
+                &who.name,
+                action,
+                format!("{source}/{project}/{version}"),
+                details,
+            ),
+        )
+        .await?;
+        Ok(n)
+    }
+}
