@@ -72,9 +72,24 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Basic realm=\"airlock\""),
             );
         }
+        // twine shows the reason phrase of a refused upload ("400 Client Error: <reason>"), as PyPI sets it.
+        if self.status.is_client_error()
+            && let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason_phrase(&self.message))
+        {
+            resp.extensions_mut().insert(reason);
+        }
         if let Some(cause) = self.cause {
             resp.extensions_mut().insert(InternalCause(cause));
         }
         resp
     }
+}
+
+/// The message as a valid reason phrase: visible ASCII and spaces, bounded.
+fn reason_phrase(message: &str) -> String {
+    message
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .take(400)
+        .collect()
 }

@@ -79,7 +79,10 @@ pub(crate) async fn append(
     Ok(())
 }
 
-pub(crate) async fn entries(pool: &sqlx::AnyPool, since_seq: i64) -> Result<Vec<AuditRecord>, DbError> {
+pub(crate) async fn entries(
+    pool: &sqlx::AnyPool,
+    since_seq: i64,
+) -> Result<Vec<AuditRecord>, DbError> {
     let rows = sqlx::query(
         "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq",
     )

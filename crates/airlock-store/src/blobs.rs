@@ -50,7 +50,9 @@ pub struct BlobStore {
 const READ_CHUNK: usize = 256 * 1024;
 
 fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -166,7 +168,9 @@ impl BlobStore {
     pub async fn put_bytes(&self, data: Bytes) -> Result<String, BlobError> {
         let sha256 = sha256_hex(&data);
         if !self.contains(&sha256).await? {
-            self.store.put(&Self::key(&sha256)?, PutPayload::from(data)).await?;
+            self.store
+                .put(&Self::key(&sha256)?, PutPayload::from(data))
+                .await?;
         }
         Ok(sha256)
     }
@@ -178,7 +182,11 @@ impl BlobStore {
     }
 
     /// Reads a blob, or the byte range `range` of it (end exclusive, clamped to the blob's size).
-    pub async fn read(&self, sha256: &str, range: Option<Range<u64>>) -> Result<BlobRead, BlobError> {
+    pub async fn read(
+        &self,
+        sha256: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobRead, BlobError> {
         let key = Self::key(sha256)?;
         let not_found = || BlobError::NotFound(sha256.to_string());
         if let Some(root) = &self.local_root {

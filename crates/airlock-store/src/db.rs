@@ -117,7 +117,6 @@ fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
     })
 }
 
-
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -186,9 +185,10 @@ impl Db {
     /// Starts a write transaction: bumps the revision first, which takes the write lock.
     pub async fn write(&self) -> Result<WriteTx, DbError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
-            .fetch_one(&mut *tx)
-            .await?;
+        let row =
+            sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
+                .fetch_one(&mut *tx)
+                .await?;
         let revision = row.try_get(0)?;
         Ok(WriteTx { tx, revision })
     }
@@ -200,13 +200,25 @@ impl Db {
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRow>, DbError> {
-        let sql = concat!("SELECT ", token_columns!(), " FROM tokens ORDER BY created_at, name");
+        let sql = concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens ORDER BY created_at, name"
+        );
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
     }
 
-    pub async fn artifact(&self, source: &str, filename: &str) -> Result<Option<ArtifactRow>, DbError> {
-        let sql = concat!("SELECT ", artifact_columns!(), " FROM artifacts WHERE source = $1 AND filename = $2");
+    pub async fn artifact(
+        &self,
+        source: &str,
+        filename: &str,
+    ) -> Result<Option<ArtifactRow>, DbError> {
+        let sql = concat!(
+            "SELECT ",
+            artifact_columns!(),
+            " FROM artifacts WHERE source = $1 AND filename = $2"
+        );
         let row = sqlx::query(sql)
             .bind(source)
             .bind(filename)
@@ -216,29 +228,48 @@ impl Db {
     }
 
     /// Files of one project in one source, oldest first.
-    pub async fn project_artifacts(&self, source: &str, project: &str) -> Result<Vec<ArtifactRow>, DbError> {
-        let sql = concat!("SELECT ", artifact_columns!(), " FROM artifacts WHERE source = $1 AND project = $2 ORDER BY first_seen, filename");
+    pub async fn project_artifacts(
+        &self,
+        source: &str,
+        project: &str,
+    ) -> Result<Vec<ArtifactRow>, DbError> {
+        let sql = concat!(
+            "SELECT ",
+            artifact_columns!(),
+            " FROM artifacts WHERE source = $1 AND project = $2 ORDER BY first_seen, filename"
+        );
         let rows = sqlx::query(sql)
             .bind(source)
             .bind(project)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(artifact_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(artifact_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     /// Files with this content in any source.
     pub async fn artifacts_by_sha256(&self, sha256: &str) -> Result<Vec<ArtifactRow>, DbError> {
-        let sql = concat!("SELECT ", artifact_columns!(), " FROM artifacts WHERE sha256 = $1 ORDER BY source, filename");
+        let sql = concat!(
+            "SELECT ",
+            artifact_columns!(),
+            " FROM artifacts WHERE sha256 = $1 ORDER BY source, filename"
+        );
         let rows = sqlx::query(sql).bind(sha256).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(artifact_from_row).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(artifact_from_row)
+            .collect::<Result<_, _>>()?)
     }
 
     /// Whether any artifact (in any source) refers to this blob, as file or as metadata.
     pub async fn blob_referenced(&self, sha256: &str) -> Result<bool, DbError> {
-        let row = sqlx::query("SELECT COUNT(*) FROM artifacts WHERE sha256 = $1 OR metadata_sha256 = $1")
-            .bind(sha256)
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM artifacts WHERE sha256 = $1 OR metadata_sha256 = $1")
+                .bind(sha256)
+                .fetch_one(&self.pool)
+                .await?;
         let n: i64 = row.try_get(0)?;
         Ok(n > 0)
     }
@@ -284,7 +315,11 @@ impl WriteTx {
     }
 
     pub async fn insert_token(&mut self, t: &TokenRow) -> Result<(), DbError> {
-        let sql = concat!("INSERT INTO tokens (", token_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6)");
+        let sql = concat!(
+            "INSERT INTO tokens (",
+            token_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
+        );
         sqlx::query(sql)
             .bind(&t.id)
             .bind(&t.name)
@@ -306,17 +341,22 @@ impl WriteTx {
 
     /// Revokes the active token of that name; false if there was none.
     pub async fn revoke_token(&mut self, name: &str, at: i64) -> Result<bool, DbError> {
-        let done = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
-            .bind(at)
-            .bind(name)
-            .execute(&mut *self.tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+                .bind(at)
+                .bind(name)
+                .execute(&mut *self.tx)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Inserts a new artifact; an existing `(source, filename)` is a [`DbError::Conflict`].
     pub async fn insert_artifact(&mut self, a: &ArtifactRow) -> Result<(), DbError> {
-        let sql = concat!("INSERT INTO artifacts (", artifact_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+        let sql = concat!(
+            "INSERT INTO artifacts (",
+            artifact_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        );
         sqlx::query(sql)
             .bind(&a.source)
             .bind(&a.filename)
@@ -380,7 +420,10 @@ fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -44,7 +44,10 @@ async fn put_verified_then_read_whole_and_ranges() {
     assert_eq!(got.concat(), &data[10..20]);
     let r = s.read(&sha, Some(999_990..2_000_000)).await.unwrap();
     assert_eq!(r.range, 999_990..1_000_000);
-    assert!(matches!(s.read(&sha, Some(1_000_000..1_000_001)).await, Err(BlobError::Range)));
+    assert!(matches!(
+        s.read(&sha, Some(1_000_000..1_000_001)).await,
+        Err(BlobError::Range)
+    ));
 }
 
 #[tokio::test]
@@ -56,7 +59,10 @@ async fn a_hash_mismatch_stores_nothing() {
     assert!(matches!(err, BlobError::HashMismatch { .. }));
     assert!(!s.contains(&wrong).await.unwrap());
     assert_eq!(files_under(&dir.path().join("blobs")), 0);
-    assert!(matches!(s.read(&wrong, None).await, Err(BlobError::NotFound(_))));
+    assert!(matches!(
+        s.read(&wrong, None).await,
+        Err(BlobError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -66,8 +72,14 @@ async fn leftovers_of_a_crash_are_cleared_on_open_and_bad_digests_refused() {
     std::fs::write(dir.path().join("tmp/partial-upload"), b"half").unwrap();
     let s = BlobStore::local(&dir.path().join("blobs"), &dir.path().join("tmp")).unwrap();
     assert_eq!(files_under(&dir.path().join("tmp")), 0);
-    assert!(matches!(s.read("../../etc/passwd", None).await, Err(BlobError::BadDigest(_))));
-    let sha = s.put_bytes(bytes::Bytes::from_static(b"meta")).await.unwrap();
+    assert!(matches!(
+        s.read("../../etc/passwd", None).await,
+        Err(BlobError::BadDigest(_))
+    ));
+    let sha = s
+        .put_bytes(bytes::Bytes::from_static(b"meta"))
+        .await
+        .unwrap();
     assert_eq!(sha, sha256_hex(b"meta"));
     s.delete(&sha).await.unwrap();
     assert!(!s.contains(&sha).await.unwrap());

@@ -46,7 +46,10 @@ async fn artifacts_round_trip_conflict_and_yank() {
 
         let got = db.artifact("internal-pypi", &a.filename).await.unwrap();
         assert_eq!(got.as_ref(), Some(&a), "{backend}");
-        assert_eq!(db.projects("internal-pypi").await.unwrap(), vec![("demo".to_string(), "Demo".to_string())]);
+        assert_eq!(
+            db.projects("internal-pypi").await.unwrap(),
+            vec![("demo".to_string(), "Demo".to_string())]
+        );
         assert!(db.blob_referenced(&a.sha256).await.unwrap());
 
         let mut tx = db.write().await.unwrap();
@@ -55,10 +58,19 @@ async fn artifacts_round_trip_conflict_and_yank() {
         drop(tx);
 
         let mut tx = db.write().await.unwrap();
-        assert_eq!(tx.set_yanked("internal-pypi", "demo", "1.0", Some("broken")).await.unwrap(), 1);
+        assert_eq!(
+            tx.set_yanked("internal-pypi", "demo", "1.0", Some("broken"))
+                .await
+                .unwrap(),
+            1
+        );
         tx.commit().await.unwrap();
         let rows = db.project_artifacts("internal-pypi", "demo").await.unwrap();
-        assert_eq!(rows[0].yanked_reason.as_deref(), Some("broken"), "{backend}");
+        assert_eq!(
+            rows[0].yanked_reason.as_deref(),
+            Some("broken"),
+            "{backend}"
+        );
         assert!(db.revision().await.unwrap() > before + 1);
     }
     b.drop_all().await;
@@ -71,10 +83,18 @@ async fn an_uncommitted_write_leaves_nothing() {
         let rev = db.revision().await.unwrap();
         {
             let mut tx = db.write().await.unwrap();
-            tx.insert_artifact(&artifact("x-1-py3-none-any.whl", "1")).await.unwrap();
+            tx.insert_artifact(&artifact("x-1-py3-none-any.whl", "1"))
+                .await
+                .unwrap();
             tx.audit(&audit("upload")).await.unwrap();
         }
-        assert!(db.artifact("internal-pypi", "x-1-py3-none-any.whl").await.unwrap().is_none(), "{backend}");
+        assert!(
+            db.artifact("internal-pypi", "x-1-py3-none-any.whl")
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend}"
+        );
         assert!(db.audit_entries(0).await.unwrap().is_empty(), "{backend}");
         assert_eq!(db.revision().await.unwrap(), rev, "{backend}");
     }
@@ -95,7 +115,10 @@ async fn tokens_names_are_unique_among_active_tokens() {
         };
         let mut tx = db.write().await.unwrap();
         tx.insert_token(&t("a")).await.unwrap();
-        assert!(matches!(tx.insert_token(&t("b")).await, Err(DbError::Conflict(_))), "{backend}");
+        assert!(
+            matches!(tx.insert_token(&t("b")).await, Err(DbError::Conflict(_))),
+            "{backend}"
+        );
         drop(tx);
         let mut tx = db.write().await.unwrap();
         tx.insert_token(&t("a")).await.unwrap();
@@ -107,7 +130,10 @@ async fn tokens_names_are_unique_among_active_tokens() {
         tx.commit().await.unwrap();
         let all = db.tokens().await.unwrap();
         assert_eq!(all.len(), 2, "{backend}");
-        assert_eq!(db.token_by_id("a").await.unwrap().unwrap().revoked_at, Some(9));
+        assert_eq!(
+            db.token_by_id("a").await.unwrap().unwrap().revoked_at,
+            Some(9)
+        );
         assert_eq!(db.token_by_id("b").await.unwrap().unwrap().revoked_at, None);
     }
     b.drop_all().await;
