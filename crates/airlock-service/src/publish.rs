@@ -8,6 +8,7 @@ use airlock_pypi::filename::{DistFilename, DistKind};
 use airlock_store::ArtifactRow;
 use bytes::Bytes;
 
+use crate::error::chain;
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError, audit_entry, now_micros};
 
@@ -143,7 +144,7 @@ impl Airlock {
             None => return Err(bad("missing :action=file_upload")),
         }
         let dist = DistFilename::parse(&content.filename)
-            .map_err(|e| bad(format!("invalid file name {:?}: {e}", content.filename)))?;
+            .map_err(|e| bad(format!("invalid file name {:?}: {}", content.filename, chain(&e))))?;
         check_digests(form, &content)?;
         check_form_agrees(form, &dist)?;
 
@@ -178,7 +179,7 @@ impl Airlock {
         .await
         .map_err(|e| ServiceError::internal("archive inspection failed", e))?
         .map_err(|e| ServiceError::internal("cannot read the upload", e))?
-        .map_err(|e| bad(format!("invalid {}: {e}", content.filename)))?;
+        .map_err(|e| bad(format!("invalid {}: {}", content.filename, chain(&e))))?;
         let meta = &inspected.metadata;
 
         // PEP 658 metadata is served for wheels only, as PyPI does: an sdist's PKG-INFO may be dynamic.
