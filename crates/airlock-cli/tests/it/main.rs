@@ -1,1 +1,15 @@
+//! End-to-end tests: the real `airlock` binary driven by real pip, uv and twine.
+//!
+//! Run through `scripts/test`, which prepares the Python tools, the real distributions and a PostgreSQL
+//! cluster and exports their locations (`AIRLOCK_TEST_VENV`, `AIRLOCK_TEST_REAL_DISTS`,
+//! `AIRLOCK_TEST_POSTGRES_URL`). Each test starts its own server on port 0 with its own data directory.
 
+mod support;
+
+mod install;
+mod lanes;
+mod postgres;
+mod python_index;
+mod tokens;
+mod uploads;
+mod yank;

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# airlock vs nginx serving the same bytes, on loopback. Run by hand (not part of scripts/test):
+#   bench/run.sh            DURATION=5s CONNECTIONS=32 PROJECTS=200 bench/run.sh
+# Needs root for apt-get the first time (wrk, nginx). See bench/README.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DURATION="${DURATION:-15s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+PROJECTS="${PROJECTS:-2000}"
+VERSIONS="${VERSIONS:-5}"
+BIG_MB="${BIG_MB:-1}"
+PAGE_PROJECT="bench-pkg-0042"
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+section "tools"
+missing=()
+for tool in wrk nginx curl; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    echo "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts the packaged nginx (port 80) on install where it can; this benchmark runs its own.
+    if [[ " ${missing[*]} " == *" nginx "* && -f /run/nginx.pid ]]; then
+        nginx -s quit 2>/dev/null || true
+    fi
+fi
+if [[ -n "${AIRLOCK_BIN:-}" ]]; then
+    AIRLOCK="$AIRLOCK_BIN" # a binary built elsewhere; no build
+else
+    (cd "$ROOT" && cargo build --release -p airlock-cli)
+    AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/release/airlock"
+fi
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench.XXXXXX")"
+AIRLOCK_PID=""
+NGINX_PID=""
+cleanup() {
+    [[ -n "$AIRLOCK_PID" ]] && kill "$AIRLOCK_PID" 2>/dev/null || true
+    [[ -n "$NGINX_PID" ]] && kill "$NGINX_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+section "airlock ($AIRLOCK) on a fresh data dir"
+mkdir -p "$WORK/data"
+"$AIRLOCK" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/airlock.out" 2>"$WORK/airlock.log" &
+AIRLOCK_PID=$!
+for _ in $(seq 600); do
+    grep -q '^listening on http://' "$WORK/airlock.out" 2>/dev/null && break
+    kill -0 "$AIRLOCK_PID" 2>/dev/null || { cat "$WORK/airlock.log"; echo "airlock exited" >&2; exit 1; }
+    sleep 0.1
+done
+AIRLOCK_URL="$(sed -n 's#^listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$WORK/airlock.out" | head -n1)"
+[[ -n "$AIRLOCK_URL" ]] || { echo "airlock did not start" >&2; exit 1; }
+echo "  $AIRLOCK_URL (pid $AIRLOCK_PID)"
+TOKEN="$("$AIRLOCK" token create --name bench --role publisher --data-dir "$WORK/data" | tail -n1)"
+
+section "seeding $PROJECTS projects x $VERSIONS versions + one ${BIG_MB} MB wheel"
+python3 "$ROOT/bench/seed.py" --url "$AIRLOCK_URL/upload/internal-pypi/" --token "$TOKEN" \
+    --projects "$PROJECTS" --versions "$VERSIONS" --big-mb "$BIG_MB"
+
+PAGE_PATH="/dev/pypi/simple/$PAGE_PROJECT/"
+ROOT_PATH="/dev/pypi/simple/"
+BIG_PATH="$(python3 - "$AIRLOCK_URL/dev/pypi/simple/bench-big/" <<'PY'
+import json, sys, urllib.parse, urllib.request
+page_url = sys.argv[1]
+request = urllib.request.Request(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+page = json.load(urllib.request.urlopen(request))
+wheel = next(f for f in page["files"] if f["filename"].endswith(".whl"))
+print(urllib.parse.urlsplit(urllib.parse.urljoin(page_url, wheel["url"])).path)
+PY
+)"
+
+section "nginx with the same bytes as static files"
+WWW="$WORK/www"
+save() { # save URL-PATH FILE-UNDER-WWW
+    mkdir -p "$(dirname "$WWW/$2")"
+    curl -fsS -H 'Accept: text/html' -o "$WWW/$2" "$AIRLOCK_URL$1"
+}
+save "$PAGE_PATH" "${PAGE_PATH}index.html"
+save "$ROOT_PATH" "${ROOT_PATH}index.html"
+save "$BIG_PATH" "$BIG_PATH"
+NGINX_PORT="$(free_port)"
+NGINX_URL="http://127.0.0.1:$NGINX_PORT"
+mkdir -p "$WORK/nginx"
+user_line=""
+[[ "$(id -u)" -eq 0 ]] && user_line="user root;"
+cat >"$WORK/nginx/nginx.conf" <<CONF
+$user_line
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    types { text/html html; }
+    default_type application/octet-stream;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $WWW;
+    }
+}
+CONF
+nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+NGINX_PID=$!
+for _ in $(seq 100); do
+    curl -fsS -o /dev/null "$NGINX_URL$PAGE_PATH" 2>/dev/null && break
+    sleep 0.1
+done
+for path in "$PAGE_PATH" "$ROOT_PATH" "$BIG_PATH"; do
+    cmp -s <(curl -fsS -H 'Accept: text/html' "$AIRLOCK_URL$path") <(curl -fsS "$NGINX_URL$path") ||
+        { echo "nginx does not serve the same bytes as airlock for $path" >&2; exit 1; }
+done
+echo "  $NGINX_URL (pid $NGINX_PID)"
+
+section "wrk -t$THREADS -c$CONNECTIONS -d$DURATION (client and servers share this machine's cores)"
+results=()
+measure() { # measure LABEL URL
+    local out rps p99
+    curl -fsS -o /dev/null -H 'Accept: text/html' "$2" # warm
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H 'Accept: text/html' "$2")"
+    rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+    p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+    if grep -q 'Non-2xx' <<<"$out"; then
+        rps="$rps (errors: $(awk '/Non-2xx/ {print $NF}' <<<"$out"))"
+    fi
+    printf '  %-34s %14s req/s   p99 %s\n' "$1" "$rps" "$p99"
+    results+=("$(printf '%-34s %20s %10s' "$1" "$rps" "$p99")")
+}
+measure "airlock project page (HTML)" "$AIRLOCK_URL$PAGE_PATH"
+measure "nginx   project page (static)" "$NGINX_URL$PAGE_PATH"
+measure "airlock root page (HTML)" "$AIRLOCK_URL$ROOT_PATH"
+measure "nginx   root page (static)" "$NGINX_URL$ROOT_PATH"
+measure "airlock ${BIG_MB} MB wheel" "$AIRLOCK_URL$BIG_PATH"
+measure "nginx   ${BIG_MB} MB wheel" "$NGINX_URL$BIG_PATH"
+
+rss_kib="$(awk '/^VmRSS:/ {print $2}' "/proc/$AIRLOCK_PID/status")"
+hwm_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$AIRLOCK_PID/status")"
+
+section "results ($PROJECTS projects x $VERSIONS versions; page: $PAGE_PROJECT)"
+printf '%-34s %20s %10s\n' "target" "req/s" "p99"
+printf '%s\n' "${results[@]}"
+printf '\nairlock RSS after the runs: %d MiB (peak %d MiB)\n' $((rss_kib / 1024)) $((hwm_kib / 1024))

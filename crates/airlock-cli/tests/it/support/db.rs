@@ -1,0 +1,157 @@
+//! The server's metadata database, read from outside: SQLite through Python's sqlite3, PostgreSQL through
+//! psql and pg_dump. Each PostgreSQL test gets a database of its own.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::cmd::run;
+use super::env::{postgres_url, venv_bin};
+
+const SQLITE_SCRIPT: &str = r#"
+import json, sqlite3, sys
+con = sqlite3.connect("file:" + sys.argv[1] + "?mode=rw", uri=True)
+if sys.argv[2] == "--dump":
+    print("\n".join(con.iterdump()))
+else:
+    print(json.dumps(con.execute(sys.argv[2]).fetchall()))
+"#;
+
+pub enum Database {
+    Sqlite(std::path::PathBuf),
+    Postgres(TestDatabase),
+}
+
+impl Database {
+    /// The `--database-url` to pass to airlock; none for the default SQLite file in the data directory.
+    pub fn url_flag(&self) -> Option<&str> {
+        match self {
+            Database::Sqlite(_) => None,
+            Database::Postgres(db) => Some(&db.url),
+        }
+    }
+
+    fn sqlite(&self, path: &std::path::Path, arg: &str) -> String {
+        run(Command::new(venv_bin("python"))
+            .args(["-c", SQLITE_SCRIPT])
+            .arg(path)
+            .arg(arg))
+        .success()
+        .stdout
+    }
+
+    /// `SELECT count(*) FROM {table}`.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        let text = match self {
+            Database::Sqlite(path) => {
+                let rows: serde_json::Value =
+                    serde_json::from_str(&self.sqlite(path, &sql)).expect("json rows");
+                rows[0][0].to_string()
+            }
+            Database::Postgres(db) => psql(&db.url, &sql),
+        };
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{sql} gave {text:?}"))
+    }
+
+    /// Every row of every table as text (SQL statements), to search for what must not be stored.
+    pub fn dump(&self) -> String {
+        match self {
+            Database::Sqlite(path) => self.sqlite(path, "--dump"),
+            Database::Postgres(db) => {
+                run(Command::new("pg_dump")
+                    .args(["--data-only", "--no-owner"])
+                    .arg(&db.url))
+                .success()
+                .stdout
+            }
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    run(Command::new("psql")
+        .args([
+            "--no-psqlrc",
+            "-X",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ])
+        .arg(url))
+    .success()
+    .stdout
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map(|i| authority_start + i)
+        .unwrap_or_else(|| panic!("AIRLOCK_TEST_POSTGRES_URL {url:?} names no database"));
+    format!("{}/{name}{query}", &base[..path_start])
+}
+
+/// A fresh PostgreSQL database `airlock_t_<unique>`, dropped on drop.
+pub struct TestDatabase {
+    name: String,
+    admin_url: String,
+    url: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .subsec_nanos();
+        let name = format!(
+            "airlock_t_{}_{nanos}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin_url = postgres_url();
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let url = with_database(&admin_url, &name);
+        TestDatabase {
+            name,
+            admin_url,
+            url,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["--no-psqlrc", "-X", "-q", "-c"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .arg(&self.admin_url)
+            .output();
+    }
+}
+
+#[test]
+fn with_database_replaces_only_the_database_name() {
+    assert_eq!(
+        with_database("postgres://airlock@127.0.0.1:5/airlock", "t1"),
+        "postgres://airlock@127.0.0.1:5/t1"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h:5/db?sslmode=disable", "t2"),
+        "postgres://u:p@h:5/t2?sslmode=disable"
+    );
+}

@@ -1,0 +1,36 @@
+//! What `scripts/test` prepares and exports. A missing variable fails the test: never a silent pass.
+
+use std::path::PathBuf;
+
+fn required(var: &str) -> String {
+    match std::env::var(var) {
+        Ok(value) if !value.is_empty() => value,
+        _ => panic!("{var} is not set: run scripts/test (sets {var})"),
+    }
+}
+
+/// The Python venv with pip, uv, twine, build and hatchling.
+pub fn venv() -> PathBuf {
+    PathBuf::from(required("AIRLOCK_TEST_VENV"))
+}
+
+/// An executable of the test venv, e.g. `python`, `pip`, `twine`, `uv`.
+pub fn venv_bin(tool: &str) -> PathBuf {
+    let path = venv().join("bin").join(tool);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test (sets AIRLOCK_TEST_VENV)",
+        path.display()
+    );
+    path
+}
+
+/// A directory of real wheels and sdists downloaded from PyPI.
+pub fn real_dists() -> PathBuf {
+    PathBuf::from(required("AIRLOCK_TEST_REAL_DISTS"))
+}
+
+/// `postgres://` URL of a database whose role may create databases.
+pub fn postgres_url() -> String {
+    required("AIRLOCK_TEST_POSTGRES_URL")
+}

@@ -1,0 +1,34 @@
+//! Test support: the environment `scripts/test` prepares, a running server, Python tools and fixtures.
+
+pub mod cmd;
+pub mod db;
+pub mod demo;
+pub mod env;
+pub mod fixtures;
+pub mod index;
+pub mod python;
+pub mod server;
+pub mod upload;
+
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+pub use server::{ServerConfig, TestServer};
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Polls `condition` until it holds; panics naming `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
