@@ -10,7 +10,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod duration;
 mod size;
+pub use duration::{Span, SpanError};
 pub use size::{ByteSize, SizeError};
 
 /// Route segments a lane may not be named after, since they are routes of their own.
@@ -75,6 +77,41 @@ pub struct SourceConfig {
     pub ecosystem: Ecosystem,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// Upstream credentials (HTTP Basic), for proxies. `password_env` names an environment variable
+    /// holding the password, so that it need not sit in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// How long a fetched project page is fresh before the upstream is asked again.
+    #[serde(default = "default_ttl")]
+    pub ttl: Span,
+    /// Longest wait for an upstream answer (pages) or between two chunks of a file.
+    #[serde(default = "default_timeout")]
+    pub timeout: Span,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Span,
+    /// Retries after a failed upstream request, waiting `backoff`, then twice as long each time.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    #[serde(default = "default_backoff")]
+    pub backoff: Span,
+}
+
+fn default_ttl() -> Span {
+    Span(std::time::Duration::from_secs(600))
+}
+fn default_timeout() -> Span {
+    Span(std::time::Duration::from_secs(30))
+}
+fn default_connect_timeout() -> Span {
+    Span(std::time::Duration::from_secs(10))
+}
+fn default_retries() -> u32 {
+    2
+}
+fn default_backoff() -> Span {
+    Span(std::time::Duration::from_millis(250))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]

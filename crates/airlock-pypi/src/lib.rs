@@ -34,6 +34,7 @@
 
 pub mod archive;
 pub mod filename;
+pub mod listing;
 pub mod metadata;
 pub mod name;
 pub mod simple;

@@ -13,9 +13,10 @@ pub struct FileEntry {
     pub filename: String,
     /// Relative or absolute, used as given.
     pub url: String,
-    /// Hex SHA-256 of the file.
+    /// Hex SHA-256 of the file; empty when unknown (a proxied file whose upstream declared none).
     pub sha256: String,
-    pub size: u64,
+    /// Unknown only for proxied files whose upstream did not say (PEP 503 HTML upstreams).
+    pub size: Option<u64>,
     pub requires_python: Option<String>,
     /// `None`: not yanked; `Some("")`: yanked without a reason; `Some(reason)`.
     pub yanked: Option<String>,
@@ -42,7 +43,10 @@ pub fn project_html(page: &ProjectPage) -> String {
     for file in &page.files {
         body += &format!(
             "    <a href=\"{}\"",
-            escape(&format!("{}#sha256={}", file.url, file.sha256))
+            escape(&match file.sha256.as_str() {
+                "" => file.url.clone(),
+                sha256 => format!("{}#sha256={sha256}", file.url),
+            })
         );
         if let Some(requires_python) = &file.requires_python {
             body += &format!(" data-requires-python=\"{}\"", escape(requires_python));
@@ -108,6 +112,7 @@ const META: Meta = Meta {
 
 #[derive(Serialize)]
 struct Hashes<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
     sha256: &'a str,
 }
 
@@ -133,7 +138,8 @@ struct FileJson<'a> {
     hashes: Hashes<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     requires_python: Option<&'a str>,
-    size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     upload_time: Option<&'a str>,
     yanked: Yanked<'a>,
@@ -471,7 +477,7 @@ mod tests {
             filename: filename.into(),
             url: format!("../../files/{filename}"),
             sha256: "ab".repeat(32),
-            size: 1234,
+            size: Some(1234),
             requires_python: None,
             yanked: None,
             core_metadata_sha256: None,

@@ -36,6 +36,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::Upstream { timeout: true, .. } => StatusCode::GATEWAY_TIMEOUT,
+            ServiceError::Upstream { timeout: false, .. } => StatusCode::BAD_GATEWAY,
             ServiceError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let cause = match &e {
@@ -53,7 +55,8 @@ impl From<ServiceError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // Installers show the body of a refusal; keep it one plain line.
-        let body = if self.status.is_server_error() {
+        // Upstream failures name the source and what failed: that is for the client to see.
+        let body = if self.status.is_server_error() && self.cause.is_some() {
             format!(
                 "{}: internal error (logged by the server)\n",
                 self.status.as_u16()
@@ -73,7 +76,7 @@ impl IntoResponse for ApiError {
             );
         }
         // twine shows the reason phrase of a refused upload ("400 Client Error: <reason>"), as PyPI sets it.
-        if self.status.is_client_error()
+        if (self.status.is_client_error() || self.cause.is_none())
             && let Ok(reason) = hyper::ext::ReasonPhrase::try_from(reason_phrase(&self.message))
         {
             resp.extensions_mut().insert(reason);
@@ -89,7 +92,13 @@ impl IntoResponse for ApiError {
 fn reason_phrase(message: &str) -> String {
     message
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .take(400)
         .collect()
 }

@@ -39,8 +39,8 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .0
         .saturating_add(FORM_FIELDS_ALLOWANCE);
     let state = AppState {
+        metrics: Arc::new(metrics::Metrics::new(app.proxy_counters())),
         app,
-        metrics: Arc::new(metrics::Metrics::new()),
     };
     let upload_routes = Router::new()
         .route("/upload/{source}/", post(upload::upload))
@@ -55,7 +55,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/{lane}/pypi/simple/", get(pypi::root))
         .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
         .route("/{lane}/pypi/simple/{project}/", get(pypi::project))
-        .route("/{lane}/pypi/files/{sha256}/{filename}", get(pypi::file))
+        .route("/{lane}/pypi/files/{key}/{filename}", get(pypi::file))
         .merge(upload_routes)
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(

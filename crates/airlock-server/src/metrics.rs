@@ -42,8 +42,28 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub fn new(proxy: &airlock_service::ProxyCounters) -> Metrics {
         let mut registry = Registry::with_prefix("airlock");
+        registry.register(
+            "proxy_page_fetches",
+            "Project pages requested from upstreams",
+            proxy.page_fetches.clone(),
+        );
+        registry.register(
+            "proxy_file_fetches",
+            "Files downloaded from upstreams",
+            proxy.file_fetches.clone(),
+        );
+        registry.register(
+            "proxy_upstream_errors",
+            "Failed upstream page refreshes and downloads",
+            proxy.upstream_errors.clone(),
+        );
+        registry.register(
+            "proxy_stale_pages_served",
+            "Cached project pages served because their upstream failed",
+            proxy.stale_pages_served.clone(),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([

@@ -144,59 +144,57 @@ fn parse_range(headers: &HeaderMap, total: u64) -> Result<Option<Range<u64>>, ()
 
 pub async fn file(
     State(state): State<AppState>,
-    Path((lane, sha256, filename)): Path<(String, String, String)>,
+    Path((lane, key, filename)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let served = state.app.resolve_file(&lane, &sha256, &filename).await?;
-    let blobs = state.app.blobs();
-    let whole = blobs
-        .read(&served.blob_sha256, None)
-        .await
-        .map_err(airlock_service::ServiceError::from)?;
-    let total = whole.total;
-    let (status, read) = match parse_range(&headers, total) {
-        Ok(None) => (StatusCode::OK, whole),
-        Ok(Some(range)) => {
-            drop(whole);
-            let read = blobs
-                .read(&served.blob_sha256, Some(range))
-                .await
-                .map_err(airlock_service::ServiceError::from)?;
-            (StatusCode::PARTIAL_CONTENT, read)
-        }
-        Err(()) => {
-            let mut resp =
-                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable")
-                    .into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
-                resp.headers_mut().insert(header::CONTENT_RANGE, v);
+    let app = &state.app;
+    let served = app.resolve_file(&lane, &key, &filename).await?;
+    let mut body = app.open_file(&served, None).await?;
+    let mut status = StatusCode::OK;
+    if body.seekable
+        && let Some(total) = body.total
+    {
+        match parse_range(&headers, total) {
+            Ok(None) => {}
+            Ok(Some(range)) => {
+                body = app.open_file(&served, Some(range)).await?;
+                status = StatusCode::PARTIAL_CONTENT;
             }
-            return Ok(resp);
+            Err(()) => {
+                let mut resp =
+                    ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable")
+                        .into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(resp);
+            }
         }
+    }
+    let length = match (&body.range, body.total) {
+        (Some(r), _) => Some(r.end - r.start),
+        (None, total) => total,
     };
-    let len = read.range.end - read.range.start;
-    let mut resp = Response::new(Body::from_stream(read.stream));
+    let content_range = body.range.clone().zip(body.total);
+    let mut resp = Response::new(Body::from_stream(body.stream));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(served.content_type),
     );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Some(len) = length {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    if body.seekable {
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=3600"),
     );
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", served.blob_sha256)) {
-        h.insert(header::ETAG, v);
-    }
-    if status == StatusCode::PARTIAL_CONTENT
-        && let Ok(v) = HeaderValue::from_str(&format!(
-            "bytes {}-{}/{total}",
-            read.range.start,
-            read.range.end - 1
-        ))
+    if let Some((r, total)) = content_range
+        && let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{total}", r.start, r.end - 1))
     {
         h.insert(header::CONTENT_RANGE, v);
     }

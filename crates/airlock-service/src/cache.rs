@@ -48,6 +48,10 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         }
     }
 
+    pub fn generation(&self) -> u64 {
+        self.inner.read().map(|i| i.generation).unwrap_or(u64::MAX)
+    }
+
     pub fn clear(&self) {
         if let Ok(mut i) = self.inner.write() {
             i.generation += 1;

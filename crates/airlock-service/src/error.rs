@@ -17,6 +17,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// An upstream failed and nothing cached could answer instead (502, or 504 on a timeout).
+    #[error("{message}")]
+    Upstream { timeout: bool, message: String },
     #[error("{context}: {cause}")]
     Internal {
         context: String,

@@ -1,52 +1,67 @@
-//! Which blob a lane serves for `/{lane}/pypi/files/{sha256}/{filename}` (and its `.metadata`), or why not.
+//! Which file a lane serves for `/{lane}/pypi/files/{key}/{filename}` (and its `.metadata`), or why
+//! not, and its bytes. `key` is the file's sha256, or `_` for a proxied file whose upstream declared
+//! no hash; the file is found by name through the lane's name ownership either way.
 
-use airlock_config::Ecosystem;
+use std::ops::Range;
+use std::sync::Arc;
 
-use crate::policy::{self, Verdict};
+use airlock_config::SourceKind;
+use airlock_pypi::filename::DistFilename;
+use airlock_store::ArtifactRow;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::policy::Verdict;
+use crate::proxy::FileBody;
 use crate::{Airlock, ServiceError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct FileKey {
     lane: String,
-    sha256: String,
+    key: String,
     filename: String,
 }
 
-/// A file the lane serves: the blob to stream and how to label it.
+/// A file the lane serves.
 #[derive(Debug, Clone)]
 pub struct ServedFile {
-    pub blob_sha256: String,
+    row: ArtifactRow,
+    /// The PEP 658 metadata of the file rather than the file.
+    metadata: bool,
     pub filename: String,
     pub content_type: &'static str,
 }
 
 impl Airlock {
     pub async fn resolve_file(
-        &self,
+        self: &Arc<Self>,
         lane: &str,
-        sha256: &str,
+        key: &str,
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
-        let key = FileKey {
+        let cache_key = FileKey {
             lane: lane.to_string(),
-            sha256: sha256.to_string(),
+            key: key.to_string(),
             filename: filename.to_string(),
         };
-        let generation = match self.files.get(&key) {
+        let generation = match self.files.get(&cache_key) {
             Ok(answer) => return answer,
             Err(generation) => generation,
         };
-        let answer = self.resolve_uncached(lane, sha256, filename).await;
-        if !matches!(answer, Err(ServiceError::Internal { .. })) {
-            self.files.insert(generation, key, answer.clone());
+        let answer = self.resolve_uncached(lane, key, filename).await;
+        if !matches!(
+            answer,
+            Err(ServiceError::Internal { .. } | ServiceError::Upstream { .. })
+        ) {
+            self.files.insert(generation, cache_key, answer.clone());
         }
         answer
     }
 
     async fn resolve_uncached(
-        &self,
+        self: &Arc<Self>,
         lane: &str,
-        sha256: &str,
+        key: &str,
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
         let lane_cfg = self.lane(lane)?;
@@ -54,53 +69,97 @@ impl Airlock {
             Some(base) => (base, true),
             None => (filename, false),
         };
-        let not_found = || {
-            ServiceError::NotFound(format!(
-                "no file {filename} with sha256 {sha256} in lane {lane:?}"
-            ))
-        };
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let not_found = || ServiceError::NotFound(format!("no file {filename} in lane {lane:?}"));
+        let dist = DistFilename::parse(dist_name).map_err(|_| not_found())?;
+        // The lane serves a project from its owning source only (no dependency confusion by URL).
+        let owner = self
+            .lane_project(lane_cfg, dist.name())
+            .await?
+            .ok_or_else(not_found)?;
+        let (row, verdict) = owner
+            .rows
+            .into_iter()
+            .find(|(r, _)| r.filename == dist_name)
+            .ok_or_else(not_found)?;
+        let key_matches = key == "_" || key.eq_ignore_ascii_case(&row.sha256);
+        if !key_matches {
             return Err(not_found());
         }
-        let rows = self
-            .db
-            .artifacts_by_sha256(&sha256.to_ascii_lowercase())
-            .await?;
-        let row = rows
-            .into_iter()
-            .find(|r| r.filename == dist_name && lane_cfg.sources.contains(&r.source))
-            .ok_or_else(not_found)?;
-        // The lane serves a project from its owning source only (no dependency confusion by URL).
-        let owner = self.lane_project(lane_cfg, &row.project).await?;
-        if owner.as_ref().map(|o| o.source.as_str()) != Some(row.source.as_str()) {
-            return Err(ServiceError::Forbidden(format!(
-                "lane {lane:?} serves {} from source {:?}, not {:?}",
-                row.project,
-                owner.map(|o| o.source).unwrap_or_default(),
-                row.source
-            )));
-        }
-        if let Verdict::Deny(reason) =
-            policy::decide(lane_cfg, Ecosystem::Pypi, &row.project, &row.version)
-        {
+        if let Verdict::Deny(reason) = verdict {
             return Err(ServiceError::Forbidden(reason));
         }
-        match (metadata, row.metadata_sha256) {
-            (false, _) => Ok(ServedFile {
-                blob_sha256: row.sha256,
-                filename: row.filename,
-                content_type: if dist_name.ends_with(".whl") || dist_name.ends_with(".zip") {
-                    "application/zip"
-                } else {
-                    "application/gzip"
-                },
-            }),
-            (true, Some(meta)) => Ok(ServedFile {
-                blob_sha256: meta,
-                filename: filename.to_string(),
-                content_type: "text/plain; charset=utf-8",
-            }),
-            (true, None) => Err(not_found()),
+        if metadata && row.metadata_sha256.is_none() {
+            return Err(not_found());
         }
+        let content_type = if metadata {
+            "text/plain; charset=utf-8"
+        } else if dist_name.ends_with(".whl") || dist_name.ends_with(".zip") {
+            "application/zip"
+        } else {
+            "application/gzip"
+        };
+        Ok(ServedFile {
+            row,
+            metadata,
+            filename: filename.to_string(),
+            content_type,
+        })
+    }
+
+    /// The bytes of a served file, or of `range` of it when the file is stored (see
+    /// [`FileBody::seekable`]); a proxied file not yet cached is fetched.
+    pub async fn open_file(
+        self: &Arc<Self>,
+        served: &ServedFile,
+        range: Option<Range<u64>>,
+    ) -> Result<FileBody, ServiceError> {
+        let row = &served.row;
+        let proxied = self
+            .config
+            .source(&row.source)
+            .is_some_and(|s| s.kind == SourceKind::Proxy);
+        if served.metadata {
+            let bytes = match (proxied, &row.metadata_sha256) {
+                (true, _) => self.proxied_metadata(row).await?,
+                (false, Some(sha)) => self.blobs.get_bytes(sha).await?,
+                (false, None) => {
+                    return Err(ServiceError::NotFound(format!(
+                        "no metadata for {}",
+                        row.filename
+                    )));
+                }
+            };
+            return Ok(FileBody {
+                total: Some(bytes.len() as u64),
+                seekable: false,
+                range: None,
+                stream: futures::stream::once(async move { Ok::<Bytes, std::io::Error>(bytes) })
+                    .boxed(),
+            });
+        }
+        if !row.sha256.is_empty() {
+            match self.blobs.read(&row.sha256, range.clone()).await {
+                Ok(read) => {
+                    return Ok(FileBody {
+                        total: Some(read.total),
+                        seekable: true,
+                        range: range.map(|_| read.range),
+                        stream: read.stream,
+                    });
+                }
+                Err(airlock_store::BlobError::NotFound(_)) if proxied => {}
+                Err(airlock_store::BlobError::Range) => {
+                    return Err(ServiceError::BadRequest("range not satisfiable".into()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if proxied {
+            return self.open_proxied(row).await;
+        }
+        Err(ServiceError::internal(
+            format!("hosted file {} has no blob", row.filename),
+            std::fmt::Error,
+        ))
     }
 }

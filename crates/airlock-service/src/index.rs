@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use airlock_config::{Ecosystem, LaneConfig};
+use std::time::Instant;
+
+use airlock_config::{Ecosystem, LaneConfig, SourceConfig, SourceKind};
 use airlock_pypi::simple::{self, FileEntry, Format, ProjectPage};
 use airlock_store::ArtifactRow;
 use bytes::Bytes;
@@ -39,12 +41,18 @@ impl Page {
     }
 }
 
-/// Files of `project` in the lane: the owning source and its admitted files.
+/// A project as a lane sees it: the owning source's files, each of its files with the lane's verdict.
 pub(crate) struct LaneProject {
-    pub source: String,
-    pub files: Vec<ArtifactRow>,
-    /// Why versions were left out (for the 404 of a page left empty).
-    pub refusals: Vec<String>,
+    pub rows: Vec<(ArtifactRow, Verdict)>,
+    /// When what proxies said must be checked again (`None`: only hosted sources were consulted).
+    pub fresh_until: Option<Instant>,
+}
+
+/// A cached page (or a cached 404), and until when it may be served.
+#[derive(Clone)]
+pub(crate) struct Cached {
+    page: Option<Arc<Page>>,
+    expires: Option<Instant>,
 }
 
 impl Airlock {
@@ -59,44 +67,63 @@ impl Airlock {
         &'a self,
         lane: &'a LaneConfig,
         eco: Ecosystem,
-    ) -> impl Iterator<Item = &'a str> {
+    ) -> impl Iterator<Item = &'a SourceConfig> {
         lane.sources
             .iter()
-            .filter(move |s| self.config.source(s).is_some_and(|c| c.ecosystem == eco))
-            .map(String::as_str)
+            .filter_map(|s| self.config.source(s))
+            .filter(move |c| c.ecosystem == eco)
     }
 
-    /// Name ownership: the first source of the lane that has `project`, with what the lane admits of it.
+    /// Name ownership: the first source of the lane that has `project`, with the lane's verdict on
+    /// each of its files. Proxies are refreshed on the way when stale.
     pub(crate) async fn lane_project(
-        &self,
+        self: &Arc<Self>,
         lane: &LaneConfig,
         project: &str,
     ) -> Result<Option<LaneProject>, ServiceError> {
+        let mut fresh_until: Option<Instant> = None;
         for source in self.lane_sources(lane, Ecosystem::Pypi) {
-            let rows = self.db.project_artifacts(source, project).await?;
-            if rows.is_empty() {
+            let rows = match source.kind {
+                SourceKind::Hosted => self.db.project_artifacts(&source.name, project).await?,
+                SourceKind::Proxy => {
+                    let view = self.proxy_view(source, project).await?;
+                    fresh_until =
+                        Some(fresh_until.map_or(view.fresh_until, |t| t.min(view.fresh_until)));
+                    if !view.found {
+                        continue;
+                    }
+                    let mut rows = self.db.project_artifacts(&source.name, project).await?;
+                    rows.retain(|r| r.delisted_at.is_none());
+                    rows
+                }
+            };
+            if rows.is_empty() && source.kind == SourceKind::Hosted {
                 continue;
             }
-            let mut files = Vec::with_capacity(rows.len());
-            let mut refusals = Vec::new();
-            for row in rows {
-                match policy::decide(lane, Ecosystem::Pypi, project, &row.version) {
-                    Verdict::Allow => files.push(row),
-                    Verdict::Deny(reason) => refusals.push(reason),
-                }
-            }
-            return Ok(Some(LaneProject {
-                source: source.to_string(),
-                files,
-                refusals,
-            }));
+            let rows = rows
+                .into_iter()
+                .map(|row| {
+                    let verdict = policy::decide(lane, Ecosystem::Pypi, project, &row.version);
+                    (row, verdict)
+                })
+                .collect();
+            return Ok(Some(LaneProject { rows, fresh_until }));
         }
         Ok(None)
     }
 
+    /// A cached page if still valid, else the generation to store a new one under.
+    fn cached_page(&self, key: &PageKey) -> Result<Option<Arc<Page>>, u64> {
+        match self.pages.get(key) {
+            Ok(c) if c.expires.is_none_or(|t| Instant::now() < t) => Ok(c.page),
+            Ok(_) => Err(self.pages.generation()),
+            Err(generation) => Err(generation),
+        }
+    }
+
     /// `/{lane}/pypi/simple/{project}/`; `project` is already normalised.
     pub async fn project_page(
-        &self,
+        self: &Arc<Self>,
         lane: &str,
         project: &str,
         format: Format,
@@ -106,40 +133,61 @@ impl Airlock {
             project: Some(project.to_string()),
             content_type: format.content_type(),
         };
-        let generation = match self.pages.get(&key) {
+        let generation = match self.cached_page(&key) {
             Ok(Some(page)) => return Ok(page),
             Ok(None) => return Err(not_found(lane, project)),
             Err(generation) => generation,
         };
         let lane_cfg = self.lane(lane)?;
         let found = self.lane_project(lane_cfg, project).await?;
+        let expires = found.as_ref().and_then(|p| p.fresh_until);
         let page = match found {
-            Some(p) if !p.files.is_empty() => Some(Arc::new(Page::new(
-                render_project(project, &p.files, format),
-                format,
-            ))),
-            Some(p) => {
-                // Not cached: the reason is worth its query, and refusals are rare.
-                let reason = p.refusals.into_iter().next().unwrap_or_default();
-                return Err(ServiceError::NotFound(format!(
-                    "{}: {reason}",
-                    not_found(lane, project)
-                )));
-            }
             None => None,
+            Some(p) => {
+                let (admitted, refused): (Vec<_>, Vec<_>) =
+                    p.rows.into_iter().partition(|(_, v)| v.is_allowed());
+                if admitted.is_empty() && !refused.is_empty() {
+                    // Not cached: the reason is worth its query, and refusals are rare.
+                    let reason = match &refused[0].1 {
+                        Verdict::Deny(r) => r.clone(),
+                        Verdict::Allow => String::new(),
+                    };
+                    return Err(ServiceError::NotFound(format!(
+                        "{}: {reason}",
+                        not_found(lane, project)
+                    )));
+                }
+                let rows: Vec<ArtifactRow> = admitted.into_iter().map(|(r, _)| r).collect();
+                Some(Arc::new(Page::new(
+                    render_project(project, &rows, format),
+                    format,
+                )))
+            }
         };
-        self.pages.insert(generation, key, page.clone());
+        self.pages.insert(
+            generation,
+            key,
+            Cached {
+                page: page.clone(),
+                expires,
+            },
+        );
         page.ok_or_else(|| not_found(lane, project))
     }
 
-    /// `/{lane}/pypi/simple/`.
-    pub async fn root_page(&self, lane: &str, format: Format) -> Result<Arc<Page>, ServiceError> {
+    /// `/{lane}/pypi/simple/`: the names of the lane's hosted sources, and those its proxies have
+    /// learned of (an upstream's full name list is not fetched).
+    pub async fn root_page(
+        self: &Arc<Self>,
+        lane: &str,
+        format: Format,
+    ) -> Result<Arc<Page>, ServiceError> {
         let key = PageKey {
             lane: lane.to_string(),
             project: None,
             content_type: format.content_type(),
         };
-        let generation = match self.pages.get(&key) {
+        let generation = match self.cached_page(&key) {
             Ok(Some(page)) => return Ok(page),
             Ok(None) => return Err(ServiceError::NotFound(format!("no lane named {lane:?}"))),
             Err(generation) => generation,
@@ -147,7 +195,17 @@ impl Airlock {
         let lane_cfg = self.lane(lane)?;
         let mut names = std::collections::BTreeSet::new();
         for source in self.lane_sources(lane_cfg, Ecosystem::Pypi) {
-            for (project, _) in self.db.projects(source).await? {
+            let projects = match source.kind {
+                SourceKind::Hosted => self
+                    .db
+                    .projects(&source.name)
+                    .await?
+                    .into_iter()
+                    .map(|(p, _)| p)
+                    .collect(),
+                SourceKind::Proxy => self.db.proxy_projects(&source.name).await?,
+            };
+            for project in projects {
                 if policy::may_admit_name(lane_cfg, Ecosystem::Pypi, &project) {
                     names.insert(project);
                 }
@@ -157,11 +215,8 @@ impl Airlock {
             // A name on the allow list may still have none of its versions admitted.
             let mut admitted = std::collections::BTreeSet::new();
             for name in names {
-                if self
-                    .lane_project(lane_cfg, &name)
-                    .await?
-                    .is_some_and(|p| !p.files.is_empty())
-                {
+                let p = self.lane_project(lane_cfg, &name).await?;
+                if p.is_some_and(|p| p.rows.iter().any(|(_, v)| v.is_allowed())) {
                     admitted.insert(name);
                 }
             }
@@ -173,7 +228,15 @@ impl Airlock {
             _ => simple::root_html(&names),
         };
         let page = Arc::new(Page::new(body, format));
-        self.pages.insert(generation, key, Some(page.clone()));
+        let expires = Some(Instant::now() + std::time::Duration::from_secs(60));
+        self.pages.insert(
+            generation,
+            key,
+            Cached {
+                page: Some(page.clone()),
+                expires,
+            },
+        );
         Ok(page)
     }
 }
@@ -195,9 +258,13 @@ fn render_project(project: &str, rows: &[ArtifactRow], format: Format) -> String
         .map(|r| FileEntry {
             filename: r.filename.clone(),
             // Relative to the page `/{lane}/pypi/simple/{project}/`, so snapshots and proxies in front keep working.
-            url: format!("../../files/{}/{}", r.sha256, r.filename),
+            url: format!(
+                "../../files/{}/{}",
+                if r.sha256.is_empty() { "_" } else { &r.sha256 },
+                r.filename
+            ),
             sha256: r.sha256.clone(),
-            size: r.size as u64,
+            size: u64::try_from(r.size).ok(),
             requires_python: r.requires_python.clone(),
             yanked: r.yanked_reason.clone(),
             core_metadata_sha256: r.metadata_sha256.clone(),

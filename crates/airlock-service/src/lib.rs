@@ -4,8 +4,10 @@
 mod cache;
 mod error;
 mod files;
+mod flight;
 mod index;
 mod policy;
+mod proxy;
 mod publish;
 mod time_fmt;
 mod tokens;
@@ -24,6 +26,7 @@ pub use error::ServiceError;
 pub use files::ServedFile;
 pub use index::Page;
 pub use policy::Verdict;
+pub use proxy::{FileBody, ProxyCounters};
 pub use publish::{Published, UploadForm};
 pub use time_fmt::{format_rfc3339, now_micros};
 pub use tokens::{Principal, Role, TokenInfo};
@@ -37,7 +40,8 @@ pub struct Airlock {
     db: Db,
     blobs: BlobStore,
     revision: AtomicI64,
-    pages: cache::Cache<index::PageKey, Option<Arc<Page>>>,
+    pages: cache::Cache<index::PageKey, index::Cached>,
+    proxies: proxy::Proxies,
     files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
 }
 
@@ -57,12 +61,14 @@ impl Airlock {
         let blobs = BlobStore::local(&data_dir.join("blobs"), &data_dir.join("tmp"))
             .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
         let revision = db.revision().await?;
+        let proxies = proxy::Proxies::new(&config.sources)?;
         Ok(Arc::new(Airlock {
             config,
             db,
             blobs,
             revision: AtomicI64::new(revision),
             pages: cache::Cache::default(),
+            proxies,
             files: cache::Cache::default(),
         }))
     }
@@ -77,6 +83,11 @@ impl Airlock {
 
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
+    }
+
+    /// Proxy counters, for the server's metrics.
+    pub fn proxy_counters(&self) -> &ProxyCounters {
+        &self.proxies.counters
     }
 
     /// Drops cached views when the database has moved past what they were built from.

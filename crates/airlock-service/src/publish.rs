@@ -143,8 +143,13 @@ impl Airlock {
             }
             None => return Err(bad("missing :action=file_upload")),
         }
-        let dist = DistFilename::parse(&content.filename)
-            .map_err(|e| bad(format!("invalid file name {:?}: {}", content.filename, chain(&e))))?;
+        let dist = DistFilename::parse(&content.filename).map_err(|e| {
+            bad(format!(
+                "invalid file name {:?}: {}",
+                content.filename,
+                chain(&e)
+            ))
+        })?;
         check_digests(form, &content)?;
         check_form_agrees(form, &dist)?;
 
@@ -218,6 +223,8 @@ impl Airlock {
             upload_time: Some(now),
             first_seen: now,
             uploaded_by: Some(who.name.clone()),
+            upstream_url: None,
+            delisted_at: None,
         };
         let stored = async {
             let mut tx = self.db.write().await?;

@@ -71,13 +71,30 @@ pub struct ArtifactRow {
     pub upload_time: Option<i64>,
     pub first_seen: i64,
     pub uploaded_by: Option<String>,
+    /// Where a proxied file is fetched from.
+    pub upstream_url: Option<String>,
+    /// When the upstream stopped listing the file.
+    pub delisted_at: Option<i64>,
+}
+
+/// What a proxy last learned of an upstream project page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyPageRow {
+    pub source: String,
+    pub project: String,
+    /// `found` or `missing`.
+    pub status: String,
+    pub checked_at: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 /// Column lists as macros, so that queries stay `&'static str` (sqlx refuses dynamic SQL).
 macro_rules! artifact_columns {
     () => {
         "source, filename, project, display_name, version, kind, sha256, size, requires_python, \
-         metadata_sha256, metadata_json, yanked_reason, upload_time, first_seen, uploaded_by"
+         metadata_sha256, metadata_json, yanked_reason, upload_time, first_seen, uploaded_by, \
+         upstream_url, delisted_at"
     };
 }
 macro_rules! token_columns {
@@ -103,6 +120,8 @@ fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, sqlx::Error> 
         upload_time: r.try_get(12)?,
         first_seen: r.try_get(13)?,
         uploaded_by: r.try_get(14)?,
+        upstream_url: r.try_get(15)?,
+        delisted_at: r.try_get(16)?,
     })
 }
 
@@ -288,6 +307,63 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    pub async fn proxy_page(
+        &self,
+        source: &str,
+        project: &str,
+    ) -> Result<Option<ProxyPageRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT source, project, status, checked_at, etag, last_modified FROM proxy_pages WHERE source = $1 AND project = $2",
+        )
+        .bind(source)
+        .bind(project)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ProxyPageRow {
+                source: r.try_get(0)?,
+                project: r.try_get(1)?,
+                status: r.try_get(2)?,
+                checked_at: r.try_get(3)?,
+                etag: r.try_get(4)?,
+                last_modified: r.try_get(5)?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| e.into())
+    }
+
+    /// Records that the upstream confirmed a page unchanged. Not a change of what any lane
+    /// serves, so it takes no revision.
+    pub async fn touch_proxy_page(
+        &self,
+        source: &str,
+        project: &str,
+        checked_at: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE proxy_pages SET checked_at = $1 WHERE source = $2 AND project = $3")
+            .bind(checked_at)
+            .bind(source)
+            .bind(project)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Names a proxy source has learned of (found upstream), for root pages.
+    pub async fn proxy_projects(&self, source: &str) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT project FROM proxy_pages WHERE source = $1 AND status = 'found' ORDER BY project",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     pub async fn audit_entries(&self, since_seq: i64) -> Result<Vec<audit::AuditRecord>, DbError> {
         audit::entries(&self.pool, since_seq).await
     }
@@ -355,7 +431,7 @@ impl WriteTx {
         let sql = concat!(
             "INSERT INTO artifacts (",
             artifact_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
         sqlx::query(sql)
             .bind(&a.source)
@@ -373,6 +449,8 @@ impl WriteTx {
             .bind(a.upload_time)
             .bind(a.first_seen)
             .bind(&a.uploaded_by)
+            .bind(&a.upstream_url)
+            .bind(a.delisted_at)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {
@@ -382,6 +460,44 @@ impl WriteTx {
                     e.into()
                 }
             })?;
+        Ok(())
+    }
+
+    pub async fn upsert_proxy_page(&mut self, p: &ProxyPageRow) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO proxy_pages (source, project, status, checked_at, etag, last_modified) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (source, project) DO UPDATE SET status = $3, checked_at = $4, etag = $5, last_modified = $6",
+        )
+        .bind(&p.source)
+        .bind(&p.project)
+        .bind(&p.status)
+        .bind(p.checked_at)
+        .bind(&p.etag)
+        .bind(&p.last_modified)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Updates what an upstream says of a listed file (all but its identity and first sighting).
+    pub async fn update_listed_artifact(&mut self, a: &ArtifactRow) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE artifacts SET sha256 = $1, size = $2, requires_python = $3, metadata_sha256 = $4, yanked_reason = $5, \
+             upload_time = $6, upstream_url = $7, delisted_at = $8, metadata_json = $9 WHERE source = $10 AND filename = $11",
+        )
+        .bind(&a.sha256)
+        .bind(a.size)
+        .bind(&a.requires_python)
+        .bind(&a.metadata_sha256)
+        .bind(&a.yanked_reason)
+        .bind(a.upload_time)
+        .bind(&a.upstream_url)
+        .bind(a.delisted_at)
+        .bind(&a.metadata_json)
+        .bind(&a.source)
+        .bind(&a.filename)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

@@ -11,4 +11,4 @@ mod db;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use blobs::{BlobError, BlobRead, BlobStore, sha256_hex};
-pub use db::{ArtifactRow, Backend, Db, DbError, TokenRow, WriteTx};
+pub use db::{ArtifactRow, Backend, Db, DbError, ProxyPageRow, TokenRow, WriteTx};

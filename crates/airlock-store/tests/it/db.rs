@@ -19,6 +19,8 @@ fn artifact(filename: &str, version: &str) -> ArtifactRow {
         upload_time: Some(1_700_000_000_000_000),
         first_seen: 1_700_000_000_000_000,
         uploaded_by: Some("ci".into()),
+        upstream_url: None,
+        delisted_at: None,
     }
 }
 
@@ -161,6 +163,69 @@ async fn audit_entries_are_chained_and_concurrent_writers_serialise() {
             assert_eq!(pair[1].prev_hash, pair[0].hash, "{backend}");
             assert_eq!(pair[1].seq, pair[0].seq + 1, "{backend}");
         }
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn proxy_pages_upsert_and_touch_without_a_revision() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let mut page = airlock_store::ProxyPageRow {
+            source: "pypi".into(),
+            project: "demo".into(),
+            status: "found".into(),
+            checked_at: 10,
+            etag: Some("\"e1\"".into()),
+            last_modified: None,
+        };
+        let mut tx = db.write().await.unwrap();
+        tx.upsert_proxy_page(&page).await.unwrap();
+        let mut listed = artifact("demo-1.0.tar.gz", "1.0");
+        listed.source = "pypi".into();
+        listed.sha256 = String::new();
+        listed.upstream_url = Some("https://up.example/demo-1.0.tar.gz".into());
+        tx.insert_artifact(&listed).await.unwrap();
+        tx.commit().await.unwrap();
+
+        page.status = "missing".into();
+        page.etag = None;
+        let mut tx = db.write().await.unwrap();
+        tx.upsert_proxy_page(&page).await.unwrap();
+        listed.sha256 = "cd".repeat(32);
+        listed.delisted_at = Some(99);
+        tx.update_listed_artifact(&listed).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            db.proxy_page("pypi", "demo").await.unwrap().as_ref(),
+            Some(&page),
+            "{backend}"
+        );
+        assert_eq!(
+            db.artifact("pypi", "demo-1.0.tar.gz")
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(&listed),
+            "{backend}"
+        );
+        assert!(db.proxy_projects("pypi").await.unwrap().is_empty());
+
+        let rev = db.revision().await.unwrap();
+        db.touch_proxy_page("pypi", "demo", 50).await.unwrap();
+        assert_eq!(
+            db.revision().await.unwrap(),
+            rev,
+            "{backend}: touching is not a change"
+        );
+        assert_eq!(
+            db.proxy_page("pypi", "demo")
+                .await
+                .unwrap()
+                .unwrap()
+                .checked_at,
+            50
+        );
     }
     b.drop_all().await;
 }

@@ -1,0 +1,706 @@
+//! Pull-through proxies of PEP 503 / 691 indexes.
+//!
+//! Pages: a project page is fetched when first asked for and again once older than the source's
+//! `ttl` (conditionally, with the upstream's ETag / Last-Modified). The files it lists become
+//! artifacts of the proxy source (first seen now). When the upstream fails, what was learned before
+//! is served (stale) and the upstream is left alone for a short while; with nothing learned yet, the
+//! caller gets a 502/504 naming the source. Concurrent refreshes of one page are one request.
+//!
+//! Files: fetched on first request into a temporary file that every concurrent reader of that file
+//! streams from as it grows (one upstream fetch however many ask), committed to the blob store only
+//! once its sha256 matches what the upstream declared. A mismatch or a broken transfer ends every
+//! reader's stream with an error, and nothing is kept.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use airlock_config::{SourceConfig, SourceKind};
+use airlock_pypi::filename::{DistFilename, DistKind};
+use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
+use airlock_store::{ArtifactRow, ProxyPageRow};
+use airlock_upstream::{PageFetch, Upstream, UpstreamConfig, UpstreamError, Validators};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use prometheus_client::metrics::counter::Counter;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::error::chain;
+use crate::flight::Flights;
+use crate::{Airlock, ServiceError, audit_entry, now_micros};
+
+/// After a failed refresh, how long stale content is served before the upstream is tried again.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(30);
+const PROXY_ACTOR: &str = "system:proxy";
+
+/// Counters the server exports.
+#[derive(Default, Clone)]
+pub struct ProxyCounters {
+    pub page_fetches: Counter,
+    pub file_fetches: Counter,
+    pub upstream_errors: Counter,
+    pub stale_pages_served: Counter,
+}
+
+pub(crate) struct Proxies {
+    upstreams: HashMap<String, Upstream>,
+    pages: Flights<(String, String), ()>,
+    downloads: Mutex<HashMap<(String, String), Arc<Download>>>,
+    metadata: Flights<(String, String), Bytes>,
+    failed: Mutex<HashMap<(String, String), Instant>>,
+    pub counters: ProxyCounters,
+}
+
+/// What the proxy knows of a project, for the lane view.
+pub(crate) struct ProxyView {
+    pub found: bool,
+    /// When this knowledge should be checked again.
+    pub fresh_until: Instant,
+}
+
+impl Proxies {
+    pub fn new(sources: &[SourceConfig]) -> Result<Proxies, ServiceError> {
+        let mut upstreams = HashMap::new();
+        for s in sources.iter().filter(|s| s.kind == SourceKind::Proxy) {
+            let password = match &s.password_env {
+                Some(var) => Some(std::env::var(var).map_err(|_| {
+                    ServiceError::BadRequest(format!(
+                        "source {:?}: environment variable {var} (password_env) is not set",
+                        s.name
+                    ))
+                })?),
+                None => None,
+            };
+            let upstream = Upstream::new(UpstreamConfig {
+                source: s.name.clone(),
+                url: s.url.clone().unwrap_or_default(),
+                username: s.username.clone(),
+                password,
+                timeout: s.timeout.0,
+                connect_timeout: s.connect_timeout.0,
+                retries: s.retries,
+                backoff: s.backoff.0,
+            })
+            .map_err(|e| ServiceError::BadRequest(format!("source {:?}: {e}", s.name)))?;
+            upstreams.insert(s.name.clone(), upstream);
+        }
+        Ok(Proxies {
+            upstreams,
+            pages: Flights::default(),
+            downloads: Mutex::new(HashMap::new()),
+            metadata: Flights::default(),
+            failed: Mutex::new(HashMap::new()),
+            counters: ProxyCounters::default(),
+        })
+    }
+
+    fn upstream(&self, source: &str) -> Result<&Upstream, ServiceError> {
+        self.upstreams
+            .get(source)
+            .ok_or_else(|| ServiceError::internal("no upstream client", std::fmt::Error))
+    }
+}
+
+fn upstream_error(e: UpstreamError) -> ServiceError {
+    ServiceError::Upstream {
+        timeout: e.is_timeout(),
+        message: e.to_string(),
+    }
+}
+
+fn micros_to_instant(micros: i64) -> Instant {
+    let age = Duration::from_micros(now_micros().saturating_sub(micros).max(0) as u64);
+    Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
+}
+
+fn parse_upload_time(s: &str) -> Option<i64> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    Some((t.unix_timestamp_nanos() / 1000) as i64)
+}
+
+impl Airlock {
+    /// What the proxy `src` knows of `project`, refreshing it from the upstream when stale.
+    pub(crate) async fn proxy_view(
+        self: &Arc<Self>,
+        src: &SourceConfig,
+        project: &str,
+    ) -> Result<ProxyView, ServiceError> {
+        let ttl = src.ttl.0;
+        let key = (src.name.clone(), project.to_string());
+        let known = self.db.proxy_page(&src.name, project).await?;
+        if let Some(k) = &known {
+            let fresh_until = micros_to_instant(k.checked_at) + ttl;
+            if Instant::now() < fresh_until {
+                return Ok(ProxyView {
+                    found: k.status == "found",
+                    fresh_until,
+                });
+            }
+            let failed_at = self
+                .proxies
+                .failed
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&key).copied());
+            if let Some(at) = failed_at
+                && at.elapsed() < FAILURE_BACKOFF
+            {
+                self.proxies.counters.stale_pages_served.inc();
+                return Ok(ProxyView {
+                    found: k.status == "found",
+                    fresh_until: at + FAILURE_BACKOFF,
+                });
+            }
+        }
+        let this = self.clone();
+        let (s, p) = (src.clone(), project.to_string());
+        let refreshed = self
+            .proxies
+            .pages
+            .run(key.clone(), move || async move {
+                this.refresh_page(&s, &p).await
+            })
+            .await;
+        match refreshed {
+            Ok(()) => {
+                if let Ok(mut m) = self.proxies.failed.lock() {
+                    m.remove(&key);
+                }
+                let now = self.db.proxy_page(&src.name, project).await?;
+                Ok(ProxyView {
+                    found: now.is_some_and(|k| k.status == "found"),
+                    fresh_until: Instant::now() + ttl,
+                })
+            }
+            Err(e) => {
+                self.proxies.counters.upstream_errors.inc();
+                let Some(k) = known else { return Err(e) };
+                tracing::warn!(source = %src.name, project, error = %e, "upstream failed; serving the cached page");
+                self.proxies.counters.stale_pages_served.inc();
+                if let Ok(mut m) = self.proxies.failed.lock() {
+                    m.insert(key, Instant::now());
+                }
+                Ok(ProxyView {
+                    found: k.status == "found",
+                    fresh_until: Instant::now() + FAILURE_BACKOFF,
+                })
+            }
+        }
+    }
+
+    async fn refresh_page(&self, src: &SourceConfig, project: &str) -> Result<(), ServiceError> {
+        let upstream = self.proxies.upstream(&src.name)?;
+        let known = self.db.proxy_page(&src.name, project).await?;
+        let existing = self.db.project_artifacts(&src.name, project).await?;
+        let validators = match &known {
+            Some(k) if k.status == "found" => Validators {
+                etag: k.etag.clone(),
+                last_modified: k.last_modified.clone(),
+            },
+            _ => Validators::default(),
+        };
+        self.proxies.counters.page_fetches.inc();
+        let fetched = upstream
+            .project_page(project, &validators)
+            .await
+            .map_err(upstream_error)?;
+        let now = now_micros();
+        let (status, validators, listed) = match fetched {
+            PageFetch::NotModified => {
+                self.db.touch_proxy_page(&src.name, project, now).await?;
+                return Ok(());
+            }
+            PageFetch::NotFound => ("missing", Validators::default(), Vec::new()),
+            PageFetch::Page {
+                body,
+                content_type,
+                url,
+                validators,
+            } => {
+                let listing = airlock_pypi::listing::parse_project(&body, &content_type, &url)
+                    .map_err(|e| ServiceError::Upstream {
+                        timeout: false,
+                        message: format!(
+                            "upstream {} sent an unreadable page for {project}: {}",
+                            src.name,
+                            chain(&e)
+                        ),
+                    })?;
+                ("found", validators, listing.files)
+            }
+        };
+        let page = ProxyPageRow {
+            source: src.name.clone(),
+            project: project.to_string(),
+            status: status.to_string(),
+            checked_at: now,
+            etag: validators.etag,
+            last_modified: validators.last_modified,
+        };
+        let (inserts, updates) = diff_listing(&src.name, project, &existing, &listed, now);
+        let status_changed = known.as_ref().map(|k| k.status.as_str()) != Some(status);
+        if inserts.is_empty() && updates.is_empty() && !status_changed {
+            let same_validators = known
+                .as_ref()
+                .is_some_and(|k| k.etag == page.etag && k.last_modified == page.last_modified);
+            if same_validators {
+                self.db.touch_proxy_page(&src.name, project, now).await?;
+                return Ok(());
+            }
+        }
+        let mut tx = self.db.write().await?;
+        tx.upsert_proxy_page(&page).await?;
+        for row in &inserts {
+            tx.insert_artifact(row).await?;
+        }
+        for row in &updates {
+            tx.update_listed_artifact(row).await?;
+        }
+        let details = serde_json::json!({ "status": status, "new_files": inserts.len(), "changed_files": updates.len() });
+        self.commit(
+            tx,
+            audit_entry(
+                PROXY_ACTOR,
+                "proxy.listing",
+                format!("{}/{project}", src.name),
+                details,
+            ),
+        )
+        .await?;
+        tracing::info!(source = %src.name, project, status, new_files = inserts.len(), changed_files = updates.len(), "proxy page refreshed");
+        Ok(())
+    }
+}
+
+/// New rows to insert and existing rows to update so that the source's rows match the listing.
+fn diff_listing(
+    source: &str,
+    project: &str,
+    existing: &[ArtifactRow],
+    listed: &[ListedFile],
+    now: i64,
+) -> (Vec<ArtifactRow>, Vec<ArtifactRow>) {
+    let mut inserts = Vec::new();
+    let mut updates = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for f in listed {
+        // An upstream may list anything; keep only files of this project.
+        let Ok(dist) = DistFilename::parse(&f.filename) else {
+            continue;
+        };
+        if dist.name() != project || !seen.insert(f.filename.clone()) {
+            continue;
+        }
+        let declared_sha = f.sha256().unwrap_or("").to_string();
+        let metadata_sha = match &f.core_metadata {
+            CoreMetadataRef::Hashes(h) => h.get("sha256").cloned(),
+            _ => None,
+        };
+        match existing.iter().find(|r| r.filename == f.filename) {
+            None => inserts.push(ArtifactRow {
+                source: source.to_string(),
+                filename: f.filename.clone(),
+                project: project.to_string(),
+                display_name: project.to_string(),
+                version: dist.version().to_string(),
+                kind: dist.kind().filetype().to_string(),
+                sha256: declared_sha,
+                size: f.size.map(|s| s as i64).unwrap_or(-1),
+                requires_python: f.requires_python.clone(),
+                metadata_sha256: metadata_sha.filter(|_| dist.kind() == DistKind::Wheel),
+                metadata_json: "{}".to_string(),
+                yanked_reason: f.yanked.clone(),
+                upload_time: f.upload_time.as_deref().and_then(parse_upload_time),
+                first_seen: now,
+                uploaded_by: None,
+                upstream_url: Some(f.url.clone()),
+                delisted_at: None,
+            }),
+            Some(old) => {
+                let mut new = old.clone();
+                if old.sha256.is_empty() {
+                    new.sha256 = declared_sha;
+                } else if !declared_sha.is_empty() && declared_sha != old.sha256 {
+                    // Same name, other bytes: keep what was verified and say so.
+                    tracing::warn!(source, file = %f.filename, known = %old.sha256, declared = %declared_sha,
+                        "upstream changed the hash of a file already known; keeping the known one");
+                }
+                if new.size < 0
+                    && let Some(s) = f.size
+                {
+                    new.size = s as i64;
+                }
+                new.requires_python = f.requires_python.clone();
+                new.yanked_reason = f.yanked.clone();
+                if new.upload_time.is_none() {
+                    new.upload_time = f.upload_time.as_deref().and_then(parse_upload_time);
+                }
+                if new.metadata_sha256.is_none() && dist.kind() == DistKind::Wheel {
+                    new.metadata_sha256 = metadata_sha;
+                }
+                new.upstream_url = Some(f.url.clone());
+                new.delisted_at = None;
+                if &new != old {
+                    updates.push(new);
+                }
+            }
+        }
+    }
+    for old in existing {
+        if !seen.contains(&old.filename) && old.delisted_at.is_none() {
+            let mut gone = old.clone();
+            gone.delisted_at = Some(now);
+            updates.push(gone);
+        }
+    }
+    (inserts, updates)
+}
+
+/// A download under way: readers stream from the growing temporary file.
+pub(crate) struct Download {
+    file: Arc<std::fs::File>,
+    progress: watch::Receiver<Progress>,
+    size_hint: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    written: u64,
+    done: Option<Result<(), String>>,
+    timeout: bool,
+}
+
+/// A body to send: a blob (or a range of it) or a download under way.
+pub struct FileBody {
+    /// Bytes of the whole file, when known.
+    pub total: Option<u64>,
+    /// Whether a range of it can be asked for (a stored blob, not a download under way).
+    pub seekable: bool,
+    /// Set when the body is that range of the file (a 206).
+    pub range: Option<std::ops::Range<u64>>,
+    pub stream: BoxStream<'static, Result<Bytes, std::io::Error>>,
+}
+
+const READ_CHUNK: usize = 256 * 1024;
+
+impl Download {
+    /// Chunks of the file from the start, as they arrive; an error if the download fails.
+    fn reader(self: Arc<Self>) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+        futures::stream::unfold((self, 0u64, false), |(dl, offset, finished)| async move {
+            if finished {
+                return None;
+            }
+            let mut rx = dl.progress.clone();
+            loop {
+                let p = rx.borrow_and_update().clone();
+                if offset < p.written {
+                    let want = (p.written - offset).min(READ_CHUNK as u64) as usize;
+                    let file = dl.file.clone();
+                    let read = tokio::task::spawn_blocking(move || {
+                        use std::os::unix::fs::FileExt;
+                        let mut buf = vec![0u8; want];
+                        let n = file.read_at(&mut buf, offset)?;
+                        buf.truncate(n);
+                        Ok::<_, std::io::Error>(buf)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
+                    return match read {
+                        Ok(buf) if !buf.is_empty() => {
+                            let n = buf.len() as u64;
+                            Some((Ok(Bytes::from(buf)), (dl, offset + n, false)))
+                        }
+                        Ok(_) => Some((
+                            Err(std::io::Error::other("download shrank")),
+                            (dl, offset, true),
+                        )),
+                        Err(e) => Some((Err(e), (dl, offset, true))),
+                    };
+                }
+                match p.done {
+                    Some(Ok(())) => return None,
+                    Some(Err(reason)) => {
+                        return Some((Err(std::io::Error::other(reason)), (dl, offset, true)));
+                    }
+                    None => {
+                        if rx.changed().await.is_err() {
+                            return Some((
+                                Err(std::io::Error::other("download abandoned")),
+                                (dl, offset, true),
+                            ));
+                        }
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+}
+
+impl Airlock {
+    /// Streams a proxied file, fetching it from the upstream unless it is cached.
+    pub(crate) async fn open_proxied(
+        self: &Arc<Self>,
+        row: &ArtifactRow,
+    ) -> Result<FileBody, ServiceError> {
+        let key = (row.source.clone(), row.filename.clone());
+        let download = {
+            let mut map = self
+                .proxies
+                .downloads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match map.get(&key) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = self.start_download(row)?;
+                    map.insert(key, d.clone());
+                    d
+                }
+            }
+        };
+        // Answer with an error rather than a broken body when the upstream fails before any byte.
+        let mut rx = download.progress.clone();
+        loop {
+            let p = rx.borrow_and_update().clone();
+            if p.written > 0 || p.done == Some(Ok(())) {
+                break;
+            }
+            if let Some(Err(reason)) = p.done {
+                return Err(ServiceError::Upstream {
+                    timeout: p.timeout,
+                    message: reason,
+                });
+            }
+            if rx.changed().await.is_err() {
+                return Err(ServiceError::internal(
+                    "download abandoned",
+                    std::fmt::Error,
+                ));
+            }
+        }
+        Ok(FileBody {
+            total: download.size_hint,
+            seekable: false,
+            range: None,
+            stream: download.reader(),
+        })
+    }
+
+    fn start_download(self: &Arc<Self>, row: &ArtifactRow) -> Result<Arc<Download>, ServiceError> {
+        let tmp = tempfile::NamedTempFile::new_in(self.blobs.tmp_dir())
+            .map_err(|e| ServiceError::internal("cannot create a temporary file", e))?;
+        let (file, path) = tmp.into_parts();
+        let reader = file
+            .try_clone()
+            .map_err(|e| ServiceError::internal("cannot reopen a temporary file", e))?;
+        let (tx, rx) = watch::channel(Progress::default());
+        let download = Arc::new(Download {
+            file: Arc::new(reader),
+            progress: rx,
+            size_hint: (row.size >= 0).then_some(row.size as u64),
+        });
+        let this = self.clone();
+        let row = row.clone();
+        self.proxies.counters.file_fetches.inc();
+        tokio::spawn(async move {
+            let outcome = this.run_download(&row, file, &path, &tx).await;
+            let key = (row.source.clone(), row.filename.clone());
+            if let Ok(mut map) = this.proxies.downloads.lock() {
+                map.remove(&key);
+            }
+            let (timeout, done) = match outcome {
+                Ok(()) => (false, Ok(())),
+                Err(e) => {
+                    this.proxies.counters.upstream_errors.inc();
+                    tracing::warn!(source = %row.source, file = %row.filename, error = %e, "proxied download failed; nothing kept");
+                    let timeout = matches!(e, ServiceError::Upstream { timeout: true, .. });
+                    (timeout, Err(e.to_string()))
+                }
+            };
+            tx.send_modify(|p| {
+                p.timeout = timeout;
+                p.done = Some(done);
+            });
+            drop(path);
+        });
+        Ok(download)
+    }
+
+    async fn run_download(
+        &self,
+        row: &ArtifactRow,
+        file: std::fs::File,
+        path: &tempfile::TempPath,
+        progress: &watch::Sender<Progress>,
+    ) -> Result<(), ServiceError> {
+        let upstream = self.proxies.upstream(&row.source)?;
+        let url = row
+            .upstream_url
+            .as_deref()
+            .ok_or_else(|| ServiceError::internal("proxied file without url", std::fmt::Error))?;
+        let mut dl = upstream.download(url).await.map_err(upstream_error)?;
+        let expected_len = dl
+            .content_length
+            .or((row.size >= 0).then_some(row.size as u64));
+        let mut writer = std::io::BufWriter::with_capacity(READ_CHUNK, file);
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        while let Some(chunk) = dl.stream.next().await {
+            let chunk = chunk.map_err(upstream_error)?;
+            hasher.update(&chunk);
+            written += chunk.len() as u64;
+            if expected_len.is_some_and(|n| written > n) {
+                return Err(ServiceError::Upstream {
+                    timeout: false,
+                    message: format!(
+                        "upstream {} sent more bytes than announced for {}",
+                        row.source, row.filename
+                    ),
+                });
+            }
+            writer
+                .write_all(&chunk)
+                .and_then(|_| writer.flush())
+                .map_err(|e| ServiceError::internal("cannot write a download to disk", e))?;
+            progress.send_modify(|p| p.written = written);
+        }
+        if let Some(n) = expected_len
+            && written != n
+        {
+            return Err(ServiceError::Upstream {
+                timeout: false,
+                message: format!(
+                    "upstream {} sent {written} of {n} bytes of {}: truncated",
+                    row.source, row.filename
+                ),
+            });
+        }
+        let actual = hex::encode(hasher.finalize());
+        if !row.sha256.is_empty() && actual != row.sha256 {
+            return Err(ServiceError::Upstream {
+                timeout: false,
+                message: format!(
+                    "upstream {} sent {} with sha256 {actual}, not the declared {}: refused",
+                    row.source, row.filename, row.sha256
+                ),
+            });
+        }
+        drop(writer);
+        // The temporary file stays open for readers; the blob store renames it into place.
+        self.blobs.put_file(path, &actual).await?;
+        // The wheel's own METADATA is stored either way: it serves `.metadata` when the upstream
+        // declared a hash but cannot deliver, and is advertised when the upstream declared none.
+        let extracted = match row.kind.as_str() {
+            "bdist_wheel" => self.extract_wheel_metadata(&actual, &row.filename).await,
+            _ => None,
+        };
+        let metadata_sha256 = row.metadata_sha256.clone().or(extracted);
+        let mut updated = row.clone();
+        updated.sha256 = actual.clone();
+        updated.size = written as i64;
+        updated.metadata_sha256 = metadata_sha256;
+        let mut tx = self.db.write().await?;
+        tx.update_listed_artifact(&updated).await?;
+        let details = serde_json::json!({ "sha256": actual, "size": written, "url": url });
+        self.commit(
+            tx,
+            audit_entry(
+                PROXY_ACTOR,
+                "proxy.fetch",
+                format!("{}/{}", row.source, row.filename),
+                details,
+            ),
+        )
+        .await?;
+        tracing::info!(source = %row.source, file = %row.filename, size_bytes = written, "proxied file cached");
+        Ok(())
+    }
+
+    /// The sha256 of a cached wheel's METADATA, stored as a blob; `None` if it cannot be read.
+    async fn extract_wheel_metadata(&self, sha256: &str, filename: &str) -> Option<String> {
+        let bytes = self.blobs.get_bytes(sha256).await.ok()?;
+        let name = filename.to_string();
+        let limits = airlock_pypi::archive::Limits {
+            max_uncompressed: self.config.max_uncompressed_size.0,
+            ..Default::default()
+        };
+        let inspected = tokio::task::spawn_blocking(move || {
+            let dist = DistFilename::parse(&name).ok()?;
+            airlock_pypi::archive::inspect_wheel(std::io::Cursor::new(bytes), &dist, &limits).ok()
+        })
+        .await
+        .ok()
+        .flatten()?;
+        self.blobs
+            .put_bytes(Bytes::from(inspected.metadata_bytes))
+            .await
+            .ok()
+    }
+
+    /// The PEP 658 metadata of a proxied wheel, whose advertised hash is `row.metadata_sha256`:
+    /// from the blob store, else from the upstream's `.metadata`, else out of the wheel itself.
+    pub(crate) async fn proxied_metadata(
+        self: &Arc<Self>,
+        row: &ArtifactRow,
+    ) -> Result<Bytes, ServiceError> {
+        let Some(expected) = row.metadata_sha256.clone() else {
+            return Err(ServiceError::NotFound(format!(
+                "no metadata for {}",
+                row.filename
+            )));
+        };
+        if let Ok(b) = self.blobs.get_bytes(&expected).await {
+            return Ok(b);
+        }
+        let this = self.clone();
+        let row = row.clone();
+        let key = (row.source.clone(), row.filename.clone());
+        self.proxies
+            .metadata
+            .run(key, move || async move {
+                let upstream = this.proxies.upstream(&row.source)?;
+                let url = format!("{}.metadata", row.upstream_url.as_deref().unwrap_or_default());
+                let from_upstream = async {
+                    let mut dl = upstream.download(&url).await.ok()?;
+                    let mut buf = Vec::new();
+                    while let Some(chunk) = dl.stream.next().await {
+                        buf.extend_from_slice(&chunk.ok()?);
+                        if buf.len() > 16 * 1024 * 1024 {
+                            return None;
+                        }
+                    }
+                    Some(Bytes::from(buf))
+                };
+                if let Some(b) = from_upstream.await
+                    && hex::encode(Sha256::digest(&b)) == expected
+                {
+                    this.blobs.put_bytes(b.clone()).await?;
+                    return Ok(b);
+                }
+                // Fall back to the wheel: fetch it through the shared download, then read it.
+                let mut body = this.open_proxied(&row).await?;
+                while let Some(chunk) = body.stream.next().await {
+                    chunk.map_err(|e| ServiceError::Upstream {
+                        timeout: false,
+                        message: e.to_string(),
+                    })?;
+                }
+                match this.blobs.get_bytes(&expected).await {
+                    Ok(b) => Ok(b),
+                    Err(_) => Err(ServiceError::Upstream {
+                        timeout: false,
+                        message: format!(
+                            "upstream {} declared metadata for {} that neither its .metadata nor the wheel matches",
+                            row.source, row.filename
+                        ),
+                    }),
+                }
+            })
+            .await
+    }
+}
