@@ -10,6 +10,8 @@ use airlock_service::{Airlock, Principal, Role};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod publish;
+
 #[derive(Parser)]
 #[command(
     name = "airlock",
@@ -57,6 +59,20 @@ enum Command {
         undo: bool,
         #[arg(long, default_value = "internal-pypi")]
         source: String,
+    },
+    /// Upload files to a hosted source of a running server: Python wheels and sdists, or R source
+    /// packages (PKG_VERSION.tar.gz), as the source's ecosystem says.
+    Publish {
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long)]
+        source: String,
+        /// The server's base URL, e.g. http://127.0.0.1:8080
+        #[arg(long, env = "AIRLOCK_SERVER")]
+        server: String,
+        /// A token with role publisher (or admin).
+        #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
+        token: String,
     },
     /// Inspect the configuration.
     #[command(subcommand)]
@@ -233,6 +249,12 @@ async fn run(cli: Cli) -> Result<()> {
             let verb = if undo { "un-yanked" } else { "yanked" };
             println!("{verb} {n} file(s) of {project} {version} in {source}");
         }
+        Command::Publish {
+            files,
+            source,
+            server,
+            token,
+        } => publish::publish(&files, &source, &server, &token).await?,
         Command::Config(ConfigCommand::Show) => {
             let loaded = load_config(g, None)?;
             print!("{}", loaded.render()?);

@@ -3,11 +3,14 @@
 //! | route | module |
 //! |---|---|
 //! | `/{lane}/pypi/simple/...`, `/{lane}/pypi/files/...` | [`pypi`] |
+//! | `/{lane}/cran/src/contrib/...` | [`cran`] |
 //! | `POST /upload/{source}/` | [`upload`] |
 //! | `/healthz`, `/metrics` | [`ops`] |
 
 mod auth;
+mod cran;
 mod error;
+mod files;
 mod metrics;
 mod ops;
 mod pypi;
@@ -56,6 +59,24 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
         .route("/{lane}/pypi/simple/{project}/", get(pypi::project))
         .route("/{lane}/pypi/files/{key}/{filename}", get(pypi::file))
+        .route("/{lane}/cran/src/contrib/PACKAGES", get(cran::packages))
+        .route(
+            "/{lane}/cran/src/contrib/PACKAGES.gz",
+            get(cran::packages_gz),
+        )
+        .route(
+            "/{lane}/cran/src/contrib/PACKAGES.rds",
+            get(cran::packages_rds),
+        )
+        .route(
+            "/{lane}/cran/src/contrib/Meta/archive.rds",
+            get(cran::archive_rds),
+        )
+        .route(
+            "/{lane}/cran/src/contrib/Archive/{package}/{file}",
+            get(cran::archived),
+        )
+        .route("/{lane}/cran/src/contrib/{file}", get(cran::current))
         .merge(upload_routes)
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,16 +1,12 @@
 //! The Python simple index of a lane (PEP 503 / 691 / 658 / 700) and its files.
 
-use std::ops::Range;
-use std::sync::Arc;
-
 use airlock_pypi::simple::{self, Format};
-use airlock_service::Page;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::files::page_response;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -27,36 +23,6 @@ fn negotiate(headers: &HeaderMap, q: &FormatQuery) -> Result<Format, ApiError> {
              application/vnd.pypi.simple.v1+html and text/html",
         )
     })
-}
-
-/// Whether `If-None-Match` names this ETag (or `*`).
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
-}
-
-fn page_response(page: Arc<Page>, headers: &HeaderMap) -> Response {
-    let mut resp = if not_modified(headers, &page.etag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        Body::from(page.body.clone()).into_response()
-    };
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(page.content_type),
-    );
-    h.insert(header::VARY, HeaderValue::from_static("Accept"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&page.etag) {
-        h.insert(header::ETAG, v);
-    }
-    resp
 }
 
 /// `path/` for `path`, keeping the query string.
@@ -77,7 +43,7 @@ pub async fn root(
 ) -> Result<Response, ApiError> {
     let format = negotiate(&headers, &q)?;
     let page = state.app.root_page(&lane, format).await?;
-    Ok(page_response(page, &headers))
+    Ok(page_response(page, &headers, true))
 }
 
 pub async fn project_redirect(uri: Uri) -> Redirect {
@@ -101,45 +67,7 @@ pub async fn project(
     }
     let format = negotiate(&headers, &q)?;
     let page = state.app.project_page(&lane, &project, format).await?;
-    Ok(page_response(page, &headers))
-}
-
-/// A single `bytes=` range of a blob of `total` bytes; `Ok(None)` when absent or not one we serve
-/// (several ranges: the whole file is a valid answer), `Err` when unsatisfiable.
-fn parse_range(headers: &HeaderMap, total: u64) -> Result<Option<Range<u64>>, ()> {
-    let Some(spec) = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("bytes="))
-    else {
-        return Ok(None);
-    };
-    if spec.contains(',') {
-        return Ok(None);
-    }
-    let (start, end) = spec.split_once('-').ok_or(())?;
-    let range = match (start.trim(), end.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().map_err(|_| ())?;
-            if n == 0 {
-                return Err(());
-            }
-            total.saturating_sub(n)..total
-        }
-        (s, "") => s.parse().map_err(|_| ())?..total,
-        (s, e) => {
-            let s: u64 = s.parse().map_err(|_| ())?;
-            let e: u64 = e.parse().map_err(|_| ())?;
-            if e < s {
-                return Err(());
-            }
-            s..e.saturating_add(1).min(total)
-        }
-    };
-    if range.start >= total {
-        return Err(());
-    }
-    Ok(Some(range))
+    Ok(page_response(page, &headers, true))
 }
 
 pub async fn file(
@@ -147,90 +75,6 @@ pub async fn file(
     Path((lane, key, filename)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let app = &state.app;
-    let served = app.resolve_file(&lane, &key, &filename).await?;
-    let mut body = app.open_file(&served, None).await?;
-    let mut status = StatusCode::OK;
-    if body.seekable
-        && let Some(total) = body.total
-    {
-        match parse_range(&headers, total) {
-            Ok(None) => {}
-            Ok(Some(range)) => {
-                body = app.open_file(&served, Some(range)).await?;
-                status = StatusCode::PARTIAL_CONTENT;
-            }
-            Err(()) => {
-                let mut resp =
-                    ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable")
-                        .into_response();
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{total}")) {
-                    resp.headers_mut().insert(header::CONTENT_RANGE, v);
-                }
-                return Ok(resp);
-            }
-        }
-    }
-    let length = match (&body.range, body.total) {
-        (Some(r), _) => Some(r.end - r.start),
-        (None, total) => total,
-    };
-    let content_range = body.range.clone().zip(body.total);
-    let mut resp = Response::new(Body::from_stream(body.stream));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(served.content_type),
-    );
-    if let Some(len) = length {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    }
-    if body.seekable {
-        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    }
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    if let Some((r, total)) = content_range
-        && let Ok(v) = HeaderValue::from_str(&format!("bytes {}-{}/{total}", r.start, r.end - 1))
-    {
-        h.insert(header::CONTENT_RANGE, v);
-    }
-    Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn range(v: &str, total: u64) -> Result<Option<Range<u64>>, ()> {
-        let mut h = HeaderMap::new();
-        h.insert(header::RANGE, HeaderValue::from_str(v).unwrap());
-        parse_range(&h, total)
-    }
-
-    #[test]
-    fn ranges() {
-        assert_eq!(range("bytes=0-9", 100), Ok(Some(0..10)));
-        assert_eq!(range("bytes=90-", 100), Ok(Some(90..100)));
-        assert_eq!(range("bytes=-5", 100), Ok(Some(95..100)));
-        assert_eq!(range("bytes=50-500", 100), Ok(Some(50..100)));
-        assert_eq!(range("bytes=0-1,5-6", 100), Ok(None));
-        assert_eq!(range("bytes=100-", 100), Err(()));
-        assert_eq!(range("bytes=9-3", 100), Err(()));
-        assert_eq!(range("items=0-1", 100), Ok(None));
-    }
-
-    #[test]
-    fn if_none_match() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::IF_NONE_MATCH,
-            HeaderValue::from_static("\"a\", W/\"b\""),
-        );
-        assert!(not_modified(&h, "\"b\""));
-        assert!(!not_modified(&h, "\"c\""));
-    }
+    let served = state.app.resolve_file(&lane, &key, &filename).await?;
+    crate::files::respond(&state.app, &served, &headers).await
 }

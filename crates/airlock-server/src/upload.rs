@@ -108,6 +108,6 @@ async fn receive(
     }
     let content = content
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "the upload has no content part"))?;
-    app.publish_python(&who, source, &form, content).await?;
+    app.publish(&who, source, &form, content).await?;
     Ok(())
 }

@@ -32,6 +32,17 @@ pub struct ServedFile {
     pub content_type: &'static str,
 }
 
+impl ServedFile {
+    pub(crate) fn new(row: ArtifactRow, content_type: &'static str) -> ServedFile {
+        ServedFile {
+            filename: row.filename.clone(),
+            row,
+            metadata: false,
+            content_type,
+        }
+    }
+}
+
 impl Airlock {
     pub async fn resolve_file(
         self: &Arc<Self>,

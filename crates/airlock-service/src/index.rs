@@ -32,11 +32,15 @@ pub struct Page {
 
 impl Page {
     fn new(body: String, format: Format) -> Page {
-        let digest = Sha256::digest(body.as_bytes());
+        Page::from_bytes(Bytes::from(body), format.content_type())
+    }
+
+    pub(crate) fn from_bytes(body: Bytes, content_type: &'static str) -> Page {
+        let digest = Sha256::digest(&body);
         Page {
             etag: format!("\"{}\"", &hex::encode(digest)[..32]),
-            body: Bytes::from(body),
-            content_type: format.content_type(),
+            body,
+            content_type,
         }
     }
 }

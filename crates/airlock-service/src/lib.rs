@@ -2,6 +2,7 @@
 //! the server crate maps these calls and their [`ServiceError`]s onto routes and status codes.
 
 mod cache;
+mod cran;
 mod error;
 mod files;
 mod flight;
@@ -22,6 +23,7 @@ use std::time::Duration;
 use airlock_config::Config;
 use airlock_store::{AuditEntry, BlobStore, Db};
 
+pub use cran::CranIndex;
 pub use error::ServiceError;
 pub use files::ServedFile;
 pub use index::Page;
@@ -42,6 +44,7 @@ pub struct Airlock {
     revision: AtomicI64,
     pages: cache::Cache<index::PageKey, index::Cached>,
     proxies: proxy::Proxies,
+    cran_views: cache::Cache<String, Arc<cran::CranView>>,
     files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
 }
 
@@ -69,6 +72,7 @@ impl Airlock {
             revision: AtomicI64::new(revision),
             pages: cache::Cache::default(),
             proxies,
+            cran_views: cache::Cache::default(),
             files: cache::Cache::default(),
         }))
     }
@@ -95,6 +99,7 @@ impl Airlock {
         if self.revision.fetch_max(revision, Ordering::SeqCst) < revision {
             self.pages.clear();
             self.files.clear();
+            self.cran_views.clear();
         }
     }
 

@@ -36,7 +36,7 @@ pub struct Published {
     pub sha256: String,
 }
 
-fn bad(msg: impl Into<String>) -> ServiceError {
+pub(crate) fn bad(msg: impl Into<String>) -> ServiceError {
     ServiceError::BadRequest(msg.into())
 }
 
@@ -105,8 +105,9 @@ fn check_form_agrees(form: &UploadForm, dist: &DistFilename) -> Result<(), Servi
 }
 
 impl Airlock {
-    /// Validates and stores one uploaded file in the hosted Python source `source`.
-    pub async fn publish_python(
+    /// Validates and stores one uploaded file in the hosted source `source`: a Python distribution
+    /// (legacy upload API) or an R source package, as the source's ecosystem says.
+    pub async fn publish(
         &self,
         who: &Principal,
         source: &str,
@@ -122,18 +123,44 @@ impl Airlock {
                 "source {source:?} is a proxy; uploads go to a hosted source"
             )));
         }
-        if src.ecosystem != Ecosystem::Pypi {
-            return Err(bad(format!(
-                "source {source:?} holds {} packages; this upload is a Python distribution",
-                src.ecosystem
-            )));
-        }
         if !who.role.can_publish() {
             return Err(ServiceError::Forbidden(format!(
                 "token {:?} has role {}; uploading needs publisher or admin",
                 who.name, who.role
             )));
         }
+        match src.ecosystem {
+            Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
+            Ecosystem::Cran => self.publish_r(who, source, form, content).await,
+        }
+    }
+
+    /// The one answer to a file name already taken in a source.
+    pub(crate) async fn check_not_taken(
+        &self,
+        source: &str,
+        content: &UploadedContent,
+    ) -> Result<(), ServiceError> {
+        match self.db.artifact(source, &content.filename).await? {
+            None => Ok(()),
+            Some(existing) if existing.sha256 == content.sha256 => Err(bad(format!(
+                "file {} already exists in {source}",
+                content.filename
+            ))),
+            Some(existing) => Err(ServiceError::Conflict(format!(
+                "the name {} is taken in {source} by a different file (sha256 {}); published files are immutable: upload a new version",
+                content.filename, existing.sha256
+            ))),
+        }
+    }
+
+    async fn publish_python(
+        &self,
+        who: &Principal,
+        source: &str,
+        form: &UploadForm,
+        content: UploadedContent,
+    ) -> Result<Published, ServiceError> {
         match form.get(":action") {
             Some("file_upload") => {}
             Some(other) => {
@@ -153,19 +180,7 @@ impl Airlock {
         check_digests(form, &content)?;
         check_form_agrees(form, &dist)?;
 
-        if let Some(existing) = self.db.artifact(source, &content.filename).await? {
-            return Err(if existing.sha256 == content.sha256 {
-                bad(format!(
-                    "file {} already exists in {source}",
-                    content.filename
-                ))
-            } else {
-                ServiceError::Conflict(format!(
-                    "the name {} is taken in {source} by a different file (sha256 {}); published files are immutable: upload a new version",
-                    content.filename, existing.sha256
-                ))
-            });
-        }
+        self.check_not_taken(source, &content).await?;
 
         let limits = Limits {
             max_uncompressed: self.config.max_uncompressed_size.0,
@@ -196,8 +211,6 @@ impl Airlock {
             ),
             DistKind::Sdist => None,
         };
-        self.blobs.put_file(&content.path, &content.sha256).await?;
-
         let now = now_micros();
         let row = ArtifactRow {
             source: source.to_string(),
@@ -226,6 +239,19 @@ impl Airlock {
             upstream_url: None,
             delisted_at: None,
         };
+        self.store_upload(who, row, &content).await
+    }
+
+    /// Stores a validated upload: its blob (verified, then renamed into place), then its row and
+    /// audit entry in one transaction. Blobs nobody refers to are dropped when the row cannot land.
+    pub(crate) async fn store_upload(
+        &self,
+        who: &Principal,
+        row: ArtifactRow,
+        content: &UploadedContent,
+    ) -> Result<Published, ServiceError> {
+        let source = row.source.clone();
+        self.blobs.put_file(&content.path, &content.sha256).await?;
         let stored = async {
             let mut tx = self.db.write().await?;
             tx.insert_artifact(&row).await?;
@@ -236,7 +262,7 @@ impl Airlock {
         .await;
         if let Err(e) = stored {
             // A concurrent upload of the same name won, or the database failed: drop blobs nobody uses.
-            for sha in std::iter::once(&row.sha256).chain(metadata_sha256.as_ref()) {
+            for sha in std::iter::once(&row.sha256).chain(row.metadata_sha256.as_ref()) {
                 if !self.db.blob_referenced(sha).await.unwrap_or(true) {
                     let _ = self.blobs.delete(sha).await;
                 }

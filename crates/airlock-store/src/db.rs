@@ -268,6 +268,20 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    /// Every file of one source.
+    pub async fn source_artifacts(&self, source: &str) -> Result<Vec<ArtifactRow>, DbError> {
+        let sql = concat!(
+            "SELECT ",
+            artifact_columns!(),
+            " FROM artifacts WHERE source = $1 ORDER BY project, first_seen"
+        );
+        let rows = sqlx::query(sql).bind(source).fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(artifact_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Files with this content in any source.
     pub async fn artifacts_by_sha256(&self, sha256: &str) -> Result<Vec<ArtifactRow>, DbError> {
         let sql = concat!(
