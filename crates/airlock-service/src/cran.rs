@@ -54,6 +54,8 @@ pub(crate) struct CranView {
     indexes: HashMap<CranIndex, Arc<Page>>,
     /// File name -> (row, verdict, is the current version).
     files: HashMap<String, (ArtifactRow, Verdict, bool)>,
+    /// When a proxy's index must be checked again.
+    expires: Option<std::time::Instant>,
 }
 
 /// The PACKAGES fields of an R package as stored with its artifact.
@@ -132,7 +134,10 @@ impl Airlock {
     /// The lane's CRAN view, from cache or built now.
     async fn cran_view(self: &Arc<Self>, lane: &str) -> Result<Arc<CranView>, ServiceError> {
         let generation = match self.cran_views.get(&lane.to_string()) {
-            Ok(view) => return Ok(view),
+            Ok(view) if view.expires.is_none_or(|t| std::time::Instant::now() < t) => {
+                return Ok(view);
+            }
+            Ok(_) => self.cran_views.generation(),
             Err(generation) => generation,
         };
         let lane_cfg = self.lane(lane)?;
@@ -142,10 +147,23 @@ impl Airlock {
         Ok(view)
     }
 
-    async fn build_cran_view(&self, lane: &LaneConfig) -> Result<CranView, ServiceError> {
+    async fn build_cran_view(
+        self: &Arc<Self>,
+        lane: &LaneConfig,
+    ) -> Result<CranView, ServiceError> {
+        let mut expires = None;
         // Name ownership: the first source (in lane order) that has a package keeps it.
         let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
         for source in self.lane_sources(lane, Ecosystem::Cran) {
+            if source.kind == airlock_config::SourceKind::Proxy {
+                let view = self.proxy_view(source, CRAN_INDEX_KEY).await?;
+                expires = Some(expires.map_or(view.fresh_until, |t: std::time::Instant| {
+                    t.min(view.fresh_until)
+                }));
+                if !view.found {
+                    continue;
+                }
+            }
             let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
             for row in self.db.source_artifacts(&source.name).await? {
                 if row.delisted_at.is_none() {
@@ -199,7 +217,11 @@ impl Airlock {
         add(CranIndex::PackagesRds, rds::packages_matrix(&current));
         add(CranIndex::ArchiveRds, rds::archive_index(&archive));
         add(CranIndex::Packages, text.into_bytes());
-        Ok(CranView { indexes, files })
+        Ok(CranView {
+            indexes,
+            files,
+            expires,
+        })
     }
 
     /// One of the lane's CRAN index files.
@@ -239,5 +261,277 @@ impl Airlock {
             return Err(ServiceError::Forbidden(reason.clone()));
         }
         Ok(ServedFile::new(row.clone(), "application/gzip"))
+    }
+}
+
+/// The `proxy_pages` key under which a CRAN proxy records its whole index.
+pub(crate) const CRAN_INDEX_KEY: &str = "src/contrib";
+
+/// Largest index file accepted from an upstream once decompressed.
+const MAX_INDEX_BYTES: u64 = 512 * 1024 * 1024;
+
+fn upstream_bad(source: &str, what: &str, e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Upstream {
+        timeout: false,
+        message: format!("upstream {source} sent an unreadable {what}: {e}"),
+    }
+}
+
+/// A row for a file an upstream CRAN-like repository lists.
+fn listed_row(
+    source: &str,
+    filename: String,
+    package: &str,
+    version: &str,
+    url: String,
+    now: i64,
+) -> ArtifactRow {
+    ArtifactRow {
+        source: source.to_string(),
+        filename,
+        project: package.to_string(),
+        display_name: package.to_string(),
+        version: version.to_string(),
+        kind: R_SOURCE.to_string(),
+        sha256: String::new(),
+        size: -1,
+        requires_python: None,
+        metadata_sha256: None,
+        metadata_json: "{}".to_string(),
+        yanked_reason: None,
+        upload_time: None,
+        first_seen: now,
+        uploaded_by: None,
+        upstream_url: Some(url),
+        delisted_at: None,
+    }
+}
+
+/// The MD5 an upstream's PACKAGES declared for a file, if any.
+pub(crate) fn declared_md5(row: &ArtifactRow) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
+    value.get("md5")?.as_str().map(str::to_ascii_lowercase)
+}
+
+impl Airlock {
+    /// Refreshes what a CRAN proxy knows: its `PACKAGES.gz` (or `PACKAGES`) and `Meta/archive.rds`.
+    pub(crate) async fn refresh_cran_index(
+        &self,
+        src: &airlock_config::SourceConfig,
+    ) -> Result<(), ServiceError> {
+        use airlock_upstream::{PageFetch, Validators};
+        let upstream = self.proxies.upstream(&src.name)?;
+        let known = self.db.proxy_page(&src.name, CRAN_INDEX_KEY).await?;
+        let validators = known
+            .as_ref()
+            .filter(|k| k.status == "found")
+            .map(|k| Validators {
+                etag: k.etag.clone(),
+                last_modified: k.last_modified.clone(),
+            })
+            .unwrap_or_default();
+        let upstream_err = |e: airlock_upstream::UpstreamError| ServiceError::Upstream {
+            timeout: e.is_timeout(),
+            message: e.to_string(),
+        };
+        let now = now_micros();
+        let (text, new_validators) = match upstream
+            .index_file("src/contrib/PACKAGES.gz", &validators)
+            .await
+            .map_err(upstream_err)?
+        {
+            PageFetch::NotModified => {
+                self.db
+                    .touch_proxy_page(&src.name, CRAN_INDEX_KEY, now)
+                    .await?;
+                return Ok(());
+            }
+            PageFetch::Page {
+                body, validators, ..
+            } => {
+                let mut text = String::new();
+                use std::io::Read;
+                flate2::read::GzDecoder::new(&body[..])
+                    .take(MAX_INDEX_BYTES)
+                    .read_to_string(&mut text)
+                    .map_err(|e| upstream_bad(&src.name, "PACKAGES.gz", e))?;
+                (text, validators)
+            }
+            PageFetch::NotFound => match upstream
+                .index_file("src/contrib/PACKAGES", &Validators::default())
+                .await
+                .map_err(upstream_err)?
+            {
+                PageFetch::Page {
+                    body, validators, ..
+                } => (
+                    String::from_utf8(body.to_vec())
+                        .map_err(|e| upstream_bad(&src.name, "PACKAGES", e))?,
+                    validators,
+                ),
+                _ => {
+                    return Err(ServiceError::Upstream {
+                        timeout: false,
+                        message: format!("upstream {} has no src/contrib/PACKAGES(.gz)", src.name),
+                    });
+                }
+            },
+        };
+        let paragraphs = airlock_cran::dcf::parse(&text)
+            .map_err(|e| upstream_bad(&src.name, "PACKAGES", chain(&e)))?;
+        let mut listed: Vec<ArtifactRow> = Vec::new();
+        for p in &paragraphs {
+            let Ok(entry) = PackagesEntry::from_paragraph(p) else {
+                continue;
+            };
+            if !airlock_cran::name::is_valid_package_name(&entry.package)
+                || RVersion::parse(&entry.version).is_err()
+            {
+                continue;
+            }
+            let filename = format!("{}_{}.tar.gz", entry.package, entry.version);
+            let dir = entry
+                .path
+                .as_deref()
+                .map(|p| format!("{}/", p.trim_matches('/')))
+                .unwrap_or_default();
+            let Ok(url) = upstream.url_of(&format!("src/contrib/{dir}{}", entry.file_name()))
+            else {
+                continue;
+            };
+            let mut row = listed_row(
+                &src.name,
+                filename,
+                &entry.package,
+                &entry.version,
+                url.to_string(),
+                now,
+            );
+            let fields: serde_json::Map<String, serde_json::Value> = entry
+                .fields()
+                .into_iter()
+                .filter_map(|(k, v)| {
+                    Some((k.to_string(), serde_json::Value::String(v?.to_string())))
+                })
+                .collect();
+            row.metadata_json =
+                serde_json::json!({ "packages": fields, "md5": entry.md5sum }).to_string();
+            listed.push(row);
+        }
+        // Archived versions: a missing archive.rds means none; an unreadable one leaves what we had.
+        let archive = match upstream
+            .index_file("src/contrib/Meta/archive.rds", &Validators::default())
+            .await
+        {
+            Ok(PageFetch::Page { body, .. }) => rds::read_rds_with_limit(&body, MAX_INDEX_BYTES)
+                .ok()
+                .and_then(|o| rds::archive_from_object(&o).ok()),
+            Ok(_) => Some(BTreeMap::new()),
+            Err(e) => {
+                tracing::warn!(source = %src.name, error = %e, "cannot fetch the upstream's Meta/archive.rds; keeping archived versions as they were");
+                None
+            }
+        };
+        let mut archived: Vec<ArtifactRow> = Vec::new();
+        for (package, files) in archive.iter().flatten() {
+            for f in files {
+                let Some(filename) = f.path.rsplit('/').next() else {
+                    continue;
+                };
+                let Ok(parsed) = SourceFilename::parse(filename) else {
+                    continue;
+                };
+                if parsed.package.as_str() != package {
+                    continue;
+                }
+                let Ok(url) = upstream.url_of(&format!("src/contrib/Archive/{}", f.path)) else {
+                    continue;
+                };
+                let mut row = listed_row(
+                    &src.name,
+                    filename.to_string(),
+                    package,
+                    parsed.version.as_str(),
+                    url.to_string(),
+                    now,
+                );
+                row.size = i64::try_from(f.size).unwrap_or(-1);
+                row.upload_time = Some(f.mtime_unix_secs.saturating_mul(1_000_000));
+                archived.push(row);
+            }
+        }
+        let existing = self.db.source_artifacts(&src.name).await?;
+        let mut by_name: HashMap<&str, &ArtifactRow> =
+            existing.iter().map(|r| (r.filename.as_str(), r)).collect();
+        let mut inserts = Vec::new();
+        let mut updates = Vec::new();
+        // Current entries win over archived ones of the same file name.
+        let mut seen = std::collections::HashSet::new();
+        for new in listed.into_iter().chain(archived) {
+            if !seen.insert(new.filename.clone()) {
+                continue;
+            }
+            match by_name.remove(new.filename.as_str()) {
+                None => inserts.push(new),
+                Some(old) => {
+                    let mut merged = old.clone();
+                    merged.upstream_url = new.upstream_url;
+                    merged.delisted_at = None;
+                    if new.metadata_json != "{}" {
+                        merged.metadata_json = new.metadata_json;
+                    }
+                    if merged.size < 0 {
+                        merged.size = new.size;
+                    }
+                    if merged.upload_time.is_none() {
+                        merged.upload_time = new.upload_time;
+                    }
+                    if &merged != old {
+                        updates.push(merged);
+                    }
+                }
+            }
+        }
+        for old in by_name.into_values() {
+            let was_archived = old
+                .upstream_url
+                .as_deref()
+                .is_some_and(|u| u.contains("/Archive/"));
+            if old.delisted_at.is_none() && (archive.is_some() || !was_archived) {
+                let mut gone = old.clone();
+                gone.delisted_at = Some(now);
+                updates.push(gone);
+            }
+        }
+        let page = airlock_store::ProxyPageRow {
+            source: src.name.clone(),
+            project: CRAN_INDEX_KEY.to_string(),
+            status: "found".to_string(),
+            checked_at: now,
+            etag: new_validators.etag,
+            last_modified: new_validators.last_modified,
+        };
+        let mut tx = self.db.write().await?;
+        tx.upsert_proxy_page(&page).await?;
+        for row in &inserts {
+            tx.insert_artifact(row).await?;
+        }
+        for row in &updates {
+            tx.update_listed_artifact(row).await?;
+        }
+        let details =
+            serde_json::json!({ "new_files": inserts.len(), "changed_files": updates.len() });
+        self.commit(
+            tx,
+            crate::audit_entry(
+                "system:proxy",
+                "proxy.listing",
+                format!("{}/{CRAN_INDEX_KEY}", src.name),
+                details,
+            ),
+        )
+        .await?;
+        tracing::info!(source = %src.name, new_files = inserts.len(), changed_files = updates.len(), "CRAN proxy index refreshed");
+        Ok(())
     }
 }

@@ -97,7 +97,7 @@ impl Proxies {
         })
     }
 
-    fn upstream(&self, source: &str) -> Result<&Upstream, ServiceError> {
+    pub(crate) fn upstream(&self, source: &str) -> Result<&Upstream, ServiceError> {
         self.upstreams
             .get(source)
             .ok_or_else(|| ServiceError::internal("no upstream client", std::fmt::Error))
@@ -161,7 +161,10 @@ impl Airlock {
             .proxies
             .pages
             .run(key.clone(), move || async move {
-                this.refresh_page(&s, &p).await
+                match s.ecosystem {
+                    airlock_config::Ecosystem::Pypi => this.refresh_page(&s, &p).await,
+                    airlock_config::Ecosystem::Cran => this.refresh_cran_index(&s).await,
+                }
             })
             .await;
         match refreshed {
@@ -549,10 +552,15 @@ impl Airlock {
             .or((row.size >= 0).then_some(row.size as u64));
         let mut writer = std::io::BufWriter::with_capacity(READ_CHUNK, file);
         let mut hasher = Sha256::new();
+        let expected_md5 = crate::cran::declared_md5(row);
+        let mut md5 = expected_md5.as_ref().map(|_| <md5::Md5 as Digest>::new());
         let mut written = 0u64;
         while let Some(chunk) = dl.stream.next().await {
             let chunk = chunk.map_err(upstream_error)?;
             hasher.update(&chunk);
+            if let Some(m) = md5.as_mut() {
+                m.update(&chunk);
+            }
             written += chunk.len() as u64;
             if expected_len.is_some_and(|n| written > n) {
                 return Err(ServiceError::Upstream {
@@ -581,6 +589,18 @@ impl Airlock {
             });
         }
         let actual = hex::encode(hasher.finalize());
+        if let (Some(expected), Some(m)) = (expected_md5, md5) {
+            let got = hex::encode(m.finalize());
+            if got != expected {
+                return Err(ServiceError::Upstream {
+                    timeout: false,
+                    message: format!(
+                        "upstream {} sent {} with MD5 {got}, not the {expected} its PACKAGES declares: refused",
+                        row.source, row.filename
+                    ),
+                });
+            }
+        }
         if !row.sha256.is_empty() && actual != row.sha256 {
             return Err(ServiceError::Upstream {
                 timeout: false,

@@ -189,20 +189,56 @@ impl Upstream {
         }
     }
 
-    /// Fetches a project page, conditionally when validators are known.
+    /// Fetches a project page (`{url}/{project}/`), conditionally when validators are known.
     pub async fn project_page(
         &self,
         project: &str,
         validators: &Validators,
     ) -> Result<PageFetch, UpstreamError> {
         let url = self.project_url(project)?;
-        let what = format!("project page {project}");
+        self.page(
+            url,
+            &format!("project page {project}"),
+            PAGE_ACCEPT,
+            validators,
+        )
+        .await
+    }
+
+    /// Fetches an index file at `path` under the base URL (e.g. `src/contrib/PACKAGES.gz`).
+    pub async fn index_file(
+        &self,
+        path: &str,
+        validators: &Validators,
+    ) -> Result<PageFetch, UpstreamError> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|_| UpstreamError::BadUrl(path.to_string()))?;
+        self.page(url, path, "*/*", validators).await
+    }
+
+    /// The absolute URL of `path` under the base URL.
+    pub fn url_of(&self, path: &str) -> Result<Url, UpstreamError> {
+        self.base
+            .join(path)
+            .map_err(|_| UpstreamError::BadUrl(path.to_string()))
+    }
+
+    async fn page(
+        &self,
+        url: Url,
+        what: &str,
+        accept: &'static str,
+        validators: &Validators,
+    ) -> Result<PageFetch, UpstreamError> {
+        let what = what.to_string();
         let resp = self
             .send_with_retries(
                 &what,
                 || {
                     let mut headers = HeaderMap::new();
-                    headers.insert(ACCEPT, HeaderValue::from_static(PAGE_ACCEPT));
+                    headers.insert(ACCEPT, HeaderValue::from_static(accept));
                     if let Some(v) = validators
                         .etag
                         .as_deref()
