@@ -77,6 +77,9 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Import OSV advisories.
+    #[command(subcommand)]
+    Advisories(AdvisoriesCommand),
 }
 
 #[derive(Subcommand)]
@@ -93,6 +96,13 @@ enum TokenCommand {
     List,
     /// Revoke the active token of that name.
     Revoke { name: String },
+}
+
+#[derive(Subcommand)]
+enum AdvisoriesCommand {
+    /// Import an OSV database: a directory of .json/.yaml files (searched recursively) or a zip
+    /// such as osv.dev's per-ecosystem all.zip. Importing again adds only what changed.
+    Import { path: String },
 }
 
 #[derive(Subcommand)]
@@ -255,6 +265,31 @@ async fn run(cli: Cli) -> Result<()> {
             server,
             token,
         } => publish::publish(&files, &source, &server, &token).await?,
+        Command::Advisories(AdvisoriesCommand::Import { path }) => {
+            let p = std::path::Path::new(&path);
+            let report = if p.is_dir() {
+                airlock_osv::load_dir(p)
+            } else {
+                let bytes = std::fs::read(p).with_context(|| format!("cannot read {path}"))?;
+                airlock_osv::load_zip(&bytes)
+            }
+            .with_context(|| format!("cannot load advisories from {path}"))?;
+            let app = open(g).await?;
+            let summary = app
+                .import_advisories(&Principal::local_admin(), report, &path)
+                .await?;
+            app.close().await;
+            for (file, error) in &summary.errors {
+                eprintln!("skipped {file}: {error}");
+            }
+            println!(
+                "imported advisories from {path}: {} new, {} updated, {} unchanged, {} unreadable",
+                summary.new,
+                summary.updated,
+                summary.unchanged,
+                summary.errors.len()
+            );
+        }
         Command::Config(ConfigCommand::Show) => {
             let loaded = load_config(g, None)?;
             print!("{}", loaded.render()?);

@@ -1,6 +1,7 @@
 //! airlock's use cases: tokens, publishing, lane index views, file resolution, yanks. No HTTP here:
 //! the server crate maps these calls and their [`ServiceError`]s onto routes and status codes.
 
+mod advisories;
 mod cache;
 mod cran;
 mod error;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use airlock_config::Config;
 use airlock_store::{AuditEntry, BlobStore, Db};
 
+pub use advisories::ImportSummary;
 pub use cran::CranIndex;
 pub use error::ServiceError;
 pub use files::ServedFile;
@@ -45,6 +47,7 @@ pub struct Airlock {
     pages: cache::Cache<index::PageKey, index::Cached>,
     proxies: proxy::Proxies,
     cran_views: cache::Cache<String, Arc<cran::CranView>>,
+    advisories: cache::Cache<(), Arc<airlock_osv::Index>>,
     files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
 }
 
@@ -73,6 +76,7 @@ impl Airlock {
             pages: cache::Cache::default(),
             proxies,
             cran_views: cache::Cache::default(),
+            advisories: cache::Cache::default(),
             files: cache::Cache::default(),
         }))
     }
@@ -100,6 +104,7 @@ impl Airlock {
             self.pages.clear();
             self.files.clear();
             self.cran_views.clear();
+            self.advisories.clear();
         }
     }
 

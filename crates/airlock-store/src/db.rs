@@ -378,6 +378,31 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// `(id, modified)` of every advisory version known.
+    pub async fn advisory_versions(&self) -> Result<Vec<(String, String)>, DbError> {
+        let rows = sqlx::query("SELECT id, modified FROM advisories")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// The latest learned version of each advisory: `(id, body, learned_at)`.
+    pub async fn current_advisories(&self) -> Result<Vec<(String, String, i64)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.body, a.learned_at FROM advisories a \
+             WHERE a.learned_at = (SELECT MAX(b.learned_at) FROM advisories b WHERE b.id = a.id) ORDER BY a.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     pub async fn audit_entries(&self, since_seq: i64) -> Result<Vec<audit::AuditRecord>, DbError> {
         audit::entries(&self.pool, since_seq).await
     }
@@ -513,6 +538,29 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Records one version of an advisory (a no-op if that `(id, modified)` is known).
+    pub async fn insert_advisory(
+        &mut self,
+        id: &str,
+        modified: &str,
+        learned_at: i64,
+        origin: &str,
+        body: &str,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "INSERT INTO advisories (id, modified, learned_at, origin, body) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id, modified) DO NOTHING",
+        )
+        .bind(id)
+        .bind(modified)
+        .bind(learned_at)
+        .bind(origin)
+        .bind(body)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Sets (or with `None` clears) the yank of every file of one release; returns the number of files.

@@ -1,0 +1,114 @@
+//! Advisories: importing OSV databases (append-only, idempotent) and the in-memory index the
+//! policy reads, rebuilt when the database moves.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use airlock_osv::{Advisory, Index, LoadReport};
+
+use crate::error::chain;
+use crate::{Airlock, Principal, ServiceError, audit_entry, now_micros};
+
+/// What an import did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImportSummary {
+    /// Advisories airlock did not know.
+    pub new: usize,
+    /// Known advisories with a new `modified` version.
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Files that could not be read, with the reason.
+    pub errors: Vec<(String, String)>,
+}
+
+/// Advisory ecosystem names -> how airlock normalises package names in them.
+fn normalize(ecosystem: &str, name: &str) -> String {
+    match ecosystem {
+        "PyPI" => airlock_pypi::name::normalize(name),
+        _ => name.to_string(),
+    }
+}
+
+impl Airlock {
+    /// Imports the advisories of a loaded OSV database (directory or zip). Versions already known
+    /// (same id and `modified`) are skipped, so importing twice changes nothing.
+    pub async fn import_advisories(
+        &self,
+        who: &Principal,
+        report: LoadReport,
+        origin: &str,
+    ) -> Result<ImportSummary, ServiceError> {
+        if who.role != crate::Role::Admin {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; importing advisories needs admin",
+                who.name, who.role
+            )));
+        }
+        let known: HashSet<(String, String)> =
+            self.db.advisory_versions().await?.into_iter().collect();
+        let known_ids: HashSet<&str> = known.iter().map(|(id, _)| id.as_str()).collect();
+        let mut summary = ImportSummary {
+            errors: report
+                .errors
+                .iter()
+                .map(|(file, e)| (file.clone(), chain(e)))
+                .collect(),
+            ..ImportSummary::default()
+        };
+        let now = now_micros();
+        let mut fresh: Vec<(&Advisory, String)> = Vec::new();
+        for a in &report.advisories {
+            if known.contains(&(a.id.clone(), a.modified.clone())) {
+                summary.unchanged += 1;
+                continue;
+            }
+            if known_ids.contains(a.id.as_str()) {
+                summary.updated += 1;
+            } else {
+                summary.new += 1;
+            }
+            let body = serde_json::to_string(a)
+                .map_err(|e| ServiceError::internal("cannot encode an advisory", e))?;
+            fresh.push((a, body));
+        }
+        if fresh.is_empty() {
+            return Ok(summary);
+        }
+        let mut tx = self.db.write().await?;
+        for (a, body) in &fresh {
+            tx.insert_advisory(&a.id, &a.modified, now, origin, body)
+                .await?;
+        }
+        let details = serde_json::json!({
+            "new": summary.new, "updated": summary.updated, "unchanged": summary.unchanged,
+            "errors": summary.errors.len(),
+        });
+        self.commit(
+            tx,
+            audit_entry(&who.name, "advisories.import", origin, details),
+        )
+        .await?;
+        Ok(summary)
+    }
+
+    /// Every advisory airlock knows (latest version of each), indexed by package and alias.
+    pub async fn advisory_index(&self) -> Result<Arc<Index>, ServiceError> {
+        let generation = match self.advisories.get(&()) {
+            Ok(index) => return Ok(index),
+            Err(generation) => generation,
+        };
+        let rows = self.db.current_advisories().await?;
+        let index = tokio::task::spawn_blocking(move || {
+            let advisories: Vec<Advisory> = rows
+                .iter()
+                .filter_map(|(_, body, _)| serde_json::from_str(body).ok())
+                .collect();
+            Index::new(advisories, normalize)
+        })
+        .await
+        .map_err(|e| ServiceError::internal("cannot build the advisory index", e))?;
+        let index = Arc::new(index);
+        self.advisories.insert(generation, (), index.clone());
+        Ok(index)
+    }
+}
