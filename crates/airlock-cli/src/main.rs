@@ -10,6 +10,7 @@ use airlock_service::{Airlock, Principal, Role};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod mirror;
 mod publish;
 
 #[derive(Parser)]
@@ -77,6 +78,17 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Warm a proxy's cache: fetch the files of each requirement (its pinned version, else the latest).
+    Mirror {
+        /// The proxy source, e.g. pypi.
+        #[arg(long)]
+        source: String,
+        /// A requirements file (name or name==version per line).
+        #[arg(long)]
+        requirements: Option<String>,
+        /// Package names (name or name==version).
+        names: Vec<String>,
+    },
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
@@ -265,6 +277,16 @@ async fn run(cli: Cli) -> Result<()> {
             server,
             token,
         } => publish::publish(&files, &source, &server, &token).await?,
+        Command::Mirror {
+            source,
+            requirements,
+            names,
+        } => {
+            let app = open(g).await?;
+            let result = mirror::mirror(&app, &source, requirements.as_deref(), &names).await;
+            app.close().await;
+            result?;
+        }
         Command::Advisories(AdvisoriesCommand::Import { path }) => {
             let p = std::path::Path::new(&path);
             let report = if p.is_dir() {

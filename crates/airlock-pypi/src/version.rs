@@ -34,6 +34,14 @@ impl FromStr for Version {
     }
 }
 
+impl Version {
+    /// A pre-release or development release (`1.0a1`, `1.0.dev0`), which installers skip unless
+    /// asked or nothing else satisfies.
+    pub fn is_prerelease(&self) -> bool {
+        self.0.any_prerelease()
+    }
+}
+
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
