@@ -50,11 +50,28 @@ async fn receive(
     mut multipart: Multipart,
 ) -> Result<(), ApiError> {
     let app = &state.app;
-    // Refuse before reading the body: who, where, and an announced size over the limit.
-    let who = auth::require(app, headers).await?;
-    if app.config().source(source).is_none() {
-        return Err(ServiceError::NotFound(format!("no source named {source:?}")).into());
-    }
+    // Refuse before storing anything: who, where, and an announced size over the limit.
+    let who = match auth::require(app, headers).await {
+        Ok(_) if app.config().source(source).is_none() => {
+            Err(ServiceError::NotFound(format!("no source named {source:?}")).into())
+        }
+        Ok(who) => Ok(who),
+        Err(e) => Err(ApiError::from(e)),
+    };
+    let who = match who {
+        Ok(who) => who,
+        Err(refusal) => {
+            // Read the (bounded) body first: a client still sending when the connection closes
+            // sees a broken pipe instead of the refusal and its reason.
+            let drain = async {
+                while let Ok(Some(mut field)) = multipart.next_field().await {
+                    while let Ok(Some(_)) = field.chunk().await {}
+                }
+            };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
+            return Err(refusal);
+        }
+    };
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

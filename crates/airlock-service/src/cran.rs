@@ -250,15 +250,15 @@ impl Airlock {
         let not_found =
             || ServiceError::NotFound(format!("no package file {filename} in lane {lane:?}"));
         let (row, verdict, is_current) = view.files.get(filename).ok_or_else(not_found)?;
-        let path_ok = match archive_of {
-            Some(pkg) => pkg == row.project,
-            None => *is_current,
-        };
-        if !path_ok {
+        if archive_of.is_some_and(|pkg| pkg != row.project) {
             return Err(not_found());
         }
+        // A version the lane refuses says why, wherever it is asked for.
         if let Verdict::Deny(reason) = verdict {
             return Err(ServiceError::Forbidden(reason.clone()));
+        }
+        if archive_of.is_none() && !is_current {
+            return Err(not_found());
         }
         Ok(ServedFile::new(row.clone(), "application/gzip"))
     }

@@ -243,7 +243,14 @@ impl Airlock {
             etag: validators.etag,
             last_modified: validators.last_modified,
         };
-        let (inserts, updates) = diff_listing(&src.name, project, &existing, &listed, now);
+        let mut verified = std::collections::HashSet::new();
+        for row in existing.iter().filter(|r| !r.sha256.is_empty()) {
+            if self.blobs.contains(&row.sha256).await? {
+                verified.insert(row.filename.clone());
+            }
+        }
+        let (inserts, updates) =
+            diff_listing(&src.name, project, &existing, &verified, &listed, now);
         let status_changed = known.as_ref().map(|k| k.status.as_str()) != Some(status);
         if inserts.is_empty() && updates.is_empty() && !status_changed {
             let same_validators = known
@@ -283,6 +290,7 @@ fn diff_listing(
     source: &str,
     project: &str,
     existing: &[ArtifactRow],
+    verified: &std::collections::HashSet<String>,
     listed: &[ListedFile],
     now: i64,
 ) -> (Vec<ArtifactRow>, Vec<ArtifactRow>) {
@@ -324,7 +332,10 @@ fn diff_listing(
             }),
             Some(old) => {
                 let mut new = old.clone();
-                if old.sha256.is_empty() {
+                if old.sha256.is_empty()
+                    || (!verified.contains(&old.filename) && !declared_sha.is_empty())
+                {
+                    // Not fetched yet: the upstream's latest word stands.
                     new.sha256 = declared_sha;
                 } else if !declared_sha.is_empty() && declared_sha != old.sha256 {
                     // Same name, other bytes: keep what was verified and say so.
@@ -575,7 +586,11 @@ impl Airlock {
                 .write_all(&chunk)
                 .and_then(|_| writer.flush())
                 .map_err(|e| ServiceError::internal("cannot write a download to disk", e))?;
-            progress.send_modify(|p| p.written = written);
+            // Readers get everything but the latest chunk: the end of the file is released only
+            // once its hash is verified and it is committed, so no reader ever completes a file
+            // that turns out to be wrong (or before others can see it stored).
+            let before = written - chunk.len() as u64;
+            progress.send_modify(|p| p.written = before);
         }
         if let Some(n) = expected_len
             && written != n
@@ -638,6 +653,7 @@ impl Airlock {
         )
         .await?;
         tracing::info!(source = %row.source, file = %row.filename, size_bytes = written, "proxied file cached");
+        progress.send_modify(|p| p.written = written);
         Ok(())
     }
 

@@ -6,9 +6,11 @@
 
 mod support;
 
+mod cran;
 mod install;
 mod lanes;
 mod postgres;
+mod proxy;
 mod python_index;
 mod tokens;
 mod uploads;

@@ -13,6 +13,10 @@ import json, sqlite3, sys
 con = sqlite3.connect("file:" + sys.argv[1] + "?mode=rw", uri=True)
 if sys.argv[2] == "--dump":
     print("\n".join(con.iterdump()))
+elif sys.argv[2] == "--objects":
+    cur = con.execute(sys.argv[3])
+    names = [d[0] for d in cur.description]
+    print(json.dumps([dict(zip(names, row)) for row in cur.fetchall()]))
 else:
     print(json.dumps(con.execute(sys.argv[2]).fetchall()))
 "#;
@@ -54,6 +58,25 @@ impl Database {
         text.trim()
             .parse()
             .unwrap_or_else(|_| panic!("{sql} gave {text:?}"))
+    }
+
+    /// The rows of a query, each as a JSON object keyed by column name.
+    pub fn query(&self, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        let text = match self {
+            Database::Sqlite(path) => {
+                run(Command::new(venv_bin("python"))
+                    .args(["-c", SQLITE_SCRIPT])
+                    .arg(path)
+                    .args(["--objects", sql]))
+                .success()
+                .stdout
+            }
+            Database::Postgres(db) => psql(
+                &db.url,
+                &format!("SELECT coalesce(json_agg(t), '[]') FROM ({sql}) t"),
+            ),
+        };
+        serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{sql} gave {text:?}: {e}"))
     }
 
     /// Every row of every table as text (SQL statements), to search for what must not be stored.

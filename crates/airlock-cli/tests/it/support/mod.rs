@@ -1,14 +1,17 @@
 //! Test support: the environment `scripts/test` prepares, a running server, Python tools and fixtures.
 
 pub mod cmd;
+pub mod cran_upstream;
 pub mod db;
 pub mod demo;
 pub mod env;
 pub mod fixtures;
 pub mod index;
 pub mod python;
+pub mod r;
 pub mod server;
 pub mod upload;
+pub mod upstream;
 
 use std::time::{Duration, Instant};
 

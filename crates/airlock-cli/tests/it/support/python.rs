@@ -119,11 +119,22 @@ impl TargetEnv {
 
     /// `uv pip install --index-url {index_url} {args}` into this venv, with a cache of its own.
     pub fn uv_pip_install(&self, index_url: &str, args: &[&str]) -> Finished {
+        self.uv_pip_install_with_env(index_url, args, &[])
+    }
+
+    /// [`Self::uv_pip_install`] with more environment variables (e.g. `UV_HTTP_RETRIES`).
+    pub fn uv_pip_install_with_env(
+        &self,
+        index_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Finished {
         run(tool("uv", self.dir.path())
             .args(["pip", "install", "--python"])
             .arg(&self.python)
             .args(["--index-url", index_url])
-            .args(args))
+            .args(args)
+            .envs(env.iter().copied()))
     }
 
     /// The installed version of distribution `name`, if any.

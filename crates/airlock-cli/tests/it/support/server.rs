@@ -1,11 +1,11 @@
 //! A real `airlock serve` on a loopback port chosen by the kernel, with its own temporary data directory.
 
-use std::cell::OnceCell;
 use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -40,12 +40,22 @@ fn airlock_command(dir: &Path) -> Command {
 /// The server's `airlock.toml`: the default sources and lanes, with the knobs tests turn.
 #[derive(Debug, Default, Clone)]
 pub struct ServerConfig {
+    /// A whole `airlock.toml` given by the test, replacing the defaults and the knobs below.
+    raw: Option<String>,
     prod_allow: Vec<String>,
     max_upload_size: Option<String>,
     max_uncompressed_size: Option<String>,
 }
 
 impl ServerConfig {
+    /// This exact `airlock.toml` (e.g. with proxy sources).
+    pub fn from_toml(toml: String) -> Self {
+        ServerConfig {
+            raw: Some(toml),
+            ..Self::default()
+        }
+    }
+
     /// An allow rule of the `prod` lane, e.g. `pypi:name` or `pypi:name==1.0`.
     pub fn prod_allow(mut self, rule: &str) -> Self {
         self.prod_allow.push(rule.to_string());
@@ -65,6 +75,9 @@ impl ServerConfig {
     }
 
     fn to_toml(&self) -> String {
+        if let Some(raw) = &self.raw {
+            return raw.clone();
+        }
         let quoted = |items: &[String]| {
             items
                 .iter()
@@ -112,6 +125,7 @@ allow = [{}]
 pub struct TestServerBuilder {
     config: Option<ServerConfig>,
     postgres: bool,
+    env: Vec<(OsString, OsString)>,
 }
 
 impl TestServerBuilder {
@@ -124,6 +138,12 @@ impl TestServerBuilder {
     /// Keeps the metadata in a fresh PostgreSQL database instead of SQLite.
     pub fn postgres(mut self) -> Self {
         self.postgres = true;
+        self
+    }
+
+    /// Sets an environment variable for every airlock command of this server (e.g. a `password_env`).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -160,11 +180,12 @@ impl TestServerBuilder {
             port: 0,
             starts: 0,
             common_args,
+            env: self.env,
             log: root.path().join("server.log"),
             data_dir,
             database,
             http,
-            publisher_token: OnceCell::new(),
+            publisher_token: OnceLock::new(),
             root,
         };
         server.spawn();
@@ -178,12 +199,13 @@ pub struct TestServer {
     port: u16,
     starts: u32,
     common_args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
     log: PathBuf,
     data_dir: PathBuf,
     // Dropped after the child is killed (see `Drop`), before the temp dir.
     database: Database,
     http: Client,
-    publisher_token: OnceCell<String>,
+    publisher_token: OnceLock<String>,
     root: TempDir,
 }
 
@@ -287,7 +309,9 @@ impl TestServer {
     /// `--config` where the server has them).
     pub fn airlock(&self, args: &[&str]) -> Command {
         let mut cmd = airlock_command(self.root.path());
-        cmd.args(args).args(&self.common_args);
+        cmd.args(args)
+            .args(&self.common_args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -323,6 +347,18 @@ impl TestServer {
         }
         files.sort();
         files
+    }
+
+    /// Files left in the data directory's `tmp/` (where uploads and downloads are received).
+    pub fn tmp_files(&self) -> Vec<PathBuf> {
+        files_under(&self.data_dir.join("tmp"))
+    }
+
+    /// Whether the blob store holds a file with this sha256 (named by it, at any depth).
+    pub fn has_blob(&self, sha256: &str) -> bool {
+        self.blob_files()
+            .iter()
+            .any(|f| f.file_name().is_some_and(|n| n.to_string_lossy() == sha256))
     }
 
     /// What uploads have stored so far, to compare after a refused upload.
