@@ -32,6 +32,8 @@ pub struct Config {
     pub max_upload_size: ByteSize,
     /// Largest total uncompressed size of an uploaded archive (zip bombs).
     pub max_uncompressed_size: ByteSize,
+    /// Memory kept for recently served small files (up to 8 MiB each); 0 turns it off.
+    pub blob_cache_size: ByteSize,
     /// How often a server checks the database for changes made by other processes, in milliseconds.
     pub revision_poll_ms: u64,
     #[serde(rename = "source")]
@@ -322,6 +324,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("AIRLOCK_MAX_UPLOAD_SIZE", "max_upload_size"),
     ("AIRLOCK_MAX_UNCOMPRESSED_SIZE", "max_uncompressed_size"),
     ("AIRLOCK_REVISION_POLL_MS", "revision_poll_ms"),
+    ("AIRLOCK_BLOB_CACHE_SIZE", "blob_cache_size"),
 ];
 
 const DEFAULTS: &str = r#"
@@ -330,6 +333,7 @@ listen = "127.0.0.1:8080"
 database_url = ""
 max_upload_size = "1GiB"
 max_uncompressed_size = "4GiB"
+blob_cache_size = "256MiB"
 revision_poll_ms = 1000
 
 [[source]]

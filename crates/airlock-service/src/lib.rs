@@ -66,7 +66,11 @@ impl Airlock {
         let db = Db::open(&config.effective_database_url())
             .await
             .map_err(|e| ServiceError::internal("cannot open the database", e))?;
-        let blobs = BlobStore::local(&data_dir.join("blobs"), &data_dir.join("tmp"))
+        let blobs = BlobStore::local_with_cache(
+            &data_dir.join("blobs"),
+            &data_dir.join("tmp"),
+            config.blob_cache_size.0,
+        )
             .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
         let revision = db.revision().await?;
         let proxies = proxy::Proxies::new(&config.sources)?;

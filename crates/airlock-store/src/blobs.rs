@@ -45,6 +45,42 @@ pub struct BlobStore {
     /// Set for the local filesystem backend: its root, for renames into place and direct reads.
     local_root: Option<PathBuf>,
     tmp_dir: PathBuf,
+    hot: Arc<HotBlobs>,
+}
+
+/// Recently read small blobs, in memory. Content-addressed, so never stale.
+#[derive(Debug)]
+struct HotBlobs {
+    map: std::sync::Mutex<lru::LruCache<String, Bytes>>,
+    bytes: std::sync::atomic::AtomicU64,
+    budget: u64,
+}
+
+/// Blobs up to this size are kept in memory once read.
+const HOT_MAX_ITEM: u64 = 8 * 1024 * 1024;
+
+impl HotBlobs {
+    fn get(&self, sha256: &str) -> Option<Bytes> {
+        self.map.lock().ok()?.get(sha256).cloned()
+    }
+
+    fn insert(&self, sha256: &str, data: Bytes) {
+        use std::sync::atomic::Ordering;
+        let Ok(mut map) = self.map.lock() else { return };
+        if self.budget == 0 || map.contains(sha256) {
+            return;
+        }
+        self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        map.put(sha256.to_string(), data);
+        while self.bytes.load(Ordering::Relaxed) > self.budget {
+            match map.pop_lru() {
+                Some((_, old)) => {
+                    self.bytes.fetch_sub(old.len() as u64, Ordering::Relaxed);
+                }
+                None => break,
+            }
+        }
+    }
 }
 
 const READ_CHUNK: usize = 256 * 1024;
@@ -63,6 +99,11 @@ impl BlobStore {
     /// A store on the local filesystem under `root`; temporary files go to `tmp_dir` (same filesystem,
     /// so that the final rename is atomic). Leftovers of a crash in `tmp_dir` are removed.
     pub fn local(root: &Path, tmp_dir: &Path) -> Result<BlobStore, BlobError> {
+        Self::local_with_cache(root, tmp_dir, 256 * 1024 * 1024)
+    }
+
+    /// As [`BlobStore::local`], keeping up to `cache_bytes` of recently read small blobs in memory.
+    pub fn local_with_cache(root: &Path, tmp_dir: &Path, cache_bytes: u64) -> Result<BlobStore, BlobError> {
         std::fs::create_dir_all(root)?;
         std::fs::create_dir_all(tmp_dir)?;
         for entry in std::fs::read_dir(tmp_dir)? {
@@ -77,6 +118,11 @@ impl BlobStore {
             store: Arc::new(fs),
             local_root: Some(root),
             tmp_dir: tmp_dir.to_path_buf(),
+            hot: Arc::new(HotBlobs {
+                map: std::sync::Mutex::new(lru::LruCache::unbounded()),
+                bytes: std::sync::atomic::AtomicU64::new(0),
+                budget: cache_bytes,
+            }),
         })
     }
 
@@ -189,6 +235,9 @@ impl BlobStore {
     ) -> Result<BlobRead, BlobError> {
         let key = Self::key(sha256)?;
         let not_found = || BlobError::NotFound(sha256.to_string());
+        if let Some(data) = self.hot.get(sha256) {
+            return Self::from_memory(data, range);
+        }
         if let Some(root) = &self.local_root {
             let path = root.join(key.as_ref());
             let mut file = match tokio::fs::File::open(&path).await {
@@ -197,6 +246,16 @@ impl BlobStore {
                 Err(e) => return Err(e.into()),
             };
             let total = file.metadata().await?.len();
+            if total <= HOT_MAX_ITEM && self.hot.budget > 0 {
+                let mut data = Vec::with_capacity(total as usize);
+                file.read_to_end(&mut data).await?;
+                if data.len() as u64 != total {
+                    return Err(BlobError::Io(std::io::Error::other("blob changed while read")));
+                }
+                let data = Bytes::from(data);
+                self.hot.insert(sha256, data.clone());
+                return Self::from_memory(data, range);
+            }
             let range = clamp(range, total)?;
             if range.start > 0 {
                 file.seek(std::io::SeekFrom::Start(range.start)).await?;
@@ -231,8 +290,24 @@ impl BlobStore {
         })
     }
 
+    fn from_memory(data: Bytes, range: Option<Range<u64>>) -> Result<BlobRead, BlobError> {
+        let total = data.len() as u64;
+        let range = clamp(range, total)?;
+        let slice = data.slice(range.start as usize..range.end as usize);
+        Ok(BlobRead {
+            total,
+            range,
+            stream: futures::stream::once(async move { Ok(slice) }).boxed(),
+        })
+    }
+
     /// Removes a blob (absent is fine).
     pub async fn delete(&self, sha256: &str) -> Result<(), BlobError> {
+        if let Ok(mut map) = self.hot.map.lock()
+            && let Some(old) = map.pop(sha256)
+        {
+            self.hot.bytes.fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         match self.store.delete(&Self::key(sha256)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
