@@ -89,6 +89,19 @@ enum Command {
         /// Package names (name or name==version).
         names: Vec<String>,
     },
+    /// Why a lane serves, hides or refuses a package version: `airlock why pypi:urllib3==1.26.4 --lane prod`.
+    Why {
+        /// `ecosystem:name==version`, e.g. pypi:urllib3==1.26.4 or cran:dplyr==1.1.4
+        package: String,
+        #[arg(long)]
+        lane: String,
+        /// Ask a running server instead of reading the data directory.
+        #[arg(long)]
+        server: Option<String>,
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+    },
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
@@ -277,6 +290,55 @@ async fn run(cli: Cli) -> Result<()> {
             server,
             token,
         } => publish::publish(&files, &source, &server, &token).await?,
+        Command::Why {
+            package,
+            lane,
+            server,
+            json,
+        } => {
+            let (eco, rest) = package
+                .split_once(':')
+                .context("expected ecosystem:name==version, e.g. pypi:urllib3==1.26.4")?;
+            let (name, version) = rest
+                .split_once("==")
+                .context("expected ecosystem:name==version, e.g. pypi:urllib3==1.26.4")?;
+            let answer = match server {
+                Some(server) => {
+                    let url = format!("{}/api/v1/lanes/{lane}/why", server.trim_end_matches('/'));
+                    let resp = reqwest::Client::new()
+                        .get(&url)
+                        .query(&[("ecosystem", eco), ("name", name), ("version", version)])
+                        .send()
+                        .await
+                        .with_context(|| format!("cannot reach {url}"))?;
+                    let status = resp.status();
+                    let body: serde_json::Value = resp
+                        .json()
+                        .await
+                        .context("the server's answer is not JSON")?;
+                    if !status.is_success() {
+                        anyhow::bail!("{status}: {}", body["detail"].as_str().unwrap_or_default());
+                    }
+                    body
+                }
+                None => {
+                    let eco = match eco {
+                        "pypi" => airlock_config::Ecosystem::Pypi,
+                        "cran" => airlock_config::Ecosystem::Cran,
+                        other => anyhow::bail!("unknown ecosystem {other:?}: use pypi or cran"),
+                    };
+                    let app = open(g).await?;
+                    let answer = app.why(&lane, eco, name, version).await;
+                    app.close().await;
+                    answer?
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            } else {
+                print_why(&answer);
+            }
+        }
         Command::Mirror {
             source,
             requirements,
@@ -344,6 +406,38 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+fn print_why(w: &serde_json::Value) {
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    println!(
+        "{}:{}=={} in lane {}: {}{}",
+        s(&w["ecosystem"]),
+        s(&w["name"]),
+        s(&w["version"]),
+        s(&w["lane"]),
+        s(&w["action"]),
+        if w["visible"].as_bool() == Some(true) {
+            " (served)"
+        } else {
+            " (not served)"
+        }
+    );
+    if let Some(source) = w["source"].as_str() {
+        println!("  from source {source}");
+    }
+    if let Some(l) = w["license"].as_object() {
+        println!(
+            "  licence: {} ({})",
+            l.get("expression")
+                .and_then(|v| v.as_str())
+                .unwrap_or("unrecognised"),
+            l.get("class").and_then(|v| v.as_str()).unwrap_or("unknown")
+        );
+    }
+    for r in w["reasons"].as_array().into_iter().flatten() {
+        println!("  {:<5} {}", s(&r["action"]), s(&r["message"]));
     }
 }
 

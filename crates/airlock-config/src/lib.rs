@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use airlock_policy::{GlobalRules, LanePolicy, Mode as LaneMode};
 use serde::{Deserialize, Serialize};
 
 mod duration;
@@ -40,6 +41,9 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     #[serde(rename = "lane")]
     pub lanes: Vec<LaneConfig>,
+    /// Block rules for every lane: `block = [{ package = "pypi:evil", reason = "..." }]`.
+    #[serde(default, skip_serializing_if = "airlock_policy::Rules::is_empty")]
+    pub block: airlock_policy::Rules<airlock_policy::BlockRule>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -116,25 +120,56 @@ fn default_backoff() -> Span {
     Span(std::time::Duration::from_millis(250))
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LaneMode {
-    #[default]
-    Open,
-    Allowlist,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// A lane: its sources in priority order (for one name the first source that has it wins) and
+/// its policy (see `airlock-policy`). In TOML, one `[[lane]]` table holds both.
+#[derive(Debug, Clone, PartialEq)]
 pub struct LaneConfig {
     pub name: String,
-    #[serde(default)]
-    pub mode: LaneMode,
-    /// Sources in priority order: for one project name the first source that has it wins.
     pub sources: Vec<String>,
-    /// Allow rules, `ecosystem:name` or `ecosystem:name==version`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allow: Vec<String>,
+    pub policy: LanePolicy,
+}
+
+impl<'de> Deserialize<'de> for LaneConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let sources: Vec<String> = match table.remove("sources") {
+            Some(v) => v.try_into().map_err(D::Error::custom)?,
+            None => return Err(D::Error::missing_field("sources")),
+        };
+        let name = table
+            .get("name")
+            .and_then(toml::Value::as_str)
+            .ok_or_else(|| D::Error::missing_field("name"))?
+            .to_string();
+        let policy: LanePolicy = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| D::Error::custom(format!("lane {name:?}: {e}")))?;
+        Ok(LaneConfig {
+            name,
+            sources,
+            policy,
+        })
+    }
+}
+
+impl Serialize for LaneConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut table = toml::Table::try_from(&self.policy).map_err(S::Error::custom)?;
+        table.insert("name".into(), toml::Value::String(self.name.clone()));
+        table.insert(
+            "sources".into(),
+            toml::Value::Array(
+                self.sources
+                    .iter()
+                    .cloned()
+                    .map(toml::Value::String)
+                    .collect(),
+            ),
+        );
+        table.serialize(s)
+    }
 }
 
 impl Config {
@@ -198,11 +233,9 @@ impl Config {
                     return invalid(format!("lane {:?} names unknown source {s:?}", l.name));
                 }
             }
-            for rule in &l.allow {
-                AllowRule::parse(rule).map_err(|e| {
-                    ConfigError::Invalid(format!("lane {:?}: allow rule {rule:?}: {e}", l.name))
-                })?;
-            }
+            l.policy
+                .validate()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         if self.max_upload_size.0 == 0 {
             return invalid("max_upload_size must be above zero".into());
@@ -219,53 +252,12 @@ fn is_identifier(s: &str) -> bool {
         && !s.starts_with('-')
 }
 
-/// One allow rule of a lane: a package, optionally pinned to one version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AllowRule {
-    pub ecosystem: Ecosystem,
-    /// Normalised name (PEP 503 for Python; as written for R, whose names are case-sensitive).
-    pub name: String,
-    pub version: Option<String>,
-}
-
-impl AllowRule {
-    pub fn parse(rule: &str) -> Result<AllowRule, String> {
-        let (eco, rest) = rule
-            .split_once(':')
-            .ok_or("expected `ecosystem:name` or `ecosystem:name==version`")?;
-        let ecosystem = match eco {
-            "pypi" => Ecosystem::Pypi,
-            "cran" => Ecosystem::Cran,
-            other => return Err(format!("unknown ecosystem {other:?} (pypi or cran)")),
-        };
-        let (name, version) = match rest.split_once("==") {
-            Some((n, v)) => (n.trim(), Some(v.trim())),
-            None => (rest.trim(), None),
-        };
-        if name.is_empty() || name.contains(|c: char| "<>=!~,; ".contains(c)) {
-            return Err("only `name` and `name==version` rules are supported".into());
+impl Config {
+    /// The global rules, as the policy takes them.
+    pub fn global_rules(&self) -> GlobalRules {
+        GlobalRules {
+            block: self.block.clone(),
         }
-        let name = match ecosystem {
-            Ecosystem::Pypi => {
-                if !airlock_pypi::name::is_valid(name) {
-                    return Err(format!("{name:?} is not a valid Python project name"));
-                }
-                airlock_pypi::name::normalize(name)
-            }
-            Ecosystem::Cran => name.to_string(),
-        };
-        let version = match (ecosystem, version) {
-            (Ecosystem::Pypi, Some(v)) => Some(
-                airlock_pypi::version::normalize(v)
-                    .map_err(|e| format!("bad version {v:?}: {e}"))?,
-            ),
-            (_, v) => v.map(str::to_string),
-        };
-        Ok(AllowRule {
-            ecosystem,
-            name,
-            version,
-        })
     }
 }
 
@@ -463,8 +455,9 @@ mod tests {
         let loaded = load(None, env(&[]), &Flags::default()).unwrap();
         let c = &loaded.config;
         assert_eq!(c.sources.len(), 2);
-        assert_eq!(c.lane("dev").unwrap().mode, LaneMode::Open);
-        assert_eq!(c.lane("prod").unwrap().mode, LaneMode::Allowlist);
+        assert_eq!(c.lane("dev").unwrap().policy.mode, LaneMode::Open);
+        assert_eq!(c.lane("prod").unwrap().policy.mode, LaneMode::Allowlist);
+        assert_eq!(c.lane("prod").unwrap().policy.name, "prod");
         assert_eq!(
             c.effective_database_url(),
             "sqlite://airlock-data/airlock.db"
@@ -510,7 +503,12 @@ mod tests {
     fn invalid_configs_are_refused_with_a_reason() {
         let check = |file: &str, needle: &str| {
             let err = load(Some(("x", file)), env(&[]), &Flags::default()).unwrap_err();
-            let msg = format!("{err}");
+            let mut msg = format!("{err}");
+            let mut cur = std::error::Error::source(&err);
+            while let Some(c) = cur {
+                msg.push_str(&format!(": {c}"));
+                cur = c.source();
+            }
             assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
         };
         check(
@@ -527,17 +525,39 @@ mod tests {
         );
         check(
             "[[source]]\nname=\"p\"\nkind=\"hosted\"\necosystem=\"pypi\"\n[[lane]]\nname=\"prod\"\nsources=[\"p\"]\nallow=[\"npm:x\"]",
-            "unknown ecosystem",
+            "allow",
+        );
+        check(
+            "[[source]]\nname=\"p\"\nkind=\"hosted\"\necosystem=\"pypi\"\n[[lane]]\nname=\"prod\"\nsources=[\"p\"]\nvulnerabilities={block_at=\"hgih\"}",
+            "lane \"prod\"",
         );
         check("max_upload_size = \"ten\"", "cannot parse");
     }
 
     #[test]
-    fn allow_rules_parse() {
-        let r = AllowRule::parse("pypi:Foo_Bar==1.0.0").unwrap();
-        assert_eq!(r.name, "foo-bar");
-        assert_eq!(r.version.as_deref(), Some("1.0.0"));
-        assert!(AllowRule::parse("pypi:numpy>=1").is_err());
-        assert_eq!(AllowRule::parse("cran:dplyr").unwrap().version, None);
+    fn lane_policies_parse_and_show_again() {
+        let file = r#"
+block = [{ package = "pypi:evil-pkg", reason = "malware" }]
+[[source]]
+name = "p"
+kind = "hosted"
+ecosystem = "pypi"
+[[lane]]
+name = "prod"
+mode = "allowlist"
+sources = ["p"]
+allow = ["pypi:urllib3", "pypi:numpy>=1.26,<3", "cran:dplyr"]
+vulnerabilities = { block_at = "high", unscored = "warn" }
+licenses = { deny = ["strong-copyleft"], unknown = "warn" }
+min_age = "7d"
+"#;
+        let loaded = load(Some(("f", file)), env(&[]), &Flags::default()).unwrap();
+        let prod = loaded.config.lane("prod").unwrap();
+        assert_eq!(prod.sources, vec!["p".to_string()]);
+        assert_eq!(prod.policy.allow.len(), 3);
+        assert_eq!(loaded.config.block.len(), 1);
+        let shown = loaded.render().unwrap();
+        let again = load(Some(("shown", &shown)), env(&[]), &Flags::default()).unwrap();
+        assert_eq!(again.config, loaded.config);
     }
 }

@@ -11,6 +11,8 @@ pub struct ApiError {
     pub message: String,
     /// For 5xx: the cause, logged, never sent.
     pub cause: Option<String>,
+    /// Answer as RFC 9457 `application/problem+json` (the JSON API) rather than a text line.
+    pub problem: bool,
 }
 
 /// Attached to a 5xx response so that the middleware can log its cause.
@@ -23,7 +25,14 @@ impl ApiError {
             status,
             message: message.into(),
             cause: None,
+            problem: false,
         }
+    }
+
+    /// The same error as `application/problem+json`.
+    pub fn problem(mut self) -> ApiError {
+        self.problem = true;
+        self
     }
 }
 
@@ -48,6 +57,7 @@ impl From<ServiceError> for ApiError {
             status,
             message: e.to_string(),
             cause,
+            problem: false,
         }
     }
 }
@@ -64,11 +74,20 @@ impl IntoResponse for ApiError {
         } else {
             format!("{}\n", self.message)
         };
+        let (body, content_type) = if self.problem {
+            let problem = serde_json::json!({
+                "type": "about:blank",
+                "title": self.status.canonical_reason().unwrap_or("error"),
+                "status": self.status.as_u16(),
+                "detail": body.trim_end(),
+            });
+            (problem.to_string(), "application/problem+json")
+        } else {
+            (body, "text/plain; charset=utf-8")
+        };
         let mut resp = (self.status, body).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -5,8 +5,10 @@
 //! | `/{lane}/pypi/simple/...`, `/{lane}/pypi/files/...` | [`pypi`] |
 //! | `/{lane}/cran/src/contrib/...` | [`cran`] |
 //! | `POST /upload/{source}/` | [`upload`] |
+//! | `/api/v1/...` (JSON, problem+json errors) | [`api`] |
 //! | `/healthz`, `/metrics` | [`ops`] |
 
+mod api;
 mod auth;
 mod cran;
 mod error;
@@ -53,6 +55,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         ));
     Router::new()
         .route("/healthz", get(ops::healthz))
+        .route("/api/v1/lanes/{lane}/why", get(api::why))
         .route("/metrics", get(ops::metrics))
         .route("/{lane}/pypi/simple", get(pypi::root_redirect))
         .route("/{lane}/pypi/simple/", get(pypi::root))

@@ -4,10 +4,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use airlock_osv::{Advisory, Index, LoadReport};
+use airlock_osv::{Advisory, LoadReport};
+use airlock_policy::AdvisoryDb;
 
 use crate::error::chain;
 use crate::{Airlock, Principal, ServiceError, audit_entry, now_micros};
+
+/// The advisory index and the `(count, latest learned_at)` of the advisories it was built from.
+pub(crate) type Fingerprinted = ((i64, i64), Arc<AdvisoryDb>);
 
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -19,14 +23,6 @@ pub struct ImportSummary {
     pub unchanged: usize,
     /// Files that could not be read, with the reason.
     pub errors: Vec<(String, String)>,
-}
-
-/// Advisory ecosystem names -> how airlock normalises package names in them.
-fn normalize(ecosystem: &str, name: &str) -> String {
-    match ecosystem {
-        "PyPI" => airlock_pypi::name::normalize(name),
-        _ => name.to_string(),
-    }
 }
 
 impl Airlock {
@@ -91,24 +87,30 @@ impl Airlock {
         Ok(summary)
     }
 
-    /// Every advisory airlock knows (latest version of each), indexed by package and alias.
-    pub async fn advisory_index(&self) -> Result<Arc<Index>, ServiceError> {
-        let generation = match self.advisories.get(&()) {
-            Ok(index) => return Ok(index),
-            Err(generation) => generation,
-        };
+    /// Every advisory airlock knows (latest version of each), ready for fast decisions. Rebuilt
+    /// only when the advisories themselves change, not on every revision.
+    pub async fn advisory_db(&self) -> Result<Arc<AdvisoryDb>, ServiceError> {
+        let fingerprint = self.db.advisories_fingerprint().await?;
+        if let Ok(cached) = self.advisories.lock()
+            && let Some((f, db)) = cached.as_ref()
+            && *f == fingerprint
+        {
+            return Ok(db.clone());
+        }
         let rows = self.db.current_advisories().await?;
-        let index = tokio::task::spawn_blocking(move || {
+        let db = tokio::task::spawn_blocking(move || {
             let advisories: Vec<Advisory> = rows
                 .iter()
                 .filter_map(|(_, body, _)| serde_json::from_str(body).ok())
                 .collect();
-            Index::new(advisories, normalize)
+            AdvisoryDb::new(advisories)
         })
         .await
         .map_err(|e| ServiceError::internal("cannot build the advisory index", e))?;
-        let index = Arc::new(index);
-        self.advisories.insert(generation, (), index.clone());
-        Ok(index)
+        let db = Arc::new(db);
+        if let Ok(mut cached) = self.advisories.lock() {
+            *cached = Some((fingerprint, db.clone()));
+        }
+        Ok(db)
     }
 }

@@ -22,10 +22,10 @@ use bytes::Bytes;
 use crate::error::chain;
 use crate::files::ServedFile;
 use crate::index::Page;
-use crate::policy::{self, Verdict};
 use crate::publish::{Published, UploadForm, bad};
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError, now_micros};
+use airlock_policy::Verdict;
 
 /// The kind recorded for R source packages.
 pub(crate) const R_SOURCE: &str = "r-source";
@@ -152,6 +152,7 @@ impl Airlock {
         lane: &LaneConfig,
     ) -> Result<CranView, ServiceError> {
         let mut expires = None;
+        let decider = self.decider().await?;
         // Name ownership: the first source (in lane order) that has a package keeps it.
         let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
         for source in self.lane_sources(lane, Ecosystem::Cran) {
@@ -181,15 +182,15 @@ impl Airlock {
             rows.sort_by_key(|r| RVersion::parse(&r.version).ok());
             let verdicts: Vec<Verdict> = rows
                 .iter()
-                .map(|r| policy::decide(lane, Ecosystem::Cran, &name, &r.version))
+                .map(|r| decider.decide_row(lane, Ecosystem::Cran, r))
                 .collect();
             let latest = rows
                 .iter()
                 .zip(&verdicts)
-                .rposition(|(_, v)| v.is_allowed());
+                .rposition(|(_, v)| v.action.listed());
             for (i, (row, verdict)) in rows.into_iter().zip(verdicts).enumerate() {
                 let is_current = Some(i) == latest;
-                if verdict.is_allowed() {
+                if verdict.action.listed() {
                     if is_current {
                         if let Some(entry) = entry_of(&row) {
                             current.push(entry);
@@ -254,8 +255,8 @@ impl Airlock {
             return Err(not_found());
         }
         // A version the lane refuses says why, wherever it is asked for.
-        if let Verdict::Deny(reason) = verdict {
-            return Err(ServiceError::Forbidden(reason.clone()));
+        if !verdict.action.serves_file() {
+            return Err(ServiceError::Forbidden(verdict.summary()));
         }
         if archive_of.is_none() && !is_current {
             return Err(not_found());

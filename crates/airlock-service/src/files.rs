@@ -11,7 +11,6 @@ use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use crate::policy::Verdict;
 use crate::proxy::FileBody;
 use crate::{Airlock, ServiceError};
 
@@ -96,8 +95,8 @@ impl Airlock {
         if !key_matches {
             return Err(not_found());
         }
-        if let Verdict::Deny(reason) = verdict {
-            return Err(ServiceError::Forbidden(reason));
+        if !verdict.action.serves_file() {
+            return Err(ServiceError::Forbidden(verdict.summary()));
         }
         if metadata && row.metadata_sha256.is_none() {
             return Err(not_found());

@@ -11,8 +11,9 @@ use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::policy::{self, Verdict};
+use crate::policy;
 use crate::{Airlock, ServiceError, format_rfc3339};
+use airlock_policy::Verdict;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PageKey {
@@ -86,6 +87,7 @@ impl Airlock {
         project: &str,
     ) -> Result<Option<LaneProject>, ServiceError> {
         let mut fresh_until: Option<Instant> = None;
+        let decider = self.decider().await?;
         for source in self.lane_sources(lane, Ecosystem::Pypi) {
             let rows = match source.kind {
                 SourceKind::Hosted => self.db.project_artifacts(&source.name, project).await?,
@@ -107,7 +109,7 @@ impl Airlock {
             let rows = rows
                 .into_iter()
                 .map(|row| {
-                    let verdict = policy::decide(lane, Ecosystem::Pypi, project, &row.version);
+                    let verdict = decider.decide_row(lane, Ecosystem::Pypi, &row);
                     (row, verdict)
                 })
                 .collect();
@@ -148,22 +150,34 @@ impl Airlock {
         let page = match found {
             None => None,
             Some(p) => {
-                let (admitted, refused): (Vec<_>, Vec<_>) =
-                    p.rows.into_iter().partition(|(_, v)| v.is_allowed());
-                if admitted.is_empty() && !refused.is_empty() {
+                // Listed versions as they are; hidden ones yanked with the reason (pins keep a
+                // clear message) or dropped, as the lane says; denied ones dropped.
+                let yank_hidden = lane_cfg.policy.hidden == airlock_policy::HiddenStyle::Yank;
+                let mut shown = Vec::new();
+                let mut refused = None;
+                for (mut row, verdict) in p.rows {
+                    if verdict.action.listed() {
+                        shown.push(row);
+                    } else if verdict.action.serves_file() && yank_hidden {
+                        if row.yanked_reason.is_none() {
+                            row.yanked_reason = Some(verdict.summary());
+                        }
+                        shown.push(row);
+                    } else if refused.is_none() {
+                        refused = Some(verdict.summary());
+                    }
+                }
+                if shown.is_empty()
+                    && let Some(reason) = refused
+                {
                     // Not cached: the reason is worth its query, and refusals are rare.
-                    let reason = match &refused[0].1 {
-                        Verdict::Deny(r) => r.clone(),
-                        Verdict::Allow => String::new(),
-                    };
                     return Err(ServiceError::NotFound(format!(
                         "{}: {reason}",
                         not_found(lane, project)
                     )));
                 }
-                let rows: Vec<ArtifactRow> = admitted.into_iter().map(|(r, _)| r).collect();
                 Some(Arc::new(Page::new(
-                    render_project(project, &rows, format),
+                    render_project(project, &shown, format),
                     format,
                 )))
             }
@@ -215,12 +229,12 @@ impl Airlock {
                 }
             }
         }
-        if lane_cfg.mode == airlock_config::LaneMode::Allowlist {
+        if lane_cfg.policy.mode == airlock_config::LaneMode::Allowlist {
             // A name on the allow list may still have none of its versions admitted.
             let mut admitted = std::collections::BTreeSet::new();
             for name in names {
                 let p = self.lane_project(lane_cfg, &name).await?;
-                if p.is_some_and(|p| p.rows.iter().any(|(_, v)| v.is_allowed())) {
+                if p.is_some_and(|p| p.rows.iter().any(|(_, v)| v.action.listed())) {
                     admitted.insert(name);
                 }
             }

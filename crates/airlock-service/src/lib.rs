@@ -15,6 +15,7 @@ mod publish;
 mod time_fmt;
 mod tokens;
 mod upload;
+mod why;
 mod yank;
 
 use std::path::PathBuf;
@@ -26,12 +27,12 @@ use airlock_config::Config;
 use airlock_store::{AuditEntry, BlobStore, Db};
 
 pub use advisories::ImportSummary;
+pub use airlock_policy::Verdict;
 pub use cran::CranIndex;
 pub use error::ServiceError;
 pub use files::ServedFile;
 pub use index::Page;
 pub use mirror::Mirrored;
-pub use policy::Verdict;
 pub use proxy::{FileBody, ProxyCounters};
 pub use publish::{Published, UploadForm};
 pub use time_fmt::{format_rfc3339, now_micros};
@@ -49,7 +50,8 @@ pub struct Airlock {
     pages: cache::Cache<index::PageKey, index::Cached>,
     proxies: proxy::Proxies,
     cran_views: cache::Cache<String, Arc<cran::CranView>>,
-    advisories: cache::Cache<(), Arc<airlock_osv::Index>>,
+    /// The advisory index and the fingerprint of the advisories it was built from.
+    advisories: std::sync::Mutex<Option<advisories::Fingerprinted>>,
     files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
 }
 
@@ -71,7 +73,7 @@ impl Airlock {
             &data_dir.join("tmp"),
             config.blob_cache_size.0,
         )
-            .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
+        .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
         let revision = db.revision().await?;
         let proxies = proxy::Proxies::new(&config.sources)?;
         Ok(Arc::new(Airlock {
@@ -82,7 +84,7 @@ impl Airlock {
             pages: cache::Cache::default(),
             proxies,
             cran_views: cache::Cache::default(),
-            advisories: cache::Cache::default(),
+            advisories: std::sync::Mutex::new(None),
             files: cache::Cache::default(),
         }))
     }
@@ -110,7 +112,6 @@ impl Airlock {
             self.pages.clear();
             self.files.clear();
             self.cran_views.clear();
-            self.advisories.clear();
         }
     }
 

@@ -1,99 +1,112 @@
-//! What a lane admits. For now: mode `open` admits everything of its sources, mode `allowlist` only
-//! what an allow rule names. The full policy engine (block rules, advisories, licences, cooldown)
-//! replaces this one function; every caller already goes through it.
+//! The bridge from stored artifacts to the one policy decision (`airlock-policy`): facts from a
+//! row, the lane's policy, the global rules and the advisories known now.
 
-use airlock_config::{AllowRule, Ecosystem, LaneConfig, LaneMode};
+use std::sync::Arc;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    Allow,
-    /// Refused, with a one-line reason naming the lane and the rule.
-    Deny(String),
-}
+use airlock_config::{Ecosystem, LaneConfig, LaneMode};
+use airlock_policy::{AdvisoryDb, ArtifactFacts, Verdict};
+use airlock_store::ArtifactRow;
 
-impl Verdict {
-    pub fn is_allowed(&self) -> bool {
-        matches!(self, Verdict::Allow)
+use crate::{Airlock, ServiceError, now_micros};
+
+pub(crate) fn policy_ecosystem(eco: Ecosystem) -> airlock_policy::Ecosystem {
+    match eco {
+        Ecosystem::Pypi => airlock_policy::Ecosystem::Pypi,
+        Ecosystem::Cran => airlock_policy::Ecosystem::Cran,
     }
 }
 
-/// The decision of `lane` on version `version` of `project` (normalised) of `ecosystem`.
-pub fn decide(lane: &LaneConfig, ecosystem: Ecosystem, project: &str, version: &str) -> Verdict {
-    match lane.mode {
-        LaneMode::Open => Verdict::Allow,
-        LaneMode::Allowlist => {
-            let allowed = lane
-                .allow
-                .iter()
-                .filter_map(|r| AllowRule::parse(r).ok())
-                .any(|r| {
-                    r.ecosystem == ecosystem
-                        && r.name == project
-                        && r.version
-                            .as_deref()
-                            .is_none_or(|v| same_version(ecosystem, v, version))
-                });
-            if allowed {
-                Verdict::Allow
-            } else {
-                Verdict::Deny(format!(
-                    "lane {:?} admits only allow-listed packages and no allow rule names {ecosystem}:{project}=={version}",
-                    lane.name
-                ))
+/// The licence the stored metadata declares, if it was read.
+pub(crate) fn license_of(
+    row: &ArtifactRow,
+    eco: Ecosystem,
+) -> Option<airlock_license::LicenseInfo> {
+    let meta: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
+    match eco {
+        Ecosystem::Pypi => {
+            let expression = meta.get("license_expression").and_then(|v| v.as_str());
+            let license = meta.get("license").and_then(|v| v.as_str());
+            let classifiers: Vec<String> = meta
+                .get("classifiers")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if expression.is_none() && license.is_none() && classifiers.is_empty() {
+                return None;
             }
+            Some(airlock_license::from_python(
+                expression,
+                license,
+                &classifiers,
+            ))
         }
+        Ecosystem::Cran => meta
+            .get("packages")
+            .and_then(|p| p.get("License"))
+            .and_then(|v| v.as_str())
+            .map(airlock_license::from_r),
     }
 }
 
-/// Whether the lane can admit some version of `project` at all (for the root page).
-pub fn may_admit_name(lane: &LaneConfig, ecosystem: Ecosystem, project: &str) -> bool {
-    match lane.mode {
-        LaneMode::Open => true,
-        LaneMode::Allowlist => lane
-            .allow
-            .iter()
-            .filter_map(|r| AllowRule::parse(r).ok())
-            .any(|r| r.ecosystem == ecosystem && r.name == project),
+/// What the decision knows of a stored artifact.
+pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
+    ArtifactFacts {
+        ecosystem: policy_ecosystem(eco),
+        name: row.project.clone(),
+        version: row.version.clone(),
+        license: license_of(row, eco),
+        upload_time: row.upload_time,
+        first_seen: Some(row.first_seen),
+        yanked: row.yanked_reason.is_some(),
     }
 }
 
-fn same_version(ecosystem: Ecosystem, a: &str, b: &str) -> bool {
-    match ecosystem {
-        Ecosystem::Pypi => airlock_pypi::version::compare(a, b).is_ok_and(|o| o.is_eq()),
-        Ecosystem::Cran => a == b,
+/// Everything a decision needs besides the artifact, taken once per view.
+pub(crate) struct Decider {
+    global: airlock_policy::GlobalRules,
+    advisories: Arc<AdvisoryDb>,
+    now: i64,
+}
+
+impl Decider {
+    pub fn decide(&self, lane: &LaneConfig, facts: &ArtifactFacts) -> Verdict {
+        airlock_policy::decide(
+            facts,
+            &lane.policy,
+            &self.global,
+            self.advisories.as_ref(),
+            self.now,
+        )
+    }
+
+    pub fn decide_row(&self, lane: &LaneConfig, eco: Ecosystem, row: &ArtifactRow) -> Verdict {
+        self.decide(lane, &facts_of(row, eco))
+    }
+
+    pub fn advisory_db(&self) -> &AdvisoryDb {
+        &self.advisories
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Whether the lane can admit some version of `name` at all (for root pages).
+pub(crate) fn may_admit_name(lane: &LaneConfig, eco: Ecosystem, name: &str) -> bool {
+    let p = &lane.policy;
+    let eco = policy_ecosystem(eco);
+    p.mode != LaneMode::Allowlist
+        || p.allow.for_package(eco, name).next().is_some()
+        || p.approved.for_package(eco, name).next().is_some()
+}
 
-    fn lane(mode: LaneMode, allow: &[&str]) -> LaneConfig {
-        LaneConfig {
-            name: "prod".into(),
-            mode,
-            sources: vec![],
-            allow: allow.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn open_admits_and_allowlist_needs_a_rule() {
-        assert_eq!(
-            decide(&lane(LaneMode::Open, &[]), Ecosystem::Pypi, "x", "1"),
-            Verdict::Allow
-        );
-        let l = lane(LaneMode::Allowlist, &["pypi:demo==1.0", "pypi:other"]);
-        assert!(decide(&l, Ecosystem::Pypi, "demo", "1.0.0").is_allowed());
-        assert!(decide(&l, Ecosystem::Pypi, "other", "9").is_allowed());
-        match decide(&l, Ecosystem::Pypi, "demo", "1.1") {
-            Verdict::Deny(reason) => {
-                assert!(reason.contains("\"prod\"") && reason.contains("pypi:demo==1.1"))
-            }
-            Verdict::Allow => panic!("1.1 is not allowed"),
-        }
-        assert!(!decide(&l, Ecosystem::Cran, "demo", "1.0").is_allowed());
-        assert!(may_admit_name(&l, Ecosystem::Pypi, "demo"));
-        assert!(!may_admit_name(&l, Ecosystem::Pypi, "nope"));
+impl Airlock {
+    pub(crate) async fn decider(&self) -> Result<Decider, ServiceError> {
+        Ok(Decider {
+            global: self.config.global_rules(),
+            advisories: self.advisory_db().await?,
+            now: now_micros(),
+        })
     }
 }

@@ -103,7 +103,11 @@ impl BlobStore {
     }
 
     /// As [`BlobStore::local`], keeping up to `cache_bytes` of recently read small blobs in memory.
-    pub fn local_with_cache(root: &Path, tmp_dir: &Path, cache_bytes: u64) -> Result<BlobStore, BlobError> {
+    pub fn local_with_cache(
+        root: &Path,
+        tmp_dir: &Path,
+        cache_bytes: u64,
+    ) -> Result<BlobStore, BlobError> {
         std::fs::create_dir_all(root)?;
         std::fs::create_dir_all(tmp_dir)?;
         for entry in std::fs::read_dir(tmp_dir)? {
@@ -250,7 +254,9 @@ impl BlobStore {
                 let mut data = Vec::with_capacity(total as usize);
                 file.read_to_end(&mut data).await?;
                 if data.len() as u64 != total {
-                    return Err(BlobError::Io(std::io::Error::other("blob changed while read")));
+                    return Err(BlobError::Io(std::io::Error::other(
+                        "blob changed while read",
+                    )));
                 }
                 let data = Bytes::from(data);
                 self.hot.insert(sha256, data.clone());
@@ -306,7 +312,9 @@ impl BlobStore {
         if let Ok(mut map) = self.hot.map.lock()
             && let Some(old) = map.pop(sha256)
         {
-            self.hot.bytes.fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.hot
+                .bytes
+                .fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
         }
         match self.store.delete(&Self::key(sha256)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

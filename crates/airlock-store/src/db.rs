@@ -389,6 +389,14 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// `(count, latest learned_at)` of the advisories: changes whenever one is learned.
+    pub async fn advisories_fingerprint(&self) -> Result<(i64, i64), DbError> {
+        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(learned_at), 0) FROM advisories")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// The latest learned version of each advisory: `(id, body, learned_at)`.
     pub async fn current_advisories(&self) -> Result<Vec<(String, String, i64)>, DbError> {
         let rows = sqlx::query(

@@ -88,13 +88,19 @@ async fn leftovers_of_a_crash_are_cleared_on_open_and_bad_digests_refused() {
 #[tokio::test]
 async fn reads_from_disk_and_from_memory_agree_and_deletes_reach_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let uncached = BlobStore::local_with_cache(&dir.path().join("blobs"), &dir.path().join("tmp"), 0).unwrap();
-    let cached = BlobStore::local_with_cache(&dir.path().join("blobs"), &dir.path().join("tmp"), 3_000).unwrap();
+    let uncached =
+        BlobStore::local_with_cache(&dir.path().join("blobs"), &dir.path().join("tmp"), 0).unwrap();
+    let cached =
+        BlobStore::local_with_cache(&dir.path().join("blobs"), &dir.path().join("tmp"), 3_000)
+            .unwrap();
     let blobs: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 1_500]).collect();
     let mut shas = Vec::new();
     for b in &blobs {
         let sha = sha256_hex(b);
-        uncached.put_file(&temp_with(&uncached, b), &sha).await.unwrap();
+        uncached
+            .put_file(&temp_with(&uncached, b), &sha)
+            .await
+            .unwrap();
         shas.push(sha);
     }
     for (sha, b) in shas.iter().zip(&blobs) {
@@ -107,5 +113,8 @@ async fn reads_from_disk_and_from_memory_agree_and_deletes_reach_memory() {
     }
     // Deleting a blob removes it from memory too.
     cached.delete(&shas[2]).await.unwrap();
-    assert!(matches!(cached.read(&shas[2], None).await, Err(BlobError::NotFound(_))));
+    assert!(matches!(
+        cached.read(&shas[2], None).await,
+        Err(BlobError::NotFound(_))
+    ));
 }

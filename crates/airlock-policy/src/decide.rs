@@ -1,0 +1,422 @@
+//! [`decide`]: every rule family in turn, each adding its reasons to the verdict.
+
+use std::fmt::{self, Write as _};
+
+use airlock_license::LicenseClass;
+use airlock_osv::{Advisory, Level};
+
+use crate::advisories::AdvisorySource;
+use crate::facts::{ArtifactFacts, Ecosystem, Timestamp};
+use crate::lane::{GlobalRules, LanePolicy, Mode};
+use crate::rule::{BlockRule, Match, PackageRule, QueryVersion, Rules};
+use crate::time::{format_minute, format_minute_ceil};
+use crate::verdict::{Action, AdvisoryFinding, Reason, ReasonCode, Verdict};
+
+/// How many advisories a message names before `and N more` (the reason lists them all).
+const NAMED_IN_MESSAGE: usize = 5;
+
+/// Decide what `lane` does with the artifact at instant `now`.
+///
+/// Every rule family is evaluated and adds its reasons (so `why` and `airlock check`
+/// show all of them); the verdict's action is the strongest. See the crate
+/// documentation for the rules.
+pub fn decide(
+    facts: &ArtifactFacts,
+    lane: &LanePolicy,
+    global: &GlobalRules,
+    advisories: &dyn AdvisorySource,
+    now: Timestamp,
+) -> Verdict {
+    let name = facts.ecosystem.normalize_name(&facts.name);
+    let ctx = Ctx {
+        lane,
+        ecosystem: facts.ecosystem,
+        name: &name,
+        version: QueryVersion::new(facts.ecosystem, &facts.version),
+    };
+    let mut verdict = Verdict::allow();
+    ctx.blocks(&global.block, true, &mut verdict);
+    ctx.blocks(&lane.block, false, &mut verdict);
+    if lane.mode == Mode::Allowlist {
+        ctx.allowlist(&mut verdict);
+    }
+    ctx.advisories(advisories, &mut verdict);
+    ctx.license(facts, &mut verdict);
+    ctx.age(facts, now, &mut verdict);
+    verdict
+}
+
+struct Ctx<'a> {
+    lane: &'a LanePolicy,
+    ecosystem: Ecosystem,
+    name: &'a str,
+    version: QueryVersion<'a>,
+}
+
+/// `pypi:urllib3==1.26.4`
+struct Subject<'c, 'a>(&'c Ctx<'a>);
+
+impl fmt::Display for Subject<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ctx = self.0;
+        write!(f, "{}:{}=={}", ctx.ecosystem, ctx.name, ctx.version.raw())
+    }
+}
+
+impl<'a> Ctx<'a> {
+    fn subject(&self) -> Subject<'_, 'a> {
+        Subject(self)
+    }
+
+    /// `lane "prod": ` then the message, on one line: control characters (which only
+    /// odd names, versions or rules could bring) become spaces.
+    fn message(&self, body: fmt::Arguments<'_>) -> String {
+        let mut out = String::with_capacity(96);
+        if !self.lane.name.is_empty() {
+            let _ = write!(out, "lane {:?}: ", self.lane.name);
+        }
+        let _ = out.write_fmt(body);
+        if out.contains(char::is_control) {
+            out = out
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+        }
+        out
+    }
+
+    fn blocks(&self, rules: &Rules<BlockRule>, global: bool, verdict: &mut Verdict) {
+        for block in rules.for_package(self.ecosystem, self.name) {
+            let matched = block.rule.matches(&self.version);
+            if matched == Match::No {
+                continue;
+            }
+            let scope = if global { "global rule" } else { "rule" };
+            let because = match &block.reason {
+                Some(reason) => format!(" ({reason})"),
+                None => String::new(),
+            };
+            let unparsable = if matched == Match::Unparsable {
+                ": the version does not parse, so it cannot be shown to be outside the rule"
+            } else {
+                ""
+            };
+            let mut reason = Reason::new(
+                if global {
+                    ReasonCode::BlockedGlobally
+                } else {
+                    ReasonCode::Blocked
+                },
+                Action::Deny,
+                self.message(format_args!(
+                    "{} is blocked by {scope} \"{}\"{because}{unparsable}",
+                    self.subject(),
+                    block.rule
+                )),
+            );
+            reason.rule = Some(block.rule.to_string());
+            verdict.push(reason);
+        }
+    }
+
+    fn allowlist(&self, verdict: &mut Verdict) {
+        let mut named: Vec<&PackageRule> = Vec::new();
+        let mut unparsable = false;
+        let rules = self
+            .lane
+            .allow
+            .for_package(self.ecosystem, self.name)
+            .chain(self.lane.approved.for_package(self.ecosystem, self.name));
+        for rule in rules {
+            match rule.matches(&self.version) {
+                Match::Yes => return,
+                Match::No => named.push(rule),
+                Match::Unparsable => {
+                    unparsable = true;
+                    named.push(rule);
+                }
+            }
+        }
+        let message = if named.is_empty() {
+            self.message(format_args!(
+                "{} is not on the allow list (mode allowlist, no allow rule or approval names {}:{})",
+                self.subject(),
+                self.ecosystem,
+                self.name
+            ))
+        } else {
+            let rules = named
+                .iter()
+                .map(|r| format!("\"{r}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let plural = if named.len() > 1 { "s" } else { "" };
+            let why = if unparsable {
+                " (the version does not parse)"
+            } else {
+                ""
+            };
+            self.message(format_args!(
+                "{} is not admitted by allow rule{plural} {rules}{why} (mode allowlist)",
+                self.subject()
+            ))
+        };
+        let mut reason = Reason::new(ReasonCode::NotAllowListed, Action::Deny, message);
+        reason.rule = named.first().map(|r| r.to_string());
+        verdict.push(reason);
+    }
+
+    fn advisories(&self, source: &dyn AdvisorySource, verdict: &mut Verdict) {
+        let hits = source.affecting(self.ecosystem, self.name, self.version.raw());
+        if hits.is_empty() {
+            return;
+        }
+        let policy = &self.lane.vulnerabilities;
+        let mut blocking: Vec<AdvisoryFinding> = Vec::new();
+        let mut below: Vec<AdvisoryFinding> = Vec::new();
+        let mut unscored: Vec<AdvisoryFinding> = Vec::new();
+        let mut undecidable: Vec<AdvisoryFinding> = Vec::new();
+        for hit in hits {
+            if hit.undecidable {
+                undecidable.push(finding(hit.advisory, Level::Unscored, None, None));
+                continue;
+            }
+            let (group, action) = match hit.severity.level {
+                Level::Unscored => (&mut unscored, policy.unscored),
+                level if policy.block_at.is_some_and(|at| level >= at) => {
+                    (&mut blocking, policy.action.action())
+                }
+                _ => (&mut below, policy.below),
+            };
+            if action != Action::Allow {
+                group.push(finding(
+                    hit.advisory,
+                    hit.severity.level,
+                    hit.severity.score,
+                    hit.fixed_in,
+                ));
+            }
+        }
+        let level = policy.block_at.map_or("", Level::as_str);
+        if !blocking.is_empty() {
+            let what = format!("at or above the block level {level}");
+            self.advisory_reason(
+                ReasonCode::Vulnerable,
+                policy.action.action(),
+                &what,
+                blocking,
+                verdict,
+            );
+        }
+        if !below.is_empty() {
+            let what = if policy.block_at.is_some() {
+                format!("below the block level {level}")
+            } else {
+                "no block level is set".to_owned()
+            };
+            self.advisory_reason(ReasonCode::Vulnerable, policy.below, &what, below, verdict);
+        }
+        if !unscored.is_empty() {
+            self.advisory_reason(
+                ReasonCode::VulnerabilityUnscored,
+                policy.unscored,
+                "without a severity score",
+                unscored,
+                verdict,
+            );
+        }
+        if !undecidable.is_empty() {
+            self.advisory_reason(
+                ReasonCode::VulnerabilityUndecidable,
+                Action::Warn,
+                "that could not be evaluated (a version does not parse)",
+                undecidable,
+                verdict,
+            );
+        }
+    }
+
+    /// `has advisory X (high, CVSS 8.1), <what>; fixed in 1.2` or
+    /// `has 3 advisories <what>: X (high, CVSS 8.1; fixed in 1.2), Y (...), ...`.
+    fn advisory_reason(
+        &self,
+        code: ReasonCode,
+        action: Action,
+        what: &str,
+        mut findings: Vec<AdvisoryFinding>,
+        verdict: &mut Verdict,
+    ) {
+        findings.sort_by(|a, b| {
+            b.level
+                .cmp(&a.level)
+                .then(b.score.unwrap_or(-1.0).total_cmp(&a.score.unwrap_or(-1.0)))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let undecidable = code == ReasonCode::VulnerabilityUndecidable;
+        let mut body = String::new();
+        if let [one] = findings.as_slice() {
+            let _ = write!(body, "has advisory {}", one.id);
+            if !undecidable {
+                body.push_str(" (");
+                describe(&mut body, one, false);
+                body.push(')');
+            }
+            let separator = if undecidable { " " } else { ", " };
+            let _ = write!(body, "{separator}{what}");
+            match &one.fixed_in {
+                Some(fixed) => {
+                    let _ = write!(body, "; fixed in {fixed}");
+                }
+                None if !undecidable => body.push_str("; no fixed version known"),
+                None => {}
+            }
+        } else {
+            let _ = write!(body, "has {} advisories {what}: ", findings.len());
+            for (i, f) in findings.iter().take(NAMED_IN_MESSAGE).enumerate() {
+                if i > 0 {
+                    body.push_str(", ");
+                }
+                body.push_str(&f.id);
+                if !undecidable {
+                    body.push_str(" (");
+                    describe(&mut body, f, true);
+                    body.push(')');
+                }
+            }
+            if findings.len() > NAMED_IN_MESSAGE {
+                let _ = write!(body, " and {} more", findings.len() - NAMED_IN_MESSAGE);
+            }
+        }
+        let mut reason = Reason::new(
+            code,
+            action,
+            self.message(format_args!("{} {body}", self.subject())),
+        );
+        reason.advisories = findings;
+        verdict.push(reason);
+    }
+
+    fn license(&self, facts: &ArtifactFacts, verdict: &mut Verdict) {
+        let policy = &self.lane.licenses;
+        let (class, expression) = match &facts.license {
+            Some(info) => (info.class, info.expression.as_deref()),
+            None => (LicenseClass::Unknown, None),
+        };
+        let denied = policy.deny.contains(&class);
+        let enforced = if denied {
+            policy.action.action()
+        } else {
+            Action::Allow
+        };
+        let (code, action, body) = if class == LicenseClass::Unknown {
+            let action = enforced.max(policy.unknown);
+            if action == Action::Allow {
+                return;
+            }
+            let what = if facts.license.is_some() {
+                "has no recognisable licence (class unknown)"
+            } else {
+                "has no licence information yet (class unknown: its metadata has not been read)"
+            };
+            let denies = if denied {
+                ", a class this lane denies"
+            } else {
+                ""
+            };
+            (
+                ReasonCode::LicenseUnknown,
+                action,
+                format!("{what}{denies}"),
+            )
+        } else if denied {
+            let body = match expression {
+                Some(expression) => {
+                    format!("is licensed {expression} ({class}), a class this lane denies")
+                }
+                None => format!("has a {class} licence, a class this lane denies"),
+            };
+            (ReasonCode::License, enforced, body)
+        } else {
+            return;
+        };
+        let mut reason = Reason::new(
+            code,
+            action,
+            self.message(format_args!("{} {body}", self.subject())),
+        );
+        reason.rule = Some(format!("licenses.deny {class}")).filter(|_| denied);
+        verdict.push(reason);
+    }
+
+    fn age(&self, facts: &ArtifactFacts, now: Timestamp, verdict: &mut Verdict) {
+        let Some(min_age) = self.lane.min_age else {
+            return;
+        };
+        let published = facts
+            .upload_time
+            .map(|t| (t, "published"))
+            .or(facts.first_seen.map(|t| (t, "first seen by airlock")));
+        let reason = match published {
+            Some((at, what)) => {
+                let eligible = at.saturating_add(min_age.as_micros());
+                if now >= eligible {
+                    return;
+                }
+                let mut reason = Reason::new(
+                    ReasonCode::TooNew,
+                    Action::Hide,
+                    self.message(format_args!(
+                        "{} was {what} {}, less than the minimum age {min_age} ago; eligible from {}",
+                        self.subject(),
+                        format_minute(at),
+                        format_minute_ceil(eligible)
+                    )),
+                );
+                reason.eligible_at = Some(eligible);
+                reason
+            }
+            None => Reason::new(
+                ReasonCode::NoPublishTime,
+                Action::Hide,
+                self.message(format_args!(
+                    "{} has no known publish time, so the minimum age {min_age} cannot be checked",
+                    self.subject()
+                )),
+            ),
+        };
+        verdict.push(reason);
+    }
+}
+
+fn finding(
+    advisory: &Advisory,
+    level: Level,
+    score: Option<f64>,
+    fixed: Option<&str>,
+) -> AdvisoryFinding {
+    AdvisoryFinding {
+        id: advisory.id.clone(),
+        level,
+        score,
+        fixed_in: fixed.map(str::to_owned),
+    }
+}
+
+/// `high, CVSS 8.1` (and `; fixed in 1.2` when several advisories share a message).
+fn describe(out: &mut String, finding: &AdvisoryFinding, with_fix: bool) {
+    out.push_str(finding.level.as_str());
+    if let Some(score) = finding.score {
+        let _ = write!(out, ", CVSS {score:.1}");
+    }
+    if with_fix {
+        match &finding.fixed_in {
+            Some(fixed) => {
+                let _ = write!(out, "; fixed in {fixed}");
+            }
+            None => out.push_str("; no fix"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

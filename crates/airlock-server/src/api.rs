@@ -1,0 +1,39 @@
+//! The JSON API (`/api/v1/...`). Errors answer RFC 9457 `application/problem+json`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize)]
+pub struct WhyQuery {
+    ecosystem: String,
+    name: String,
+    version: String,
+}
+
+/// `GET /api/v1/lanes/{lane}/why?ecosystem=pypi&name=N&version=V`
+pub async fn why(
+    State(state): State<AppState>,
+    Path(lane): Path<String>,
+    Query(q): Query<WhyQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let eco = match q.ecosystem.as_str() {
+        "pypi" => airlock_config::Ecosystem::Pypi,
+        "cran" => airlock_config::Ecosystem::Cran,
+        other => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                format!("unknown ecosystem {other:?}: use pypi or cran"),
+            )
+            .problem());
+        }
+    };
+    let answer = state
+        .app
+        .why(&lane, eco, &q.name, &q.version)
+        .await
+        .map_err(|e| ApiError::from(e).problem())?;
+    Ok(Json(answer))
+}
