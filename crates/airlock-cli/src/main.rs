@@ -128,6 +128,11 @@ enum AdvisoriesCommand {
     /// Import an OSV database: a directory of .json/.yaml files (searched recursively) or a zip
     /// such as osv.dev's per-ecosystem all.zip. Importing again adds only what changed.
     Import { path: String },
+    /// Download and import the configured OSV exports (`advisory_urls`), or those given.
+    Sync {
+        #[arg(long = "url")]
+        urls: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -373,6 +378,30 @@ async fn run(cli: Cli) -> Result<()> {
                 summary.unchanged,
                 summary.errors.len()
             );
+        }
+        Command::Advisories(AdvisoriesCommand::Sync { urls }) => {
+            let app = open(g).await?;
+            let results = app.sync_advisories(&Principal::local_admin(), &urls).await;
+            app.close().await;
+            let mut failed = 0;
+            for (url, result) in results? {
+                match result {
+                    Ok(s) => println!(
+                        "{url}: {} new, {} updated, {} unchanged, {} unreadable",
+                        s.new,
+                        s.updated,
+                        s.unchanged,
+                        s.errors.len()
+                    ),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {url}: {e}");
+                    }
+                }
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} advisory source(s) could not be synced");
+            }
         }
         Command::Config(ConfigCommand::Show) => {
             let loaded = load_config(g, None)?;

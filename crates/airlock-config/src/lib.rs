@@ -41,6 +41,9 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     #[serde(rename = "lane")]
     pub lanes: Vec<LaneConfig>,
+    /// OSV exports `airlock advisories sync` imports (zips, e.g. osv.dev's per-ecosystem all.zip).
+    #[serde(default = "default_advisory_urls")]
+    pub advisory_urls: Vec<String>,
     /// Block rules for every lane: `block = [{ package = "pypi:evil", reason = "..." }]`.
     #[serde(default, skip_serializing_if = "airlock_policy::Rules::is_empty")]
     pub block: airlock_policy::Rules<airlock_policy::BlockRule>,
@@ -250,6 +253,13 @@ fn is_identifier(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
+}
+
+fn default_advisory_urls() -> Vec<String> {
+    ["PyPI", "CRAN"]
+        .iter()
+        .map(|e| format!("https://osv-vulnerabilities.storage.googleapis.com/{e}/all.zip"))
+        .collect()
 }
 
 impl Config {

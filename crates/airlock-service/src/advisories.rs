@@ -87,6 +87,66 @@ impl Airlock {
         Ok(summary)
     }
 
+    /// Downloads and imports each OSV export of `urls` (the configured `advisory_urls` when empty).
+    pub async fn sync_advisories(
+        &self,
+        who: &Principal,
+        urls: &[String],
+    ) -> Result<Vec<(String, Result<ImportSummary, ServiceError>)>, ServiceError> {
+        use futures::StreamExt;
+        const MAX_EXPORT: usize = 2 * 1024 * 1024 * 1024;
+        let urls = if urls.is_empty() {
+            &self.config.advisory_urls
+        } else {
+            urls
+        };
+        let mut out = Vec::new();
+        for url in urls {
+            let result = async {
+                let upstream = airlock_upstream::Upstream::new(airlock_upstream::UpstreamConfig {
+                    source: "advisories".into(),
+                    url: url.clone(),
+                    username: None,
+                    password: None,
+                    timeout: std::time::Duration::from_secs(60),
+                    connect_timeout: std::time::Duration::from_secs(10),
+                    retries: 2,
+                    backoff: std::time::Duration::from_millis(500),
+                })
+                .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+                let mut dl = upstream
+                    .download(url)
+                    .await
+                    .map_err(|e| ServiceError::Upstream {
+                        timeout: e.is_timeout(),
+                        message: e.to_string(),
+                    })?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = dl.stream.next().await {
+                    let chunk = chunk.map_err(|e| ServiceError::Upstream {
+                        timeout: e.is_timeout(),
+                        message: e.to_string(),
+                    })?;
+                    if bytes.len() + chunk.len() > MAX_EXPORT {
+                        return Err(ServiceError::Upstream {
+                            timeout: false,
+                            message: format!("{url} is larger than {MAX_EXPORT} bytes"),
+                        });
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                let report = tokio::task::spawn_blocking(move || airlock_osv::load_zip(&bytes))
+                    .await
+                    .map_err(|e| ServiceError::internal("advisory import failed", e))?
+                    .map_err(|e| ServiceError::BadRequest(format!("{url}: {}", chain(&e))))?;
+                self.import_advisories(who, report, url).await
+            }
+            .await;
+            out.push((url.clone(), result));
+        }
+        Ok(out)
+    }
+
     /// Every advisory airlock knows (latest version of each), ready for fast decisions. Rebuilt
     /// only when the advisories themselves change, not on every revision.
     pub async fn advisory_db(&self) -> Result<Arc<AdvisoryDb>, ServiceError> {
