@@ -37,3 +37,13 @@ pub async fn why(
         .map_err(|e| ApiError::from(e).problem())?;
     Ok(Json(answer))
 }
+
+/// `GET /api/v1/exposure`: per lane, the versions served now that advisories affect.
+pub async fn exposure(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let answer = state
+        .app
+        .exposure()
+        .await
+        .map_err(|e| ApiError::from(e).problem())?;
+    Ok(Json(answer))
+}
