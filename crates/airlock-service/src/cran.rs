@@ -512,26 +512,7 @@ impl Airlock {
             etag: new_validators.etag,
             last_modified: new_validators.last_modified,
         };
-        let mut tx = self.db.write().await?;
-        tx.upsert_proxy_page(&page).await?;
-        for row in &inserts {
-            tx.insert_artifact(row).await?;
-        }
-        for row in &updates {
-            tx.update_listed_artifact(row).await?;
-        }
-        let details =
-            serde_json::json!({ "new_files": inserts.len(), "changed_files": updates.len() });
-        self.commit(
-            tx,
-            crate::audit_entry(
-                "system:proxy",
-                "proxy.listing",
-                format!("{}/{CRAN_INDEX_KEY}", src.name),
-                details,
-            ),
-        )
-        .await?;
+        self.store_listing(&page, &inserts, &updates).await?;
         tracing::info!(source = %src.name, new_files = inserts.len(), changed_files = updates.len(), "CRAN proxy index refreshed");
         Ok(())
     }

@@ -34,7 +34,7 @@ use crate::{Airlock, ServiceError, audit_entry, now_micros};
 
 /// After a failed refresh, how long stale content is served before the upstream is tried again.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(30);
-const PROXY_ACTOR: &str = "system:proxy";
+pub(crate) const PROXY_ACTOR: &str = "system:proxy";
 
 /// Counters the server exports.
 #[derive(Default, Clone)]
@@ -194,6 +194,33 @@ impl Airlock {
         }
     }
 
+    /// Records what an upstream listed: the page's state, new rows and changed rows, in one
+    /// audited transaction.
+    pub(crate) async fn store_listing(
+        &self,
+        page: &ProxyPageRow,
+        inserts: &[ArtifactRow],
+        updates: &[ArtifactRow],
+    ) -> Result<(), ServiceError> {
+        let mut tx = self.db.write().await?;
+        tx.upsert_proxy_page(page).await?;
+        for row in inserts {
+            tx.insert_artifact(row).await?;
+        }
+        for row in updates {
+            tx.update_listed_artifact(row).await?;
+        }
+        let details = serde_json::json!({
+            "status": page.status, "new_files": inserts.len(), "changed_files": updates.len(),
+        });
+        let subject = format!("{}/{}", page.source, page.project);
+        self.commit(
+            tx,
+            audit_entry(PROXY_ACTOR, "proxy.listing", subject, details),
+        )
+        .await
+    }
+
     async fn refresh_page(&self, src: &SourceConfig, project: &str) -> Result<(), ServiceError> {
         let upstream = self.proxies.upstream(&src.name)?;
         let known = self.db.proxy_page(&src.name, project).await?;
@@ -261,25 +288,7 @@ impl Airlock {
                 return Ok(());
             }
         }
-        let mut tx = self.db.write().await?;
-        tx.upsert_proxy_page(&page).await?;
-        for row in &inserts {
-            tx.insert_artifact(row).await?;
-        }
-        for row in &updates {
-            tx.update_listed_artifact(row).await?;
-        }
-        let details = serde_json::json!({ "status": status, "new_files": inserts.len(), "changed_files": updates.len() });
-        self.commit(
-            tx,
-            audit_entry(
-                PROXY_ACTOR,
-                "proxy.listing",
-                format!("{}/{project}", src.name),
-                details,
-            ),
-        )
-        .await?;
+        self.store_listing(&page, &inserts, &updates).await?;
         tracing::info!(source = %src.name, project, status, new_files = inserts.len(), changed_files = updates.len(), "proxy page refreshed");
         Ok(())
     }
