@@ -131,7 +131,7 @@ impl Airlock {
         self.store_upload(who, row, &content).await
     }
 
-    /// The lane's CRAN view, from cache or built now.
+    /// The lane's CRAN view, from cache or built now (once, however many ask at the same time).
     async fn cran_view(self: &Arc<Self>, lane: &str) -> Result<Arc<CranView>, ServiceError> {
         let generation = match self.cran_views.get(&lane.to_string()) {
             Ok(view) if view.expires.is_none_or(|t| std::time::Instant::now() < t) => {
@@ -140,8 +140,16 @@ impl Airlock {
             Ok(_) => self.cran_views.generation(),
             Err(generation) => generation,
         };
-        let lane_cfg = self.lane(lane)?;
-        let view = Arc::new(self.build_cran_view(lane_cfg).await?);
+        self.lane(lane)?;
+        let this = self.clone();
+        let name = lane.to_string();
+        let view = self
+            .cran_flights
+            .run(name.clone(), move || async move {
+                let lane_cfg = this.lane(&name)?;
+                Ok(Arc::new(this.build_cran_view(lane_cfg).await?))
+            })
+            .await?;
         self.cran_views
             .insert(generation, lane.to_string(), view.clone());
         Ok(view)
@@ -158,9 +166,7 @@ impl Airlock {
         for source in self.lane_sources(lane, Ecosystem::Cran) {
             if source.kind == airlock_config::SourceKind::Proxy {
                 let view = self.proxy_view(source, CRAN_INDEX_KEY).await?;
-                expires = Some(expires.map_or(view.fresh_until, |t: std::time::Instant| {
-                    t.min(view.fresh_until)
-                }));
+                expires = crate::policy::earliest(expires, Some(view.fresh_until));
                 if !view.found {
                     continue;
                 }
@@ -184,6 +190,9 @@ impl Airlock {
                 .iter()
                 .map(|r| decider.decide_row(lane, Ecosystem::Cran, r))
                 .collect();
+            for v in &verdicts {
+                expires = crate::policy::earliest(expires, crate::policy::changes_at(v));
+            }
             let latest = rows
                 .iter()
                 .zip(&verdicts)
@@ -206,18 +215,25 @@ impl Airlock {
                 files.insert(row.filename.clone(), (row, verdict, is_current));
             }
         }
-        let text = packages::write_packages(&current);
-        let mut indexes = HashMap::new();
-        let mut add = |which: CranIndex, body: Vec<u8>| {
-            indexes.insert(
-                which,
-                Arc::new(Page::from_bytes(Bytes::from(body), which.content_type())),
-            );
-        };
-        add(CranIndex::PackagesGz, packages::packages_gz(&text));
-        add(CranIndex::PackagesRds, rds::packages_matrix(&current));
-        add(CranIndex::ArchiveRds, rds::archive_index(&archive));
-        add(CranIndex::Packages, text.into_bytes());
+        // Rendering and compressing the indexes is CPU work (about a second for 20,000
+        // packages): off the async workers.
+        let indexes = tokio::task::spawn_blocking(move || {
+            let text = packages::write_packages(&current);
+            let mut indexes = HashMap::new();
+            let mut add = |which: CranIndex, body: Vec<u8>| {
+                indexes.insert(
+                    which,
+                    Arc::new(Page::from_bytes(Bytes::from(body), which.content_type())),
+                );
+            };
+            add(CranIndex::PackagesGz, packages::packages_gz(&text));
+            add(CranIndex::PackagesRds, rds::packages_matrix(&current));
+            add(CranIndex::ArchiveRds, rds::archive_index(&archive));
+            add(CranIndex::Packages, text.into_bytes());
+            indexes
+        })
+        .await
+        .map_err(|e| ServiceError::internal("cannot render the CRAN indexes", e))?;
         Ok(CranView {
             indexes,
             files,

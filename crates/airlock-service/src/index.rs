@@ -93,8 +93,7 @@ impl Airlock {
                 SourceKind::Hosted => self.db.project_artifacts(&source.name, project).await?,
                 SourceKind::Proxy => {
                     let view = self.proxy_view(source, project).await?;
-                    fresh_until =
-                        Some(fresh_until.map_or(view.fresh_until, |t| t.min(view.fresh_until)));
+                    fresh_until = policy::earliest(fresh_until, Some(view.fresh_until));
                     if !view.found {
                         continue;
                     }
@@ -106,13 +105,17 @@ impl Airlock {
             if rows.is_empty() && source.kind == SourceKind::Hosted {
                 continue;
             }
-            let rows = rows
+            let rows: Vec<(ArtifactRow, Verdict)> = rows
                 .into_iter()
                 .map(|row| {
                     let verdict = decider.decide_row(lane, Ecosystem::Pypi, &row);
                     (row, verdict)
                 })
                 .collect();
+            // A view with a cooldown running must be rebuilt when it ends, write or no write.
+            for (_, v) in &rows {
+                fresh_until = policy::earliest(fresh_until, policy::changes_at(v));
+            }
             return Ok(Some(LaneProject { rows, fresh_until }));
         }
         Ok(None)
@@ -211,6 +214,7 @@ impl Airlock {
             Err(generation) => generation,
         };
         let lane_cfg = self.lane(lane)?;
+        let global = self.config.global_rules();
         let mut names = std::collections::BTreeSet::new();
         for source in self.lane_sources(lane_cfg, Ecosystem::Pypi) {
             let projects = match source.kind {
@@ -224,7 +228,7 @@ impl Airlock {
                 SourceKind::Proxy => self.db.proxy_projects(&source.name).await?,
             };
             for project in projects {
-                if policy::may_admit_name(lane_cfg, Ecosystem::Pypi, &project) {
+                if policy::may_admit_name(lane_cfg, &global, Ecosystem::Pypi, &project) {
                     names.insert(project);
                 }
             }

@@ -50,6 +50,7 @@ pub struct Airlock {
     pages: cache::Cache<index::PageKey, index::Cached>,
     proxies: proxy::Proxies,
     cran_views: cache::Cache<String, Arc<cran::CranView>>,
+    cran_flights: flight::Flights<String, Arc<cran::CranView>>,
     /// The advisory index and the fingerprint of the advisories it was built from.
     advisories: std::sync::Mutex<Option<advisories::Fingerprinted>>,
     files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
@@ -84,6 +85,7 @@ impl Airlock {
             pages: cache::Cache::default(),
             proxies,
             cran_views: cache::Cache::default(),
+            cran_flights: flight::Flights::default(),
             advisories: std::sync::Mutex::new(None),
             files: cache::Cache::default(),
         }))

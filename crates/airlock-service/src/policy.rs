@@ -92,13 +92,43 @@ impl Decider {
     }
 }
 
-/// Whether the lane can admit some version of `name` at all (for root pages).
-pub(crate) fn may_admit_name(lane: &LaneConfig, eco: Ecosystem, name: &str) -> bool {
+/// Whether the lane can admit some version of `name` at all (for root pages): not when a block
+/// rule without versions names it, and in an allow-list lane only when an allow rule does.
+pub(crate) fn may_admit_name(
+    lane: &LaneConfig,
+    global: &airlock_policy::GlobalRules,
+    eco: Ecosystem,
+    name: &str,
+) -> bool {
     let p = &lane.policy;
     let eco = policy_ecosystem(eco);
+    let whole_name = |rules: &airlock_policy::Rules<airlock_policy::BlockRule>| {
+        rules.for_package(eco, name).any(|b| !b.rule.has_versions())
+    };
+    if whole_name(&global.block) || whole_name(&p.block) {
+        return false;
+    }
     p.mode != LaneMode::Allowlist
         || p.allow.for_package(eco, name).next().is_some()
         || p.approved.for_package(eco, name).next().is_some()
+}
+
+/// The earliest instant a verdict changes by itself (a cooldown ending).
+pub(crate) fn changes_at(verdict: &Verdict) -> Option<std::time::Instant> {
+    let at = verdict.reasons.iter().filter_map(|r| r.eligible_at).min()?;
+    let wait = u64::try_from(at.saturating_sub(now_micros())).unwrap_or(0);
+    Some(std::time::Instant::now() + std::time::Duration::from_micros(wait))
+}
+
+/// The earlier of two optional instants.
+pub(crate) fn earliest(
+    a: Option<std::time::Instant>,
+    b: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl Airlock {

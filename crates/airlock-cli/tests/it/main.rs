@@ -9,6 +9,7 @@ mod support;
 mod cran;
 mod install;
 mod lanes;
+mod policy;
 mod postgres;
 mod proxy;
 mod python_index;

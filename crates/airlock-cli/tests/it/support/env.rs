@@ -34,3 +34,19 @@ pub fn real_dists() -> PathBuf {
 pub fn postgres_url() -> String {
     required("AIRLOCK_TEST_POSTGRES_URL")
 }
+
+/// The PyPA advisory database (a directory of OSV YAML files): `AIRLOCK_TEST_PYPA_ADVISORIES`, else the
+/// copy in `shared/data/advisories/pypa/vulns` beside the repository. Missing: the test fails.
+pub fn pypa_advisories() -> PathBuf {
+    let path = match std::env::var("AIRLOCK_TEST_PYPA_ADVISORIES") {
+        Ok(value) if !value.is_empty() => PathBuf::from(value),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/advisories/pypa/vulns"),
+    };
+    assert!(
+        path.is_dir(),
+        "the PyPA advisory database is missing at {} (set AIRLOCK_TEST_PYPA_ADVISORIES)",
+        path.display()
+    );
+    path
+}

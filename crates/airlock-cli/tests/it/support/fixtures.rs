@@ -31,6 +31,8 @@ pub struct Project {
     dependencies: Vec<String>,
     requires_python: String,
     body: String,
+    /// PEP 639 `license` (an SPDX expression, written to METADATA as `License-Expression`).
+    license: Option<String>,
 }
 
 impl Project {
@@ -42,6 +44,7 @@ impl Project {
             dependencies: Vec::new(),
             requires_python: ">=3.8".to_string(),
             body: format!("def greet():\n    return \"{name} {version}\"\n"),
+            license: None,
         }
     }
 
@@ -56,6 +59,13 @@ impl Project {
         self
     }
 
+    /// The project's licence as an SPDX expression (`license = "MIT"`, PEP 639); the wheel's METADATA
+    /// then says `License-Expression: MIT`.
+    pub fn license(mut self, spdx: &str) -> Self {
+        self.license = Some(spdx.to_string());
+        self
+    }
+
     pub fn module(&self) -> String {
         self.name.replace('-', "_")
     }
@@ -67,6 +77,12 @@ impl Project {
             .map(|d| format!("{d:?}"))
             .collect::<Vec<_>>()
             .join(", ");
+        // Only when set, so that the sources (and the cache keys) of other fixtures stay as they were.
+        let license = self
+            .license
+            .as_ref()
+            .map(|l| format!("license = {l:?}\n"))
+            .unwrap_or_default();
         format!(
             r#"[build-system]
 requires = ["hatchling"]
@@ -78,7 +94,7 @@ version = "{version}"
 description = "airlock end-to-end test fixture"
 requires-python = "{requires_python}"
 dependencies = [{deps}]
-
+{license}
 [tool.hatch.build.targets.wheel]
 packages = ["{module}"]
 "#,

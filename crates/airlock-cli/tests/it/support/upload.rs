@@ -159,6 +159,36 @@ impl TestServer {
                 .assert_ok();
         }
     }
+
+    /// Uploads `files` to the hosted source `source` (e.g. `internal-cran`) as a bare multipart
+    /// `content` part, as curl or `airlock publish` would, with the publisher token; panics unless each
+    /// is accepted.
+    pub fn publish_to(&self, source: &str, files: &[&Path]) {
+        for file in files {
+            let filename = file
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
+            let content = fs::read(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+            let part = Part::bytes(content)
+                .file_name(filename.clone())
+                .mime_str("application/octet-stream")
+                .expect("mime");
+            let response = self
+                .http()
+                .post(self.url(&format!("/upload/{source}/")))
+                .basic_auth("__token__", Some(self.publisher_token()))
+                .multipart(Form::new().part("content", part))
+                .send()
+                .unwrap_or_else(|e| panic!("upload of {filename} failed: {e:?}"));
+            Reply {
+                status: response.status().as_u16(),
+                body: response.text().unwrap_or_default(),
+            }
+            .assert_ok();
+        }
+    }
 }
 
 #[test]
