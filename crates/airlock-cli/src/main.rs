@@ -128,6 +128,8 @@ enum AdvisoriesCommand {
     /// Import an OSV database: a directory of .json/.yaml files (searched recursively) or a zip
     /// such as osv.dev's per-ecosystem all.zip. Importing again adds only what changed.
     Import { path: String },
+    /// Show the advisories known by an id, alias (CVE, GHSA) or R upstream id, as JSON.
+    Show { id: String },
     /// Download and import the configured OSV exports (`advisory_urls`), or those given.
     Sync {
         #[arg(long = "url")]
@@ -378,6 +380,16 @@ async fn run(cli: Cli) -> Result<()> {
                 summary.unchanged,
                 summary.errors.len()
             );
+        }
+        Command::Advisories(AdvisoriesCommand::Show { id }) => {
+            let app = open(g).await?;
+            let found = app.find_advisories(&id).await;
+            app.close().await;
+            let found = found?;
+            if found.is_empty() {
+                anyhow::bail!("no advisory known as {id:?}");
+            }
+            println!("{}", serde_json::to_string_pretty(&found)?);
         }
         Command::Advisories(AdvisoriesCommand::Sync { urls }) => {
             let app = open(g).await?;

@@ -47,3 +47,23 @@ pub async fn exposure(State(state): State<AppState>) -> Result<Json<serde_json::
         .map_err(|e| ApiError::from(e).problem())?;
     Ok(Json(answer))
 }
+
+/// `GET /api/v1/advisories/{id}`: by id, alias (CVE, GHSA) or R `upstream` id.
+pub async fn advisory(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let found = state
+        .app
+        .find_advisories(&id)
+        .await
+        .map_err(|e| ApiError::from(e).problem())?;
+    if found.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("no advisory known as {id:?}"),
+        )
+        .problem());
+    }
+    Ok(Json(serde_json::json!({ "advisories": found })))
+}

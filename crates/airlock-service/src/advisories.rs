@@ -147,6 +147,35 @@ impl Airlock {
         Ok(out)
     }
 
+    /// The advisories known under `id`: their own id, an alias (CVE, GHSA) or the R database's
+    /// `upstream` ids, with the time airlock learned each.
+    pub async fn find_advisories(&self, id: &str) -> Result<Vec<serde_json::Value>, ServiceError> {
+        let rows = self.db.current_advisories().await?;
+        let learned: std::collections::HashMap<String, i64> =
+            rows.iter().map(|(id, _, at)| (id.clone(), *at)).collect();
+        let advisories: Vec<Advisory> = rows
+            .iter()
+            .filter_map(|(_, body, _)| serde_json::from_str(body).ok())
+            .collect();
+        let index = airlock_osv::Index::new(advisories, |eco, name| match eco {
+            "PyPI" => airlock_pypi::name::normalize(name),
+            _ => name.to_string(),
+        });
+        Ok(index
+            .lookup(id)
+            .into_iter()
+            .map(|a| {
+                let severity = a.severity_info();
+                serde_json::json!({
+                    "advisory": a,
+                    "severity": severity.level,
+                    "score": severity.score,
+                    "learned_at": learned.get(&a.id).map(|t| crate::format_rfc3339(*t)),
+                })
+            })
+            .collect())
+    }
+
     /// Every advisory airlock knows (latest version of each), ready for fast decisions. Rebuilt
     /// only when the advisories themselves change, not on every revision.
     pub async fn advisory_db(&self) -> Result<Arc<AdvisoryDb>, ServiceError> {

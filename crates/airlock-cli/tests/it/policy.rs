@@ -1414,3 +1414,34 @@ fn policy_advisories_sync_from_an_osv_export_and_withdrawn_ones_do_not_block() {
         "the error should name the URL\n{failed}"
     );
 }
+
+#[test]
+fn policy_advisories_are_found_by_id_and_alias() {
+    let server = TestServer::start();
+    import_advisories(&server, &pypa_advisories());
+    let client = reqwest::blocking::Client::new();
+    let get = |id: &str| {
+        client
+            .get(server.url(&format!("/api/v1/advisories/{id}")))
+            .send()
+            .unwrap()
+    };
+    for id in ["PYSEC-2023-192", "CVE-2023-43804"] {
+        let resp = get(id);
+        assert_eq!(resp.status(), 200, "{id}");
+        let body: Value = resp.json().unwrap();
+        let ids: Vec<&str> = body["advisories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["advisory"]["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&"PYSEC-2023-192"), "{id}: {ids:?}");
+    }
+    let missing = get("CVE-1999-0000");
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+}
