@@ -19,33 +19,12 @@ TTL="${TTL:-10m}"
 # Upstream and airlock are both on 127.0.0.1: keep any configured HTTP proxy out of the way.
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
-section() { printf '\n==== %s ====\n' "$*"; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 section "tools"
-missing=()
-for tool in wrk nginx curl python3; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-    echo "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # Debian starts the packaged nginx (port 80) on install where it can; this benchmark runs its own.
-    if [[ " ${missing[*]} " == *" nginx "* && -f /run/nginx.pid ]]; then
-        nginx -s quit 2>/dev/null || true
-    fi
-fi
-if [[ -n "${AIRLOCK_BIN:-}" ]]; then
-    AIRLOCK="$AIRLOCK_BIN" # a binary built elsewhere; no build
-else
-    AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/release/airlock"
-    if [[ ! -x "$AIRLOCK" || -n "${BUILD:-}" ]]; then
-        (cd "$ROOT" && cargo build --release -p airlock-cli)
-    fi
-fi
-[[ -x "$AIRLOCK" ]] || { echo "no airlock binary at $AIRLOCK" >&2; exit 1; }
-echo "  airlock: $AIRLOCK (built $(date -r "$AIRLOCK" '+%F %T'))"
+ensure_tools wrk nginx curl python3
+airlock_binary
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/airlock-proxy-bench.XXXXXX")"
 AIRLOCK_PID=""
@@ -64,51 +43,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 section "upstream: static PEP 503 index, $PROJECTS projects x $VERSIONS versions + one ${BIG_MB} MB wheel"
 python3 -B "$ROOT/bench/proxy_upstream.py" --out "$WORK/www" --manifest "$WORK/manifest.json" \
     --projects "$PROJECTS" --versions "$VERSIONS" --big-mb "$BIG_MB"
 
-NGINX_PORT="$(free_port)"
-NGINX_URL="http://127.0.0.1:$NGINX_PORT"
-mkdir -p "$WORK/nginx"
-user_line=""
-[[ "$(id -u)" -eq 0 ]] && user_line="user root;"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-$user_line
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    types { text/html html; }
-    default_type application/octet-stream;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $WORK/www;
-    }
-}
-CONF
-nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-NGINX_PID=$!
-for _ in $(seq 100); do
-    curl -fsS -o /dev/null "$NGINX_URL/simple/" 2>/dev/null && break
-    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$WORK/nginx/error.log" >&2; echo "nginx exited" >&2; exit 1; }
-    sleep 0.1
-done
-curl -fsS -o /dev/null "$NGINX_URL/simple/" || { echo "nginx does not answer on $NGINX_URL" >&2; exit 1; }
+start_nginx "$WORK/www" /simple/
 echo "  $NGINX_URL/simple/ (pid $NGINX_PID)"
 
 section "airlock: hosted internal-pypi + proxy pypi -> $NGINX_URL/simple/ (ttl $TTL), lane dev"

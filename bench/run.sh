@@ -13,29 +13,12 @@ VERSIONS="${VERSIONS:-5}"
 BIG_MB="${BIG_MB:-1}"
 PAGE_PROJECT="bench-pkg-0042"
 
-section() { printf '\n==== %s ====\n' "$*"; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 section "tools"
-missing=()
-for tool in wrk nginx curl; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
-done
-if ((${#missing[@]})); then
-    echo "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    # Debian starts the packaged nginx (port 80) on install where it can; this benchmark runs its own.
-    if [[ " ${missing[*]} " == *" nginx "* && -f /run/nginx.pid ]]; then
-        nginx -s quit 2>/dev/null || true
-    fi
-fi
-if [[ -n "${AIRLOCK_BIN:-}" ]]; then
-    AIRLOCK="$AIRLOCK_BIN" # a binary built elsewhere; no build
-else
-    (cd "$ROOT" && cargo build --release -p airlock-cli)
-    AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/release/airlock"
-fi
+ensure_tools wrk nginx curl
+airlock_binary
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench.XXXXXX")"
 AIRLOCK_PID=""
@@ -48,10 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 section "airlock ($AIRLOCK) on a fresh data dir"
 mkdir -p "$WORK/data"
@@ -92,41 +71,7 @@ save() { # save URL-PATH FILE-UNDER-WWW
 save "$PAGE_PATH" "${PAGE_PATH}index.html"
 save "$ROOT_PATH" "${ROOT_PATH}index.html"
 save "$BIG_PATH" "$BIG_PATH"
-NGINX_PORT="$(free_port)"
-NGINX_URL="http://127.0.0.1:$NGINX_PORT"
-mkdir -p "$WORK/nginx"
-user_line=""
-[[ "$(id -u)" -eq 0 ]] && user_line="user root;"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-$user_line
-worker_processes auto;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    types { text/html html; }
-    default_type application/octet-stream;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    fastcgi_temp_path $WORK/nginx/fastcgi;
-    uwsgi_temp_path $WORK/nginx/uwsgi;
-    scgi_temp_path $WORK/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $WWW;
-    }
-}
-CONF
-nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-NGINX_PID=$!
-for _ in $(seq 100); do
-    curl -fsS -o /dev/null "$NGINX_URL$PAGE_PATH" 2>/dev/null && break
-    sleep 0.1
-done
+start_nginx "$WWW" "$PAGE_PATH"
 for path in "$PAGE_PATH" "$ROOT_PATH" "$BIG_PATH"; do
     cmp -s <(curl -fsS -H 'Accept: text/html' "$AIRLOCK_URL$path") <(curl -fsS "$NGINX_URL$path") ||
         { echo "nginx does not serve the same bytes as airlock for $path" >&2; exit 1; }

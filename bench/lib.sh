@@ -1,0 +1,83 @@
+# Shared by the bench/*.sh scripts (sourced, not run): tools, the airlock binary, free ports and a
+# private nginx on loopback. Expects ROOT (the repository) and WORK (a temporary directory).
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+# Installs (apt, as root) whichever of the given commands are missing.
+ensure_tools() {
+    local missing=() tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    ((${#missing[@]})) || return 0
+    echo "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts the packaged nginx (port 80) on install where it can; the benchmarks run their own.
+    if [[ " ${missing[*]} " == *" nginx "* && -f /run/nginx.pid ]]; then
+        nginx -s quit 2>/dev/null || true
+    fi
+}
+
+# Sets AIRLOCK: $AIRLOCK_BIN if given (no build), else the release binary, built when missing
+# or when BUILD is set.
+airlock_binary() {
+    if [[ -n "${AIRLOCK_BIN:-}" ]]; then
+        AIRLOCK="$AIRLOCK_BIN"
+    else
+        AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/release/airlock"
+        if [[ ! -x "$AIRLOCK" || -n "${BUILD:-}" ]]; then
+            (cd "$ROOT" && cargo build --release -p airlock-cli)
+        fi
+    fi
+    [[ -x "$AIRLOCK" ]] || { echo "no airlock binary at $AIRLOCK" >&2; exit 1; }
+    echo "  airlock: $AIRLOCK (built $(date -r "$AIRLOCK" '+%F %T'))"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Serves directory $1 as static files with nginx on a free loopback port and waits until path $2
+# answers. Sets NGINX_PORT, NGINX_URL and NGINX_PID.
+start_nginx() {
+    local www="$1" probe="$2" user_line=""
+    NGINX_PORT="$(free_port)"
+    NGINX_URL="http://127.0.0.1:$NGINX_PORT"
+    mkdir -p "$WORK/nginx"
+    [[ "$(id -u)" -eq 0 ]] && user_line="user root;"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+$user_line
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    types { text/html html; }
+    default_type application/octet-stream;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $www;
+    }
+}
+CONF
+    nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+    NGINX_PID=$!
+    for _ in $(seq 100); do
+        curl -fsS -o /dev/null "$NGINX_URL$probe" 2>/dev/null && return 0
+        kill -0 "$NGINX_PID" 2>/dev/null || { cat "$WORK/nginx/error.log" >&2; echo "nginx exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "nginx does not answer on $NGINX_URL$probe" >&2
+    exit 1
+}
