@@ -105,6 +105,9 @@ enum Command {
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
+    /// Read and verify the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -135,6 +138,17 @@ enum AdvisoriesCommand {
         #[arg(long = "url")]
         urls: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Entries after sequence number SINCE (all by default), one JSON object per line.
+    List {
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+    },
+    /// Check every entry against its hash and the one before it; exit 1 at the first broken entry.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -413,6 +427,23 @@ async fn run(cli: Cli) -> Result<()> {
             }
             if failed > 0 {
                 anyhow::bail!("{failed} advisory source(s) could not be synced");
+            }
+        }
+        Command::Audit(AuditCommand::List { since }) => {
+            let app = open(g).await?;
+            let entries = app.audit_entries(since).await;
+            app.close().await;
+            for e in entries? {
+                println!("{}", serde_json::to_string(&e)?);
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let app = open(g).await?;
+            let verdict = app.verify_audit().await;
+            app.close().await;
+            match verdict? {
+                Ok(n) => println!("audit log intact: {n} entries"),
+                Err((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
             }
         }
         Command::Config(ConfigCommand::Show) => {

@@ -67,3 +67,36 @@ pub async fn advisory(
     }
     Ok(Json(serde_json::json!({ "advisories": found })))
 }
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    since: i64,
+}
+
+/// `GET /api/v1/audit?since=SEQ` (admin token): the audit log after `since`.
+pub async fn audit(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(|e| ApiError::from(e).problem())?;
+    if who.role != airlock_service::Role::Admin {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            format!(
+                "token {:?} has role {}; reading the audit log needs admin",
+                who.name, who.role
+            ),
+        )
+        .problem());
+    }
+    let entries = state
+        .app
+        .audit_entries(q.since)
+        .await
+        .map_err(|e| ApiError::from(e).problem())?;
+    Ok(Json(serde_json::json!({ "entries": entries })))
+}

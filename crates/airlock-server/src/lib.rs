@@ -57,6 +57,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/api/v1/lanes/{lane}/why", get(api::why))
         .route("/api/v1/exposure", get(api::exposure))
+        .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/metrics", get(ops::metrics))
         .route("/{lane}/pypi/simple", get(pypi::root_redirect))

@@ -143,6 +143,23 @@ impl Airlock {
         Ok(())
     }
 
+    /// Audit entries after `since_seq`, oldest first.
+    pub async fn audit_entries(
+        &self,
+        since_seq: i64,
+    ) -> Result<Vec<airlock_store::AuditRecord>, ServiceError> {
+        Ok(self.db.audit_entries(since_seq).await?)
+    }
+
+    /// Checks the whole audit chain: `Ok(count)`, or the first broken entry and why.
+    pub async fn verify_audit(&self) -> Result<Result<usize, (i64, &'static str)>, ServiceError> {
+        let all = self.db.audit_entries(0).await?;
+        Ok(match airlock_store::first_break(&all) {
+            None => Ok(all.len()),
+            Some(broken) => Err(broken),
+        })
+    }
+
     pub async fn close(&self) {
         self.db.close().await;
     }

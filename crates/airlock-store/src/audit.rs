@@ -79,6 +79,34 @@ pub(crate) async fn append(
     Ok(())
 }
 
+/// The first entry that breaks the chain (edited, removed, reordered), if any, and why.
+pub fn first_break(records: &[AuditRecord]) -> Option<(i64, &'static str)> {
+    let mut prev = GENESIS.to_string();
+    for (expected_seq, r) in (1..).zip(records) {
+        if r.seq != expected_seq {
+            return Some((r.seq, "an entry before it is missing"));
+        }
+        if r.prev_hash != prev {
+            return Some((
+                r.seq,
+                "its previous-hash does not match the entry before it",
+            ));
+        }
+        let entry = AuditEntry {
+            at: r.at,
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            subject: r.subject.clone(),
+            details: r.details.clone(),
+        };
+        if entry_hash(r.seq, &r.prev_hash, &entry) != r.hash {
+            return Some((r.seq, "its content does not match its hash (edited)"));
+        }
+        prev = r.hash.clone();
+    }
+    None
+}
+
 pub(crate) async fn entries(
     pool: &sqlx::AnyPool,
     since_seq: i64,
@@ -104,4 +132,70 @@ pub(crate) async fn entries(
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(DbError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<AuditRecord> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let e = AuditEntry {
+                    at: seq,
+                    actor: "a".into(),
+                    action: "upload".into(),
+                    subject: format!("s{seq}"),
+                    details: "{}".into(),
+                };
+                let hash = entry_hash(seq, &prev, &e);
+                let r = AuditRecord {
+                    seq,
+                    at: e.at,
+                    actor: e.actor,
+                    action: e.action,
+                    subject: e.subject,
+                    details: e.details,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
+                prev = hash;
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn breaks_are_found_where_they_are() {
+        assert_eq!(first_break(&chain(5)), None);
+        let mut edited = chain(5);
+        edited[2].details = "{\"x\":1}".into();
+        assert_eq!(first_break(&edited).map(|b| b.0), Some(3));
+        let mut removed = chain(5);
+        removed.remove(1);
+        assert_eq!(first_break(&removed).map(|b| b.0), Some(3));
+        let mut last_removed = chain(5);
+        last_removed.pop();
+        // Removing the newest entry leaves a valid shorter chain: the count reported says it.
+        assert_eq!(first_break(&last_removed), None);
+        let mut rehashed = chain(5);
+        rehashed[1].subject = "forged".into();
+        rehashed[1].hash = entry_hash(
+            2,
+            &rehashed[1].prev_hash.clone(),
+            &AuditEntry {
+                at: rehashed[1].at,
+                actor: rehashed[1].actor.clone(),
+                action: rehashed[1].action.clone(),
+                subject: rehashed[1].subject.clone(),
+                details: rehashed[1].details.clone(),
+            },
+        );
+        assert_eq!(
+            first_break(&rehashed).map(|b| b.0),
+            Some(3),
+            "the next entry no longer chains"
+        );
+    }
 }

@@ -9,6 +9,6 @@ mod audit;
 mod blobs;
 mod db;
 
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, sha256_hex};
 pub use db::{ArtifactRow, Backend, Db, DbError, ProxyPageRow, TokenRow, WriteTx};

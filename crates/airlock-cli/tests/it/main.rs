@@ -6,6 +6,7 @@
 
 mod support;
 
+mod audit;
 mod cran;
 mod install;
 mod lanes;
