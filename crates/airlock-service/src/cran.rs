@@ -58,6 +58,17 @@ pub(crate) struct CranView {
     expires: Option<std::time::Instant>,
 }
 
+impl CranView {
+    /// The owned row of `package` `version` in this lane, if any.
+    pub(crate) fn row(&self, package: &str, version: &str) -> Option<ArtifactRow> {
+        self.files
+            .values()
+            .map(|(row, _, _)| row)
+            .find(|r| r.project == package && r.version == version)
+            .cloned()
+    }
+}
+
 /// The PACKAGES fields of an R package as stored with its artifact.
 fn entry_of(row: &ArtifactRow) -> Option<PackagesEntry> {
     let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
@@ -132,7 +143,10 @@ impl Airlock {
     }
 
     /// The lane's CRAN view, from cache or built now (once, however many ask at the same time).
-    async fn cran_view(self: &Arc<Self>, lane: &str) -> Result<Arc<CranView>, ServiceError> {
+    pub(crate) async fn cran_view(
+        self: &Arc<Self>,
+        lane: &str,
+    ) -> Result<Arc<CranView>, ServiceError> {
         let generation = match self.cran_views.get(&lane.to_string()) {
             Ok(view) if view.expires.is_none_or(|t| std::time::Instant::now() < t) => {
                 return Ok(view);

@@ -83,7 +83,7 @@ impl Airlock {
         let dist = DistFilename::parse(dist_name).map_err(|_| not_found())?;
         // The lane serves a project from its owning source only (no dependency confusion by URL).
         let owner = self
-            .lane_project(lane_cfg, dist.name())
+            .lane_project(lane_cfg, dist.name(), &self.decider().await?)
             .await?
             .ok_or_else(not_found)?;
         let (row, verdict) = owner

@@ -11,7 +11,7 @@ use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::policy;
+use crate::policy::{self, Decider};
 use crate::{Airlock, ServiceError, format_rfc3339};
 use airlock_policy::Verdict;
 
@@ -85,9 +85,9 @@ impl Airlock {
         self: &Arc<Self>,
         lane: &LaneConfig,
         project: &str,
+        decider: &Decider,
     ) -> Result<Option<LaneProject>, ServiceError> {
         let mut fresh_until: Option<Instant> = None;
-        let decider = self.decider().await?;
         for source in self.lane_sources(lane, Ecosystem::Pypi) {
             let rows = match source.kind {
                 SourceKind::Hosted => self.db.project_artifacts(&source.name, project).await?,
@@ -148,7 +148,8 @@ impl Airlock {
             Err(generation) => generation,
         };
         let lane_cfg = self.lane(lane)?;
-        let found = self.lane_project(lane_cfg, project).await?;
+        let decider = self.decider().await?;
+        let found = self.lane_project(lane_cfg, project, &decider).await?;
         let expires = found.as_ref().and_then(|p| p.fresh_until);
         let page = match found {
             None => None,
@@ -215,6 +216,7 @@ impl Airlock {
         };
         let lane_cfg = self.lane(lane)?;
         let global = self.config.global_rules();
+        let decider = self.decider().await?;
         let mut names = std::collections::BTreeSet::new();
         for source in self.lane_sources(lane_cfg, Ecosystem::Pypi) {
             let projects = match source.kind {
@@ -237,7 +239,7 @@ impl Airlock {
             // A name on the allow list may still have none of its versions admitted.
             let mut admitted = std::collections::BTreeSet::new();
             for name in names {
-                let p = self.lane_project(lane_cfg, &name).await?;
+                let p = self.lane_project(lane_cfg, &name, &decider).await?;
                 if p.is_some_and(|p| p.rows.iter().any(|(_, v)| v.action.listed())) {
                     admitted.insert(name);
                 }

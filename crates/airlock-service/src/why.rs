@@ -29,30 +29,19 @@ impl Airlock {
             Ecosystem::Cran => a == version,
         };
         // The owning source's file of that version, if the lane has one (name ownership).
-        let mut found = None;
-        match eco {
-            Ecosystem::Pypi => {
-                if let Some(p) = self.lane_project(lane_cfg, &name).await? {
-                    found = p
-                        .rows
+        let decider = self.decider().await?;
+        let found = match eco {
+            Ecosystem::Pypi => self
+                .lane_project(lane_cfg, &name, &decider)
+                .await?
+                .and_then(|p| {
+                    p.rows
                         .into_iter()
                         .map(|(r, _)| r)
-                        .find(|r| same(&r.version));
-                }
-            }
-            Ecosystem::Cran => {
-                for source in self.lane_sources(lane_cfg, eco) {
-                    let rows = self.db.project_artifacts(&source.name, &name).await?;
-                    if !rows.is_empty() {
-                        found = rows
-                            .into_iter()
-                            .find(|r| same(&r.version) && r.delisted_at.is_none());
-                        break;
-                    }
-                }
-            }
-        }
-        let decider = self.decider().await?;
+                        .find(|r| same(&r.version))
+                }),
+            Ecosystem::Cran => self.cran_view(lane).await?.row(&name, version),
+        };
         let facts = match &found {
             Some(row) => facts_of(row, eco),
             None => airlock_policy::ArtifactFacts::new(policy_ecosystem(eco), &name, version),

@@ -282,20 +282,6 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
-    /// Files with this content in any source.
-    pub async fn artifacts_by_sha256(&self, sha256: &str) -> Result<Vec<ArtifactRow>, DbError> {
-        let sql = concat!(
-            "SELECT ",
-            artifact_columns!(),
-            " FROM artifacts WHERE sha256 = $1 ORDER BY source, filename"
-        );
-        let rows = sqlx::query(sql).bind(sha256).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(artifact_from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
     /// Whether any artifact (in any source) refers to this blob, as file or as metadata.
     pub async fn blob_referenced(&self, sha256: &str) -> Result<bool, DbError> {
         let row =
