@@ -10,6 +10,7 @@ use airlock_service::{Airlock, Principal, Role};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod check;
 mod mirror;
 mod publish;
 
@@ -102,6 +103,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Judge a lock file against a lane: every entry's decision with its reasons. Exit 0 when
+    /// nothing would be refused, 1 when something would, 2 when the check cannot be made.
+    Check {
+        /// uv.lock, poetry.lock, pdm.lock, Pipfile.lock, pylock[.NAME].toml, renv.lock,
+        /// requirements*.txt or environment.yml (`-` reads stdin; give --kind then).
+        file: String,
+        /// The lane to judge against (default: the last lane configured, the strictest).
+        #[arg(long)]
+        lane: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: check::Format,
+        /// The manifest kind when the name does not tell (uv-lock, poetry-lock, pdm-lock,
+        /// pipfile-lock, pylock, renv-lock, requirements-txt, environment-yml).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Ask a running server instead of reading the data directory (offline).
+        #[arg(long)]
+        server: Option<String>,
+        /// API token for --server.
+        #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
@@ -185,6 +208,12 @@ fn load_config(global: &GlobalArgs, listen: Option<String>) -> Result<Loaded> {
 async fn open(global: &GlobalArgs) -> Result<Arc<Airlock>> {
     let loaded = load_config(global, None)?;
     Ok(Airlock::open(loaded.config).await?)
+}
+
+/// The data directory without any upstream access (proxies answer from what they learned).
+async fn open_offline(global: &GlobalArgs) -> Result<Arc<Airlock>> {
+    let loaded = load_config(global, None)?;
+    Ok(Airlock::open_offline(loaded.config).await?)
 }
 
 fn init_logging() {
@@ -360,6 +389,24 @@ async fn run(cli: Cli) -> Result<()> {
                 print_why(&answer);
             }
         }
+        Command::Check {
+            file,
+            lane,
+            format,
+            kind,
+            server,
+            token,
+        } => {
+            let args = check::CheckArgs {
+                file,
+                lane,
+                format,
+                kind,
+                server,
+                token,
+            };
+            check::check(g, args).await?;
+        }
         Command::Mirror {
             source,
             requirements,
@@ -472,6 +519,12 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(exit) = e.downcast_ref::<check::Exit>() {
+                if let Some(message) = &exit.message {
+                    eprintln!("error: {message}");
+                }
+                return ExitCode::from(exit.code);
+            }
             eprintln!("error: {e:#}");
             if let Some(hint) = hint(&e) {
                 eprintln!("hint: {hint}");

@@ -11,6 +11,30 @@ use crate::compiled::{CompiledIndex, PackageTable, compile};
 use crate::facts::Ecosystem;
 use crate::rule::{Parsed, QueryVersion};
 
+/// The packages of our ecosystems an advisory names, as `pypi:<normalised name>` /
+/// `cran:<name>` keys (see [`package_key`]), sorted and without repeats.
+pub fn advisory_package_keys(advisory: &Advisory) -> Vec<String> {
+    let mut keys: Vec<String> = advisory
+        .affected
+        .iter()
+        .filter_map(|a| a.package.as_ref())
+        .filter_map(|p| {
+            let eco = Ecosystem::ALL
+                .into_iter()
+                .find(|e| p.ecosystem.eq_ignore_ascii_case(e.osv_name()))?;
+            Some(package_key(eco, &p.name))
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// `pypi:<normalised name>` or `cran:<name>`: how advisories are found by package.
+pub fn package_key(ecosystem: Ecosystem, name: &str) -> String {
+    format!("{}:{}", ecosystem.as_str(), ecosystem.normalize_name(name))
+}
+
 /// The advisories known at the instant of the decision.
 ///
 /// Implementors provide [`advisories_for`](Self::advisories_for); [`decide`](crate::decide)

@@ -75,7 +75,8 @@ mod time;
 mod verdict;
 
 pub use advisories::{
-    AdvisoryDb, AdvisoryHit, AdvisorySource, NoAdvisories, Pep440Order, RVersionOrder, new_index,
+    AdvisoryDb, AdvisoryHit, AdvisorySource, NoAdvisories, Pep440Order, RVersionOrder,
+    advisory_package_keys, new_index, package_key,
 };
 pub use decide::decide;
 pub use facts::{ArtifactFacts, Ecosystem, EcosystemError, MICROS_PER_SECOND, Timestamp};

@@ -103,6 +103,23 @@ pub enum ReasonCode {
     TooNew,
     /// Minimum age set, and neither upload time nor first-seen time is known.
     NoPublishTime,
+    // What a manifest check finds besides the rules (`airlock check`, `why`):
+    /// No source of the lane has the package or that version.
+    NotInSources,
+    /// A proxy of the lane never learned the name and the check ran offline: whether the
+    /// upstream has it is not known.
+    NotCached,
+    /// The version is yanked (PEP 592) in its source.
+    Yanked,
+    /// The manifest gives a range, not one version: what installs changes over time.
+    NotPinned,
+    /// No version the lane lists satisfies the manifest's range.
+    NoMatchingVersion,
+    /// From a VCS, a URL or a local path: not from a package index, so airlock cannot vouch
+    /// for it.
+    NotFromRegistry,
+    /// The manifest's hashes match none of the files airlock has for that version.
+    HashMismatch,
 }
 
 impl ReasonCode {
@@ -118,6 +135,13 @@ impl ReasonCode {
             ReasonCode::LicenseUnknown => "license_unknown",
             ReasonCode::TooNew => "too_new",
             ReasonCode::NoPublishTime => "no_publish_time",
+            ReasonCode::NotInSources => "not_in_sources",
+            ReasonCode::NotCached => "not_cached",
+            ReasonCode::Yanked => "yanked",
+            ReasonCode::NotPinned => "not_pinned",
+            ReasonCode::NoMatchingVersion => "no_matching_version",
+            ReasonCode::NotFromRegistry => "not_from_registry",
+            ReasonCode::HashMismatch => "hash_mismatch",
         }
     }
 }
@@ -161,7 +185,7 @@ pub struct Reason {
 }
 
 impl Reason {
-    pub(crate) fn new(code: ReasonCode, action: Action, message: String) -> Reason {
+    pub fn new(code: ReasonCode, action: Action, message: String) -> Reason {
         Reason {
             code,
             action,

@@ -58,6 +58,45 @@ pub fn compare(a: &str, b: &str) -> Result<Ordering, VersionError> {
     Ok(a.parse::<Version>()?.cmp(&b.parse::<Version>()?))
 }
 
+/// A PEP 440 specifier set (`>=1.0,<2`, `~=1.4`, `==1.*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Specifiers(uv_pep440::VersionSpecifiers);
+
+/// A string that is not a PEP 440 specifier set.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid PEP 440 specifier {value:?}")]
+pub struct SpecifiersError {
+    value: String,
+    #[source]
+    source: uv_pep440::VersionSpecifiersParseError,
+}
+
+impl FromStr for Specifiers {
+    type Err = SpecifiersError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        uv_pep440::VersionSpecifiers::from_str(s)
+            .map(Self)
+            .map_err(|source| SpecifiersError {
+                value: s.to_owned(),
+                source,
+            })
+    }
+}
+
+impl Specifiers {
+    /// Whether `version` satisfies every clause (pre-releases included: the caller decides
+    /// whether to consider them).
+    pub fn contains(&self, version: &Version) -> bool {
+        self.0.contains(&version.0)
+    }
+
+    /// Whether a clause names a pre-release (`>=2.0b1`), which lets installers pick them.
+    pub fn allows_prereleases(&self) -> bool {
+        self.0.iter().any(|s| s.version().any_prerelease())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +108,27 @@ mod tests {
             expected,
             "input {input:?}"
         );
+    }
+
+    #[test]
+    fn specifiers() {
+        let s: Specifiers = ">=1.0, <2".parse().unwrap();
+        assert!(s.contains(&"1.5".parse().unwrap()));
+        assert!(!s.contains(&"2.0".parse().unwrap()));
+        assert!(!s.allows_prereleases());
+        assert!(
+            "~=2.0b1"
+                .parse::<Specifiers>()
+                .unwrap()
+                .allows_prereleases()
+        );
+        assert!(
+            "==1.*"
+                .parse::<Specifiers>()
+                .unwrap()
+                .contains(&"1.9.1".parse().unwrap())
+        );
+        assert!("=>1".parse::<Specifiers>().is_err());
     }
 
     #[test]

@@ -100,3 +100,50 @@ pub async fn audit(
         .map_err(|e| ApiError::from(e).problem())?;
     Ok(Json(serde_json::json!({ "entries": entries })))
 }
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    lane: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+}
+
+/// `POST /api/v1/check?lane=L` with a manifest as the body: every entry's decision. The kind
+/// comes from `X-Airlock-Manifest-Kind` or `?kind=`, else the name (`X-Airlock-Manifest-Name`
+/// or `?name=`), else the content. A bundle (`application/vnd.airlock.manifest-bundle+json`)
+/// carries the files a requirements file includes. A token is optional, but checked if sent.
+pub async fn check(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<CheckQuery>,
+    body: axum::body::Bytes,
+) -> Result<Json<airlock_service::CheckReport>, ApiError> {
+    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    crate::auth::optional(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        problem(airlock_service::ServiceError::BadRequest(
+            "the manifest is not UTF-8 text".into(),
+        ))
+    })?;
+    let is_bundle =
+        header("content-type").is_some_and(|t| t.starts_with(airlock_service::BUNDLE_CONTENT_TYPE));
+    let input = if is_bundle {
+        airlock_service::ManifestInput::Bundle(text)
+    } else {
+        airlock_service::ManifestInput::File {
+            name: header("x-airlock-manifest-name").or(q.name.as_deref()),
+            kind: header("x-airlock-manifest-kind").or(q.kind.as_deref()),
+            text,
+        }
+    };
+    let (file, manifest) = airlock_service::read_manifest(input).map_err(problem)?;
+    let report = state
+        .app
+        .check(q.lane.as_deref(), &file, &manifest)
+        .await
+        .map_err(problem)?;
+    Ok(Json(report))
+}

@@ -40,3 +40,14 @@ pub async fn require(app: &Airlock, headers: &HeaderMap) -> Result<Principal, Se
         )),
     }
 }
+
+/// The caller if a token is presented (it must be valid), `None` for anonymous requests.
+pub async fn optional(
+    app: &Airlock,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, ServiceError> {
+    match token(headers)? {
+        Some(t) => Ok(Some(app.authenticate(&t).await?)),
+        None => Ok(None),
+    }
+}

@@ -37,6 +37,9 @@ pub(crate) struct AppState {
 /// Slack on top of `max_upload_size` for the form's text fields.
 const FORM_FIELDS_ALLOWANCE: u64 = 16 * 1024 * 1024;
 
+/// The largest manifest `POST /api/v1/check` reads (the largest real lock files are a few MB).
+const MAX_MANIFEST_SIZE: usize = 32 * 1024 * 1024;
+
 pub fn router(app: Arc<Airlock>) -> Router {
     let body_limit = app
         .config()
@@ -57,6 +60,10 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/api/v1/lanes/{lane}/why", get(api::why))
         .route("/api/v1/exposure", get(api::exposure))
+        .route(
+            "/api/v1/check",
+            post(api::check).layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
+        )
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/metrics", get(ops::metrics))

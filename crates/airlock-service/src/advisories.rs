@@ -52,7 +52,7 @@ impl Airlock {
             ..ImportSummary::default()
         };
         let now = now_micros();
-        let mut fresh: Vec<(&Advisory, String)> = Vec::new();
+        let mut fresh: Vec<(&Advisory, String, Vec<String>)> = Vec::new();
         for a in &report.advisories {
             if known.contains(&(a.id.clone(), a.modified.clone())) {
                 summary.unchanged += 1;
@@ -65,14 +65,14 @@ impl Airlock {
             }
             let body = serde_json::to_string(a)
                 .map_err(|e| ServiceError::internal("cannot encode an advisory", e))?;
-            fresh.push((a, body));
+            fresh.push((a, body, airlock_policy::advisory_package_keys(a)));
         }
         if fresh.is_empty() {
             return Ok(summary);
         }
         let mut tx = self.db.write().await?;
-        for (a, body) in &fresh {
-            tx.insert_advisory(&a.id, &a.modified, now, origin, body)
+        for (a, body, packages) in &fresh {
+            tx.insert_advisory(&a.id, &a.modified, now, origin, body, packages)
                 .await?;
         }
         let details = serde_json::json!({
@@ -176,15 +176,85 @@ impl Airlock {
             .collect())
     }
 
+    /// The advisories that name any of `keys` (`pypi:<normalised>`, `cran:<name>`; see
+    /// [`airlock_policy::package_key`]), latest version of each: decisions on those packages
+    /// come out as with every advisory, at a fraction of the cost of loading them all (a
+    /// one-shot `airlock check` of a lock file). The full index is used when already built.
+    pub(crate) async fn advisory_db_for(
+        &self,
+        keys: &HashSet<String>,
+    ) -> Result<Arc<AdvisoryDb>, ServiceError> {
+        let fingerprint = self.db.advisories_fingerprint().await?;
+        if let Some(db) = self.cached_advisory_db(fingerprint) {
+            return Ok(db);
+        }
+        // The latest learned version of each advisory decides whether it names a package.
+        let mut latest: std::collections::HashMap<String, (i64, bool)> =
+            std::collections::HashMap::new();
+        for (id, learned_at, package) in self.db.advisory_packages().await? {
+            let names = keys.contains(&package);
+            let slot = latest.entry(id).or_insert((learned_at, false));
+            if learned_at > slot.0 {
+                *slot = (learned_at, names);
+            } else if learned_at == slot.0 {
+                slot.1 |= names;
+            }
+        }
+        let wanted: Vec<&str> = latest
+            .iter()
+            .filter(|(_, (_, wanted))| *wanted)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let bodies = self.db.current_advisories_of(&wanted).await?;
+        let advisories = bodies
+            .iter()
+            .filter_map(|(_, body)| serde_json::from_str::<Advisory>(body).ok())
+            .collect();
+        Ok(Arc::new(AdvisoryDb::new(advisories)))
+    }
+
+    /// The full index, if built from advisories with this fingerprint.
+    fn cached_advisory_db(&self, fingerprint: (i64, i64)) -> Option<Arc<AdvisoryDb>> {
+        let cached = self.advisories.lock().ok()?;
+        let (f, db) = cached.as_ref()?;
+        (*f == fingerprint).then(|| db.clone())
+    }
+
+    /// Records the packages of advisory versions stored before packages were recorded (once,
+    /// at start). Derived data only: the advisories themselves do not change, so no audit entry.
+    pub(crate) async fn fill_advisory_packages(&self) -> Result<(), ServiceError> {
+        let missing = self.db.advisories_without_packages().await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut found = Vec::with_capacity(missing.len());
+        for (id, modified) in &missing {
+            if let Some((body, learned_at)) = self.db.advisory_version(id, modified).await? {
+                let packages = serde_json::from_str::<Advisory>(&body)
+                    .map(|a| airlock_policy::advisory_package_keys(&a))
+                    .unwrap_or_default();
+                found.push((id, modified, learned_at, packages));
+            }
+        }
+        let mut tx = self.db.write().await?;
+        for (id, modified, learned_at, packages) in &found {
+            tx.record_advisory_packages(id, modified, *learned_at, packages)
+                .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(
+            count = missing.len(),
+            "recorded the packages of stored advisories"
+        );
+        Ok(())
+    }
+
     /// Every advisory airlock knows (latest version of each), ready for fast decisions. Rebuilt
     /// only when the advisories themselves change, not on every revision.
     pub async fn advisory_db(&self) -> Result<Arc<AdvisoryDb>, ServiceError> {
         let fingerprint = self.db.advisories_fingerprint().await?;
-        if let Ok(cached) = self.advisories.lock()
-            && let Some((f, db)) = cached.as_ref()
-            && *f == fingerprint
-        {
-            return Ok(db.clone());
+        if let Some(db) = self.cached_advisory_db(fingerprint) {
+            return Ok(db);
         }
         let rows = self.db.current_advisories().await?;
         let db = tokio::task::spawn_blocking(move || {

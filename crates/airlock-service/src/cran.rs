@@ -58,17 +58,6 @@ pub(crate) struct CranView {
     expires: Option<std::time::Instant>,
 }
 
-impl CranView {
-    /// The owned row of `package` `version` in this lane, if any.
-    pub(crate) fn row(&self, package: &str, version: &str) -> Option<ArtifactRow> {
-        self.files
-            .values()
-            .map(|(row, _, _)| row)
-            .find(|r| r.project == package && r.version == version)
-            .cloned()
-    }
-}
-
 /// The PACKAGES fields of an R package as stored with its artifact.
 fn entry_of(row: &ArtifactRow) -> Option<PackagesEntry> {
     let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;

@@ -1,6 +1,7 @@
 //! The simple index of a lane: for each project the first of the lane's sources that has the name
 //! (never a mix), the versions the lane admits, rendered once per revision and kept as bytes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use std::time::Instant;
@@ -53,6 +54,15 @@ pub(crate) struct LaneProject {
     pub fresh_until: Option<Instant>,
 }
 
+/// What [`Airlock::lane_lookup`] found.
+pub(crate) struct Lookup {
+    pub found: Option<LaneProject>,
+    /// The source that owns the name.
+    pub source: Option<String>,
+    /// Proxies consulted before the owner (or all of them) that could not answer offline.
+    pub unknown: Vec<String>,
+}
+
 /// A cached page (or a cached 404), and until when it may be served.
 #[derive(Clone)]
 pub(crate) struct Cached {
@@ -87,38 +97,122 @@ impl Airlock {
         project: &str,
         decider: &Decider,
     ) -> Result<Option<LaneProject>, ServiceError> {
-        let mut fresh_until: Option<Instant> = None;
-        for source in self.lane_sources(lane, Ecosystem::Pypi) {
-            let rows = match source.kind {
-                SourceKind::Hosted => self.db.project_artifacts(&source.name, project).await?,
+        Ok(self
+            .lane_lookup(lane, Ecosystem::Pypi, project, decider)
+            .await?
+            .found)
+    }
+
+    /// [`lane_project`](Self::lane_project) for either ecosystem (`project` normalised for
+    /// Python, as written for R), and which proxies could not say (offline, never learned):
+    /// a name none of the consulted sources has may still be theirs.
+    pub(crate) async fn lane_lookup(
+        self: &Arc<Self>,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        project: &str,
+        decider: &Decider,
+    ) -> Result<Lookup, ServiceError> {
+        let mut found = self.lane_lookups(lane, eco, &[project], decider).await?;
+        Ok(found.remove(project).unwrap_or(Lookup {
+            found: None,
+            source: None,
+            unknown: Vec::new(),
+        }))
+    }
+
+    /// [`lane_lookup`](Self::lane_lookup) of many names at once (a lock file): each source is
+    /// asked for all the names still without an owner in a few queries.
+    pub(crate) async fn lane_lookups(
+        self: &Arc<Self>,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        projects: &[&str],
+        decider: &Decider,
+    ) -> Result<HashMap<String, Lookup>, ServiceError> {
+        let mut pending: Vec<&str> = projects.to_vec();
+        pending.sort_unstable();
+        pending.dedup();
+        let mut fresh: HashMap<&str, Option<Instant>> = HashMap::new();
+        let mut unknown: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut out: HashMap<String, Lookup> = HashMap::new();
+        for source in self.lane_sources(lane, eco) {
+            if pending.is_empty() {
+                break;
+            }
+            let candidates: Vec<&str> = match source.kind {
+                SourceKind::Hosted => pending.clone(),
                 SourceKind::Proxy => {
-                    let view = self.proxy_view(source, project).await?;
-                    fresh_until = policy::earliest(fresh_until, Some(view.fresh_until));
-                    if !view.found {
-                        continue;
+                    let mut candidates = Vec::new();
+                    for (name, view) in self.proxy_views(source, &pending).await? {
+                        let at = fresh.entry(name).or_default();
+                        *at = policy::earliest(*at, Some(view.fresh_until));
+                        if view.unknown {
+                            unknown.entry(name).or_default().push(source.name.clone());
+                        }
+                        if view.found {
+                            candidates.push(name);
+                        }
                     }
-                    let mut rows = self.db.project_artifacts(&source.name, project).await?;
-                    rows.retain(|r| r.delisted_at.is_none());
-                    rows
+                    candidates
                 }
             };
-            if rows.is_empty() && source.kind == SourceKind::Hosted {
+            if candidates.is_empty() {
                 continue;
             }
-            let rows: Vec<(ArtifactRow, Verdict)> = rows
-                .into_iter()
-                .map(|row| {
-                    let verdict = decider.decide_row(lane, Ecosystem::Pypi, &row);
-                    (row, verdict)
-                })
-                .collect();
-            // A view with a cooldown running must be rebuilt when it ends, write or no write.
-            for (_, v) in &rows {
-                fresh_until = policy::earliest(fresh_until, policy::changes_at(v));
+            let mut rows_of: HashMap<String, Vec<ArtifactRow>> = HashMap::new();
+            for row in self
+                .db
+                .projects_artifacts(&source.name, &candidates)
+                .await?
+            {
+                if source.kind == SourceKind::Proxy && row.delisted_at.is_some() {
+                    continue;
+                }
+                rows_of.entry(row.project.clone()).or_default().push(row);
             }
-            return Ok(Some(LaneProject { rows, fresh_until }));
+            for name in candidates {
+                let rows = rows_of.remove(name).unwrap_or_default();
+                // A Python proxy that lists the page owns the name even with no file left; a
+                // CRAN index that exists may still lack the package.
+                if rows.is_empty() && (source.kind == SourceKind::Hosted || eco == Ecosystem::Cran)
+                {
+                    continue;
+                }
+                let mut fresh_until = fresh.get(name).copied().flatten();
+                let rows: Vec<(ArtifactRow, Verdict)> = rows
+                    .into_iter()
+                    .map(|row| {
+                        let verdict = decider.decide_row(lane, eco, &row);
+                        (row, verdict)
+                    })
+                    .collect();
+                // A view with a cooldown running must be rebuilt when it ends, write or no write.
+                for (_, v) in &rows {
+                    fresh_until = policy::earliest(fresh_until, policy::changes_at(v));
+                }
+                out.insert(
+                    name.to_string(),
+                    Lookup {
+                        found: Some(LaneProject { rows, fresh_until }),
+                        source: Some(source.name.clone()),
+                        unknown: unknown.remove(name).unwrap_or_default(),
+                    },
+                );
+            }
+            pending.retain(|n| !out.contains_key(*n));
         }
-        Ok(None)
+        for name in pending {
+            out.insert(
+                name.to_string(),
+                Lookup {
+                    found: None,
+                    source: None,
+                    unknown: unknown.remove(name).unwrap_or_default(),
+                },
+            );
+        }
+        Ok(out)
     }
 
     /// A cached page if still valid, else the generation to store a new one under.

@@ -3,8 +3,10 @@
 
 mod advisories;
 mod cache;
+mod check;
 mod cran;
 mod error;
+mod exposure;
 mod files;
 mod flight;
 mod index;
@@ -15,7 +17,6 @@ mod publish;
 mod time_fmt;
 mod tokens;
 mod upload;
-mod why;
 mod yank;
 
 use std::path::PathBuf;
@@ -27,7 +28,11 @@ use airlock_config::Config;
 use airlock_store::{AuditEntry, BlobStore, Db};
 
 pub use advisories::ImportSummary;
-pub use airlock_policy::Verdict;
+pub use airlock_policy::{Action, Verdict};
+pub use check::{
+    AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, LicenseOut, ManifestInput,
+    Summary, read_manifest,
+};
 pub use cran::CranIndex;
 pub use error::ServiceError;
 pub use files::ServedFile;
@@ -54,11 +59,23 @@ pub struct Airlock {
     /// The advisory index and the fingerprint of the advisories it was built from.
     advisories: std::sync::Mutex<Option<advisories::Fingerprinted>>,
     files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
+    /// Never contact upstreams (see [`Airlock::open_offline`]).
+    offline: bool,
 }
 
 impl Airlock {
     /// Opens the database (migrating it) and the blob store of `config`.
     pub async fn open(config: Config) -> Result<Arc<Airlock>, ServiceError> {
+        Airlock::open_with(config, false).await
+    }
+
+    /// Like [`open`](Self::open), for one-shot commands that must not reach any upstream
+    /// (`airlock check` offline): proxies answer from what they learned before, however old.
+    pub async fn open_offline(config: Config) -> Result<Arc<Airlock>, ServiceError> {
+        Airlock::open_with(config, true).await
+    }
+
+    async fn open_with(config: Config, offline: bool) -> Result<Arc<Airlock>, ServiceError> {
         let data_dir = PathBuf::from(&config.data_dir);
         std::fs::create_dir_all(&data_dir).map_err(|e| {
             ServiceError::internal(
@@ -77,7 +94,7 @@ impl Airlock {
         .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
         let revision = db.revision().await?;
         let proxies = proxy::Proxies::new(&config.sources)?;
-        Ok(Arc::new(Airlock {
+        let app = Arc::new(Airlock {
             config,
             db,
             blobs,
@@ -88,7 +105,10 @@ impl Airlock {
             cran_flights: flight::Flights::default(),
             advisories: std::sync::Mutex::new(None),
             files: cache::Cache::default(),
-        }))
+            offline,
+        });
+        app.fill_advisory_packages().await?;
+        Ok(app)
     }
 
     pub fn config(&self) -> &Config {

@@ -133,10 +133,15 @@ pub(crate) fn earliest(
 
 impl Airlock {
     pub(crate) async fn decider(&self) -> Result<Decider, ServiceError> {
-        Ok(Decider {
+        Ok(self.decider_with(self.advisory_db().await?))
+    }
+
+    /// A decider over the given advisories (a subset that covers the packages decided on).
+    pub(crate) fn decider_with(&self, advisories: Arc<AdvisoryDb>) -> Decider {
+        Decider {
             global: self.config.global_rules(),
-            advisories: self.advisory_db().await?,
+            advisories,
             now: now_micros(),
-        })
+        }
     }
 }

@@ -55,10 +55,16 @@ pub(crate) struct Proxies {
 }
 
 /// What the proxy knows of a project, for the lane view.
+/// Pages of one proxy refreshed at the same time for a many-name lookup (a lock file).
+const PAGES_AT_ONCE: usize = 16;
+
+#[derive(Clone)]
 pub(crate) struct ProxyView {
     pub found: bool,
     /// When this knowledge should be checked again.
     pub fresh_until: Instant,
+    /// Offline, and the proxy never learned this page: `found` says nothing.
+    pub unknown: bool,
 }
 
 impl Proxies {
@@ -131,12 +137,21 @@ impl Airlock {
         let ttl = src.ttl.0;
         let key = (src.name.clone(), project.to_string());
         let known = self.db.proxy_page(&src.name, project).await?;
+        if self.offline {
+            // What the proxy learned before is all there is; age does not matter.
+            return Ok(ProxyView {
+                found: known.as_ref().is_some_and(|k| k.status == "found"),
+                fresh_until: Instant::now(),
+                unknown: known.is_none(),
+            });
+        }
         if let Some(k) = &known {
             let fresh_until = micros_to_instant(k.checked_at) + ttl;
             if Instant::now() < fresh_until {
                 return Ok(ProxyView {
                     found: k.status == "found",
                     fresh_until,
+                    unknown: false,
                 });
             }
             let failed_at = self
@@ -152,6 +167,7 @@ impl Airlock {
                 return Ok(ProxyView {
                     found: k.status == "found",
                     fresh_until: at + FAILURE_BACKOFF,
+                    unknown: false,
                 });
             }
         }
@@ -176,6 +192,7 @@ impl Airlock {
                 Ok(ProxyView {
                     found: now.is_some_and(|k| k.status == "found"),
                     fresh_until: Instant::now() + ttl,
+                    unknown: false,
                 })
             }
             Err(e) => {
@@ -189,9 +206,57 @@ impl Airlock {
                 Ok(ProxyView {
                     found: k.status == "found",
                     fresh_until: Instant::now() + FAILURE_BACKOFF,
+                    unknown: false,
                 })
             }
         }
+    }
+
+    /// What the proxy `src` knows of each of `projects` ([`proxy_view`](Self::proxy_view) of
+    /// each): a CRAN proxy's one index for all; offline, every page in one query; else each
+    /// page refreshed when stale, several at a time.
+    pub(crate) async fn proxy_views<'a>(
+        self: &Arc<Self>,
+        src: &SourceConfig,
+        projects: &[&'a str],
+    ) -> Result<Vec<(&'a str, ProxyView)>, ServiceError> {
+        if src.ecosystem == airlock_config::Ecosystem::Cran {
+            let view = self.proxy_view(src, crate::cran::CRAN_INDEX_KEY).await?;
+            return Ok(projects.iter().map(|p| (*p, view.clone())).collect());
+        }
+        if self.offline {
+            let known: HashMap<String, bool> = self
+                .db
+                .proxy_pages(&src.name, projects)
+                .await?
+                .into_iter()
+                .map(|k| (k.project, k.status == "found"))
+                .collect();
+            let now = Instant::now();
+            return Ok(projects
+                .iter()
+                .map(|p| {
+                    let found = known.get(*p).copied();
+                    let view = ProxyView {
+                        found: found.unwrap_or(false),
+                        fresh_until: now,
+                        unknown: found.is_none(),
+                    };
+                    (*p, view)
+                })
+                .collect());
+        }
+        let mut out = Vec::with_capacity(projects.len());
+        for chunk in projects.chunks(PAGES_AT_ONCE) {
+            let mut views = Vec::with_capacity(chunk.len());
+            for p in chunk {
+                views.push(self.proxy_view(src, p));
+            }
+            for (p, view) in chunk.iter().zip(futures::future::join_all(views).await) {
+                out.push((*p, view?));
+            }
+        }
+        Ok(out)
     }
 
     /// Records what an upstream listed: the page's state, new rows and changed rows, in one

@@ -97,6 +97,17 @@ macro_rules! artifact_columns {
          upstream_url, delisted_at"
     };
 }
+/// Names per `IN (...)` list: far below SQLite's and PostgreSQL's limits on bound parameters.
+const IN_LIST_CHUNK: usize = 500;
+
+/// `$first, $first+1, …` (`count` of them), for an `IN (...)` list of bound values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 macro_rules! token_columns {
     () => {
         "id, name, role, secret_sha256, created_at, revoked_at"
@@ -268,6 +279,31 @@ impl Db {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The files of several projects of one source (normalised names), in one query per 500
+    /// names: a lock file of hundreds of packages is read in a few round trips.
+    pub async fn projects_artifacts(
+        &self,
+        source: &str,
+        projects: &[&str],
+    ) -> Result<Vec<ArtifactRow>, DbError> {
+        let mut out = Vec::new();
+        for chunk in projects.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT {} FROM artifacts WHERE source = $1 AND project IN ({}) ORDER BY first_seen, filename",
+                artifact_columns!(),
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+            for p in chunk {
+                query = query.bind(*p);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                out.push(artifact_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every file of one source.
     pub async fn source_artifacts(&self, source: &str) -> Result<Vec<ArtifactRow>, DbError> {
         let sql = concat!(
@@ -305,6 +341,36 @@ impl Db {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DbError::from)
+    }
+
+    /// What a proxy knows of several project pages, in one query per 500 names.
+    pub async fn proxy_pages(
+        &self,
+        source: &str,
+        projects: &[&str],
+    ) -> Result<Vec<ProxyPageRow>, DbError> {
+        let mut out = Vec::new();
+        for chunk in projects.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT source, project, status, checked_at, etag, last_modified FROM proxy_pages WHERE source = $1 AND project IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+            for p in chunk {
+                query = query.bind(*p);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.push(ProxyPageRow {
+                    source: r.try_get(0)?,
+                    project: r.try_get(1)?,
+                    status: r.try_get(2)?,
+                    checked_at: r.try_get(3)?,
+                    etag: r.try_get(4)?,
+                    last_modified: r.try_get(5)?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     pub async fn proxy_page(
@@ -381,6 +447,82 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// What advisory versions name: `(id, learned_at, package)` rows, `package` empty for a
+    /// version that names none of our ecosystems' packages.
+    pub async fn advisory_packages(&self) -> Result<Vec<(String, i64, String)>, DbError> {
+        let rows = sqlx::query("SELECT id, learned_at, package FROM advisory_packages")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// The latest learned version of each of these advisories: `(id, body)`.
+    pub async fn current_advisories_of(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<(String, String)>, DbError> {
+        let mut latest: std::collections::HashMap<String, (i64, String)> =
+            std::collections::HashMap::new();
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT id, body, learned_at FROM advisories WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                let (id, body, at): (String, String, i64) =
+                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+                match latest.get(&id) {
+                    Some((seen, _)) if *seen >= at => {}
+                    _ => {
+                        latest.insert(id, (at, body));
+                    }
+                }
+            }
+        }
+        Ok(latest
+            .into_iter()
+            .map(|(id, (_, body))| (id, body))
+            .collect())
+    }
+
+    /// Advisory versions whose packages were never recorded: `(id, modified)`.
+    pub async fn advisories_without_packages(&self) -> Result<Vec<(String, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.modified FROM advisories a WHERE NOT EXISTS \
+             (SELECT 1 FROM advisory_packages p WHERE p.id = a.id AND p.modified = a.modified)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// One advisory version: `(body, learned_at)`.
+    pub async fn advisory_version(
+        &self,
+        id: &str,
+        modified: &str,
+    ) -> Result<Option<(String, i64)>, DbError> {
+        let row =
+            sqlx::query("SELECT body, learned_at FROM advisories WHERE id = $1 AND modified = $2")
+                .bind(id)
+                .bind(modified)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| DbError::from(e))
     }
 
     /// The latest learned version of each advisory: `(id, body, learned_at)`.
@@ -542,6 +684,7 @@ impl WriteTx {
         learned_at: i64,
         origin: &str,
         body: &str,
+        packages: &[String],
     ) -> Result<bool, DbError> {
         let done = sqlx::query(
             "INSERT INTO advisories (id, modified, learned_at, origin, body) VALUES ($1, $2, $3, $4, $5) \
@@ -554,7 +697,42 @@ impl WriteTx {
         .bind(body)
         .execute(&mut *self.tx)
         .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.record_advisory_packages(id, modified, learned_at, packages)
+            .await?;
+        Ok(true)
+    }
+
+    /// Records the packages an advisory version names (see [`Db::advisory_packages`]); also for
+    /// versions stored before packages were recorded.
+    pub async fn record_advisory_packages(
+        &mut self,
+        id: &str,
+        modified: &str,
+        learned_at: i64,
+        packages: &[String],
+    ) -> Result<(), DbError> {
+        let none = [String::new()];
+        let packages = if packages.is_empty() {
+            &none[..]
+        } else {
+            packages
+        };
+        for package in packages {
+            sqlx::query(
+                "INSERT INTO advisory_packages (id, modified, learned_at, package) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id, modified, package) DO NOTHING",
+            )
+            .bind(id)
+            .bind(modified)
+            .bind(learned_at)
+            .bind(package)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Sets (or with `None` clears) the yank of every file of one release; returns the number of files.

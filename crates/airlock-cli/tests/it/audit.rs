@@ -1,25 +1,13 @@
 //! The audit log: every mutation is an entry chained by hash; `airlock audit verify` finds the
 //! first entry edited or removed behind airlock's back; `GET /api/v1/audit` needs an admin token.
 
-use std::process::Command;
-
 use crate::support::TestServer;
 use crate::support::cmd::run;
-use crate::support::db::Database;
-use crate::support::env::venv_bin;
 use crate::support::fixtures::HandWheel;
 
-/// Runs one SQL statement on the server's SQLite file and commits it (an edit behind airlock's back).
+/// An edit of the server's database behind airlock's back.
 fn tamper(server: &TestServer, sql: &str) {
-    let Database::Sqlite(path) = server.database() else {
-        panic!("the audit tests use SQLite")
-    };
-    let script = "import sqlite3, sys\ncon = sqlite3.connect(sys.argv[1])\ncon.execute(sys.argv[2])\ncon.commit()";
-    run(Command::new(venv_bin("python"))
-        .args(["-c", script])
-        .arg(path)
-        .arg(sql))
-    .success();
+    server.database().execute(sql);
 }
 
 #[test]

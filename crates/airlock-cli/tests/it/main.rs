@@ -7,6 +7,7 @@
 mod support;
 
 mod audit;
+mod check;
 mod cran;
 mod install;
 mod lanes;

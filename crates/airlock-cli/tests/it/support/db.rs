@@ -13,6 +13,9 @@ import json, sqlite3, sys
 con = sqlite3.connect("file:" + sys.argv[1] + "?mode=rw", uri=True)
 if sys.argv[2] == "--dump":
     print("\n".join(con.iterdump()))
+elif sys.argv[2] == "--execute":
+    con.execute(sys.argv[3])
+    con.commit()
 elif sys.argv[2] == "--objects":
     cur = con.execute(sys.argv[3])
     names = [d[0] for d in cur.description]
@@ -77,6 +80,22 @@ impl Database {
             ),
         };
         serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("{sql} gave {text:?}: {e}"))
+    }
+
+    /// Runs one statement and commits it: an edit behind airlock's back.
+    pub fn execute(&self, sql: &str) {
+        match self {
+            Database::Sqlite(path) => {
+                run(Command::new(venv_bin("python"))
+                    .args(["-c", SQLITE_SCRIPT])
+                    .arg(path)
+                    .args(["--execute", sql]))
+                .success();
+            }
+            Database::Postgres(db) => {
+                psql(&db.url, sql);
+            }
+        }
     }
 
     /// Every row of every table as text (SQL statements), to search for what must not be stored.

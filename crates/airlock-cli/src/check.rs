@@ -1,0 +1,412 @@
+//! `airlock check FILE`: a lock file judged against a lane, offline from the data directory or
+//! through a server's `POST /api/v1/check`. Exit 0: nothing refused; 1: the lane would refuse
+//! something; 2: no judgement (the file cannot be read, unknown lane, server unreachable).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use airlock_manifest::{Kind, Loader, Manifest};
+use airlock_service::{CheckReport, CheckedEntry};
+use anyhow::{Context, Result};
+
+use crate::{GlobalArgs, open_offline};
+
+/// How the report is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+    Junit,
+}
+
+/// The content type of a manifest sent with the files it includes.
+use airlock_service::BUNDLE_CONTENT_TYPE;
+
+/// Ends the process with `code` after the message (if any) is printed.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message.as_deref().unwrap_or("exit"))
+    }
+}
+
+impl std::error::Error for Exit {}
+
+fn no_judgement(e: anyhow::Error) -> anyhow::Error {
+    anyhow::Error::new(Exit {
+        code: 2,
+        message: Some(format!("{e:#}")),
+    })
+}
+
+pub struct CheckArgs {
+    pub file: String,
+    pub lane: Option<String>,
+    pub format: Format,
+    pub kind: Option<String>,
+    pub server: Option<String>,
+    pub token: Option<String>,
+}
+
+/// Reads includes from disk and remembers every file read, keyed by absolute path.
+struct Recording {
+    files: RefCell<BTreeMap<PathBuf, String>>,
+}
+
+impl Loader for Recording {
+    fn load(&self, from: &str, target: &str) -> Result<(String, String), String> {
+        let base = Path::new(from).parent().unwrap_or(Path::new(""));
+        let path = base.join(target);
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let absolute = std::path::absolute(&path).map_err(|e| e.to_string())?;
+        self.files.borrow_mut().insert(absolute, text.clone());
+        Ok((path.to_string_lossy().into_owned(), text))
+    }
+}
+
+/// The manifest read from disk (or stdin for `-`), with the files it included.
+struct Read {
+    name: String,
+    text: String,
+    manifest: Manifest,
+    includes: BTreeMap<PathBuf, String>,
+}
+
+fn read(file: &str, kind: Option<&str>) -> Result<Read> {
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read the manifest from stdin")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
+    };
+    let kind = match kind {
+        Some(k) => k.parse::<Kind>()?,
+        None => Kind::detect(Some(file).filter(|f| *f != "-"), &text)
+            .with_context(|| format!("cannot tell what kind of manifest {file} is"))
+            .context("give it with --kind (uv-lock, poetry-lock, requirements-txt, …)")?,
+    };
+    let loader = Recording {
+        files: RefCell::new(BTreeMap::new()),
+    };
+    let manifest = airlock_manifest::parse(kind, file, &text, &loader)?;
+    Ok(Read {
+        name: file.to_string(),
+        text,
+        manifest,
+        includes: loader.files.into_inner(),
+    })
+}
+
+pub async fn check(global: &GlobalArgs, args: CheckArgs) -> Result<()> {
+    let read = read(&args.file, args.kind.as_deref()).map_err(no_judgement)?;
+    let report = match &args.server {
+        Some(server) => remote(server, &args, &read).await,
+        None => local(global, &args, &read).await,
+    }
+    .map_err(no_judgement)?;
+    let out = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report)? + "\n",
+        Format::Table => table(&report),
+        Format::Sarif => serde_json::to_string_pretty(&sarif(&report, &entry_lines(&read)))? + "\n",
+        Format::Junit => junit(&report),
+    };
+    print!("{out}");
+    if report.passed {
+        Ok(())
+    } else {
+        Err(anyhow::Error::new(Exit {
+            code: 1,
+            message: None,
+        }))
+    }
+}
+
+async fn local(global: &GlobalArgs, args: &CheckArgs, read: &Read) -> Result<CheckReport> {
+    let app = open_offline(global).await?;
+    let report = app
+        .check(args.lane.as_deref(), &read.name, &read.manifest)
+        .await;
+    app.close().await;
+    Ok(report?)
+}
+
+async fn remote(server: &str, args: &CheckArgs, read: &Read) -> Result<CheckReport> {
+    let url = format!("{}/api/v1/check", server.trim_end_matches('/'));
+    let mut request = reqwest::Client::new().post(&url);
+    if let Some(lane) = &args.lane {
+        request = request.query(&[("lane", lane)]);
+    }
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let file_name = Path::new(&read.name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| read.name.clone());
+    request = if read.includes.is_empty() {
+        request
+            .header("content-type", "text/plain; charset=utf-8")
+            .header("x-airlock-manifest-kind", read.manifest.kind.as_str())
+            .header("x-airlock-manifest-name", &file_name)
+            .body(read.text.clone())
+    } else {
+        request
+            .header("content-type", BUNDLE_CONTENT_TYPE)
+            .body(serde_json::to_string(&bundle(read)?)?)
+    };
+    let resp = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = resp.status();
+    let body = resp
+        .text()
+        .await
+        .context("cannot read the server's answer")?;
+    if !status.is_success() {
+        let detail = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_string))
+            .unwrap_or(body);
+        anyhow::bail!("{status}: {detail}");
+    }
+    serde_json::from_str(&body).context("the server's answer is not a check report")
+}
+
+/// The manifest and its includes, keyed by path relative to the directory they all share.
+fn bundle(read: &Read) -> Result<serde_json::Value> {
+    let main = std::path::absolute(&read.name)?;
+    let mut all: Vec<&Path> = read.includes.keys().map(PathBuf::as_path).collect();
+    all.push(&main);
+    let mut root = main.parent().unwrap_or(Path::new("/")).to_path_buf();
+    while !all.iter().all(|p| p.starts_with(&root)) {
+        if !root.pop() {
+            break;
+        }
+    }
+    let key = |p: &Path| -> Result<String> {
+        let rel = p.strip_prefix(&root).unwrap_or(p);
+        airlock_manifest::normalize_relative(rel)
+            .with_context(|| format!("cannot send {}", p.display()))
+    };
+    let mut files = serde_json::Map::new();
+    files.insert(key(&main)?, read.text.clone().into());
+    for (path, text) in &read.includes {
+        files.insert(key(path)?, text.clone().into());
+    }
+    Ok(serde_json::json!({
+        "kind": read.manifest.kind,
+        "main": key(&main)?,
+        "files": files,
+    }))
+}
+
+/// For each entry, the 1-based line of the file it is written on (its own location, else the
+/// first line that quotes its name), for SARIF and JUnit.
+fn entry_lines(read: &Read) -> Vec<(String, usize)> {
+    // The first line of each quoted string, found in one pass.
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, line) in read.text.lines().enumerate() {
+        for quoted in line.split('"').skip(1).step_by(2) {
+            first.entry(quoted).or_insert(i + 1);
+        }
+    }
+    read.manifest
+        .entries
+        .iter()
+        .map(|e| match &e.location {
+            Some(l) => (l.file.clone(), l.line),
+            None => (
+                read.name.clone(),
+                first.get(e.name.as_str()).copied().unwrap_or(1),
+            ),
+        })
+        .collect()
+}
+
+/// A reason's message without the lane prefix the table's summary line already names.
+fn finding(entry: &CheckedEntry, lane: &str) -> String {
+    let prefix = format!("lane {lane:?}: ");
+    entry
+        .reasons
+        .iter()
+        .map(|r| {
+            let m = r.message.strip_prefix(&prefix).unwrap_or(&r.message);
+            format!("{}: {m}", r.code)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn table(report: &CheckReport) -> String {
+    let rows: Vec<[String; 4]> = report
+        .packages
+        .iter()
+        .map(|p| {
+            [
+                p.action.to_string(),
+                format!("{}:{}", p.ecosystem, p.name),
+                p.version.clone().unwrap_or_else(|| "-".into()),
+                finding(p, &report.lane),
+            ]
+        })
+        .collect();
+    let width = |i: usize, title: &str| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain([title.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1, w2) = (width(0, "ACTION"), width(1, "PACKAGE"), width(2, "VERSION"));
+    let mut out = format!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  FINDINGS\n",
+        "ACTION", "PACKAGE", "VERSION"
+    );
+    for r in &rows {
+        out.push_str(format!("{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3]).trim_end());
+        out.push('\n');
+    }
+    for n in &report.not_covered {
+        out.push_str(&format!("not covered: {} ({})\n", n.spec, n.why));
+    }
+    let s = &report.summary;
+    out.push_str(&format!(
+        "{} against lane {}: {} packages: {} allow, {} warn, {} hide, {} deny{}: {}\n",
+        report.file,
+        report.lane,
+        s.packages,
+        s.allow,
+        s.warn,
+        s.hide,
+        s.deny,
+        if s.not_covered > 0 {
+            format!("; {} not covered", s.not_covered)
+        } else {
+            String::new()
+        },
+        if report.passed {
+            "passed".to_string()
+        } else {
+            format!("REFUSED ({})", s.refused)
+        }
+    ));
+    out
+}
+
+/// SARIF 2.1.0: one result per reason, at the entry's line.
+fn sarif(report: &CheckReport, lines: &[(String, usize)]) -> serde_json::Value {
+    use serde_json::json;
+    let mut rules: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut results = Vec::new();
+    for (i, p) in report.packages.iter().enumerate() {
+        let (file, line) = lines
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| (report.file.clone(), 1));
+        for r in &p.reasons {
+            let code = r.code.to_string();
+            rules.entry(code.clone()).or_insert_with(
+                || json!({ "id": code, "shortDescription": { "text": code.replace('_', " ") } }),
+            );
+            let level = match r.action {
+                airlock_service::Action::Deny => "error",
+                airlock_service::Action::Hide | airlock_service::Action::Warn => "warning",
+                airlock_service::Action::Allow => "note",
+            };
+            results.push(json!({
+                "ruleId": code,
+                "level": level,
+                "message": { "text": format!("{}:{}{}: {}", p.ecosystem, p.name,
+                    p.version.as_deref().map(|v| format!("=={v}")).unwrap_or_default(), r.message) },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": file },
+                    "region": { "startLine": line },
+                }}],
+                "properties": { "action": r.action, "advisories": r.advisories },
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "airlock",
+                "informationUri": "https://github.com/airlock",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.into_values().collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }],
+    })
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML: a test case per entry, failing when refused; other findings as its output.
+fn junit(report: &CheckReport) -> String {
+    let s = &report.summary;
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"airlock check\" tests=\"{}\" failures=\"{}\">\n  <testsuite name=\"{} against lane {}\" tests=\"{}\" failures=\"{}\">\n",
+        s.packages,
+        s.refused,
+        xml_escape(&report.file),
+        xml_escape(&report.lane),
+        s.packages,
+        s.refused
+    ));
+    for p in &report.packages {
+        let name = format!(
+            "{}{}",
+            p.name,
+            p.version
+                .as_deref()
+                .map(|v| format!("=={v}"))
+                .unwrap_or_default()
+        );
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\">",
+            p.ecosystem,
+            xml_escape(&name)
+        ));
+        let text = finding(p, &report.lane);
+        if p.refused {
+            out.push_str(&format!(
+                "\n      <failure type=\"{}\" message=\"{}\"/>\n    ",
+                p.action,
+                xml_escape(&text)
+            ));
+        } else if !text.is_empty() {
+            out.push_str(&format!(
+                "\n      <system-out>{}: {}</system-out>\n    ",
+                p.action,
+                xml_escape(&text)
+            ));
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}

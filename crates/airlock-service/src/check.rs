@@ -1,0 +1,606 @@
+//! The manifest gate (`airlock check`, `POST /api/v1/check`) and its one-package form
+//! (`airlock why`): for each entry of a lock file, what the lane would do with it and why.
+//!
+//! The lane's rules come from the one decision (`airlock-policy`); this module adds what only a
+//! manifest can show: the version is in no source of the lane, a proxy was never asked (offline),
+//! the entry is not pinned or not from a package index, its hashes match none of airlock's files,
+//! the version is yanked.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use airlock_config::{Ecosystem, LaneConfig};
+use airlock_manifest::{Entry, Location, Manifest, NotCovered, Origin};
+use airlock_policy::{
+    Action, ArtifactFacts, HiddenStyle, Level, Reason, ReasonCode, Verdict, package_key,
+};
+use airlock_store::ArtifactRow;
+use serde::{Deserialize, Serialize};
+
+use crate::index::Lookup;
+use crate::policy::{Decider, facts_of, policy_ecosystem};
+use crate::{Airlock, ServiceError};
+
+/// A manifest judged against a lane.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub lane: String,
+    /// The manifest's file name as given.
+    pub file: String,
+    pub kind: airlock_manifest::Kind,
+    /// No entry is refused (see [`CheckedEntry::refused`]).
+    pub passed: bool,
+    pub summary: Summary,
+    pub packages: Vec<CheckedEntry>,
+    /// What the manifest names that airlock does not serve (conda packages).
+    pub not_covered: Vec<NotCovered>,
+}
+
+/// Counts by action.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub packages: usize,
+    pub allow: usize,
+    pub warn: usize,
+    pub hide: usize,
+    pub deny: usize,
+    pub refused: usize,
+    pub not_covered: usize,
+}
+
+/// One entry of the manifest with the lane's decision.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckedEntry {
+    pub ecosystem: String,
+    /// Normalised for Python (PEP 503), as written for R.
+    pub name: String,
+    /// The pinned version, or for a range the version the lane would install now.
+    pub version: Option<String>,
+    pub action: Action,
+    /// Whether the lane would refuse to install it: denied, or hidden by a lane that drops
+    /// hidden versions from its pages (a pinned install finds nothing).
+    pub refused: bool,
+    pub reasons: Vec<Reason>,
+    pub advisories: Vec<AdvisoryOut>,
+    pub license: Option<LicenseOut>,
+    /// The source of the lane that has the name.
+    pub source: Option<String>,
+    pub pinned: bool,
+    pub specifier: Option<String>,
+    pub origin: Origin,
+    pub groups: Vec<String>,
+    pub marker: Option<String>,
+    pub constraint: bool,
+    pub location: Option<Location>,
+}
+
+/// An advisory that affects the version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdvisoryOut {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub severity: Level,
+    pub score: Option<f64>,
+    /// The smallest fixed version above the one checked.
+    pub fixed: Option<String>,
+}
+
+/// The licence of the version, as its metadata declares it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LicenseOut {
+    pub expression: Option<String>,
+    pub class: airlock_license::LicenseClass,
+}
+
+fn config_ecosystem(eco: airlock_manifest::Ecosystem) -> Ecosystem {
+    match eco {
+        airlock_manifest::Ecosystem::Pypi => Ecosystem::Pypi,
+        airlock_manifest::Ecosystem::Cran => Ecosystem::Cran,
+    }
+}
+
+fn normalized(eco: Ecosystem, name: &str) -> String {
+    match eco {
+        Ecosystem::Pypi => airlock_pypi::name::normalize(name),
+        Ecosystem::Cran => name.to_string(),
+    }
+}
+
+/// Whether two version strings are the same version (PEP 440 equality for Python: `1.0` is
+/// `1.0.0`; R's `1.2-3` is `1.2.3`).
+fn same_version(eco: Ecosystem, a: &str, b: &str) -> bool {
+    match eco {
+        Ecosystem::Pypi => airlock_pypi::version::compare(a, b).is_ok_and(|o| o.is_eq()),
+        Ecosystem::Cran => {
+            a == b
+                || matches!(
+                    (airlock_cran::version::RVersion::parse(a), airlock_cran::version::RVersion::parse(b)),
+                    (Ok(x), Ok(y)) if x == y
+                )
+        }
+    }
+}
+
+/// The content type of a manifest sent with the files it includes.
+pub const BUNDLE_CONTENT_TYPE: &str = "application/vnd.airlock.manifest-bundle+json";
+
+/// A manifest as a client sends it: one file, or a bundle of the file and those it includes
+/// (`{"kind"?, "main", "files": {path: text}}`, paths relative to a shared directory).
+pub enum ManifestInput<'a> {
+    File {
+        /// The file name, which tells the kind (`uv.lock`), when known.
+        name: Option<&'a str>,
+        /// The kind when given explicitly (`uv-lock` or a standard file name).
+        kind: Option<&'a str>,
+        text: &'a str,
+    },
+    Bundle(&'a str),
+}
+
+#[derive(Deserialize)]
+struct Bundle {
+    kind: Option<String>,
+    main: String,
+    files: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads a manifest sent to the server.
+pub fn read_manifest(input: ManifestInput<'_>) -> Result<(String, Manifest), ServiceError> {
+    let bad = |e: airlock_manifest::ManifestError| ServiceError::BadRequest(e.to_string());
+    let kind_of = |kind: Option<&str>, name: Option<&str>, text: &str| {
+        match kind {
+        Some(k) => k
+            .parse::<airlock_manifest::Kind>()
+            .map_err(|e| ServiceError::BadRequest(e.to_string())),
+        None => airlock_manifest::Kind::detect(name, text).ok_or_else(|| {
+            ServiceError::BadRequest(
+                "cannot tell what kind of manifest this is: name it (X-Airlock-Manifest-Name: uv.lock) or give its kind (X-Airlock-Manifest-Kind: uv-lock)".into(),
+            )
+        }),
+    }
+    };
+    match input {
+        ManifestInput::File { name, kind, text } => {
+            let kind = kind_of(kind, name, text)?;
+            let name = name.unwrap_or(kind.as_str()).to_string();
+            let manifest =
+                airlock_manifest::parse(kind, &name, text, &airlock_manifest::NoIncludes)
+                    .map_err(bad)?;
+            Ok((name, manifest))
+        }
+        ManifestInput::Bundle(json) => {
+            let bundle: Bundle = serde_json::from_str(json)
+                .map_err(|e| ServiceError::BadRequest(format!("not a manifest bundle: {e}")))?;
+            let text = bundle.files.get(&bundle.main).ok_or_else(|| {
+                ServiceError::BadRequest(format!(
+                    "the bundle lacks its main file {:?}",
+                    bundle.main
+                ))
+            })?;
+            let kind = kind_of(bundle.kind.as_deref(), Some(&bundle.main), text)?;
+            let loader = airlock_manifest::MapLoader {
+                files: &bundle.files,
+            };
+            let manifest =
+                airlock_manifest::parse(kind, &bundle.main, text, &loader).map_err(bad)?;
+            Ok((bundle.main, manifest))
+        }
+    }
+}
+
+impl Airlock {
+    /// The lane a check uses when none is named: the last one configured (lanes are declared
+    /// in promotion order, so the strictest, e.g. `prod`).
+    pub fn default_check_lane(&self) -> Result<&str, ServiceError> {
+        self.config
+            .lanes
+            .last()
+            .map(|l| l.name.as_str())
+            .ok_or_else(|| ServiceError::NotFound("no lane is configured".into()))
+    }
+
+    /// Judges every entry of `manifest` (read from `file`) against `lane` (default: see
+    /// [`default_check_lane`](Self::default_check_lane)).
+    pub async fn check(
+        self: &Arc<Self>,
+        lane: Option<&str>,
+        file: &str,
+        manifest: &Manifest,
+    ) -> Result<CheckReport, ServiceError> {
+        let lane = match lane {
+            Some(l) => l,
+            None => self.default_check_lane()?,
+        };
+        let lane_cfg = self.lane(lane)?;
+        let keys: HashSet<String> = manifest
+            .entries
+            .iter()
+            .map(|e| {
+                let eco = policy_ecosystem(config_ecosystem(e.ecosystem));
+                package_key(eco, &e.name)
+            })
+            .collect();
+        let decider = self.decider_with(self.advisory_db_for(&keys).await?);
+        // Every name of an ecosystem at once: a few queries per source, not a few per name.
+        let mut lookups: HashMap<(Ecosystem, String), Arc<Lookup>> = HashMap::new();
+        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+            let names: Vec<String> = manifest
+                .entries
+                .iter()
+                .filter(|e| e.from_registry() && config_ecosystem(e.ecosystem) == eco)
+                .map(|e| normalized(eco, &e.name))
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            for (name, lookup) in self.lane_lookups(lane_cfg, eco, &names, &decider).await? {
+                lookups.insert((eco, name), Arc::new(lookup));
+            }
+        }
+        let mut packages = Vec::with_capacity(manifest.entries.len());
+        for entry in &manifest.entries {
+            packages.push(
+                self.check_entry(lane_cfg, entry, &decider, &mut lookups)
+                    .await?,
+            );
+        }
+        let mut summary = Summary {
+            packages: packages.len(),
+            not_covered: manifest.not_covered.len(),
+            ..Summary::default()
+        };
+        for p in &packages {
+            match p.action {
+                Action::Allow => summary.allow += 1,
+                Action::Warn => summary.warn += 1,
+                Action::Hide => summary.hide += 1,
+                Action::Deny => summary.deny += 1,
+            }
+            summary.refused += usize::from(p.refused);
+        }
+        Ok(CheckReport {
+            lane: lane.to_string(),
+            file: file.to_string(),
+            kind: manifest.kind,
+            passed: summary.refused == 0,
+            summary,
+            packages,
+            not_covered: manifest.not_covered.clone(),
+        })
+    }
+
+    /// The lane's decision on one version, with everything behind it (`airlock why`,
+    /// `GET /api/v1/lanes/{lane}/why`): a checked entry plus `lane` and `visible`.
+    pub async fn why(
+        self: &Arc<Self>,
+        lane: &str,
+        eco: Ecosystem,
+        name: &str,
+        version: &str,
+    ) -> Result<serde_json::Value, ServiceError> {
+        let lane_cfg = self.lane(lane)?;
+        let manifest_eco = match eco {
+            Ecosystem::Pypi => airlock_manifest::Ecosystem::Pypi,
+            Ecosystem::Cran => airlock_manifest::Ecosystem::Cran,
+        };
+        let mut entry = Entry::new(manifest_eco, name);
+        entry.version = Some(version.to_string());
+        let key = package_key(policy_ecosystem(eco), name);
+        let decider = self.decider_with(self.advisory_db_for(&HashSet::from([key])).await?);
+        let checked = self
+            .check_entry(lane_cfg, &entry, &decider, &mut HashMap::new())
+            .await?;
+        let visible = checked.source.is_some()
+            && checked.action.listed()
+            && !checked
+                .reasons
+                .iter()
+                .any(|r| r.code == ReasonCode::NotInSources);
+        let mut value = serde_json::to_value(&checked)
+            .map_err(|e| ServiceError::internal("cannot encode the decision", e))?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("lane".into(), lane.into());
+            map.insert("visible".into(), visible.into());
+        }
+        Ok(value)
+    }
+
+    async fn check_entry(
+        self: &Arc<Self>,
+        lane: &LaneConfig,
+        entry: &Entry,
+        decider: &Decider,
+        lookups: &mut HashMap<(Ecosystem, String), Arc<Lookup>>,
+    ) -> Result<CheckedEntry, ServiceError> {
+        let eco = config_ecosystem(entry.ecosystem);
+        let name = normalized(eco, &entry.name);
+        let spec = format!("{eco}:{name}");
+        let lane_name = &lane.name;
+        let mut extra: Vec<Reason> = Vec::new();
+        let mut version = entry.version.clone();
+        let mut source = None;
+        let mut rows: Vec<&ArtifactRow> = Vec::new();
+        let lookup;
+        match &entry.origin {
+            Origin::Vcs { url, reference } => {
+                let at = reference.as_deref().map(|r| format!("@{r}")).unwrap_or_default();
+                extra.push(Reason::new(
+                    ReasonCode::NotFromRegistry,
+                    Action::Deny,
+                    format!("lane {lane_name:?}: {spec} comes from the repository {url}{at}, not from a package index: airlock cannot vouch for it"),
+                ));
+            }
+            Origin::Url { url } => extra.push(Reason::new(
+                ReasonCode::NotFromRegistry,
+                Action::Deny,
+                format!("lane {lane_name:?}: {spec} comes from the URL {url}, not from a package index: airlock cannot vouch for it"),
+            )),
+            Origin::Path { path } => extra.push(Reason::new(
+                ReasonCode::NotFromRegistry,
+                Action::Warn,
+                format!("lane {lane_name:?}: {spec} is the local path {path:?} (the project's own code): not checked"),
+            )),
+            Origin::Registry { .. } => {
+                let key = (eco, name.clone());
+                lookup = match lookups.get(&key) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let l = Arc::new(self.lane_lookup(lane, eco, &name, decider).await?);
+                        lookups.insert(key, l.clone());
+                        l
+                    }
+                };
+                source = lookup.source.clone();
+                let all: Vec<&(ArtifactRow, Verdict)> = lookup
+                    .found
+                    .as_ref()
+                    .map(|p| p.rows.iter().collect())
+                    .unwrap_or_default();
+                if all.is_empty() {
+                    extra.push(absent(lane, &spec, version.as_deref(), &lookup));
+                } else if let Some(v) = &version {
+                    rows = all
+                        .iter()
+                        .filter(|(r, _)| same_version(eco, &r.version, v))
+                        .map(|(r, _)| r)
+                        .collect();
+                    if rows.is_empty() {
+                        let mut known: Vec<&str> = all.iter().map(|(r, _)| r.version.as_str()).collect();
+                        known.dedup();
+                        let shown = known.iter().rev().take(5).copied().collect::<Vec<_>>().join(", ");
+                        extra.push(Reason::new(
+                            ReasonCode::NotInSources,
+                            Action::Deny,
+                            format!(
+                                "lane {lane_name:?}: source {:?} has no {spec}=={v} (it has {shown}{})",
+                                source.as_deref().unwrap_or(""),
+                                if known.len() > 5 { ", …" } else { "" }
+                            ),
+                        ));
+                    }
+                } else {
+                    // A range: judge the version the lane would install today.
+                    let wanted = entry.specifier.as_deref().unwrap_or("");
+                    match pick(eco, wanted, &all) {
+                        Some(v) => {
+                            extra.push(Reason::new(
+                                ReasonCode::NotPinned,
+                                Action::Warn,
+                                format!(
+                                    "lane {lane_name:?}: {spec}{} is not pinned: the lane would install {v} today",
+                                    if wanted.is_empty() { "" } else { wanted }
+                                ),
+                            ));
+                            rows = all
+                                .iter()
+                                .filter(|(r, _)| r.version == v)
+                                .map(|(r, _)| r)
+                                .collect();
+                            version = Some(v);
+                        }
+                        None => extra.push(Reason::new(
+                            ReasonCode::NoMatchingVersion,
+                            Action::Deny,
+                            format!("lane {lane_name:?}: no version of {spec} the lane lists satisfies {wanted:?}"),
+                        )),
+                    }
+                }
+            }
+        }
+        // The rules, on the stored artifact when there is one (licence, times, yank), else on
+        // what the manifest says.
+        let facts = match rows
+            .iter()
+            .find(|r| r.yanked_reason.is_none())
+            .or(rows.first())
+        {
+            Some(row) => Some(facts_of(row, eco)),
+            None => version
+                .as_ref()
+                .map(|v| ArtifactFacts::new(policy_ecosystem(eco), &name, v)),
+        };
+        let mut verdict = match &facts {
+            Some(f) => decider.decide(lane, f),
+            None => Verdict::allow(),
+        };
+        if !rows.is_empty() && rows.iter().all(|r| r.yanked_reason.is_some()) {
+            let why = rows
+                .iter()
+                .find_map(|r| r.yanked_reason.as_deref().filter(|s| !s.is_empty()))
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            extra.push(Reason::new(
+                ReasonCode::Yanked,
+                Action::Warn,
+                format!(
+                    "lane {lane_name:?}: {spec}=={} is yanked{why}",
+                    version.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(reason) = hash_mismatch(lane, &spec, version.as_deref(), entry, &rows) {
+            extra.push(reason);
+        }
+        for reason in extra {
+            verdict.push(reason);
+        }
+        let refused = verdict.action == Action::Deny
+            || (verdict.action == Action::Hide
+                && lane.policy.hidden == HiddenStyle::Drop
+                && entry.is_pinned());
+        let advisories = advisories_of(&verdict, decider);
+        let license = facts
+            .as_ref()
+            .and_then(|f| f.license.as_ref())
+            .map(|l| LicenseOut {
+                expression: l.expression.clone(),
+                class: l.class,
+            });
+        Ok(CheckedEntry {
+            ecosystem: eco.as_str().to_string(),
+            name,
+            version,
+            action: verdict.action,
+            refused,
+            reasons: verdict.reasons,
+            advisories,
+            license,
+            source,
+            pinned: entry.is_pinned(),
+            specifier: entry.specifier.clone(),
+            origin: entry.origin.clone(),
+            groups: entry.groups.clone(),
+            marker: entry.marker.clone(),
+            constraint: entry.constraint,
+            location: entry.location.clone(),
+        })
+    }
+}
+
+/// The reason for a name no source of the lane has: not there, or not known offline.
+fn absent(lane: &LaneConfig, spec: &str, version: Option<&str>, lookup: &Lookup) -> Reason {
+    let what = match version {
+        Some(v) => format!("{spec}=={v}"),
+        None => spec.to_string(),
+    };
+    if lookup.unknown.is_empty() {
+        Reason::new(
+            ReasonCode::NotInSources,
+            Action::Deny,
+            format!("lane {:?}: no source of the lane has {what}", lane.name),
+        )
+    } else {
+        Reason::new(
+            ReasonCode::NotCached,
+            Action::Warn,
+            format!(
+                "lane {:?}: {what} is not cached by {} and the check ran offline: check against the server to know whether the upstream has it",
+                lane.name,
+                lookup
+                    .unknown
+                    .iter()
+                    .map(|s| format!("proxy {s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    }
+}
+
+/// The newest version the lane lists that satisfies `wanted` (PEP 440 specifiers for Python),
+/// skipping pre-releases unless the range names one or nothing else fits, as installers do.
+fn pick(eco: Ecosystem, wanted: &str, rows: &[&(ArtifactRow, Verdict)]) -> Option<String> {
+    let listed = rows
+        .iter()
+        .filter(|(r, v)| v.action.listed() && r.yanked_reason.is_none());
+    match eco {
+        Ecosystem::Pypi => {
+            use airlock_pypi::version::{Specifiers, Version};
+            let specifiers: Option<Specifiers> = if wanted.is_empty() {
+                None
+            } else {
+                Some(wanted.parse().ok()?)
+            };
+            let candidates: Vec<(Version, &str)> = listed
+                .filter_map(|(r, _)| Some((r.version.parse::<Version>().ok()?, r.version.as_str())))
+                .filter(|(v, _)| specifiers.as_ref().is_none_or(|s| s.contains(v)))
+                .collect();
+            let pre_ok = specifiers
+                .as_ref()
+                .is_some_and(Specifiers::allows_prereleases);
+            let best = |allow_pre: bool| {
+                candidates
+                    .iter()
+                    .filter(|(v, _)| allow_pre || !v.is_prerelease())
+                    .max_by(|a, b| a.0.cmp(&b.0))
+                    .map(|(_, s)| s.to_string())
+            };
+            best(pre_ok).or_else(|| best(true))
+        }
+        Ecosystem::Cran => listed
+            .filter_map(|(r, _)| {
+                Some((
+                    airlock_cran::version::RVersion::parse(&r.version).ok()?,
+                    r.version.clone(),
+                ))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, s)| s),
+    }
+}
+
+/// A manifest listing sha256 digests for a version of which airlock has files, none of them
+/// with a listed digest: the lane would serve other bytes than the lock file was made with.
+fn hash_mismatch(
+    lane: &LaneConfig,
+    spec: &str,
+    version: Option<&str>,
+    entry: &Entry,
+    rows: &[&ArtifactRow],
+) -> Option<Reason> {
+    let listed: HashSet<&str> = entry
+        .hashes
+        .iter()
+        .filter(|h| h.algorithm == "sha256")
+        .map(|h| h.value.as_str())
+        .collect();
+    let known: Vec<&str> = rows
+        .iter()
+        .map(|r| r.sha256.as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if listed.is_empty() || known.is_empty() || known.iter().any(|s| listed.contains(s)) {
+        return None;
+    }
+    Some(Reason::new(
+        ReasonCode::HashMismatch,
+        Action::Deny,
+        format!(
+            "lane {:?}: none of the {} files airlock has for {spec}=={} has a sha256 the manifest lists: they are not the bytes the lock file was made with",
+            lane.name,
+            known.len(),
+            version.unwrap_or("")
+        ),
+    ))
+}
+
+/// The advisories behind a verdict, with their aliases.
+fn advisories_of(verdict: &Verdict, decider: &Decider) -> Vec<AdvisoryOut> {
+    verdict
+        .reasons
+        .iter()
+        .flat_map(|r| r.advisories.iter())
+        .map(|f| AdvisoryOut {
+            id: f.id.clone(),
+            aliases: decider
+                .advisory_db()
+                .get(&f.id)
+                .map(|a| a.aliases.clone())
+                .unwrap_or_default(),
+            severity: f.level,
+            score: f.score,
+            fixed: f.fixed_in.clone(),
+        })
+        .collect()
+}
