@@ -137,46 +137,46 @@ async fn local(global: &GlobalArgs, args: &CheckArgs, read: &Read) -> Result<Che
 }
 
 async fn remote(server: &str, args: &CheckArgs, read: &Read) -> Result<CheckReport> {
-    let url = format!("{}/api/v1/check", server.trim_end_matches('/'));
-    let mut request = reqwest::Client::new().post(&url);
+    let url = crate::api::url(server, "check");
+    let mut request = crate::api::request(reqwest::Method::POST, &url, args.token.as_deref());
     if let Some(lane) = &args.lane {
         request = request.query(&[("lane", lane)]);
     }
-    if let Some(token) = &args.token {
-        request = request.bearer_auth(token);
-    }
-    let file_name = Path::new(&read.name)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| read.name.clone());
     request = if read.includes.is_empty() {
         request
             .header("content-type", "text/plain; charset=utf-8")
             .header("x-airlock-manifest-kind", read.manifest.kind.as_str())
-            .header("x-airlock-manifest-name", &file_name)
+            .header("x-airlock-manifest-name", file_name(&read.name))
             .body(read.text.clone())
     } else {
         request
             .header("content-type", BUNDLE_CONTENT_TYPE)
             .body(serde_json::to_string(&bundle(read)?)?)
     };
-    let resp = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = resp.status();
-    let body = resp
-        .text()
-        .await
-        .context("cannot read the server's answer")?;
-    if !status.is_success() {
-        let detail = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["detail"].as_str().map(str::to_string))
-            .unwrap_or(body);
-        anyhow::bail!("{status}: {detail}");
-    }
+    let body = crate::api::send(request, &url).await?;
     serde_json::from_str(&body).context("the server's answer is not a check report")
+}
+
+/// The last component of a path.
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string())
+}
+
+/// The manifest as the requests API takes it: the text alone, or a bundle with its includes.
+pub fn manifest_json(file: &str, kind: Option<&str>) -> Result<serde_json::Value> {
+    let read = read(file, kind)?;
+    if read.includes.is_empty() {
+        Ok(serde_json::json!({
+            "name": file_name(&read.name),
+            "kind": read.manifest.kind,
+            "text": read.text,
+        }))
+    } else {
+        bundle(&read)
+    }
 }
 
 /// The manifest and its includes, keyed by path relative to the directory they all share.

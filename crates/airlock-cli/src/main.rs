@@ -10,9 +10,11 @@ use airlock_service::{Airlock, Principal, Role};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+mod api;
 mod check;
 mod mirror;
 mod publish;
+mod requests;
 
 #[derive(Parser)]
 #[command(
@@ -125,6 +127,57 @@ enum Command {
         #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Ask for package versions to be admitted into a lane: `airlock request uv.lock --lane prod
+    /// --reason "…"` or `airlock request pypi:x==1.0 cran:y==2.1 …`; prints the request id last.
+    /// `airlock request show ID` shows one request with the lane's decision now.
+    Request {
+        /// A manifest file, or `ecosystem:name==version` items (`name==version` is Python),
+        /// or `show ID`.
+        #[arg(required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        lane: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// The manifest kind when the file name does not tell.
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print the JSON the API answers (show).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List requests, newest first.
+    Requests {
+        #[arg(long)]
+        lane: Option<String>,
+        /// pending, approved or rejected.
+        #[arg(long)]
+        state: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending request (role approver or admin; not your own): its versions become
+    /// exact allow entries of the lane.
+    Approve {
+        id: i64,
+        /// Approve only these package names of the request.
+        #[arg(long, num_args = 1..)]
+        only: Vec<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Reject a pending request, with a reason (role approver or admin).
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
@@ -161,6 +214,26 @@ enum AdvisoriesCommand {
         #[arg(long = "url")]
         urls: Vec<String>,
     },
+}
+
+/// A running server and the token to use with it.
+#[derive(Args)]
+struct RemoteArgs {
+    /// The airlock server, e.g. https://airlock.example.com.
+    #[arg(long, env = "AIRLOCK_SERVER")]
+    server: String,
+    /// API token.
+    #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+impl RemoteArgs {
+    fn remote(self) -> requests::Remote {
+        requests::Remote {
+            server: self.server,
+            token: self.token,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -406,6 +479,40 @@ async fn run(cli: Cli) -> Result<()> {
                 token,
             };
             check::check(g, args).await?;
+        }
+        Command::Request {
+            items,
+            lane,
+            reason,
+            kind,
+            remote,
+            json,
+        } => {
+            let remote = remote.remote();
+            if items.len() == 2 && items[0] == "show" {
+                let id = items[1]
+                    .parse()
+                    .with_context(|| format!("{:?} is not a request id", items[1]))?;
+                requests::show(&remote, id, json).await?;
+            } else {
+                let lane = lane.context("which lane? give --lane")?;
+                let reason = reason.context("why? give --reason")?;
+                requests::create(&remote, &items, &lane, &reason, kind.as_deref()).await?;
+            }
+        }
+        Command::Requests {
+            lane,
+            state,
+            remote,
+            json,
+        } => {
+            requests::list(&remote.remote(), lane.as_deref(), state.as_deref(), json).await?;
+        }
+        Command::Approve { id, only, remote } => {
+            requests::approve(&remote.remote(), id, &only).await?;
+        }
+        Command::Reject { id, reason, remote } => {
+            requests::reject(&remote.remote(), id, &reason).await?;
         }
         Command::Mirror {
             source,

@@ -44,6 +44,9 @@ pub struct Config {
     /// OSV exports `airlock advisories sync` imports (zips, e.g. osv.dev's per-ecosystem all.zip).
     #[serde(default = "default_advisory_urls")]
     pub advisory_urls: Vec<String>,
+    /// Whether an approver may approve a request they made themselves.
+    #[serde(default)]
+    pub allow_self_approval: bool,
     /// Block rules for every lane: `block = [{ package = "pypi:evil", reason = "..." }]`.
     #[serde(default, skip_serializing_if = "airlock_policy::Rules::is_empty")]
     pub block: airlock_policy::Rules<airlock_policy::BlockRule>,

@@ -92,6 +92,25 @@ impl fmt::Display for Op {
     }
 }
 
+/// The packages every R installation has (base and the other packages of R's own sources):
+/// never installed from a repository, so never missing from one.
+pub const BASE_PACKAGES: &[&str] = &[
+    "base",
+    "compiler",
+    "datasets",
+    "graphics",
+    "grDevices",
+    "grid",
+    "methods",
+    "parallel",
+    "splines",
+    "stats",
+    "stats4",
+    "tcltk",
+    "tools",
+    "utils",
+];
+
 /// One entry of a dependency field.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Dep {

@@ -147,3 +147,148 @@ pub async fn check(
         .map_err(problem)?;
     Ok(Json(report))
 }
+
+/// A manifest inside a JSON request: one file, or the file and those it includes.
+#[derive(Deserialize)]
+pub struct ManifestBody {
+    name: Option<String>,
+    kind: Option<String>,
+    text: Option<String>,
+    /// With `files`: the main file's key.
+    main: Option<String>,
+    files: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+pub struct NewRequestBody {
+    lane: String,
+    reason: String,
+    manifest: Option<ManifestBody>,
+    #[serde(default)]
+    packages: Vec<String>,
+}
+
+/// `POST /api/v1/requests` (any valid token): a request to admit versions into a lane.
+pub async fn create_request(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<NewRequestBody>,
+) -> Result<(axum::http::StatusCode, Json<airlock_service::RequestView>), ApiError> {
+    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    let who = crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    let bundle;
+    let input = match &body.manifest {
+        Some(ManifestBody {
+            files: Some(files),
+            main,
+            kind,
+            ..
+        }) => {
+            bundle = serde_json::json!({ "kind": kind, "main": main, "files": files }).to_string();
+            airlock_service::RequestInput::Manifest(airlock_service::ManifestInput::Bundle(&bundle))
+        }
+        Some(m) => airlock_service::RequestInput::Manifest(airlock_service::ManifestInput::File {
+            name: m.name.as_deref(),
+            kind: m.kind.as_deref(),
+            text: m.text.as_deref().unwrap_or(""),
+        }),
+        None => airlock_service::RequestInput::Packages(&body.packages),
+    };
+    let view = state
+        .app
+        .create_request(&who, &body.lane, &body.reason, input)
+        .await
+        .map_err(problem)?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize)]
+pub struct RequestsQuery {
+    lane: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /api/v1/requests?lane=&state=` (any valid token), newest first.
+pub async fn requests(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<RequestsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    let list = state
+        .app
+        .requests(q.lane.as_deref(), q.state.as_deref())
+        .await
+        .map_err(problem)?;
+    Ok(Json(serde_json::json!({ "requests": list })))
+}
+
+/// `GET /api/v1/requests/{id}` (any valid token): entries with the lane's decision now.
+pub async fn request(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Json<airlock_service::RequestView>, ApiError> {
+    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    Ok(Json(state.app.request(id, true).await.map_err(problem)?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct ApproveBody {
+    #[serde(default)]
+    only: Vec<String>,
+}
+
+/// `POST /api/v1/requests/{id}/approve` (approver or admin; not the requester).
+pub async fn approve(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    body: Option<Json<ApproveBody>>,
+) -> Result<Json<airlock_service::RequestView>, ApiError> {
+    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    let who = crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    let only = body.map(|b| b.0.only).unwrap_or_default();
+    Ok(Json(
+        state
+            .app
+            .approve_request(&who, id, &only)
+            .await
+            .map_err(problem)?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RejectBody {
+    reason: String,
+}
+
+/// `POST /api/v1/requests/{id}/reject` (approver or admin).
+pub async fn reject(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(id): Path<i64>,
+    Json(body): Json<RejectBody>,
+) -> Result<Json<airlock_service::RequestView>, ApiError> {
+    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    let who = crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    Ok(Json(
+        state
+            .app
+            .reject_request(&who, id, &body.reason)
+            .await
+            .map_err(problem)?,
+    ))
+}

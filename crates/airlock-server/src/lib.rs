@@ -61,6 +61,15 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/api/v1/lanes/{lane}/why", get(api::why))
         .route("/api/v1/exposure", get(api::exposure))
         .route(
+            "/api/v1/requests",
+            get(api::requests)
+                .post(api::create_request)
+                .layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
+        )
+        .route("/api/v1/requests/{id}", get(api::request))
+        .route("/api/v1/requests/{id}/approve", post(api::approve))
+        .route("/api/v1/requests/{id}/reject", post(api::reject))
+        .route(
             "/api/v1/check",
             post(api::check).layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
         )

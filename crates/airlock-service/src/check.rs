@@ -220,7 +220,9 @@ impl Airlock {
                 package_key(eco, &e.name)
             })
             .collect();
-        let decider = self.decider_with(self.advisory_db_for(&keys).await?);
+        let decider = self
+            .decider_with(self.advisory_db_for(&keys).await?)
+            .await?;
         // Every name of an ecosystem at once: a few queries per source, not a few per name.
         let mut lookups: HashMap<(Ecosystem, String), Arc<Lookup>> = HashMap::new();
         for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
@@ -287,7 +289,9 @@ impl Airlock {
         let mut entry = Entry::new(manifest_eco, name);
         entry.version = Some(version.to_string());
         let key = package_key(policy_ecosystem(eco), name);
-        let decider = self.decider_with(self.advisory_db_for(&HashSet::from([key])).await?);
+        let decider = self
+            .decider_with(self.advisory_db_for(&HashSet::from([key])).await?)
+            .await?;
         let checked = self
             .check_entry(lane_cfg, &entry, &decider, &mut HashMap::new())
             .await?;

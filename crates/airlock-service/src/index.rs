@@ -309,7 +309,6 @@ impl Airlock {
             Err(generation) => generation,
         };
         let lane_cfg = self.lane(lane)?;
-        let global = self.config.global_rules();
         let decider = self.decider().await?;
         let mut names = std::collections::BTreeSet::new();
         for source in self.lane_sources(lane_cfg, Ecosystem::Pypi) {
@@ -324,7 +323,7 @@ impl Airlock {
                 SourceKind::Proxy => self.db.proxy_projects(&source.name).await?,
             };
             for project in projects {
-                if policy::may_admit_name(lane_cfg, &global, Ecosystem::Pypi, &project) {
+                if policy::may_admit_name(&decider, lane_cfg, Ecosystem::Pypi, &project) {
                     names.insert(project);
                 }
             }

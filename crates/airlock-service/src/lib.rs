@@ -14,6 +14,7 @@ mod mirror;
 mod policy;
 mod proxy;
 mod publish;
+mod requests;
 mod time_fmt;
 mod tokens;
 mod upload;
@@ -40,6 +41,7 @@ pub use index::Page;
 pub use mirror::Mirrored;
 pub use proxy::{FileBody, ProxyCounters};
 pub use publish::{Published, UploadForm};
+pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView};
 pub use time_fmt::{format_rfc3339, now_micros};
 pub use tokens::{Principal, Role, TokenInfo};
 pub use upload::{UploadSink, UploadedContent};
@@ -61,6 +63,8 @@ pub struct Airlock {
     files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
     /// Never contact upstreams (see [`Airlock::open_offline`]).
     offline: bool,
+    /// Lane policies with their approvals, and the revision they were read at.
+    lane_policies: std::sync::Mutex<Option<(i64, policy::LanePolicies)>>,
 }
 
 impl Airlock {
@@ -106,6 +110,7 @@ impl Airlock {
             advisories: std::sync::Mutex::new(None),
             files: cache::Cache::default(),
             offline,
+            lane_policies: std::sync::Mutex::new(None),
         });
         app.fill_advisory_packages().await?;
         Ok(app)

@@ -1,10 +1,11 @@
 //! The bridge from stored artifacts to the one policy decision (`airlock-policy`): facts from a
 //! row, the lane's policy, the global rules and the advisories known now.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig, LaneMode};
-use airlock_policy::{AdvisoryDb, ArtifactFacts, Verdict};
+use airlock_policy::{AdvisoryDb, ArtifactFacts, LanePolicy, PackageRule, Verdict};
 use airlock_store::ArtifactRow;
 
 use crate::{Airlock, ServiceError, now_micros};
@@ -65,10 +66,15 @@ pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
     }
 }
 
+/// Every lane's policy with the versions approved for it, by lane name.
+pub(crate) type LanePolicies = Arc<HashMap<String, LanePolicy>>;
+
 /// Everything a decision needs besides the artifact, taken once per view.
 pub(crate) struct Decider {
     global: airlock_policy::GlobalRules,
     advisories: Arc<AdvisoryDb>,
+    /// Each lane's policy with the versions approved for it.
+    policies: LanePolicies,
     now: i64,
 }
 
@@ -76,11 +82,20 @@ impl Decider {
     pub fn decide(&self, lane: &LaneConfig, facts: &ArtifactFacts) -> Verdict {
         airlock_policy::decide(
             facts,
-            &lane.policy,
+            self.policy(lane),
             &self.global,
             self.advisories.as_ref(),
             self.now,
         )
+    }
+
+    /// The lane's policy as decisions apply it: configured rules plus approvals.
+    pub fn policy<'a>(&'a self, lane: &'a LaneConfig) -> &'a LanePolicy {
+        self.policies.get(&lane.name).unwrap_or(&lane.policy)
+    }
+
+    pub fn global(&self) -> &airlock_policy::GlobalRules {
+        &self.global
     }
 
     pub fn decide_row(&self, lane: &LaneConfig, eco: Ecosystem, row: &ArtifactRow) -> Verdict {
@@ -95,12 +110,13 @@ impl Decider {
 /// Whether the lane can admit some version of `name` at all (for root pages): not when a block
 /// rule without versions names it, and in an allow-list lane only when an allow rule does.
 pub(crate) fn may_admit_name(
+    decider: &Decider,
     lane: &LaneConfig,
-    global: &airlock_policy::GlobalRules,
     eco: Ecosystem,
     name: &str,
 ) -> bool {
-    let p = &lane.policy;
+    let p = decider.policy(lane);
+    let global = decider.global();
     let eco = policy_ecosystem(eco);
     let whole_name = |rules: &airlock_policy::Rules<airlock_policy::BlockRule>| {
         rules.for_package(eco, name).any(|b| !b.rule.has_versions())
@@ -133,15 +149,53 @@ pub(crate) fn earliest(
 
 impl Airlock {
     pub(crate) async fn decider(&self) -> Result<Decider, ServiceError> {
-        Ok(self.decider_with(self.advisory_db().await?))
+        self.decider_with(self.advisory_db().await?).await
     }
 
     /// A decider over the given advisories (a subset that covers the packages decided on).
-    pub(crate) fn decider_with(&self, advisories: Arc<AdvisoryDb>) -> Decider {
-        Decider {
+    pub(crate) async fn decider_with(
+        &self,
+        advisories: Arc<AdvisoryDb>,
+    ) -> Result<Decider, ServiceError> {
+        Ok(Decider {
             global: self.config.global_rules(),
             advisories,
+            policies: self.lane_policies().await?,
             now: now_micros(),
+        })
+    }
+
+    /// Every lane's policy with its approvals, rebuilt when the revision moves.
+    async fn lane_policies(&self) -> Result<LanePolicies, ServiceError> {
+        let revision = self.revision.load(std::sync::atomic::Ordering::SeqCst);
+        if let Ok(cached) = self.lane_policies.lock()
+            && let Some((r, policies)) = cached.as_ref()
+            && *r == revision
+        {
+            return Ok(policies.clone());
         }
+        let mut approved: HashMap<String, Vec<PackageRule>> = HashMap::new();
+        for a in self.db.approvals().await? {
+            match PackageRule::parse(&format!("{}:{}=={}", a.ecosystem, a.name, a.version)) {
+                Ok(rule) => approved.entry(a.lane).or_default().push(rule),
+                Err(e) => {
+                    tracing::warn!(lane = %a.lane, error = %e, "ignoring an approval that is no rule")
+                }
+            }
+        }
+        let policies: HashMap<String, LanePolicy> = self
+            .config
+            .lanes
+            .iter()
+            .map(|l| {
+                let rules = approved.remove(&l.name).unwrap_or_default();
+                (l.name.clone(), l.policy.clone().with_approved(rules))
+            })
+            .collect();
+        let policies = Arc::new(policies);
+        if let Ok(mut cached) = self.lane_policies.lock() {
+            *cached = Some((revision, policies.clone()));
+        }
+        Ok(policies)
     }
 }

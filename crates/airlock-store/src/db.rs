@@ -97,6 +97,58 @@ macro_rules! artifact_columns {
          upstream_url, delisted_at"
     };
 }
+/// A request to admit package versions into a lane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestRow {
+    pub id: i64,
+    pub lane: String,
+    pub requester: String,
+    pub reason: String,
+    pub created_at: i64,
+    pub state: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<i64>,
+    pub decision_reason: Option<String>,
+    /// JSON: the entries with their findings, and the missing dependencies.
+    pub body: String,
+}
+
+/// What a new request is made of.
+pub struct NewRequest<'a> {
+    pub lane: &'a str,
+    pub requester: &'a str,
+    pub reason: &'a str,
+    pub created_at: i64,
+    pub body: &'a str,
+}
+
+/// One exact version a lane admits by approval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRow {
+    pub lane: String,
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+    pub request_id: i64,
+    pub approved_by: String,
+    pub approved_at: i64,
+}
+
+fn request_from_row(r: &sqlx::any::AnyRow) -> Result<RequestRow, DbError> {
+    Ok(RequestRow {
+        id: r.try_get(0)?,
+        lane: r.try_get(1)?,
+        requester: r.try_get(2)?,
+        reason: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+        state: r.try_get(5)?,
+        decided_by: r.try_get(6)?,
+        decided_at: r.try_get(7)?,
+        decision_reason: r.try_get(8)?,
+        body: r.try_get(9)?,
+    })
+}
+
 /// Names per `IN (...)` list: far below SQLite's and PostgreSQL's limits on bound parameters.
 const IN_LIST_CHUNK: usize = 500;
 
@@ -106,6 +158,12 @@ fn placeholders(first: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+macro_rules! request_columns {
+    () => {
+        "id, lane, requester, reason, created_at, state, decided_by, decided_at, decision_reason, body"
+    };
 }
 
 macro_rules! token_columns {
@@ -525,6 +583,59 @@ impl Db {
             .map_err(|e: sqlx::Error| DbError::from(e))
     }
 
+    /// Requests, newest first, optionally of one lane and in one state.
+    pub async fn requests(
+        &self,
+        lane: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Vec<RequestRow>, DbError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM requests WHERE ($1 = '' OR lane = $1) AND ($2 = '' OR state = $2) ORDER BY id DESC"
+        ))
+        .bind(lane.unwrap_or(""))
+        .bind(state.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(request_from_row).collect()
+    }
+
+    pub async fn request(&self, id: i64) -> Result<Option<RequestRow>, DbError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            request_columns!(),
+            " FROM requests WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(request_from_row).transpose()
+    }
+
+    /// Every approval: `(lane, ecosystem, name, version, approved_at)`.
+    pub async fn approvals(&self) -> Result<Vec<ApprovalRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT lane, ecosystem, name, version, request_id, approved_by, approved_at FROM approvals ORDER BY approved_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApprovalRow {
+                    lane: r.try_get(0)?,
+                    ecosystem: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                    request_id: r.try_get(4)?,
+                    approved_by: r.try_get(5)?,
+                    approved_at: r.try_get(6)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// The latest learned version of each advisory: `(id, body, learned_at)`.
     pub async fn current_advisories(&self) -> Result<Vec<(String, String, i64)>, DbError> {
         let rows = sqlx::query(
@@ -732,6 +843,66 @@ impl WriteTx {
             .execute(&mut *self.tx)
             .await?;
         }
+        Ok(())
+    }
+
+    /// Stores a new request; its id is the next free one.
+    pub async fn insert_request(&mut self, r: &NewRequest<'_>) -> Result<i64, DbError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let id: i64 = row.try_get(0)?;
+        sqlx::query(
+            "INSERT INTO requests (id, lane, requester, reason, created_at, state, body) VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+        )
+        .bind(id)
+        .bind(r.lane)
+        .bind(r.requester)
+        .bind(r.reason)
+        .bind(r.created_at)
+        .bind(r.body)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Records the decision on a pending request; `false` if it was no longer pending.
+    pub async fn decide_request(
+        &mut self,
+        id: i64,
+        state: &str,
+        by: &str,
+        at: i64,
+        reason: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE requests SET state = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND state = 'pending'",
+        )
+        .bind(state)
+        .bind(by)
+        .bind(at)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Admits one exact version in a lane (a no-op if it already is).
+    pub async fn insert_approval(&mut self, a: &ApprovalRow) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO approvals (lane, ecosystem, name, version, request_id, approved_by, approved_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lane, ecosystem, name, version) DO NOTHING",
+        )
+        .bind(&a.lane)
+        .bind(&a.ecosystem)
+        .bind(&a.name)
+        .bind(&a.version)
+        .bind(a.request_id)
+        .bind(&a.approved_by)
+        .bind(a.approved_at)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 

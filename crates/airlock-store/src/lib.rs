@@ -11,4 +11,7 @@ mod db;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, sha256_hex};
-pub use db::{ArtifactRow, Backend, Db, DbError, ProxyPageRow, TokenRow, WriteTx};
+pub use db::{
+    ApprovalRow, ArtifactRow, Backend, Db, DbError, NewRequest, ProxyPageRow, RequestRow, TokenRow,
+    WriteTx,
+};

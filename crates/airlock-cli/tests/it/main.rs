@@ -15,6 +15,7 @@ mod policy;
 mod postgres;
 mod proxy;
 mod python_index;
+mod requests;
 mod tokens;
 mod uploads;
 mod yank;

@@ -1,0 +1,576 @@
+//! Requests to admit package versions into a lane, and their review: a requester sends a lock
+//! file or a list of versions; the request keeps each entry's findings (as `airlock check` gives
+//! them) and the dependencies the lane lacks; an approver approves (adding exact-version allow
+//! entries to the lane, the `approvals` table) or rejects. Everything is audited.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use airlock_config::Ecosystem;
+use airlock_manifest::{Entry, Kind, Manifest};
+use airlock_store::{ApprovalRow, NewRequest, RequestRow};
+use serde::{Deserialize, Serialize};
+
+use crate::check::{CheckedEntry, ManifestInput, read_manifest};
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
+
+/// What a request is made from.
+pub enum RequestInput<'a> {
+    Manifest(ManifestInput<'a>),
+    /// `pypi:name==version`, `cran:name==version` (a bare `name==version` is Python).
+    Packages(&'a [String]),
+}
+
+/// A dependency of a requested version that the lane admits no version of.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Missing {
+    pub ecosystem: String,
+    pub name: String,
+    /// The requirement as the depending package states it (`airlockDep (>= 1.0)`).
+    pub requirement: String,
+    /// `name==version` of the requested entry that needs it.
+    pub needed_by: String,
+}
+
+/// What a request stores besides its header: the findings when it was made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Body {
+    entries: Vec<CheckedEntry>,
+    missing: Vec<Missing>,
+}
+
+/// One entry of a request, as `show` presents it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestEntry {
+    #[serde(flatten)]
+    pub requested: CheckedEntry,
+    /// Whether an approval admits this version in the lane.
+    pub approved: bool,
+    /// The lane's decision on this version now (`show` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub now: Option<Now>,
+}
+
+/// The lane's decision at the time of asking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Now {
+    pub action: airlock_policy::Action,
+    pub reasons: Vec<airlock_policy::Reason>,
+}
+
+/// A request with its entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestView {
+    pub id: i64,
+    pub lane: String,
+    pub state: String,
+    pub requester: String,
+    pub reason: String,
+    pub created_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_reason: Option<String>,
+    pub entries: Vec<RequestEntry>,
+    pub missing: Vec<Missing>,
+}
+
+fn eco_str(eco: airlock_manifest::Ecosystem) -> &'static str {
+    eco.as_str()
+}
+
+/// `pypi:name==version` (or `name==version`) as a manifest entry.
+fn package_entry(spec: &str) -> Result<Entry, ServiceError> {
+    let bad = || {
+        ServiceError::BadRequest(format!(
+            "{spec:?} is not ecosystem:name==version (e.g. pypi:urllib3==1.26.20, cran:dplyr==1.1.4)"
+        ))
+    };
+    let (eco, rest) = match spec.split_once(':') {
+        Some(("pypi", rest)) => (airlock_manifest::Ecosystem::Pypi, rest),
+        Some(("cran", rest)) => (airlock_manifest::Ecosystem::Cran, rest),
+        Some(_) => return Err(bad()),
+        None => (airlock_manifest::Ecosystem::Pypi, spec),
+    };
+    let (name, version) = rest.split_once("==").ok_or_else(bad)?;
+    let (name, version) = (name.trim(), version.trim());
+    if name.is_empty() || version.is_empty() {
+        return Err(bad());
+    }
+    let mut entry = Entry::new(eco, name);
+    entry.version = Some(version.to_string());
+    Ok(entry)
+}
+
+fn not_found(id: i64) -> ServiceError {
+    ServiceError::NotFound(format!("no request {id}"))
+}
+
+impl Airlock {
+    /// Files a request to admit versions into `lane`; any valid token may.
+    pub async fn create_request(
+        self: &Arc<Self>,
+        who: &Principal,
+        lane: &str,
+        reason: &str,
+        input: RequestInput<'_>,
+    ) -> Result<RequestView, ServiceError> {
+        self.lane(lane)?;
+        if reason.trim().is_empty() {
+            return Err(ServiceError::BadRequest(
+                "a request needs a reason (--reason)".into(),
+            ));
+        }
+        let (file, mut manifest) = match input {
+            RequestInput::Manifest(m) => read_manifest(m)?,
+            RequestInput::Packages(specs) => {
+                let entries = specs
+                    .iter()
+                    .map(|s| package_entry(s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let manifest = Manifest {
+                    kind: Kind::RequirementsTxt,
+                    entries,
+                    not_covered: Vec::new(),
+                    indexes: Vec::new(),
+                    requires: None,
+                };
+                ("packages".to_string(), manifest)
+            }
+        };
+        // The project's own code (local paths) is not for a lane to admit.
+        manifest
+            .entries
+            .retain(|e| !matches!(e.origin, airlock_manifest::Origin::Path { .. }));
+        let unpinned: Vec<String> = manifest
+            .entries
+            .iter()
+            .filter(|e| e.from_registry() && !e.is_pinned())
+            .map(|e| {
+                format!(
+                    "{}:{}{}",
+                    eco_str(e.ecosystem),
+                    e.name,
+                    e.specifier.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        if !unpinned.is_empty() {
+            return Err(ServiceError::BadRequest(format!(
+                "a request names exact versions; not pinned: {}",
+                unpinned.join(", ")
+            )));
+        }
+        if manifest.entries.is_empty() {
+            return Err(ServiceError::BadRequest(
+                "the request names no package".into(),
+            ));
+        }
+        let report = self.check(Some(lane), &file, &manifest).await?;
+        let missing = self.missing_dependencies(lane, &report.packages).await?;
+        let body = serde_json::to_string(&Body {
+            entries: report.packages,
+            missing,
+        })
+        .map_err(|e| ServiceError::internal("cannot encode the request", e))?;
+        let now = now_micros();
+        let mut tx = self.db.write().await?;
+        let id = tx
+            .insert_request(&NewRequest {
+                lane,
+                requester: &who.name,
+                reason,
+                created_at: now,
+                body: &body,
+            })
+            .await?;
+        let details =
+            serde_json::json!({ "lane": lane, "file": file, "entries": manifest.entries.len() });
+        self.commit(
+            tx,
+            audit_entry(
+                &who.name,
+                "request.create",
+                format!("request {id}"),
+                details,
+            ),
+        )
+        .await?;
+        self.request(id, false).await
+    }
+
+    /// Requests, newest first.
+    pub async fn requests(
+        self: &Arc<Self>,
+        lane: Option<&str>,
+        state: Option<&str>,
+    ) -> Result<Vec<RequestView>, ServiceError> {
+        let approved = self.approved_set().await?;
+        self.db
+            .requests(lane, state)
+            .await?
+            .into_iter()
+            .map(|r| view(r, &approved))
+            .collect()
+    }
+
+    /// One request; with `now`, each entry carries the lane's decision at this instant and
+    /// `missing` is what the lane lacks now (else both as when the request was made).
+    pub async fn request(
+        self: &Arc<Self>,
+        id: i64,
+        now: bool,
+    ) -> Result<RequestView, ServiceError> {
+        let row = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
+        let mut view = view(row, &self.approved_set().await?)?;
+        if now {
+            let manifest = Manifest {
+                kind: Kind::RequirementsTxt,
+                entries: view
+                    .entries
+                    .iter()
+                    .map(|e| {
+                        let mut entry = Entry::new(
+                            match e.requested.ecosystem.as_str() {
+                                "cran" => airlock_manifest::Ecosystem::Cran,
+                                _ => airlock_manifest::Ecosystem::Pypi,
+                            },
+                            &e.requested.name,
+                        );
+                        entry.version = e.requested.version.clone();
+                        entry.origin = e.requested.origin.clone();
+                        entry
+                    })
+                    .collect(),
+                not_covered: Vec::new(),
+                indexes: Vec::new(),
+                requires: None,
+            };
+            let report = self.check(Some(&view.lane), "request", &manifest).await?;
+            let requested: Vec<CheckedEntry> =
+                view.entries.iter().map(|e| e.requested.clone()).collect();
+            view.missing = self.missing_dependencies(&view.lane, &requested).await?;
+            for (entry, current) in view.entries.iter_mut().zip(report.packages) {
+                entry.now = Some(Now {
+                    action: current.action,
+                    reasons: current.reasons,
+                });
+            }
+        }
+        Ok(view)
+    }
+
+    /// Approves a pending request: its registry entries (or those named in `only`) become
+    /// exact-version allow entries of the lane.
+    pub async fn approve_request(
+        self: &Arc<Self>,
+        who: &Principal,
+        id: i64,
+        only: &[String],
+    ) -> Result<RequestView, ServiceError> {
+        let request = self.reviewable(who, id, "approve").await?;
+        let body: Body = serde_json::from_str(&request.body)
+            .map_err(|e| ServiceError::internal("a stored request does not parse", e))?;
+        let wanted: HashSet<String> = only.iter().map(|n| n.to_lowercase()).collect();
+        let chosen: Vec<&CheckedEntry> = body
+            .entries
+            .iter()
+            .filter(|e| matches!(e.origin, airlock_manifest::Origin::Registry { .. }))
+            .filter(|e| wanted.is_empty() || wanted.contains(&e.name.to_lowercase()))
+            .collect();
+        if chosen.is_empty() {
+            return Err(ServiceError::BadRequest(format!(
+                "request {id} has no package version to approve{}",
+                if only.is_empty() {
+                    String::new()
+                } else {
+                    format!(" named {}", only.join(", "))
+                }
+            )));
+        }
+        let now = now_micros();
+        let mut tx = self.db.write().await?;
+        if !tx
+            .decide_request(id, "approved", &who.name, now, None)
+            .await?
+        {
+            return Err(ServiceError::Conflict(format!(
+                "request {id} is no longer pending"
+            )));
+        }
+        for e in &chosen {
+            let Some(version) = &e.version else { continue };
+            tx.insert_approval(&ApprovalRow {
+                lane: request.lane.clone(),
+                ecosystem: e.ecosystem.clone(),
+                name: e.name.clone(),
+                version: version.clone(),
+                request_id: id,
+                approved_by: who.name.clone(),
+                approved_at: now,
+            })
+            .await?;
+        }
+        let approved: Vec<String> = chosen
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}:{}=={}",
+                    e.ecosystem,
+                    e.name,
+                    e.version.as_deref().unwrap_or("")
+                )
+            })
+            .collect();
+        let details = serde_json::json!({ "lane": request.lane, "approved": approved });
+        self.commit(
+            tx,
+            audit_entry(
+                &who.name,
+                "request.approve",
+                format!("request {id}"),
+                details,
+            ),
+        )
+        .await?;
+        self.request(id, false).await
+    }
+
+    /// Rejects a pending request, with the reviewer's reason.
+    pub async fn reject_request(
+        self: &Arc<Self>,
+        who: &Principal,
+        id: i64,
+        reason: &str,
+    ) -> Result<RequestView, ServiceError> {
+        let request = self.reviewable(who, id, "reject").await?;
+        if reason.trim().is_empty() {
+            return Err(ServiceError::BadRequest(
+                "a rejection needs a reason (--reason)".into(),
+            ));
+        }
+        let mut tx = self.db.write().await?;
+        if !tx
+            .decide_request(id, "rejected", &who.name, now_micros(), Some(reason))
+            .await?
+        {
+            return Err(ServiceError::Conflict(format!(
+                "request {id} is no longer pending"
+            )));
+        }
+        let details = serde_json::json!({ "lane": request.lane, "reason": reason });
+        self.commit(
+            tx,
+            audit_entry(
+                &who.name,
+                "request.reject",
+                format!("request {id}"),
+                details,
+            ),
+        )
+        .await?;
+        self.request(id, false).await
+    }
+
+    /// The request, if `who` may decide on it now.
+    async fn reviewable(
+        &self,
+        who: &Principal,
+        id: i64,
+        verb: &str,
+    ) -> Result<RequestRow, ServiceError> {
+        if !matches!(who.role, Role::Approver | Role::Admin) {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; to {verb} a request needs approver or admin",
+                who.name, who.role
+            )));
+        }
+        let request = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
+        if request.state != "pending" {
+            return Err(ServiceError::Conflict(format!(
+                "request {id} is {}, not pending",
+                request.state
+            )));
+        }
+        if request.requester == who.name && !self.config.allow_self_approval {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} made request {id}: nobody may {verb} their own request (allow_self_approval is off)",
+                who.name
+            )));
+        }
+        Ok(request)
+    }
+
+    /// `(lane, ecosystem, name, version)` of every approval.
+    async fn approved_set(
+        &self,
+    ) -> Result<HashSet<(String, String, String, String)>, ServiceError> {
+        Ok(self
+            .db
+            .approvals()
+            .await?
+            .into_iter()
+            .map(|a| (a.lane, a.ecosystem, a.name, a.version))
+            .collect())
+    }
+
+    /// Dependencies of the requested versions the lane admits no version of, and the request
+    /// does not contain: R `Depends`/`Imports`/`LinkingTo` (base packages excepted), Python
+    /// `Requires-Dist` without an `extra` marker, as the stored metadata states them.
+    async fn missing_dependencies(
+        self: &Arc<Self>,
+        lane: &str,
+        entries: &[CheckedEntry],
+    ) -> Result<Vec<Missing>, ServiceError> {
+        let lane_cfg = self.lane(lane)?;
+        let decider = self.decider().await?;
+        let requested: HashSet<(String, String)> = entries
+            .iter()
+            .map(|e| (e.ecosystem.clone(), e.name.clone()))
+            .collect();
+        // The dependencies each requested version declares.
+        let mut wanted: Vec<(Ecosystem, String, String, String)> = Vec::new();
+        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+            let names: Vec<&str> = entries
+                .iter()
+                .filter(|e| e.ecosystem == eco.as_str())
+                .map(|e| e.name.as_str())
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            let found = self.lane_lookups(lane_cfg, eco, &names, &decider).await?;
+            for e in entries.iter().filter(|e| e.ecosystem == eco.as_str()) {
+                let Some(version) = &e.version else { continue };
+                let Some(project) = found.get(&e.name).and_then(|l| l.found.as_ref()) else {
+                    continue;
+                };
+                let Some((row, _)) = project.rows.iter().find(|(r, _)| &r.version == version)
+                else {
+                    continue;
+                };
+                let needed_by = format!("{}=={version}", e.name);
+                for (name, requirement) in declared_dependencies(eco, &row.metadata_json) {
+                    if !requested.contains(&(eco.as_str().to_string(), name.clone())) {
+                        wanted.push((eco, name, requirement, needed_by.clone()));
+                    }
+                }
+            }
+        }
+        // Which of them the lane admits some version of.
+        let mut admitted: HashMap<(Ecosystem, String), bool> = HashMap::new();
+        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+            let names: Vec<&str> = wanted
+                .iter()
+                .filter(|w| w.0 == eco)
+                .map(|w| w.1.as_str())
+                .collect();
+            if names.is_empty() {
+                continue;
+            }
+            for (name, lookup) in self.lane_lookups(lane_cfg, eco, &names, &decider).await? {
+                let any = lookup
+                    .found
+                    .as_ref()
+                    .is_some_and(|p| p.rows.iter().any(|(_, v)| v.action.listed()));
+                admitted.insert((eco, name), any);
+            }
+        }
+        let mut seen = HashSet::new();
+        Ok(wanted
+            .into_iter()
+            .filter(|(eco, name, _, _)| {
+                !admitted
+                    .get(&(*eco, name.clone()))
+                    .copied()
+                    .unwrap_or(false)
+            })
+            .filter(|(eco, name, _, by)| seen.insert((*eco, name.clone(), by.clone())))
+            .map(|(eco, name, requirement, needed_by)| Missing {
+                ecosystem: eco.as_str().to_string(),
+                name,
+                requirement,
+                needed_by,
+            })
+            .collect())
+    }
+}
+
+/// `(normalised name, requirement as written)` of the dependencies stored metadata declares.
+fn declared_dependencies(eco: Ecosystem, metadata_json: &str) -> Vec<(String, String)> {
+    let Ok(meta) = serde_json::from_str::<serde_json::Value>(metadata_json) else {
+        return Vec::new();
+    };
+    match eco {
+        Ecosystem::Pypi => meta
+            .get("requires_dist")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+            .filter(|req| {
+                req.split_once(';')
+                    .is_none_or(|(_, marker)| !marker.contains("extra"))
+            })
+            .filter_map(|req| {
+                let name: String = req
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                    .collect();
+                (!name.is_empty())
+                    .then(|| (airlock_pypi::name::normalize(&name), req.trim().to_string()))
+            })
+            .collect(),
+        Ecosystem::Cran => {
+            let fields = meta.get("packages");
+            ["Depends", "Imports", "LinkingTo"]
+                .iter()
+                .filter_map(|f| fields.and_then(|p| p.get(*f)).and_then(|v| v.as_str()))
+                .filter_map(|text| airlock_cran::deps::parse_deps(text).ok())
+                .flatten()
+                .filter(|d| {
+                    !d.is_r() && !airlock_cran::deps::BASE_PACKAGES.contains(&d.name.as_str())
+                })
+                .map(|d| (d.name.clone(), d.to_string()))
+                .collect()
+        }
+    }
+}
+
+fn view(
+    row: RequestRow,
+    approved: &HashSet<(String, String, String, String)>,
+) -> Result<RequestView, ServiceError> {
+    let body: Body = serde_json::from_str(&row.body)
+        .map_err(|e| ServiceError::internal("a stored request does not parse", e))?;
+    let entries = body
+        .entries
+        .into_iter()
+        .map(|e| {
+            let key = (
+                row.lane.clone(),
+                e.ecosystem.clone(),
+                e.name.clone(),
+                e.version.clone().unwrap_or_default(),
+            );
+            RequestEntry {
+                approved: approved.contains(&key),
+                requested: e,
+                now: None,
+            }
+        })
+        .collect();
+    Ok(RequestView {
+        id: row.id,
+        lane: row.lane,
+        state: row.state,
+        requester: row.requester,
+        reason: row.reason,
+        created_at: format_rfc3339(row.created_at),
+        decided_by: row.decided_by,
+        decided_at: row.decided_at.map(format_rfc3339),
+        decision_reason: row.decision_reason,
+        entries,
+        missing: body.missing,
+    })
+}
