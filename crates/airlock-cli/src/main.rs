@@ -184,6 +184,10 @@ enum Command {
     /// Read and verify the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Name instants of a lane: `/{lane}/{name}/pypi/simple/` then answers as the lane did then.
+    /// Dates (`/prod/2026-11-24/…`, end of day UTC) and RFC 3339 instants work without a name.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
 }
 
 #[derive(Subcommand)]
@@ -234,6 +238,20 @@ impl RemoteArgs {
             token: self.token,
         }
     }
+}
+
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Name an instant of a lane (now, or --at an RFC 3339 instant or date).
+    Create {
+        lane: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// A lane's named snapshots.
+    List { lane: String },
 }
 
 #[derive(Subcommand)]
@@ -598,6 +616,32 @@ async fn run(cli: Cli) -> Result<()> {
             match verdict? {
                 Ok(n) => println!("audit log intact: {n} entries"),
                 Err((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
+            }
+        }
+        Command::Snapshot(SnapshotCommand::Create { lane, name, at }) => {
+            let at = match at {
+                Some(text) => Some(airlock_service::parse_instant(&text).with_context(|| {
+                    format!("{text:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)")
+                })?),
+                None => None,
+            };
+            let app = open(g).await?;
+            let done = app
+                .create_snapshot(&Principal::local_admin(), &lane, &name, at)
+                .await;
+            app.close().await;
+            let at = done?;
+            println!(
+                "snapshot {name} of lane {lane} at {}: /{lane}/{name}/pypi/simple/, /{lane}/{name}/cran/",
+                airlock_service::format_rfc3339(at)
+            );
+        }
+        Command::Snapshot(SnapshotCommand::List { lane }) => {
+            let app = open(g).await?;
+            let list = app.snapshots(&lane).await;
+            app.close().await;
+            for (name, at, by) in list? {
+                println!("{name}\t{}\t{by}", airlock_service::format_rfc3339(at));
             }
         }
         Command::Config(ConfigCommand::Show) => {

@@ -120,7 +120,43 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(app))
+    let app = tower::ServiceExt::map_request(router(app), snapshot_path);
+    axum::serve(listener, axum::ServiceExt::into_make_service(app))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// `/{lane}/{snapshot}/pypi/…` and `/{lane}/{snapshot}/cran/…` are the lane `lane@snapshot`
+/// (resolved by the service): rewritten before routing, so one set of routes serves both.
+fn snapshot_path<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let path = request.uri().path();
+    let mut parts = path.splitn(5, '/');
+    let (Some(""), Some(lane), Some(snapshot), Some(protocol)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return request;
+    };
+    let rest = parts.next();
+    let is_protocol = |s: &str| s == "pypi" || s == "cran";
+    if lane.is_empty()
+        || lane == "api"
+        || snapshot.is_empty()
+        || is_protocol(snapshot)
+        || !is_protocol(protocol)
+    {
+        return request;
+    }
+    let mut new_path = format!("/{lane}@{snapshot}/{protocol}");
+    if let Some(rest) = rest {
+        new_path.push('/');
+        new_path.push_str(rest);
+    }
+    if let Some(query) = request.uri().query() {
+        new_path.push('?');
+        new_path.push_str(query);
+    }
+    if let Ok(uri) = new_path.parse() {
+        *request.uri_mut() = uri;
+    }
+    request
 }

@@ -143,14 +143,14 @@ impl Airlock {
             Ok(_) => self.cran_views.generation(),
             Err(generation) => generation,
         };
-        self.lane(lane)?;
+        self.view_lane(lane).await?;
         let this = self.clone();
         let name = lane.to_string();
         let view = self
             .cran_flights
             .run(name.clone(), move || async move {
-                let lane_cfg = this.lane(&name)?;
-                Ok(Arc::new(this.build_cran_view(lane_cfg).await?))
+                let (lane_cfg, at) = this.view_lane(&name).await?;
+                Ok(Arc::new(this.build_cran_view(lane_cfg, at).await?))
             })
             .await?;
         self.cran_views
@@ -158,16 +158,19 @@ impl Airlock {
         Ok(view)
     }
 
+    /// The view of the lane, live or at the snapshot instant `at` (then no upstream is asked,
+    /// and each source offers what it had first seen by `at`).
     async fn build_cran_view(
         self: &Arc<Self>,
         lane: &LaneConfig,
+        at: Option<i64>,
     ) -> Result<CranView, ServiceError> {
         let mut expires = None;
-        let decider = self.decider().await?;
+        let decider = self.decider_at(at).await?;
         // Name ownership: the first source (in lane order) that has a package keeps it.
         let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
         for source in self.lane_sources(lane, Ecosystem::Cran) {
-            if source.kind == airlock_config::SourceKind::Proxy {
+            if source.kind == airlock_config::SourceKind::Proxy && at.is_none() {
                 let view = self.proxy_view(source, CRAN_INDEX_KEY).await?;
                 expires = crate::policy::earliest(expires, Some(view.fresh_until));
                 if !view.found {
@@ -176,7 +179,11 @@ impl Airlock {
             }
             let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
             for row in self.db.source_artifacts(&source.name).await? {
-                if row.delisted_at.is_none() {
+                let listed = match at {
+                    None => row.delisted_at.is_none(),
+                    Some(t) => row.first_seen <= t && row.delisted_at.is_none_or(|d| d > t),
+                };
+                if listed {
                     by_name.entry(row.project.clone()).or_default().push(row);
                 }
             }

@@ -74,7 +74,7 @@ impl Airlock {
         key: &str,
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
-        let lane_cfg = self.lane(lane)?;
+        let (lane_cfg, at) = self.view_lane(lane).await?;
         let (dist_name, metadata) = match filename.strip_suffix(".metadata") {
             Some(base) => (base, true),
             None => (filename, false),
@@ -83,7 +83,7 @@ impl Airlock {
         let dist = DistFilename::parse(dist_name).map_err(|_| not_found())?;
         // The lane serves a project from its owning source only (no dependency confusion by URL).
         let owner = self
-            .lane_project(lane_cfg, dist.name(), &self.decider().await?)
+            .lane_project(lane_cfg, dist.name(), &self.decider_at(at).await?)
             .await?
             .ok_or_else(not_found)?;
         let (row, verdict) = owner

@@ -130,6 +130,9 @@ impl Airlock {
         projects: &[&str],
         decider: &Decider,
     ) -> Result<HashMap<String, Lookup>, ServiceError> {
+        if let Some(t) = decider.snapshot() {
+            return self.lane_lookups_at(lane, eco, projects, decider, t).await;
+        }
         let mut pending: Vec<&str> = projects.to_vec();
         pending.sort_unstable();
         pending.dedup();
@@ -241,8 +244,8 @@ impl Airlock {
             Ok(None) => return Err(not_found(lane, project)),
             Err(generation) => generation,
         };
-        let lane_cfg = self.lane(lane)?;
-        let decider = self.decider().await?;
+        let (lane_cfg, at) = self.view_lane(lane).await?;
+        let decider = self.decider_at(at).await?;
         let found = self.lane_project(lane_cfg, project, &decider).await?;
         let expires = found.as_ref().and_then(|p| p.fresh_until);
         let page = match found {
@@ -308,8 +311,8 @@ impl Airlock {
             Ok(None) => return Err(ServiceError::NotFound(format!("no lane named {lane:?}"))),
             Err(generation) => generation,
         };
-        let lane_cfg = self.lane(lane)?;
-        let decider = self.decider().await?;
+        let (lane_cfg, at) = self.view_lane(lane).await?;
+        let decider = self.decider_at(at).await?;
         let mut names = std::collections::BTreeSet::new();
         for source in self.lane_sources(lane_cfg, Ecosystem::Pypi) {
             let projects = match source.kind {
@@ -328,16 +331,22 @@ impl Airlock {
                 }
             }
         }
-        if lane_cfg.policy.mode == airlock_config::LaneMode::Allowlist {
-            // A name on the allow list may still have none of its versions admitted.
-            let mut admitted = std::collections::BTreeSet::new();
-            for name in names {
-                let p = self.lane_project(lane_cfg, &name, &decider).await?;
-                if p.is_some_and(|p| p.rows.iter().any(|(_, v)| v.action.listed())) {
-                    admitted.insert(name);
-                }
-            }
-            names = admitted;
+        if lane_cfg.policy.mode == airlock_config::LaneMode::Allowlist || at.is_some() {
+            // A name on the allow list may still have none of its versions admitted; a snapshot
+            // lists the names that had versions by then.
+            let all: Vec<&str> = names.iter().map(String::as_str).collect();
+            let found = self
+                .lane_lookups(lane_cfg, Ecosystem::Pypi, &all, &decider)
+                .await?;
+            names = found
+                .into_iter()
+                .filter(|(_, l)| {
+                    l.found
+                        .as_ref()
+                        .is_some_and(|p| p.rows.iter().any(|(_, v)| v.action.listed()))
+                })
+                .map(|(name, _)| name)
+                .collect();
         }
         let names: Vec<String> = names.into_iter().collect();
         let body = match format {

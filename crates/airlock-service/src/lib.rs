@@ -15,6 +15,7 @@ mod policy;
 mod proxy;
 mod publish;
 mod requests;
+mod snapshot;
 mod time_fmt;
 mod tokens;
 mod upload;
@@ -42,6 +43,7 @@ pub use mirror::Mirrored;
 pub use proxy::{FileBody, ProxyCounters};
 pub use publish::{Published, UploadForm};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView};
+pub use snapshot::parse_instant;
 pub use time_fmt::{format_rfc3339, now_micros};
 pub use tokens::{Principal, Role, TokenInfo};
 pub use upload::{UploadSink, UploadedContent};
@@ -65,6 +67,8 @@ pub struct Airlock {
     offline: bool,
     /// Lane policies with their approvals, and the revision they were read at.
     lane_policies: std::sync::Mutex<Option<(i64, policy::LanePolicies)>>,
+    /// Advisory indexes of snapshot instants, oldest first.
+    snapshot_advisories: std::sync::Mutex<Vec<(i64, Arc<airlock_policy::AdvisoryDb>)>>,
 }
 
 impl Airlock {
@@ -111,6 +115,7 @@ impl Airlock {
             files: cache::Cache::default(),
             offline,
             lane_policies: std::sync::Mutex::new(None),
+            snapshot_advisories: std::sync::Mutex::new(Vec::new()),
         });
         app.fill_advisory_packages().await?;
         Ok(app)

@@ -76,9 +76,32 @@ pub(crate) struct Decider {
     /// Each lane's policy with the versions approved for it.
     policies: LanePolicies,
     now: i64,
+    /// The snapshot instant decisions are made for (`now` is then that instant).
+    at: Option<i64>,
 }
 
 impl Decider {
+    /// A decider for a snapshot at `t`.
+    pub fn at(
+        global: airlock_policy::GlobalRules,
+        advisories: Arc<AdvisoryDb>,
+        policies: LanePolicies,
+        t: i64,
+    ) -> Decider {
+        Decider {
+            global,
+            advisories,
+            policies,
+            now: t,
+            at: Some(t),
+        }
+    }
+
+    /// The snapshot instant, `None` for the live lane.
+    pub fn snapshot(&self) -> Option<i64> {
+        self.at
+    }
+
     pub fn decide(&self, lane: &LaneConfig, facts: &ArtifactFacts) -> Verdict {
         airlock_policy::decide(
             facts,
@@ -160,22 +183,32 @@ impl Airlock {
         Ok(Decider {
             global: self.config.global_rules(),
             advisories,
-            policies: self.lane_policies().await?,
+            policies: self.lane_policies_at(None).await?,
             now: now_micros(),
+            at: None,
         })
     }
 
-    /// Every lane's policy with its approvals, rebuilt when the revision moves.
-    async fn lane_policies(&self) -> Result<LanePolicies, ServiceError> {
+    /// Every lane's policy with its approvals (those made by `at`, all when `None`). The live
+    /// ones are rebuilt when the revision moves.
+    pub(crate) async fn lane_policies_at(
+        &self,
+        at: Option<i64>,
+    ) -> Result<LanePolicies, ServiceError> {
         let revision = self.revision.load(std::sync::atomic::Ordering::SeqCst);
-        if let Ok(cached) = self.lane_policies.lock()
+        if at.is_none()
+            && let Ok(cached) = self.lane_policies.lock()
             && let Some((r, policies)) = cached.as_ref()
             && *r == revision
         {
             return Ok(policies.clone());
         }
         let mut approved: HashMap<String, Vec<PackageRule>> = HashMap::new();
-        for a in self.db.approvals().await? {
+        let approvals = self.db.approvals().await?;
+        for a in approvals
+            .into_iter()
+            .filter(|a| at.is_none_or(|t| a.approved_at <= t))
+        {
             match PackageRule::parse(&format!("{}:{}=={}", a.ecosystem, a.name, a.version)) {
                 Ok(rule) => approved.entry(a.lane).or_default().push(rule),
                 Err(e) => {
@@ -193,7 +226,9 @@ impl Airlock {
             })
             .collect();
         let policies = Arc::new(policies);
-        if let Ok(mut cached) = self.lane_policies.lock() {
+        if at.is_none()
+            && let Ok(mut cached) = self.lane_policies.lock()
+        {
             *cached = Some((revision, policies.clone()));
         }
         Ok(policies)

@@ -32,7 +32,9 @@ impl Airlock {
         let version = airlock_pypi::version::normalize(version)
             .map_err(|e| ServiceError::BadRequest(format!("invalid version {version:?}: {e}")))?;
         let mut tx = self.db.write().await?;
-        let n = tx.set_yanked(source, &project, &version, reason).await?;
+        let n = tx
+            .set_yanked(source, &project, &version, reason, crate::now_micros())
+            .await?;
         if n == 0 {
             return Err(ServiceError::NotFound(format!(
                 "no release {project} {version} in {source}"

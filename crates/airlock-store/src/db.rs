@@ -613,6 +613,76 @@ impl Db {
         row.as_ref().map(request_from_row).transpose()
     }
 
+    /// The instant of a named snapshot of a lane.
+    pub async fn snapshot(&self, lane: &str, name: &str) -> Result<Option<i64>, DbError> {
+        let row = sqlx::query("SELECT at FROM snapshots WHERE lane = $1 AND name = $2")
+            .bind(lane)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(DbError::from)
+    }
+
+    /// A lane's named snapshots: `(name, at, created_by)`, oldest first.
+    pub async fn snapshots(&self, lane: &str) -> Result<Vec<(String, i64, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT name, at, created_by FROM snapshots WHERE lane = $1 ORDER BY at, name",
+        )
+        .bind(lane)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// Yanks and un-yanks of several projects of one source, oldest first:
+    /// `(project, version, at, reason)`, `reason` `None` for an un-yank.
+    pub async fn yank_events(
+        &self,
+        source: &str,
+        projects: &[&str],
+    ) -> Result<Vec<(String, String, i64, Option<String>)>, DbError> {
+        let mut out = Vec::new();
+        for chunk in projects.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT project, version, at, yanked, reason FROM yank_events WHERE source = $1 AND project IN ({}) ORDER BY at",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+            for p in chunk {
+                query = query.bind(*p);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                let yanked: i64 = r.try_get(3)?;
+                let reason: Option<String> = r.try_get(4)?;
+                out.push((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    (yanked != 0).then(|| reason.unwrap_or_default()),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Of each advisory, the latest version learned at or before `at`: `(id, body)`.
+    pub async fn advisories_learned_by(&self, at: i64) -> Result<Vec<(String, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT a.id, a.body FROM advisories a WHERE a.learned_at = \
+             (SELECT MAX(b.learned_at) FROM advisories b WHERE b.id = a.id AND b.learned_at <= $1)",
+        )
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// Every approval: `(lane, ecosystem, name, version, approved_at)`.
     pub async fn approvals(&self) -> Result<Vec<ApprovalRow>, DbError> {
         let rows = sqlx::query(
@@ -913,6 +983,7 @@ impl WriteTx {
         project: &str,
         version: &str,
         reason: Option<&str>,
+        at: i64,
     ) -> Result<u64, DbError> {
         let done = sqlx::query("UPDATE artifacts SET yanked_reason = $1 WHERE source = $2 AND project = $3 AND version = $4")
             .bind(reason)
@@ -921,7 +992,44 @@ impl WriteTx {
             .bind(version)
             .execute(&mut *self.tx)
             .await?;
+        if done.rows_affected() > 0 {
+            sqlx::query(
+                "INSERT INTO yank_events (source, project, version, at, yanked, reason) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (source, project, version, at) DO NOTHING",
+            )
+            .bind(source)
+            .bind(project)
+            .bind(version)
+            .bind(at)
+            .bind(i64::from(reason.is_some()))
+            .bind(reason)
+            .execute(&mut *self.tx)
+            .await?;
+        }
         Ok(done.rows_affected())
+    }
+
+    /// Names an instant of a lane; `false` if the lane already has a snapshot of that name.
+    pub async fn insert_snapshot(
+        &mut self,
+        lane: &str,
+        name: &str,
+        at: i64,
+        created_by: &str,
+        created_at: i64,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "INSERT INTO snapshots (lane, name, at, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (lane, name) DO NOTHING",
+        )
+        .bind(lane)
+        .bind(name)
+        .bind(at)
+        .bind(created_by)
+        .bind(created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 }
 

@@ -16,6 +16,7 @@ mod postgres;
 mod proxy;
 mod python_index;
 mod requests;
+mod snapshots;
 mod tokens;
 mod uploads;
 mod yank;

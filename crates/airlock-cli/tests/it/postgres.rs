@@ -29,3 +29,13 @@ fn postgres_refused_upload_stores_nothing() {
 fn postgres_token_list_and_storage() {
     crate::tokens::check_token_listing_and_storage(&TestServer::builder().postgres().start());
 }
+
+#[test]
+fn postgres_snapshots_advisories_requests_and_approvals() {
+    crate::snapshots::check_advisories_and_approvals_of_an_instant(
+        &TestServer::builder()
+            .config(crate::snapshots::dev_and_strict_prod())
+            .postgres()
+            .start(),
+    );
+}

@@ -61,16 +61,29 @@ async fn artifacts_round_trip_conflict_and_yank() {
 
         let mut tx = db.write().await.unwrap();
         assert_eq!(
-            tx.set_yanked("internal-pypi", "demo", "1.0", Some("broken"))
+            tx.set_yanked("internal-pypi", "demo", "1.0", Some("broken"), 10)
                 .await
                 .unwrap(),
             1
         );
+        tx.set_yanked("internal-pypi", "demo", "1.0", None, 20)
+            .await
+            .unwrap();
+        tx.set_yanked("internal-pypi", "demo", "1.0", Some("again"), 30)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         let rows = db.project_artifacts("internal-pypi", "demo").await.unwrap();
+        assert_eq!(rows[0].yanked_reason.as_deref(), Some("again"), "{backend}");
+        // Every yank and un-yank is kept, in order, for snapshots.
+        let events = db.yank_events("internal-pypi", &["demo"]).await.unwrap();
+        let states: Vec<(i64, Option<&str>)> = events
+            .iter()
+            .map(|(_, _, at, reason)| (*at, reason.as_deref()))
+            .collect();
         assert_eq!(
-            rows[0].yanked_reason.as_deref(),
-            Some("broken"),
+            states,
+            [(10, Some("broken")), (20, None), (30, Some("again"))],
             "{backend}"
         );
         assert!(db.revision().await.unwrap() > before + 1);

@@ -1,0 +1,246 @@
+//! Snapshots: a lane as it answered at an instant. `/{lane}/{snapshot}/…` reaches the service as
+//! the lane `lane@snapshot`; `{snapshot}` is `YYYY-MM-DD` (the end of that day, UTC), an RFC 3339
+//! instant or a name given with `airlock snapshot create`.
+//!
+//! At instant T a lane has the artifacts first seen by T (and not delisted by then), with the yank
+//! state of T, the approvals made by T, the advisories learned by T, and a minimum age counted
+//! from T. Lane rules and global blocks are the configuration's current ones: a block added
+//! later applies to past snapshots too (the retroactive kill switch).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use airlock_config::{Ecosystem, LaneConfig};
+use airlock_osv::Advisory;
+use airlock_policy::AdvisoryDb;
+use airlock_store::ArtifactRow;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::index::{LaneProject, Lookup};
+use crate::policy::Decider;
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry, now_micros};
+
+/// Snapshot advisory indexes kept in memory (each is the whole database as of its instant).
+const ADVISORY_DBS_KEPT: usize = 8;
+
+/// The microseconds of an RFC 3339 instant, or of the end of a `YYYY-MM-DD` day (UTC).
+pub fn parse_instant(text: &str) -> Option<i64> {
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return i64::try_from(t.unix_timestamp_nanos() / 1000).ok();
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(text, &format).ok()?;
+    let next = day.next_day()?.midnight().assume_utc();
+    i64::try_from(next.unix_timestamp_nanos() / 1000)
+        .ok()
+        .map(|t| t - 1)
+}
+
+impl Airlock {
+    /// The lane and the instant of a lane name as routes give it (`prod`, `prod@2026-11-24`).
+    /// An instant not yet past is the live lane (`None`).
+    pub(crate) async fn view_lane(
+        &self,
+        spec: &str,
+    ) -> Result<(&LaneConfig, Option<i64>), ServiceError> {
+        let Some((lane, snapshot)) = spec.split_once('@') else {
+            return Ok((self.lane(spec)?, None));
+        };
+        let cfg = self.lane(lane)?;
+        let at = match parse_instant(snapshot) {
+            Some(at) => at,
+            None => self.db.snapshot(lane, snapshot).await?.ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "lane {lane:?} has no snapshot {snapshot:?}: give a date (YYYY-MM-DD), an RFC 3339 instant or the name of one `airlock snapshot list {lane}` shows"
+                ))
+            })?,
+        };
+        Ok((cfg, (at < now_micros()).then_some(at)))
+    }
+
+    /// A decider for the lane at `at` (live when `None`).
+    pub(crate) async fn decider_at(&self, at: Option<i64>) -> Result<Decider, ServiceError> {
+        match at {
+            None => self.decider().await,
+            Some(t) => {
+                let advisories = self.advisory_db_at(t).await?;
+                let policies = self.lane_policies_at(Some(t)).await?;
+                Ok(Decider::at(
+                    self.config.global_rules(),
+                    advisories,
+                    policies,
+                    t,
+                ))
+            }
+        }
+    }
+
+    /// The advisories as airlock knew them at `t` (the latest version of each learned by then).
+    async fn advisory_db_at(&self, t: i64) -> Result<Arc<AdvisoryDb>, ServiceError> {
+        if let Ok(kept) = self.snapshot_advisories.lock()
+            && let Some((_, db)) = kept.iter().find(|(at, _)| *at == t)
+        {
+            return Ok(db.clone());
+        }
+        let rows = self.db.advisories_learned_by(t).await?;
+        let db = tokio::task::spawn_blocking(move || {
+            let advisories: Vec<Advisory> = rows
+                .iter()
+                .filter_map(|(_, body)| serde_json::from_str(body).ok())
+                .collect();
+            AdvisoryDb::new(advisories)
+        })
+        .await
+        .map_err(|e| ServiceError::internal("cannot build the advisory index", e))?;
+        let db = Arc::new(db);
+        if let Ok(mut kept) = self.snapshot_advisories.lock() {
+            if kept.len() >= ADVISORY_DBS_KEPT {
+                kept.remove(0);
+            }
+            kept.push((t, db.clone()));
+        }
+        Ok(db)
+    }
+
+    /// Name ownership and rows at instant `t` ([`lane_lookups`](Self::lane_lookups) of a
+    /// snapshot): no upstream is asked; every source offers what it had first seen by `t`.
+    pub(crate) async fn lane_lookups_at(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        projects: &[&str],
+        decider: &Decider,
+        t: i64,
+    ) -> Result<HashMap<String, Lookup>, ServiceError> {
+        let mut pending: Vec<&str> = projects.to_vec();
+        pending.sort_unstable();
+        pending.dedup();
+        let mut out = HashMap::new();
+        for source in self.lane_sources(lane, eco) {
+            if pending.is_empty() {
+                break;
+            }
+            let mut rows_of: HashMap<String, Vec<ArtifactRow>> = HashMap::new();
+            for row in self.db.projects_artifacts(&source.name, &pending).await? {
+                if row.first_seen <= t && row.delisted_at.is_none_or(|d| d > t) {
+                    rows_of.entry(row.project.clone()).or_default().push(row);
+                }
+            }
+            if rows_of.is_empty() {
+                continue;
+            }
+            // The yank state of `t`, where yanks were recorded.
+            let names: Vec<&str> = rows_of.keys().map(String::as_str).collect();
+            // A release with recorded yanks: not yanked before the first, then as the last one
+            // at or before `t` left it. Without any: as it is now.
+            let mut yanks: HashMap<(String, String), Option<String>> = HashMap::new();
+            for (project, version, at, reason) in self.db.yank_events(&source.name, &names).await? {
+                let state = yanks.entry((project, version)).or_insert(None);
+                if at <= t {
+                    *state = reason;
+                }
+            }
+            for (name, mut rows) in rows_of {
+                for row in &mut rows {
+                    if let Some(state) = yanks.get(&(row.project.clone(), row.version.clone())) {
+                        row.yanked_reason = state.clone();
+                    }
+                }
+                let rows = rows
+                    .into_iter()
+                    .map(|row| {
+                        let verdict = decider.decide_row(lane, eco, &row);
+                        (row, verdict)
+                    })
+                    .collect();
+                out.insert(
+                    name,
+                    Lookup {
+                        found: Some(LaneProject {
+                            rows,
+                            fresh_until: None,
+                        }),
+                        source: Some(source.name.clone()),
+                        unknown: Vec::new(),
+                    },
+                );
+            }
+            pending.retain(|n| !out.contains_key(*n));
+        }
+        Ok(out)
+    }
+
+    /// Names the instant `at` (now when `None`) of a lane: `/{lane}/{name}/…` answers as the lane
+    /// did then, forever. Admin only; audited.
+    pub async fn create_snapshot(
+        &self,
+        who: &Principal,
+        lane: &str,
+        name: &str,
+        at: Option<i64>,
+    ) -> Result<i64, ServiceError> {
+        if who.role != Role::Admin {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; naming snapshots needs admin",
+                who.name, who.role
+            )));
+        }
+        self.lane(lane)?;
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && parse_instant(name).is_none();
+        if !valid {
+            return Err(ServiceError::BadRequest(format!(
+                "snapshot name {name:?}: use letters, digits, '-', '_' and '.', and not a date"
+            )));
+        }
+        let now = now_micros();
+        let at = at.unwrap_or(now).min(now);
+        let mut tx = self.db.write().await?;
+        if !tx.insert_snapshot(lane, name, at, &who.name, now).await? {
+            return Err(ServiceError::Conflict(format!(
+                "lane {lane:?} already has a snapshot named {name:?}"
+            )));
+        }
+        let details = serde_json::json!({ "at": crate::format_rfc3339(at) });
+        self.commit(
+            tx,
+            audit_entry(
+                &who.name,
+                "snapshot.create",
+                format!("{lane}@{name}"),
+                details,
+            ),
+        )
+        .await?;
+        Ok(at)
+    }
+
+    /// A lane's named snapshots: `(name, at, created_by)`.
+    pub async fn snapshots(&self, lane: &str) -> Result<Vec<(String, i64, String)>, ServiceError> {
+        self.lane(lane)?;
+        Ok(self.db.snapshots(lane).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants() {
+        // The end of the day, UTC.
+        let day = parse_instant("2026-11-24").unwrap();
+        let next = parse_instant("2026-11-25T00:00:00Z").unwrap();
+        assert_eq!(day, next - 1);
+        assert_eq!(
+            parse_instant("2026-11-24T12:00:00+01:00"),
+            parse_instant("2026-11-24T11:00:00Z")
+        );
+        assert_eq!(parse_instant("2026-q4"), None);
+        assert_eq!(parse_instant("2026-13-01"), None);
+    }
+}
