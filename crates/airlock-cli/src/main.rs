@@ -178,6 +178,24 @@ enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Make a lane admit what another admitted at an instant: `airlock promote test prod --at
+    /// 2026-11-24`. Prints what changes; `--dry-run` changes nothing.
+    Promote {
+        from: String,
+        to: String,
+        /// A snapshot of FROM: date, RFC 3339 instant or name (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+        /// Ask a running server (with --token) instead of writing the data directory.
+        #[arg(long, env = "AIRLOCK_SERVER")]
+        server: Option<String>,
+        #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
@@ -199,6 +217,9 @@ enum TokenCommand {
         /// reader, publisher, approver or admin.
         #[arg(long)]
         role: String,
+        /// Limit the role to this lane (repeat for several; default: every lane).
+        #[arg(long = "lane")]
+        lanes: Vec<String>,
     },
     /// List tokens (never their secrets).
     List,
@@ -368,11 +389,11 @@ async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Serve { listen } => serve(g, listen).await?,
-        Command::Token(TokenCommand::Create { name, role }) => {
+        Command::Token(TokenCommand::Create { name, role, lanes }) => {
             let role: Role = role.parse()?;
             let app = open(g).await?;
             let token = app
-                .create_token(&Principal::local_admin(), &name, role)
+                .create_token(&Principal::local_admin(), &name, role, &lanes)
                 .await?;
             app.close().await;
             println!("created token {name:?} with role {role}; it is shown only once:");
@@ -384,8 +405,13 @@ async fn run(cli: Cli) -> Result<()> {
             app.close().await;
             println!("{:<24} {:<10} {:<28} revoked", "name", "role", "created");
             for t in tokens {
+                let lanes = if t.lanes.is_empty() {
+                    String::new()
+                } else {
+                    format!("  (lanes: {})", t.lanes.join(", "))
+                };
                 println!(
-                    "{:<24} {:<10} {:<28} {}",
+                    "{:<24} {:<10} {:<28} {}{lanes}",
                     t.name,
                     t.role,
                     t.created_at,
@@ -531,6 +557,47 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Reject { id, reason, remote } => {
             requests::reject(&remote.remote(), id, &reason).await?;
+        }
+        Command::Promote {
+            from,
+            to,
+            at,
+            dry_run,
+            server,
+            token,
+            json,
+        } => {
+            let promotion: airlock_service::Promotion = match server {
+                Some(server) => {
+                    let url = api::url(&server, "promote");
+                    let request = api::request(reqwest::Method::POST, &url, token.as_deref()).json(
+                        &serde_json::json!({
+                            "from": from, "to": to, "at": at, "dry_run": dry_run,
+                        }),
+                    );
+                    serde_json::from_str(&api::send(request, &url).await?)
+                        .context("the server's answer is not a promotion")?
+                }
+                None => {
+                    let app = open(g).await?;
+                    let done = app
+                        .promote(
+                            &Principal::local_admin(),
+                            &from,
+                            &to,
+                            at.as_deref(),
+                            dry_run,
+                        )
+                        .await;
+                    app.close().await;
+                    done?
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&promotion)?);
+            } else {
+                print_promotion(&promotion);
+            }
         }
         Command::Mirror {
             source,
@@ -682,6 +749,35 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+fn print_promotion(p: &airlock_service::Promotion) {
+    let verb = if p.dry_run { "would admit" } else { "admits" };
+    println!(
+        "{} {verb} what {} admitted at {}: {} added, {} already admitted, {} not in {}'s sources",
+        p.to,
+        p.from,
+        p.at,
+        p.added.len(),
+        p.unchanged,
+        p.unavailable.len(),
+        p.to
+    );
+    for v in &p.added {
+        println!("  + {}:{}=={}", v.ecosystem, v.name, v.version);
+    }
+    for v in &p.unavailable {
+        println!(
+            "  ? {}:{}=={} (no source of {} has it)",
+            v.ecosystem, v.name, v.version, p.to
+        );
+    }
+    for (v, why) in &p.still_refused {
+        println!(
+            "  ! {}:{}=={} still refused: {why}",
+            v.ecosystem, v.name, v.version
+        );
     }
 }
 

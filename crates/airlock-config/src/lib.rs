@@ -133,6 +133,8 @@ pub struct LaneConfig {
     pub name: String,
     pub sources: Vec<String>,
     pub policy: LanePolicy,
+    /// Reading the lane (its indexes and files) needs a token that applies in it.
+    pub private: bool,
 }
 
 impl<'de> Deserialize<'de> for LaneConfig {
@@ -143,11 +145,21 @@ impl<'de> Deserialize<'de> for LaneConfig {
             Some(v) => v.try_into().map_err(D::Error::custom)?,
             None => return Err(D::Error::missing_field("sources")),
         };
+        let private = match table.remove("private") {
+            Some(toml::Value::Boolean(b)) => b,
+            Some(_) => return Err(D::Error::custom("`private` is true or false")),
+            None => false,
+        };
         let name = table
             .get("name")
             .and_then(toml::Value::as_str)
             .ok_or_else(|| D::Error::missing_field("name"))?
             .to_string();
+        if name.is_empty() || name.contains(['@', '/']) {
+            return Err(D::Error::custom(format!(
+                "lane name {name:?}: not empty, and without '@' or '/'"
+            )));
+        }
         let policy: LanePolicy = toml::Value::Table(table)
             .try_into()
             .map_err(|e| D::Error::custom(format!("lane {name:?}: {e}")))?;
@@ -155,6 +167,7 @@ impl<'de> Deserialize<'de> for LaneConfig {
             name,
             sources,
             policy,
+            private,
         })
     }
 }
@@ -164,6 +177,9 @@ impl Serialize for LaneConfig {
         use serde::ser::Error;
         let mut table = toml::Table::try_from(&self.policy).map_err(S::Error::custom)?;
         table.insert("name".into(), toml::Value::String(self.name.clone()));
+        if self.private {
+            table.insert("private".into(), toml::Value::Boolean(true));
+        }
         table.insert(
             "sources".into(),
             toml::Value::Array(

@@ -16,9 +16,17 @@ pub struct WhyQuery {
 /// `GET /api/v1/lanes/{lane}/why?ecosystem=pypi&name=N&version=V`
 pub async fn why(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Path(lane): Path<String>,
     Query(q): Query<WhyQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = crate::auth::optional(&state.app, &headers)
+        .await
+        .map_err(|e| ApiError::from(e).problem())?;
+    state
+        .app
+        .authorize_read(&lane, who.as_ref())
+        .map_err(|e| ApiError::from(e).problem())?;
     let eco = match q.ecosystem.as_str() {
         "pypi" => airlock_config::Ecosystem::Pypi,
         "cran" => airlock_config::Ecosystem::Cran,
@@ -119,8 +127,16 @@ pub async fn check(
     body: axum::body::Bytes,
 ) -> Result<Json<airlock_service::CheckReport>, ApiError> {
     let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    crate::auth::optional(&state.app, &headers)
+    let who = crate::auth::optional(&state.app, &headers)
         .await
+        .map_err(problem)?;
+    let lane = match q.lane.as_deref() {
+        Some(l) => l,
+        None => state.app.default_check_lane().map_err(problem)?,
+    };
+    state
+        .app
+        .authorize_read(lane, who.as_ref())
         .map_err(problem)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let text = std::str::from_utf8(&body).map_err(|_| {
@@ -288,6 +304,34 @@ pub async fn reject(
         state
             .app
             .reject_request(&who, id, &body.reason)
+            .await
+            .map_err(problem)?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct PromoteBody {
+    from: String,
+    to: String,
+    at: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/v1/promote` (approver or admin): `to` admits what `from` admitted at `at`.
+pub async fn promote(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<PromoteBody>,
+) -> Result<Json<airlock_service::Promotion>, ApiError> {
+    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    let who = crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    Ok(Json(
+        state
+            .app
+            .promote(&who, &body.from, &body.to, body.at.as_deref(), body.dry_run)
             .await
             .map_err(problem)?,
     ))

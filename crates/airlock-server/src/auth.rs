@@ -51,3 +51,26 @@ pub async fn optional(
         None => Ok(None),
     }
 }
+
+/// `/{lane}/…` of a private lane: the request must carry a token that applies in the lane
+/// (401 with a Basic challenge, so pip and uv send their credentials, or 403). Public lanes
+/// ignore credentials, as indexes do.
+pub async fn lane_access(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path().trim_start_matches('/');
+    let lane = path.split('/').next().unwrap_or("").to_string();
+    if state.app.authorize_read(&lane, None).is_err() {
+        let allowed = match optional(&state.app, request.headers()).await {
+            Ok(who) => state.app.authorize_read(&lane, who.as_ref()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = allowed {
+            return crate::ApiError::from(e).into_response();
+        }
+    }
+    next.run(request).await
+}

@@ -56,26 +56,8 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ));
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/api/v1/lanes/{lane}/why", get(api::why))
-        .route("/api/v1/exposure", get(api::exposure))
-        .route(
-            "/api/v1/requests",
-            get(api::requests)
-                .post(api::create_request)
-                .layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
-        )
-        .route("/api/v1/requests/{id}", get(api::request))
-        .route("/api/v1/requests/{id}/approve", post(api::approve))
-        .route("/api/v1/requests/{id}/reject", post(api::reject))
-        .route(
-            "/api/v1/check",
-            post(api::check).layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
-        )
-        .route("/api/v1/audit", get(api::audit))
-        .route("/api/v1/advisories/{id}", get(api::advisory))
-        .route("/metrics", get(ops::metrics))
+    // The package protocols of a lane; private lanes need a token that applies in them.
+    let lane_routes = Router::new()
         .route("/{lane}/pypi/simple", get(pypi::root_redirect))
         .route("/{lane}/pypi/simple/", get(pypi::root))
         .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
@@ -99,6 +81,32 @@ pub fn router(app: Arc<Airlock>) -> Router {
             get(cran::archived),
         )
         .route("/{lane}/cran/src/contrib/{file}", get(cran::current))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::lane_access,
+        ));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/api/v1/lanes/{lane}/why", get(api::why))
+        .route("/api/v1/exposure", get(api::exposure))
+        .route(
+            "/api/v1/requests",
+            get(api::requests)
+                .post(api::create_request)
+                .layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
+        )
+        .route("/api/v1/requests/{id}", get(api::request))
+        .route("/api/v1/requests/{id}/approve", post(api::approve))
+        .route("/api/v1/requests/{id}/reject", post(api::reject))
+        .route("/api/v1/promote", post(api::promote))
+        .route(
+            "/api/v1/check",
+            post(api::check).layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
+        )
+        .route("/api/v1/audit", get(api::audit))
+        .route("/api/v1/advisories/{id}", get(api::advisory))
+        .route("/metrics", get(ops::metrics))
+        .merge(lane_routes)
         .merge(upload_routes)
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -115,6 +115,7 @@ impl Airlock {
         input: RequestInput<'_>,
     ) -> Result<RequestView, ServiceError> {
         self.lane(lane)?;
+        self.authorize_read(lane, Some(who))?;
         if reason.trim().is_empty() {
             return Err(ServiceError::BadRequest(
                 "a request needs a reason (--reason)".into(),
@@ -385,6 +386,7 @@ impl Airlock {
             )));
         }
         let request = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
+        who.require_lane(&request.lane, &format!("to {verb} a request of"))?;
         if request.state != "pending" {
             return Err(ServiceError::Conflict(format!(
                 "request {id} is {}, not pending",

@@ -59,6 +59,25 @@ impl Airlock {
         Ok((cfg, (at < now_micros()).then_some(at)))
     }
 
+    /// Whether `who` (anonymous when `None`) may read the lane of `spec` (`prod`,
+    /// `prod@2026-11-24`): anyone for a public lane; a token that applies in the lane (any role)
+    /// for a private one.
+    pub fn authorize_read(&self, spec: &str, who: Option<&Principal>) -> Result<(), ServiceError> {
+        let name = spec.split_once('@').map_or(spec, |(lane, _)| lane);
+        let Some(lane) = self.config.lane(name) else {
+            return Ok(()); // unknown lanes answer 404 where they are used
+        };
+        if !lane.private {
+            return Ok(());
+        }
+        match who {
+            None => Err(ServiceError::Unauthorized(format!(
+                "lane {name:?} is private: send a token (HTTP Basic with user __token__, or Bearer)"
+            ))),
+            Some(who) => who.require_lane(name, "reading private"),
+        }
+    }
+
     /// A decider for the lane at `at` (live when `None`).
     pub(crate) async fn decider_at(&self, at: Option<i64>) -> Result<Decider, ServiceError> {
         match at {

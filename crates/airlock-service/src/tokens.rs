@@ -62,9 +62,28 @@ impl fmt::Display for Role {
 pub struct Principal {
     pub name: String,
     pub role: Role,
+    /// The lanes the role applies to; empty: every lane.
+    pub lanes: Vec<String>,
 }
 
 impl Principal {
+    /// Whether the token's role applies in `lane`.
+    pub fn in_lane(&self, lane: &str) -> bool {
+        self.lanes.is_empty() || self.lanes.iter().any(|l| l == lane)
+    }
+
+    /// Refuses a token whose role is limited to other lanes.
+    pub(crate) fn require_lane(&self, lane: &str, what: &str) -> Result<(), ServiceError> {
+        if self.in_lane(lane) {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden(format!(
+            "token {:?} is limited to lane(s) {}; {what} lane {lane:?} is not among them",
+            self.name,
+            self.lanes.join(", ")
+        )))
+    }
+
     /// The operator at the machine, for actions taken through the CLI on the data directory itself.
     pub fn local_admin() -> Principal {
         Principal {
@@ -73,6 +92,7 @@ impl Principal {
                 std::env::var("USER").unwrap_or_else(|_| "operator".into())
             ),
             role: Role::Admin,
+            lanes: Vec::new(),
         }
     }
 }
@@ -82,6 +102,8 @@ impl Principal {
 pub struct TokenInfo {
     pub name: String,
     pub role: String,
+    /// The lanes the role applies to; empty: every lane.
+    pub lanes: Vec<String>,
     pub created_at: String,
     pub revoked_at: Option<String>,
 }
@@ -99,7 +121,11 @@ impl Airlock {
         actor: &Principal,
         name: &str,
         role: Role,
+        lanes: &[String],
     ) -> Result<String, ServiceError> {
+        for lane in lanes {
+            self.lane(lane)?;
+        }
         if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control()) {
             return Err(ServiceError::BadRequest(
                 "a token name is 1 to 100 printable characters".into(),
@@ -119,9 +145,10 @@ impl Airlock {
             secret_sha256: token_hash(&token),
             created_at: now_micros(),
             revoked_at: None,
+            lanes: lanes.join(" "),
         })
         .await?;
-        let details = serde_json::json!({ "role": role.as_str(), "id": id });
+        let details = serde_json::json!({ "role": role.as_str(), "id": id, "lanes": lanes });
         self.commit(tx, audit_entry(&actor.name, "token.create", name, details))
             .await?;
         Ok(token)
@@ -147,6 +174,7 @@ impl Airlock {
         Ok(Principal {
             name: row.name,
             role: row.role.parse()?,
+            lanes: row.lanes.split_whitespace().map(str::to_string).collect(),
         })
     }
 
@@ -159,6 +187,7 @@ impl Airlock {
             .map(|t| TokenInfo {
                 name: t.name,
                 role: t.role,
+                lanes: t.lanes.split_whitespace().map(str::to_string).collect(),
                 created_at: crate::format_rfc3339(t.created_at),
                 revoked_at: t.revoked_at.map(crate::format_rfc3339),
             })

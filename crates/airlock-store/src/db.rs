@@ -45,6 +45,8 @@ pub struct TokenRow {
     pub secret_sha256: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// The lanes the role applies to, space-separated; empty: every lane.
+    pub lanes: String,
 }
 
 /// One file of one source.
@@ -168,7 +170,7 @@ macro_rules! request_columns {
 
 macro_rules! token_columns {
     () => {
-        "id, name, role, secret_sha256, created_at, revoked_at"
+        "id, name, role, secret_sha256, created_at, revoked_at, lanes"
     };
 }
 
@@ -202,6 +204,7 @@ fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
         secret_sha256: r.try_get(3)?,
         created_at: r.try_get(4)?,
         revoked_at: r.try_get(5)?,
+        lanes: r.try_get(6)?,
     })
 }
 
@@ -750,7 +753,7 @@ impl WriteTx {
         let sql = concat!(
             "INSERT INTO tokens (",
             token_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
         );
         sqlx::query(sql)
             .bind(&t.id)
@@ -759,6 +762,7 @@ impl WriteTx {
             .bind(&t.secret_sha256)
             .bind(t.created_at)
             .bind(t.revoked_at)
+            .bind(&t.lanes)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {

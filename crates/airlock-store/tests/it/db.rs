@@ -127,6 +127,7 @@ async fn tokens_names_are_unique_among_active_tokens() {
             secret_sha256: "00".repeat(32),
             created_at: 5,
             revoked_at: None,
+            lanes: "prod".into(),
         };
         let mut tx = db.write().await.unwrap();
         tx.insert_token(&t("a")).await.unwrap();

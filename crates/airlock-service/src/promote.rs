@@ -1,0 +1,177 @@
+//! Promotion: the next lane admits what the previous one admitted at an instant (`airlock promote
+//! test prod --at 2026-11-24`). The versions become approvals of the target lane, so its other
+//! rules (advisories, licences, blocks) still apply, and its snapshots from before stay as they were.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use airlock_config::{Ecosystem, LaneConfig};
+use airlock_store::ApprovalRow;
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Decider;
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
+
+/// One package version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PackageVersion {
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+}
+
+/// What a promotion changes (or would, for a dry run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Promotion {
+    pub from: String,
+    pub to: String,
+    /// The instant of `from` that is promoted.
+    pub at: String,
+    pub dry_run: bool,
+    /// Versions `to` admits from now on (approved by the promotion).
+    pub added: Vec<PackageVersion>,
+    /// Versions `to` admitted already.
+    pub unchanged: usize,
+    /// Versions `from` admitted that no source of `to` has: not promoted.
+    pub unavailable: Vec<PackageVersion>,
+    /// Added versions `to` still refuses for its own rules, with the reason.
+    pub still_refused: Vec<(PackageVersion, String)>,
+}
+
+impl Airlock {
+    /// Every version `lane` admits (lists) at instant `t`, as stored (no upstream is asked), with
+    /// the versions its sources have at all.
+    async fn admitted_at(
+        &self,
+        lane: &LaneConfig,
+        decider: &Decider,
+        t: i64,
+    ) -> Result<(BTreeSet<PackageVersion>, BTreeSet<PackageVersion>), ServiceError> {
+        let mut admitted = BTreeSet::new();
+        let mut present = BTreeSet::new();
+        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+            let mut names = BTreeSet::new();
+            for source in self.lane_sources(lane, eco) {
+                for row in self.db.source_artifacts(&source.name).await? {
+                    names.insert(row.project);
+                }
+            }
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            for lookup in self
+                .lane_lookups_at(lane, eco, &names, decider, t)
+                .await?
+                .into_values()
+            {
+                for (row, verdict) in lookup.found.into_iter().flat_map(|p| p.rows) {
+                    let v = PackageVersion {
+                        ecosystem: eco.as_str().to_string(),
+                        name: row.project,
+                        version: row.version,
+                    };
+                    if verdict.action.listed() {
+                        admitted.insert(v.clone());
+                    }
+                    present.insert(v);
+                }
+            }
+        }
+        Ok((admitted, present))
+    }
+
+    /// Makes `to` admit what `from` admitted at `at` (a snapshot: date, instant or name; now when
+    /// `None`). Approver or admin; audited. With `dry_run`, only says what would change.
+    pub async fn promote(
+        self: &Arc<Self>,
+        who: &Principal,
+        from: &str,
+        to: &str,
+        at: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Promotion, ServiceError> {
+        if !matches!(who.role, Role::Approver | Role::Admin) {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; promoting needs approver or admin",
+                who.name, who.role
+            )));
+        }
+        who.require_lane(to, "promoting into")?;
+        if from == to {
+            return Err(ServiceError::BadRequest(format!(
+                "promoting {from:?} into itself changes nothing"
+            )));
+        }
+        let (from_cfg, instant) = match at {
+            Some(snapshot) => self.view_lane(&format!("{from}@{snapshot}")).await?,
+            None => (self.lane(from)?, None),
+        };
+        let to_cfg = self.lane(to)?;
+        let now = now_micros();
+        let t = instant.unwrap_or(now);
+        let from_decider = self.decider_at(Some(t)).await?;
+        let (wanted, _) = self.admitted_at(from_cfg, &from_decider, t).await?;
+        let to_decider = self.decider_at(Some(now)).await?;
+        let (already, present) = self.admitted_at(to_cfg, &to_decider, now).await?;
+        let mut promotion = Promotion {
+            from: from.to_string(),
+            to: to.to_string(),
+            at: format_rfc3339(t),
+            dry_run,
+            added: Vec::new(),
+            unchanged: 0,
+            unavailable: Vec::new(),
+            still_refused: Vec::new(),
+        };
+        for v in wanted {
+            if already.contains(&v) {
+                promotion.unchanged += 1;
+            } else if present.contains(&v) {
+                promotion.added.push(v);
+            } else {
+                promotion.unavailable.push(v);
+            }
+        }
+        if dry_run || promotion.added.is_empty() {
+            return Ok(promotion);
+        }
+        let mut tx = self.db.write().await?;
+        for v in &promotion.added {
+            tx.insert_approval(&ApprovalRow {
+                lane: to.to_string(),
+                ecosystem: v.ecosystem.clone(),
+                name: v.name.clone(),
+                version: v.version.clone(),
+                request_id: 0,
+                approved_by: who.name.clone(),
+                approved_at: now,
+            })
+            .await?;
+        }
+        let details = serde_json::json!({
+            "at": promotion.at, "added": promotion.added.len(), "unchanged": promotion.unchanged,
+            "unavailable": promotion.unavailable.len(),
+        });
+        self.commit(
+            tx,
+            audit_entry(&who.name, "promote", format!("{from} -> {to}"), details),
+        )
+        .await?;
+        // What the target's own rules still refuse among what was added.
+        let decider = self.decider().await?;
+        for v in &promotion.added {
+            let eco = match v.ecosystem.as_str() {
+                "cran" => Ecosystem::Cran,
+                _ => Ecosystem::Pypi,
+            };
+            let lookup = self.lane_lookup(to_cfg, eco, &v.name, &decider).await?;
+            let refused = lookup
+                .found
+                .into_iter()
+                .flat_map(|p| p.rows)
+                .find(|(r, verdict)| r.version == v.version && !verdict.action.listed());
+            if let Some((_, verdict)) = refused {
+                promotion.still_refused.push((v.clone(), verdict.summary()));
+            }
+        }
+        Ok(promotion)
+    }
+}
