@@ -24,6 +24,9 @@ mod renv;
 mod requirements;
 mod uv;
 
+#[cfg(test)]
+mod testing;
+
 /// The kind of a manifest file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -236,24 +236,11 @@ mod tests {
     const C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
     fn check(input: &str, expected: &[Entry]) -> Manifest {
-        let manifest = parse("pdm.lock", input).unwrap();
-        assert_eq!(manifest.kind, Kind::PdmLock);
-        assert_eq!(manifest.entries, expected);
-        manifest
+        crate::testing::check(Kind::PdmLock, "pdm.lock", input, expected)
     }
 
     fn error(input: &str) -> String {
-        match parse("pdm.lock", input) {
-            Err(ManifestError::Syntax {
-                file,
-                kind,
-                message,
-            }) => {
-                assert_eq!((file.as_str(), kind), ("pdm.lock", Kind::PdmLock));
-                message
-            }
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
+        crate::testing::syntax_error(Kind::PdmLock, "pdm.lock", input)
     }
 
     fn entry(name: &str, version: Option<&str>, origin: Origin, groups: &[&str]) -> Entry {

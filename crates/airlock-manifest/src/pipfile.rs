@@ -275,24 +275,11 @@ mod tests {
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn check(input: &str, expected: &[Entry]) -> Manifest {
-        let manifest = parse("Pipfile.lock", input).unwrap();
-        assert_eq!(manifest.kind, Kind::PipfileLock);
-        assert_eq!(manifest.entries, expected);
-        manifest
+        crate::testing::check(Kind::PipfileLock, "Pipfile.lock", input, expected)
     }
 
     fn error(input: &str) -> String {
-        match parse("Pipfile.lock", input) {
-            Err(ManifestError::Syntax {
-                file,
-                kind,
-                message,
-            }) => {
-                assert_eq!((file.as_str(), kind), ("Pipfile.lock", Kind::PipfileLock));
-                message
-            }
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
+        crate::testing::syntax_error(Kind::PipfileLock, "Pipfile.lock", input)
     }
 
     fn entry(name: &str, version: Option<&str>, origin: Origin, group: &str) -> Entry {

@@ -269,24 +269,11 @@ mod tests {
     const C: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
 
     fn check(input: &str, expected: &[Entry]) -> Manifest {
-        let manifest = parse("poetry.lock", input).unwrap();
-        assert_eq!(manifest.kind, Kind::PoetryLock);
-        assert_eq!(manifest.entries, expected);
-        manifest
+        crate::testing::check(Kind::PoetryLock, "poetry.lock", input, expected)
     }
 
     fn error(input: &str) -> String {
-        match parse("poetry.lock", input) {
-            Err(ManifestError::Syntax {
-                file,
-                kind,
-                message,
-            }) => {
-                assert_eq!((file.as_str(), kind), ("poetry.lock", Kind::PoetryLock));
-                message
-            }
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
+        crate::testing::syntax_error(Kind::PoetryLock, "poetry.lock", input)
     }
 
     fn entry(name: &str, version: &str, origin: Origin, groups: &[&str]) -> Entry {

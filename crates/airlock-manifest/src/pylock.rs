@@ -240,24 +240,11 @@ mod tests {
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn check(input: &str, expected: &[Entry]) -> Manifest {
-        let manifest = parse("pylock.toml", input).unwrap();
-        assert_eq!(manifest.kind, Kind::Pylock);
-        assert_eq!(manifest.entries, expected);
-        manifest
+        crate::testing::check(Kind::Pylock, "pylock.toml", input, expected)
     }
 
     fn error(input: &str) -> String {
-        match parse("pylock.toml", input) {
-            Err(ManifestError::Syntax {
-                file,
-                kind,
-                message,
-            }) => {
-                assert_eq!((file.as_str(), kind), ("pylock.toml", Kind::Pylock));
-                message
-            }
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
+        crate::testing::syntax_error(Kind::Pylock, "pylock.toml", input)
     }
 
     fn entry(name: &str, version: Option<&str>, origin: Origin) -> Entry {

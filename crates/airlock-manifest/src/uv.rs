@@ -319,24 +319,11 @@ mod tests {
     const PYPI: &str = "https://pypi.org/simple";
 
     fn check(input: &str, expected: &[Entry]) -> Manifest {
-        let manifest = parse("uv.lock", input).unwrap();
-        assert_eq!(manifest.kind, Kind::UvLock);
-        assert_eq!(manifest.entries, expected);
-        manifest
+        crate::testing::check(Kind::UvLock, "uv.lock", input, expected)
     }
 
     fn error(input: &str) -> String {
-        match parse("uv.lock", input) {
-            Err(ManifestError::Syntax {
-                file,
-                kind,
-                message,
-            }) => {
-                assert_eq!((file.as_str(), kind), ("uv.lock", Kind::UvLock));
-                message
-            }
-            other => panic!("expected a syntax error, got {other:?}"),
-        }
+        crate::testing::syntax_error(Kind::UvLock, "uv.lock", input)
     }
 
     fn entry(name: &str, version: Option<&str>, origin: Origin) -> Entry {

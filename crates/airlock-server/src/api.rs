@@ -47,12 +47,22 @@ pub async fn why(
 }
 
 /// `GET /api/v1/exposure`: per lane, the versions served now that advisories affect.
-pub async fn exposure(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let answer = state
+/// Private lanes are left out unless the token applies in them.
+pub async fn exposure(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let who = crate::auth::optional(&state.app, &headers)
+        .await
+        .map_err(|e| ApiError::from(e).problem())?;
+    let mut answer = state
         .app
         .exposure()
         .await
         .map_err(|e| ApiError::from(e).problem())?;
+    if let Some(lanes) = answer["lanes"].as_object_mut() {
+        lanes.retain(|lane, _| state.app.authorize_read(lane, who.as_ref()).is_ok());
+    }
     Ok(Json(answer))
 }
 

@@ -798,6 +798,13 @@ fn requests_r_with_dependency_from_renv_lock() {
     assert_eq!(entry(&shown, "airlockDep")["ecosystem"], "cran");
     assert_eq!(missing_names(&shown), Vec::<String>::new(), "{shown:#}");
 
+    // An instant before any approval: prod's snapshot of it stays empty whatever comes next.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let before = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format time");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+
     // airlockTop alone is admitted but cannot be installed without its dependency.
     approve(&server, &approver, top_id, &[]).success();
     assert_eq!(
@@ -817,6 +824,18 @@ fn requests_r_with_dependency_from_renv_lock() {
             ("airlockTop".to_string(), "1.0.0".to_string()),
         ])
     );
+    assert_eq!(
+        cran_packages(&server, &format!("prod/{before}")),
+        BTreeMap::new(),
+        "prod's snapshot from before the approvals"
+    );
+    let pinned = RLib::new(&r);
+    pinned
+        .install_packages(
+            &server.url(&format!("/prod/{before}/cran")),
+            &["airlockTop"],
+        )
+        .failure();
     let lib = RLib::new(&r);
     lib.install_packages(&repos, &["airlockTop"]).success();
     assert_eq!(lib.version_of("airlockDep").as_deref(), Some("1.0.0"));

@@ -109,6 +109,23 @@ fn roles_private_lane_is_read_only_with_a_token_that_applies_in_it() {
     target.pip_install(&with_token, &["secret-pkg"]).success();
     assert_eq!(target.version_of("secret-pkg").as_deref(), Some("1.0"));
 
+    // Exposure lists a private lane only to tokens that apply in it.
+    let lanes_of = |token: Option<&str>| -> Vec<String> {
+        let (status, body, _) = get(&server, "/api/v1/exposure", token);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let mut lanes: Vec<String> = v["lanes"]
+            .as_object()
+            .expect("lanes")
+            .keys()
+            .cloned()
+            .collect();
+        lanes.sort();
+        lanes
+    };
+    assert_eq!(lanes_of(None), ["dev"]);
+    assert_eq!(lanes_of(Some(&prod_only)), ["dev", "prod"]);
+
     // The check API on a private lane, too.
     let response = server
         .http()
