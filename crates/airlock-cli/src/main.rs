@@ -196,6 +196,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what applying a file of `[[source]]`, `[[lane]]` and `block` would change.
+    Plan {
+        #[arg(short = 'f', long = "file")]
+        file: String,
+    },
+    /// Put a file of `[[source]]`, `[[lane]]` and `block` in force on every server (audited;
+    /// nothing is written when nothing changes).
+    Apply {
+        #[arg(short = 'f', long = "file")]
+        file: String,
+    },
+    /// Print the sources, lanes and blocks in force, as a file `apply` takes unchanged.
+    Export,
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
@@ -599,6 +612,34 @@ async fn run(cli: Cli) -> Result<()> {
                 print_promotion(&promotion);
             }
         }
+        Command::Plan { file } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?;
+            let app = open(g).await?;
+            let changes = app.plan_config(&text, &file);
+            app.close().await;
+            print_changes(&changes?);
+        }
+        Command::Apply { file } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?;
+            let app = open(g).await?;
+            let done = app
+                .apply_config(&Principal::local_admin(), &text, &file)
+                .await;
+            app.close().await;
+            let done = done?;
+            print_changes(&done.changes);
+            if let Some(version) = done.version {
+                println!("applied as configuration version {version}");
+            }
+        }
+        Command::Export => {
+            let app = open(g).await?;
+            let text = app.export_config();
+            app.close().await;
+            print!("{}", text?);
+        }
         Command::Mirror {
             source,
             requirements,
@@ -749,6 +790,15 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+fn print_changes(changes: &[String]) {
+    if changes.is_empty() {
+        println!("no changes");
+    }
+    for line in changes {
+        println!("{line}");
     }
 }
 

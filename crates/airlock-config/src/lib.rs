@@ -12,8 +12,10 @@ pub use airlock_policy::{GlobalRules, LanePolicy, Mode as LaneMode};
 use serde::{Deserialize, Serialize};
 
 mod duration;
+mod managed;
 mod size;
 pub use duration::{Span, SpanError};
+pub use managed::{MANAGED_KEYS, managed_diff};
 pub use size::{ByteSize, SizeError};
 
 /// Route segments a lane may not be named after, since they are routes of their own.

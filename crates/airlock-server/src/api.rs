@@ -140,13 +140,13 @@ pub async fn check(
     let who = crate::auth::optional(&state.app, &headers)
         .await
         .map_err(problem)?;
-    let lane = match q.lane.as_deref() {
+    let lane = match q.lane.clone() {
         Some(l) => l,
         None => state.app.default_check_lane().map_err(problem)?,
     };
     state
         .app
-        .authorize_read(lane, who.as_ref())
+        .authorize_read(&lane, who.as_ref())
         .map_err(problem)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let text = std::str::from_utf8(&body).map_err(|_| {

@@ -96,7 +96,7 @@ impl Airlock {
         use futures::StreamExt;
         const MAX_EXPORT: usize = 2 * 1024 * 1024 * 1024;
         let urls = if urls.is_empty() {
-            &self.config.advisory_urls
+            &self.config().advisory_urls
         } else {
             urls
         };

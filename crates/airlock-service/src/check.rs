@@ -191,11 +191,11 @@ pub fn read_manifest(input: ManifestInput<'_>) -> Result<(String, Manifest), Ser
 impl Airlock {
     /// The lane a check uses when none is named: the last one configured (lanes are declared
     /// in promotion order, so the strictest, e.g. `prod`).
-    pub fn default_check_lane(&self) -> Result<&str, ServiceError> {
-        self.config
+    pub fn default_check_lane(&self) -> Result<String, ServiceError> {
+        self.config()
             .lanes
             .last()
-            .map(|l| l.name.as_str())
+            .map(|l| l.name.clone())
             .ok_or_else(|| ServiceError::NotFound("no lane is configured".into()))
     }
 
@@ -207,11 +207,16 @@ impl Airlock {
         file: &str,
         manifest: &Manifest,
     ) -> Result<CheckReport, ServiceError> {
+        let default;
         let lane = match lane {
             Some(l) => l,
-            None => self.default_check_lane()?,
+            None => {
+                default = self.default_check_lane()?;
+                default.as_str()
+            }
         };
-        let lane_cfg = self.lane(lane)?;
+        let lane_ref = self.lane(lane)?;
+        let lane_cfg: &LaneConfig = &lane_ref;
         let keys: HashSet<String> = manifest
             .entries
             .iter()
@@ -281,7 +286,8 @@ impl Airlock {
         name: &str,
         version: &str,
     ) -> Result<serde_json::Value, ServiceError> {
-        let lane_cfg = self.lane(lane)?;
+        let lane_ref = self.lane(lane)?;
+        let lane_cfg: &LaneConfig = &lane_ref;
         let manifest_eco = match eco {
             Ecosystem::Pypi => airlock_manifest::Ecosystem::Pypi,
             Ecosystem::Cran => airlock_manifest::Ecosystem::Cran,

@@ -86,7 +86,7 @@ impl Airlock {
         })?;
         self.check_not_taken(source, &content).await?;
         let limits = Limits {
-            max_uncompressed: self.config.max_uncompressed_size.0,
+            max_uncompressed: self.config().max_uncompressed_size.0,
             ..Limits::default()
         };
         let path = content.path.to_path_buf();
@@ -149,7 +149,8 @@ impl Airlock {
         let view = self
             .cran_flights
             .run(name.clone(), move || async move {
-                let (lane_cfg, at) = this.view_lane(&name).await?;
+                let (lane_ref, at) = this.view_lane(&name).await?;
+                let lane_cfg: &LaneConfig = &lane_ref;
                 Ok(Arc::new(this.build_cran_view(lane_cfg, at).await?))
             })
             .await?;
@@ -169,7 +170,7 @@ impl Airlock {
         let decider = self.decider_at(at).await?;
         // Name ownership: the first source (in lane order) that has a package keeps it.
         let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
-        for source in self.lane_sources(lane, Ecosystem::Cran) {
+        for source in &self.lane_sources(lane, Ecosystem::Cran) {
             if source.kind == airlock_config::SourceKind::Proxy && at.is_none() {
                 let view = self.proxy_view(source, CRAN_INDEX_KEY).await?;
                 expires = crate::policy::earliest(expires, Some(view.fresh_until));

@@ -14,12 +14,12 @@ impl Airlock {
         use airlock_policy::ReasonCode;
         let decider = self.decider().await?;
         let mut lanes = serde_json::Map::new();
-        for lane in &self.config.lanes {
+        for lane in &self.config().lanes {
             let mut found = Vec::new();
             for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
                 let mut owner: std::collections::HashMap<String, String> =
                     std::collections::HashMap::new();
-                for source in self.lane_sources(lane, eco) {
+                for source in &self.lane_sources(lane, eco) {
                     for row in self.db.source_artifacts(&source.name).await? {
                         if row.delisted_at.is_some() {
                             continue;

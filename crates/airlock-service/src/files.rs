@@ -74,7 +74,8 @@ impl Airlock {
         key: &str,
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
-        let (lane_cfg, at) = self.view_lane(lane).await?;
+        let (lane_ref, at) = self.view_lane(lane).await?;
+        let lane_cfg: &airlock_config::LaneConfig = &lane_ref;
         let (dist_name, metadata) = match filename.strip_suffix(".metadata") {
             Some(base) => (base, true),
             None => (filename, false),
@@ -125,7 +126,7 @@ impl Airlock {
     ) -> Result<FileBody, ServiceError> {
         let row = &served.row;
         let proxied = self
-            .config
+            .config()
             .source(&row.source)
             .is_some_and(|s| s.kind == SourceKind::Proxy);
         if served.metadata {

@@ -63,6 +63,29 @@ pub(crate) struct Lookup {
     pub unknown: Vec<String>,
 }
 
+/// A lane of one version of the configuration.
+#[derive(Clone)]
+pub(crate) struct LaneRef {
+    config: Arc<airlock_config::Config>,
+    index: usize,
+}
+
+impl LaneRef {
+    /// The lane `name` of `config`.
+    pub(crate) fn of(config: Arc<airlock_config::Config>, name: &str) -> Option<LaneRef> {
+        let index = config.lanes.iter().position(|l| l.name == name)?;
+        Some(LaneRef { config, index })
+    }
+}
+
+impl std::ops::Deref for LaneRef {
+    type Target = LaneConfig;
+
+    fn deref(&self) -> &LaneConfig {
+        &self.config.lanes[self.index]
+    }
+}
+
 /// A cached page (or a cached 404), and until when it may be served.
 #[derive(Clone)]
 pub(crate) struct Cached {
@@ -71,22 +94,21 @@ pub(crate) struct Cached {
 }
 
 impl Airlock {
-    pub(crate) fn lane(&self, lane: &str) -> Result<&LaneConfig, ServiceError> {
-        self.config
-            .lane(lane)
+    /// A lane of the configuration in force (kept alive as long as the returned reference).
+    pub(crate) fn lane(&self, lane: &str) -> Result<LaneRef, ServiceError> {
+        LaneRef::of(self.config(), lane)
             .ok_or_else(|| ServiceError::NotFound(format!("no lane named {lane:?}")))
     }
 
     /// The lane's sources of one ecosystem, in priority order.
-    pub(crate) fn lane_sources<'a>(
-        &'a self,
-        lane: &'a LaneConfig,
-        eco: Ecosystem,
-    ) -> impl Iterator<Item = &'a SourceConfig> {
+    pub(crate) fn lane_sources(&self, lane: &LaneConfig, eco: Ecosystem) -> Vec<SourceConfig> {
+        let config = self.config();
         lane.sources
             .iter()
-            .filter_map(|s| self.config.source(s))
-            .filter(move |c| c.ecosystem == eco)
+            .filter_map(|s| config.source(s))
+            .filter(|c| c.ecosystem == eco)
+            .cloned()
+            .collect()
     }
 
     /// Name ownership: the first source of the lane that has `project`, with the lane's verdict on
@@ -139,7 +161,7 @@ impl Airlock {
         let mut fresh: HashMap<&str, Option<Instant>> = HashMap::new();
         let mut unknown: HashMap<&str, Vec<String>> = HashMap::new();
         let mut out: HashMap<String, Lookup> = HashMap::new();
-        for source in self.lane_sources(lane, eco) {
+        for source in &self.lane_sources(lane, eco) {
             if pending.is_empty() {
                 break;
             }
@@ -244,7 +266,8 @@ impl Airlock {
             Ok(None) => return Err(not_found(lane, project)),
             Err(generation) => generation,
         };
-        let (lane_cfg, at) = self.view_lane(lane).await?;
+        let (lane_ref, at) = self.view_lane(lane).await?;
+        let lane_cfg: &LaneConfig = &lane_ref;
         let decider = self.decider_at(at).await?;
         let found = self.lane_project(lane_cfg, project, &decider).await?;
         let expires = found.as_ref().and_then(|p| p.fresh_until);
@@ -311,10 +334,11 @@ impl Airlock {
             Ok(None) => return Err(ServiceError::NotFound(format!("no lane named {lane:?}"))),
             Err(generation) => generation,
         };
-        let (lane_cfg, at) = self.view_lane(lane).await?;
+        let (lane_ref, at) = self.view_lane(lane).await?;
+        let lane_cfg: &LaneConfig = &lane_ref;
         let decider = self.decider_at(at).await?;
         let mut names = std::collections::BTreeSet::new();
-        for source in self.lane_sources(lane_cfg, Ecosystem::Pypi) {
+        for source in &self.lane_sources(lane_cfg, Ecosystem::Pypi) {
             let projects = match source.kind {
                 SourceKind::Hosted => self
                     .db

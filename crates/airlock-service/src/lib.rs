@@ -4,6 +4,7 @@
 mod advisories;
 mod cache;
 mod check;
+mod config_as_code;
 mod cran;
 mod error;
 mod exposure;
@@ -36,6 +37,7 @@ pub use check::{
     AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, LicenseOut, ManifestInput,
     Summary, read_manifest,
 };
+pub use config_as_code::ConfigChange;
 pub use cran::CranIndex;
 pub use error::ServiceError;
 pub use files::ServedFile;
@@ -54,7 +56,12 @@ pub use airlock_pypi::simple::Format;
 
 /// The application: configuration, storage and the caches built on them.
 pub struct Airlock {
-    config: Config,
+    /// Swapped whole when an `airlock apply` lands (see [`Airlock::config`]).
+    config: std::sync::RwLock<Arc<Config>>,
+    /// The configuration as the server's file, environment and flags give it.
+    base: Arc<Config>,
+    /// The applied configuration version in force (0: none, the file's).
+    config_version: AtomicI64,
     db: Db,
     blobs: BlobStore,
     revision: AtomicI64,
@@ -105,7 +112,9 @@ impl Airlock {
         let revision = db.revision().await?;
         let proxies = proxy::Proxies::new(&config.sources)?;
         let app = Arc::new(Airlock {
-            config,
+            base: Arc::new(config.clone()),
+            config: std::sync::RwLock::new(Arc::new(config)),
+            config_version: AtomicI64::new(0),
             db,
             blobs,
             revision: AtomicI64::new(revision),
@@ -120,11 +129,17 @@ impl Airlock {
             snapshot_advisories: std::sync::Mutex::new(Vec::new()),
         });
         app.fill_advisory_packages().await?;
+        app.reload_config().await?;
         Ok(app)
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The configuration in force: the file's, with the sources, lanes and blocks of the last
+    /// `airlock apply` (see `config_as_code`).
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 
     pub fn db(&self) -> &Db {
@@ -143,20 +158,36 @@ impl Airlock {
     /// Drops cached views when the database has moved past what they were built from.
     fn observe_revision(&self, revision: i64) {
         if self.revision.fetch_max(revision, Ordering::SeqCst) < revision {
-            self.pages.clear();
-            self.files.clear();
-            self.cran_views.clear();
+            self.drop_views();
+        }
+    }
+
+    /// Forgets every cached view (pages, files, CRAN indexes, lane policies).
+    fn drop_views(&self) {
+        self.pages.clear();
+        self.files.clear();
+        self.cran_views.clear();
+        if let Ok(mut policies) = self.lane_policies.lock() {
+            *policies = None;
         }
     }
 
     /// Notices changes made by other processes (another server, the CLI): polls the revision.
     pub async fn watch_revisions(self: Arc<Self>) {
-        let mut tick =
-            tokio::time::interval(Duration::from_millis(self.config.revision_poll_ms.max(50)));
+        let mut tick = tokio::time::interval(Duration::from_millis(
+            self.config().revision_poll_ms.max(50),
+        ));
         loop {
             tick.tick().await;
             match self.db.revision().await {
-                Ok(r) => self.observe_revision(r),
+                Ok(r) => {
+                    if self.revision.load(Ordering::SeqCst) < r {
+                        if let Err(e) = self.reload_config().await {
+                            tracing::warn!(error = %error::chain(&e), "cannot switch to the applied configuration");
+                        }
+                        self.observe_revision(r);
+                    }
+                }
                 Err(e) => tracing::warn!(error = %error::chain(&e), "cannot read the revision"),
             }
         }

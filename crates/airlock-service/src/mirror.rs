@@ -25,7 +25,7 @@ impl Airlock {
         version: Option<&str>,
     ) -> Result<Mirrored, ServiceError> {
         let src = self
-            .config
+            .config()
             .source(source)
             .filter(|s| s.kind == SourceKind::Proxy)
             .ok_or_else(|| ServiceError::NotFound(format!("no proxy source named {source:?}")))?

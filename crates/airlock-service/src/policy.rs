@@ -181,7 +181,7 @@ impl Airlock {
         advisories: Arc<AdvisoryDb>,
     ) -> Result<Decider, ServiceError> {
         Ok(Decider {
-            global: self.config.global_rules(),
+            global: self.config().global_rules(),
             advisories,
             policies: self.lane_policies_at(None).await?,
             now: now_micros(),
@@ -216,8 +216,11 @@ impl Airlock {
                 }
             }
         }
-        let policies: HashMap<String, LanePolicy> = self
-            .config
+        let config = match at {
+            Some(t) => self.config_at(t).await?,
+            None => self.config(),
+        };
+        let policies: HashMap<String, LanePolicy> = config
             .lanes
             .iter()
             .map(|l| {

@@ -51,7 +51,7 @@ impl Airlock {
         let mut present = BTreeSet::new();
         for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
             let mut names = BTreeSet::new();
-            for source in self.lane_sources(lane, eco) {
+            for source in &self.lane_sources(lane, eco) {
                 for row in self.db.source_artifacts(&source.name).await? {
                     names.insert(row.project);
                 }
@@ -108,9 +108,9 @@ impl Airlock {
         let now = now_micros();
         let t = instant.unwrap_or(now);
         let from_decider = self.decider_at(Some(t)).await?;
-        let (wanted, _) = self.admitted_at(from_cfg, &from_decider, t).await?;
+        let (wanted, _) = self.admitted_at(&from_cfg, &from_decider, t).await?;
         let to_decider = self.decider_at(Some(now)).await?;
-        let (already, present) = self.admitted_at(to_cfg, &to_decider, now).await?;
+        let (already, present) = self.admitted_at(&to_cfg, &to_decider, now).await?;
         let mut promotion = Promotion {
             from: from.to_string(),
             to: to.to_string(),
@@ -162,7 +162,7 @@ impl Airlock {
                 "cran" => Ecosystem::Cran,
                 _ => Ecosystem::Pypi,
             };
-            let lookup = self.lane_lookup(to_cfg, eco, &v.name, &decider).await?;
+            let lookup = self.lane_lookup(&to_cfg, eco, &v.name, &decider).await?;
             let refused = lookup
                 .found
                 .into_iter()

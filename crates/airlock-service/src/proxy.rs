@@ -46,7 +46,8 @@ pub struct ProxyCounters {
 }
 
 pub(crate) struct Proxies {
-    upstreams: HashMap<String, Upstream>,
+    /// Per proxy source; replaced when an `airlock apply` changes the sources.
+    upstreams: std::sync::RwLock<HashMap<String, Arc<Upstream>>>,
     pages: Flights<(String, String), ()>,
     downloads: Mutex<HashMap<(String, String), Arc<Download>>>,
     metadata: Flights<(String, String), Bytes>,
@@ -69,6 +70,27 @@ pub(crate) struct ProxyView {
 
 impl Proxies {
     pub fn new(sources: &[SourceConfig]) -> Result<Proxies, ServiceError> {
+        Ok(Proxies {
+            upstreams: std::sync::RwLock::new(Self::clients(sources)?),
+            pages: Flights::default(),
+            downloads: Mutex::new(HashMap::new()),
+            metadata: Flights::default(),
+            failed: Mutex::new(HashMap::new()),
+            counters: ProxyCounters::default(),
+        })
+    }
+
+    /// Uses these sources from now on (requests in flight finish with the clients they have).
+    pub(crate) fn set_sources(&self, sources: &[SourceConfig]) -> Result<(), ServiceError> {
+        let clients = Self::clients(sources)?;
+        if let Ok(mut upstreams) = self.upstreams.write() {
+            *upstreams = clients;
+        }
+        Ok(())
+    }
+
+    /// An HTTP client per proxy source.
+    fn clients(sources: &[SourceConfig]) -> Result<HashMap<String, Arc<Upstream>>, ServiceError> {
         let mut upstreams = HashMap::new();
         for s in sources.iter().filter(|s| s.kind == SourceKind::Proxy) {
             let password = match &s.password_env {
@@ -91,21 +113,16 @@ impl Proxies {
                 backoff: s.backoff.0,
             })
             .map_err(|e| ServiceError::BadRequest(format!("source {:?}: {e}", s.name)))?;
-            upstreams.insert(s.name.clone(), upstream);
+            upstreams.insert(s.name.clone(), Arc::new(upstream));
         }
-        Ok(Proxies {
-            upstreams,
-            pages: Flights::default(),
-            downloads: Mutex::new(HashMap::new()),
-            metadata: Flights::default(),
-            failed: Mutex::new(HashMap::new()),
-            counters: ProxyCounters::default(),
-        })
+        Ok(upstreams)
     }
 
-    pub(crate) fn upstream(&self, source: &str) -> Result<&Upstream, ServiceError> {
+    pub(crate) fn upstream(&self, source: &str) -> Result<Arc<Upstream>, ServiceError> {
         self.upstreams
-            .get(source)
+            .read()
+            .ok()
+            .and_then(|u| u.get(source).cloned())
             .ok_or_else(|| ServiceError::internal("no upstream client", std::fmt::Error))
     }
 }
@@ -736,7 +753,7 @@ impl Airlock {
         let bytes = self.blobs.get_bytes(sha256).await.ok()?;
         let name = filename.to_string();
         let limits = airlock_pypi::archive::Limits {
-            max_uncompressed: self.config.max_uncompressed_size.0,
+            max_uncompressed: self.config().max_uncompressed_size.0,
             ..Default::default()
         };
         let inspected = tokio::task::spawn_blocking(move || {

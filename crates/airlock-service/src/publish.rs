@@ -114,8 +114,8 @@ impl Airlock {
         form: &UploadForm,
         content: UploadedContent,
     ) -> Result<Published, ServiceError> {
-        let src = self
-            .config
+        let config = self.config();
+        let src = config
             .source(source)
             .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
         if src.kind != SourceKind::Hosted {
@@ -183,7 +183,7 @@ impl Airlock {
         self.check_not_taken(source, &content).await?;
 
         let limits = Limits {
-            max_uncompressed: self.config.max_uncompressed_size.0,
+            max_uncompressed: self.config().max_uncompressed_size.0,
             ..Limits::default()
         };
         let path = content.path.to_path_buf();

@@ -393,7 +393,7 @@ impl Airlock {
                 request.state
             )));
         }
-        if request.requester == who.name && !self.config.allow_self_approval {
+        if request.requester == who.name && !self.config().allow_self_approval {
             return Err(ServiceError::Forbidden(format!(
                 "token {:?} made request {id}: nobody may {verb} their own request (allow_self_approval is off)",
                 who.name
@@ -423,7 +423,8 @@ impl Airlock {
         lane: &str,
         entries: &[CheckedEntry],
     ) -> Result<Vec<Missing>, ServiceError> {
-        let lane_cfg = self.lane(lane)?;
+        let lane_ref = self.lane(lane)?;
+        let lane_cfg: &airlock_config::LaneConfig = &lane_ref;
         let decider = self.decider().await?;
         let requested: HashSet<(String, String)> = entries
             .iter()

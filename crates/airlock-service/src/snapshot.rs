@@ -4,8 +4,8 @@
 //!
 //! At instant T a lane has the artifacts first seen by T (and not delisted by then), with the yank
 //! state of T, the approvals made by T, the advisories learned by T, and a minimum age counted
-//! from T. Lane rules and global blocks are the configuration's current ones: a block added
-//! later applies to past snapshots too (the retroactive kill switch).
+//! from T, and the lanes as the configuration version in force at T set them. Global blocks are
+//! today's: a block added later applies to past snapshots too (the retroactive kill switch).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,11 +43,11 @@ impl Airlock {
     pub(crate) async fn view_lane(
         &self,
         spec: &str,
-    ) -> Result<(&LaneConfig, Option<i64>), ServiceError> {
+    ) -> Result<(crate::index::LaneRef, Option<i64>), ServiceError> {
         let Some((lane, snapshot)) = spec.split_once('@') else {
             return Ok((self.lane(spec)?, None));
         };
-        let cfg = self.lane(lane)?;
+        let current = self.lane(lane)?;
         let at = match parse_instant(snapshot) {
             Some(at) => at,
             None => self.db.snapshot(lane, snapshot).await?.ok_or_else(|| {
@@ -56,7 +56,12 @@ impl Airlock {
                 ))
             })?,
         };
-        Ok((cfg, (at < now_micros()).then_some(at)))
+        if at >= now_micros() {
+            return Ok((current, None));
+        }
+        // The lane as the configuration in force then had it (if it existed then).
+        let then = crate::index::LaneRef::of(self.config_at(at).await?, lane).unwrap_or(current);
+        Ok((then, Some(at)))
     }
 
     /// Whether `who` (anonymous when `None`) may read the lane of `spec` (`prod`,
@@ -64,7 +69,8 @@ impl Airlock {
     /// for a private one.
     pub fn authorize_read(&self, spec: &str, who: Option<&Principal>) -> Result<(), ServiceError> {
         let name = spec.split_once('@').map_or(spec, |(lane, _)| lane);
-        let Some(lane) = self.config.lane(name) else {
+        let config = self.config();
+        let Some(lane) = config.lane(name) else {
             return Ok(()); // unknown lanes answer 404 where they are used
         };
         if !lane.private {
@@ -86,7 +92,7 @@ impl Airlock {
                 let advisories = self.advisory_db_at(t).await?;
                 let policies = self.lane_policies_at(Some(t)).await?;
                 Ok(Decider::at(
-                    self.config.global_rules(),
+                    self.config().global_rules(),
                     advisories,
                     policies,
                     t,
@@ -136,7 +142,7 @@ impl Airlock {
         pending.sort_unstable();
         pending.dedup();
         let mut out = HashMap::new();
-        for source in self.lane_sources(lane, eco) {
+        for source in &self.lane_sources(lane, eco) {
             if pending.is_empty() {
                 break;
             }

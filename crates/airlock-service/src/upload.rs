@@ -49,7 +49,7 @@ impl Airlock {
             path,
             filename: filename.to_string(),
             size: 0,
-            limit: self.config.max_upload_size.0,
+            limit: self.config().max_upload_size.0,
             sha256: Sha256::new(),
             md5: Md5::new(),
             blake2: Blake2b::new(),

@@ -13,8 +13,8 @@ impl Airlock {
         version: &str,
         reason: Option<&str>,
     ) -> Result<u64, ServiceError> {
-        let src = self
-            .config
+        let config = self.config();
+        let src = config
             .source(source)
             .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
         if src.kind != SourceKind::Hosted || src.ecosystem != Ecosystem::Pypi {

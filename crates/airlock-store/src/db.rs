@@ -686,6 +686,23 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// The managed configuration in force at `at` (the latest when `None`):
+    /// `(version, applied_at, body)`.
+    pub async fn config_version(
+        &self,
+        at: Option<i64>,
+    ) -> Result<Option<(i64, i64, String)>, DbError> {
+        let row = sqlx::query(
+            "SELECT version, applied_at, body FROM config_versions WHERE applied_at <= $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(at.unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| DbError::from(e))
+    }
+
     /// Every approval: `(lane, ecosystem, name, version, approved_at)`.
     pub async fn approvals(&self) -> Result<Vec<ApprovalRow>, DbError> {
         let rows = sqlx::query(
@@ -1011,6 +1028,29 @@ impl WriteTx {
             .await?;
         }
         Ok(done.rows_affected())
+    }
+
+    /// Appends a version of the managed configuration; returns its number.
+    pub async fn insert_config_version(
+        &mut self,
+        applied_at: i64,
+        applied_by: &str,
+        body: &str,
+    ) -> Result<i64, DbError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM config_versions")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let version: i64 = row.try_get(0)?;
+        sqlx::query(
+            "INSERT INTO config_versions (version, applied_at, applied_by, body) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(version)
+        .bind(applied_at)
+        .bind(applied_by)
+        .bind(body)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(version)
     }
 
     /// Names an instant of a lane; `false` if the lane already has a snapshot of that name.

@@ -8,6 +8,7 @@ mod support;
 
 mod audit;
 mod check;
+mod config_code;
 mod cran;
 mod install;
 mod lanes;
