@@ -137,6 +137,24 @@ pub struct LaneConfig {
     pub policy: LanePolicy,
     /// Reading the lane (its indexes and files) needs a token that applies in it.
     pub private: bool,
+    /// Python versions the lane's users run (`["3.11", "3.12"]`), for environment markers of
+    /// dependencies; empty: 3.9 to 3.13.
+    pub python: Vec<String>,
+    /// Platforms the lane's users run (`linux`, `windows`, `macos`); empty: all three.
+    pub platforms: Vec<String>,
+}
+
+impl LaneConfig {
+    /// The Python versions markers are evaluated for.
+    pub fn python_versions(&self) -> Vec<String> {
+        if self.python.is_empty() {
+            ["3.9", "3.10", "3.11", "3.12", "3.13"]
+                .map(String::from)
+                .to_vec()
+        } else {
+            self.python.clone()
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for LaneConfig {
@@ -147,6 +165,24 @@ impl<'de> Deserialize<'de> for LaneConfig {
             Some(v) => v.try_into().map_err(D::Error::custom)?,
             None => return Err(D::Error::missing_field("sources")),
         };
+        let strings = |table: &mut toml::Table, key: &str| -> Result<Vec<String>, D::Error> {
+            match table.remove(key) {
+                Some(v) => v
+                    .try_into()
+                    .map_err(|_| D::Error::custom(format!("`{key}` is a list of strings"))),
+                None => Ok(Vec::new()),
+            }
+        };
+        let python = strings(&mut table, "python")?;
+        let platforms = strings(&mut table, "platforms")?;
+        if let Some(bad) = platforms
+            .iter()
+            .find(|p| !matches!(p.as_str(), "linux" | "windows" | "macos"))
+        {
+            return Err(D::Error::custom(format!(
+                "platform {bad:?}: use linux, windows or macos"
+            )));
+        }
         let private = match table.remove("private") {
             Some(toml::Value::Boolean(b)) => b,
             Some(_) => return Err(D::Error::custom("`private` is true or false")),
@@ -170,6 +206,8 @@ impl<'de> Deserialize<'de> for LaneConfig {
             sources,
             policy,
             private,
+            python,
+            platforms,
         })
     }
 }
@@ -181,6 +219,12 @@ impl Serialize for LaneConfig {
         table.insert("name".into(), toml::Value::String(self.name.clone()));
         if self.private {
             table.insert("private".into(), toml::Value::Boolean(true));
+        }
+        for (key, list) in [("python", &self.python), ("platforms", &self.platforms)] {
+            if !list.is_empty() {
+                let values = list.iter().cloned().map(toml::Value::String).collect();
+                table.insert(key.into(), toml::Value::Array(values));
+            }
         }
         table.insert(
             "sources".into(),

@@ -15,7 +15,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use markers::{Platform, marker_applies};
+
 mod conda;
+mod markers;
 mod pdm;
 mod pipfile;
 mod poetry;

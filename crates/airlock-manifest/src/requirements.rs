@@ -617,10 +617,10 @@ fn requirement(text: &str, editable: bool) -> Result<Entry, String> {
 }
 
 /// How deep parentheses may nest in a marker (real ones nest two or three).
-const MAX_MARKER_DEPTH: usize = 64;
+pub(crate) const MAX_MARKER_DEPTH: usize = 64;
 
 /// The deepest nesting of parentheses in `text` (quotes not considered: a bound, not a parse).
-fn paren_depth(text: &str) -> usize {
+pub(crate) fn paren_depth(text: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
     for c in text.chars() {
         match c {

@@ -417,7 +417,8 @@ impl Airlock {
 
     /// Dependencies of the requested versions the lane admits no version of, and the request
     /// does not contain: R `Depends`/`Imports`/`LinkingTo` (base packages excepted), Python
-    /// `Requires-Dist` without an `extra` marker, as the stored metadata states them.
+    /// `Requires-Dist` whose marker applies to the lane's environments, as the stored metadata
+    /// states them.
     async fn missing_dependencies(
         self: &Arc<Self>,
         lane: &str,
@@ -452,7 +453,8 @@ impl Airlock {
                     continue;
                 };
                 let needed_by = format!("{}=={version}", e.name);
-                for (name, requirement) in declared_dependencies(eco, &row.metadata_json) {
+                for (name, requirement) in declared_dependencies(eco, &row.metadata_json, lane_cfg)
+                {
                     if !requested.contains(&(eco.as_str().to_string(), name.clone())) {
                         wanted.push((eco, name, requirement, needed_by.clone()));
                     }
@@ -498,10 +500,25 @@ impl Airlock {
     }
 }
 
-/// `(normalised name, requirement as written)` of the dependencies stored metadata declares.
-fn declared_dependencies(eco: Ecosystem, metadata_json: &str) -> Vec<(String, String)> {
+/// `(normalised name, requirement as written)` of the dependencies stored metadata declares
+/// that apply in the lane: Python ones whose marker holds for one of the lane's Python versions
+/// and platforms, with no extra (a marker that does not parse counts as applying).
+fn declared_dependencies(
+    eco: Ecosystem,
+    metadata_json: &str,
+    lane: &airlock_config::LaneConfig,
+) -> Vec<(String, String)> {
     let Ok(meta) = serde_json::from_str::<serde_json::Value>(metadata_json) else {
         return Vec::new();
+    };
+    let pythons = lane.python_versions();
+    let platforms: Vec<airlock_manifest::Platform> = if lane.platforms.is_empty() {
+        airlock_manifest::Platform::ALL.to_vec()
+    } else {
+        lane.platforms
+            .iter()
+            .filter_map(|p| airlock_manifest::Platform::parse(p))
+            .collect()
     };
     match eco {
         Ecosystem::Pypi => meta
@@ -511,8 +528,10 @@ fn declared_dependencies(eco: Ecosystem, metadata_json: &str) -> Vec<(String, St
             .flatten()
             .filter_map(|v| v.as_str())
             .filter(|req| {
-                req.split_once(';')
-                    .is_none_or(|(_, marker)| !marker.contains("extra"))
+                req.split_once(';').is_none_or(|(_, marker)| {
+                    airlock_manifest::marker_applies(marker.trim(), &pythons, &platforms)
+                        .unwrap_or(true)
+                })
             })
             .filter_map(|req| {
                 let name: String = req

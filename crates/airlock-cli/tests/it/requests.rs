@@ -36,7 +36,8 @@ fn config(prelude: &str) -> ServerConfig {
          [[source]]\nname = \"internal-pypi\"\nkind = \"hosted\"\necosystem = \"pypi\"\n\n\
          [[source]]\nname = \"internal-cran\"\nkind = \"hosted\"\necosystem = \"cran\"\n\n\
          [[lane]]\nname = \"dev\"\nmode = \"open\"\nsources = [\"internal-pypi\", \"internal-cran\"]\n\n\
-         [[lane]]\nname = \"prod\"\nmode = \"allowlist\"\nsources = [\"internal-pypi\", \"internal-cran\"]\n"
+         [[lane]]\nname = \"prod\"\nmode = \"allowlist\"\nsources = [\"internal-pypi\", \"internal-cran\"]\n\
+         python = [\"3.11\", \"3.12\"]\nplatforms = [\"linux\"]\n"
     ))
 }
 
@@ -601,12 +602,15 @@ fn requests_reject_and_self_approval() {
 fn requests_list_of_packages_and_only() {
     let server = start("");
     let dir = TempDir::new().expect("tempdir");
-    // a needs b (a plain Requires-Dist) and, for an extra only, a package nobody has.
+    // a needs b (a plain Requires-Dist) and, for an extra only, on Python 2 only or on Windows
+    // only (prod serves CPython 3.11 and 3.12 on Linux), packages nobody has.
     let a = wheel_with_metadata(
         dir.path(),
         "airlock-req-a",
         "Requires-Dist: airlock-req-b>=1.0\n\
-         Requires-Dist: airlock-req-extra>=2; extra == \"fancy\"\n",
+         Requires-Dist: airlock-req-extra>=2; extra == \"fancy\"\n\
+         Requires-Dist: airlock-req-py2; python_version < \"3\"\n\
+         Requires-Dist: airlock-req-win; sys_platform == \"win32\"\n",
     );
     let b = wheel_with_metadata(dir.path(), "airlock-req-b", "");
     server.publish(&[&a, &b]);
@@ -614,7 +618,7 @@ fn requests_list_of_packages_and_only() {
     let approver = server.token("reviewer", "approver");
     let prod = Index::new(&server, "prod");
 
-    // Through the API, a alone: b is missing (the extra's dependency is not).
+    // Through the API, a alone: b is missing (not the extra's, Python 2's or Windows' ones).
     let created = api(
         &server,
         "POST",
