@@ -4,7 +4,15 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
+use axum::extract::rejection::JsonRejection;
+
 use crate::{ApiError, AppState};
+
+/// A JSON body, or a problem+json 400 (415 without the content type) saying what is wrong.
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::new(e.status(), e.body_text()).problem())
+}
 
 #[derive(Deserialize)]
 pub struct WhyQuery {
@@ -198,8 +206,9 @@ pub struct NewRequestBody {
 pub async fn create_request(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<NewRequestBody>,
+    body: Result<Json<NewRequestBody>, JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<airlock_service::RequestView>), ApiError> {
+    let body = json_body(body)?;
     let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
     let who = crate::auth::require(&state.app, &headers)
         .await
@@ -243,12 +252,12 @@ pub async fn requests(
     Query(q): Query<RequestsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    crate::auth::require(&state.app, &headers)
+    let who = crate::auth::require(&state.app, &headers)
         .await
         .map_err(problem)?;
     let list = state
         .app
-        .requests(q.lane.as_deref(), q.state.as_deref())
+        .requests(&who, q.lane.as_deref(), q.state.as_deref())
         .await
         .map_err(problem)?;
     Ok(Json(serde_json::json!({ "requests": list })))
@@ -261,10 +270,12 @@ pub async fn request(
     Path(id): Path<i64>,
 ) -> Result<Json<airlock_service::RequestView>, ApiError> {
     let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    crate::auth::require(&state.app, &headers)
+    let who = crate::auth::require(&state.app, &headers)
         .await
         .map_err(problem)?;
-    Ok(Json(state.app.request(id, true).await.map_err(problem)?))
+    Ok(Json(
+        state.app.request_for(&who, id).await.map_err(problem)?,
+    ))
 }
 
 #[derive(Deserialize, Default)]
@@ -304,8 +315,9 @@ pub async fn reject(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     Path(id): Path<i64>,
-    Json(body): Json<RejectBody>,
+    body: Result<Json<RejectBody>, JsonRejection>,
 ) -> Result<Json<airlock_service::RequestView>, ApiError> {
+    let body = json_body(body)?;
     let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
     let who = crate::auth::require(&state.app, &headers)
         .await
@@ -332,8 +344,9 @@ pub struct PromoteBody {
 pub async fn promote(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<PromoteBody>,
+    body: Result<Json<PromoteBody>, JsonRejection>,
 ) -> Result<Json<airlock_service::Promotion>, ApiError> {
+    let body = json_body(body)?;
     let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
     let who = crate::auth::require(&state.app, &headers)
         .await

@@ -199,9 +199,10 @@ impl Airlock {
         self.request(id, false).await
     }
 
-    /// Requests, newest first.
+    /// Requests `who` may see (of the lanes its token applies in), newest first.
     pub async fn requests(
         self: &Arc<Self>,
+        who: &Principal,
         lane: Option<&str>,
         state: Option<&str>,
     ) -> Result<Vec<RequestView>, ServiceError> {
@@ -210,8 +211,20 @@ impl Airlock {
             .requests(lane, state)
             .await?
             .into_iter()
+            .filter(|r| who.in_lane(&r.lane))
             .map(|r| view(r, &approved))
             .collect()
+    }
+
+    /// One request as `who` asks for it (`show`): refused for a token limited to other lanes.
+    pub async fn request_for(
+        self: &Arc<Self>,
+        who: &Principal,
+        id: i64,
+    ) -> Result<RequestView, ServiceError> {
+        let row = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
+        who.require_lane(&row.lane, "reading requests of")?;
+        self.request(id, true).await
     }
 
     /// One request; with `now`, each entry carries the lane's decision at this instant and

@@ -202,4 +202,53 @@ fn roles_approver_of_one_lane_decides_only_there() {
     assert!(refused.stderr.contains("403"), "{refused}");
     let list = run(&mut server.airlock(&["token", "list"])).success();
     assert!(list.stdout.contains("(lanes: test)"), "{list}");
+
+    // A token limited to a lane sees that lane's requests only.
+    let seen = run(&mut server.airlock(&[
+        "requests",
+        "--json",
+        "--server",
+        &url,
+        "--token",
+        &test_approver,
+    ]))
+    .success();
+    let seen: serde_json::Value = serde_json::from_str(&seen.stdout).expect("JSON");
+    let lanes: Vec<&str> = seen["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| r["lane"].as_str().expect("lane"))
+        .collect();
+    assert_eq!(lanes, ["test"]);
+    let hidden = run(&mut server.airlock(&[
+        "request",
+        "show",
+        &for_prod,
+        "--server",
+        &url,
+        "--token",
+        &test_approver,
+    ]))
+    .failure();
+    assert!(hidden.stderr.contains("403"), "{hidden}");
+
+    // A body that is not the JSON the API takes: problem+json, saying what is wrong.
+    let response = server
+        .http()
+        .post(server.url("/api/v1/requests"))
+        .bearer_auth(&requester)
+        .header("content-type", "application/json")
+        .body("{\"lane\": \"prod\"}")
+        .send()
+        .expect("POST");
+    assert_eq!(response.status().as_u16(), 422);
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    assert!(response.text().expect("body").contains("reason"));
 }
