@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Snapshot reads versus the live lane, on loopback: a project page, the root page and
-# PACKAGES.gz of `dev`, and the same through `/dev/{instant}/…` (an instant between two uploads).
-# Cold (first request after the cache was dropped) one request at a time, then warm with wrk.
+# PACKAGES.gz of `dev`, and the same through `/dev/{instant}/…` (an instant between two uploads),
+# with the whole PyPA advisory database imported. Cold (first request after the cache was
+# dropped) one request at a time, the first request of new instants (which builds that
+# instant's advisory index), then warm with wrk.
 #   bench/snapshot.sh        (AIRLOCK_BIN=path skips the build; PROJECTS, R_PACKAGES, DURATION)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,6 +59,7 @@ def send(i):
 with concurrent.futures.ThreadPoolExecutor(16) as pool:
     list(pool.map(send, range(count)))
 PY
+"$AIRLOCK" advisories import --data-dir "$WORK/data" "$ROOT/../shared/data/advisories/pypa/vulns" | tail -n1
 INSTANT="$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"))')"
 sleep 0.1
 python3 "$ROOT/bench/seed.py" --url "$URL/upload/internal-pypi/" --token "$TOKEN" \
@@ -81,6 +84,22 @@ for label, path in [("project page", page), ("root page", "pypi/simple/"), ("PAC
         live.append(get(f"/dev/{path}"))
         snap.append(get(f"/dev/{instant}/{path}"))
     print(f"  {label:<13} live {statistics.median(live):7.2f} ms   snapshot {statistics.median(snap):7.2f} ms")
+PY
+
+section "the first request of a new instant, then another page of it (one request at a time)"
+python3 - "$URL" <<'PY'
+import datetime, sys, time, urllib.request
+url = sys.argv[1]
+def get(path):
+    start = time.perf_counter()
+    urllib.request.urlopen(urllib.request.Request(url + path, headers={"Accept": "text/html"})).read()
+    return (time.perf_counter() - start) * 1000
+for i in range(3):
+    then = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1 + i)
+    instant = then.isoformat().replace("+00:00", "Z")
+    first = get(f"/dev/{instant}/pypi/simple/bench-pkg-0001/")
+    other = get(f"/dev/{instant}/pypi/simple/bench-pkg-0002/")
+    print(f"  instant {i + 1}: first page {first:7.2f} ms   another page of it {other:7.2f} ms")
 PY
 
 section "warm: wrk -t2 -c32 -d$DURATION"

@@ -62,12 +62,10 @@ struct Recording {
 
 impl Loader for Recording {
     fn load(&self, from: &str, target: &str) -> Result<(String, String), String> {
-        let base = Path::new(from).parent().unwrap_or(Path::new(""));
-        let path = base.join(target);
-        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let (path, text) = airlock_manifest::FsLoader.load(from, target)?;
         let absolute = std::path::absolute(&path).map_err(|e| e.to_string())?;
         self.files.borrow_mut().insert(absolute, text.clone());
-        Ok((path.to_string_lossy().into_owned(), text))
+        Ok((path, text))
     }
 }
 

@@ -476,39 +476,23 @@ async fn run(cli: Cli) -> Result<()> {
             server,
             json,
         } => {
-            let (eco, rest) = package
-                .split_once(':')
-                .context("expected ecosystem:name==version, e.g. pypi:urllib3==1.26.4")?;
-            let (name, version) = rest
-                .split_once("==")
-                .context("expected ecosystem:name==version, e.g. pypi:urllib3==1.26.4")?;
+            let entry = airlock_service::parse_package_spec(&package)?;
+            let eco = entry.ecosystem.as_str();
+            let version = entry.version.as_deref().unwrap_or_default();
             let answer = match server {
                 Some(server) => {
-                    let url = format!("{}/api/v1/lanes/{lane}/why", server.trim_end_matches('/'));
-                    let resp = reqwest::Client::new()
-                        .get(&url)
-                        .query(&[("ecosystem", eco), ("name", name), ("version", version)])
-                        .send()
-                        .await
-                        .with_context(|| format!("cannot reach {url}"))?;
-                    let status = resp.status();
-                    let body: serde_json::Value = resp
-                        .json()
-                        .await
-                        .context("the server's answer is not JSON")?;
-                    if !status.is_success() {
-                        anyhow::bail!("{status}: {}", body["detail"].as_str().unwrap_or_default());
-                    }
-                    body
+                    let url = api::url(&server, &format!("lanes/{lane}/why"));
+                    let request = api::request(reqwest::Method::GET, &url, None).query(&[
+                        ("ecosystem", eco),
+                        ("name", &entry.name),
+                        ("version", version),
+                    ]);
+                    serde_json::from_str(&api::send(request, &url).await?)
+                        .context("the server's answer is not JSON")?
                 }
                 None => {
-                    let eco = match eco {
-                        "pypi" => airlock_config::Ecosystem::Pypi,
-                        "cran" => airlock_config::Ecosystem::Cran,
-                        other => anyhow::bail!("unknown ecosystem {other:?}: use pypi or cran"),
-                    };
                     let app = open(g).await?;
-                    let answer = app.why(&lane, eco, name, version).await;
+                    let answer = app.why(&lane, eco, &entry.name, version).await;
                     app.close().await;
                     answer?
                 }

@@ -49,24 +49,8 @@ pub const PACKAGES_FIELDS: [&str; 17] = [
     "Path",
 ];
 
-/// The fields always present as columns of `PACKAGES.rds` (all but `File` and `Path`).
-pub const STANDARD_FIELDS: [&str; 15] = [
-    "Package",
-    "Version",
-    "Priority",
-    "Depends",
-    "Imports",
-    "LinkingTo",
-    "Suggests",
-    "Enhances",
-    "License",
-    "License_is_FOSS",
-    "License_restricts_use",
-    "OS_type",
-    "Archs",
-    "MD5sum",
-    "NeedsCompilation",
-];
+/// The fields always present as columns of `PACKAGES.rds`: all but `File` and `Path`.
+pub const STANDARD_FIELDS: &[&str] = PACKAGES_FIELDS.split_at(PACKAGES_FIELDS.len() - 2).0;
 
 /// Why a PACKAGES record could not become an entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -35,20 +35,9 @@ pub async fn why(
         .app
         .authorize_read(&lane, who.as_ref())
         .map_err(|e| ApiError::from(e).problem())?;
-    let eco = match q.ecosystem.as_str() {
-        "pypi" => airlock_config::Ecosystem::Pypi,
-        "cran" => airlock_config::Ecosystem::Cran,
-        other => {
-            return Err(ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                format!("unknown ecosystem {other:?}: use pypi or cran"),
-            )
-            .problem());
-        }
-    };
     let answer = state
         .app
-        .why(&lane, eco, &q.name, &q.version)
+        .why(&lane, &q.ecosystem, &q.name, &q.version)
         .await
         .map_err(|e| ApiError::from(e).problem())?;
     Ok(Json(answer))

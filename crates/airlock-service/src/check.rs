@@ -100,10 +100,7 @@ fn config_ecosystem(eco: airlock_manifest::Ecosystem) -> Ecosystem {
 }
 
 fn normalized(eco: Ecosystem, name: &str) -> String {
-    match eco {
-        Ecosystem::Pypi => airlock_pypi::name::normalize(name),
-        Ecosystem::Cran => name.to_string(),
-    }
+    policy_ecosystem(eco).normalize_name(name).into_owned()
 }
 
 /// Whether two version strings are the same version (PEP 440 equality for Python: `1.0` is
@@ -278,23 +275,22 @@ impl Airlock {
     }
 
     /// The lane's decision on one version, with everything behind it (`airlock why`,
-    /// `GET /api/v1/lanes/{lane}/why`): a checked entry plus `lane` and `visible`.
+    /// `GET /api/v1/lanes/{lane}/why`): a checked entry plus `lane` and `visible`. `eco` is
+    /// `pypi` or `cran`.
     pub async fn why(
         self: &Arc<Self>,
         lane: &str,
-        eco: Ecosystem,
+        eco: &str,
         name: &str,
         version: &str,
     ) -> Result<serde_json::Value, ServiceError> {
         let lane_ref = self.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
-        let manifest_eco = match eco {
-            Ecosystem::Pypi => airlock_manifest::Ecosystem::Pypi,
-            Ecosystem::Cran => airlock_manifest::Ecosystem::Cran,
-        };
-        let mut entry = Entry::new(manifest_eco, name);
-        entry.version = Some(version.to_string());
-        let key = package_key(policy_ecosystem(eco), name);
+        let entry = crate::requests::pinned_entry(eco, name, version)?;
+        let key = package_key(
+            policy_ecosystem(config_ecosystem(entry.ecosystem)),
+            &entry.name,
+        );
         let decider = self
             .decider_with(self.advisory_db_for(&HashSet::from([key])).await?)
             .await?;

@@ -180,11 +180,7 @@ impl Airlock {
             }
             let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
             for row in self.db.source_artifacts(&source.name).await? {
-                let listed = match at {
-                    None => row.delisted_at.is_none(),
-                    Some(t) => row.first_seen <= t && row.delisted_at.is_none_or(|d| d > t),
-                };
-                if listed {
+                if crate::snapshot::listed_at(&row, at) {
                     by_name.entry(row.project.clone()).or_default().push(row);
                 }
             }
@@ -202,7 +198,7 @@ impl Airlock {
                 .map(|r| decider.decide_row(lane, Ecosystem::Cran, r))
                 .collect();
             for v in &verdicts {
-                expires = crate::policy::earliest(expires, crate::policy::changes_at(v));
+                expires = crate::policy::earliest(expires, decider.changes_at(v));
             }
             let latest = rows
                 .iter()

@@ -152,9 +152,7 @@ impl Airlock {
         projects: &[&str],
         decider: &Decider,
     ) -> Result<HashMap<String, Lookup>, ServiceError> {
-        if let Some(t) = decider.snapshot() {
-            return self.lane_lookups_at(lane, eco, projects, decider, t).await;
-        }
+        let at = decider.snapshot();
         let mut pending: Vec<&str> = projects.to_vec();
         pending.sort_unstable();
         pending.dedup();
@@ -165,9 +163,10 @@ impl Airlock {
             if pending.is_empty() {
                 break;
             }
-            let candidates: Vec<&str> = match source.kind {
-                SourceKind::Hosted => pending.clone(),
-                SourceKind::Proxy => {
+            // A snapshot asks no upstream: every source offers what it had first seen by then.
+            let candidates: Vec<&str> = match (source.kind, at) {
+                (SourceKind::Hosted, _) | (SourceKind::Proxy, Some(_)) => pending.clone(),
+                (SourceKind::Proxy, None) => {
                     let mut candidates = Vec::new();
                     for (name, view) in self.proxy_views(source, &pending).await? {
                         let at = fresh.entry(name).or_default();
@@ -191,17 +190,21 @@ impl Airlock {
                 .projects_artifacts(&source.name, &candidates)
                 .await?
             {
-                if source.kind == SourceKind::Proxy && row.delisted_at.is_some() {
-                    continue;
+                if crate::snapshot::listed_at(&row, at) {
+                    rows_of.entry(row.project.clone()).or_default().push(row);
                 }
-                rows_of.entry(row.project.clone()).or_default().push(row);
+            }
+            if let Some(t) = at {
+                self.yank_states_at(&source.name, &mut rows_of, t).await?;
             }
             for name in candidates {
                 let rows = rows_of.remove(name).unwrap_or_default();
                 // A Python proxy that lists the page owns the name even with no file left; a
-                // CRAN index that exists may still lack the package.
-                if rows.is_empty() && (source.kind == SourceKind::Hosted || eco == Ecosystem::Cran)
-                {
+                // CRAN index that exists may still lack the package; a snapshot has only the
+                // files of its instant.
+                let may_own_empty =
+                    source.kind == SourceKind::Proxy && eco == Ecosystem::Pypi && at.is_none();
+                if rows.is_empty() && !may_own_empty {
                     continue;
                 }
                 let mut fresh_until = fresh.get(name).copied().flatten();
@@ -214,7 +217,7 @@ impl Airlock {
                     .collect();
                 // A view with a cooldown running must be rebuilt when it ends, write or no write.
                 for (_, v) in &rows {
-                    fresh_until = policy::earliest(fresh_until, policy::changes_at(v));
+                    fresh_until = policy::earliest(fresh_until, decider.changes_at(v));
                 }
                 out.insert(
                     name.to_string(),

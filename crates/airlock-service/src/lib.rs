@@ -46,9 +46,9 @@ pub use mirror::Mirrored;
 pub use promote::{PackageVersion, Promotion};
 pub use proxy::{FileBody, ProxyCounters};
 pub use publish::{Published, UploadForm};
-pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView};
+pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, parse_package_spec};
 pub use snapshot::parse_instant;
-pub use time_fmt::{format_rfc3339, now_micros};
+pub use time_fmt::{format_rfc3339, now_micros, parse_rfc3339};
 pub use tokens::{Principal, Role, TokenInfo};
 pub use upload::{UploadSink, UploadedContent};
 

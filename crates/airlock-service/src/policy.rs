@@ -97,6 +97,17 @@ impl Decider {
         }
     }
 
+    /// The earliest instant a verdict changes by itself (a cooldown ending); never at a
+    /// snapshot, whose clock stands still.
+    pub fn changes_at(&self, verdict: &Verdict) -> Option<std::time::Instant> {
+        if self.at.is_some() {
+            return None;
+        }
+        let at = verdict.reasons.iter().filter_map(|r| r.eligible_at).min()?;
+        let wait = u64::try_from(at.saturating_sub(self.now)).unwrap_or(0);
+        Some(std::time::Instant::now() + std::time::Duration::from_micros(wait))
+    }
+
     /// The snapshot instant, `None` for the live lane.
     pub fn snapshot(&self) -> Option<i64> {
         self.at
@@ -150,13 +161,6 @@ pub(crate) fn may_admit_name(
     p.mode != LaneMode::Allowlist
         || p.allow.for_package(eco, name).next().is_some()
         || p.approved.for_package(eco, name).next().is_some()
-}
-
-/// The earliest instant a verdict changes by itself (a cooldown ending).
-pub(crate) fn changes_at(verdict: &Verdict) -> Option<std::time::Instant> {
-    let at = verdict.reasons.iter().filter_map(|r| r.eligible_at).min()?;
-    let wait = u64::try_from(at.saturating_sub(now_micros())).unwrap_or(0);
-    Some(std::time::Instant::now() + std::time::Duration::from_micros(wait))
 }
 
 /// The earlier of two optional instants.

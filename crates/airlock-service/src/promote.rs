@@ -39,13 +39,12 @@ pub struct Promotion {
 }
 
 impl Airlock {
-    /// Every version `lane` admits (lists) at instant `t`, as stored (no upstream is asked), with
-    /// the versions its sources have at all.
+    /// Every version `lane` admits (lists) at the instant of `decider` (a snapshot decider: as
+    /// stored, no upstream is asked), with the versions its sources have at all.
     async fn admitted_at(
-        &self,
+        self: &Arc<Self>,
         lane: &LaneConfig,
         decider: &Decider,
-        t: i64,
     ) -> Result<(BTreeSet<PackageVersion>, BTreeSet<PackageVersion>), ServiceError> {
         let mut admitted = BTreeSet::new();
         let mut present = BTreeSet::new();
@@ -58,7 +57,7 @@ impl Airlock {
             }
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             for lookup in self
-                .lane_lookups_at(lane, eco, &names, decider, t)
+                .lane_lookups(lane, eco, &names, decider)
                 .await?
                 .into_values()
             {
@@ -108,9 +107,9 @@ impl Airlock {
         let now = now_micros();
         let t = instant.unwrap_or(now);
         let from_decider = self.decider_at(Some(t)).await?;
-        let (wanted, _) = self.admitted_at(&from_cfg, &from_decider, t).await?;
+        let (wanted, _) = self.admitted_at(&from_cfg, &from_decider).await?;
         let to_decider = self.decider_at(Some(now)).await?;
-        let (already, present) = self.admitted_at(&to_cfg, &to_decider, now).await?;
+        let (already, present) = self.admitted_at(&to_cfg, &to_decider).await?;
         let mut promotion = Promotion {
             from: from.to_string(),
             to: to.to_string(),

@@ -139,11 +139,6 @@ fn micros_to_instant(micros: i64) -> Instant {
     Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
 }
 
-fn parse_upload_time(s: &str) -> Option<i64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    Some((t.unix_timestamp_nanos() / 1000) as i64)
-}
-
 impl Airlock {
     /// What the proxy `src` knows of `project`, refreshing it from the upstream when stale.
     pub(crate) async fn proxy_view(
@@ -415,7 +410,10 @@ fn diff_listing(
                 metadata_sha256: metadata_sha.filter(|_| dist.kind() == DistKind::Wheel),
                 metadata_json: "{}".to_string(),
                 yanked_reason: f.yanked.clone(),
-                upload_time: f.upload_time.as_deref().and_then(parse_upload_time),
+                upload_time: f
+                    .upload_time
+                    .as_deref()
+                    .and_then(crate::time_fmt::parse_rfc3339),
                 first_seen: now,
                 uploaded_by: None,
                 upstream_url: Some(f.url.clone()),
@@ -441,7 +439,10 @@ fn diff_listing(
                 new.requires_python = f.requires_python.clone();
                 new.yanked_reason = f.yanked.clone();
                 if new.upload_time.is_none() {
-                    new.upload_time = f.upload_time.as_deref().and_then(parse_upload_time);
+                    new.upload_time = f
+                        .upload_time
+                        .as_deref()
+                        .and_then(crate::time_fmt::parse_rfc3339);
                 }
                 if new.metadata_sha256.is_none() && dist.kind() == DistKind::Wheel {
                     new.metadata_sha256 = metadata_sha;

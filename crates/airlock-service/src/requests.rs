@@ -79,22 +79,33 @@ fn eco_str(eco: airlock_manifest::Ecosystem) -> &'static str {
 }
 
 /// `pypi:name==version` (or `name==version`) as a manifest entry.
-fn package_entry(spec: &str) -> Result<Entry, ServiceError> {
-    let bad = || {
+/// `pypi:name==version`, `cran:name==version` (a bare `name==version` is Python) as an entry.
+pub fn parse_package_spec(spec: &str) -> Result<Entry, ServiceError> {
+    let (eco, rest) = spec.split_once(':').unwrap_or(("pypi", spec));
+    let (name, version) = rest.split_once("==").ok_or_else(|| {
         ServiceError::BadRequest(format!(
             "{spec:?} is not ecosystem:name==version (e.g. pypi:urllib3==1.26.20, cran:dplyr==1.1.4)"
         ))
+    })?;
+    pinned_entry(eco, name, version)
+}
+
+/// An entry pinning `name` at `version` in the ecosystem named `eco` (`pypi`, `cran`).
+pub(crate) fn pinned_entry(eco: &str, name: &str, version: &str) -> Result<Entry, ServiceError> {
+    let eco = match eco {
+        "pypi" => airlock_manifest::Ecosystem::Pypi,
+        "cran" => airlock_manifest::Ecosystem::Cran,
+        other => {
+            return Err(ServiceError::BadRequest(format!(
+                "unknown ecosystem {other:?}: use pypi or cran"
+            )));
+        }
     };
-    let (eco, rest) = match spec.split_once(':') {
-        Some(("pypi", rest)) => (airlock_manifest::Ecosystem::Pypi, rest),
-        Some(("cran", rest)) => (airlock_manifest::Ecosystem::Cran, rest),
-        Some(_) => return Err(bad()),
-        None => (airlock_manifest::Ecosystem::Pypi, spec),
-    };
-    let (name, version) = rest.split_once("==").ok_or_else(bad)?;
     let (name, version) = (name.trim(), version.trim());
     if name.is_empty() || version.is_empty() {
-        return Err(bad());
+        return Err(ServiceError::BadRequest(
+            "a package needs a name and a version (name==version)".into(),
+        ));
     }
     let mut entry = Entry::new(eco, name);
     entry.version = Some(version.to_string());
@@ -126,7 +137,7 @@ impl Airlock {
             RequestInput::Packages(specs) => {
                 let entries = specs
                     .iter()
-                    .map(|s| package_entry(s))
+                    .map(|s| parse_package_spec(s))
                     .collect::<Result<Vec<_>, _>>()?;
                 let manifest = Manifest {
                     kind: Kind::RequirementsTxt,

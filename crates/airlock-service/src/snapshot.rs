@@ -10,14 +10,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use airlock_config::{Ecosystem, LaneConfig};
 use airlock_osv::Advisory;
 use airlock_policy::AdvisoryDb;
 use airlock_store::ArtifactRow;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::index::{LaneProject, Lookup};
 use crate::policy::Decider;
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, now_micros};
 
@@ -26,8 +22,8 @@ const ADVISORY_DBS_KEPT: usize = 8;
 
 /// The microseconds of an RFC 3339 instant, or of the end of a `YYYY-MM-DD` day (UTC).
 pub fn parse_instant(text: &str) -> Option<i64> {
-    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-        return i64::try_from(t.unix_timestamp_nanos() / 1000).ok();
+    if let Some(t) = crate::time_fmt::parse_rfc3339(text) {
+        return Some(t);
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let day = time::Date::parse(text, &format).ok()?;
@@ -35,6 +31,15 @@ pub fn parse_instant(text: &str) -> Option<i64> {
     i64::try_from(next.unix_timestamp_nanos() / 1000)
         .ok()
         .map(|t| t - 1)
+}
+
+/// Whether a source listed the file at instant `at` (now when `None`): first seen by then and
+/// not delisted by then.
+pub(crate) fn listed_at(row: &ArtifactRow, at: Option<i64>) -> bool {
+    match at {
+        None => row.delisted_at.is_none(),
+        Some(t) => row.first_seen <= t && row.delisted_at.is_none_or(|d| d > t),
+    }
 }
 
 impl Airlock {
@@ -128,72 +133,32 @@ impl Airlock {
         Ok(db)
     }
 
-    /// Name ownership and rows at instant `t` ([`lane_lookups`](Self::lane_lookups) of a
-    /// snapshot): no upstream is asked; every source offers what it had first seen by `t`.
-    pub(crate) async fn lane_lookups_at(
+    /// Replaces the yank state of `rows` by that of instant `t`, for releases whose yanks were
+    /// recorded (not yanked before the first, then as the last one by `t` left it); others keep
+    /// their current state.
+    pub(crate) async fn yank_states_at(
         &self,
-        lane: &LaneConfig,
-        eco: Ecosystem,
-        projects: &[&str],
-        decider: &Decider,
+        source: &str,
+        rows_of: &mut HashMap<String, Vec<ArtifactRow>>,
         t: i64,
-    ) -> Result<HashMap<String, Lookup>, ServiceError> {
-        let mut pending: Vec<&str> = projects.to_vec();
-        pending.sort_unstable();
-        pending.dedup();
-        let mut out = HashMap::new();
-        for source in &self.lane_sources(lane, eco) {
-            if pending.is_empty() {
-                break;
-            }
-            let mut rows_of: HashMap<String, Vec<ArtifactRow>> = HashMap::new();
-            for row in self.db.projects_artifacts(&source.name, &pending).await? {
-                if row.first_seen <= t && row.delisted_at.is_none_or(|d| d > t) {
-                    rows_of.entry(row.project.clone()).or_default().push(row);
-                }
-            }
-            if rows_of.is_empty() {
-                continue;
-            }
-            // The yank state of `t`, where yanks were recorded.
-            let names: Vec<&str> = rows_of.keys().map(String::as_str).collect();
-            // A release with recorded yanks: not yanked before the first, then as the last one
-            // at or before `t` left it. Without any: as it is now.
-            let mut yanks: HashMap<(String, String), Option<String>> = HashMap::new();
-            for (project, version, at, reason) in self.db.yank_events(&source.name, &names).await? {
-                let state = yanks.entry((project, version)).or_insert(None);
-                if at <= t {
-                    *state = reason;
-                }
-            }
-            for (name, mut rows) in rows_of {
-                for row in &mut rows {
-                    if let Some(state) = yanks.get(&(row.project.clone(), row.version.clone())) {
-                        row.yanked_reason = state.clone();
-                    }
-                }
-                let rows = rows
-                    .into_iter()
-                    .map(|row| {
-                        let verdict = decider.decide_row(lane, eco, &row);
-                        (row, verdict)
-                    })
-                    .collect();
-                out.insert(
-                    name,
-                    Lookup {
-                        found: Some(LaneProject {
-                            rows,
-                            fresh_until: None,
-                        }),
-                        source: Some(source.name.clone()),
-                        unknown: Vec::new(),
-                    },
-                );
-            }
-            pending.retain(|n| !out.contains_key(*n));
+    ) -> Result<(), ServiceError> {
+        if rows_of.is_empty() {
+            return Ok(());
         }
-        Ok(out)
+        let names: Vec<&str> = rows_of.keys().map(String::as_str).collect();
+        let mut yanks: HashMap<(String, String), Option<String>> = HashMap::new();
+        for (project, version, at, reason) in self.db.yank_events(source, &names).await? {
+            let state = yanks.entry((project, version)).or_insert(None);
+            if at <= t {
+                *state = reason;
+            }
+        }
+        for row in rows_of.values_mut().flatten() {
+            if let Some(state) = yanks.get(&(row.project.clone(), row.version.clone())) {
+                row.yanked_reason = state.clone();
+            }
+        }
+        Ok(())
     }
 
     /// Names the instant `at` (now when `None`) of a lane: `/{lane}/{name}/…` answers as the lane

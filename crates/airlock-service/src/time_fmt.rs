@@ -19,6 +19,12 @@ pub fn format_rfc3339(micros: i64) -> String {
     }
 }
 
+/// The microseconds of an RFC 3339 instant (`2026-11-24T09:30:00Z`, any offset).
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1000).ok()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -28,5 +34,10 @@ mod tests {
             super::format_rfc3339(1_700_000_000_123_400),
             "2023-11-14T22:13:20.123400Z"
         );
+        assert_eq!(
+            super::parse_rfc3339("2023-11-14T23:13:20.1234+01:00"),
+            Some(1_700_000_000_123_400)
+        );
+        assert_eq!(super::parse_rfc3339("2023-11-14"), None);
     }
 }
