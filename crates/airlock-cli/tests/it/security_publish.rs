@@ -1,0 +1,1 @@
+//! Regression tests for attacks found by hostile testing.
