@@ -695,7 +695,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Audit(AuditCommand::List { since }) => {
             let app = open(g).await?;
-            let entries = app.audit_entries(since).await;
+            let entries = app.audit_entries(&Principal::local_admin(), since).await;
             app.close().await;
             for e in entries? {
                 println!("{}", serde_json::to_string(&e)?);

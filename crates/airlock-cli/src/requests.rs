@@ -99,7 +99,11 @@ pub async fn approve(remote: &Remote, id: i64, only: &[String]) -> Result<()> {
         .call(
             Method::POST,
             &format!("requests/{id}/approve"),
-            Some(json!({ "only": only })),
+            Some(if only.is_empty() {
+                json!({ "all": true })
+            } else {
+                json!({ "only": only })
+            }),
         )
         .await?;
     print_request(&view);

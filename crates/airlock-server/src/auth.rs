@@ -1,10 +1,14 @@
 //! Tokens arrive as HTTP Basic (any user name, usually `__token__`, as twine, uv and pip send them)
 //! or as `Authorization: Bearer`.
 
-use airlock_service::{Airlock, Principal, ServiceError};
+use airlock_service::{Airlock, LaneRead, Principal, ServiceError};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use base64::Engine;
+
+use crate::{ApiError, AppState};
 
 /// The token in the request, if any.
 fn token(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
@@ -52,25 +56,31 @@ pub async fn optional(
     }
 }
 
-/// `/{lane}/…` of a private lane: the request must carry a token that applies in the lane
-/// (401 with a Basic challenge, so pip and uv send their credentials, or 403). Public lanes
-/// ignore credentials, as indexes do.
-pub async fn lane_access(
-    axum::extract::State(state): axum::extract::State<crate::AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let path = request.uri().path().trim_start_matches('/');
-    let lane = path.split('/').next().unwrap_or("").to_string();
-    if state.app.authorize_read(&lane, None).is_err() {
-        let allowed = match optional(&state.app, request.headers()).await {
-            Ok(who) => state.app.authorize_read(&lane, who.as_ref()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = allowed {
-            return crate::ApiError::from(e).into_response();
+/// The lane of a `/{lane}/…` route, opened for the caller: handlers reach a lane only through
+/// this extractor, so the lane (and snapshot) authorised is the one parsed from the same decoded
+/// path parameter the handler serves. A private lane needs a token that applies in it (401 with a
+/// Basic challenge, so pip and uv send their credentials, or 403); public lanes ignore
+/// credentials, as indexes do.
+pub struct Lane(pub LaneRead);
+
+impl FromRequestParts<AppState> for Lane {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Lane, ApiError> {
+        #[derive(serde::Deserialize)]
+        struct LaneParam {
+            lane: String,
+        }
+        let Path(LaneParam { lane }) = Path::<LaneParam>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        match state.app.open_lane(&lane, None) {
+            Ok(read) => Ok(Lane(read)),
+            Err(ServiceError::Unauthorized(_)) => {
+                let who = optional(&state.app, &parts.headers).await?;
+                Ok(Lane(state.app.open_lane(&lane, who.as_ref())?))
+            }
+            Err(e) => Err(e.into()),
         }
     }
-    next.run(request).await
 }

@@ -1,16 +1,18 @@
 //! The CRAN-like repository of a lane: `/{lane}/cran/src/contrib/...`.
 
-use airlock_service::CranIndex;
+use airlock_service::{CranIndex, LaneRead};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use serde::Deserialize;
 
+use crate::auth::Lane;
 use crate::files::{page_response, respond};
 use crate::{ApiError, AppState};
 
 async fn index(
     state: &AppState,
-    lane: &str,
+    lane: &LaneRead,
     which: CranIndex,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -20,7 +22,7 @@ async fn index(
 
 pub async fn packages(
     State(state): State<AppState>,
-    Path(lane): Path<String>,
+    Lane(lane): Lane,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     index(&state, &lane, CranIndex::Packages, &headers).await
@@ -28,7 +30,7 @@ pub async fn packages(
 
 pub async fn packages_gz(
     State(state): State<AppState>,
-    Path(lane): Path<String>,
+    Lane(lane): Lane,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     index(&state, &lane, CranIndex::PackagesGz, &headers).await
@@ -36,7 +38,7 @@ pub async fn packages_gz(
 
 pub async fn packages_rds(
     State(state): State<AppState>,
-    Path(lane): Path<String>,
+    Lane(lane): Lane,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     index(&state, &lane, CranIndex::PackagesRds, &headers).await
@@ -44,24 +46,37 @@ pub async fn packages_rds(
 
 pub async fn archive_rds(
     State(state): State<AppState>,
-    Path(lane): Path<String>,
+    Lane(lane): Lane,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     index(&state, &lane, CranIndex::ArchiveRds, &headers).await
 }
 
+#[derive(Deserialize)]
+pub struct FileParam {
+    file: String,
+}
+
 pub async fn current(
     State(state): State<AppState>,
-    Path((lane, file)): Path<(String, String)>,
+    Lane(lane): Lane,
+    Path(FileParam { file }): Path<FileParam>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let served = state.app.resolve_cran_file(&lane, None, &file).await?;
     respond(&state.app, &served, &headers).await
 }
 
+#[derive(Deserialize)]
+pub struct ArchivedParams {
+    package: String,
+    file: String,
+}
+
 pub async fn archived(
     State(state): State<AppState>,
-    Path((lane, package, file)): Path<(String, String, String)>,
+    Lane(lane): Lane,
+    Path(ArchivedParams { package, file }): Path<ArchivedParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let served = state

@@ -121,3 +121,37 @@ fn reason_phrase(message: &str) -> String {
         .take(400)
         .collect()
 }
+
+/// Largest error body turned into a problem document (error messages are one line).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Every error of the JSON API (`/api/…`) answers `application/problem+json`, those of axum's
+/// extractors (a bad path parameter, query string or body) included.
+pub(crate) async fn api_problems(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
+    if !is_api || is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    let message = String::from_utf8_lossy(&text).trim().to_string();
+    let mut problem = ApiError::new(status, message).problem().into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem.extensions_mut().extend(parts.extensions);
+    problem
+}

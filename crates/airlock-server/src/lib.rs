@@ -56,7 +56,8 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ));
-    // The package protocols of a lane; private lanes need a token that applies in them.
+    // The package protocols of a lane; handlers take the lane as `auth::Lane`, which opens it
+    // for the caller (private lanes need a token that applies in them).
     let lane_routes = Router::new()
         .route("/{lane}/pypi/simple", get(pypi::root_redirect))
         .route("/{lane}/pypi/simple/", get(pypi::root))
@@ -80,11 +81,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
             "/{lane}/cran/src/contrib/Archive/{package}/{file}",
             get(cran::archived),
         )
-        .route("/{lane}/cran/src/contrib/{file}", get(cran::current))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::lane_access,
-        ));
+        .route("/{lane}/cran/src/contrib/{file}", get(cran::current));
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/api/v1/lanes/{lane}/why", get(api::why))
@@ -109,6 +106,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .merge(lane_routes)
         .merge(upload_routes)
         .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn(error::api_problems))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::observe,

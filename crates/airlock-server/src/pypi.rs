@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::auth::Lane;
 use crate::files::page_response;
 use crate::{ApiError, AppState};
 
@@ -37,7 +38,7 @@ pub async fn root_redirect(uri: Uri) -> Redirect {
 
 pub async fn root(
     State(state): State<AppState>,
-    Path(lane): Path<String>,
+    Lane(lane): Lane,
     Query(q): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -50,29 +51,46 @@ pub async fn project_redirect(uri: Uri) -> Redirect {
     with_slash(&uri)
 }
 
+#[derive(Deserialize)]
+pub struct ProjectParam {
+    project: String,
+}
+
 pub async fn project(
     State(state): State<AppState>,
-    Path((lane, project)): Path<(String, String)>,
+    Lane(lane): Lane,
+    Path(ProjectParam { project }): Path<ProjectParam>,
     Query(q): Query<FormatQuery>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    if !airlock_pypi::name::is_valid(&project) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{project:?} is not a project name"),
+        ));
+    }
     let normalized = airlock_pypi::name::normalize(&project);
     if normalized != project {
+        // Relative, so the lane and snapshot stay spelled as the client sent them.
         let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-        return Ok(
-            Redirect::permanent(&format!("/{lane}/pypi/simple/{normalized}/{query}"))
-                .into_response(),
-        );
+        return Ok(Redirect::permanent(&format!("../{normalized}/{query}")).into_response());
     }
     let format = negotiate(&headers, &q)?;
     let page = state.app.project_page(&lane, &project, format).await?;
     Ok(page_response(page, &headers, true))
 }
 
+#[derive(Deserialize)]
+pub struct FileParams {
+    key: String,
+    filename: String,
+}
+
 pub async fn file(
     State(state): State<AppState>,
-    Path((lane, key, filename)): Path<(String, String, String)>,
+    Lane(lane): Lane,
+    Path(FileParams { key, filename }): Path<FileParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let served = state.app.resolve_file(&lane, &key, &filename).await?;

@@ -40,6 +40,7 @@ impl Airlock {
                 who.name, who.role
             )));
         }
+        who.require_unlimited("importing advisories")?;
         let known: HashSet<(String, String)> =
             self.db.advisory_versions().await?.into_iter().collect();
         let known_ids: HashSet<&str> = known.iter().map(|(id, _)| id.as_str()).collect();

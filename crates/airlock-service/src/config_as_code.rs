@@ -72,6 +72,7 @@ impl Airlock {
                 who.name, who.role
             )));
         }
+        who.require_unlimited("applying configuration")?;
         let changes = self.plan_config(text, origin)?;
         if changes.is_empty() {
             return Ok(ConfigChange {

@@ -23,6 +23,7 @@ use crate::error::chain;
 use crate::files::ServedFile;
 use crate::index::Page;
 use crate::publish::{Published, UploadForm, bad};
+use crate::snapshot::LaneRead;
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError, now_micros};
 use airlock_policy::Verdict;
@@ -251,10 +252,10 @@ impl Airlock {
     /// One of the lane's CRAN index files.
     pub async fn cran_index(
         self: &Arc<Self>,
-        lane: &str,
+        lane: &LaneRead,
         which: CranIndex,
     ) -> Result<Arc<Page>, ServiceError> {
-        let view = self.cran_view(lane).await?;
+        let view = self.cran_view(lane.spec()).await?;
         view.indexes
             .get(&which)
             .cloned()
@@ -266,10 +267,11 @@ impl Airlock {
     /// the repository), the current one also at the top level, as CRAN does.
     pub async fn resolve_cran_file(
         self: &Arc<Self>,
-        lane: &str,
+        lane: &LaneRead,
         archive_of: Option<&str>,
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
+        let lane = lane.spec();
         let view = self.cran_view(lane).await?;
         let not_found =
             || ServiceError::NotFound(format!("no package file {filename} in lane {lane:?}"));

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::proxy::FileBody;
+use crate::snapshot::LaneRead;
 use crate::{Airlock, ServiceError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -45,10 +46,11 @@ impl ServedFile {
 impl Airlock {
     pub async fn resolve_file(
         self: &Arc<Self>,
-        lane: &str,
+        lane: &LaneRead,
         key: &str,
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
+        let lane = lane.spec();
         let cache_key = FileKey {
             lane: lane.to_string(),
             key: key.to_string(),

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::policy::{self, Decider};
+use crate::snapshot::LaneRead;
 use crate::{Airlock, ServiceError, format_rfc3339};
 use airlock_policy::Verdict;
 
@@ -255,10 +256,11 @@ impl Airlock {
     /// `/{lane}/pypi/simple/{project}/`; `project` is already normalised.
     pub async fn project_page(
         self: &Arc<Self>,
-        lane: &str,
+        lane: &LaneRead,
         project: &str,
         format: Format,
     ) -> Result<Arc<Page>, ServiceError> {
+        let lane = lane.spec();
         let key = PageKey {
             lane: lane.to_string(),
             project: Some(project.to_string()),
@@ -324,9 +326,10 @@ impl Airlock {
     /// learned of (an upstream's full name list is not fetched).
     pub async fn root_page(
         self: &Arc<Self>,
-        lane: &str,
+        lane: &LaneRead,
         format: Format,
     ) -> Result<Arc<Page>, ServiceError> {
+        let lane = lane.spec();
         let key = PageKey {
             lane: lane.to_string(),
             project: None,

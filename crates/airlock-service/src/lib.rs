@@ -47,7 +47,7 @@ pub use promote::{PackageVersion, Promotion};
 pub use proxy::{FileBody, ProxyCounters};
 pub use publish::{Published, UploadForm};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, parse_package_spec};
-pub use snapshot::parse_instant;
+pub use snapshot::{LaneRead, parse_instant};
 pub use time_fmt::{format_rfc3339, now_micros, parse_rfc3339};
 pub use tokens::{Principal, Role, TokenInfo};
 pub use upload::{UploadSink, UploadedContent};
@@ -206,11 +206,20 @@ impl Airlock {
         Ok(())
     }
 
-    /// Audit entries after `since_seq`, oldest first.
+    /// Audit entries after `since_seq`, oldest first; for an admin whose token applies in every
+    /// lane.
     pub async fn audit_entries(
         &self,
+        who: &Principal,
         since_seq: i64,
     ) -> Result<Vec<airlock_store::AuditRecord>, ServiceError> {
+        if who.role != Role::Admin {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; reading the audit log needs admin",
+                who.name, who.role
+            )));
+        }
+        who.require_unlimited("reading the audit log")?;
         Ok(self.db.audit_entries(since_seq).await?)
     }
 

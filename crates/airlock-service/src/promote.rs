@@ -94,6 +94,8 @@ impl Airlock {
             )));
         }
         who.require_lane(to, "promoting into")?;
+        // What `from` admitted is read through it: a private lane only by a token that applies there.
+        self.open_lane(from, Some(who))?;
         if from == to {
             return Err(ServiceError::BadRequest(format!(
                 "promoting {from:?} into itself changes nothing"

@@ -129,6 +129,7 @@ impl Airlock {
                 who.name, who.role
             )));
         }
+        who.require_source(&config, source, "uploading to")?;
         match src.ecosystem {
             Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
             Ecosystem::Cran => self.publish_r(who, source, form, content).await,

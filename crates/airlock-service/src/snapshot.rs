@@ -42,6 +42,25 @@ pub(crate) fn listed_at(row: &ArtifactRow, at: Option<i64>) -> bool {
     }
 }
 
+/// A lane (live, or at a snapshot) that [`Airlock::open_lane`] allowed a caller to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneRead {
+    spec: String,
+    name_len: usize,
+}
+
+impl LaneRead {
+    /// `lane` or `lane@snapshot`.
+    pub fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    /// The lane's name.
+    pub fn name(&self) -> &str {
+        &self.spec[..self.name_len]
+    }
+}
+
 impl Airlock {
     /// The lane and the instant of a lane name as routes give it (`prod`, `prod@2026-11-24`).
     /// An instant not yet past is the live lane (`None`).
@@ -69,24 +88,41 @@ impl Airlock {
         Ok((then, Some(at)))
     }
 
-    /// Whether `who` (anonymous when `None`) may read the lane of `spec` (`prod`,
-    /// `prod@2026-11-24`): anyone for a public lane; a token that applies in the lane (any role)
-    /// for a private one.
-    pub fn authorize_read(&self, spec: &str, who: Option<&Principal>) -> Result<(), ServiceError> {
-        let name = spec.split_once('@').map_or(spec, |(lane, _)| lane);
-        let config = self.config();
-        let Some(lane) = config.lane(name) else {
-            return Ok(()); // unknown lanes answer 404 where they are used
+    /// Opens the lane of `spec` (`prod`, `prod@2026-11-24`, as routes give it, already
+    /// percent-decoded) for `who` (anonymous when `None`): anyone reads a public lane; a private
+    /// one needs a token that applies in it. The returned grant is the only way into the read
+    /// paths (index pages, files, CRAN views), so what is authorised is what is served.
+    pub fn open_lane(&self, spec: &str, who: Option<&Principal>) -> Result<LaneRead, ServiceError> {
+        let (name, snapshot) = match spec.split_once('@') {
+            Some((lane, snapshot)) => (lane, Some(snapshot)),
+            None => (spec, None),
         };
-        if !lane.private {
-            return Ok(());
+        let config = self.config();
+        let lane = config
+            .lane(name)
+            .ok_or_else(|| ServiceError::NotFound(format!("no lane named {name:?}")))?;
+        if lane.private {
+            match who {
+                None => {
+                    return Err(ServiceError::Unauthorized(format!(
+                        "lane {name:?} is private: send a token (HTTP Basic with user __token__, or Bearer)"
+                    )));
+                }
+                Some(who) => who.require_lane(name, "reading private")?,
+            }
         }
-        match who {
-            None => Err(ServiceError::Unauthorized(format!(
-                "lane {name:?} is private: send a token (HTTP Basic with user __token__, or Bearer)"
-            ))),
-            Some(who) => who.require_lane(name, "reading private"),
-        }
+        Ok(LaneRead {
+            spec: match snapshot {
+                Some(snapshot) => format!("{name}@{snapshot}"),
+                None => name.to_string(),
+            },
+            name_len: name.len(),
+        })
+    }
+
+    /// Whether `who` may read the lane of `spec` ([`open_lane`](Self::open_lane) without the grant).
+    pub fn authorize_read(&self, spec: &str, who: Option<&Principal>) -> Result<(), ServiceError> {
+        self.open_lane(spec, who).map(|_| ())
     }
 
     /// A decider for the lane at `at` (live when `None`).

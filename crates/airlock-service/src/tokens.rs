@@ -84,6 +84,42 @@ impl Principal {
         )))
     }
 
+    /// Refuses a token limited to lanes none of which has `source` among its sources: a
+    /// lane-limited publisher changes only what its lanes serve.
+    pub(crate) fn require_source(
+        &self,
+        config: &airlock_config::Config,
+        source: &str,
+        what: &str,
+    ) -> Result<(), ServiceError> {
+        let of_its_lanes = self.lanes.iter().any(|lane| {
+            config
+                .lane(lane)
+                .is_some_and(|l| l.sources.iter().any(|s| s == source))
+        });
+        if self.lanes.is_empty() || of_its_lanes {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden(format!(
+            "token {:?} is limited to lane(s) {}; {what} source {source:?}, which none of them serves, is not allowed",
+            self.name,
+            self.lanes.join(", ")
+        )))
+    }
+
+    /// Refuses a token limited to lanes for an action that is not of one lane (configuration,
+    /// advisories, the whole audit log).
+    pub(crate) fn require_unlimited(&self, what: &str) -> Result<(), ServiceError> {
+        if self.lanes.is_empty() {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden(format!(
+            "token {:?} is limited to lane(s) {}; {what} needs a token that applies in every lane",
+            self.name,
+            self.lanes.join(", ")
+        )))
+    }
+
     /// The operator at the machine, for actions taken through the CLI on the data directory itself.
     pub fn local_admin() -> Principal {
         Principal {

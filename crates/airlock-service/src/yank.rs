@@ -28,6 +28,7 @@ impl Airlock {
                 who.name, who.role
             )));
         }
+        who.require_source(&config, source, "yanking in")?;
         let project = airlock_pypi::name::normalize(project);
         let version = airlock_pypi::version::normalize(version)
             .map_err(|e| ServiceError::BadRequest(format!("invalid version {version:?}: {e}")))?;

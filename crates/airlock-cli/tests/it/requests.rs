@@ -975,7 +975,7 @@ fn requests_api_needs_a_token_and_validates() {
         "POST",
         "/requests/999999/approve",
         Some(&approver),
-        Some(&json!({})),
+        Some(&json!({ "all": true })),
     )
     .assert_problem(404);
 
@@ -1012,7 +1012,7 @@ fn requests_api_needs_a_token_and_validates() {
         "POST",
         &format!("/requests/{id}/approve"),
         Some(&requester),
-        Some(&json!({})),
+        Some(&json!({ "all": true })),
     )
     .assert_problem(403);
     assert!(problem.to_string().contains("approver"), "{problem:#}");
@@ -1032,7 +1032,7 @@ fn requests_api_needs_a_token_and_validates() {
         "POST",
         &format!("/requests/{id}/approve"),
         Some(&approver),
-        Some(&json!({})),
+        Some(&json!({ "all": true })),
     )
     .assert_problem(409);
     assert_eq!(
