@@ -1,5 +1,6 @@
 use airlock_config::{Ecosystem, SourceKind};
 
+use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::{Airlock, Principal, ServiceError, audit_entry};
 
 impl Airlock {
@@ -27,6 +28,9 @@ impl Airlock {
                 "token {:?} has role {}; yanking needs publisher or admin",
                 who.name, who.role
             )));
+        }
+        if let Some(reason) = reason {
+            check_text("the yank reason", reason, MAX_REASON_LEN)?;
         }
         let project = airlock_pypi::name::normalize(project);
         let version = airlock_pypi::version::normalize(version)
