@@ -38,7 +38,7 @@ pub fn decide(
     ctx.blocks(&global.block, true, &mut verdict);
     ctx.blocks(&lane.block, false, &mut verdict);
     if lane.mode == Mode::Allowlist {
-        ctx.allowlist(&mut verdict);
+        ctx.allowlist(facts.sha256.as_deref(), &mut verdict);
     }
     ctx.advisories(advisories, &mut verdict);
     ctx.license(facts, &mut verdict);
@@ -119,23 +119,45 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn allowlist(&self, verdict: &mut Verdict) {
+    fn allowlist(&self, sha256: Option<&str>, verdict: &mut Verdict) {
         let mut named: Vec<&PackageRule> = Vec::new();
         let mut unparsable = false;
+        // Approvals of this version that were not given this file.
+        let mut pinned_elsewhere = false;
         let rules = self
             .lane
             .allow
             .for_package(self.ecosystem, self.name)
-            .chain(self.lane.approved.for_package(self.ecosystem, self.name));
-        for rule in rules {
+            .map(|rule| (rule, None))
+            .chain(
+                self.lane
+                    .approved
+                    .for_package(self.ecosystem, self.name)
+                    .map(|a| (&a.rule, Some(a))),
+            );
+        for (rule, approval) in rules {
             match rule.matches(&self.version) {
-                Match::Yes => return,
+                Match::Yes if approval.is_none_or(|a| a.admits(sha256)) => return,
+                Match::Yes => pinned_elsewhere = true,
                 Match::No => named.push(rule),
                 Match::Unparsable => {
                     unparsable = true;
                     named.push(rule);
                 }
             }
+        }
+        if pinned_elsewhere {
+            let message = self.message(format_args!(
+                "approved files of {} do not include this file (sha256 {}): request review",
+                self.subject(),
+                sha256.unwrap_or("")
+            ));
+            verdict.push(Reason::new(
+                ReasonCode::FileNotApproved,
+                Action::Deny,
+                message,
+            ));
+            return;
         }
         let message = if named.is_empty() {
             self.message(format_args!(

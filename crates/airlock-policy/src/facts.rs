@@ -117,6 +117,9 @@ pub struct ArtifactFacts {
     pub first_seen: Option<Timestamp>,
     /// Yanked upstream (PEP 592). The index shows yanking on its own; policy ignores it.
     pub yanked: bool,
+    /// The sha256 of the one file decided on; `None` for a version as a whole. Approvals admit
+    /// only the files they were given.
+    pub sha256: Option<String>,
 }
 
 impl ArtifactFacts {
@@ -130,7 +133,13 @@ impl ArtifactFacts {
             upload_time: None,
             first_seen: None,
             yanked: false,
+            sha256: None,
         }
+    }
+
+    pub fn with_sha256(mut self, sha256: impl Into<String>) -> Self {
+        self.sha256 = Some(sha256.into());
+        self
     }
 
     pub fn with_license(mut self, license: LicenseInfo) -> Self {

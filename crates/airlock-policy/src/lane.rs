@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::facts::Timestamp;
-use crate::rule::{BlockRule, PackageRule, Rules, deserialize_allow};
+use crate::rule::{Approval, BlockRule, PackageRule, Rules, deserialize_allow};
 use crate::verdict::Action;
 
 /// What a lane admits when no rule speaks.
@@ -235,9 +235,10 @@ pub struct LanePolicy {
     /// Allow rules of the configuration.
     #[serde(default, deserialize_with = "deserialize_allow")]
     pub allow: Rules<PackageRule>,
-    /// Allow rules added by approvals (from the store, not the configuration).
+    /// Allow rules added by approvals (from the store, not the configuration), each pinned to
+    /// the files reviewed.
     #[serde(skip)]
-    pub approved: Rules<PackageRule>,
+    pub approved: Rules<Approval>,
     #[serde(default)]
     pub block: Rules<BlockRule>,
     #[serde(default)]
@@ -284,8 +285,11 @@ impl LanePolicy {
     }
 
     /// The same policy with the allow rules of approvals.
-    pub fn with_approved(mut self, approved: impl IntoIterator<Item = PackageRule>) -> Self {
-        self.approved = approved.into_iter().collect();
+    pub fn with_approved<A: Into<Approval>>(
+        mut self,
+        approved: impl IntoIterator<Item = A>,
+    ) -> Self {
+        self.approved = approved.into_iter().map(Into::into).collect();
         self
     }
 

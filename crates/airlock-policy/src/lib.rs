@@ -84,7 +84,7 @@ pub use lane::{
     DurationError, Enforcement, GlobalRules, HiddenStyle, LanePolicy, LicensePolicy, MinAge, Mode,
     PolicyError, VulnerabilityPolicy,
 };
-pub use rule::{BlockRule, PackageRule, RuleError, RuleErrorKind, Rules};
+pub use rule::{Approval, BlockRule, PackageRule, RuleError, RuleErrorKind, Rules};
 pub use verdict::{Action, ActionError, AdvisoryFinding, Reason, ReasonCode, Verdict};
 
 // Re-exported so callers name the same types the facts and policies hold.

@@ -420,6 +420,38 @@ fn one_line_reason(text: &str) -> String {
     replaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// An exact version admitted by review, pinned to the files that were reviewed: a file added to
+/// the release later (another wheel tag) is not admitted by it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub rule: PackageRule,
+    /// sha256 of the files reviewed. Empty: the version whatever its files (approved before any
+    /// file was known, or before approvals were pinned).
+    pub files: std::collections::BTreeSet<String>,
+}
+
+impl Approval {
+    /// Whether the approval admits the file with this sha256 (`None`: the version as a whole).
+    pub fn admits(&self, sha256: Option<&str>) -> bool {
+        self.files.is_empty() || sha256.is_none_or(|s| self.files.contains(s))
+    }
+}
+
+impl From<PackageRule> for Approval {
+    fn from(rule: PackageRule) -> Self {
+        Approval {
+            rule,
+            files: Default::default(),
+        }
+    }
+}
+
+impl AsRef<PackageRule> for Approval {
+    fn as_ref(&self) -> &PackageRule {
+        &self.rule
+    }
+}
+
 impl AsRef<PackageRule> for BlockRule {
     fn as_ref(&self) -> &PackageRule {
         &self.rule

@@ -83,6 +83,9 @@ impl FromStr for Action {
 pub enum ReasonCode {
     /// Allow-list lane, and no allow rule (configured or approved) admits the version.
     NotAllowListed,
+    /// Allow-list lane, the version is admitted only by approvals, and none of them was given
+    /// this file (added to the release after the review).
+    FileNotApproved,
     /// A block rule of the lane matches.
     Blocked,
     /// A global block rule matches.
@@ -126,6 +129,7 @@ impl ReasonCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ReasonCode::NotAllowListed => "not_allow_listed",
+            ReasonCode::FileNotApproved => "file_not_approved",
             ReasonCode::Blocked => "blocked",
             ReasonCode::BlockedGlobally => "blocked_globally",
             ReasonCode::Vulnerable => "vulnerable",

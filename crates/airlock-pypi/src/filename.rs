@@ -3,7 +3,11 @@
 use std::fmt;
 
 use crate::name;
-use crate::version::{Version, VersionError};
+use crate::version::{self, Version, VersionError};
+
+/// The longest file name accepted, in bytes: what common file systems store (and so what pip
+/// and uv can write to a cache or download directory).
+pub const MAX_LEN: usize = 255;
 
 /// What a distribution file is, as the upload API's `filetype` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,12 +41,16 @@ pub struct DistFilename {
     name: String,
     version: Version,
     version_string: String,
+    /// Wheel: `{build}-{python}-{abi}-{platform}`, lowercase; sdist: empty.
+    tags: String,
     pub(crate) container: Container,
 }
 
 /// Why a filename is not an acceptable distribution filename.
 #[derive(Debug, thiserror::Error)]
 pub enum FilenameError {
+    #[error("filename is {0} bytes long; at most {MAX_LEN} are allowed")]
+    TooLong(usize),
     #[error("filename must not contain a path separator")]
     PathSeparator,
     #[error("filename contains the character {0:?}, which is not allowed")]
@@ -59,6 +67,16 @@ pub enum FilenameError {
     SdistForm,
     #[error("invalid project name {0:?} in filename")]
     InvalidName(String),
+    #[error(
+        "project name in filename is {0} characters long; at most {max} are allowed",
+        max = name::MAX_LEN
+    )]
+    NameTooLong(usize),
+    #[error(
+        "version in filename is {0} characters long; at most {max} are allowed",
+        max = version::MAX_LEN
+    )]
+    VersionTooLong(usize),
     #[error("invalid version in filename")]
     InvalidVersion(#[source] VersionError),
     #[error("invalid build tag {0:?} in wheel filename: it must start with a digit")]
@@ -73,6 +91,9 @@ impl DistFilename {
     /// Wheels may carry a build tag and a legacy distribution part (`.` and uppercase);
     /// sdists split at the last `-`, so legacy hyphenated names parse too.
     pub fn parse(filename: &str) -> Result<Self, FilenameError> {
+        if filename.len() > MAX_LEN {
+            return Err(FilenameError::TooLong(filename.len()));
+        }
         if filename.contains(['/', '\\']) {
             return Err(FilenameError::PathSeparator);
         }
@@ -84,18 +105,24 @@ impl DistFilename {
         {
             return Err(FilenameError::InvalidCharacter(c));
         }
-        let (name, version, container) = if let Some(stem) = filename.strip_suffix(".whl") {
-            let (name, version) = split_wheel(stem)?;
-            (name, version, Container::Wheel)
+        let (name, version, tags, container) = if let Some(stem) = filename.strip_suffix(".whl") {
+            let (name, version, tags) = split_wheel(stem)?;
+            (name, version, tags.to_ascii_lowercase(), Container::Wheel)
         } else if let Some(stem) = filename.strip_suffix(".tar.gz") {
             let (name, version) = stem.rsplit_once('-').ok_or(FilenameError::SdistForm)?;
-            (name, version, Container::TarGz)
+            (name, version, String::new(), Container::TarGz)
         } else if let Some(stem) = filename.strip_suffix(".zip") {
             let (name, version) = stem.rsplit_once('-').ok_or(FilenameError::SdistForm)?;
-            (name, version, Container::Zip)
+            (name, version, String::new(), Container::Zip)
         } else {
             return Err(FilenameError::UnsupportedExtension);
         };
+        if name.len() > name::MAX_LEN {
+            return Err(FilenameError::NameTooLong(name.len()));
+        }
+        if version.len() > version::MAX_LEN {
+            return Err(FilenameError::VersionTooLong(version.len()));
+        }
         if !name::is_valid(name) {
             return Err(FilenameError::InvalidName(name.to_owned()));
         }
@@ -105,6 +132,7 @@ impl DistFilename {
             name: name::normalize(name),
             version_string: version.to_string(),
             version,
+            tags,
             container,
         })
     }
@@ -134,6 +162,18 @@ impl DistFilename {
     pub fn as_str(&self) -> &str {
         &self.filename
     }
+
+    /// Whether `other` belongs to the same release: same normalised name, equal PEP 440 version.
+    pub fn same_release(&self, other: &DistFilename) -> bool {
+        self.name == other.name && self.version == other.version
+    }
+
+    /// Whether `other` is the same file of the same release under another spelling, as PyPI
+    /// judges duplicates: same normalised name, equal PEP 440 version, and the same wheel tags
+    /// (build tag included) or, for sdists, any sdist (a release has at most one).
+    pub fn same_file(&self, other: &DistFilename) -> bool {
+        self.same_release(other) && self.kind() == other.kind() && self.tags == other.tags
+    }
 }
 
 impl fmt::Display for DistFilename {
@@ -142,8 +182,9 @@ impl fmt::Display for DistFilename {
     }
 }
 
-/// Split `{name}-{version}(-{build})?-{python}-{abi}-{platform}` and check the tags.
-fn split_wheel(stem: &str) -> Result<(&str, &str), FilenameError> {
+/// Split `{name}-{version}(-{build})?-{python}-{abi}-{platform}` and check the tags; the third
+/// part is everything after the version.
+fn split_wheel(stem: &str) -> Result<(&str, &str, &str), FilenameError> {
     let parts: Vec<&str> = stem.split('-').collect();
     let (name, version, build, tags) = match parts.as_slice() {
         [name, version, tags @ ..] if tags.len() == 3 => (*name, *version, None, tags),
@@ -165,7 +206,8 @@ fn split_wheel(stem: &str) -> Result<(&str, &str), FilenameError> {
             return Err(FilenameError::InvalidTag((*tag).to_owned()));
         }
     }
-    Ok((name, version))
+    let rest = &stem[name.len() + 1 + version.len() + 1..];
+    Ok((name, version, rest))
 }
 
 #[cfg(test)]
@@ -291,6 +333,46 @@ mod tests {
             "foo-1.0.tar.gz\0",
             Err(r"filename contains the character '\0', which is not allowed"),
         );
+    }
+
+    #[test]
+    fn lengths() {
+        let long = "a".repeat(10_000);
+        check(
+            &format!("{long}-1.0-py3-none-any.whl"),
+            Err("filename is 10021 bytes long; at most 255 are allowed"),
+        );
+        let name = "a".repeat(129);
+        check(
+            &format!("{name}-1.0.tar.gz"),
+            Err("project name in filename is 129 characters long; at most 128 are allowed"),
+        );
+        let name = "a".repeat(128);
+        check(&format!("{name}-1.0.tar.gz"), Ok((Sdist, &name, "1.0")));
+        let version = format!("1.{}", "0".repeat(64));
+        check(
+            &format!("foo-{version}.tar.gz"),
+            Err("version in filename is 66 characters long; at most 64 are allowed"),
+        );
+    }
+
+    #[test]
+    fn same_file() {
+        let same = |a: &str, b: &str| {
+            DistFilename::parse(a)
+                .unwrap()
+                .same_file(&DistFilename::parse(b).unwrap())
+        };
+        let wheel = "goodpkg-1.0-py3-none-any.whl";
+        assert!(same(wheel, "GoodPkg-1.0-py3-none-any.whl"));
+        assert!(same(wheel, "goodpkg-1.0.0-py3-none-any.whl"));
+        assert!(!same(wheel, "good_pkg-1.0-py3-none-any.whl"));
+        assert!(same(wheel, "goodpkg-1.0-PY3-none-any.whl"));
+        assert!(!same(wheel, "goodpkg-1.0-py2-none-any.whl"));
+        assert!(!same(wheel, "goodpkg-1.0-1-py3-none-any.whl"));
+        assert!(!same(wheel, "goodpkg-1.0.1-py3-none-any.whl"));
+        assert!(!same(wheel, "goodpkg-1.0.tar.gz"));
+        assert!(same("goodpkg-1.0.tar.gz", "GoodPkg-1.0.0.zip"));
     }
 
     #[test]

@@ -10,7 +10,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::name;
-use crate::version::{Version, VersionError};
+use crate::version::{self, Version, VersionError};
+
+/// The longest `Summary` accepted, in characters (PyPI's limit).
+pub const MAX_SUMMARY_LEN: usize = 512;
 
 /// The fields of a core metadata file; strings are as written, multi-use fields in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +67,18 @@ pub enum MetadataError {
     UnsupportedMetadataVersion(String),
     #[error("invalid project name {0:?}")]
     InvalidName(String),
+    #[error("field {field} is {len} characters long; at most {max} are allowed")]
+    TooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error(
+        "field {field} contains the control character {character:?}; only tabs and line breaks are allowed"
+    )]
+    ControlCharacter { field: String, character: char },
+    #[error("the description contains a NUL character")]
+    NulInBody,
     #[error("invalid Version field")]
     InvalidVersion(#[source] VersionError),
     #[error("invalid Requires-Python {0:?}: not a PEP 440 version specifier")]
@@ -79,8 +94,20 @@ pub fn parse(bytes: &[u8]) -> Result<CoreMetadata, MetadataError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let message = split_message(text)?;
 
+    if message.body.contains('\0') {
+        return Err(MetadataError::NulInBody);
+    }
     let mut fields = Fields::default();
     for (field, value) in message.headers {
+        if let Some(character) = value
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(MetadataError::ControlCharacter {
+                field: field.to_owned(),
+                character,
+            });
+        }
         match fields.slot(&field.to_ascii_lowercase()) {
             Slot::One(name, slot) if slot.is_some() => return Err(MetadataError::Duplicate(name)),
             Slot::One(_, slot) => *slot = Some(value),
@@ -95,10 +122,15 @@ pub fn parse(bytes: &[u8]) -> Result<CoreMetadata, MetadataError> {
         .ok_or(MetadataError::Missing("Metadata-Version"))?;
     check_metadata_version(&meta.metadata_version)?;
     meta.name = fields.name.ok_or(MetadataError::Missing("Name"))?;
+    check_len("Name", &meta.name, name::MAX_LEN)?;
     if !name::is_valid(&meta.name) {
         return Err(MetadataError::InvalidName(meta.name));
     }
     meta.version = fields.version.ok_or(MetadataError::Missing("Version"))?;
+    check_len("Version", &meta.version, version::MAX_LEN)?;
+    if let Some(summary) = &meta.summary {
+        check_len("Summary", summary, MAX_SUMMARY_LEN)?;
+    }
     Version::from_str(&meta.version).map_err(MetadataError::InvalidVersion)?;
     if let Some(spec) = &meta.requires_python
         && uv_pep440::VersionSpecifiers::from_str(spec).is_err()
@@ -109,6 +141,14 @@ pub fn parse(bytes: &[u8]) -> Result<CoreMetadata, MetadataError> {
         meta.description = Some(message.body.to_owned());
     }
     Ok(meta)
+}
+
+fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), MetadataError> {
+    let len = value.chars().count();
+    if len > max {
+        return Err(MetadataError::TooLong { field, len, max });
+    }
+    Ok(())
 }
 
 /// The spec: fail on an unknown major version; a newer minor version is fine.
@@ -414,6 +454,48 @@ mod tests {
         check(
             b"Metadata-Version: 2.1\nName: f\xe9\nVersion: 1\n",
             Err("metadata is not valid UTF-8"),
+        );
+    }
+
+    #[test]
+    fn control_characters_and_lengths() {
+        check(
+            b"Metadata-Version: 2.1\nName: foo\nVersion: 1\nSummary: a\0b\n",
+            Err(
+                r"field Summary contains the control character '\0'; only tabs and line breaks are allowed",
+            ),
+        );
+        check(
+            b"Metadata-Version: 2.1\nName: foo\nVersion: 1\nAuthor: a\x1bb\n",
+            Err(
+                r"field Author contains the control character '\u{1b}'; only tabs and line breaks are allowed",
+            ),
+        );
+        check(
+            b"Metadata-Version: 2.1\nName: foo\nVersion: 1\n\nbody\0\n",
+            Err("the description contains a NUL character"),
+        );
+        let mut ok = meta("2.1", "foo", "1");
+        ok.summary = Some("a\tb".into());
+        check(
+            b"Metadata-Version: 2.1\nName: foo\nVersion: 1\nSummary: a\tb\n",
+            Ok(ok),
+        );
+        let name = "a".repeat(10_000);
+        check(
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1\n").as_bytes(),
+            Err("field Name is 10000 characters long; at most 128 are allowed"),
+        );
+        let summary = "s".repeat(513);
+        check(
+            format!("Metadata-Version: 2.1\nName: foo\nVersion: 1\nSummary: {summary}\n")
+                .as_bytes(),
+            Err("field Summary is 513 characters long; at most 512 are allowed"),
+        );
+        let version = "1".repeat(65);
+        check(
+            format!("Metadata-Version: 2.1\nName: foo\nVersion: {version}\n").as_bytes(),
+            Err("field Version is 65 characters long; at most 64 are allowed"),
         );
     }
 }

@@ -21,9 +21,17 @@ pub fn normalize(name: &str) -> String {
     out.to_lowercase()
 }
 
-/// `^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$`, case-insensitive, ASCII only.
+/// The longest project name accepted (in ASCII characters). The standard sets none; this one leaves
+/// room in a 255-byte file name for a version and wheel tags.
+pub const MAX_LEN: usize = 128;
+
+/// `^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$`, case-insensitive, ASCII only, and at most
+/// [`MAX_LEN`] characters.
 pub fn is_valid(name: &str) -> bool {
     let bytes = name.as_bytes();
+    if bytes.len() > MAX_LEN {
+        return false;
+    }
     match (bytes.first(), bytes.last()) {
         (Some(first), Some(last)) => {
             first.is_ascii_alphanumeric()

@@ -4,6 +4,10 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+/// The longest version string accepted in a file name or metadata. PEP 440 sets none; real
+/// versions, local labels included, stay far below it.
+pub const MAX_LEN: usize = 64;
+
 /// A parsed PEP 440 version.
 ///
 /// Equality and ordering are PEP 440's (`1.0 == 1.0.0`, `1.0.dev0 < 1.0a1 < 1.0 <

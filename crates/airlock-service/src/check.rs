@@ -415,13 +415,17 @@ impl Airlock {
             }
         }
         // The rules, on the stored artifact when there is one (licence, times, yank), else on
-        // what the manifest says.
+        // what the manifest says; on the version as a whole, and then on each of its files for
+        // approvals, which admit only the files they were given.
         let facts = match rows
             .iter()
             .find(|r| r.yanked_reason.is_none())
             .or(rows.first())
         {
-            Some(row) => Some(facts_of(row, eco)),
+            Some(row) => Some(ArtifactFacts {
+                sha256: None,
+                ..facts_of(row, eco)
+            }),
             None => version
                 .as_ref()
                 .map(|v| ArtifactFacts::new(policy_ecosystem(eco), &name, v)),
@@ -447,6 +451,50 @@ impl Airlock {
         }
         if let Some(reason) = hash_mismatch(lane, &spec, version.as_deref(), entry, &rows) {
             extra.push(reason);
+        }
+        // Files of an approved version added after the review: a warning, or a refusal when the
+        // manifest's hashes name only such files (the installer could fetch nothing else).
+        let unapproved: Vec<(&ArtifactRow, Reason)> = rows
+            .iter()
+            .filter_map(|row| {
+                let reason = decider
+                    .decide_row(lane, eco, row)
+                    .reasons
+                    .into_iter()
+                    .find(|r| r.code == ReasonCode::FileNotApproved)?;
+                Some((*row, reason))
+            })
+            .collect();
+        if !unapproved.is_empty() {
+            let listed: HashSet<&str> = entry
+                .hashes
+                .iter()
+                .filter(|h| h.algorithm == "sha256")
+                .map(|h| h.value.as_str())
+                .collect();
+            let only_unapproved = !listed.is_empty()
+                && unapproved
+                    .iter()
+                    .any(|(r, _)| listed.contains(r.sha256.as_str()))
+                && rows.iter().all(|r| {
+                    !listed.contains(r.sha256.as_str())
+                        || unapproved.iter().any(|(u, _)| u.sha256 == r.sha256)
+                });
+            let action = if only_unapproved {
+                Action::Deny
+            } else {
+                Action::Warn
+            };
+            for (row, reason) in unapproved {
+                extra.push(Reason::new(
+                    ReasonCode::FileNotApproved,
+                    action,
+                    format!(
+                        "{}; the lane does not serve {}",
+                        reason.message, row.filename
+                    ),
+                ));
+            }
         }
         for reason in extra {
             verdict.push(reason);

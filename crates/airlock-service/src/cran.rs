@@ -22,11 +22,20 @@ use bytes::Bytes;
 use crate::error::chain;
 use crate::files::ServedFile;
 use crate::index::Page;
-use crate::publish::{Published, UploadForm, bad};
+use crate::publish::{Published, UploadForm, bad, check_text};
 use crate::snapshot::LaneRead;
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError, now_micros};
 use airlock_policy::Verdict;
+
+/// The longest package name accepted (R sets none; CRAN's are far shorter).
+const MAX_NAME_LEN: usize = 128;
+/// The longest version accepted.
+const MAX_VERSION_LEN: usize = 64;
+/// The longest `Title` accepted.
+const MAX_TITLE_LEN: usize = 512;
+/// The longest value of any other DESCRIPTION field kept for PACKAGES.
+const MAX_FIELD_LEN: usize = 64 * 1024;
 
 /// The kind recorded for R source packages.
 pub(crate) const R_SOURCE: &str = "r-source";
@@ -85,7 +94,32 @@ impl Airlock {
                 chain(&e)
             ))
         })?;
-        self.check_not_taken(source, &content).await?;
+        if expected.package.as_str().len() > MAX_NAME_LEN {
+            return Err(bad(format!(
+                "the package name is {} characters long; at most {MAX_NAME_LEN} are allowed",
+                expected.package.as_str().len()
+            )));
+        }
+        if expected.version.as_str().len() > MAX_VERSION_LEN {
+            return Err(bad(format!(
+                "the version is {} characters long; at most {MAX_VERSION_LEN} are allowed",
+                expected.version.as_str().len()
+            )));
+        }
+        // R's rules: names are case-sensitive, and versions compare as `package_version` does
+        // (`1.0-1` is `1.0.1`), so one version has one source tarball however it is spelt.
+        let stored = self
+            .db
+            .projects_artifacts(source, &[expected.package.as_str()])
+            .await?;
+        Self::check_not_taken(
+            source,
+            &content,
+            stored.iter().filter(|r| {
+                r.project == expected.package.as_str()
+                    && RVersion::parse(&r.version).is_ok_and(|v| v == expected.version)
+            }),
+        )?;
         let limits = Limits {
             max_uncompressed: self.config().max_uncompressed_size.0,
             ..Limits::default()
@@ -100,6 +134,15 @@ impl Airlock {
         .map_err(|e| ServiceError::internal("cannot read the upload", e))?
         .map_err(|e| bad(format!("invalid {}: {}", content.filename, chain(&e))))?;
         let entry = PackagesEntry::from_inspected(&inspected);
+        // What PACKAGES will carry is text R writes back as DCF: bounded, no control characters.
+        for (field, value) in entry.fields() {
+            if let Some(value) = value {
+                check_text(&format!("DESCRIPTION field {field}"), value, MAX_FIELD_LEN)?;
+            }
+        }
+        if let Some(title) = inspected.description.title() {
+            check_text("DESCRIPTION field Title", title, MAX_TITLE_LEN)?;
+        }
         let fields: serde_json::Map<String, serde_json::Value> = entry
             .fields()
             .into_iter()

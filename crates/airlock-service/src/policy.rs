@@ -1,11 +1,11 @@
 //! The bridge from stored artifacts to the one policy decision (`airlock-policy`): facts from a
 //! row, the lane's policy, the global rules and the advisories known now.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig, LaneMode};
-use airlock_policy::{AdvisoryDb, ArtifactFacts, LanePolicy, PackageRule, Verdict};
+use airlock_policy::{AdvisoryDb, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict};
 use airlock_store::ArtifactRow;
 
 use crate::{Airlock, ServiceError, now_micros};
@@ -63,6 +63,8 @@ pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
         upload_time: row.upload_time,
         first_seen: Some(row.first_seen),
         yanked: row.yanked_reason.is_some(),
+        // A proxied file whose upstream declared no hash is decided as its version.
+        sha256: Some(row.sha256.clone()).filter(|s| !s.is_empty()),
     }
 }
 
@@ -207,14 +209,31 @@ impl Airlock {
         {
             return Ok(policies.clone());
         }
-        let mut approved: HashMap<String, Vec<PackageRule>> = HashMap::new();
+        // The files each approval was given by then: (lane, ecosystem, name, version) -> sha256s.
+        let mut files: HashMap<(String, String, String, String), BTreeSet<String>> = HashMap::new();
+        for f in self.db.approval_files().await? {
+            if at.is_none_or(|t| f.approved_at <= t) {
+                files
+                    .entry((f.lane, f.ecosystem, f.name, f.version))
+                    .or_default()
+                    .insert(f.sha256);
+            }
+        }
+        let mut approved: HashMap<String, Vec<Approval>> = HashMap::new();
         let approvals = self.db.approvals().await?;
         for a in approvals
             .into_iter()
             .filter(|a| at.is_none_or(|t| a.approved_at <= t))
         {
             match PackageRule::parse(&format!("{}:{}=={}", a.ecosystem, a.name, a.version)) {
-                Ok(rule) => approved.entry(a.lane).or_default().push(rule),
+                Ok(rule) => {
+                    let key = (a.lane, a.ecosystem, a.name, a.version);
+                    let files = files.remove(&key).unwrap_or_default();
+                    approved
+                        .entry(key.0)
+                        .or_default()
+                        .push(Approval { rule, files });
+                }
                 Err(e) => {
                     tracing::warn!(lane = %a.lane, error = %e, "ignoring an approval that is no rule")
                 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig};
-use airlock_store::ApprovalRow;
+use airlock_store::{ApprovalFileRow, ApprovalRow};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Decider;
@@ -134,8 +134,16 @@ impl Airlock {
         if dry_run || promotion.added.is_empty() {
             return Ok(promotion);
         }
-        let mut tx = self.db.write().await?;
+        // Each approval is pinned to the files of its version the target lane has now.
+        let mut pins = Vec::with_capacity(promotion.added.len());
         for v in &promotion.added {
+            pins.push(
+                self.files_to_pin(&to_cfg, &v.ecosystem, &v.name, &v.version, &to_decider)
+                    .await?,
+            );
+        }
+        let mut tx = self.db.write().await?;
+        for (v, files) in promotion.added.iter().zip(&pins) {
             tx.insert_approval(&ApprovalRow {
                 lane: to.to_string(),
                 ecosystem: v.ecosystem.clone(),
@@ -146,6 +154,17 @@ impl Airlock {
                 approved_at: now,
             })
             .await?;
+            for sha256 in files {
+                tx.insert_approval_file(&ApprovalFileRow {
+                    lane: to.to_string(),
+                    ecosystem: v.ecosystem.clone(),
+                    name: v.name.clone(),
+                    version: v.version.clone(),
+                    sha256: sha256.clone(),
+                    approved_at: now,
+                })
+                .await?;
+            }
         }
         let details = serde_json::json!({
             "at": promotion.at, "added": promotion.added.len(), "unchanged": promotion.unchanged,

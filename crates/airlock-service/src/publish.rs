@@ -40,8 +40,13 @@ pub(crate) fn bad(msg: impl Into<String>) -> ServiceError {
     ServiceError::BadRequest(msg.into())
 }
 
-/// Checks every digest the client sent against the content; at least one is required.
-fn check_digests(form: &UploadForm, content: &UploadedContent) -> Result<(), ServiceError> {
+/// Checks every digest the client sent against the content, for both ecosystems; with
+/// `required` (the legacy Python upload API, where twine and uv always send one), at least one.
+pub(crate) fn check_digests(
+    form: &UploadForm,
+    content: &UploadedContent,
+    required: bool,
+) -> Result<(), ServiceError> {
     let sent = [
         ("sha256_digest", content.sha256.as_str()),
         ("blake2_256_digest", content.blake2_256.as_str()),
@@ -64,7 +69,7 @@ fn check_digests(form: &UploadForm, content: &UploadedContent) -> Result<(), Ser
             }
         }
     }
-    if !any {
+    if required && !any {
         return Err(bad(
             "the upload carries no digest: send sha256_digest (or blake2_256_digest / md5_digest)",
         ));
@@ -104,6 +109,38 @@ fn check_form_agrees(form: &UploadForm, dist: &DistFilename) -> Result<(), Servi
     Ok(())
 }
 
+/// ` as NAME` when the stored file is spelt otherwise than the upload.
+fn as_stored(stored: &str, uploaded: &str) -> String {
+    if stored == uploaded {
+        String::new()
+    } else {
+        format!(" as {stored}")
+    }
+}
+
+/// The longest reason (of a request, a rejection, a yank) accepted, in characters.
+pub(crate) const MAX_REASON_LEN: usize = 4000;
+
+/// Free text of an upload or a request: at most `max` characters, and no control characters
+/// besides tabs and line breaks.
+pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
+    let len = value.chars().count();
+    if len > max {
+        return Err(bad(format!(
+            "{field} is {len} characters long; at most {max} are allowed"
+        )));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(bad(format!(
+            "{field} contains the control character {c:?}; only tabs and line breaks are allowed"
+        )));
+    }
+    Ok(())
+}
+
 impl Airlock {
     /// Validates and stores one uploaded file in the hosted source `source`: a Python distribution
     /// (legacy upload API) or an R source package, as the source's ecosystem says.
@@ -130,27 +167,40 @@ impl Airlock {
             )));
         }
         who.require_source(&config, source, "uploading to")?;
+        if content.filename.len() > airlock_pypi::filename::MAX_LEN {
+            return Err(bad(format!(
+                "the file name is {} bytes long; at most {} are allowed",
+                content.filename.len(),
+                airlock_pypi::filename::MAX_LEN
+            )));
+        }
+        check_digests(form, &content, src.ecosystem == Ecosystem::Pypi)?;
         match src.ecosystem {
             Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
             Ecosystem::Cran => self.publish_r(who, source, form, content).await,
         }
     }
 
-    /// The one answer to a file name already taken in a source.
-    pub(crate) async fn check_not_taken(
-        &self,
+    /// Refuses an upload whose file the source has already, under any spelling: `same` says
+    /// which stored row is that file by the ecosystem's rules. Identical bytes: already there
+    /// (400); other bytes: published files are immutable (409).
+    pub(crate) fn check_not_taken<'r>(
         source: &str,
         content: &UploadedContent,
+        mut rows: impl Iterator<Item = &'r ArtifactRow>,
     ) -> Result<(), ServiceError> {
-        match self.db.artifact(source, &content.filename).await? {
+        match rows.next() {
             None => Ok(()),
             Some(existing) if existing.sha256 == content.sha256 => Err(bad(format!(
-                "file {} already exists in {source}",
-                content.filename
+                "file {} already exists in {source}{}",
+                content.filename,
+                as_stored(&existing.filename, &content.filename)
             ))),
             Some(existing) => Err(ServiceError::Conflict(format!(
-                "the name {} is taken in {source} by a different file (sha256 {}); published files are immutable: upload a new version",
-                content.filename, existing.sha256
+                "{} is taken in {source} by a different file{} (sha256 {}); published files are immutable: upload a new version",
+                content.filename,
+                as_stored(&existing.filename, &content.filename),
+                existing.sha256
             ))),
         }
     }
@@ -178,10 +228,29 @@ impl Airlock {
                 chain(&e)
             ))
         })?;
-        check_digests(form, &content)?;
         check_form_agrees(form, &dist)?;
 
-        self.check_not_taken(source, &content).await?;
+        // PyPI's rules: the same file under another spelling (name case or separators, `1.0`
+        // and `1.0.0`) is a duplicate; a file with other tags joins the release, whose
+        // version keeps its first spelling so that pages list one version. The file keeps the
+        // name it was uploaded under: installers read the version from it by PEP 440.
+        let release = self.db.projects_artifacts(source, &[dist.name()]).await?;
+        let parsed: Vec<(&ArtifactRow, DistFilename)> = release
+            .iter()
+            .filter_map(|r| Some((r, DistFilename::parse(&r.filename).ok()?)))
+            .collect();
+        Self::check_not_taken(
+            source,
+            &content,
+            parsed
+                .iter()
+                .filter(|(_, f)| f.same_file(&dist))
+                .map(|(r, _)| *r),
+        )?;
+        let version = parsed
+            .iter()
+            .find(|(_, f)| f.same_release(&dist))
+            .map_or_else(|| dist.version().to_string(), |(r, _)| r.version.clone());
 
         let limits = Limits {
             max_uncompressed: self.config().max_uncompressed_size.0,
@@ -218,7 +287,7 @@ impl Airlock {
             filename: content.filename.clone(),
             project: dist.name().to_string(),
             display_name: meta.name.clone(),
-            version: dist.version().to_string(),
+            version,
             kind: dist.kind().filetype().to_string(),
             sha256: content.sha256.clone(),
             size: content.size as i64,

@@ -7,11 +7,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use airlock_config::Ecosystem;
+use airlock_config::LaneConfig;
 use airlock_manifest::{Entry, Kind, Manifest};
-use airlock_store::{ApprovalRow, NewRequest, RequestRow};
+use airlock_store::{ApprovalFileRow, ApprovalRow, NewRequest, RequestRow};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckedEntry, ManifestInput, read_manifest};
+use crate::policy::Decider;
+use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
 
 /// What a request is made from.
@@ -133,6 +136,7 @@ impl Airlock {
                 "a request needs a reason (--reason)".into(),
             ));
         }
+        check_text("the reason", reason, MAX_REASON_LEN)?;
         let (file, mut manifest) = match input {
             RequestInput::Manifest(m) => read_manifest(m)?,
             RequestInput::Packages(specs) => {
@@ -313,6 +317,19 @@ impl Airlock {
                 }
             )));
         }
+        // Each approval is pinned to the files of its version the lane has now.
+        let lane_cfg = self.lane(&request.lane)?;
+        let decider = self.decider().await?;
+        let mut pins = Vec::with_capacity(chosen.len());
+        for e in &chosen {
+            pins.push(match &e.version {
+                Some(version) => {
+                    self.files_to_pin(&lane_cfg, &e.ecosystem, &e.name, version, &decider)
+                        .await?
+                }
+                None => Vec::new(),
+            });
+        }
         let now = now_micros();
         let mut tx = self.db.write().await?;
         if !tx
@@ -323,7 +340,7 @@ impl Airlock {
                 "request {id} is no longer pending"
             )));
         }
-        for e in &chosen {
+        for (e, files) in chosen.iter().zip(&pins) {
             let Some(version) = &e.version else { continue };
             tx.insert_approval(&ApprovalRow {
                 lane: request.lane.clone(),
@@ -335,6 +352,17 @@ impl Airlock {
                 approved_at: now,
             })
             .await?;
+            for sha256 in files {
+                tx.insert_approval_file(&ApprovalFileRow {
+                    lane: request.lane.clone(),
+                    ecosystem: e.ecosystem.clone(),
+                    name: e.name.clone(),
+                    version: version.clone(),
+                    sha256: sha256.clone(),
+                    approved_at: now,
+                })
+                .await?;
+            }
         }
         let approved: Vec<String> = chosen
             .iter()
@@ -347,7 +375,9 @@ impl Airlock {
                 )
             })
             .collect();
-        let details = serde_json::json!({ "lane": request.lane, "approved": approved });
+        let files: usize = pins.iter().map(Vec::len).sum();
+        let details =
+            serde_json::json!({ "lane": request.lane, "approved": approved, "files": files });
         self.commit(
             tx,
             audit_entry(
@@ -359,6 +389,49 @@ impl Airlock {
         )
         .await?;
         self.request(id, false).await
+    }
+
+    /// The sha256 of every file of `name` `version` in the source that owns the name in `lane`,
+    /// which an approval of that version is pinned to: a file added to the release later is not
+    /// admitted without another review. Empty, and the approval then admits the version whatever
+    /// its files, when no file is known yet (approved ahead of the upload) or one has no known
+    /// hash (a proxied file whose upstream declared none, until it is downloaded).
+    pub(crate) async fn files_to_pin(
+        self: &Arc<Self>,
+        lane: &LaneConfig,
+        ecosystem: &str,
+        name: &str,
+        version: &str,
+        decider: &Decider,
+    ) -> Result<Vec<String>, ServiceError> {
+        let (eco, name) = match ecosystem {
+            "cran" => (Ecosystem::Cran, name.to_string()),
+            _ => (Ecosystem::Pypi, airlock_pypi::name::normalize(name)),
+        };
+        let same_version = |v: &str| match eco {
+            Ecosystem::Pypi => airlock_pypi::version::compare(v, version).is_ok_and(|o| o.is_eq()),
+            Ecosystem::Cran => {
+                match (
+                    airlock_cran::version::RVersion::parse(v),
+                    airlock_cran::version::RVersion::parse(version),
+                ) {
+                    (Ok(a), Ok(b)) => a == b,
+                    _ => v == version,
+                }
+            }
+        };
+        let lookup = self.lane_lookup(lane, eco, &name, decider).await?;
+        let files: Vec<String> = lookup
+            .found
+            .into_iter()
+            .flat_map(|p| p.rows)
+            .filter(|(row, _)| same_version(&row.version))
+            .map(|(row, _)| row.sha256)
+            .collect();
+        if files.iter().any(String::is_empty) {
+            return Ok(Vec::new());
+        }
+        Ok(files)
     }
 
     /// Rejects a pending request, with the reviewer's reason.
@@ -374,6 +447,7 @@ impl Airlock {
                 "a rejection needs a reason (--reason)".into(),
             ));
         }
+        check_text("the reason", reason, MAX_REASON_LEN)?;
         let mut tx = self.db.write().await?;
         if !tx
             .decide_request(id, "rejected", &who.name, now_micros(), Some(reason))

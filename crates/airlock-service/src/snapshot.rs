@@ -17,6 +17,9 @@ use airlock_store::ArtifactRow;
 use crate::policy::Decider;
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, now_micros};
 
+/// The longest snapshot name accepted.
+const MAX_SNAPSHOT_NAME_LEN: usize = 100;
+
 /// Snapshot advisory indexes kept in memory (each is the whole database as of its instant).
 const ADVISORY_DBS_KEPT: usize = 8;
 
@@ -214,13 +217,14 @@ impl Airlock {
         }
         self.lane(lane)?;
         let valid = !name.is_empty()
+            && name.len() <= MAX_SNAPSHOT_NAME_LEN
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && parse_instant(name).is_none();
         if !valid {
             return Err(ServiceError::BadRequest(format!(
-                "snapshot name {name:?}: use letters, digits, '-', '_' and '.', and not a date"
+                "snapshot name {name:?}: use 1 to {MAX_SNAPSHOT_NAME_LEN} letters, digits, '-', '_' and '.', and not a date"
             )));
         }
         let now = now_micros();

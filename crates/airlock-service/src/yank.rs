@@ -1,5 +1,6 @@
 use airlock_config::{Ecosystem, SourceKind};
 
+use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::{Airlock, Principal, ServiceError, audit_entry};
 
 impl Airlock {
@@ -29,6 +30,9 @@ impl Airlock {
             )));
         }
         who.require_source(&config, source, "yanking in")?;
+        if let Some(reason) = reason {
+            check_text("the yank reason", reason, MAX_REASON_LEN)?;
+        }
         let project = airlock_pypi::name::normalize(project);
         let version = airlock_pypi::version::normalize(version)
             .map_err(|e| ServiceError::BadRequest(format!("invalid version {version:?}: {e}")))?;

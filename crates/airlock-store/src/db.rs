@@ -136,6 +136,17 @@ pub struct ApprovalRow {
     pub approved_at: i64,
 }
 
+/// One file an approval was given (its sha256), and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalFileRow {
+    pub lane: String,
+    pub ecosystem: String,
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub approved_at: i64,
+}
+
 fn request_from_row(r: &sqlx::any::AnyRow) -> Result<RequestRow, DbError> {
     Ok(RequestRow {
         id: r.try_get(0)?,
@@ -726,6 +737,28 @@ impl Db {
             .map_err(DbError::from)
     }
 
+    /// Every file of every approval.
+    pub async fn approval_files(&self) -> Result<Vec<ApprovalFileRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT lane, ecosystem, name, version, sha256, approved_at FROM approval_files ORDER BY approved_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApprovalFileRow {
+                    lane: r.try_get(0)?,
+                    ecosystem: r.try_get(1)?,
+                    name: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                    sha256: r.try_get(4)?,
+                    approved_at: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
     /// The latest learned version of each advisory: `(id, body, learned_at)`.
     pub async fn current_advisories(&self) -> Result<Vec<(String, String, i64)>, DbError> {
         let rows = sqlx::query(
@@ -992,6 +1025,23 @@ impl WriteTx {
         .bind(a.request_id)
         .bind(&a.approved_by)
         .bind(a.approved_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Pins one file (by sha256) to the approval of a version in a lane (a no-op if it is).
+    pub async fn insert_approval_file(&mut self, f: &ApprovalFileRow) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO approval_files (lane, ecosystem, name, version, sha256, approved_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lane, ecosystem, name, version, sha256) DO NOTHING",
+        )
+        .bind(&f.lane)
+        .bind(&f.ecosystem)
+        .bind(&f.name)
+        .bind(&f.version)
+        .bind(&f.sha256)
+        .bind(f.approved_at)
         .execute(&mut *self.tx)
         .await?;
         Ok(())

@@ -12,6 +12,6 @@ mod db;
 pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, sha256_hex};
 pub use db::{
-    ApprovalRow, ArtifactRow, Backend, Db, DbError, NewRequest, ProxyPageRow, RequestRow, TokenRow,
-    WriteTx,
+    ApprovalFileRow, ApprovalRow, ArtifactRow, Backend, Db, DbError, NewRequest, ProxyPageRow,
+    RequestRow, TokenRow, WriteTx,
 };

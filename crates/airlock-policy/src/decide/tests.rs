@@ -208,6 +208,47 @@ fn approvals_admit() {
     );
 }
 
+#[test]
+fn approvals_admit_only_the_files_reviewed() {
+    let rule = PackageRule::exact(Ecosystem::Pypi, "ap1a", "1.0").unwrap();
+    let pinned = crate::Approval {
+        rule: rule.clone(),
+        files: ["aa".to_owned()].into_iter().collect(),
+    };
+    let policy = lane("mode = \"allowlist\"").with_approved([pinned]);
+    let decide_on = |facts: &ArtifactFacts, policy: &LanePolicy| {
+        decide(facts, policy, &GlobalRules::default(), &NoAdvisories, NOW)
+    };
+    // The reviewed file, under either spelling of the version; the version as a whole.
+    for version in ["1.0", "1.0.0"] {
+        let reviewed = pypi("ap1a", version).with_sha256("aa");
+        assert_eq!(decide_on(&reviewed, &policy), Verdict::allow());
+    }
+    assert_eq!(decide_on(&pypi("ap1a", "1.0"), &policy), Verdict::allow());
+    // A file added later is refused, and the reason says so.
+    let added = pypi("ap1a", "1.0.0").with_sha256("bb");
+    let verdict = decide_on(&added, &policy);
+    assert_eq!(verdict.action, Action::Deny);
+    assert_eq!(verdict.reasons[0].code, C::FileNotApproved);
+    assert!(
+        verdict
+            .summary()
+            .contains("approved files of pypi:ap1a==1.0.0 do not include this file (sha256 bb)"),
+        "{}",
+        verdict.summary()
+    );
+    // An approval without files (older, or made before any file existed) admits the version;
+    // so does a configured allow rule.
+    let unpinned = lane("mode = \"allowlist\"").with_approved([rule]);
+    assert_eq!(decide_on(&added, &unpinned), Verdict::allow());
+    let allowed =
+        lane("mode = \"allowlist\"\nallow = [\"pypi:ap1a\"]").with_approved([crate::Approval {
+            rule: PackageRule::exact(Ecosystem::Pypi, "ap1a", "1.0").unwrap(),
+            files: ["aa".to_owned()].into_iter().collect(),
+        }]);
+    assert_eq!(decide_on(&added, &allowed), Verdict::allow());
+}
+
 // --- block rules ----------------------------------------------------------------
 
 #[test]

@@ -243,3 +243,31 @@ async fn proxy_pages_upsert_and_touch_without_a_revision() {
     }
     b.drop_all().await;
 }
+
+#[tokio::test]
+async fn approval_files_are_pinned_once_each() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let file = |sha256: &str, approved_at: i64| airlock_store::ApprovalFileRow {
+            lane: "prod".into(),
+            ecosystem: "pypi".into(),
+            name: "ap1a".into(),
+            version: "1.0".into(),
+            sha256: sha256.into(),
+            approved_at,
+        };
+        let mut tx = db.write().await.unwrap();
+        tx.insert_approval_file(&file("aa", 1)).await.unwrap();
+        tx.insert_approval_file(&file("aa", 2)).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = db.write().await.unwrap();
+        tx.insert_approval_file(&file("bb", 3)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            db.approval_files().await.unwrap(),
+            vec![file("aa", 1), file("bb", 3)],
+            "{backend}"
+        );
+    }
+    b.drop_all().await;
+}
