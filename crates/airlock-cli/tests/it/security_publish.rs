@@ -112,7 +112,7 @@ fn request_and_approve(
         server,
         &format!("/api/v1/requests/{id}/approve"),
         approver,
-        &json!({}),
+        &json!({ "all": true }),
     );
     assert_eq!(status, 200, "approval refused: {approved}");
 }
