@@ -11,12 +11,12 @@ use airlock_manifest::{Entry, Kind, Manifest};
 use airlock_store::{ApprovalRow, NewRequest, RequestRow};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{CheckedEntry, ManifestInput, read_manifest};
+use crate::check::{CheckedEntry, ManifestInput};
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
-    Manifest(ManifestInput<'a>),
+    Manifest(ManifestInput),
     /// `pypi:name==version`, `cran:name==version` (a bare `name==version` is Python).
     Packages(&'a [String]),
 }
@@ -133,7 +133,7 @@ impl Airlock {
             ));
         }
         let (file, mut manifest) = match input {
-            RequestInput::Manifest(m) => read_manifest(m)?,
+            RequestInput::Manifest(m) => self.read_manifest(m).await?,
             RequestInput::Packages(specs) => {
                 let entries = specs
                     .iter()
