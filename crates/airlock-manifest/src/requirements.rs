@@ -258,45 +258,47 @@ fn file_key(name: &str) -> String {
     }
 }
 
-/// pip's `preprocess`: joins continuations, cuts comments, drops blank lines.
-fn logical_lines(lines: &[(usize, &str)]) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut pending: Option<(usize, String)> = None;
-    let mut finish = |number: usize, line: String| {
-        let line = strip_comment(&line).trim();
-        if !line.is_empty() {
-            out.push((number, line.to_owned()));
-        }
+/// pip's `preprocess`: joins continuations, cuts comments, drops blank lines. Lazily, so that
+/// a reading stopped by a limit has not copied the rest of the file.
+fn logical_lines<'a>(lines: &'a [(usize, &'a str)]) -> impl Iterator<Item = (usize, String)> + 'a {
+    let finish = |number: usize, line: &str| {
+        let line = strip_comment(line).trim();
+        (!line.is_empty()).then(|| (number, line.to_owned()))
     };
-    for &(number, line) in lines {
-        let comment = line.trim_start().starts_with('#');
-        if !line.ends_with('\\') || comment {
-            // A comment line closes a continuation; pip puts a space before it so that the
-            // comment is still cut once joined.
-            let line = if comment {
-                format!(" {line}")
-            } else {
-                line.to_owned()
+    let mut pending: Option<(usize, String)> = None;
+    let mut rest = lines.iter();
+    std::iter::from_fn(move || {
+        loop {
+            let Some(&(number, line)) = rest.next() else {
+                let (first, joined) = pending.take()?;
+                return finish(first, &joined);
             };
-            match pending.take() {
-                Some((first, mut joined)) => {
-                    joined.push_str(&line);
-                    finish(first, joined);
+            let comment = line.trim_start().starts_with('#');
+            if !line.ends_with('\\') || comment {
+                let done = match pending.take() {
+                    Some((first, mut joined)) => {
+                        // A comment line closes a continuation; pip puts a space before it so
+                        // that the comment is still cut once joined.
+                        if comment {
+                            joined.push(' ');
+                        }
+                        joined.push_str(line);
+                        finish(first, &joined)
+                    }
+                    None => finish(number, line),
+                };
+                if done.is_some() {
+                    return done;
                 }
-                None => finish(number, line),
-            }
-        } else {
-            let part = line.trim_matches('\\');
-            match &mut pending {
-                Some((_, joined)) => joined.push_str(part),
-                None => pending = Some((number, part.to_owned())),
+            } else {
+                let part = line.trim_matches('\\');
+                match &mut pending {
+                    Some((_, joined)) => joined.push_str(part),
+                    None => pending = Some((number, part.to_owned())),
+                }
             }
         }
-    }
-    if let Some((first, joined)) = pending {
-        finish(first, joined);
-    }
-    out
+    })
 }
 
 /// Cuts a `#` comment that starts the line or follows whitespace (`pkg#egg` is not one).
