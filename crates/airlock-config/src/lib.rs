@@ -39,6 +39,19 @@ pub struct Config {
     pub blob_cache_size: ByteSize,
     /// How often a server checks the database for changes made by other processes, in milliseconds.
     pub revision_poll_ms: u64,
+    /// Who may call `POST /api/v1/check` (see [`CheckAccess`]).
+    pub check_access: CheckAccess,
+    /// Largest manifest `POST /api/v1/check` and `POST /api/v1/requests` read: the file and its
+    /// includes, each counted every time it is read (413 beyond).
+    pub max_manifest_size: ByteSize,
+    /// Most entries one manifest may have (413 beyond).
+    pub max_manifest_entries: u64,
+    /// Most `-r`/`-c` includes one manifest may read, each read counted (413 beyond).
+    pub max_manifest_includes: u64,
+    /// Longest one manifest may take to read, in milliseconds (413 beyond). Manifests are read
+    /// off the async workers, as many at once as the machine has CPUs; a manifest that finds
+    /// them all busy for as long answers 503 with `Retry-After`.
+    pub manifest_time_limit_ms: u64,
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
     #[serde(rename = "lane")]
@@ -52,6 +65,18 @@ pub struct Config {
     /// Block rules for every lane: `block = [{ package = "pypi:evil", reason = "..." }]`.
     #[serde(default, skip_serializing_if = "airlock_policy::Rules::is_empty")]
     pub block: airlock_policy::Rules<airlock_policy::BlockRule>,
+}
+
+/// Who may have a manifest checked against a lane by the server.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckAccess {
+    /// Whoever may read the lane: anyone for a public lane, a token that applies in it for a
+    /// private one.
+    #[default]
+    Readers,
+    /// Only a valid token that applies in the lane, also for public lanes.
+    Tokens,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -308,6 +333,15 @@ impl Config {
         if self.max_upload_size.0 == 0 {
             return invalid("max_upload_size must be above zero".into());
         }
+        for (key, value) in [
+            ("max_manifest_size", self.max_manifest_size.0),
+            ("max_manifest_entries", self.max_manifest_entries),
+            ("manifest_time_limit_ms", self.manifest_time_limit_ms),
+        ] {
+            if value == 0 {
+                return invalid(format!("{key} must be above zero"));
+            }
+        }
         Ok(())
     }
 }
@@ -392,6 +426,11 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("AIRLOCK_MAX_UNCOMPRESSED_SIZE", "max_uncompressed_size"),
     ("AIRLOCK_REVISION_POLL_MS", "revision_poll_ms"),
     ("AIRLOCK_BLOB_CACHE_SIZE", "blob_cache_size"),
+    ("AIRLOCK_CHECK_ACCESS", "check_access"),
+    ("AIRLOCK_MAX_MANIFEST_SIZE", "max_manifest_size"),
+    ("AIRLOCK_MAX_MANIFEST_ENTRIES", "max_manifest_entries"),
+    ("AIRLOCK_MAX_MANIFEST_INCLUDES", "max_manifest_includes"),
+    ("AIRLOCK_MANIFEST_TIME_LIMIT_MS", "manifest_time_limit_ms"),
 ];
 
 const DEFAULTS: &str = r#"
@@ -402,6 +441,11 @@ max_upload_size = "1GiB"
 max_uncompressed_size = "4GiB"
 blob_cache_size = "256MiB"
 revision_poll_ms = 1000
+check_access = "readers"
+max_manifest_size = "16MiB"
+max_manifest_entries = 20000
+max_manifest_includes = 100
+manifest_time_limit_ms = 10000
 
 [[source]]
 name = "internal-pypi"
@@ -480,7 +524,13 @@ pub fn load(
 /// Environment values are strings; numeric keys take integers.
 fn scalar(key: &str, value: &str) -> toml::Value {
     match (key, value.parse::<i64>()) {
-        ("revision_poll_ms", Ok(n)) => toml::Value::Integer(n),
+        (
+            "revision_poll_ms"
+            | "max_manifest_entries"
+            | "max_manifest_includes"
+            | "manifest_time_limit_ms",
+            Ok(n),
+        ) => toml::Value::Integer(n),
         _ => toml::Value::String(value.to_string()),
     }
 }
@@ -634,5 +684,57 @@ min_age = "7d"
         let shown = loaded.render().unwrap();
         let again = load(Some(("shown", &shown)), env(&[]), &Flags::default()).unwrap();
         assert_eq!(again.config, loaded.config);
+    }
+
+    #[test]
+    fn manifest_settings_default_and_come_from_the_environment() {
+        let loaded = load(None, env(&[]), &Flags::default()).unwrap();
+        assert_eq!(loaded.config.check_access, CheckAccess::Readers);
+        assert_eq!(loaded.config.max_manifest_size.0, 16 * 1024 * 1024);
+        assert_eq!(loaded.config.max_manifest_entries, 20_000);
+        assert_eq!(loaded.config.max_manifest_includes, 100);
+        assert_eq!(loaded.config.manifest_time_limit_ms, 10_000);
+        let loaded = load(
+            None,
+            env(&[
+                ("AIRLOCK_CHECK_ACCESS", "tokens"),
+                ("AIRLOCK_MAX_MANIFEST_SIZE", "1MiB"),
+                ("AIRLOCK_MAX_MANIFEST_ENTRIES", "50"),
+                ("AIRLOCK_MANIFEST_TIME_LIMIT_MS", "500"),
+            ]),
+            &Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.check_access, CheckAccess::Tokens);
+        assert_eq!(loaded.config.max_manifest_size.0, 1024 * 1024);
+        assert_eq!(loaded.config.max_manifest_entries, 50);
+        assert_eq!(loaded.config.manifest_time_limit_ms, 500);
+        let shown = loaded.render().unwrap();
+        assert!(
+            shown.contains("# environment AIRLOCK_CHECK_ACCESS\ncheck_access = \"tokens\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("# default\nmax_manifest_includes = 100"),
+            "{shown}"
+        );
+        let err = load(
+            Some(("f", "check_access = \"anyone\"")),
+            env(&[]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+        let err = load(
+            Some(("f", "max_manifest_entries = 0")),
+            env(&[]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("max_manifest_entries must be above zero"),
+            "{err}"
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 use yaml_serde::Value;
 
+use crate::limits::Budget;
 use crate::requirements;
 use crate::{Kind, Loader, Manifest, ManifestError, NotCovered};
 
@@ -19,6 +20,7 @@ pub(crate) fn parse(
     name: &str,
     text: &str,
     loader: &dyn Loader,
+    budget: &mut Budget<'_>,
 ) -> Result<Manifest, ManifestError> {
     let syntax = |message: String| ManifestError::Syntax {
         file: name.to_owned(),
@@ -66,10 +68,11 @@ pub(crate) fn parse(
                     match key.as_str() {
                         Some("pip") => {
                             let items = pip_items(value).map_err(syntax)?;
+                            budget.entries(name, manifest.entries.len() + items.len())?;
                             let lines = pip_lines.locate(&items);
                             let lines: Vec<(usize, &str)> =
                                 lines.iter().map(|(n, l)| (*n, l.as_str())).collect();
-                            requirements::read_lines(name, &lines, loader, &mut manifest)?;
+                            requirements::read_lines(name, &lines, loader, &mut manifest, budget)?;
                         }
                         _ => manifest.not_covered.push(NotCovered {
                             spec: match key {
@@ -165,7 +168,11 @@ fn python_version(spec: &str) -> Option<String> {
 
 /// Finds the YAML lines of `pip:` items, for locations. YAML values carry no positions here,
 /// so the text is searched: each item on the first line at or after the previous one that
-/// contains it, else the line of the `pip:` key.
+/// contains it, else the line of the `pip:` key. The search for one item looks at most
+/// [`LOOKAHEAD_BYTES`] ahead, so items written differently from their values (escapes,
+/// folding) cost a bounded search each rather than the rest of the file.
+const LOOKAHEAD_BYTES: usize = 16 * 1024;
+
 struct PipLines<'a> {
     lines: Vec<&'a str>,
     /// 0-based index of the next line to look at.
@@ -198,9 +205,15 @@ impl<'a> PipLines<'a> {
             let first = item.lines().next().unwrap_or("").trim();
             let found = (!first.is_empty())
                 .then(|| {
-                    self.lines
-                        .get(self.cursor..)
-                        .and_then(|rest| rest.iter().position(|l| l.contains(first)))
+                    let mut scanned = 0usize;
+                    self.lines.get(self.cursor..).and_then(|rest| {
+                        rest.iter()
+                            .take_while(|l| {
+                                scanned += l.len() + 1;
+                                scanned <= LOOKAHEAD_BYTES
+                            })
+                            .position(|l| l.contains(first))
+                    })
                 })
                 .flatten()
                 .map(|p| self.cursor + p);
@@ -229,6 +242,11 @@ mod tests {
 
     use super::*;
     use crate::{Entry, MapLoader, NoIncludes, Origin};
+
+    /// This module's reading through the crate's entry point (limits included).
+    fn parse(name: &str, text: &str, loader: &dyn Loader) -> Result<Manifest, ManifestError> {
+        crate::parse(Kind::EnvironmentYml, name, text, loader)
+    }
 
     fn show(e: &Entry) -> String {
         let mut out = e.name.clone();

@@ -7,6 +7,9 @@
 //! The crate is pure: it reads text handed to it. Files a manifest includes (`-r`/`-c` in
 //! requirement files) are asked of a [`Loader`], so the same parser runs on a checkout
 //! ([`FsLoader`]), on a bundle sent to the server ([`MapLoader`]) or with no includes at all.
+//!
+//! Every reading is bounded by [`Limits`] (bytes, include reads, entries, nesting, time), so a
+//! manifest from anyone costs at most what the limits allow.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,9 +18,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use limits::{Limit, Limits};
 pub use markers::{Platform, marker_applies};
 
 mod conda;
+mod depth;
+mod limits;
 mod markers;
 mod pdm;
 mod pipfile;
@@ -418,6 +424,24 @@ pub enum ManifestError {
         target: String,
         message: String,
     },
+    /// Over one of the [`Limits`]: `max` is the limit's value (0 for time).
+    #[error("{file}{}: {}", line.map(|l| format!(":{l}")).unwrap_or_default(), limits::describe(*limit, *max))]
+    Limit {
+        file: String,
+        line: Option<usize>,
+        limit: Limit,
+        max: u64,
+    },
+}
+
+impl ManifestError {
+    /// The limit the manifest went over, if that is the error.
+    pub fn limit(&self) -> Option<Limit> {
+        match self {
+            ManifestError::Limit { limit, .. } => Some(*limit),
+            _ => None,
+        }
+    }
 }
 
 /// Reads the files a manifest includes.
@@ -489,24 +513,51 @@ pub fn normalize_relative(path: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// Reads `text` (the file called `name`) as a manifest of `kind`.
+/// Reads `text` (the file called `name`) as a manifest of `kind`, within the default
+/// [`Limits`].
 pub fn parse(
     kind: Kind,
     name: &str,
     text: &str,
     loader: &dyn Loader,
 ) -> Result<Manifest, ManifestError> {
+    parse_with(kind, name, text, loader, &Limits::default())
+}
+
+/// Reads `text` (the file called `name`) as a manifest of `kind`, within `limits`.
+pub fn parse_with(
+    kind: Kind,
+    name: &str,
+    text: &str,
+    loader: &dyn Loader,
+    limits: &Limits,
+) -> Result<Manifest, ManifestError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    match kind {
-        Kind::RequirementsTxt => requirements::parse(name, text, loader),
+    let mut budget = limits::Budget::new(limits);
+    budget.read(name, text.len())?;
+    let scan: Option<fn(&str, usize) -> Option<usize>> = match kind {
+        // Requirement lines do not nest (markers are bounded line by line).
+        Kind::RequirementsTxt => None,
+        Kind::Pylock | Kind::UvLock | Kind::PoetryLock | Kind::PdmLock => Some(depth::toml),
+        Kind::PipfileLock | Kind::RenvLock => Some(depth::json),
+        Kind::EnvironmentYml => Some(depth::yaml),
+    };
+    if let Some(line) = scan.and_then(|scan| scan(text, limits.max_depth)) {
+        return Err(budget.too_deep(name, line));
+    }
+    let manifest = match kind {
+        Kind::RequirementsTxt => requirements::parse(name, text, loader, &mut budget),
         Kind::Pylock => pylock::parse(name, text),
         Kind::UvLock => uv::parse(name, text),
         Kind::PoetryLock => poetry::parse(name, text),
         Kind::PipfileLock => pipfile::parse(name, text),
         Kind::PdmLock => pdm::parse(name, text),
         Kind::RenvLock => renv::parse(name, text),
-        Kind::EnvironmentYml => conda::parse(name, text, loader),
-    }
+        Kind::EnvironmentYml => conda::parse(name, text, loader, &mut budget),
+    }?;
+    budget.entries(name, manifest.entries.len() + manifest.not_covered.len())?;
+    budget.in_time(name)?;
+    Ok(manifest)
 }
 
 /// Reads a manifest whose kind is told by its name or, failing that, its content.

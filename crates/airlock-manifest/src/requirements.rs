@@ -13,12 +13,14 @@
 //! pure, so anything that looks like a path (a `/` or `\`, a leading `.`, an archive name) is
 //! taken as one.
 
+use std::collections::HashSet;
 use std::path::{Component, Path};
 use std::str::FromStr;
 
 use pep508_rs::pep440_rs::Operator;
 use pep508_rs::{MarkerTree, Requirement, VerbatimUrl, VersionOrUrl};
 
+use crate::limits::Budget;
 use crate::{
     Ecosystem, Entry, Hash, Kind, Loader, Location, Manifest, ManifestError, NotCovered, Origin,
 };
@@ -34,6 +36,7 @@ pub(crate) fn parse(
     name: &str,
     text: &str,
     loader: &dyn Loader,
+    budget: &mut Budget<'_>,
 ) -> Result<Manifest, ManifestError> {
     let mut manifest = Manifest {
         kind: Kind::RequirementsTxt,
@@ -42,7 +45,7 @@ pub(crate) fn parse(
         indexes: Vec::new(),
         requires: None,
     };
-    read_lines(name, &physical_lines(text), loader, &mut manifest)?;
+    read_lines(name, &physical_lines(text), loader, &mut manifest, budget)?;
     Ok(manifest)
 }
 
@@ -83,29 +86,42 @@ pub(crate) fn physical_lines(text: &str) -> Vec<(usize, &str)> {
 
 /// Reads pip requirement lines (numbered physical lines) as if they were the file `file`:
 /// entries, indexes and find-links are added to `manifest`; `-r`/`-c` are resolved relative
-/// to `file` through `loader`. conda's `pip:` section is read with it.
+/// to `file` through `loader`, within `budget`. conda's `pip:` section is read with it.
 pub(crate) fn read_lines(
     file: &str,
     lines: &[(usize, &str)],
     loader: &dyn Loader,
     manifest: &mut Manifest,
+    budget: &mut Budget<'_>,
 ) -> Result<(), ManifestError> {
     let mut reader = Reader {
         loader,
+        indexes: manifest.indexes.iter().cloned().collect(),
+        not_covered: manifest
+            .not_covered
+            .iter()
+            .map(|n| n.spec.clone())
+            .collect(),
         manifest,
+        budget,
         stack: vec![(file_key(file), file.to_owned())],
     };
     reader.read(file, lines, false)
 }
 
-struct Reader<'a> {
+struct Reader<'a, 'b> {
     loader: &'a dyn Loader,
     manifest: &'a mut Manifest,
+    budget: &'a mut Budget<'b>,
     /// The files being read, outermost first: (comparison key, name).
     stack: Vec<(String, String)>,
+    /// What `manifest.indexes` and the specs of `manifest.not_covered` hold, for the one-time
+    /// additions in constant time (a file of many `-i` lines stays linear).
+    indexes: HashSet<String>,
+    not_covered: HashSet<String>,
 }
 
-impl Reader<'_> {
+impl Reader<'_, '_> {
     fn read(
         &mut self,
         file: &str,
@@ -113,6 +129,7 @@ impl Reader<'_> {
         constraint: bool,
     ) -> Result<(), ManifestError> {
         for (number, line) in logical_lines(lines) {
+            self.budget.in_time(file)?;
             self.line(file, number, &line, constraint)?;
         }
         Ok(())
@@ -146,18 +163,22 @@ impl Reader<'_> {
                 file: file.to_owned(),
                 line: number,
             });
+            self.budget.entries(
+                file,
+                self.manifest.entries.len() + self.manifest.not_covered.len() + 1,
+            )?;
             self.manifest.entries.push(entry);
             return Ok(());
         }
 
         for url in opts.indexes {
-            if !self.manifest.indexes.contains(&url) {
+            if self.indexes.insert(url.clone()) {
                 self.manifest.indexes.push(url);
             }
         }
         for link in opts.find_links {
             let spec = format!("--find-links {link}");
-            if !self.manifest.not_covered.iter().any(|n| n.spec == spec) {
+            if self.not_covered.insert(spec.clone()) {
                 self.manifest.not_covered.push(NotCovered {
                     spec,
                     why: FIND_LINKS_WHY.to_owned(),
@@ -190,7 +211,9 @@ impl Reader<'_> {
                 "includes nest deeper than {MAX_DEPTH} files"
             )));
         }
+        self.budget.include(file, number)?;
         let (name, text) = self.loader.load(file, target).map_err(error)?;
+        self.budget.read(&name, text.len())?;
         let key = file_key(&name);
         if self.stack.iter().any(|(k, _)| *k == key) {
             let chain: Vec<&str> = self
@@ -235,45 +258,47 @@ fn file_key(name: &str) -> String {
     }
 }
 
-/// pip's `preprocess`: joins continuations, cuts comments, drops blank lines.
-fn logical_lines(lines: &[(usize, &str)]) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    let mut pending: Option<(usize, String)> = None;
-    let mut finish = |number: usize, line: String| {
-        let line = strip_comment(&line).trim();
-        if !line.is_empty() {
-            out.push((number, line.to_owned()));
-        }
+/// pip's `preprocess`: joins continuations, cuts comments, drops blank lines. Lazily, so that
+/// a reading stopped by a limit has not copied the rest of the file.
+fn logical_lines<'a>(lines: &'a [(usize, &'a str)]) -> impl Iterator<Item = (usize, String)> + 'a {
+    let finish = |number: usize, line: &str| {
+        let line = strip_comment(line).trim();
+        (!line.is_empty()).then(|| (number, line.to_owned()))
     };
-    for &(number, line) in lines {
-        let comment = line.trim_start().starts_with('#');
-        if !line.ends_with('\\') || comment {
-            // A comment line closes a continuation; pip puts a space before it so that the
-            // comment is still cut once joined.
-            let line = if comment {
-                format!(" {line}")
-            } else {
-                line.to_owned()
+    let mut pending: Option<(usize, String)> = None;
+    let mut rest = lines.iter();
+    std::iter::from_fn(move || {
+        loop {
+            let Some(&(number, line)) = rest.next() else {
+                let (first, joined) = pending.take()?;
+                return finish(first, &joined);
             };
-            match pending.take() {
-                Some((first, mut joined)) => {
-                    joined.push_str(&line);
-                    finish(first, joined);
+            let comment = line.trim_start().starts_with('#');
+            if !line.ends_with('\\') || comment {
+                let done = match pending.take() {
+                    Some((first, mut joined)) => {
+                        // A comment line closes a continuation; pip puts a space before it so
+                        // that the comment is still cut once joined.
+                        if comment {
+                            joined.push(' ');
+                        }
+                        joined.push_str(line);
+                        finish(first, &joined)
+                    }
+                    None => finish(number, line),
+                };
+                if done.is_some() {
+                    return done;
                 }
-                None => finish(number, line),
-            }
-        } else {
-            let part = line.trim_matches('\\');
-            match &mut pending {
-                Some((_, joined)) => joined.push_str(part),
-                None => pending = Some((number, part.to_owned())),
+            } else {
+                let part = line.trim_matches('\\');
+                match &mut pending {
+                    Some((_, joined)) => joined.push_str(part),
+                    None => pending = Some((number, part.to_owned())),
+                }
             }
         }
-    }
-    if let Some((first, joined)) = pending {
-        finish(first, joined);
-    }
-    out
+    })
 }
 
 /// Cuts a `#` comment that starts the line or follows whitespace (`pkg#egg` is not one).
@@ -1039,6 +1064,11 @@ mod tests {
 
     use super::*;
     use crate::{MapLoader, NoIncludes};
+
+    /// This module's reading through the crate's entry point (limits included).
+    fn parse(name: &str, text: &str, loader: &dyn Loader) -> Result<Manifest, ManifestError> {
+        crate::parse(Kind::RequirementsTxt, name, text, loader)
+    }
 
     /// One entry on one line: `name ==version spec [extras] ; marker origin hashes flags (file:line)`.
     fn show(e: &Entry) -> String {

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use axum::extract::rejection::JsonRejection;
@@ -116,28 +117,31 @@ pub struct CheckQuery {
 /// `POST /api/v1/check?lane=L` with a manifest as the body: every entry's decision. The kind
 /// comes from `X-Airlock-Manifest-Kind` or `?kind=`, else the name (`X-Airlock-Manifest-Name`
 /// or `?name=`), else the content. A bundle (`application/vnd.airlock.manifest-bundle+json`)
-/// carries the files a requirements file includes. A token is optional, but checked if sent.
+/// carries the files a requirements file includes. Who may call it is `check_access`: whoever
+/// may read the lane (a token is optional, but checked if sent), or only tokens that apply in
+/// it. A manifest over the configured limits answers 413, one nesting deeper than any real
+/// file 422, and 503 with `Retry-After` while the server reads as many as it can.
 pub async fn check(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     Query(q): Query<CheckQuery>,
-    body: axum::body::Bytes,
-) -> Result<Json<airlock_service::CheckReport>, ApiError> {
-    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<airlock_service::CheckReport>, Response> {
     let who = crate::auth::optional(&state.app, &headers)
         .await
-        .map_err(problem)?;
+        .map_err(manifest_problem)?;
     let lane = match q.lane.clone() {
         Some(l) => l,
-        None => state.app.default_check_lane().map_err(problem)?,
+        None => state.app.default_check_lane().map_err(manifest_problem)?,
     };
     state
         .app
-        .authorize_read(&lane, who.as_ref())
-        .map_err(problem)?;
+        .authorize_check(&lane, who.as_ref())
+        .map_err(manifest_problem)?;
+    let body = body.map_err(|e| body_problem(&state, e.status(), e.body_text()))?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let text = std::str::from_utf8(&body).map_err(|_| {
-        problem(airlock_service::ServiceError::BadRequest(
+    let text = String::from_utf8(Vec::from(body)).map_err(|_| {
+        manifest_problem(airlock_service::ServiceError::BadRequest(
             "the manifest is not UTF-8 text".into(),
         ))
     })?;
@@ -147,17 +151,25 @@ pub async fn check(
         airlock_service::ManifestInput::Bundle(text)
     } else {
         airlock_service::ManifestInput::File {
-            name: header("x-airlock-manifest-name").or(q.name.as_deref()),
-            kind: header("x-airlock-manifest-kind").or(q.kind.as_deref()),
+            name: header("x-airlock-manifest-name")
+                .or(q.name.as_deref())
+                .map(str::to_owned),
+            kind: header("x-airlock-manifest-kind")
+                .or(q.kind.as_deref())
+                .map(str::to_owned),
             text,
         }
     };
-    let (file, manifest) = airlock_service::read_manifest(input).map_err(problem)?;
+    let (file, manifest) = state
+        .app
+        .read_manifest(input)
+        .await
+        .map_err(manifest_problem)?;
     let report = state
         .app
         .check(q.lane.as_deref(), &file, &manifest)
         .await
-        .map_err(problem)?;
+        .map_err(manifest_problem)?;
     Ok(Json(report))
 }
 
@@ -181,40 +193,48 @@ pub struct NewRequestBody {
     packages: Vec<String>,
 }
 
-/// `POST /api/v1/requests` (any valid token): a request to admit versions into a lane.
+/// `POST /api/v1/requests` (any valid token): a request to admit versions into a lane. A
+/// manifest is read as for `check` (413, 422, 503).
 pub async fn create_request(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     body: Result<Json<NewRequestBody>, JsonRejection>,
-) -> Result<(axum::http::StatusCode, Json<airlock_service::RequestView>), ApiError> {
-    let body = json_body(body)?;
-    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
+) -> Result<(axum::http::StatusCode, Json<airlock_service::RequestView>), Response> {
+    let body = body
+        .map(|Json(b)| b)
+        .map_err(|e| body_problem(&state, e.status(), e.body_text()))?;
     let who = crate::auth::require(&state.app, &headers)
         .await
-        .map_err(problem)?;
-    let bundle;
-    let input = match &body.manifest {
+        .map_err(manifest_problem)?;
+    let NewRequestBody {
+        lane,
+        reason,
+        manifest,
+        packages,
+    } = body;
+    let input = match manifest {
         Some(ManifestBody {
             files: Some(files),
             main,
             kind,
             ..
-        }) => {
-            bundle = serde_json::json!({ "kind": kind, "main": main, "files": files }).to_string();
-            airlock_service::RequestInput::Manifest(airlock_service::ManifestInput::Bundle(&bundle))
-        }
-        Some(m) => airlock_service::RequestInput::Manifest(airlock_service::ManifestInput::File {
-            name: m.name.as_deref(),
-            kind: m.kind.as_deref(),
-            text: m.text.as_deref().unwrap_or(""),
+        }) => airlock_service::RequestInput::Manifest(airlock_service::ManifestInput::Files {
+            kind,
+            main: main.unwrap_or_default(),
+            files,
         }),
-        None => airlock_service::RequestInput::Packages(&body.packages),
+        Some(m) => airlock_service::RequestInput::Manifest(airlock_service::ManifestInput::File {
+            name: m.name,
+            kind: m.kind,
+            text: m.text.unwrap_or_default(),
+        }),
+        None => airlock_service::RequestInput::Packages(&packages),
     };
     let view = state
         .app
-        .create_request(&who, &body.lane, &body.reason, input)
+        .create_request(&who, &lane, &reason, input)
         .await
-        .map_err(problem)?;
+        .map_err(manifest_problem)?;
     Ok((axum::http::StatusCode::CREATED, Json(view)))
 }
 
@@ -352,4 +372,35 @@ pub async fn promote(
             .await
             .map_err(problem)?,
     ))
+}
+
+/// An error of a route that reads manifests, as problem+json; a 503 says when to retry.
+fn manifest_problem(e: airlock_service::ServiceError) -> Response {
+    let retry_after = match &e {
+        airlock_service::ServiceError::Unavailable {
+            retry_after_secs, ..
+        } => Some(*retry_after_secs),
+        _ => None,
+    };
+    let mut response = ApiError::from(e).problem().into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
+    response
+}
+
+/// A body that could not be read as problem+json; one over the route's limit names the
+/// setting behind it.
+fn body_problem(state: &AppState, status: axum::http::StatusCode, text: String) -> Response {
+    let message = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "manifest too large: the request body is over the limit that follows from the server's max_manifest_size ({} bytes)",
+            state.app.config().max_manifest_size.0
+        )
+    } else {
+        text
+    };
+    ApiError::new(status, message).problem().into_response()
 }

@@ -45,6 +45,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
             ServiceError::Conflict(_) => StatusCode::CONFLICT,
             ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Upstream { timeout: true, .. } => StatusCode::GATEWAY_TIMEOUT,
             ServiceError::Upstream { timeout: false, .. } => StatusCode::BAD_GATEWAY,
             ServiceError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,

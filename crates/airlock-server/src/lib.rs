@@ -37,8 +37,10 @@ pub(crate) struct AppState {
 /// Slack on top of `max_upload_size` for the form's text fields.
 const FORM_FIELDS_ALLOWANCE: u64 = 16 * 1024 * 1024;
 
-/// The largest manifest `POST /api/v1/check` reads (the largest real lock files are a few MB).
-const MAX_MANIFEST_SIZE: usize = 32 * 1024 * 1024;
+/// Slack on top of twice `max_manifest_size` for the bodies of `POST /api/v1/check` and
+/// `POST /api/v1/requests`: a bundle's JSON escapes the text of its files (a newline takes two
+/// bytes) and adds names. The manifest itself is held to `max_manifest_size` when read.
+const MANIFEST_BODY_ALLOWANCE: u64 = 1024 * 1024;
 
 pub fn router(app: Arc<Airlock>) -> Router {
     let body_limit = app
@@ -46,6 +48,14 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .max_upload_size
         .0
         .saturating_add(FORM_FIELDS_ALLOWANCE);
+    let manifest_body_limit = usize::try_from(
+        app.config()
+            .max_manifest_size
+            .0
+            .saturating_mul(2)
+            .saturating_add(MANIFEST_BODY_ALLOWANCE),
+    )
+    .unwrap_or(usize::MAX);
     let state = AppState {
         metrics: Arc::new(metrics::Metrics::new(app.proxy_counters())),
         app,
@@ -90,7 +100,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
             "/api/v1/requests",
             get(api::requests)
                 .post(api::create_request)
-                .layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
+                .layer(DefaultBodyLimit::max(manifest_body_limit)),
         )
         .route("/api/v1/requests/{id}", get(api::request))
         .route("/api/v1/requests/{id}/approve", post(api::approve))
@@ -98,7 +108,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/api/v1/promote", post(api::promote))
         .route(
             "/api/v1/check",
-            post(api::check).layer(DefaultBodyLimit::max(MAX_MANIFEST_SIZE)),
+            post(api::check).layer(DefaultBodyLimit::max(manifest_body_limit)),
         )
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/advisories/{id}", get(api::advisory))

@@ -6,10 +6,11 @@
 //! the entry is not pinned or not from a package index, its hashes match none of airlock's files,
 //! the version is yanked.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use airlock_config::{Ecosystem, LaneConfig};
+use airlock_config::{CheckAccess, Ecosystem, LaneConfig};
 use airlock_manifest::{Entry, Location, Manifest, NotCovered, Origin};
 use airlock_policy::{
     Action, ArtifactFacts, HiddenStyle, Level, Reason, ReasonCode, Verdict, package_key,
@@ -17,9 +18,11 @@ use airlock_policy::{
 use airlock_store::ArtifactRow;
 use serde::{Deserialize, Serialize};
 
+use tokio::sync::Semaphore;
+
 use crate::index::Lookup;
 use crate::policy::{Decider, facts_of, policy_ecosystem};
-use crate::{Airlock, ServiceError};
+use crate::{Airlock, Principal, ServiceError};
 
 /// A manifest judged against a lane.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,29 +124,45 @@ fn same_version(eco: Ecosystem, a: &str, b: &str) -> bool {
 /// The content type of a manifest sent with the files it includes.
 pub const BUNDLE_CONTENT_TYPE: &str = "application/vnd.airlock.manifest-bundle+json";
 
-/// A manifest as a client sends it: one file, or a bundle of the file and those it includes
-/// (`{"kind"?, "main", "files": {path: text}}`, paths relative to a shared directory).
-pub enum ManifestInput<'a> {
+/// How long a manifest waits for a free reader before the server answers 503.
+const READER_WAIT: Duration = Duration::from_secs(2);
+
+/// What a 503 for busy readers tells the client to wait, in seconds.
+const READER_RETRY_AFTER_SECS: u64 = 5;
+
+/// A manifest as a client sends it: one file, or the file and those it includes, as a bundle's
+/// JSON (`{"kind"?, "main", "files": {path: text}}`, paths relative to a shared directory) or
+/// already decoded.
+pub enum ManifestInput {
     File {
         /// The file name, which tells the kind (`uv.lock`), when known.
-        name: Option<&'a str>,
+        name: Option<String>,
         /// The kind when given explicitly (`uv-lock` or a standard file name).
-        kind: Option<&'a str>,
-        text: &'a str,
+        kind: Option<String>,
+        text: String,
     },
-    Bundle(&'a str),
+    Bundle(String),
+    Files {
+        kind: Option<String>,
+        main: String,
+        files: BTreeMap<String, String>,
+    },
 }
 
 #[derive(Deserialize)]
 struct Bundle {
     kind: Option<String>,
     main: String,
-    files: std::collections::BTreeMap<String, String>,
+    files: BTreeMap<String, String>,
 }
 
-/// Reads a manifest sent to the server.
-pub fn read_manifest(input: ManifestInput<'_>) -> Result<(String, Manifest), ServiceError> {
-    let bad = |e: airlock_manifest::ManifestError| ServiceError::BadRequest(e.to_string());
+/// Reads a manifest sent to the server within `limits`. `settings` names the server settings
+/// behind the limits, for the messages.
+fn read_manifest_with(
+    input: ManifestInput,
+    limits: &airlock_manifest::Limits,
+    settings: &LimitSettings,
+) -> Result<(String, Manifest), ServiceError> {
     let kind_of = |kind: Option<&str>, name: Option<&str>, text: &str| {
         match kind {
         Some(k) => k
@@ -156,36 +175,155 @@ pub fn read_manifest(input: ManifestInput<'_>) -> Result<(String, Manifest), Ser
         }),
     }
     };
+    let bad = |e: airlock_manifest::ManifestError| settings.error(e);
     match input {
         ManifestInput::File { name, kind, text } => {
-            let kind = kind_of(kind, name, text)?;
-            let name = name.unwrap_or(kind.as_str()).to_string();
-            let manifest =
-                airlock_manifest::parse(kind, &name, text, &airlock_manifest::NoIncludes)
-                    .map_err(bad)?;
+            let kind = kind_of(kind.as_deref(), name.as_deref(), &text)?;
+            let name = name.unwrap_or_else(|| kind.as_str().to_string());
+            let manifest = airlock_manifest::parse_with(
+                kind,
+                &name,
+                &text,
+                &airlock_manifest::NoIncludes,
+                limits,
+            )
+            .map_err(bad)?;
             Ok((name, manifest))
         }
         ManifestInput::Bundle(json) => {
-            let bundle: Bundle = serde_json::from_str(json)
+            let bundle: Bundle = serde_json::from_str(&json)
                 .map_err(|e| ServiceError::BadRequest(format!("not a manifest bundle: {e}")))?;
-            let text = bundle.files.get(&bundle.main).ok_or_else(|| {
-                ServiceError::BadRequest(format!(
-                    "the bundle lacks its main file {:?}",
-                    bundle.main
-                ))
+            drop(json);
+            read_manifest_with(
+                ManifestInput::Files {
+                    kind: bundle.kind,
+                    main: bundle.main,
+                    files: bundle.files,
+                },
+                limits,
+                settings,
+            )
+        }
+        ManifestInput::Files { kind, main, files } => {
+            let text = files.get(&main).ok_or_else(|| {
+                ServiceError::BadRequest(format!("the bundle lacks its main file {main:?}"))
             })?;
-            let kind = kind_of(bundle.kind.as_deref(), Some(&bundle.main), text)?;
-            let loader = airlock_manifest::MapLoader {
-                files: &bundle.files,
-            };
+            let kind = kind_of(kind.as_deref(), Some(&main), text)?;
+            let loader = airlock_manifest::MapLoader { files: &files };
             let manifest =
-                airlock_manifest::parse(kind, &bundle.main, text, &loader).map_err(bad)?;
-            Ok((bundle.main, manifest))
+                airlock_manifest::parse_with(kind, &main, text, &loader, limits).map_err(bad)?;
+            Ok((main, manifest))
+        }
+    }
+}
+
+/// The configured manifest limits, for the messages that name them.
+struct LimitSettings {
+    time_limit_ms: u64,
+}
+
+impl LimitSettings {
+    /// A manifest error as the client sees it: over a size limit 413, nesting no real file has
+    /// 422 (both naming the setting), anything else 400.
+    fn error(&self, e: airlock_manifest::ManifestError) -> ServiceError {
+        use airlock_manifest::Limit;
+        let setting = match e.limit() {
+            None => return ServiceError::BadRequest(e.to_string()),
+            Some(Limit::Depth) => {
+                return ServiceError::Unprocessable(format!(
+                    "{e}: no real manifest nests this deep"
+                ));
+            }
+            Some(Limit::Bytes) => "max_manifest_size".to_string(),
+            Some(Limit::Entries) => "max_manifest_entries".to_string(),
+            Some(Limit::Includes) => "max_manifest_includes".to_string(),
+            Some(Limit::Time) => format!("manifest_time_limit_ms = {}", self.time_limit_ms),
+        };
+        ServiceError::TooLarge(format!("manifest too large: {e} (the server's {setting})"))
+    }
+}
+
+/// Bounds on reading manifests sent to the server: how many are read at once (off the async
+/// workers), and each one's [`airlock_manifest::Limits`] from the configuration.
+pub(crate) struct ManifestReaders {
+    permits: Arc<Semaphore>,
+}
+
+impl ManifestReaders {
+    /// As many readers as the machine has CPUs.
+    pub(crate) fn new() -> ManifestReaders {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        ManifestReaders {
+            permits: Arc::new(Semaphore::new(cpus)),
         }
     }
 }
 
 impl Airlock {
+    /// Reads a manifest sent to the server: on a blocking thread, one of at most as many as the
+    /// machine has CPUs (waiting up to 2 s for one, else 503 with `Retry-After`), within the
+    /// configured limits and time (413 beyond, 422 for nesting no real file has).
+    pub async fn read_manifest(
+        &self,
+        input: ManifestInput,
+    ) -> Result<(String, Manifest), ServiceError> {
+        let config = self.config();
+        let busy = || ServiceError::Unavailable {
+            message: "the server is reading as many manifests as it can; try again shortly".into(),
+            retry_after_secs: READER_RETRY_AFTER_SECS,
+        };
+        let permit = tokio::time::timeout(
+            READER_WAIT,
+            self.manifest_readers.permits.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
+        let time = Duration::from_millis(config.manifest_time_limit_ms);
+        let limits = airlock_manifest::Limits {
+            max_bytes: usize::try_from(config.max_manifest_size.0).unwrap_or(usize::MAX),
+            max_includes: usize::try_from(config.max_manifest_includes).unwrap_or(usize::MAX),
+            max_entries: usize::try_from(config.max_manifest_entries).unwrap_or(usize::MAX),
+            deadline: Some(Instant::now() + time),
+            ..airlock_manifest::Limits::default()
+        };
+        let settings = LimitSettings {
+            time_limit_ms: config.manifest_time_limit_ms,
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            // The permit is released when the reading ends, not when the caller stops waiting.
+            let _permit = permit;
+            read_manifest_with(input, &limits, &settings)
+        });
+        // The reading stops itself at its deadline; this bounds the wait should one step of it
+        // (one parser call) run long.
+        match tokio::time::timeout(time + Duration::from_secs(1), task).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(e)) => Err(ServiceError::internal("reading a manifest failed", e)),
+            Err(_) => Err(ServiceError::TooLarge(format!(
+                "manifest too large: reading took longer than the time allowed (the server's manifest_time_limit_ms = {})",
+                config.manifest_time_limit_ms
+            ))),
+        }
+    }
+
+    /// Whether `who` may check manifests against `lane`: whoever may read it, or, with
+    /// `check_access = "tokens"`, only a token that applies in it.
+    pub fn authorize_check(&self, lane: &str, who: Option<&Principal>) -> Result<(), ServiceError> {
+        self.authorize_read(lane, who)?;
+        if self.config().check_access == CheckAccess::Tokens {
+            match who {
+                None => {
+                    return Err(ServiceError::Unauthorized(format!(
+                        "checking manifests on this server needs a token that applies in lane {lane:?} (check_access = \"tokens\"): send one (HTTP Basic with user __token__, or Bearer)"
+                    )));
+                }
+                Some(who) => who.require_lane(lane, "checking manifests in")?,
+            }
+        }
+        Ok(())
+    }
+
     /// The lane a check uses when none is named: the last one configured (lanes are declared
     /// in promotion order, so the strictest, e.g. `prod`).
     pub fn default_check_lane(&self) -> Result<String, ServiceError> {

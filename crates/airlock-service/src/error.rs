@@ -17,6 +17,15 @@ pub enum ServiceError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// Well-formed enough to read, but not something the server will process (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The server is busy with this kind of work; the client may retry after a while (503).
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// An upstream failed and nothing cached could answer instead (502, or 504 on a timeout).
     #[error("{message}")]
     Upstream { timeout: bool, message: String },

@@ -34,8 +34,7 @@ use airlock_store::{AuditEntry, BlobStore, Db};
 pub use advisories::ImportSummary;
 pub use airlock_policy::{Action, Verdict};
 pub use check::{
-    AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, LicenseOut, ManifestInput,
-    Summary, read_manifest,
+    AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, LicenseOut, ManifestInput, Summary,
 };
 pub use config_as_code::ConfigChange;
 pub use cran::CranIndex;
@@ -78,6 +77,8 @@ pub struct Airlock {
     lane_policies: std::sync::Mutex<Option<(i64, policy::LanePolicies)>>,
     /// Advisory indexes of snapshot instants, oldest first.
     snapshot_advisories: std::sync::Mutex<Vec<(i64, Arc<airlock_policy::AdvisoryDb>)>>,
+    /// Manifests sent to the server are read a few at a time, off the async workers.
+    manifest_readers: check::ManifestReaders,
 }
 
 impl Airlock {
@@ -127,6 +128,7 @@ impl Airlock {
             offline,
             lane_policies: std::sync::Mutex::new(None),
             snapshot_advisories: std::sync::Mutex::new(Vec::new()),
+            manifest_readers: check::ManifestReaders::new(),
         });
         app.fill_advisory_packages().await?;
         app.reload_config().await?;

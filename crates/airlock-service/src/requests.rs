@@ -12,14 +12,14 @@ use airlock_manifest::{Entry, Kind, Manifest};
 use airlock_store::{ApprovalFileRow, ApprovalRow, NewRequest, RequestRow};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{CheckedEntry, ManifestInput, read_manifest};
+use crate::check::{CheckedEntry, ManifestInput};
 use crate::policy::Decider;
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
-    Manifest(ManifestInput<'a>),
+    Manifest(ManifestInput),
     /// `pypi:name==version`, `cran:name==version` (a bare `name==version` is Python).
     Packages(&'a [String]),
 }
@@ -138,7 +138,7 @@ impl Airlock {
         }
         check_text("the reason", reason, MAX_REASON_LEN)?;
         let (file, mut manifest) = match input {
-            RequestInput::Manifest(m) => read_manifest(m)?,
+            RequestInput::Manifest(m) => self.read_manifest(m).await?,
             RequestInput::Packages(specs) => {
                 let entries = specs
                     .iter()
