@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use airlock_manifest::{Kind, Loader, Manifest};
-use airlock_service::{CheckReport, CheckedEntry};
+use airlock_service::{CheckReport, CheckedEntry, Principal};
 use anyhow::{Context, Result};
 
 use crate::{GlobalArgs, open_offline};
@@ -127,9 +127,15 @@ pub async fn check(global: &GlobalArgs, args: CheckArgs) -> Result<()> {
 
 async fn local(global: &GlobalArgs, args: &CheckArgs, read: &Read) -> Result<CheckReport> {
     let app = open_offline(global).await?;
-    let report = app
-        .check(args.lane.as_deref(), &read.name, &read.manifest)
-        .await;
+    let report = async {
+        let lane = match &args.lane {
+            Some(lane) => lane.clone(),
+            None => app.default_check_lane()?,
+        };
+        let lane = app.open_lane(&lane, Some(&Principal::local_admin()))?;
+        app.check(&lane, &read.name, &read.manifest).await
+    }
+    .await;
     app.close().await;
     Ok(report?)
 }

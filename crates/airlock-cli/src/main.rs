@@ -492,7 +492,10 @@ async fn run(cli: Cli) -> Result<()> {
                 }
                 None => {
                     let app = open(g).await?;
-                    let answer = app.why(&lane, eco, &entry.name, version).await;
+                    let answer = match app.open_lane(&lane, Some(&Principal::local_admin())) {
+                        Ok(read) => app.why(&read, eco, &entry.name, version).await,
+                        Err(e) => Err(e),
+                    };
                     app.close().await;
                     answer?
                 }

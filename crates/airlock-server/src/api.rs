@@ -38,7 +38,7 @@ pub async fn why(
         .map_err(|e| ApiError::from(e).problem())?;
     let answer = state
         .app
-        .why(lane.spec(), &q.ecosystem, &q.name, &q.version)
+        .why(&lane, &q.ecosystem, &q.name, &q.version)
         .await
         .map_err(|e| ApiError::from(e).problem())?;
     Ok(Json(answer))
@@ -134,9 +134,9 @@ pub async fn check(
         Some(l) => l,
         None => state.app.default_check_lane().map_err(manifest_problem)?,
     };
-    state
+    let lane = state
         .app
-        .authorize_check(&lane, who.as_ref())
+        .open_lane_for_check(&lane, who.as_ref())
         .map_err(manifest_problem)?;
     let body = body.map_err(|e| body_problem(&state, e.status(), e.body_text()))?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -167,7 +167,7 @@ pub async fn check(
         .map_err(manifest_problem)?;
     let report = state
         .app
-        .check(q.lane.as_deref(), &file, &manifest)
+        .check(&lane, &file, &manifest)
         .await
         .map_err(manifest_problem)?;
     Ok(Json(report))

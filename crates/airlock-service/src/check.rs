@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::index::Lookup;
 use crate::policy::{Decider, facts_of, policy_ecosystem};
+use crate::snapshot::LaneRead;
 use crate::{Airlock, Principal, ServiceError};
 
 /// A manifest judged against a lane.
@@ -307,10 +308,14 @@ impl Airlock {
         }
     }
 
-    /// Whether `who` may check manifests against `lane`: whoever may read it, or, with
+    /// Opens `lane` for `who` to check manifests against: whoever may read it, or, with
     /// `check_access = "tokens"`, only a token that applies in it.
-    pub fn authorize_check(&self, lane: &str, who: Option<&Principal>) -> Result<(), ServiceError> {
-        self.authorize_read(lane, who)?;
+    pub fn open_lane_for_check(
+        &self,
+        lane: &str,
+        who: Option<&Principal>,
+    ) -> Result<LaneRead, ServiceError> {
+        let read = self.open_lane(lane, who)?;
         if self.config().check_access == CheckAccess::Tokens {
             match who {
                 None => {
@@ -321,7 +326,7 @@ impl Airlock {
                 Some(who) => who.require_lane(lane, "checking manifests in")?,
             }
         }
-        Ok(())
+        Ok(read)
     }
 
     /// The lane a check uses when none is named: the last one configured (lanes are declared
@@ -338,18 +343,11 @@ impl Airlock {
     /// [`default_check_lane`](Self::default_check_lane)).
     pub async fn check(
         self: &Arc<Self>,
-        lane: Option<&str>,
+        lane: &LaneRead,
         file: &str,
         manifest: &Manifest,
     ) -> Result<CheckReport, ServiceError> {
-        let default;
-        let lane = match lane {
-            Some(l) => l,
-            None => {
-                default = self.default_check_lane()?;
-                default.as_str()
-            }
-        };
+        let lane = lane.spec();
         let lane_ref = self.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
         let keys: HashSet<String> = manifest
@@ -417,11 +415,12 @@ impl Airlock {
     /// `pypi` or `cran`.
     pub async fn why(
         self: &Arc<Self>,
-        lane: &str,
+        lane: &LaneRead,
         eco: &str,
         name: &str,
         version: &str,
     ) -> Result<serde_json::Value, ServiceError> {
+        let lane = lane.spec();
         let lane_ref = self.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
         let entry = crate::requests::pinned_entry(eco, name, version)?;

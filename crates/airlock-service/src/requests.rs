@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckedEntry, ManifestInput};
 use crate::policy::Decider;
 use crate::publish::{MAX_REASON_LEN, check_text};
+use crate::snapshot::LaneRead;
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
 
 /// What a request is made from.
@@ -182,7 +183,9 @@ impl Airlock {
                 "the request names no package".into(),
             ));
         }
-        let report = self.check(Some(lane), &file, &manifest).await?;
+        let report = self
+            .check(&LaneRead::of_service(lane), &file, &manifest)
+            .await?;
         let missing = self.missing_dependencies(lane, &report.packages).await?;
         let body = serde_json::to_string(&Body {
             entries: report.packages,
@@ -275,7 +278,9 @@ impl Airlock {
                 indexes: Vec::new(),
                 requires: None,
             };
-            let report = self.check(Some(&view.lane), "request", &manifest).await?;
+            let report = self
+                .check(&LaneRead::of_service(&view.lane), "request", &manifest)
+                .await?;
             let requested: Vec<CheckedEntry> =
                 view.entries.iter().map(|e| e.requested.clone()).collect();
             view.missing = self.missing_dependencies(&view.lane, &requested).await?;
