@@ -39,6 +39,11 @@ pub struct Config {
     pub blob_cache_size: ByteSize,
     /// How often a server checks the database for changes made by other processes, in milliseconds.
     pub revision_poll_ms: u64,
+    /// Blobs no row refers to (left by a crash between storing an upload's bytes and committing its
+    /// row), and abandoned temporary files, are removed once this old: at start, then as often. Keep
+    /// it longer than any upload or download can take, on every server sharing the blob store.
+    #[serde(default = "default_blob_sweep_grace")]
+    pub blob_sweep_grace: Span,
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
     #[serde(rename = "lane")]
@@ -112,6 +117,12 @@ pub struct SourceConfig {
     pub backoff: Span,
 }
 
+/// Shortest `blob_sweep_grace` accepted: shorter ones would race uploads still being received.
+const MIN_BLOB_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn default_blob_sweep_grace() -> Span {
+    Span(std::time::Duration::from_secs(3600))
+}
 fn default_ttl() -> Span {
     Span(std::time::Duration::from_secs(600))
 }
@@ -263,6 +274,12 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.blob_sweep_grace.0 < MIN_BLOB_SWEEP_GRACE {
+            return invalid(format!(
+                "blob_sweep_grace {} is too short: an upload in flight would lose its bytes (at least 1m)",
+                self.blob_sweep_grace
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for s in &self.sources {
             if !is_identifier(&s.name) {
@@ -392,6 +409,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("AIRLOCK_MAX_UNCOMPRESSED_SIZE", "max_uncompressed_size"),
     ("AIRLOCK_REVISION_POLL_MS", "revision_poll_ms"),
     ("AIRLOCK_BLOB_CACHE_SIZE", "blob_cache_size"),
+    ("AIRLOCK_BLOB_SWEEP_GRACE", "blob_sweep_grace"),
 ];
 
 const DEFAULTS: &str = r#"
@@ -402,6 +420,7 @@ max_upload_size = "1GiB"
 max_uncompressed_size = "4GiB"
 blob_cache_size = "256MiB"
 revision_poll_ms = 1000
+blob_sweep_grace = "1h"
 
 [[source]]
 name = "internal-pypi"
@@ -538,6 +557,26 @@ mod tests {
             "sqlite://airlock-data/airlock.db"
         );
         assert_eq!(loaded.origins["listen"], Origin::Default);
+    }
+
+    #[test]
+    fn blob_sweep_grace_defaults_to_an_hour_and_refuses_racing_uploads() {
+        let loaded = load(None, env(&[]), &Flags::default()).unwrap();
+        assert_eq!(loaded.config.blob_sweep_grace.to_string(), "1h");
+        let loaded = load(
+            None,
+            env(&[("AIRLOCK_BLOB_SWEEP_GRACE", "2d")]),
+            &Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.blob_sweep_grace.to_string(), "2d");
+        let err = load(
+            Some(("a.toml", "blob_sweep_grace = \"5s\"\n")),
+            env(&[]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("blob_sweep_grace"), "{err}");
     }
 
     #[test]
