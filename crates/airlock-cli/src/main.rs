@@ -408,11 +408,30 @@ async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
     }
     let watcher = tokio::spawn(app.clone().watch_revisions());
     let sweeper = tokio::spawn(app.clone().sweep_blobs_periodically());
+    let trimmer = tokio::spawn(give_back_memory_periodically());
     airlock_server::serve(app.clone(), listener, shutdown_signal()).await?;
     watcher.abort();
     sweeper.abort();
+    trimmer.abort();
     app.close().await;
     Ok(())
+}
+
+/// Hands memory freed after a burst of uploads and downloads back to the system. glibc's malloc
+/// keeps it otherwise: its mmap threshold grows with the largest buffer freed, so later buffers come
+/// from per-thread arenas that it trims only at their top. After 32 concurrent uploads with 32
+/// readers the idle server kept about 60 MiB more without this (`bench/memory.sh`). `malloc_trim`
+/// walks the arenas in well under a millisecond when there is nothing to give back.
+async fn give_back_memory_periodically() {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim takes no pointer and only releases memory malloc holds free.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
 }
 
 async fn run(cli: Cli) -> Result<()> {

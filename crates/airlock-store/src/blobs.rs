@@ -6,7 +6,7 @@ use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -51,10 +51,12 @@ pub struct BlobStore {
     hot: Arc<HotBlobs>,
 }
 
-/// Recently read small blobs, in memory. Content-addressed, so never stale.
+/// Recently read small blobs, in memory, with when each was last read. Content-addressed, so never
+/// stale; let go once unread for a while (see [`BlobStore::trim_cache`]), so that memory taken under
+/// load comes back when the load ends.
 #[derive(Debug)]
 struct HotBlobs {
-    map: std::sync::Mutex<lru::LruCache<String, Bytes>>,
+    map: std::sync::Mutex<lru::LruCache<String, (Bytes, Instant)>>,
     bytes: std::sync::atomic::AtomicU64,
     budget: u64,
 }
@@ -64,7 +66,19 @@ const HOT_MAX_ITEM: u64 = 8 * 1024 * 1024;
 
 impl HotBlobs {
     fn get(&self, sha256: &str) -> Option<Bytes> {
-        self.map.lock().ok()?.get(sha256).cloned()
+        let mut map = self.map.lock().ok()?;
+        let (data, used) = map.get_mut(sha256)?;
+        *used = Instant::now();
+        Some(data.clone())
+    }
+
+    fn remove(&self, sha256: &str) {
+        if let Ok(mut map) = self.map.lock()
+            && let Some((old, _)) = map.pop(sha256)
+        {
+            self.bytes
+                .fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     fn insert(&self, sha256: &str, data: Bytes) {
@@ -74,10 +88,10 @@ impl HotBlobs {
             return;
         }
         self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        map.put(sha256.to_string(), data);
+        map.put(sha256.to_string(), (data, Instant::now()));
         while self.bytes.load(Ordering::Relaxed) > self.budget {
             match map.pop_lru() {
-                Some((_, old)) => {
+                Some((_, (old, _))) => {
                     self.bytes.fetch_sub(old.len() as u64, Ordering::Relaxed);
                 }
                 None => break,
@@ -334,15 +348,29 @@ impl BlobStore {
         })
     }
 
+    /// Lets go of cached blobs unread for `idle` or longer; returns how many bytes that freed.
+    pub fn trim_cache(&self, idle: std::time::Duration) -> u64 {
+        use std::sync::atomic::Ordering;
+        let Ok(mut map) = self.hot.map.lock() else {
+            return 0;
+        };
+        let mut freed = 0;
+        // Least recently read first: stop at the first one read since.
+        while map
+            .peek_lru()
+            .is_some_and(|(_, (_, used))| used.elapsed() >= idle)
+        {
+            if let Some((_, (old, _))) = map.pop_lru() {
+                freed += old.len() as u64;
+            }
+        }
+        self.hot.bytes.fetch_sub(freed, Ordering::Relaxed);
+        freed
+    }
+
     /// Removes a blob (absent is fine).
     pub async fn delete(&self, sha256: &str) -> Result<(), BlobError> {
-        if let Ok(mut map) = self.hot.map.lock()
-            && let Some(old) = map.pop(sha256)
-        {
-            self.hot
-                .bytes
-                .fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.hot.remove(sha256);
         match self.store.delete(&Self::key(sha256)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
@@ -397,15 +425,7 @@ impl BlobStore {
         key: &str,
         cutoff: SystemTime,
     ) -> Result<Option<u64>, BlobError> {
-        let name = key.rsplit('/').next().unwrap_or_default();
-        if is_sha256(name)
-            && let Ok(mut map) = self.hot.map.lock()
-            && let Some(old) = map.pop(name)
-        {
-            self.hot
-                .bytes
-                .fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.hot.remove(key.rsplit('/').next().unwrap_or_default());
         if let Some(root) = &self.local_root {
             let relative = Path::new(key);
             if !key.starts_with("sha256/")
