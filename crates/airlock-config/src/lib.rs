@@ -35,7 +35,8 @@ pub struct Config {
     pub max_upload_size: ByteSize,
     /// Largest total uncompressed size of an uploaded archive (zip bombs).
     pub max_uncompressed_size: ByteSize,
-    /// Memory kept for recently served small files (up to 8 MiB each); 0 turns it off.
+    /// Memory kept for recently served small files (up to 8 MiB each; each let go once unread for a
+    /// few seconds, so that an idle server gives the memory back); 0 turns it off.
     pub blob_cache_size: ByteSize,
     /// How often a server checks the database for changes made by other processes, in milliseconds.
     pub revision_poll_ms: u64,
