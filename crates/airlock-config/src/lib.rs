@@ -35,7 +35,8 @@ pub struct Config {
     pub max_upload_size: ByteSize,
     /// Largest total uncompressed size of an uploaded archive (zip bombs).
     pub max_uncompressed_size: ByteSize,
-    /// Memory kept for recently served small files (up to 8 MiB each); 0 turns it off.
+    /// Memory kept for recently served small files (up to 8 MiB each; each let go once unread for a
+    /// few seconds, so that an idle server gives the memory back); 0 turns it off.
     pub blob_cache_size: ByteSize,
     /// How often a server checks the database for changes made by other processes, in milliseconds.
     pub revision_poll_ms: u64,
@@ -52,6 +53,11 @@ pub struct Config {
     /// off the async workers, as many at once as the machine has CPUs; a manifest that finds
     /// them all busy for as long answers 503 with `Retry-After`.
     pub manifest_time_limit_ms: u64,
+    /// Blobs no row refers to (left by a crash between storing an upload's bytes and committing its
+    /// row), and abandoned temporary files, are removed once this old: at start, then as often. Keep
+    /// it longer than any upload or download can take, on every server sharing the blob store.
+    #[serde(default = "default_blob_sweep_grace")]
+    pub blob_sweep_grace: Span,
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
     #[serde(rename = "lane")]
@@ -137,6 +143,12 @@ pub struct SourceConfig {
     pub backoff: Span,
 }
 
+/// Shortest `blob_sweep_grace` accepted: shorter ones would race uploads still being received.
+const MIN_BLOB_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn default_blob_sweep_grace() -> Span {
+    Span(std::time::Duration::from_secs(3600))
+}
 fn default_ttl() -> Span {
     Span(std::time::Duration::from_secs(600))
 }
@@ -288,6 +300,12 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        if self.blob_sweep_grace.0 < MIN_BLOB_SWEEP_GRACE {
+            return invalid(format!(
+                "blob_sweep_grace {} is too short: an upload in flight would lose its bytes (at least 1m)",
+                self.blob_sweep_grace
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for s in &self.sources {
             if !is_identifier(&s.name) {
@@ -431,6 +449,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("AIRLOCK_MAX_MANIFEST_ENTRIES", "max_manifest_entries"),
     ("AIRLOCK_MAX_MANIFEST_INCLUDES", "max_manifest_includes"),
     ("AIRLOCK_MANIFEST_TIME_LIMIT_MS", "manifest_time_limit_ms"),
+    ("AIRLOCK_BLOB_SWEEP_GRACE", "blob_sweep_grace"),
 ];
 
 const DEFAULTS: &str = r#"
@@ -446,6 +465,7 @@ max_manifest_size = "16MiB"
 max_manifest_entries = 20000
 max_manifest_includes = 100
 manifest_time_limit_ms = 10000
+blob_sweep_grace = "1h"
 
 [[source]]
 name = "internal-pypi"
@@ -588,6 +608,26 @@ mod tests {
             "sqlite://airlock-data/airlock.db"
         );
         assert_eq!(loaded.origins["listen"], Origin::Default);
+    }
+
+    #[test]
+    fn blob_sweep_grace_defaults_to_an_hour_and_refuses_racing_uploads() {
+        let loaded = load(None, env(&[]), &Flags::default()).unwrap();
+        assert_eq!(loaded.config.blob_sweep_grace.to_string(), "1h");
+        let loaded = load(
+            None,
+            env(&[("AIRLOCK_BLOB_SWEEP_GRACE", "2d")]),
+            &Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(loaded.config.blob_sweep_grace.to_string(), "2d");
+        let err = load(
+            Some(("a.toml", "blob_sweep_grace = \"5s\"\n")),
+            env(&[]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("blob_sweep_grace"), "{err}");
     }
 
     #[test]

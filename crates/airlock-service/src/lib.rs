@@ -18,6 +18,7 @@ mod proxy;
 mod publish;
 mod requests;
 mod snapshot;
+mod sweep;
 mod time_fmt;
 mod tokens;
 mod upload;
@@ -47,11 +48,16 @@ pub use proxy::{FileBody, ProxyCounters};
 pub use publish::{Published, UploadForm};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, parse_package_spec};
 pub use snapshot::{LaneRead, parse_instant};
+pub use sweep::SweepReport;
 pub use time_fmt::{format_rfc3339, now_micros, parse_rfc3339};
 pub use tokens::{Principal, Role, TokenInfo};
 pub use upload::{UploadSink, UploadedContent};
 
 pub use airlock_pypi::simple::Format;
+
+/// How long a blob cached in memory stays unread before it is let go: long enough to serve a burst
+/// of installs from memory, short enough that memory comes back soon after the load ends.
+pub const CACHED_BLOB_IDLE: Duration = Duration::from_secs(3);
 
 /// The application: configuration, storage and the caches built on them.
 pub struct Airlock {
@@ -174,13 +180,15 @@ impl Airlock {
         }
     }
 
-    /// Notices changes made by other processes (another server, the CLI): polls the revision.
+    /// Notices changes made by other processes (another server, the CLI): polls the revision. On
+    /// the same tick, lets go of cached blobs nobody read for [`CACHED_BLOB_IDLE`].
     pub async fn watch_revisions(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(
             self.config().revision_poll_ms.max(50),
         ));
         loop {
             tick.tick().await;
+            self.blobs.trim_cache(CACHED_BLOB_IDLE);
             match self.db.revision().await {
                 Ok(r) => {
                     if self.revision.load(Ordering::SeqCst) < r {

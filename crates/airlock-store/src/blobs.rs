@@ -6,6 +6,7 @@ use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -30,6 +31,8 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
     #[error("{0:?} is not a sha256 digest")]
     BadDigest(String),
+    #[error("{0:?} is not a key of the blob store")]
+    BadKey(String),
 }
 
 /// A (ranged) read: the bytes of `range` out of a blob of `total` bytes.
@@ -48,10 +51,12 @@ pub struct BlobStore {
     hot: Arc<HotBlobs>,
 }
 
-/// Recently read small blobs, in memory. Content-addressed, so never stale.
+/// Recently read small blobs, in memory, with when each was last read. Content-addressed, so never
+/// stale; let go once unread for a while (see [`BlobStore::trim_cache`]), so that memory taken under
+/// load comes back when the load ends.
 #[derive(Debug)]
 struct HotBlobs {
-    map: std::sync::Mutex<lru::LruCache<String, Bytes>>,
+    map: std::sync::Mutex<lru::LruCache<String, (Bytes, Instant)>>,
     bytes: std::sync::atomic::AtomicU64,
     budget: u64,
 }
@@ -61,7 +66,19 @@ const HOT_MAX_ITEM: u64 = 8 * 1024 * 1024;
 
 impl HotBlobs {
     fn get(&self, sha256: &str) -> Option<Bytes> {
-        self.map.lock().ok()?.get(sha256).cloned()
+        let mut map = self.map.lock().ok()?;
+        let (data, used) = map.get_mut(sha256)?;
+        *used = Instant::now();
+        Some(data.clone())
+    }
+
+    fn remove(&self, sha256: &str) {
+        if let Ok(mut map) = self.map.lock()
+            && let Some((old, _)) = map.pop(sha256)
+        {
+            self.bytes
+                .fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     fn insert(&self, sha256: &str, data: Bytes) {
@@ -71,10 +88,10 @@ impl HotBlobs {
             return;
         }
         self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        map.put(sha256.to_string(), data);
+        map.put(sha256.to_string(), (data, Instant::now()));
         while self.bytes.load(Ordering::Relaxed) > self.budget {
             match map.pop_lru() {
-                Some((_, old)) => {
+                Some((_, (old, _))) => {
                     self.bytes.fetch_sub(old.len() as u64, Ordering::Relaxed);
                 }
                 None => break,
@@ -154,6 +171,30 @@ impl BlobStore {
         }
     }
 
+    /// Marks an existing blob as just written, so that a sweep (see [`BlobStore::remove_if_older`])
+    /// spares it for a whole grace period while the row that will refer to it is being committed.
+    /// `false` when the blob must be written: absent, or on a backend whose objects are only renewed
+    /// by writing them again (idempotent, since content-addressed).
+    async fn refresh(&self, sha256: &str) -> Result<bool, BlobError> {
+        let Some(root) = &self.local_root else {
+            return Ok(false);
+        };
+        let path = root.join(Self::key(sha256)?.as_ref());
+        let touched = tokio::task::spawn_blocking(move || {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        match touched {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Stores the file at `path` (a temporary file in [`BlobStore::tmp_dir`]) as the blob `sha256`
     /// after checking its content has that hash. The file is consumed.
     pub async fn put_file(&self, path: &Path, sha256: &str) -> Result<(), BlobError> {
@@ -181,7 +222,7 @@ impl BlobStore {
                 actual,
             });
         }
-        if self.contains(sha256).await? {
+        if self.refresh(sha256).await? {
             tokio::fs::remove_file(path).await?;
             return Ok(());
         }
@@ -217,7 +258,7 @@ impl BlobStore {
     /// Stores small content held in memory; returns its sha256.
     pub async fn put_bytes(&self, data: Bytes) -> Result<String, BlobError> {
         let sha256 = sha256_hex(&data);
-        if !self.contains(&sha256).await? {
+        if !self.refresh(&sha256).await? {
             self.store
                 .put(&Self::key(&sha256)?, PutPayload::from(data))
                 .await?;
@@ -307,20 +348,201 @@ impl BlobStore {
         })
     }
 
+    /// Lets go of cached blobs unread for `idle` or longer; returns how many bytes that freed.
+    pub fn trim_cache(&self, idle: std::time::Duration) -> u64 {
+        use std::sync::atomic::Ordering;
+        let Ok(mut map) = self.hot.map.lock() else {
+            return 0;
+        };
+        let mut freed = 0;
+        // Least recently read first: stop at the first one read since.
+        while map
+            .peek_lru()
+            .is_some_and(|(_, (_, used))| used.elapsed() >= idle)
+        {
+            if let Some((_, (old, _))) = map.pop_lru() {
+                freed += old.len() as u64;
+            }
+        }
+        self.hot.bytes.fetch_sub(freed, Ordering::Relaxed);
+        freed
+    }
+
     /// Removes a blob (absent is fine).
     pub async fn delete(&self, sha256: &str) -> Result<(), BlobError> {
-        if let Ok(mut map) = self.hot.map.lock()
-            && let Some(old) = map.pop(sha256)
-        {
-            self.hot
-                .bytes
-                .fetch_sub(old.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        }
+        self.hot.remove(sha256);
         match self.store.delete(&Self::key(sha256)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// A stored object as a sweep sees it: a blob (`sha256` set) or a leftover of an interrupted write
+/// (a staging file of the local backend, `sha256` `None`), with its size and last write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlob {
+    pub key: String,
+    pub sha256: Option<String>,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+impl BlobStore {
+    /// Every object under the blob prefix, blobs and leftovers of interrupted writes alike.
+    pub async fn list(&self) -> Result<Vec<StoredBlob>, BlobError> {
+        if let Some(root) = &self.local_root {
+            let root = root.clone();
+            return tokio::task::spawn_blocking(move || list_local(&root))
+                .await
+                .map_err(std::io::Error::other)?;
+        }
+        let prefix = ObjectPath::from("sha256");
+        let metas: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(&prefix)).try_collect().await?;
+        Ok(metas
+            .into_iter()
+            .map(|m| {
+                let name = m.location.filename().unwrap_or_default();
+                let key = m.location.to_string();
+                let sha256 = (is_sha256(name) && Self::key(name).is_ok_and(|k| k == m.location))
+                    .then(|| name.to_string());
+                StoredBlob {
+                    key,
+                    sha256,
+                    size: m.size,
+                    modified: SystemTime::from(m.last_modified),
+                }
+            })
+            .collect())
+    }
+
+    /// Removes the object `key` (as [`BlobStore::list`] names it) if it was last written before
+    /// `cutoff`, looking again just before removing it: a blob written or reused since it was
+    /// listed is kept. The removed size, or `None` when kept (or already gone).
+    pub async fn remove_if_older(
+        &self,
+        key: &str,
+        cutoff: SystemTime,
+    ) -> Result<Option<u64>, BlobError> {
+        self.hot.remove(key.rsplit('/').next().unwrap_or_default());
+        if let Some(root) = &self.local_root {
+            let relative = Path::new(key);
+            if !key.starts_with("sha256/")
+                || !relative
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(BlobError::BadKey(key.to_string()));
+            }
+            let path = root.join(relative);
+            return tokio::task::spawn_blocking(move || -> Result<Option<u64>, BlobError> {
+                let meta = match std::fs::symlink_metadata(&path) {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                if !meta.is_file() || meta.modified()? >= cutoff {
+                    return Ok(None);
+                }
+                match std::fs::remove_file(&path) {
+                    Ok(()) => Ok(Some(meta.len())),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+        }
+        let location = ObjectPath::parse(key).map_err(object_store::Error::from)?;
+        let meta = match self.store.head(&location).await {
+            Ok(m) => m,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if SystemTime::from(meta.last_modified) >= cutoff {
+            return Ok(None);
+        }
+        match self.store.delete(&location).await {
+            Ok(()) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes files of [`BlobStore::tmp_dir`] last written before `cutoff` (uploads and downloads
+    /// abandoned without cleaning up); returns how many and their bytes.
+    pub async fn remove_tmp_older(&self, cutoff: SystemTime) -> Result<(u64, u64), BlobError> {
+        let dir = self.tmp_dir.clone();
+        tokio::task::spawn_blocking(move || -> Result<(u64, u64), BlobError> {
+            let (mut files, mut bytes) = (0, 0);
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let Ok(meta) = entry.metadata() else { continue };
+                if meta.is_file()
+                    && meta.modified()? < cutoff
+                    && std::fs::remove_file(entry.path()).is_ok()
+                {
+                    files += 1;
+                    bytes += meta.len();
+                }
+            }
+            Ok((files, bytes))
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+}
+
+/// The local backend's `sha256/ab/cd/<sha256>` tree, walked directly: `object_store`'s listing
+/// hides the staging files (`<sha256>#<n>`) an interrupted write leaves behind.
+fn list_local(root: &Path) -> Result<Vec<StoredBlob>, BlobError> {
+    fn dirs(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        match std::fs::read_dir(path) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry?;
+                    if entry.file_type()?.is_dir() {
+                        out.push(entry.path());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(out)
+    }
+    let mut out = Vec::new();
+    for first in dirs(&root.join("sha256"))? {
+        for second in dirs(&first)? {
+            for entry in std::fs::read_dir(&second)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                if !meta.is_file() {
+                    continue;
+                }
+                let path = entry.path();
+                let Ok(relative) = path.strip_prefix(root) else {
+                    continue;
+                };
+                let Some(key) = relative.to_str().map(str::to_string) else {
+                    continue;
+                };
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let sha256 = (is_sha256(&name)
+                    && BlobStore::key(&name).is_ok_and(|k| k.as_ref() == key))
+                .then_some(name);
+                out.push(StoredBlob {
+                    key,
+                    sha256,
+                    size: meta.len(),
+                    modified: meta.modified()?,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn clamp(range: Option<Range<u64>>, total: u64) -> Result<Range<u64>, BlobError> {

@@ -401,6 +401,20 @@ impl Db {
         Ok(n > 0)
     }
 
+    /// Every blob a row refers to: artifacts' files and their PEP 658 metadata, in any source.
+    /// (Artifacts are the only rows naming blobs; a blob sweep keeps everything listed here.)
+    pub async fn referenced_blobs(&self) -> Result<std::collections::HashSet<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT sha256 FROM artifacts WHERE sha256 <> '' \
+             UNION SELECT metadata_sha256 FROM artifacts WHERE metadata_sha256 IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map_err(DbError::from))
+            .collect()
+    }
+
     /// `(normalised, display)` project names of one source.
     pub async fn projects(&self, source: &str) -> Result<Vec<(String, String)>, DbError> {
         let rows = sqlx::query(

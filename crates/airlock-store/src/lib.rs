@@ -10,7 +10,7 @@ mod blobs;
 mod db;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
-pub use blobs::{BlobError, BlobRead, BlobStore, sha256_hex};
+pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};
 pub use db::{
     ApprovalFileRow, ApprovalRow, ArtifactRow, Backend, Db, DbError, NewRequest, ProxyPageRow,
     RequestRow, TokenRow, WriteTx,

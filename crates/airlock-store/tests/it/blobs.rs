@@ -118,3 +118,61 @@ async fn reads_from_disk_and_from_memory_agree_and_deletes_reach_memory() {
         Err(BlobError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn cached_blobs_unread_for_a_while_are_let_go() {
+    let (_dir, s) = store();
+    let old = s
+        .put_bytes(bytes::Bytes::from(vec![1u8; 1_000]))
+        .await
+        .unwrap();
+    let recent = s
+        .put_bytes(bytes::Bytes::from(vec![2u8; 500]))
+        .await
+        .unwrap();
+    s.get_bytes(&old).await.unwrap();
+    s.get_bytes(&recent).await.unwrap();
+    assert_eq!(s.trim_cache(std::time::Duration::from_secs(60)), 0);
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    s.get_bytes(&recent).await.unwrap(); // read again: young
+    assert_eq!(s.trim_cache(std::time::Duration::from_millis(50)), 1_000);
+    assert_eq!(s.trim_cache(std::time::Duration::ZERO), 500);
+    // Still readable, from disk.
+    assert_eq!(s.get_bytes(&old).await.unwrap().len(), 1_000);
+}
+
+#[tokio::test]
+async fn listing_sees_blobs_and_staging_leftovers_and_removal_spares_young_ones() {
+    let (dir, s) = store();
+    let sha = s
+        .put_bytes(bytes::Bytes::from_static(b"kept"))
+        .await
+        .unwrap();
+    let blob_dir = dir
+        .path()
+        .join(format!("blobs/sha256/{}/{}", &sha[..2], &sha[2..4]));
+    std::fs::write(blob_dir.join(format!("{sha}#3")), b"half").unwrap();
+    let mut listed = s.list().await.unwrap();
+    listed.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0].sha256.as_deref(), Some(sha.as_str()));
+    assert_eq!(listed[1].sha256, None, "a staging file is no blob");
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    // Written after the cutoff: kept.
+    assert_eq!(s.remove_if_older(&listed[0].key, past).await.unwrap(), None);
+    assert!(s.contains(&sha).await.unwrap());
+    let future = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    assert_eq!(
+        s.remove_if_older(&listed[1].key, future).await.unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        s.remove_if_older(&listed[0].key, future).await.unwrap(),
+        Some(4)
+    );
+    assert!(!s.contains(&sha).await.unwrap());
+    assert!(matches!(
+        s.remove_if_older("../../etc/passwd", future).await,
+        Err(BlobError::BadKey(_))
+    ));
+}

@@ -349,6 +349,11 @@ impl TestServer {
         files
     }
 
+    /// The server's data directory (`blobs/`, `tmp/`, the SQLite database).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// Files left in the data directory's `tmp/` (where uploads and downloads are received).
     pub fn tmp_files(&self) -> Vec<PathBuf> {
         files_under(&self.data_dir.join("tmp"))
