@@ -114,7 +114,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 impl BlobStore {
     /// A store on the local filesystem under `root`; temporary files go to `tmp_dir` (same filesystem,
-    /// so that the final rename is atomic). Leftovers of a crash in `tmp_dir` are removed.
+    /// so that the final rename is atomic). Opening leaves `tmp_dir` alone: a running server may be
+    /// receiving into it while a command opens the same store; leftovers of a crash go with
+    /// [`BlobStore::remove_tmp_older`] once old.
     pub fn local(root: &Path, tmp_dir: &Path) -> Result<BlobStore, BlobError> {
         Self::local_with_cache(root, tmp_dir, 256 * 1024 * 1024)
     }
@@ -127,12 +129,6 @@ impl BlobStore {
     ) -> Result<BlobStore, BlobError> {
         std::fs::create_dir_all(root)?;
         std::fs::create_dir_all(tmp_dir)?;
-        for entry in std::fs::read_dir(tmp_dir)? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                std::fs::remove_file(entry.path())?;
-            }
-        }
         let root = std::fs::canonicalize(root)?;
         let fs = LocalFileSystem::new_with_prefix(&root)?.with_automatic_cleanup(true);
         Ok(BlobStore {

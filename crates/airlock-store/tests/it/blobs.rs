@@ -66,12 +66,24 @@ async fn a_hash_mismatch_stores_nothing() {
 }
 
 #[tokio::test]
-async fn leftovers_of_a_crash_are_cleared_on_open_and_bad_digests_refused() {
+async fn temporary_files_outlive_an_open_until_old_and_bad_digests_refused() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
     std::fs::write(dir.path().join("tmp/partial-upload"), b"half").unwrap();
+    // Another process opening the store (a CLI command beside a server) must not remove a file
+    // being received.
     let s = BlobStore::local(&dir.path().join("blobs"), &dir.path().join("tmp")).unwrap();
-    assert_eq!(files_under(&dir.path().join("tmp")), 0);
+    assert_eq!(files_under(&dir.path().join("tmp")), 1);
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    s.remove_tmp_older(past).await.unwrap();
+    assert_eq!(
+        files_under(&dir.path().join("tmp")),
+        1,
+        "a fresh file stays"
+    );
+    let future = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+    s.remove_tmp_older(future).await.unwrap();
+    assert_eq!(files_under(&dir.path().join("tmp")), 0, "an old one goes");
     assert!(matches!(
         s.read("../../etc/passwd", None).await,
         Err(BlobError::BadDigest(_))
