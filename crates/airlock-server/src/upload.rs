@@ -22,13 +22,17 @@ pub async fn upload(
         Ok(_) => "stored".to_string(),
         Err(e) => e.status.as_u16().to_string(),
     };
+    // Label values come from the configuration only: any name in a request path would
+    // add a series of its own.
+    let source = if state.app.config().source(&source).is_some() {
+        source
+    } else {
+        "unknown".to_string()
+    };
     state
         .metrics
         .uploads
-        .get_or_create(&UploadLabels {
-            source: source.clone(),
-            outcome,
-        })
+        .get_or_create(&UploadLabels { source, outcome })
         .inc();
     result.map(|_| (StatusCode::OK, "OK\n"))
 }
