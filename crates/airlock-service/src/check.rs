@@ -118,8 +118,7 @@ fn same_version(eco: Ecosystem, a: &str, b: &str) -> bool {
     }
 }
 
-/// The content type of a manifest sent with the files it includes.
-pub const BUNDLE_CONTENT_TYPE: &str = "application/vnd.airlock.manifest-bundle+json";
+pub use airlock_manifest::BUNDLE_CONTENT_TYPE;
 
 /// A manifest as a client sends it: one file, or a bundle of the file and those it includes
 /// (`{"kind"?, "main", "files": {path: text}}`, paths relative to a shared directory).
@@ -132,13 +131,6 @@ pub enum ManifestInput<'a> {
         text: &'a str,
     },
     Bundle(&'a str),
-}
-
-#[derive(Deserialize)]
-struct Bundle {
-    kind: Option<String>,
-    main: String,
-    files: std::collections::BTreeMap<String, String>,
 }
 
 /// Reads a manifest sent to the server.
@@ -166,20 +158,17 @@ pub fn read_manifest(input: ManifestInput<'_>) -> Result<(String, Manifest), Ser
             Ok((name, manifest))
         }
         ManifestInput::Bundle(json) => {
-            let bundle: Bundle = serde_json::from_str(json)
-                .map_err(|e| ServiceError::BadRequest(format!("not a manifest bundle: {e}")))?;
-            let text = bundle.files.get(&bundle.main).ok_or_else(|| {
-                ServiceError::BadRequest(format!(
-                    "the bundle lacks its main file {:?}",
-                    bundle.main
-                ))
-            })?;
-            let kind = kind_of(bundle.kind.as_deref(), Some(&bundle.main), text)?;
-            let loader = airlock_manifest::MapLoader {
-                files: &bundle.files,
+            // The JSON error's position helps the sender; the service shows no cause chains.
+            let bundle_error = |e: airlock_manifest::BundleError| {
+                ServiceError::BadRequest(match &e {
+                    airlock_manifest::BundleError::Json(source) => format!("{e}: {source}"),
+                    _ => e.to_string(),
+                })
             };
-            let manifest =
-                airlock_manifest::parse(kind, &bundle.main, text, &loader).map_err(bad)?;
+            let bundle = airlock_manifest::Bundle::from_json(json).map_err(bundle_error)?;
+            let text = bundle.main_text().map_err(bundle_error)?;
+            let kind = kind_of(bundle.kind.as_deref(), Some(&bundle.main), text)?;
+            let manifest = bundle.parse(kind).map_err(bundle_error)?;
             Ok((bundle.main, manifest))
         }
     }
