@@ -13,9 +13,10 @@
 //!   differing only in case (they clash on case-insensitive file systems), every one
 //!   inside exactly one top-level directory named after the package;
 //! - only files, directories, symlinks and hard links. Symlink targets must resolve inside
-//!   that directory without `..` stepping out of a symlinked directory (a lexical check is
-//!   only sound when `..` never undoes a symlink); hard links must name a regular file that
-//!   came earlier. No devices, FIFOs or sparse files;
+//!   that directory, `..` applying where an earlier symlink really leads, and no member may
+//!   be written through a symlink ([`airlock_archive::Confinement`], shared with the Python
+//!   archive checks); hard links must name a regular file that came earlier. No devices,
+//!   FIFOs or sparse files;
 //! - tar extensions (GNU long names, pax headers) are read by us, each capped at 64 KiB; a
 //!   member with both a GNU long name and a pax path, a pax `size` that disagrees with the
 //!   header, or a global pax header that renames members is refused, so that we never
@@ -24,13 +25,15 @@
 //!   `Version` spelling the file name exactly.
 
 use std::cell::Cell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::rc::Rc;
 
 use flate2::read::MultiGzDecoder;
 use md5::{Digest, Md5};
 use tar::EntryType;
+
+use airlock_archive::{Confinement, Member, Refusal};
 
 use crate::description::{Description, DescriptionError};
 use crate::filename::SourceFilename;
@@ -101,6 +104,10 @@ pub enum TarballError {
     UnsupportedMember { path: String, kind: &'static str },
     #[error("symbolic link {path:?} points outside the package directory (to {target:?})")]
     LinkOutside { path: String, target: String },
+    #[error("member {path:?} would be written through the symbolic link {link:?}")]
+    ThroughLink { path: String, link: String },
+    #[error("the archive's links are nested too deeply to resolve")]
+    LinksTooComplex,
     #[error(
         "hard link {path:?} must point to a regular file earlier in the archive, not {target:?}"
     )]
@@ -338,29 +345,37 @@ pub fn inspect_source_tarball<R: Read>(
             }
         }
 
-        match kind {
+        let target = match kind {
             Kind::Symlink | Kind::HardLink => {
                 let target = this
                     .pax_link
                     .or(this.long_link)
                     .or_else(|| entry.header().link_name_bytes().map(|b| b.into_owned()))
                     .unwrap_or_default();
-                let target = String::from_utf8(target).map_err(|e| {
+                String::from_utf8(target).map_err(|e| {
                     TarballError::NonUtf8Path(String::from_utf8_lossy(e.as_bytes()).into_owned())
-                })?;
-                if kind == Kind::Symlink {
-                    state
-                        .symlinks
-                        .push((components.clone(), path.clone(), target));
-                } else {
-                    let bad = || TarballError::BadHardLink {
-                        path: path.clone(),
-                        target: target.clone(),
-                    };
-                    let target_key = split_path(&target).map_err(|_| bad())?.join("/");
-                    if state.seen.get(&target_key) != Some(&Kind::File) {
-                        return Err(bad());
-                    }
+                })?
+            }
+            Kind::File | Kind::Dir => String::new(),
+        };
+        let member = match kind {
+            Kind::File => Member::File,
+            Kind::Dir => Member::Dir,
+            Kind::Symlink => Member::Symlink(&target),
+            Kind::HardLink => Member::HardLink(&target),
+        };
+        confine(&mut state.confinement, &path, &components, member)?;
+
+        match kind {
+            Kind::Symlink => {}
+            Kind::HardLink => {
+                let bad = || TarballError::BadHardLink {
+                    path: path.clone(),
+                    target: target.clone(),
+                };
+                let target_key = split_path(&target).map_err(|_| bad())?.join("/");
+                if state.seen.get(&target_key) != Some(&Kind::File) {
+                    return Err(bad());
                 }
             }
             Kind::File if key == description_path => {
@@ -410,7 +425,13 @@ pub fn inspect_source_tarball<R: Read>(
     if members == 0 {
         return Err(TarballError::Empty);
     }
-    check_symlinks(&state)?;
+    state
+        .confinement
+        .finish()
+        .map_err(|link| TarballError::LinkOutside {
+            path: link.path,
+            target: link.target,
+        })?;
 
     let description_bytes = description_bytes
         .ok_or_else(|| TarballError::MissingDescription(description_path.clone()))?;
@@ -449,14 +470,24 @@ enum Kind {
     HardLink,
 }
 
-#[derive(Default)]
 struct State {
     seen: HashMap<String, Kind>,
     /// Lowercased path -> the first path with that spelling, and its kind.
     folded: HashMap<String, (String, Kind)>,
-    /// (components, path as written, target)
-    symlinks: Vec<(Vec<String>, String, String)>,
+    /// The links seen so far, and where members land through them.
+    confinement: Confinement,
     has_src_dir: bool,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            seen: HashMap::new(),
+            folded: HashMap::new(),
+            confinement: Confinement::new(1),
+            has_src_dir: false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -572,62 +603,59 @@ fn parse_pax(data: &[u8]) -> Result<Vec<PaxRecord<'_>>, TarballError> {
     Ok(records)
 }
 
-/// Components of a member path; `.` and empty components (`a//b`, a trailing `/`) dropped.
+/// Components of a member path ([`airlock_archive::components`], and no `:`); `.` and empty
+/// components (`a//b`, a trailing `/`) dropped.
 fn split_path(path: &str) -> Result<Vec<String>, TarballError> {
     let unsafe_path = |reason| TarballError::UnsafePath {
         path: path.to_owned(),
         reason,
     };
-    if path.starts_with('/') {
-        return Err(unsafe_path("is absolute"));
-    }
-    if path.contains('\\') {
-        return Err(unsafe_path("contains a backslash"));
-    }
-    if path.contains(':') {
+    if path.contains(':') && !path.starts_with('/') {
         return Err(unsafe_path("contains a colon"));
     }
-    if path.contains('\0') {
-        return Err(unsafe_path("contains a NUL byte"));
-    }
-    let mut components = Vec::new();
-    for component in path.split('/') {
-        match component {
-            "" | "." => {}
-            ".." => return Err(unsafe_path("contains '..'")),
-            other => components.push(other.to_owned()),
-        }
-    }
-    Ok(components)
+    let components = airlock_archive::components(path).map_err(unsafe_path)?;
+    Ok(components.into_iter().map(str::to_owned).collect())
 }
 
-fn check_symlinks(state: &State) -> Result<(), TarballError> {
-    let symlinks: HashSet<Vec<String>> = state.symlinks.iter().map(|(c, _, _)| c.clone()).collect();
-    for (components, path, target) in &state.symlinks {
-        let outside = || TarballError::LinkOutside {
-            path: path.clone(),
-            target: target.clone(),
-        };
-        if target.is_empty() || target.starts_with('/') || target.contains(['\\', ':', '\0']) {
-            return Err(outside());
-        }
-        let mut at: Vec<String> = components[..components.len() - 1].to_vec();
-        for step in target.split('/') {
-            match step {
-                "" | "." => {}
-                ".." => {
-                    // Popping the package directory leaves it; popping a symlink would go
-                    // wherever the symlink's parent really is, which lexical paths miss.
-                    if at.len() <= 1 || symlinks.contains(&at) {
-                        return Err(outside());
-                    }
-                    at.pop();
-                }
-                name => at.push(name.to_owned()),
-            }
-        }
+/// Take the next member into `confinement` (floor 1: the package directory).
+fn confine(
+    confinement: &mut Confinement,
+    path: &str,
+    components: &[String],
+    member: Member<'_>,
+) -> Result<(), TarballError> {
+    let outside = |target: &str| TarballError::LinkOutside {
+        path: path.to_owned(),
+        target: target.to_owned(),
+    };
+    if let Member::Symlink(target) = member
+        && target.contains(':')
+    {
+        return Err(outside(target));
     }
-    Ok(())
+    let components: Vec<&str> = components.iter().map(String::as_str).collect();
+    confinement
+        .add(&components, path, member)
+        .map_err(|refusal| match refusal {
+            Refusal::UnsafePath(reason) => TarballError::UnsafePath {
+                path: path.to_owned(),
+                reason,
+            },
+            Refusal::ThroughLink(link) => TarballError::ThroughLink {
+                path: path.to_owned(),
+                link,
+            },
+            Refusal::OverExisting => TarballError::DuplicateMember(components.join("/")),
+            Refusal::LinkOutside => match member {
+                Member::HardLink(target) => TarballError::BadHardLink {
+                    path: path.to_owned(),
+                    target: target.to_owned(),
+                },
+                Member::Symlink(target) => outside(target),
+                Member::File | Member::Dir => outside(""),
+            },
+            Refusal::TooComplex => TarballError::LinksTooComplex,
+        })
 }
 
 struct HashingReader<R> {

@@ -491,6 +491,57 @@ impl Loader for MapLoader<'_> {
     }
 }
 
+/// The content type of a manifest sent with the files it includes.
+pub const BUNDLE_CONTENT_TYPE: &str = "application/vnd.airlock.manifest-bundle+json";
+
+/// A manifest sent with the files it includes: `{"kind"?, "main", "files": {path: text}}`,
+/// paths relative to a shared directory. Includes are read from `files` ([`MapLoader`]).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Bundle {
+    /// The kind when given explicitly (`uv-lock` or a standard file name).
+    pub kind: Option<String>,
+    /// The path of the manifest in `files`.
+    pub main: String,
+    pub files: BTreeMap<String, String>,
+}
+
+/// A bundle that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("not a manifest bundle")]
+    Json(#[source] serde_json::Error),
+    #[error("the bundle lacks its main file {0:?}")]
+    MissingMain(String),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+impl Bundle {
+    /// Reads the bundle's JSON.
+    pub fn from_json(json: &str) -> Result<Bundle, BundleError> {
+        serde_json::from_str(json).map_err(BundleError::Json)
+    }
+
+    /// The text of the main file.
+    pub fn main_text(&self) -> Result<&str, BundleError> {
+        self.files
+            .get(&self.main)
+            .map(String::as_str)
+            .ok_or_else(|| BundleError::MissingMain(self.main.clone()))
+    }
+
+    /// Reads the main file as a manifest of `kind`, its includes from the bundle.
+    pub fn parse(&self, kind: Kind) -> Result<Manifest, BundleError> {
+        let text = self.main_text()?;
+        Ok(parse(
+            kind,
+            &self.main,
+            text,
+            &MapLoader { files: &self.files },
+        )?)
+    }
+}
+
 /// `a/./b/../c` -> `a/c`, with `/` separators; `None` for absolute paths or paths above the root.
 pub fn normalize_relative(path: &Path) -> Option<String> {
     let mut out = PathBuf::new();
@@ -662,5 +713,25 @@ mod tests {
         );
         assert_eq!(loader.load("req/testing.txt", "pip.txt").unwrap().1, "x==1");
         assert!(loader.load("requirements.txt", "../../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn bundles() {
+        let bundle = Bundle::from_json(
+            r#"{"main":"requirements.txt","files":{"requirements.txt":"-r base.txt\n","base.txt":"six==1.16.0\n"}}"#,
+        )
+        .unwrap();
+        let manifest = bundle.parse(Kind::RequirementsTxt).unwrap();
+        assert_eq!(manifest.entries.len(), 1);
+        assert_eq!(manifest.entries[0].name, "six");
+        let missing = Bundle::from_json(r#"{"main":"uv.lock","files":{}}"#).unwrap();
+        assert_eq!(
+            missing.parse(Kind::UvLock).unwrap_err().to_string(),
+            r#"the bundle lacks its main file "uv.lock""#
+        );
+        assert_eq!(
+            Bundle::from_json("[]").unwrap_err().to_string(),
+            "not a manifest bundle"
+        );
     }
 }

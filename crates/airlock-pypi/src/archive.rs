@@ -11,6 +11,8 @@ use tar::EntryType;
 use zip::ZipArchive;
 use zip::result::ZipError;
 
+use airlock_archive::{Confinement, Member, Refusal};
+
 use crate::filename::{Container, DistFilename};
 use crate::metadata::{self, CoreMetadata, MetadataError};
 use crate::name;
@@ -80,6 +82,10 @@ pub enum ArchiveError {
     NonUtf8Path(String),
     #[error("link {path:?} points outside the archive (to {target:?})")]
     LinkOutside { path: String, target: String },
+    #[error("member {path:?} would be written through the symbolic link {link:?}")]
+    ThroughLink { path: String, link: String },
+    #[error("the archive's links are nested too deeply to resolve")]
+    LinksTooComplex,
     #[error("member {path:?} is a {kind}, which is not allowed")]
     UnsupportedMember { path: String, kind: &'static str },
     #[error("invalid pax extended header")]
@@ -249,61 +255,52 @@ fn expected_stem(filename: &DistFilename) -> String {
 }
 
 /// Split a member path into its components, refusing anything that could land outside the
-/// extraction directory. Empty and `.` components are dropped.
+/// extraction directory (see [`airlock_archive::components`]).
 fn safe_components(path: &str) -> Result<Vec<&str>, ArchiveError> {
-    let reason = if path.is_empty() {
-        Some("is empty")
-    } else if path.contains('\0') {
-        Some("contains a NUL byte")
-    } else if path.contains('\\') {
-        Some("contains a backslash")
-    } else if path.starts_with('/') {
-        Some("is absolute")
-    } else if has_drive_letter(path) {
-        Some("starts with a drive letter")
-    } else if path.split('/').any(|c| c == "..") {
-        Some("contains a '..' component")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(ArchiveError::UnsafePath {
-            path: path.into(),
-            reason,
-        }),
-        None => Ok(path
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect()),
-    }
+    airlock_archive::components(path).map_err(|reason| ArchiveError::UnsafePath {
+        path: path.into(),
+        reason,
+    })
 }
 
-fn has_drive_letter(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
+/// Take the next member into `confinement`: no member written through a symbolic link, no
+/// link leading out of the extraction root.
+fn confine(
+    confinement: &mut Confinement,
+    path: &str,
+    components: &[&str],
+    member: Member<'_>,
+) -> Result<(), ArchiveError> {
+    confinement
+        .add(components, path, member)
+        .map_err(|refusal| match refusal {
+            Refusal::UnsafePath(reason) => ArchiveError::UnsafePath {
+                path: path.into(),
+                reason,
+            },
+            Refusal::ThroughLink(link) => ArchiveError::ThroughLink {
+                path: path.into(),
+                link,
+            },
+            Refusal::OverExisting => ArchiveError::DuplicateMember(path.into()),
+            Refusal::LinkOutside => ArchiveError::LinkOutside {
+                path: path.into(),
+                target: match member {
+                    Member::Symlink(target) | Member::HardLink(target) => target.into(),
+                    Member::File | Member::Dir => String::new(),
+                },
+            },
+            Refusal::TooComplex => ArchiveError::LinksTooComplex,
+        })
 }
 
-/// Whether a link target, resolved from `depth` directories below the extraction root,
-/// stays inside it (symlinks resolve from their parent directory, hard links from the
-/// root), in the manner of Python's `tarfile` `data` filter.
-fn link_stays_inside(depth: usize, target: &str) -> bool {
-    if target.is_empty()
-        || target.starts_with('/')
-        || target.contains(['\\', '\0'])
-        || has_drive_letter(target)
-    {
-        return false;
-    }
-    let mut depth = depth;
-    for component in target.split('/') {
-        match component {
-            "" | "." => {}
-            ".." if depth == 0 => return false,
-            ".." => depth -= 1,
-            _ => depth += 1,
-        }
-    }
-    true
+fn finish_links(confinement: &mut Confinement) -> Result<(), ArchiveError> {
+    confinement
+        .finish()
+        .map_err(|link| ArchiveError::LinkOutside {
+            path: link.path,
+            target: link.target,
+        })
 }
 
 /// Longest link target we read from a zip symlink entry (Linux `PATH_MAX`).
@@ -403,30 +400,33 @@ fn open_zip<R: Read + Seek>(reader: R, limits: &Limits) -> Result<ZipArchive<R>,
 /// Check every member's path, and every symlink's target.
 fn zip_members<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Result<Vec<ZipMember>, ArchiveError> {
     let mut members = Vec::with_capacity(zip.len());
+    let mut confinement = Confinement::new(0);
     for index in 0..zip.len() {
         let entry = zip.by_index_data(index).map_err(ArchiveError::Zip)?;
         let (is_dir, is_symlink) = (entry.is_dir(), entry.is_symlink());
         let name = entry.name().map_err(ArchiveError::Zip)?.into_owned();
-        let path: Vec<String> = safe_components(&name)?
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let components = safe_components(&name)?;
         if is_symlink {
             let target = read_zip_member(zip, index, MAX_LINK_TARGET, &name)?;
             let target = String::from_utf8_lossy(&target);
-            if !link_stays_inside(path.len().saturating_sub(1), &target) {
-                return Err(ArchiveError::LinkOutside {
-                    path: name,
-                    target: target.into_owned(),
-                });
-            }
+            confine(
+                &mut confinement,
+                &name,
+                &components,
+                Member::Symlink(&target),
+            )?;
+        } else {
+            let member = if is_dir { Member::Dir } else { Member::File };
+            confine(&mut confinement, &name, &components, member)?;
         }
+        let path = components.into_iter().map(String::from).collect();
         members.push(ZipMember {
             index,
             path,
             is_dir,
         });
     }
+    finish_links(&mut confinement)?;
     Ok(members)
 }
 
@@ -538,6 +538,7 @@ fn scan_tar(
     let mut pkg_info: Option<(String, Vec<u8>)> = None;
     let (mut long_name, mut long_link, mut pax) = (None, None, None);
     let mut count: u64 = 0;
+    let mut confinement = Confinement::new(0);
     for entry in archive.entries().map_err(ArchiveError::Tar)?.raw(true) {
         let mut entry = entry.map_err(ArchiveError::Tar)?;
         count += 1;
@@ -578,7 +579,7 @@ fn scan_tar(
                     .or(long_link.take())
                     .or_else(|| entry.header().link_name_bytes().map(|l| l.into_owned()));
                 let components = safe_components(&path)?;
-                check_tar_member(kind, &path, &components, link)?;
+                check_tar_member(&mut confinement, kind, &path, &components, link)?;
                 // Old tars mark directories with a trailing slash on a regular entry.
                 top.add(&components, kind.is_dir() || path.ends_with('/'))?;
                 if let [_, "PKG-INFO"] = components.as_slice() {
@@ -596,6 +597,7 @@ fn scan_tar(
     }
     // Read to the end so that the gzip trailer (CRC, length) is checked too.
     io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(ArchiveError::Tar)?;
+    finish_links(&mut confinement)?;
 
     let top = top.finish(filename)?;
     match pkg_info {
@@ -605,6 +607,7 @@ fn scan_tar(
 }
 
 fn check_tar_member(
+    confinement: &mut Confinement,
     kind: EntryType,
     path: &str,
     components: &[&str],
@@ -616,24 +619,20 @@ fn check_tar_member(
             kind,
         })
     };
-    let depth = match kind {
-        EntryType::Regular | EntryType::Continuous | EntryType::Directory => return Ok(()),
-        EntryType::Symlink => components.len().saturating_sub(1),
-        EntryType::Link => 0,
+    let target = String::from_utf8_lossy(link.as_deref().unwrap_or_default());
+    let member = match kind {
+        EntryType::Regular | EntryType::Continuous if path.ends_with('/') => Member::Dir,
+        EntryType::Regular | EntryType::Continuous => Member::File,
+        EntryType::Directory => Member::Dir,
+        EntryType::Symlink => Member::Symlink(&target),
+        EntryType::Link => Member::HardLink(&target),
         EntryType::Char => return unsupported("character device"),
         EntryType::Block => return unsupported("block device"),
         EntryType::Fifo => return unsupported("fifo"),
         EntryType::GNUSparse => return unsupported("sparse file"),
         _ => return unsupported("tar member of an unknown type"),
     };
-    let target = String::from_utf8_lossy(link.as_deref().unwrap_or_default());
-    if !link_stays_inside(depth, &target) {
-        return Err(ArchiveError::LinkOutside {
-            path: path.into(),
-            target: target.into_owned(),
-        });
-    }
-    Ok(())
+    confine(confinement, path, components, member)
 }
 
 /// GNU long names end with a NUL; `tarfile` stops at the first one.

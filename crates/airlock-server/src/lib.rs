@@ -13,6 +13,7 @@ mod auth;
 mod cran;
 mod error;
 mod files;
+pub mod form;
 mod metrics;
 mod ops;
 mod pypi;

@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -115,6 +116,17 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
+    // Routes are the router's templates; methods beyond the standard ones share one label.
+    let method_label = match *req.method() {
+        Method::GET
+        | Method::HEAD
+        | Method::POST
+        | Method::PUT
+        | Method::DELETE
+        | Method::PATCH
+        | Method::OPTIONS => method.clone(),
+        _ => "other".to_string(),
+    };
     let path = req.uri().path().to_string();
     let resp = next.run(req).await;
     let elapsed = start.elapsed();
@@ -123,7 +135,7 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
     m.requests
         .get_or_create(&RequestLabels {
             route: route.clone(),
-            method: method.clone(),
+            method: method_label,
             status,
         })
         .inc();

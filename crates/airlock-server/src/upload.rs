@@ -1,15 +1,11 @@
 //! `POST /upload/{source}/`: the legacy upload API (twine, `uv publish`).
 
-use airlock_service::{ServiceError, UploadForm};
+use airlock_service::ServiceError;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 
 use crate::metrics::UploadLabels;
 use crate::{ApiError, AppState, auth};
-
-/// Largest text field accepted (descriptions included), and all of them together.
-const MAX_FIELD: usize = 4 * 1024 * 1024;
-const MAX_FIELDS_TOTAL: usize = 16 * 1024 * 1024;
 
 pub async fn upload(
     State(state): State<AppState>,
@@ -22,25 +18,19 @@ pub async fn upload(
         Ok(_) => "stored".to_string(),
         Err(e) => e.status.as_u16().to_string(),
     };
+    // Label values come from the configuration only: any name in a request path would
+    // add a series of its own.
+    let source = if state.app.config().source(&source).is_some() {
+        source
+    } else {
+        "unknown".to_string()
+    };
     state
         .metrics
         .uploads
-        .get_or_create(&UploadLabels {
-            source: source.clone(),
-            outcome,
-        })
+        .get_or_create(&UploadLabels { source, outcome })
         .inc();
     result.map(|_| (StatusCode::OK, "OK\n"))
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    let status = e.status();
-    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "upload exceeds the size limit".to_string()
-    } else {
-        format!("malformed multipart upload: {}", e.body_text())
-    };
-    ApiError::new(status, message)
 }
 
 async fn receive(
@@ -83,46 +73,8 @@ async fn receive(
         );
     }
 
-    let mut form = UploadForm::default();
-    let mut content = None;
-    let mut fields_total = 0usize;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_string();
-        if name == "content" {
-            let filename = field
-                .file_name()
-                .ok_or_else(|| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "the content part has no file name")
-                })?
-                .to_string();
-            if content.is_some() {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "more than one content part",
-                ));
-            }
-            let mut sink = app.upload_sink(&filename)?;
-            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                sink.write(&chunk).await?;
-            }
-            content = Some(sink.finish().await?);
-        } else {
-            let value = field.bytes().await.map_err(multipart_error)?;
-            fields_total += value.len();
-            if value.len() > MAX_FIELD || fields_total > MAX_FIELDS_TOTAL {
-                return Err(
-                    ServiceError::TooLarge(format!("form field {name:?} is too large")).into(),
-                );
-            }
-            let value = String::from_utf8(value.to_vec()).map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("form field {name:?} is not UTF-8"),
-                )
-            })?;
-            form.fields.push((name, value));
-        }
-    }
+    let received = crate::form::read(multipart, |filename| Ok(app.upload_sink(filename)?)).await?;
+    let (form, content) = (received.form, received.content);
     let content = content
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "the upload has no content part"))?;
     app.publish(&who, source, &form, content).await?;

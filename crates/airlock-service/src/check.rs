@@ -122,8 +122,7 @@ fn same_version(eco: Ecosystem, a: &str, b: &str) -> bool {
     }
 }
 
-/// The content type of a manifest sent with the files it includes.
-pub const BUNDLE_CONTENT_TYPE: &str = "application/vnd.airlock.manifest-bundle+json";
+pub use airlock_manifest::BUNDLE_CONTENT_TYPE;
 
 /// How long a manifest waits for a free reader before the server answers 503.
 const READER_WAIT: Duration = Duration::from_secs(2);
@@ -148,13 +147,6 @@ pub enum ManifestInput {
         main: String,
         files: BTreeMap<String, String>,
     },
-}
-
-#[derive(Deserialize)]
-struct Bundle {
-    kind: Option<String>,
-    main: String,
-    files: BTreeMap<String, String>,
 }
 
 /// Reads a manifest sent to the server within `limits`. `settings` names the server settings
@@ -192,8 +184,13 @@ fn read_manifest_with(
             Ok((name, manifest))
         }
         ManifestInput::Bundle(json) => {
-            let bundle: Bundle = serde_json::from_str(&json)
-                .map_err(|e| ServiceError::BadRequest(format!("not a manifest bundle: {e}")))?;
+            // The JSON error's position helps the sender; the service shows no cause chains.
+            let bundle = airlock_manifest::Bundle::from_json(&json).map_err(|e| {
+                ServiceError::BadRequest(match &e {
+                    airlock_manifest::BundleError::Json(source) => format!("{e}: {source}"),
+                    _ => e.to_string(),
+                })
+            })?;
             drop(json);
             read_manifest_with(
                 ManifestInput::Files {

@@ -273,7 +273,7 @@ fn refuses_too_many_entries() {
 fn refuses_unsafe_paths() {
     check_members(
         package(vec![file("demo/../evil", b"x")]),
-        Err("member path \"demo/../evil\" contains '..'"),
+        Err("member path \"demo/../evil\" contains a '..' component"),
     );
     check_members(
         package(vec![file("/etc/evil", b"x")]),
@@ -356,6 +356,49 @@ fn refuses_links_leaving_the_package() {
         Err(
             "hard link \"demo/h\" must point to a regular file earlier in the archive, not \"../etc/passwd\"",
         ),
+    );
+}
+
+/// Links that each stay inside alone, but lead out through one another.
+#[test]
+fn refuses_chained_links() {
+    check_members(
+        package(vec![
+            link("demo/a", EntryType::Symlink, "R"),
+            link("demo/a/b", EntryType::Symlink, ".."),
+            file("demo/a/b/escaped.txt", b"x"),
+        ]),
+        Err("member \"demo/a/b\" would be written through the symbolic link \"demo/a\""),
+    );
+    check_members(
+        package(vec![
+            link("demo/a", EntryType::Symlink, "R"),
+            file("demo/a/x", b"x"),
+        ]),
+        Err("member \"demo/a/x\" would be written through the symbolic link \"demo/a\""),
+    );
+    // `x` is nothing when `demo/l` arrives; it turns out to be a link.
+    check_members(
+        package(vec![
+            link("demo/l", EntryType::Symlink, "x/../.."),
+            link("demo/x", EntryType::Symlink, "R/.."),
+        ]),
+        Err("symbolic link \"demo/l\" points outside the package directory (to \"x/../..\")"),
+    );
+    // A link over a directory written earlier.
+    check_members(
+        package(vec![link("demo/R", EntryType::Symlink, "inst")]),
+        Err("\"demo/R\" appears more than once in the archive"),
+    );
+    // `..` through a symlinked directory that stays inside.
+    check_members(
+        package(vec![
+            dir("demo/inst/"),
+            dir("demo/inst/deep/"),
+            link("demo/d", EntryType::Symlink, "inst/deep"),
+            link("demo/e", EntryType::Symlink, "d/../../NAMESPACE"),
+        ]),
+        Ok(()),
     );
 }
 

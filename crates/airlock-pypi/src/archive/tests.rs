@@ -326,6 +326,7 @@ fn zip_bombs() {
 
 // ---- sdists ----
 
+#[derive(Clone, Copy)]
 enum Member<'a> {
     File(&'a str, &'a [u8]),
     Dir(&'a str),
@@ -621,12 +622,89 @@ fn pax_headers() {
 
 #[test]
 fn helpers() {
-    assert!(link_stays_inside(1, "../x"));
-    assert!(!link_stays_inside(1, "../../x"));
-    assert!(link_stays_inside(0, "a/../b"));
-    assert!(!link_stays_inside(0, "a/../../b"));
-    assert!(!link_stays_inside(3, ""));
-    assert!(!link_stays_inside(3, "C:/x"));
     assert_eq!(safe_components("./a//b/./c/").unwrap(), ["a", "b", "c"]);
     assert_eq!(until_nul(b"abc\0\0".to_vec()), b"abc");
+}
+
+/// Links that each stay inside alone, but lead out through one another.
+#[test]
+fn chained_links() {
+    let meta = pkg_info();
+    let sdist = |extra: &[Member]| {
+        let mut members = vec![Member::File("foo-1.0/PKG-INFO", meta.as_bytes())];
+        members.extend(extra.iter().copied());
+        tar_gz(&members)
+    };
+    check_default(
+        SDIST,
+        sdist(&[
+            Member::Symlink("foo-1.0/a", ".."),
+            Member::Symlink("foo-1.0/a/b", ".."),
+            Member::File("foo-1.0/a/b/escaped.txt", b"x"),
+        ]),
+        Err(r#"member "foo-1.0/a/b" would be written through the symbolic link "foo-1.0/a""#),
+    );
+    check_default(
+        SDIST,
+        sdist(&[
+            Member::Symlink("foo-1.0/a", ".."),
+            Member::File("foo-1.0/a/x", b"x"),
+        ]),
+        Err(r#"member "foo-1.0/a/x" would be written through the symbolic link "foo-1.0/a""#),
+    );
+    check_default(
+        SDIST,
+        sdist(&[
+            Member::Dir("foo-1.0/sub/"),
+            Member::Symlink("foo-1.0/sub/up", "../.."),
+            Member::Symlink("foo-1.0/l", "sub/up/../x"),
+        ]),
+        Err(r#"link "foo-1.0/l" points outside the archive (to "sub/up/../x")"#),
+    );
+    check_default(
+        SDIST,
+        sdist(&[
+            Member::Symlink("foo-1.0/up", ".."),
+            Member::Hardlink("foo-1.0/h", "foo-1.0/up/../x"),
+        ]),
+        Err(r#"link "foo-1.0/h" points outside the archive (to "foo-1.0/up/../x")"#),
+    );
+    // An earlier link that a later one turns outward.
+    check_default(
+        SDIST,
+        sdist(&[
+            Member::Symlink("foo-1.0/l", "x/../.."),
+            Member::Symlink("foo-1.0/x", ".."),
+        ]),
+        Err(r#"link "foo-1.0/l" points outside the archive (to "x/../..")"#),
+    );
+    // Links inside, `..` through a symlinked directory included.
+    check_default(
+        SDIST,
+        sdist(&[
+            Member::File("foo-1.0/pkg/deep/mod.py", b""),
+            Member::Symlink("foo-1.0/d", "pkg/deep"),
+            Member::Symlink("foo-1.0/e", "d/../deep/mod.py"),
+        ]),
+        Ok(("foo", "1.0")),
+    );
+    // Zip sdists and wheels: the same rules.
+    check_default(
+        "foo-1.0.zip",
+        zip(&[
+            ("foo-1.0/PKG-INFO", meta.as_bytes()),
+            ("foo-1.0/a", b"@.."),
+            ("foo-1.0/a/b", b"@.."),
+            ("foo-1.0/a/b/escaped.txt", b"x"),
+        ]),
+        Err(r#"member "foo-1.0/a/b" would be written through the symbolic link "foo-1.0/a""#),
+    );
+    let mut entries = good_wheel_entries(&metadata("2.1", "foo", "1.0"));
+    entries.push(("foo/up", b"@..".to_vec()));
+    entries.push(("foo/l", b"@up/../../x".to_vec()));
+    check_default(
+        "foo-1.0-py3-none-any.whl",
+        wheel_with(&entries),
+        Err(r#"link "foo/l" points outside the archive (to "up/../../x")"#),
+    );
 }
