@@ -54,7 +54,7 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
 
 /// Reads the whole form; `open` makes the sink of the `content` part from its file name.
 pub async fn read<S: ContentSink>(
-    mut multipart: Multipart,
+    multipart: &mut Multipart,
     mut open: impl FnMut(&str) -> Result<S, ApiError> + Send,
 ) -> Result<Received<S::Content>, ApiError> {
     let mut form = UploadForm::default();
@@ -115,8 +115,8 @@ pub async fn read_body<S: ContentSink>(
         )
         .body(body)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid multipart boundary"))?;
-    let multipart = Multipart::from_request(request, &())
+    let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-    read(multipart, open).await
+    read(&mut multipart, open).await
 }

@@ -51,14 +51,7 @@ async fn receive(
     let who = match who {
         Ok(who) => who,
         Err(refusal) => {
-            // Read the (bounded) body first: a client still sending when the connection closes
-            // sees a broken pipe instead of the refusal and its reason.
-            let drain = async {
-                while let Ok(Some(mut field)) = multipart.next_field().await {
-                    while let Ok(Some(_)) = field.chunk().await {}
-                }
-            };
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
+            drain(&mut multipart).await;
             return Err(refusal);
         }
     };
@@ -73,10 +66,29 @@ async fn receive(
         );
     }
 
-    let received = crate::form::read(multipart, |filename| Ok(app.upload_sink(filename)?)).await?;
+    let received =
+        match crate::form::read(&mut multipart, |filename| Ok(app.upload_sink(filename)?)).await {
+            Ok(received) => received,
+            Err(refusal) => {
+                drain(&mut multipart).await;
+                return Err(refusal);
+            }
+        };
     let (form, content) = (received.form, received.content);
     let content = content
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "the upload has no content part"))?;
     app.publish(&who, source, &form, content).await?;
     Ok(())
+}
+
+/// Reads what is left of a refused upload's body (bounded by the route's body limit and 30 s)
+/// before answering: a client still sending when the connection closes sees a broken pipe
+/// instead of the refusal and its reason.
+async fn drain(multipart: &mut Multipart) {
+    let drain = async {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), drain).await;
 }

@@ -423,8 +423,13 @@ fn security_attacks_that_were_refused_stay_refused() {
         ("multipart/form-data; boundary=xyz", "--xyz--\r\n"),
         ("application/json", "{}"),
     ] {
-        let response = server
-            .http()
+        // A connection of its own each: the server closes one whose request body it refused
+        // unread, and a pooled connection could be reused just as it closes.
+        let fresh = reqwest::blocking::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("client");
+        let response = fresh
             .post(server.upload_url())
             .basic_auth("__token__", Some(&valid))
             .header("content-type", content_type)
