@@ -35,6 +35,44 @@ airlock_binary() {
     echo "  airlock: $AIRLOCK (built $(date -r "$AIRLOCK" '+%F %T'))"
 }
 
+# Makes WORK, a temporary directory named after $1, and a trap that stops the servers started
+# (AIRLOCK_PID, NGINX_PID), shows the end of airlock's log when the run failed, and removes WORK.
+make_workdir() {
+    WORK="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"
+    AIRLOCK_PID=""
+    NGINX_PID=""
+    trap cleanup_workdir EXIT
+    trap 'exit 130' INT TERM
+}
+
+cleanup_workdir() {
+    local status=$?
+    if ((status != 0)) && [[ -s "$WORK/airlock.log" ]]; then
+        echo "---- last lines of airlock's log ----" >&2
+        tail -n 20 "$WORK/airlock.log" >&2 || true
+    fi
+    [[ -n "$AIRLOCK_PID" ]] && kill "$AIRLOCK_PID" 2>/dev/null || true
+    [[ -n "$NGINX_PID" ]] && kill "$NGINX_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+
+# Starts `airlock serve` with the arguments given (plus a loopback port chosen by the kernel), its
+# stdout in $WORK/airlock.out and its log in $WORK/airlock.log, and waits until it listens. Sets
+# AIRLOCK_PID and AIRLOCK_URL.
+start_airlock() {
+    "$AIRLOCK" serve "$@" --listen 127.0.0.1:0 >"$WORK/airlock.out" 2>"$WORK/airlock.log" &
+    AIRLOCK_PID=$!
+    for _ in $(seq 600); do
+        grep -q '^listening on http://' "$WORK/airlock.out" 2>/dev/null && break
+        kill -0 "$AIRLOCK_PID" 2>/dev/null || { cat "$WORK/airlock.log"; echo "airlock exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    AIRLOCK_URL="$(sed -n 's#^listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$WORK/airlock.out" | head -n1)"
+    [[ -n "$AIRLOCK_URL" ]] || { echo "airlock did not start" >&2; exit 1; }
+    echo "  $AIRLOCK_URL (pid $AIRLOCK_PID)"
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -26,22 +26,7 @@ section "tools"
 ensure_tools wrk nginx curl python3
 airlock_binary
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/airlock-proxy-bench.XXXXXX")"
-AIRLOCK_PID=""
-NGINX_PID=""
-cleanup() {
-    local status=$?
-    if ((status != 0)) && [[ -s "$WORK/airlock.log" ]]; then
-        echo "---- last lines of airlock's log ----" >&2
-        tail -n 20 "$WORK/airlock.log" >&2 || true
-    fi
-    [[ -n "$AIRLOCK_PID" ]] && kill "$AIRLOCK_PID" 2>/dev/null || true
-    [[ -n "$NGINX_PID" ]] && kill "$NGINX_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_workdir airlock-proxy-bench
 
 section "upstream: static PEP 503 index, $PROJECTS projects x $VERSIONS versions + one ${BIG_MB} MB wheel"
 python3 -B "$ROOT/bench/proxy_upstream.py" --out "$WORK/www" --manifest "$WORK/manifest.json" \
@@ -70,18 +55,8 @@ name = "dev"
 mode = "open"
 sources = ["internal-pypi", "pypi"]
 TOML
-"$AIRLOCK" serve --config "$WORK/airlock.toml" --data-dir "$WORK/data" --listen 127.0.0.1:0 \
-    --database-url "${DATABASE_URL:-sqlite://$WORK/data/airlock.db}" >"$WORK/airlock.out" 2>"$WORK/airlock.log" &
-AIRLOCK_PID=$!
-for _ in $(seq 600); do
-    grep -q '^listening on http://' "$WORK/airlock.out" 2>/dev/null && break
-    kill -0 "$AIRLOCK_PID" 2>/dev/null || { echo "airlock exited" >&2; exit 1; }
-    sleep 0.1
-done
-AIRLOCK_URL="$(sed -n 's#^listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$WORK/airlock.out" | head -n1)"
-[[ -n "$AIRLOCK_URL" ]] || { echo "airlock did not start" >&2; exit 1; }
+start_airlock --config "$WORK/airlock.toml" --data-dir "$WORK/data" --database-url "${DATABASE_URL:-sqlite://$WORK/data/airlock.db}"
 curl -fsS -o /dev/null "$AIRLOCK_URL/healthz" || { echo "airlock's /healthz fails" >&2; exit 1; }
-echo "  $AIRLOCK_URL (pid $AIRLOCK_PID)"
 
 proxy_counter() { # proxy_counter NAME: the value of airlock_proxy_NAME(_total) on /metrics
     curl -fsS "$AIRLOCK_URL/metrics" | awk -v n="airlock_proxy_$1" '$1 == n || $1 == n "_total" {print $2; f=1} END {if (!f) print "?"}'

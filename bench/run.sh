@@ -20,30 +20,11 @@ section "tools"
 ensure_tools wrk nginx curl
 airlock_binary
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/airlock-bench.XXXXXX")"
-AIRLOCK_PID=""
-NGINX_PID=""
-cleanup() {
-    [[ -n "$AIRLOCK_PID" ]] && kill "$AIRLOCK_PID" 2>/dev/null || true
-    [[ -n "$NGINX_PID" ]] && kill "$NGINX_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+make_workdir airlock-bench
 
 section "airlock ($AIRLOCK) on a fresh data dir"
 mkdir -p "$WORK/data"
-"$AIRLOCK" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/airlock.out" 2>"$WORK/airlock.log" &
-AIRLOCK_PID=$!
-for _ in $(seq 600); do
-    grep -q '^listening on http://' "$WORK/airlock.out" 2>/dev/null && break
-    kill -0 "$AIRLOCK_PID" 2>/dev/null || { cat "$WORK/airlock.log"; echo "airlock exited" >&2; exit 1; }
-    sleep 0.1
-done
-AIRLOCK_URL="$(sed -n 's#^listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$WORK/airlock.out" | head -n1)"
-[[ -n "$AIRLOCK_URL" ]] || { echo "airlock did not start" >&2; exit 1; }
-echo "  $AIRLOCK_URL (pid $AIRLOCK_PID)"
+start_airlock --data-dir "$WORK/data"
 TOKEN="$("$AIRLOCK" token create --name bench --role publisher --data-dir "$WORK/data" | tail -n1)"
 
 section "seeding $PROJECTS projects x $VERSIONS versions + one ${BIG_MB} MB wheel"

@@ -15,23 +15,11 @@ source "$ROOT/bench/lib.sh"
 section "tools"
 ensure_tools wrk curl python3
 airlock_binary
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/airlock-snap.XXXXXX")"
-AIRLOCK_PID=""
-cleanup() {
-    [[ -n "$AIRLOCK_PID" ]] && kill "$AIRLOCK_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+make_workdir airlock-snap
 
 mkdir -p "$WORK/data"
-"$AIRLOCK" serve --data-dir "$WORK/data" --listen 127.0.0.1:0 >"$WORK/airlock.out" 2>"$WORK/airlock.log" &
-AIRLOCK_PID=$!
-for _ in $(seq 600); do
-    grep -q '^listening on http://' "$WORK/airlock.out" 2>/dev/null && break
-    sleep 0.1
-done
-URL="$(sed -n 's#^listening on \(http://127\.0\.0\.1:[0-9]*\).*#\1#p' "$WORK/airlock.out" | head -n1)"
+start_airlock --data-dir "$WORK/data"
+URL="$AIRLOCK_URL"
 TOKEN="$("$AIRLOCK" token create --name bench --role publisher --data-dir "$WORK/data" | tail -n1)"
 
 section "seeding $PROJECTS Python projects x 3 versions and $R_PACKAGES R packages"

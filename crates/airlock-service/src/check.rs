@@ -600,12 +600,7 @@ impl Airlock {
             })
             .collect();
         if !unapproved.is_empty() {
-            let listed: HashSet<&str> = entry
-                .hashes
-                .iter()
-                .filter(|h| h.algorithm == "sha256")
-                .map(|h| h.value.as_str())
-                .collect();
+            let listed = listed_sha256(entry);
             let only_unapproved = !listed.is_empty()
                 && unapproved
                     .iter()
@@ -738,6 +733,16 @@ fn pick(eco: Ecosystem, wanted: &str, rows: &[&(ArtifactRow, Verdict)]) -> Optio
     }
 }
 
+/// The sha256 digests a manifest entry lists.
+fn listed_sha256(entry: &Entry) -> HashSet<&str> {
+    entry
+        .hashes
+        .iter()
+        .filter(|h| h.algorithm == "sha256")
+        .map(|h| h.value.as_str())
+        .collect()
+}
+
 /// A manifest listing sha256 digests for a version of which airlock has files, none of them
 /// with a listed digest: the lane would serve other bytes than the lock file was made with.
 fn hash_mismatch(
@@ -747,12 +752,7 @@ fn hash_mismatch(
     entry: &Entry,
     rows: &[&ArtifactRow],
 ) -> Option<Reason> {
-    let listed: HashSet<&str> = entry
-        .hashes
-        .iter()
-        .filter(|h| h.algorithm == "sha256")
-        .map(|h| h.value.as_str())
-        .collect();
+    let listed = listed_sha256(entry);
     let known: Vec<&str> = rows
         .iter()
         .map(|r| r.sha256.as_str())

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::support::api::api;
 use crate::support::cmd::{Finished, run};
 use crate::support::env::real_dists;
 use crate::support::fixtures::HandWheel;
@@ -259,67 +260,6 @@ fn cran_packages(server: &TestServer, lane: &str) -> BTreeMap<String, String> {
         }
     }
     out
-}
-
-/// A JSON API answer: status, content type and body.
-#[derive(Debug)]
-struct Api {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Api {
-    #[track_caller]
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
-    }
-
-    /// `status`, as application/problem+json.
-    #[track_caller]
-    fn assert_problem(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{self:?}");
-        assert!(
-            self.content_type.starts_with("application/problem+json"),
-            "errors are problem+json: {self:?}"
-        );
-        self.json()
-    }
-}
-
-/// `METHOD /api/v1{path}` with an optional bearer token and JSON body.
-fn api(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&Value>,
-) -> Api {
-    let url = server.url(&format!("/api/v1{path}"));
-    let mut req = match method {
-        "GET" => server.http().get(&url),
-        "POST" => server.http().post(&url),
-        _ => panic!("method {method}"),
-    };
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let response = req
-        .send()
-        .unwrap_or_else(|e| panic!("{method} {url}: {e:?}"));
-    Api {
-        status: response.status().as_u16(),
-        content_type: response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-        body: response.text().expect("body"),
-    }
 }
 
 /// A hand-made wheel `name` 1.0 whose METADATA carries `headers` (e.g. `Requires-Dist:` lines).

@@ -21,20 +21,6 @@ fn config(lanes: &[(&str, &str)]) -> ServerConfig {
     ServerConfig::from_toml(toml)
 }
 
-fn token_scoped(server: &TestServer, name: &str, role: &str, lanes: &[&str]) -> String {
-    let mut args = vec!["token", "create", "--name", name, "--role", role];
-    for lane in lanes {
-        args.extend(["--lane", lane]);
-    }
-    let done = run(&mut server.airlock(&args)).success();
-    done.stdout
-        .lines()
-        .last()
-        .expect("token")
-        .trim()
-        .to_string()
-}
-
 /// Status and body of GET `path` with the token as HTTP Basic (as pip sends it), if any.
 fn get(server: &TestServer, path: &str, token: Option<&str>) -> (u16, String, Option<String>) {
     let mut request = server.http().get(server.url(path));
@@ -62,9 +48,9 @@ fn roles_private_lane_is_read_only_with_a_token_that_applies_in_it() {
     let dir = TempDir::new().expect("tempdir");
     let wheel = HandWheel::new("secret-pkg", "1.0").write(dir.path());
     server.publish(&[&wheel]);
-    let everywhere = token_scoped(&server, "reader-all", "reader", &[]);
-    let dev_only = token_scoped(&server, "reader-dev", "reader", &["dev"]);
-    let prod_only = token_scoped(&server, "reader-prod", "reader", &["prod"]);
+    let everywhere = server.token_in_lanes("reader-all", "reader", &[]);
+    let dev_only = server.token_in_lanes("reader-dev", "reader", &["dev"]);
+    let prod_only = server.token_in_lanes("reader-prod", "reader", &["prod"]);
 
     for path in [
         "/prod/pypi/simple/",
@@ -148,8 +134,8 @@ fn roles_approver_of_one_lane_decides_only_there() {
     let dir = TempDir::new().expect("tempdir");
     let wheel = HandWheel::new("scoped-pkg", "1.0").write(dir.path());
     server.publish(&[&wheel]);
-    let requester = token_scoped(&server, "scientist", "publisher", &[]);
-    let test_approver = token_scoped(&server, "test-approver", "approver", &["test"]);
+    let requester = server.token_in_lanes("scientist", "publisher", &[]);
+    let test_approver = server.token_in_lanes("test-approver", "approver", &["test"]);
     let url = server.url("");
     let request = |lane: &str| -> String {
         let done = run(&mut server.airlock(&[

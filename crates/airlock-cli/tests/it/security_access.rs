@@ -4,9 +4,10 @@
 //! they stay refused.
 
 use reqwest::blocking::multipart::{Form, Part};
-use serde_json::{Value, json};
+use serde_json::json;
 use tempfile::TempDir;
 
+use crate::support::api::api_raw;
 use crate::support::cmd::run;
 use crate::support::fixtures::HandWheel;
 use crate::support::upload::{Auth, Reply, Upload};
@@ -27,21 +28,6 @@ fn config() -> ServerConfig {
     )
 }
 
-/// `airlock token create --name NAME --role ROLE [--lane L]...`: the token.
-fn token(server: &TestServer, name: &str, role: &str, lanes: &[&str]) -> String {
-    let mut args = vec!["token", "create", "--name", name, "--role", role];
-    for lane in lanes {
-        args.extend(["--lane", lane]);
-    }
-    let done = run(&mut server.airlock(&args)).success();
-    done.stdout
-        .lines()
-        .last()
-        .expect("token")
-        .trim()
-        .to_string()
-}
-
 /// Status and body of GET `path`, sent byte for byte as written, with the token as HTTP Basic.
 fn get(server: &TestServer, path: &str, token: Option<&str>) -> (u16, String) {
     let mut request = server.http().get(server.url(path));
@@ -51,61 +37,6 @@ fn get(server: &TestServer, path: &str, token: Option<&str>) -> (u16, String) {
     let response = request.send().expect("GET");
     let status = response.status().as_u16();
     (status, response.text().expect("body"))
-}
-
-/// The answer of the JSON API.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
-    }
-
-    /// Asserts an RFC 9457 problem document with this status.
-    #[track_caller]
-    fn assert_problem(&self, status: u16) {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(self.json()["status"], status, "{self:?}");
-    }
-}
-
-/// `/api/v1{path}` with a Bearer token; `body` sent as is with `content_type` when given.
-fn api(
-    server: &TestServer,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<(&str, Option<&str>)>,
-) -> Answer {
-    let mut request = server
-        .http()
-        .request(method, server.url(&format!("/api/v1{path}")));
-    if let Some(t) = token {
-        request = request.bearer_auth(t);
-    }
-    if let Some((text, content_type)) = body {
-        request = request.body(text.to_string());
-        if let Some(ct) = content_type {
-            request = request.header("content-type", ct);
-        }
-    }
-    let response = request.send().expect("API call");
-    Answer {
-        status: response.status().as_u16(),
-        content_type: response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-        body: response.text().expect("body"),
-    }
 }
 
 /// The wheel `upload` POSTed to the hosted source `source` with `token`.
@@ -139,12 +70,12 @@ fn security_private_lane_stays_private_however_its_name_is_spelled() {
     let server = TestServer::builder().config(config()).start();
     let dir = TempDir::new().expect("tempdir");
     let wheel = HandWheel::new("goodpkg", "1.0").write(dir.path());
-    let publisher = token(&server, "pub", "publisher", &[]);
+    let publisher = server.token_in_lanes("pub", "publisher", &[]);
     upload_to(&server, "private-pypi", &wheel, &publisher).assert_ok();
     let sha = sha256_hex(&std::fs::read(&wheel).expect("wheel"));
     let filename = wheel.file_name().expect("name").to_string_lossy();
-    let dev_only = token(&server, "reader-dev", "reader", &["dev"]);
-    let secret_reader = token(&server, "reader-secret", "reader", &["secret"]);
+    let dev_only = server.token_in_lanes("reader-dev", "reader", &["dev"]);
+    let secret_reader = server.token_in_lanes("reader-secret", "reader", &["secret"]);
 
     for path in [
         "/secret/pypi/simple/goodpkg/".to_string(),
@@ -190,8 +121,8 @@ fn security_private_lane_stays_private_however_its_name_is_spelled() {
 fn security_lane_limited_publisher_uploads_only_to_sources_of_its_lanes() {
     let server = TestServer::builder().config(config()).start();
     let dir = TempDir::new().expect("tempdir");
-    let dev_publisher = token(&server, "pub-dev", "publisher", &["dev"]);
-    let publisher = token(&server, "pub-all", "publisher", &[]);
+    let dev_publisher = server.token_in_lanes("pub-dev", "publisher", &["dev"]);
+    let publisher = server.token_in_lanes("pub-all", "publisher", &[]);
     let original = HandWheel::new("goodpkg", "1.0").write(dir.path());
     upload_to(&server, "private-pypi", &original, &publisher).assert_ok();
 
@@ -202,7 +133,7 @@ fn security_lane_limited_publisher_uploads_only_to_sources_of_its_lanes() {
     upload_to(&server, "private-pypi", &takeover, &dev_publisher)
         .assert_refused(&[403], &["limited to", "private-pypi"]);
     server.assert_nothing_stored_since(&before, "a lane-limited publisher's upload elsewhere");
-    let secret_reader = token(&server, "reader-secret", "reader", &["secret"]);
+    let secret_reader = server.token_in_lanes("reader-secret", "reader", &["secret"]);
     let (_, page) = get(
         &server,
         "/secret/pypi/simple/goodpkg/",
@@ -226,11 +157,11 @@ fn security_approval_needs_an_explicit_readable_body() {
     for name in ["req-a", "req-b"] {
         server.publish(&[&HandWheel::new(name, "1.0").write(dir.path())]);
     }
-    let requester = token(&server, "alice", "reader", &[]);
-    let approver = token(&server, "bob", "approver", &[]);
-    let created = api(
+    let requester = server.token_in_lanes("alice", "reader", &[]);
+    let approver = server.token_in_lanes("bob", "approver", &[]);
+    let created = api_raw(
         &server,
-        reqwest::Method::POST,
+        "POST",
         "/requests",
         Some(&requester),
         Some((
@@ -243,9 +174,9 @@ fn security_approval_needs_an_explicit_readable_body() {
     assert_eq!(created.status, 201, "{created:?}");
     let id = created.json()["id"].as_i64().expect("id");
     let approve = |body: Option<(&str, Option<&str>)>| {
-        api(
+        api_raw(
             &server,
-            reqwest::Method::POST,
+            "POST",
             &format!("/requests/{id}/approve"),
             Some(&approver),
             body,
@@ -271,9 +202,9 @@ fn security_approval_needs_an_explicit_readable_body() {
     }
     approve(Some((r#"{"everything": true}"#, Some("application/json")))).assert_problem(422);
     assert!(!prod_has("req-a") && !prod_has("req-b"));
-    let shown = api(
+    let shown = api_raw(
         &server,
-        reqwest::Method::GET,
+        "GET",
         &format!("/requests/{id}"),
         Some(&approver),
         None,
@@ -281,17 +212,17 @@ fn security_approval_needs_an_explicit_readable_body() {
     assert_eq!(shown.json()["state"], "pending", "{shown:?}");
 
     // Errors of the path are problem documents too.
-    api(
+    api_raw(
         &server,
-        reqwest::Method::POST,
+        "POST",
         "/requests/not-a-number/approve",
         Some(&approver),
         Some(("{\"all\": true}", Some("application/json"))),
     )
     .assert_problem(400);
-    api(
+    api_raw(
         &server,
-        reqwest::Method::POST,
+        "POST",
         &format!("/requests/{id}/approve"),
         None,
         Some(("{\"all\": true}", Some("application/json"))),
@@ -308,33 +239,27 @@ fn security_approval_needs_an_explicit_readable_body() {
 #[test]
 fn security_lane_limits_hold_for_requests_and_the_audit_log() {
     let server = TestServer::builder().config(config()).start();
-    let dev_reader = token(&server, "reader-dev", "reader", &["dev"]);
-    let dev_admin = token(&server, "admin-dev", "admin", &["dev"]);
-    let admin = token(&server, "admin", "admin", &[]);
+    let dev_reader = server.token_in_lanes("reader-dev", "reader", &["dev"]);
+    let dev_admin = server.token_in_lanes("admin-dev", "admin", &["dev"]);
+    let admin = server.token_in_lanes("admin", "admin", &[]);
     let body = |lane: &str| {
         json!({"lane": lane, "reason": "need it", "packages": ["pypi:x==1.0"]}).to_string()
     };
     // A request in a lane the token does not apply in would be invisible to its own author.
-    let refused = api(
+    let refused = api_raw(
         &server,
-        reqwest::Method::POST,
+        "POST",
         "/requests",
         Some(&dev_reader),
         Some((&body("prod"), Some("application/json"))),
     );
     refused.assert_problem(403);
     assert!(refused.body.contains("limited to"), "{refused:?}");
-    let listed = api(
-        &server,
-        reqwest::Method::GET,
-        "/requests",
-        Some(&admin),
-        None,
-    );
+    let listed = api_raw(&server, "GET", "/requests", Some(&admin), None);
     assert_eq!(listed.json()["requests"], json!([]), "{listed:?}");
-    let created = api(
+    let created = api_raw(
         &server,
-        reqwest::Method::POST,
+        "POST",
         "/requests",
         Some(&dev_reader),
         Some((&body("dev"), Some("application/json"))),
@@ -342,15 +267,8 @@ fn security_lane_limits_hold_for_requests_and_the_audit_log() {
     assert_eq!(created.status, 201, "{created:?}");
 
     // The audit log spans every lane: an admin of one lane may not read it.
-    api(
-        &server,
-        reqwest::Method::GET,
-        "/audit",
-        Some(&dev_admin),
-        None,
-    )
-    .assert_problem(403);
-    let audit = api(&server, reqwest::Method::GET, "/audit", Some(&admin), None);
+    api_raw(&server, "GET", "/audit", Some(&dev_admin), None).assert_problem(403);
+    let audit = api_raw(&server, "GET", "/audit", Some(&admin), None);
     assert_eq!(audit.status, 200, "{audit:?}");
     assert!(
         !audit.json()["entries"]
@@ -359,14 +277,7 @@ fn security_lane_limits_hold_for_requests_and_the_audit_log() {
             .is_empty()
     );
     // Query strings the API cannot read answer problem documents as well.
-    api(
-        &server,
-        reqwest::Method::GET,
-        "/audit?since=abc",
-        Some(&admin),
-        None,
-    )
-    .assert_problem(400);
+    api_raw(&server, "GET", "/audit?since=abc", Some(&admin), None).assert_problem(400);
 }
 
 #[test]

@@ -317,8 +317,16 @@ impl TestServer {
 
     /// Creates a token with `airlock token create` and returns it (the last line of stdout).
     pub fn token(&self, name: &str, role: &str) -> String {
-        let done =
-            run(&mut self.airlock(&["token", "create", "--name", name, "--role", role])).success();
+        self.token_in_lanes(name, role, &[])
+    }
+
+    /// A token whose role applies in `lanes` only (`--lane`, repeated; every lane when empty).
+    pub fn token_in_lanes(&self, name: &str, role: &str, lanes: &[&str]) -> String {
+        let mut args = vec!["token", "create", "--name", name, "--role", role];
+        for lane in lanes {
+            args.extend(["--lane", lane]);
+        }
+        let done = run(&mut self.airlock(&args)).success();
         done.stdout
             .lines()
             .map(str::trim)
