@@ -172,7 +172,16 @@ impl Airlock {
             upstream_url: None,
             delisted_at: None,
         };
-        self.store_upload(who, row, &content).await
+        // One tarball a version, however the version is spelt (as checked above, again in the
+        // write transaction).
+        let version = RVersion::parse(&entry.version).ok();
+        let same = |r: &ArtifactRow| {
+            r.project == entry.package
+                && version
+                    .as_ref()
+                    .is_some_and(|v| RVersion::parse(&r.version).is_ok_and(|rv| &rv == v))
+        };
+        self.store_upload(who, row, &content, &same, &same).await
     }
 
     /// The lane's CRAN view, from cache or built now (once, however many ask at the same time).

@@ -309,22 +309,43 @@ impl Airlock {
             upstream_url: None,
             delisted_at: None,
         };
-        self.store_upload(who, row, &content).await
+        let same_file =
+            |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_file(&dist));
+        let same_release =
+            |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_release(&dist));
+        self.store_upload(who, row, &content, same_file, same_release)
+            .await
     }
 
     /// Stores a validated upload: its blob (verified, then renamed into place), then its row and
     /// audit entry in one transaction. Blobs nobody refers to are dropped when the row cannot land.
+    /// Inside the transaction (writers one at a time) the project's files are read again:
+    /// `same_file` refuses a file another upload stored meanwhile under another spelling, and the
+    /// first file of `same_release` gives the version its spelling.
     pub(crate) async fn store_upload(
         &self,
         who: &Principal,
-        row: ArtifactRow,
+        mut row: ArtifactRow,
         content: &UploadedContent,
+        same_file: impl Fn(&ArtifactRow) -> bool + Send + Sync,
+        same_release: impl Fn(&ArtifactRow) -> bool + Send + Sync,
     ) -> Result<Published, ServiceError> {
         let source = row.source.clone();
         self.blobs.put_file(&content.path, &content.sha256).await?;
         let stored = async {
             let mut tx = self.db.write().await?;
-            tx.insert_artifact(&row).await?;
+            let stored = tx.project_artifacts(&source, &row.project).await?;
+            Self::check_not_taken(&source, content, stored.iter().filter(|r| same_file(r)))?;
+            if let Some(release) = stored.iter().find(|r| same_release(r)) {
+                row.version = release.version.clone();
+            }
+            tx.insert_artifact(&row).await.map_err(|e| match e {
+                // The same name, committed since the check above could not see it (PostgreSQL).
+                airlock_store::DbError::Conflict(_) => {
+                    bad(format!("file {} already exists in {source}", row.filename))
+                }
+                other => other.into(),
+            })?;
             let details = serde_json::json!({ "sha256": row.sha256, "size": row.size, "version": row.version });
             let subject = format!("{source}/{}", row.filename);
             self.commit(tx, audit_entry(&who.name, "upload", subject, details)).await
@@ -337,12 +358,7 @@ impl Airlock {
                     let _ = self.blobs.delete(sha).await;
                 }
             }
-            return Err(match e {
-                ServiceError::Conflict(_) => {
-                    bad(format!("file {} already exists in {source}", row.filename))
-                }
-                other => other,
-            });
+            return Err(e);
         }
         tracing::info!(source, file = %row.filename, sha256 = %row.sha256, size_bytes = row.size, actor = %who.name, "published");
         Ok(Published {

@@ -808,6 +808,29 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Files of one project in one source, as this transaction sees them: writers are serialised
+    /// by the revision bump, so what is read here cannot change before the commit.
+    pub async fn project_artifacts(
+        &mut self,
+        source: &str,
+        project: &str,
+    ) -> Result<Vec<ArtifactRow>, DbError> {
+        let sql = concat!(
+            "SELECT ",
+            artifact_columns!(),
+            " FROM artifacts WHERE source = $1 AND project = $2 ORDER BY first_seen, filename"
+        );
+        let rows = sqlx::query(sql)
+            .bind(source)
+            .bind(project)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(artifact_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Appends an entry to the hash-chained audit log.
     pub async fn audit(&mut self, entry: &AuditEntry) -> Result<(), DbError> {
         audit::append(&mut self.tx, entry).await

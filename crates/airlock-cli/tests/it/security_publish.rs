@@ -347,3 +347,62 @@ fn security_publish_control_characters_in_metadata_refused() {
             .is_client_error()
     );
 }
+
+#[test]
+fn security_publish_concurrent_spellings_of_one_file_store_one() {
+    concurrent_spellings_store_one(TestServer::start());
+}
+
+#[test]
+fn security_publish_concurrent_spellings_of_one_file_store_one_with_postgres() {
+    concurrent_spellings_store_one(TestServer::builder().postgres().start());
+}
+
+fn concurrent_spellings_store_one(server: TestServer) {
+    let dir = TempDir::new().expect("temp dir");
+    // Eight spellings of goodpkg 1.0's one wheel, each with other bytes, sent at once: the
+    // checks before the archive is inspected cannot see each other; the write must.
+    let spellings = [
+        ("goodpkg", "1.0", "goodpkg-1.0-py3-none-any.whl"),
+        ("goodpkg", "1.0", "GoodPkg-1.0-py3-none-any.whl"),
+        ("goodpkg", "1.0.0", "goodpkg-1.0.0-py3-none-any.whl"),
+        ("goodpkg", "1.0.0.0", "goodpkg-1.0.0.0-py3-none-any.whl"),
+        ("goodpkg", "1.0", "GOODPKG-1.0-py3-none-any.whl"),
+        ("goodpkg", "1.0.0", "GoodPkg-1.0.0-py3-none-any.whl"),
+        ("goodpkg", "1.0", "gOODpKG-1.0-py3-none-any.whl"),
+        ("goodpkg", "1.0.0.0", "GoodPkg-1.0.0.0-py3-none-any.whl"),
+    ];
+    let wheels: Vec<(std::path::PathBuf, &str)> = spellings
+        .iter()
+        .zip(1..)
+        .map(|((name, version, filename), value)| {
+            (goodpkg(dir.path(), name, version, value), *filename)
+        })
+        .collect();
+    let replies: Vec<Reply> = std::thread::scope(|scope| {
+        let handles: Vec<_> = wheels
+            .iter()
+            .map(|(path, filename)| {
+                let server = &server;
+                scope.spawn(move || upload_as(server, path, filename))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("upload thread"))
+            .collect()
+    });
+    let stored = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(stored, 1, "exactly one spelling is stored: {replies:?}");
+    for reply in replies.iter().filter(|r| r.status != 200) {
+        reply.assert_refused(&[409], &["immutable"]);
+    }
+    let index = Index::new(&server, "dev");
+    assert_eq!(index.files("goodpkg").len(), 1);
+    assert_eq!(
+        index.project_json("goodpkg")["versions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
