@@ -426,11 +426,15 @@ async fn give_back_memory_periodically() {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     loop {
         tick.tick().await;
+        // Off the async workers: under load the walk waits for each arena's lock.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim takes no pointer and only releases memory malloc holds free.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+        let _ = tokio::task::spawn_blocking(|| {
+            // SAFETY: malloc_trim takes no pointer and only releases memory malloc holds free.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        })
+        .await;
     }
 }
 
