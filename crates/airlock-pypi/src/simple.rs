@@ -225,7 +225,9 @@ pub enum Format {
 
 impl Format {
     /// Server preference when the client's q-values tie.
-    const PREFERENCE: [Self; 3] = [Self::Json, Self::Html, Self::TextHtml];
+    /// Ties go to plain HTML, as on pypi.org: a client that sends no `Accept`, or `*/*` (pipenv's
+    /// hash lookup), parses the answer as HTML. Clients that read JSON ask for it.
+    const PREFERENCE: [Self; 3] = [Self::TextHtml, Self::Json, Self::Html];
 
     /// The `Content-Type` to answer with.
     pub fn content_type(&self) -> &'static str {
@@ -271,7 +273,8 @@ pub struct NotAcceptable;
 ///
 /// A `?format=` naming a type we serve wins; otherwise each format gets the q-value of the
 /// most specific `Accept` range matching it (RFC 9110 §12.5.1: exact type, then `type/*`,
-/// then `*/*`), the highest q wins and ties go to JSON, then v1+html, then text/html.
+/// then `*/*`), the highest q wins and ties go to text/html, then JSON, then v1+html (pypi.org's
+/// order).
 /// A missing or empty `Accept` means `*/*`; malformed ranges are ignored.
 pub fn negotiate(accept: Option<&str>, format: Option<&str>) -> Result<Format, NotAcceptable> {
     if let Some(format) = format.and_then(Format::from_media_type) {
@@ -377,9 +380,9 @@ mod tests {
             Ok(Json),
         );
         check(Some(BROWSER), None, Ok(TextHtml));
-        check(None, None, Ok(Json));
-        check(Some(""), None, Ok(Json));
-        check(Some("*/*"), None, Ok(Json));
+        check(None, None, Ok(TextHtml));
+        check(Some(""), None, Ok(TextHtml));
+        check(Some("*/*"), None, Ok(TextHtml));
         check(Some("text/*"), None, Ok(TextHtml));
         check(Some("application/*"), None, Ok(Json));
         check(Some("text/html"), None, Ok(TextHtml));
@@ -403,21 +406,26 @@ mod tests {
         check(
             Some("text/html, application/vnd.pypi.simple.v1+json"),
             None,
+            Ok(TextHtml),
+        );
+        check(
+            Some("application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json"),
+            None,
             Ok(Json),
         );
         check(
             Some("text/html, application/vnd.pypi.simple.v1+html"),
             None,
-            Ok(Html),
+            Ok(TextHtml),
         );
         // q=0 excludes, and the most specific range wins over a wildcard.
         check(
             Some("application/vnd.pypi.simple.v1+json;q=0, */*"),
             None,
-            Ok(Html),
+            Ok(TextHtml),
         );
         check(
-            Some("*/*;q=0.1, application/vnd.pypi.simple.v1+json;q=0"),
+            Some("*/*;q=0.1, text/html;q=0, application/vnd.pypi.simple.v1+json;q=0"),
             None,
             Ok(Html),
         );

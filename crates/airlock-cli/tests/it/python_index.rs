@@ -91,9 +91,22 @@ fn content_negotiation_follows_pep_691() {
 
         let response = index.get(&url, "application/vnd.pypi.simple.v2+json");
         assert_eq!(response.status(), 406, "GET {url} asking only for v2 JSON");
+        let refusal = response.text().expect("body");
+        assert!(
+            refusal.contains(JSON) && refusal.contains("text/html"),
+            "a 406 names the types served: {refusal}"
+        );
 
-        let response = index.get(&url, "");
-        assert_eq!(response.status(), 200, "GET {url} without Accept");
+        // No preference, as pipenv's hash lookup sends it: HTML, as pypi.org answers.
+        for accept in ["", "*/*"] {
+            let response = index.get(&url, accept);
+            assert_eq!(response.status(), 200, "GET {url} with Accept {accept:?}");
+            assert!(
+                header(&response, "content-type").starts_with("text/html"),
+                "Accept {accept:?} gets text/html"
+            );
+            assert!(response.text().expect("body").contains("<a href="));
+        }
     }
 }
 
