@@ -424,7 +424,9 @@ fn render_project(project: &str, rows: &[ArtifactRow], format: Format) -> String
             requires_python: r.requires_python.clone(),
             yanked: r.yanked_reason.clone(),
             core_metadata_sha256: r.metadata_sha256.clone(),
-            upload_time: r.upload_time.map(format_rfc3339),
+            // An upstream that gave no time (HTML-only indexes): when airlock first saw the file,
+            // which the upload cannot have followed. `uv --exclude-newer` drops files without it.
+            upload_time: Some(format_rfc3339(r.upload_time.unwrap_or(r.first_seen))),
         })
         .collect();
     let page = ProjectPage {

@@ -277,7 +277,11 @@ fn check_fields(
                     micros_of(t),
                     "{what}"
                 ),
-                None => assert!(listed.get("upload-time").is_none(), "{what}: {listed}"),
+                // None upstream: when airlock first saw it, never in the future.
+                None => assert!(
+                    micros_of(listed["upload-time"].as_str().expect("upload-time")) <= now_micros(),
+                    "{what}: {listed}"
+                ),
             }
         }
     }
@@ -1024,6 +1028,47 @@ fn proxy_records_first_seen_and_upstream_upload_time() {
             }
         }
     }
+    // Files the upstream gave no time are listed with the time airlock first saw them.
+    let pages = index.files("airlock-demo-dep");
+    for row in later.iter().filter(|r| r["version"] == "1.1") {
+        let listed = pages
+            .iter()
+            .find(|f| f.filename == row["filename"].as_str().expect("filename"))
+            .expect("listed");
+        assert_eq!(
+            micros_of(listed.raw["upload-time"].as_str().expect("upload-time")),
+            row["first_seen"].as_i64().expect("first_seen"),
+            "{listed:?}"
+        );
+    }
+
+    // uv --exclude-newer installs them (it drops files without a time), and keeps its promise:
+    // a cutoff before airlock first saw them excludes them.
+    let target = TargetEnv::new();
+    target
+        .uv_pip_install(
+            &index.simple_url(),
+            &[
+                "--exclude-newer",
+                "2099-01-01T00:00:00Z",
+                "airlock-demo-dep==1.1",
+            ],
+        )
+        .success();
+    assert_eq!(
+        target.version_of("airlock-demo-dep").as_deref(),
+        Some("1.1")
+    );
+    TargetEnv::new()
+        .uv_pip_install(
+            &index.simple_url(),
+            &[
+                "--exclude-newer",
+                "2001-01-01T00:00:00Z",
+                "airlock-demo-dep==1.1",
+            ],
+        )
+        .failure();
 }
 
 #[test]
