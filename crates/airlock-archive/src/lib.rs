@@ -39,8 +39,6 @@ pub enum Member<'a> {
 /// Why a member would land, or a link would lead, outside the extraction root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// The member path itself is unsafe; the reason reads after "member path {path:?}".
-    UnsafePath(&'static str),
     /// The member would be written through or over the symbolic link at this path.
     ThroughLink(String),
     /// A symbolic link over a member written earlier (tools differ in what remains).

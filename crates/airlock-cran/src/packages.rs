@@ -255,6 +255,25 @@ pub fn latest_only(entries: &[PackagesEntry]) -> Vec<PackagesEntry> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn needs_compilation_follows_the_src_directory_when_description_lacks_it() {
+        let description =
+            crate::description::Description::parse(b"Package: demo\nVersion: 1.0\nLicense: MIT\n")
+                .unwrap();
+        let inspected = |has_src_dir| Inspected {
+            description_bytes: Vec::new(),
+            description: description.clone(),
+            md5sum: String::new(),
+            has_src_dir,
+            entries: 0,
+            uncompressed_size: 0,
+        };
+        let needs =
+            |has_src_dir| PackagesEntry::from_inspected(&inspected(has_src_dir)).needs_compilation;
+        assert_eq!(needs(true).as_deref(), Some("yes"));
+        assert_eq!(needs(false).as_deref(), Some("no"));
+    }
     use super::*;
     use crate::dcf;
 

@@ -637,10 +637,6 @@ fn confine(
     confinement
         .add(&components, path, member)
         .map_err(|refusal| match refusal {
-            Refusal::UnsafePath(reason) => TarballError::UnsafePath {
-                path: path.to_owned(),
-                reason,
-            },
             Refusal::ThroughLink(link) => TarballError::ThroughLink {
                 path: path.to_owned(),
                 link,

@@ -37,7 +37,7 @@ pub fn package_key(ecosystem: Ecosystem, name: &str) -> String {
 
 /// The advisories known at the instant of the decision.
 ///
-/// Implementors provide [`advisories_for`](Self::advisories_for); [`decide`](crate::decide)
+/// Implementors provide [`advisories_for`](Self::advisories_for); `decide`
 /// calls [`affecting`](Self::affecting), whose default evaluates each record with
 /// `airlock-osv` (the reference). [`AdvisoryDb`] overrides it with pre-compiled records
 /// and cached severities: use it wherever decisions are many.

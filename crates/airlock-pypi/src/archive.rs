@@ -274,10 +274,6 @@ fn confine(
     confinement
         .add(components, path, member)
         .map_err(|refusal| match refusal {
-            Refusal::UnsafePath(reason) => ArchiveError::UnsafePath {
-                path: path.into(),
-                reason,
-            },
             Refusal::ThroughLink(link) => ArchiveError::ThroughLink {
                 path: path.into(),
                 link,

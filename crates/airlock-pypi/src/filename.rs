@@ -26,7 +26,7 @@ impl DistKind {
     }
 }
 
-/// The container format, which decides how [`crate::archive`] reads the file.
+/// The container format, which decides how the archive is read (zip or tar).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Container {
     Wheel,

@@ -2,7 +2,6 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use axum::extract::rejection::JsonRejection;
@@ -126,7 +125,7 @@ pub async fn check(
     headers: axum::http::HeaderMap,
     Query(q): Query<CheckQuery>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<airlock_service::CheckReport>, Response> {
+) -> Result<Json<airlock_service::CheckReport>, ApiError> {
     let who = crate::auth::optional(&state.app, &headers)
         .await
         .map_err(manifest_problem)?;
@@ -199,7 +198,7 @@ pub async fn create_request(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     body: Result<Json<NewRequestBody>, JsonRejection>,
-) -> Result<(axum::http::StatusCode, Json<airlock_service::RequestView>), Response> {
+) -> Result<(axum::http::StatusCode, Json<airlock_service::RequestView>), ApiError> {
     let body = body
         .map(|Json(b)| b)
         .map_err(|e| body_problem(&state, e.status(), e.body_text()))?;
@@ -374,26 +373,14 @@ pub async fn promote(
     ))
 }
 
-/// An error of a route that reads manifests, as problem+json; a 503 says when to retry.
-fn manifest_problem(e: airlock_service::ServiceError) -> Response {
-    let retry_after = match &e {
-        airlock_service::ServiceError::Unavailable {
-            retry_after_secs, ..
-        } => Some(*retry_after_secs),
-        _ => None,
-    };
-    let mut response = ApiError::from(e).problem().into_response();
-    if let Some(secs) = retry_after {
-        response
-            .headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, secs.into());
-    }
-    response
+/// A service error as problem+json.
+fn manifest_problem(e: airlock_service::ServiceError) -> ApiError {
+    ApiError::from(e).problem()
 }
 
 /// A body that could not be read as problem+json; one over the route's limit names the
 /// setting behind it.
-fn body_problem(state: &AppState, status: axum::http::StatusCode, text: String) -> Response {
+fn body_problem(state: &AppState, status: axum::http::StatusCode, text: String) -> ApiError {
     let message = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         format!(
             "manifest too large: the request body is over the limit that follows from the server's max_manifest_size ({} bytes)",
@@ -402,5 +389,5 @@ fn body_problem(state: &AppState, status: axum::http::StatusCode, text: String) 
     } else {
         text
     };
-    ApiError::new(status, message).problem().into_response()
+    ApiError::new(status, message).problem()
 }

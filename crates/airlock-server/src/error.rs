@@ -13,6 +13,8 @@ pub struct ApiError {
     pub cause: Option<String>,
     /// Answer as RFC 9457 `application/problem+json` (the JSON API) rather than a text line.
     pub problem: bool,
+    /// Seconds for a `Retry-After` header (a busy server's 503).
+    pub retry_after: Option<u64>,
 }
 
 /// Attached to a 5xx response so that the middleware can log its cause.
@@ -26,6 +28,7 @@ impl ApiError {
             message: message.into(),
             cause: None,
             problem: false,
+            retry_after: None,
         }
     }
 
@@ -55,11 +58,18 @@ impl From<ServiceError> for ApiError {
             ServiceError::Internal { .. } => Some(e.to_string()),
             _ => None,
         };
+        let retry_after = match &e {
+            ServiceError::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         ApiError {
             status,
             message: e.to_string(),
             cause,
             problem: false,
+            retry_after,
         }
     }
 }
@@ -90,6 +100,9 @@ impl IntoResponse for ApiError {
         let mut resp = (self.status, body).into_response();
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::index::Lookup;
+use crate::lanes::LaneRead;
 use crate::policy::{Decider, facts_of, policy_ecosystem};
-use crate::snapshot::LaneRead;
 use crate::{Airlock, Principal, ServiceError};
 
 /// A manifest judged against a lane.
@@ -103,13 +103,13 @@ fn config_ecosystem(eco: airlock_manifest::Ecosystem) -> Ecosystem {
     }
 }
 
-fn normalized(eco: Ecosystem, name: &str) -> String {
+pub(crate) fn normalized(eco: Ecosystem, name: &str) -> String {
     policy_ecosystem(eco).normalize_name(name).into_owned()
 }
 
 /// Whether two version strings are the same version (PEP 440 equality for Python: `1.0` is
 /// `1.0.0`; R's `1.2-3` is `1.2.3`).
-fn same_version(eco: Ecosystem, a: &str, b: &str) -> bool {
+pub(crate) fn same_version(eco: Ecosystem, a: &str, b: &str) -> bool {
     match eco {
         Ecosystem::Pypi => airlock_pypi::version::compare(a, b).is_ok_and(|o| o.is_eq()),
         Ecosystem::Cran => {
@@ -420,7 +420,7 @@ impl Airlock {
         let lane = lane.spec();
         let lane_ref = self.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
-        let entry = crate::requests::pinned_entry(eco, name, version)?;
+        let entry = crate::spec::pinned_entry(eco, name, version)?;
         let key = package_key(
             policy_ecosystem(config_ecosystem(entry.ecosystem)),
             &entry.name,
@@ -460,7 +460,8 @@ impl Airlock {
         let mut extra: Vec<Reason> = Vec::new();
         let mut version = entry.version.clone();
         let mut source = None;
-        let mut rows: Vec<&ArtifactRow> = Vec::new();
+        // The files of the judged version, with the lane's verdict on each.
+        let mut judged: Vec<&(ArtifactRow, Verdict)> = Vec::new();
         let lookup;
         match &entry.origin {
             Origin::Vcs { url, reference } => {
@@ -500,12 +501,12 @@ impl Airlock {
                 if all.is_empty() {
                     extra.push(absent(lane, &spec, version.as_deref(), &lookup));
                 } else if let Some(v) = &version {
-                    rows = all
+                    judged = all
                         .iter()
                         .filter(|(r, _)| same_version(eco, &r.version, v))
-                        .map(|(r, _)| r)
+                        .copied()
                         .collect();
-                    if rows.is_empty() {
+                    if judged.is_empty() {
                         let mut known: Vec<&str> = all.iter().map(|(r, _)| r.version.as_str()).collect();
                         known.dedup();
                         let shown = known.iter().rev().take(5).copied().collect::<Vec<_>>().join(", ");
@@ -532,10 +533,10 @@ impl Airlock {
                                     if wanted.is_empty() { "" } else { wanted }
                                 ),
                             ));
-                            rows = all
+                            judged = all
                                 .iter()
                                 .filter(|(r, _)| r.version == v)
-                                .map(|(r, _)| r)
+                                .copied()
                                 .collect();
                             version = Some(v);
                         }
@@ -551,6 +552,7 @@ impl Airlock {
         // The rules, on the stored artifact when there is one (licence, times, yank), else on
         // what the manifest says; on the version as a whole, and then on each of its files for
         // approvals, which admit only the files they were given.
+        let rows: Vec<&ArtifactRow> = judged.iter().map(|(r, _)| r).collect();
         let facts = match rows
             .iter()
             .find(|r| r.yanked_reason.is_none())
@@ -588,15 +590,14 @@ impl Airlock {
         }
         // Files of an approved version added after the review: a warning, or a refusal when the
         // manifest's hashes name only such files (the installer could fetch nothing else).
-        let unapproved: Vec<(&ArtifactRow, Reason)> = rows
+        let unapproved: Vec<(&ArtifactRow, &Reason)> = judged
             .iter()
-            .filter_map(|row| {
-                let reason = decider
-                    .decide_row(lane, eco, row)
+            .filter_map(|(row, verdict)| {
+                let reason = verdict
                     .reasons
-                    .into_iter()
+                    .iter()
                     .find(|r| r.code == ReasonCode::FileNotApproved)?;
-                Some((*row, reason))
+                Some((row, reason))
             })
             .collect();
         if !unapproved.is_empty() {

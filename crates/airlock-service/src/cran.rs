@@ -22,8 +22,9 @@ use bytes::Bytes;
 use crate::error::chain;
 use crate::files::ServedFile;
 use crate::index::Page;
+use crate::lanes::LaneRead;
+use crate::proxy::CRAN_INDEX_KEY;
 use crate::publish::{Published, UploadForm, bad, check_text};
-use crate::snapshot::LaneRead;
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError, now_micros};
 use airlock_policy::Verdict;
@@ -108,18 +109,19 @@ impl Airlock {
         }
         // R's rules: names are case-sensitive, and versions compare as `package_version` does
         // (`1.0-1` is `1.0.1`), so one version has one source tarball however it is spelt.
+        // Checked here to refuse before the tarball is read, and again in the write transaction.
+        let (package, version) = (
+            expected.package.as_str().to_owned(),
+            expected.version.clone(),
+        );
+        let same = move |r: &ArtifactRow| {
+            r.project == package && RVersion::parse(&r.version).is_ok_and(|v| v == version)
+        };
         let stored = self
             .db
-            .projects_artifacts(source, &[expected.package.as_str()])
+            .project_artifacts(source, expected.package.as_str())
             .await?;
-        Self::check_not_taken(
-            source,
-            &content,
-            stored.iter().filter(|r| {
-                r.project == expected.package.as_str()
-                    && RVersion::parse(&r.version).is_ok_and(|v| v == expected.version)
-            }),
-        )?;
+        Self::check_not_taken(source, &content, stored.iter().filter(|r| same(r)))?;
         let limits = Limits {
             max_uncompressed: self.config().max_uncompressed_size.0,
             ..Limits::default()
@@ -171,15 +173,6 @@ impl Airlock {
             uploaded_by: Some(who.name.clone()),
             upstream_url: None,
             delisted_at: None,
-        };
-        // One tarball a version, however the version is spelt (as checked above, again in the
-        // write transaction).
-        let version = RVersion::parse(&entry.version).ok();
-        let same = |r: &ArtifactRow| {
-            r.project == entry.package
-                && version
-                    .as_ref()
-                    .is_some_and(|v| RVersion::parse(&r.version).is_ok_and(|rv| &rv == v))
         };
         self.store_upload(who, row, &content, &same, &same).await
     }
@@ -233,7 +226,7 @@ impl Airlock {
             }
             let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
             for row in self.db.source_artifacts(&source.name).await? {
-                if crate::snapshot::listed_at(&row, at) {
+                if crate::lanes::listed_at(&row, at) {
                     by_name.entry(row.project.clone()).or_default().push(row);
                 }
             }
@@ -342,9 +335,6 @@ impl Airlock {
     }
 }
 
-/// The `proxy_pages` key under which a CRAN proxy records its whole index.
-pub(crate) const CRAN_INDEX_KEY: &str = "src/contrib";
-
 /// Largest index file accepted from an upstream once decompressed.
 const MAX_INDEX_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -383,12 +373,6 @@ fn listed_row(
         upstream_url: Some(url),
         delisted_at: None,
     }
-}
-
-/// The MD5 an upstream's PACKAGES declared for a file, if any.
-pub(crate) fn declared_md5(row: &ArtifactRow) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
-    value.get("md5")?.as_str().map(str::to_ascii_lowercase)
 }
 
 impl Airlock {

@@ -11,8 +11,8 @@ use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use futures::StreamExt;
 
+use crate::lanes::LaneRead;
 use crate::proxy::FileBody;
-use crate::snapshot::LaneRead;
 use crate::{Airlock, ServiceError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -12,8 +12,8 @@ use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+use crate::lanes::{LaneRead, listed_at};
 use crate::policy::{self, Decider};
-use crate::snapshot::LaneRead;
 use crate::{Airlock, ServiceError, format_rfc3339};
 use airlock_policy::Verdict;
 
@@ -64,29 +64,6 @@ pub(crate) struct Lookup {
     pub unknown: Vec<String>,
 }
 
-/// A lane of one version of the configuration.
-#[derive(Clone)]
-pub(crate) struct LaneRef {
-    config: Arc<airlock_config::Config>,
-    index: usize,
-}
-
-impl LaneRef {
-    /// The lane `name` of `config`.
-    pub(crate) fn of(config: Arc<airlock_config::Config>, name: &str) -> Option<LaneRef> {
-        let index = config.lanes.iter().position(|l| l.name == name)?;
-        Some(LaneRef { config, index })
-    }
-}
-
-impl std::ops::Deref for LaneRef {
-    type Target = LaneConfig;
-
-    fn deref(&self) -> &LaneConfig {
-        &self.config.lanes[self.index]
-    }
-}
-
 /// A cached page (or a cached 404), and until when it may be served.
 #[derive(Clone)]
 pub(crate) struct Cached {
@@ -95,12 +72,6 @@ pub(crate) struct Cached {
 }
 
 impl Airlock {
-    /// A lane of the configuration in force (kept alive as long as the returned reference).
-    pub(crate) fn lane(&self, lane: &str) -> Result<LaneRef, ServiceError> {
-        LaneRef::of(self.config(), lane)
-            .ok_or_else(|| ServiceError::NotFound(format!("no lane named {lane:?}")))
-    }
-
     /// The lane's sources of one ecosystem, in priority order.
     pub(crate) fn lane_sources(&self, lane: &LaneConfig, eco: Ecosystem) -> Vec<SourceConfig> {
         let config = self.config();
@@ -191,7 +162,7 @@ impl Airlock {
                 .projects_artifacts(&source.name, &candidates)
                 .await?
             {
-                if crate::snapshot::listed_at(&row, at) {
+                if listed_at(&row, at) {
                     rows_of.entry(row.project.clone()).or_default().push(row);
                 }
             }

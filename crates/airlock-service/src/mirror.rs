@@ -35,7 +35,10 @@ impl Airlock {
                 let p = airlock_pypi::name::normalize(project);
                 (p.clone(), p)
             }
-            Ecosystem::Cran => (crate::cran::CRAN_INDEX_KEY.to_string(), project.to_string()),
+            Ecosystem::Cran => (
+                crate::proxy::CRAN_INDEX_KEY.to_string(),
+                project.to_string(),
+            ),
         };
         let view = self.proxy_view(&src, &key).await?;
         let missing = || ServiceError::NotFound(format!("{project} is not in {source}"));

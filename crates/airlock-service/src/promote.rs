@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig};
-use airlock_store::{ApprovalFileRow, ApprovalRow};
+use airlock_store::ApprovalRow;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Decider;
@@ -144,27 +144,19 @@ impl Airlock {
         }
         let mut tx = self.db.write().await?;
         for (v, files) in promotion.added.iter().zip(&pins) {
-            tx.insert_approval(&ApprovalRow {
-                lane: to.to_string(),
-                ecosystem: v.ecosystem.clone(),
-                name: v.name.clone(),
-                version: v.version.clone(),
-                request_id: 0,
-                approved_by: who.name.clone(),
-                approved_at: now,
-            })
-            .await?;
-            for sha256 in files {
-                tx.insert_approval_file(&ApprovalFileRow {
+            tx.insert_pinned_approval(
+                &ApprovalRow {
                     lane: to.to_string(),
                     ecosystem: v.ecosystem.clone(),
                     name: v.name.clone(),
                     version: v.version.clone(),
-                    sha256: sha256.clone(),
+                    request_id: 0,
+                    approved_by: who.name.clone(),
                     approved_at: now,
-                })
-                .await?;
-            }
+                },
+                files,
+            )
+            .await?;
         }
         let details = serde_json::json!({
             "at": promotion.at, "added": promotion.added.len(), "unchanged": promotion.unchanged,

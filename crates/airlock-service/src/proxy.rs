@@ -233,7 +233,7 @@ impl Airlock {
         projects: &[&'a str],
     ) -> Result<Vec<(&'a str, ProxyView)>, ServiceError> {
         if src.ecosystem == airlock_config::Ecosystem::Cran {
-            let view = self.proxy_view(src, crate::cran::CRAN_INDEX_KEY).await?;
+            let view = self.proxy_view(src, CRAN_INDEX_KEY).await?;
             return Ok(projects.iter().map(|p| (*p, view.clone())).collect());
         }
         if self.offline {
@@ -655,7 +655,7 @@ impl Airlock {
             .or((row.size >= 0).then_some(row.size as u64));
         let mut writer = std::io::BufWriter::with_capacity(READ_CHUNK, file);
         let mut hasher = Sha256::new();
-        let expected_md5 = crate::cran::declared_md5(row);
+        let expected_md5 = declared_md5(row);
         let mut md5 = expected_md5.as_ref().map(|_| <md5::Md5 as Digest>::new());
         let mut written = 0u64;
         while let Some(chunk) = dl.stream.next().await {
@@ -831,4 +831,13 @@ impl Airlock {
             })
             .await
     }
+}
+
+/// The `proxy_pages` key under which a CRAN proxy records its whole index.
+pub(crate) const CRAN_INDEX_KEY: &str = "src/contrib";
+
+/// The MD5 an upstream's PACKAGES declared for a file, if any.
+pub(crate) fn declared_md5(row: &ArtifactRow) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
+    value.get("md5")?.as_str().map(str::to_ascii_lowercase)
 }

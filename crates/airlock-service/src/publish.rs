@@ -232,25 +232,16 @@ impl Airlock {
 
         // PyPI's rules: the same file under another spelling (name case or separators, `1.0`
         // and `1.0.0`) is a duplicate; a file with other tags joins the release, whose
-        // version keeps its first spelling so that pages list one version. The file keeps the
-        // name it was uploaded under: installers read the version from it by PEP 440.
-        let release = self.db.projects_artifacts(source, &[dist.name()]).await?;
-        let parsed: Vec<(&ArtifactRow, DistFilename)> = release
-            .iter()
-            .filter_map(|r| Some((r, DistFilename::parse(&r.filename).ok()?)))
-            .collect();
-        Self::check_not_taken(
-            source,
-            &content,
-            parsed
-                .iter()
-                .filter(|(_, f)| f.same_file(&dist))
-                .map(|(r, _)| *r),
-        )?;
-        let version = parsed
-            .iter()
-            .find(|(_, f)| f.same_release(&dist))
-            .map_or_else(|| dist.version().to_string(), |(r, _)| r.version.clone());
+        // version keeps its first spelling (set in `store_upload`) so that pages list one
+        // version. The file keeps the name it was uploaded under: installers read the version
+        // from it by PEP 440. Checked here to refuse before the archive is read, and again
+        // in the write transaction.
+        let same_file =
+            |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_file(&dist));
+        let same_release =
+            |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_release(&dist));
+        let stored = self.db.project_artifacts(source, dist.name()).await?;
+        Self::check_not_taken(source, &content, stored.iter().filter(|r| same_file(r)))?;
 
         let limits = Limits {
             max_uncompressed: self.config().max_uncompressed_size.0,
@@ -287,7 +278,7 @@ impl Airlock {
             filename: content.filename.clone(),
             project: dist.name().to_string(),
             display_name: meta.name.clone(),
-            version,
+            version: dist.version().to_string(),
             kind: dist.kind().filetype().to_string(),
             sha256: content.sha256.clone(),
             size: content.size as i64,
@@ -309,10 +300,6 @@ impl Airlock {
             upstream_url: None,
             delisted_at: None,
         };
-        let same_file =
-            |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_file(&dist));
-        let same_release =
-            |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_release(&dist));
         self.store_upload(who, row, &content, same_file, same_release)
             .await
     }

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use airlock_config::Ecosystem;
 use airlock_config::LaneConfig;
 use airlock_manifest::{Entry, Kind, Manifest};
-use airlock_store::{ApprovalFileRow, ApprovalRow, NewRequest, RequestRow};
+use airlock_store::{ApprovalRow, NewRequest, RequestRow};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckedEntry, ManifestInput};
+use crate::lanes::LaneRead;
 use crate::policy::Decider;
 use crate::publish::{MAX_REASON_LEN, check_text};
-use crate::snapshot::LaneRead;
+use crate::spec::parse_package_spec;
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
 
 /// What a request is made from.
@@ -80,40 +81,6 @@ pub struct RequestView {
 
 fn eco_str(eco: airlock_manifest::Ecosystem) -> &'static str {
     eco.as_str()
-}
-
-/// `pypi:name==version` (or `name==version`) as a manifest entry.
-/// `pypi:name==version`, `cran:name==version` (a bare `name==version` is Python) as an entry.
-pub fn parse_package_spec(spec: &str) -> Result<Entry, ServiceError> {
-    let (eco, rest) = spec.split_once(':').unwrap_or(("pypi", spec));
-    let (name, version) = rest.split_once("==").ok_or_else(|| {
-        ServiceError::BadRequest(format!(
-            "{spec:?} is not ecosystem:name==version (e.g. pypi:urllib3==1.26.20, cran:dplyr==1.1.4)"
-        ))
-    })?;
-    pinned_entry(eco, name, version)
-}
-
-/// An entry pinning `name` at `version` in the ecosystem named `eco` (`pypi`, `cran`).
-pub(crate) fn pinned_entry(eco: &str, name: &str, version: &str) -> Result<Entry, ServiceError> {
-    let eco = match eco {
-        "pypi" => airlock_manifest::Ecosystem::Pypi,
-        "cran" => airlock_manifest::Ecosystem::Cran,
-        other => {
-            return Err(ServiceError::BadRequest(format!(
-                "unknown ecosystem {other:?}: use pypi or cran"
-            )));
-        }
-    };
-    let (name, version) = (name.trim(), version.trim());
-    if name.is_empty() || version.is_empty() {
-        return Err(ServiceError::BadRequest(
-            "a package needs a name and a version (name==version)".into(),
-        ));
-    }
-    let mut entry = Entry::new(eco, name);
-    entry.version = Some(version.to_string());
-    Ok(entry)
 }
 
 fn not_found(id: i64) -> ServiceError {
@@ -347,27 +314,19 @@ impl Airlock {
         }
         for (e, files) in chosen.iter().zip(&pins) {
             let Some(version) = &e.version else { continue };
-            tx.insert_approval(&ApprovalRow {
-                lane: request.lane.clone(),
-                ecosystem: e.ecosystem.clone(),
-                name: e.name.clone(),
-                version: version.clone(),
-                request_id: id,
-                approved_by: who.name.clone(),
-                approved_at: now,
-            })
-            .await?;
-            for sha256 in files {
-                tx.insert_approval_file(&ApprovalFileRow {
+            tx.insert_pinned_approval(
+                &ApprovalRow {
                     lane: request.lane.clone(),
                     ecosystem: e.ecosystem.clone(),
                     name: e.name.clone(),
                     version: version.clone(),
-                    sha256: sha256.clone(),
+                    request_id: id,
+                    approved_by: who.name.clone(),
                     approved_at: now,
-                })
-                .await?;
-            }
+                },
+                files,
+            )
+            .await?;
         }
         let approved: Vec<String> = chosen
             .iter()
@@ -409,28 +368,17 @@ impl Airlock {
         version: &str,
         decider: &Decider,
     ) -> Result<Vec<String>, ServiceError> {
-        let (eco, name) = match ecosystem {
-            "cran" => (Ecosystem::Cran, name.to_string()),
-            _ => (Ecosystem::Pypi, airlock_pypi::name::normalize(name)),
+        let eco = match ecosystem {
+            "cran" => Ecosystem::Cran,
+            _ => Ecosystem::Pypi,
         };
-        let same_version = |v: &str| match eco {
-            Ecosystem::Pypi => airlock_pypi::version::compare(v, version).is_ok_and(|o| o.is_eq()),
-            Ecosystem::Cran => {
-                match (
-                    airlock_cran::version::RVersion::parse(v),
-                    airlock_cran::version::RVersion::parse(version),
-                ) {
-                    (Ok(a), Ok(b)) => a == b,
-                    _ => v == version,
-                }
-            }
-        };
+        let name = crate::check::normalized(eco, name);
         let lookup = self.lane_lookup(lane, eco, &name, decider).await?;
         let files: Vec<String> = lookup
             .found
             .into_iter()
             .flat_map(|p| p.rows)
-            .filter(|(row, _)| same_version(&row.version))
+            .filter(|(row, _)| crate::check::same_version(eco, &row.version, version))
             .map(|(row, _)| row.sha256)
             .collect();
         if files.iter().any(String::is_empty) {

@@ -14,6 +14,7 @@ use airlock_osv::Advisory;
 use airlock_policy::AdvisoryDb;
 use airlock_store::ArtifactRow;
 
+use crate::lanes::LaneRef;
 use crate::policy::Decider;
 use crate::{Airlock, Principal, Role, ServiceError, audit_entry, now_micros};
 
@@ -36,50 +37,13 @@ pub fn parse_instant(text: &str) -> Option<i64> {
         .map(|t| t - 1)
 }
 
-/// Whether a source listed the file at instant `at` (now when `None`): first seen by then and
-/// not delisted by then.
-pub(crate) fn listed_at(row: &ArtifactRow, at: Option<i64>) -> bool {
-    match at {
-        None => row.delisted_at.is_none(),
-        Some(t) => row.first_seen <= t && row.delisted_at.is_none_or(|d| d > t),
-    }
-}
-
-/// A lane (live, or at a snapshot) that [`Airlock::open_lane`] allowed a caller to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LaneRead {
-    spec: String,
-    name_len: usize,
-}
-
-impl LaneRead {
-    /// `lane` or `lane@snapshot`.
-    pub fn spec(&self) -> &str {
-        &self.spec
-    }
-
-    /// The lane's name.
-    pub fn name(&self) -> &str {
-        &self.spec[..self.name_len]
-    }
-
-    /// The live lane `name`, read by the service for its own work (a request's checks), on behalf
-    /// of a caller it has already authorised.
-    pub(crate) fn of_service(name: &str) -> LaneRead {
-        LaneRead {
-            spec: name.to_string(),
-            name_len: name.len(),
-        }
-    }
-}
-
 impl Airlock {
     /// The lane and the instant of a lane name as routes give it (`prod`, `prod@2026-11-24`).
     /// An instant not yet past is the live lane (`None`).
     pub(crate) async fn view_lane(
         &self,
         spec: &str,
-    ) -> Result<(crate::index::LaneRef, Option<i64>), ServiceError> {
+    ) -> Result<(LaneRef, Option<i64>), ServiceError> {
         let Some((lane, snapshot)) = spec.split_once('@') else {
             return Ok((self.lane(spec)?, None));
         };
@@ -96,40 +60,8 @@ impl Airlock {
             return Ok((current, None));
         }
         // The lane as the configuration in force then had it (if it existed then).
-        let then = crate::index::LaneRef::of(self.config_at(at).await?, lane).unwrap_or(current);
+        let then = LaneRef::of(self.config_at(at).await?, lane).unwrap_or(current);
         Ok((then, Some(at)))
-    }
-
-    /// Opens the lane of `spec` (`prod`, `prod@2026-11-24`, as routes give it, already
-    /// percent-decoded) for `who` (anonymous when `None`): anyone reads a public lane; a private
-    /// one needs a token that applies in it. The returned grant is the only way into the read
-    /// paths (index pages, files, CRAN views), so what is authorised is what is served.
-    pub fn open_lane(&self, spec: &str, who: Option<&Principal>) -> Result<LaneRead, ServiceError> {
-        let (name, snapshot) = match spec.split_once('@') {
-            Some((lane, snapshot)) => (lane, Some(snapshot)),
-            None => (spec, None),
-        };
-        let config = self.config();
-        let lane = config
-            .lane(name)
-            .ok_or_else(|| ServiceError::NotFound(format!("no lane named {name:?}")))?;
-        if lane.private {
-            match who {
-                None => {
-                    return Err(ServiceError::Unauthorized(format!(
-                        "lane {name:?} is private: send a token (HTTP Basic with user __token__, or Bearer)"
-                    )));
-                }
-                Some(who) => who.require_lane(name, "reading private")?,
-            }
-        }
-        Ok(LaneRead {
-            spec: match snapshot {
-                Some(snapshot) => format!("{name}@{snapshot}"),
-                None => name.to_string(),
-            },
-            name_len: name.len(),
-        })
     }
 
     /// A decider for the lane at `at` (live when `None`).

@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::db::DbError;
+use crate::error::DbError;
 
 /// What a caller records.
 #[derive(Debug, Clone)]

@@ -4,24 +4,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::audit::{self, AuditEntry};
-
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("cannot open database {url}")]
-    Connect {
-        url: String,
-        #[source]
-        source: sqlx::Error,
-    },
-    #[error("cannot migrate the database")]
-    Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("database error")]
-    Sql(#[from] sqlx::Error),
-    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
-    Unsupported(String),
-    #[error("{0} already exists")]
-    Conflict(String),
-}
+pub use crate::error::DbError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -1081,6 +1064,28 @@ impl WriteTx {
         .bind(f.approved_at)
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Records an approval and pins the files (sha256) it admits; none: the version whatever
+    /// its files.
+    pub async fn insert_pinned_approval(
+        &mut self,
+        a: &ApprovalRow,
+        files: &[String],
+    ) -> Result<(), DbError> {
+        self.insert_approval(a).await?;
+        for sha256 in files {
+            self.insert_approval_file(&ApprovalFileRow {
+                lane: a.lane.clone(),
+                ecosystem: a.ecosystem.clone(),
+                name: a.name.clone(),
+                version: a.version.clone(),
+                sha256: sha256.clone(),
+                approved_at: a.approved_at,
+            })
+            .await?;
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 mod audit;
 mod blobs;
 mod db;
+mod error;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};

@@ -1,0 +1,19 @@
+//! The database's one error type, shared by the database and the audit log.
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot open database {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the database")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database error")]
+    Sql(#[from] sqlx::Error),
+    #[error("unsupported database url {0:?}: use sqlite://PATH or postgres://...")]
+    Unsupported(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+}
