@@ -20,7 +20,7 @@ use airlock_config::{SourceConfig, SourceKind};
 use airlock_pypi::filename::{DistFilename, DistKind};
 use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
 use airlock_store::{ArtifactRow, ProxyPageRow};
-use airlock_upstream::{PageFetch, Upstream, UpstreamConfig, UpstreamError, Validators};
+use airlock_upstream::{PageFetch, Secret, Upstream, UpstreamConfig, UpstreamError, Validators};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -94,7 +94,7 @@ impl Proxies {
         let mut upstreams = HashMap::new();
         for s in sources.iter().filter(|s| s.kind == SourceKind::Proxy) {
             let password = match &s.password_env {
-                Some(var) => Some(std::env::var(var).map_err(|_| {
+                Some(var) => Some(std::env::var(var).map(Secret::from).map_err(|_| {
                     ServiceError::BadRequest(format!(
                         "source {:?}: environment variable {var} (password_env) is not set",
                         s.name

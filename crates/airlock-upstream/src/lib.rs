@@ -16,15 +16,51 @@ use reqwest::header::{
 };
 use url::Url;
 
+/// A credential: its `Debug` and `Display` print `***`, so that no log or message can show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_string())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 /// How to reach one upstream.
 #[derive(Clone, Debug)]
 pub struct UpstreamConfig {
     /// The source's name, for messages.
     pub source: String,
-    /// Base URL; a project page is `{url}/{project}/`.
+    /// Base URL; a project page is `{url}/{project}/`. User info written into it moves to
+    /// `username` and `password` when the client is made.
     pub url: String,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Whole-request timeout for index pages; for files, the longest pause between two chunks.
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -106,10 +142,11 @@ impl Upstream {
         // Credentials written into the URL move to the header, and out of every message.
         if !base.username().is_empty() && cfg.username.is_none() {
             cfg.username = Some(base.username().to_string());
-            cfg.password = base.password().map(str::to_string);
+            cfg.password = base.password().map(Secret::from);
         }
         let _ = base.set_username("");
         let _ = base.set_password(None);
+        cfg.url = base.to_string();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -136,7 +173,7 @@ impl Upstream {
     fn request(&self, url: Url) -> reqwest::RequestBuilder {
         let req = self.client.get(url);
         match &self.cfg.username {
-            Some(user) => req.basic_auth(user, self.cfg.password.as_deref()),
+            Some(user) => req.basic_auth(user, self.cfg.password.as_ref().map(Secret::expose)),
             None => req,
         }
     }
