@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `airlock check` offline, whole-process wall time: the largest real manifests of
-# shared/data/manifests and a synthetic uv.lock of 500 packages that all have advisories, against
+# testdata/manifests and a synthetic uv.lock of 500 packages that all have advisories, against
 # a lane with the full PyPA database imported (and the R one for renv.lock).
 #
 #   bench/check.sh            (AIRLOCK_BIN=path to skip the build; RUNS=20)
@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 source "$ROOT/bench/lib.sh"
-SHARED="$ROOT/../shared/data"
+DATA="$ROOT/testdata"
 RUNS="${RUNS:-20}"
 
 section "set-up"
@@ -40,19 +40,19 @@ sources = ["internal-pypi", "pypi", "internal-cran"]
 vulnerabilities = { block_at = "high" }
 TOML
 A=("$AIRLOCK" --config "$WORK/airlock.toml")
-"${A[@]}" advisories import "$SHARED/advisories/pypa/vulns" | tail -1
-"${A[@]}" advisories import "$SHARED/advisories/r/vulns" | tail -1
-python3 "$ROOT/bench/check_manifest.py" make "$SHARED/advisories/pypa/vulns" "$WORK/all-vulnerable/uv.lock" 500
+"${A[@]}" advisories import "$DATA/advisories/pypa/vulns" | tail -1
+"${A[@]}" advisories import "$DATA/advisories/r/vulns" | tail -1
+python3 "$ROOT/bench/check_manifest.py" make "$DATA/advisories/pypa/vulns" "$WORK/all-vulnerable/uv.lock" 500
 python3 "$ROOT/bench/check_manifest.py" merge "$WORK/merged/uv.lock" \
-    "$SHARED"/manifests/uv.lock/*uv.lock "$SHARED"/manifests/poetry.lock/*poetry.lock "$SHARED"/manifests/pdm.lock/*pdm.lock "$SHARED"/manifests/pylock.toml/*pylock.toml \
-    "$SHARED"/manifests/requirements.txt/readthedocs__readthedocs.org/requirements/testing.txt
+    "$DATA"/manifests/uv.lock/*uv.lock "$DATA"/manifests/poetry.lock/*poetry.lock "$DATA"/manifests/pdm.lock/*pdm.lock "$DATA"/manifests/pylock.toml/*pylock.toml \
+    "$DATA"/manifests/requirements.txt/readthedocs__readthedocs.org/requirements/testing.txt
 
 section "airlock check --format json (offline), $RUNS runs each"
 for f in "$WORK/merged/uv.lock" "$WORK/all-vulnerable/uv.lock" \
-         "$SHARED/manifests/poetry.lock/saleor__saleor__2022-04__poetry.lock" \
-         "$SHARED/manifests/uv.lock/0b01001001__spectree__uv.lock" \
-         "$SHARED/manifests/pdm.lock/pdm-project__pdm__pdm.lock" \
-         "$SHARED/manifests/renv.lock/pharmaverse__admiral__2023-09__renv.lock"; do
+         "$DATA/manifests/poetry.lock/saleor__saleor__2022-04__poetry.lock" \
+         "$DATA/manifests/uv.lock/0b01001001__spectree__uv.lock" \
+         "$DATA/manifests/pdm.lock/pdm-project__pdm__pdm.lock" \
+         "$DATA/manifests/renv.lock/pharmaverse__admiral__2023-09__renv.lock"; do
     n=$("${A[@]}" check "$f" --format json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["summary"]["packages"], "packages,", sum(len(p["advisories"]) for p in r["packages"]), "advisory findings")' || true)
     printf '%-55s %s\n  ' "$(basename "$(dirname "$f")")/$(basename "$f")" "$n"
     python3 "$ROOT/bench/check_manifest.py" time "$RUNS" "${A[@]}" check "$f" --format json

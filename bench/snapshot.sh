@@ -47,7 +47,7 @@ def send(i):
 with concurrent.futures.ThreadPoolExecutor(16) as pool:
     list(pool.map(send, range(count)))
 PY
-"$AIRLOCK" advisories import --data-dir "$WORK/data" "$ROOT/../shared/data/advisories/pypa/vulns" | tail -n1
+"$AIRLOCK" advisories import --data-dir "$WORK/data" "$ROOT/testdata/advisories/pypa/vulns" | tail -n1
 INSTANT="$(python3 -c 'import datetime; print(datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"))')"
 sleep 0.1
 python3 "$ROOT/bench/seed.py" --url "$URL/upload/internal-pypi/" --token "$TOKEN" \

@@ -327,17 +327,17 @@ mod tests {
         assert!("copyleft".parse::<LicenseClass>().is_err());
     }
 
-    /// Our table against the SPDX License List 3.29.0 in shared/data: every exact id
+    /// Our table against the SPDX License List 3.29.0 in testdata/spdx: every exact id
     /// exists and is current, every prefix names at least one current id, and the
     /// `spdx` crate bundles the same list.
     #[test]
     fn table_agrees_with_the_spdx_list() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/spdx/licenses.json"
+            "/../../testdata/spdx/licenses.json"
         );
         let list: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path).expect("shared/data/spdx/licenses.json"))
+            serde_json::from_slice(&std::fs::read(path).expect("testdata/spdx/licenses.json"))
                 .unwrap();
         assert_eq!(list["licenseListVersion"], spdx::identifiers::VERSION);
         let licenses = list["licenses"].as_array().unwrap();

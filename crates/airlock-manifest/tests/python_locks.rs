@@ -1,4 +1,4 @@
-//! The Python lock files of the corpus (`shared/data/manifests/{uv.lock,pylock.toml,poetry.lock,
+//! The Python lock files of the corpus (`testdata/manifests/{uv.lock,pylock.toml,poetry.lock,
 //! pdm.lock,Pipfile.lock}`): every one is read, its kind is told by its name and by its
 //! content, facts checked by hand hold, and the whole model is snapshotted.
 

@@ -1,5 +1,5 @@
 //! The real requirement files, renv lockfiles and conda environments of the corpus
-//! (`shared/data/manifests/{requirements.txt,renv.lock,environment.yml}`), read through
+//! (`testdata/manifests/{requirements.txt,renv.lock,environment.yml}`), read through
 //! `parse_detect` with the file-system loader, so the readthedocs bundle's includes resolve
 //! from disk. Each file: its kind is sniffed from the content, facts read off the file by hand
 //! are checked, and the whole model is snapshotted (locations relative to the corpus

@@ -155,10 +155,10 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/advisories/pypa/vulns");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/advisories/pypa/vulns");
     let start = Instant::now();
-    let report = load_dir(&dir).expect("the PyPA database in shared/data/advisories");
+    let report = load_dir(&dir).expect("the PyPA database in testdata/advisories");
     let loaded = start.elapsed();
     let advisories = report.advisories;
     let start = Instant::now();

@@ -3,7 +3,7 @@
 //!
 //! The packages are real (urllib3 wheels, the PyPA and R advisory databases) or hand-made R
 //! tarballs; the manifests are written here to the formats' specifications, and the real ones in
-//! `shared/data/manifests` are all checked at the end.
+//! `testdata/manifests` are all checked at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -13,7 +13,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::support::cmd::{Finished, run};
-use crate::support::env::{pypa_advisories, real_dists};
+use crate::support::env::{pypa_advisories, real_dists, testdata};
 use crate::support::r::HandTarball;
 use crate::support::upstream::FakeUpstream;
 use crate::support::{ServerConfig, TestServer, sha256_hex};
@@ -70,7 +70,7 @@ fn import(server: &TestServer, path: &Path) {
 }
 
 fn r_advisories() -> PathBuf {
-    pypa_advisories().join("../../r/vulns")
+    testdata().join("advisories/r/vulns")
 }
 
 /// `airlock check FILE ARGS…` on the server's data directory (offline).
@@ -544,7 +544,7 @@ fn check_renv_lock_against_a_cran_lane() {
     );
 }
 
-/// Every real manifest of `shared/data/manifests`, offline, against an open lane whose proxies
+/// Every real manifest of `testdata/manifests`, offline, against an open lane whose proxies
 /// never learned anything, with both advisory databases: a report for each (never exit 2), one
 /// row per entry, and for every pinned entry exactly the advisories whose explicit `versions`
 /// lists name that version.
@@ -566,7 +566,7 @@ fn check_every_real_manifest_and_advisories_agree_with_version_lists() {
     import(&server, &r_advisories());
     let listed = listed_versions();
 
-    let corpus = pypa_advisories().join("../../../manifests");
+    let corpus = testdata().join("manifests");
     let mut checked = 0;
     let mut pinned = 0;
     let mut disagreements = Vec::new();

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use airlock_manifest::Manifest;
 use serde_json::Value;
 
-/// `shared/data/manifests/<kind dir>`, beside the repository checkout.
+/// `testdata/manifests/<kind dir>`, beside the repository checkout.
 pub fn corpus(kind_dir: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/manifests")
+        .join("../../testdata/manifests")
         .join(kind_dir)
 }
 

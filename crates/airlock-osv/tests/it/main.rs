@@ -1,18 +1,18 @@
-//! Integration tests over the real advisory databases in `shared/data/advisories`.
+//! Integration tests over the real advisory databases in `testdata/advisories`.
 
 mod pypa;
 mod r;
 
 use std::path::PathBuf;
 
-/// `shared/data/advisories/<db>`, beside the repository checkout.
+/// `testdata/advisories/<db>` of the repository.
 pub fn advisories_dir(db: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/advisories")
+        .join("../../testdata/advisories")
         .join(db);
     assert!(
         dir.is_dir(),
-        "{} is missing: the advisory corpora live in shared/data beside the checkout",
+        "{} is missing: the advisory databases live in testdata/advisories",
         dir.display()
     );
     dir

@@ -124,8 +124,7 @@ fn versions_lists_agree_with_ranges() {
     }
     assert!(checked > 140_000, "{checked}");
     // Measured on the 2024-10-10 snapshot: 108 listed versions in 28 advisories are not
-    // PEP 440 for uv-pep440 (shared/data's SOURCE.md counts 110 in 30 with Python's
-    // `packaging`), and 10 listed versions are outside the ranges: six django
+    // PEP 440 for uv-pep440 (Python's `packaging` finds 110 in 30), and 10 listed versions are outside the ranges: six django
     // pre-releases below `introduced: 3.2`/`4.2` (PYSEC-2023-61), two versions only the
     // GIT range reaches (PYSEC-2023-177), wagtail 2.11.6, which two overlapping intervals
     // in one events list exclude under the schema's walk (PYSEC-2021-114), and a record

@@ -1,4 +1,4 @@
-//! Known answers against the real advisory databases in `shared/data/advisories`.
+//! Known answers against the real advisory databases in `testdata/advisories`.
 
 mod known_answers;
 
@@ -8,15 +8,15 @@ use std::sync::OnceLock;
 use airlock_osv::{Advisory, load_dir};
 use airlock_policy::AdvisoryDb;
 
-/// `shared/data/advisories/<db>/vulns`, beside the repository checkout.
+/// `testdata/advisories/<db>/vulns` of the repository.
 pub fn vulns_dir(db: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/advisories")
+        .join("../../testdata/advisories")
         .join(db)
         .join("vulns");
     assert!(
         dir.is_dir(),
-        "{} is missing: the advisory corpora live in shared/data beside the checkout",
+        "{} is missing: the advisory databases live in testdata/advisories",
         dir.display()
     );
     dir

@@ -36,12 +36,11 @@ pub fn postgres_url() -> String {
 }
 
 /// The PyPA advisory database (a directory of OSV YAML files): `AIRLOCK_TEST_PYPA_ADVISORIES`, else the
-/// copy in `shared/data/advisories/pypa/vulns` beside the repository. Missing: the test fails.
+/// copy in `testdata/advisories/pypa/vulns`. Missing: the test fails.
 pub fn pypa_advisories() -> PathBuf {
     let path = match std::env::var("AIRLOCK_TEST_PYPA_ADVISORIES") {
         Ok(value) if !value.is_empty() => PathBuf::from(value),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/advisories/pypa/vulns"),
+        _ => testdata().join("advisories/pypa/vulns"),
     };
     assert!(
         path.is_dir(),
@@ -49,4 +48,9 @@ pub fn pypa_advisories() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The repository's `testdata/` (real advisories, manifests and licence data; see its README.md).
+pub fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
