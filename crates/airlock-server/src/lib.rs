@@ -64,6 +64,10 @@ pub fn router(app: Arc<Airlock>) -> Router {
     let upload_routes = Router::new()
         .route("/upload/{source}/", post(upload::upload))
         .route("/upload/{source}", post(upload::upload))
+        .route(
+            "/upload/{source}/{marker}/{project}/",
+            get(upload::uploaded),
+        )
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ));

@@ -7,6 +7,23 @@ use axum::http::{HeaderMap, StatusCode, header};
 use crate::metrics::UploadLabels;
 use crate::{ApiError, AppState, auth};
 
+/// `GET /upload/{source}/+simple/{project}/`: what the hosted source holds of the project, for
+/// publishing tools that skip files already uploaded (`hatch publish`, which sends the `+` as
+/// `%2B`: the segment is matched once decoded).
+pub async fn uploaded(
+    State(state): State<AppState>,
+    Path((source, marker, project)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if marker != "+simple" {
+        return Err(ServiceError::NotFound("not found".into()).into());
+    }
+    let who = auth::require(&state.app, &headers).await?;
+    let page = state.app.uploaded_files(&who, &source, &project).await?;
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     Path(source): Path<String>,

@@ -372,7 +372,8 @@ fn not_found(lane: &str, project: &str) -> ServiceError {
     ServiceError::NotFound(format!("no project {project:?} in lane {lane:?}"))
 }
 
-fn render_project(project: &str, rows: &[ArtifactRow], format: Format) -> String {
+/// A project page of `rows` (one project's files), file URLs relative to the page.
+pub(crate) fn render_project(project: &str, rows: &[ArtifactRow], format: Format) -> String {
     let mut versions: Vec<String> = Vec::new();
     for r in rows {
         if !versions.contains(&r.version) {

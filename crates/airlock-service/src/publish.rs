@@ -181,6 +181,45 @@ impl Airlock {
         }
     }
 
+    /// What the hosted Python source `source` holds of `project`, as a PEP 503 page: publishing
+    /// tools read it to skip files already uploaded (`hatch publish` asks
+    /// `{upload URL}/+simple/{project}/`, as devpi serves it). Every file is listed, whatever the
+    /// lanes over the source decide, so the caller must be allowed to upload to the source.
+    /// Installers read lanes; the page's file links are not served here.
+    pub async fn uploaded_files(
+        &self,
+        who: &Principal,
+        source: &str,
+        project: &str,
+    ) -> Result<String, ServiceError> {
+        let config = self.config();
+        let src = config
+            .source(source)
+            .filter(|s| s.kind == SourceKind::Hosted && s.ecosystem == Ecosystem::Pypi)
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("no hosted Python source named {source:?}"))
+            })?;
+        if !who.role.can_publish() {
+            return Err(ServiceError::Forbidden(format!(
+                "token {:?} has role {}; listing what a source holds needs publisher or admin",
+                who.name, who.role
+            )));
+        }
+        who.require_source(&config, &src.name, "listing")?;
+        let project = airlock_pypi::name::normalize(project);
+        let rows = self.db.project_artifacts(&src.name, &project).await?;
+        if rows.is_empty() {
+            return Err(ServiceError::NotFound(format!(
+                "no project {project:?} in source {source:?}"
+            )));
+        }
+        Ok(crate::index::render_project(
+            &project,
+            &rows,
+            airlock_pypi::simple::Format::Html,
+        ))
+    }
+
     /// Refuses an upload whose file the source has already, under any spelling: `same` says
     /// which stored row is that file by the ecosystem's rules. Identical bytes: already there
     /// (400); other bytes: published files are immutable (409).

@@ -1,13 +1,15 @@
-//! End-to-end tests: the real `airlock` binary driven by real pip, uv and twine.
+//! End-to-end tests: the real `airlock` binary driven by real pip, uv, twine, poetry, pdm, pipenv,
+//! hatch, flit and R.
 //!
 //! Run through `scripts/test`, which prepares the Python tools, the real distributions and a PostgreSQL
-//! cluster and exports their locations (`AIRLOCK_TEST_VENV`, `AIRLOCK_TEST_REAL_DISTS`,
-//! `AIRLOCK_TEST_POSTGRES_URL`). Each test starts its own server on port 0 with its own data directory.
+//! cluster and exports their locations (`AIRLOCK_TEST_VENV`, `AIRLOCK_TEST_CLIENTS_BIN`,
+//! `AIRLOCK_TEST_REAL_DISTS`, `AIRLOCK_TEST_POSTGRES_URL`). Each test starts its own server on port 0 with its own data directory.
 
 mod support;
 
 mod audit;
 mod check;
+mod clients;
 mod config_code;
 mod cran;
 mod install;

@@ -94,6 +94,13 @@ fn roles_private_lane_is_read_only_with_a_token_that_applies_in_it() {
     let with_token = plain.replacen("http://", &format!("http://__token__:{prod_only}@"), 1);
     target.pip_install(&with_token, &["secret-pkg"]).success();
     assert_eq!(target.version_of("secret-pkg").as_deref(), Some("1.0"));
+    // uv: the same.
+    let target = TargetEnv::new();
+    target.uv_pip_install(&plain, &["secret-pkg"]).failure();
+    target
+        .uv_pip_install(&with_token, &["secret-pkg"])
+        .success();
+    assert_eq!(target.version_of("secret-pkg").as_deref(), Some("1.0"));
 
     // Exposure lists a private lane only to tokens that apply in it.
     let lanes_of = |token: Option<&str>| -> Vec<String> {

@@ -54,3 +54,15 @@ pub fn pypa_advisories() -> PathBuf {
 pub fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
+
+/// A publishing or locking client from its own pinned venv (`poetry`, `pdm`, `pipenv`, `hatch`,
+/// `flit`): `AIRLOCK_TEST_CLIENTS_BIN/<tool>`, which `scripts/test` fills.
+pub fn client_bin(tool: &str) -> PathBuf {
+    let path = PathBuf::from(required("AIRLOCK_TEST_CLIENTS_BIN")).join(tool);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test (sets AIRLOCK_TEST_CLIENTS_BIN)",
+        path.display()
+    );
+    path
+}

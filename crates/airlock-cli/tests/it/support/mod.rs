@@ -1,6 +1,7 @@
 //! Test support: the environment `scripts/test` prepares, a running server, Python tools and fixtures.
 
 pub mod api;
+pub mod clients;
 pub mod cmd;
 pub mod cran_upstream;
 pub mod db;

@@ -10,7 +10,7 @@ use super::env::venv_bin;
 use super::server::TestServer;
 
 /// Variables by which the machine's configuration could send a tool elsewhere than the test server.
-const FOREIGN_ENV: &[&str] = &[
+pub const FOREIGN_ENV: &[&str] = &[
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
     "PIP_FIND_LINKS",
