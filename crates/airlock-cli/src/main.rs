@@ -1,5 +1,6 @@
-//! `airlock`: the server and its command line. This file is glue: argument parsing, logging set-up,
-//! and calls into the service and server crates.
+//! `airlock`: the server and its command line. This file is dispatch: argument parsing, logging
+//! set-up, the commands that only make sense on the data directory (each one call into the
+//! service), and the others handed to [`commands::ClientCommand`] with a local or remote client.
 
 use std::io::Write;
 use std::process::ExitCode;
