@@ -1,6 +1,8 @@
-//! Commands with `--server`: `plan`, `apply`, `export`, `snapshot`, `audit`, `why` and the
-//! requests print through a running server what they print on its data directory, and the
+//! Commands with `--server`: `plan`, `apply`, `export`, `snapshot`, `audit`, `why`, `check`,
+//! `promote` and the requests print through a running server what they print on its data directory, and the
 //! endpoints behind them refuse callers without the role they need.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -8,7 +10,7 @@ use tempfile::TempDir;
 use crate::support::api::api;
 use crate::support::cmd::{Finished, run};
 use crate::support::fixtures::HandWheel;
-use crate::support::{ServerConfig, TestServer};
+use crate::support::{ServerConfig, TestServer, wait_until};
 
 fn config() -> ServerConfig {
     ServerConfig::from_toml(
@@ -158,10 +160,59 @@ fn remote_commands_print_what_the_local_ones_print() {
     let id = asked.stdout.lines().last().expect("id").trim().to_string();
     same_both_ways(&server, &admin, &["requests", "--json"]).success();
     same_both_ways(&server, &admin, &["request", "show", &id]).success();
-    // The operator at the machine approves on the data directory.
+    // The operator at the machine approves on the data directory; the server picks it up.
     let approved = local(&server, &["approve", &id]).success();
     assert!(approved.stdout.contains(": approved"), "{approved}");
+    let why = ["why", "pypi:remotepkg==1.0", "--lane", "prod", "--json"];
+    wait_until(
+        Duration::from_secs(30),
+        "the server sees the approval",
+        || {
+            let answer = remote(&server, &reader, &why).success();
+            serde_json::from_str::<Value>(&answer.stdout).expect("JSON")["action"] == "allow"
+        },
+    );
+    same_both_ways(&server, &reader, &why).success();
     same_both_ways(&server, &admin, &["requests", "--state", "approved"]).success();
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    let promotion = same_both_ways(
+        &server,
+        &approver,
+        &[
+            "promote",
+            "dev",
+            "prod",
+            "--at",
+            &now,
+            "--dry-run",
+            "--json",
+        ],
+    )
+    .success();
+    let promotion: Value = serde_json::from_str(&promotion.stdout).expect("JSON");
+    assert_eq!(promotion["dry_run"], true, "{promotion}");
+    assert_eq!(
+        promotion["unchanged"], 1,
+        "the approved version: {promotion}"
+    );
+    // A lock file is judged alike; a server is sent the file's name without its directory, so
+    // the report names it so.
+    let requirements = dir.path().join("requirements.txt");
+    std::fs::write(&requirements, "remotepkg==1.0\nsix==1.16.0\n").expect("write");
+    let requirements = requirements.to_str().expect("UTF-8");
+    let args = ["check", requirements, "--lane", "prod", "--format", "json"];
+    let here = local(&server, &args).failure();
+    let there = remote(&server, &reader, &args).failure();
+    assert_eq!(here.status.code(), Some(1), "{here}");
+    assert_eq!(there.status.code(), Some(1), "{there}");
+    let report = |done: &Finished| -> Value {
+        let text = done.stdout.replace(requirements, "requirements.txt");
+        serde_json::from_str(&text).expect("JSON report")
+    };
+    assert_eq!(report(&here), report(&there), "{here}\n{there}");
+    assert_eq!(report(&there)["summary"]["deny"], 1, "{there}");
 
     // The audit log: every change above is in it, read alike both ways, and verified alike.
     let audit = same_both_ways(&server, &admin, &["audit", "list"]).success();
