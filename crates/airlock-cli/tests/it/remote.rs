@@ -12,7 +12,7 @@ use crate::support::cmd::{Finished, run};
 use crate::support::fixtures::HandWheel;
 use crate::support::{ServerConfig, TestServer, wait_until};
 
-fn config() -> ServerConfig {
+pub fn config() -> ServerConfig {
     ServerConfig::from_toml(
         "[[source]]\nname = \"internal-pypi\"\nkind = \"hosted\"\necosystem = \"pypi\"\n\n\
          [[lane]]\nname = \"dev\"\nmode = \"open\"\nsources = [\"internal-pypi\"]\n\n\
@@ -52,7 +52,13 @@ fn same_both_ways(server: &TestServer, token: &str, args: &[&str]) -> Finished {
 
 #[test]
 fn remote_commands_print_what_the_local_ones_print() {
-    let server = TestServer::builder().config(config()).start();
+    check_remote_commands_print_what_the_local_ones_print(
+        &TestServer::builder().config(config()).start(),
+    );
+}
+
+/// On a server started with [`config`].
+pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer) {
     let dir = TempDir::new().expect("tempdir");
     let wheel = HandWheel::new("remotepkg", "1.0").write(dir.path());
     server.publish(&[&wheel]);
@@ -61,36 +67,36 @@ fn remote_commands_print_what_the_local_ones_print() {
     let reader = server.token("remote-reader", "reader");
 
     // Configuration as code: export, plan, apply.
-    let exported = same_both_ways(&server, &admin, &["export"]).success();
+    let exported = same_both_ways(server, &admin, &["export"]).success();
     assert!(exported.stdout.contains("name = \"prod\""), "{exported}");
-    same_both_ways(&server, &approver, &["export"]).success();
+    same_both_ways(server, &approver, &["export"]).success();
     let wanted = exported.stdout.clone()
         + "\n[[lane]]\nname = \"staging\"\nmode = \"open\"\nsources = [\"internal-pypi\"]\n";
     let wanted_file = dir.path().join("wanted.toml");
     std::fs::write(&wanted_file, &wanted).expect("write");
     let wanted_file = wanted_file.to_str().expect("UTF-8");
-    let plan = same_both_ways(&server, &admin, &["plan", "-f", wanted_file]).success();
+    let plan = same_both_ways(server, &admin, &["plan", "-f", wanted_file]).success();
     assert!(plan.stdout.contains("+ lane staging"), "{plan}");
-    let applied = remote(&server, &admin, &["apply", "-f", wanted_file]).success();
+    let applied = remote(server, &admin, &["apply", "-f", wanted_file]).success();
     assert_eq!(
         applied.stdout,
         format!("{}applied as configuration version 1\n", plan.stdout),
         "{applied}"
     );
-    let again = same_both_ways(&server, &admin, &["apply", "-f", wanted_file]).success();
+    let again = same_both_ways(server, &admin, &["apply", "-f", wanted_file]).success();
     assert_eq!(again.stdout, "no changes\n", "{again}");
-    let now = same_both_ways(&server, &admin, &["export"]).success();
+    let now = same_both_ways(server, &admin, &["export"]).success();
     assert!(now.stdout.contains("name = \"staging\""), "{now}");
     // A file that does not parse is refused alike, and nothing is applied.
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, "[[lane]\n").expect("write");
     let broken = broken.to_str().expect("UTF-8");
-    let refused = remote(&server, &admin, &["apply", "-f", broken]).failure();
+    let refused = remote(server, &admin, &["apply", "-f", broken]).failure();
     assert!(refused.stderr.contains("400 Bad Request"), "{refused}");
 
     // Snapshots: an approver names one through the server, both list it.
     let made = remote(
-        &server,
+        server,
         &approver,
         &[
             "snapshot",
@@ -108,23 +114,23 @@ fn remote_commands_print_what_the_local_ones_print() {
         "snapshot v1 of lane dev at 2026-01-02T23:59:59.999999Z: /dev/v1/pypi/simple/, /dev/v1/cran/\n",
         "{made}"
     );
-    let list = same_both_ways(&server, &approver, &["snapshot", "list", "dev"]).success();
+    let list = same_both_ways(server, &approver, &["snapshot", "list", "dev"]).success();
     assert_eq!(
         list.stdout, "v1\t2026-01-02T23:59:59.999999Z\tremote-approver\n",
         "{list}"
     );
     // A name taken and a bad instant are refused both ways.
-    same_both_ways(&server, &admin, &["snapshot", "list", "prod"]).success();
+    same_both_ways(server, &admin, &["snapshot", "list", "prod"]).success();
     let taken = remote(
-        &server,
+        server,
         &admin,
         &["snapshot", "create", "dev", "--name", "v1"],
     )
     .failure();
     assert!(taken.stderr.contains("409 Conflict"), "{taken}");
-    local(&server, &["snapshot", "create", "dev", "--name", "v1"]).failure();
+    local(server, &["snapshot", "create", "dev", "--name", "v1"]).failure();
     let bad = remote(
-        &server,
+        server,
         &admin,
         &["snapshot", "create", "dev", "--name", "v2", "--at", "soon"],
     )
@@ -133,19 +139,19 @@ fn remote_commands_print_what_the_local_ones_print() {
 
     // Why and the requests.
     same_both_ways(
-        &server,
+        server,
         &reader,
         &["why", "pypi:remotepkg==1.0", "--lane", "prod"],
     )
     .success();
     same_both_ways(
-        &server,
+        server,
         &reader,
         &["why", "pypi:remotepkg==1.0", "--lane", "dev", "--json"],
     )
     .success();
     let asked = remote(
-        &server,
+        server,
         &reader,
         &[
             "request",
@@ -158,27 +164,27 @@ fn remote_commands_print_what_the_local_ones_print() {
     )
     .success();
     let id = asked.stdout.lines().last().expect("id").trim().to_string();
-    same_both_ways(&server, &admin, &["requests", "--json"]).success();
-    same_both_ways(&server, &admin, &["request", "show", &id]).success();
+    same_both_ways(server, &admin, &["requests", "--json"]).success();
+    same_both_ways(server, &admin, &["request", "show", &id]).success();
     // The operator at the machine approves on the data directory; the server picks it up.
-    let approved = local(&server, &["approve", &id]).success();
+    let approved = local(server, &["approve", &id]).success();
     assert!(approved.stdout.contains(": approved"), "{approved}");
     let why = ["why", "pypi:remotepkg==1.0", "--lane", "prod", "--json"];
     wait_until(
         Duration::from_secs(30),
         "the server sees the approval",
         || {
-            let answer = remote(&server, &reader, &why).success();
+            let answer = remote(server, &reader, &why).success();
             serde_json::from_str::<Value>(&answer.stdout).expect("JSON")["action"] == "allow"
         },
     );
-    same_both_ways(&server, &reader, &why).success();
-    same_both_ways(&server, &admin, &["requests", "--state", "approved"]).success();
+    same_both_ways(server, &reader, &why).success();
+    same_both_ways(server, &admin, &["requests", "--state", "approved"]).success();
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("time");
     let promotion = same_both_ways(
-        &server,
+        server,
         &approver,
         &[
             "promote",
@@ -203,8 +209,8 @@ fn remote_commands_print_what_the_local_ones_print() {
     std::fs::write(&requirements, "remotepkg==1.0\nsix==1.16.0\n").expect("write");
     let requirements = requirements.to_str().expect("UTF-8");
     let args = ["check", requirements, "--lane", "prod", "--format", "json"];
-    let here = local(&server, &args).failure();
-    let there = remote(&server, &reader, &args).failure();
+    let here = local(server, &args).failure();
+    let there = remote(server, &reader, &args).failure();
     assert_eq!(here.status.code(), Some(1), "{here}");
     assert_eq!(there.status.code(), Some(1), "{there}");
     let report = |done: &Finished| -> Value {
@@ -215,7 +221,7 @@ fn remote_commands_print_what_the_local_ones_print() {
     assert_eq!(report(&there)["summary"]["deny"], 1, "{there}");
 
     // The audit log: every change above is in it, read alike both ways, and verified alike.
-    let audit = same_both_ways(&server, &admin, &["audit", "list"]).success();
+    let audit = same_both_ways(server, &admin, &["audit", "list"]).success();
     let entries: Vec<Value> = audit
         .stdout
         .lines()
@@ -230,9 +236,9 @@ fn remote_commands_print_what_the_local_ones_print() {
     };
     assert_eq!(by("config.apply"), ["remote-admin"], "{audit}");
     assert_eq!(by("snapshot.create"), ["remote-approver"], "{audit}");
-    let since = same_both_ways(&server, &admin, &["audit", "list", "--since", "3"]).success();
+    let since = same_both_ways(server, &admin, &["audit", "list", "--since", "3"]).success();
     assert_eq!(since.stdout.lines().count(), entries.len() - 3, "{since}");
-    let intact = same_both_ways(&server, &admin, &["audit", "verify"]).success();
+    let intact = same_both_ways(server, &admin, &["audit", "verify"]).success();
     assert_eq!(
         intact.stdout,
         format!("audit log intact: {} entries\n", entries.len()),
@@ -241,7 +247,7 @@ fn remote_commands_print_what_the_local_ones_print() {
     server
         .database()
         .execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2");
-    let broken = same_both_ways(&server, &admin, &["audit", "verify"]).failure();
+    let broken = same_both_ways(server, &admin, &["audit", "verify"]).failure();
     assert!(broken.stderr.contains("entry 2"), "{broken}");
 }
 
