@@ -2,15 +2,13 @@
 //! through a server's `POST /api/v1/check`. Exit 0: nothing refused; 1: the lane would refuse
 //! something; 2: no judgement (the file cannot be read, unknown lane, server unreachable).
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use airlock_manifest::{Kind, Loader, Manifest};
-use airlock_service::{CheckReport, CheckedEntry, Principal};
-use anyhow::{Context, Result};
+use airlock_service::{CheckReport, CheckedEntry};
+use anyhow::Result;
 
-use crate::{GlobalArgs, open_offline};
+use crate::client::Client;
+use crate::manifest::{self, Read};
 
 /// How the report is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -20,9 +18,6 @@ pub enum Format {
     Sarif,
     Junit,
 }
-
-/// The content type of a manifest sent with the files it includes.
-use airlock_service::BUNDLE_CONTENT_TYPE;
 
 /// Ends the process with `code` after the message (if any) is printed.
 #[derive(Debug)]
@@ -51,63 +46,14 @@ pub struct CheckArgs {
     pub lane: Option<String>,
     pub format: Format,
     pub kind: Option<String>,
-    pub server: Option<String>,
-    pub token: Option<String>,
 }
 
-/// Reads includes from disk and remembers every file read, keyed by absolute path.
-struct Recording {
-    files: RefCell<BTreeMap<PathBuf, String>>,
-}
-
-impl Loader for Recording {
-    fn load(&self, from: &str, target: &str) -> Result<(String, String), String> {
-        let (path, text) = airlock_manifest::FsLoader.load(from, target)?;
-        let absolute = std::path::absolute(&path).map_err(|e| e.to_string())?;
-        self.files.borrow_mut().insert(absolute, text.clone());
-        Ok((path, text))
-    }
-}
-
-/// The manifest read from disk (or stdin for `-`), with the files it included.
-struct Read {
-    name: String,
-    text: String,
-    manifest: Manifest,
-    includes: BTreeMap<PathBuf, String>,
-}
-
-fn read(file: &str, kind: Option<&str>) -> Result<Read> {
-    let text = if file == "-" {
-        std::io::read_to_string(std::io::stdin()).context("cannot read the manifest from stdin")?
-    } else {
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
-    };
-    let kind = match kind {
-        Some(k) => k.parse::<Kind>()?,
-        None => Kind::detect(Some(file).filter(|f| *f != "-"), &text)
-            .with_context(|| format!("cannot tell what kind of manifest {file} is"))
-            .context("give it with --kind (uv-lock, poetry-lock, requirements-txt, …)")?,
-    };
-    let loader = Recording {
-        files: RefCell::new(BTreeMap::new()),
-    };
-    let manifest = airlock_manifest::parse(kind, file, &text, &loader)?;
-    Ok(Read {
-        name: file.to_string(),
-        text,
-        manifest,
-        includes: loader.files.into_inner(),
-    })
-}
-
-pub async fn check(global: &GlobalArgs, args: CheckArgs) -> Result<()> {
-    let read = read(&args.file, args.kind.as_deref()).map_err(no_judgement)?;
-    let report = match &args.server {
-        Some(server) => remote(server, &args, &read).await,
-        None => local(global, &args, &read).await,
-    }
-    .map_err(no_judgement)?;
+pub async fn check(client: &impl Client, args: CheckArgs) -> Result<()> {
+    let read = manifest::read(&args.file, args.kind.as_deref()).map_err(no_judgement)?;
+    let report = client
+        .check(args.lane.as_deref(), &read)
+        .await
+        .map_err(no_judgement)?;
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Table => table(&report),
@@ -123,92 +69,6 @@ pub async fn check(global: &GlobalArgs, args: CheckArgs) -> Result<()> {
             message: None,
         }))
     }
-}
-
-async fn local(global: &GlobalArgs, args: &CheckArgs, read: &Read) -> Result<CheckReport> {
-    let app = open_offline(global).await?;
-    let report = async {
-        let lane = match &args.lane {
-            Some(lane) => lane.clone(),
-            None => app.default_check_lane()?,
-        };
-        let lane = app.open_lane(&lane, Some(&Principal::local_admin()))?;
-        app.check(&lane, &read.name, &read.manifest).await
-    }
-    .await;
-    app.close().await;
-    Ok(report?)
-}
-
-async fn remote(server: &str, args: &CheckArgs, read: &Read) -> Result<CheckReport> {
-    let url = crate::api::url(server, "check");
-    let mut request = crate::api::request(reqwest::Method::POST, &url, args.token.as_deref());
-    if let Some(lane) = &args.lane {
-        request = request.query(&[("lane", lane)]);
-    }
-    request = if read.includes.is_empty() {
-        request
-            .header("content-type", "text/plain; charset=utf-8")
-            .header("x-airlock-manifest-kind", read.manifest.kind.as_str())
-            .header("x-airlock-manifest-name", file_name(&read.name))
-            .body(read.text.clone())
-    } else {
-        request
-            .header("content-type", BUNDLE_CONTENT_TYPE)
-            .body(serde_json::to_string(&bundle(read)?)?)
-    };
-    let body = crate::api::send(request, &url).await?;
-    serde_json::from_str(&body).context("the server's answer is not a check report")
-}
-
-/// The last component of a path.
-fn file_name(path: &str) -> String {
-    Path::new(path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| path.to_string())
-}
-
-/// The manifest as the requests API takes it: the text alone, or a bundle with its includes.
-pub fn manifest_json(file: &str, kind: Option<&str>) -> Result<serde_json::Value> {
-    let read = read(file, kind)?;
-    if read.includes.is_empty() {
-        Ok(serde_json::json!({
-            "name": file_name(&read.name),
-            "kind": read.manifest.kind,
-            "text": read.text,
-        }))
-    } else {
-        bundle(&read)
-    }
-}
-
-/// The manifest and its includes, keyed by path relative to the directory they all share.
-fn bundle(read: &Read) -> Result<serde_json::Value> {
-    let main = std::path::absolute(&read.name)?;
-    let mut all: Vec<&Path> = read.includes.keys().map(PathBuf::as_path).collect();
-    all.push(&main);
-    let mut root = main.parent().unwrap_or(Path::new("/")).to_path_buf();
-    while !all.iter().all(|p| p.starts_with(&root)) {
-        if !root.pop() {
-            break;
-        }
-    }
-    let key = |p: &Path| -> Result<String> {
-        let rel = p.strip_prefix(&root).unwrap_or(p);
-        airlock_manifest::normalize_relative(rel)
-            .with_context(|| format!("cannot send {}", p.display()))
-    };
-    let mut files = serde_json::Map::new();
-    files.insert(key(&main)?, read.text.clone().into());
-    for (path, text) in &read.includes {
-        files.insert(key(path)?, text.clone().into());
-    }
-    Ok(serde_json::json!({
-        "kind": read.manifest.kind,
-        "main": key(&main)?,
-        "files": files,
-    }))
 }
 
 /// For each entry, the 1-based line of the file it is written on (its own location, else the

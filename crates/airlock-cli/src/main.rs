@@ -1,5 +1,6 @@
-//! `airlock`: the server and its command line. This file is glue: argument parsing, logging set-up,
-//! and calls into the service and server crates.
+//! `airlock`: the server and its command line. This file is dispatch: argument parsing, logging
+//! set-up, the commands that only make sense on the data directory (each one call into the
+//! service), and the others handed to [`commands::ClientCommand`] with a local or remote client.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -12,6 +13,9 @@ use clap::{Args, Parser, Subcommand};
 
 mod api;
 mod check;
+mod client;
+mod commands;
+mod manifest;
 mod mirror;
 mod publish;
 mod requests;
@@ -92,133 +96,11 @@ enum Command {
         /// Package names (name or name==version).
         names: Vec<String>,
     },
-    /// Why a lane serves, hides or refuses a package version: `airlock why pypi:urllib3==1.26.4 --lane prod`.
-    Why {
-        /// `ecosystem:name==version`, e.g. pypi:urllib3==1.26.4 or cran:dplyr==1.1.4
-        package: String,
-        #[arg(long)]
-        lane: String,
-        /// Ask a running server instead of reading the data directory.
-        #[arg(long)]
-        server: Option<String>,
-        /// Print the JSON the API answers.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Judge a lock file against a lane: every entry's decision with its reasons. Exit 0 when
-    /// nothing would be refused, 1 when something would, 2 when the check cannot be made.
-    Check {
-        /// uv.lock, poetry.lock, pdm.lock, Pipfile.lock, pylock[.NAME].toml, renv.lock,
-        /// requirements*.txt or environment.yml (`-` reads stdin; give --kind then).
-        file: String,
-        /// The lane to judge against (default: the last lane configured, the strictest).
-        #[arg(long)]
-        lane: Option<String>,
-        #[arg(long, value_enum, default_value = "table")]
-        format: check::Format,
-        /// The manifest kind when the name does not tell (uv-lock, poetry-lock, pdm-lock,
-        /// pipfile-lock, pylock, renv-lock, requirements-txt, environment-yml).
-        #[arg(long)]
-        kind: Option<String>,
-        /// Ask a running server instead of reading the data directory (offline).
-        #[arg(long)]
-        server: Option<String>,
-        /// API token for --server.
-        #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-    },
-    /// Ask for package versions to be admitted into a lane: `airlock request uv.lock --lane prod
-    /// --reason "…"` or `airlock request pypi:x==1.0 cran:y==2.1 …`; prints the request id last.
-    /// `airlock request show ID` shows one request with the lane's decision now.
-    Request {
-        /// A manifest file, or `ecosystem:name==version` items (`name==version` is Python),
-        /// or `show ID`.
-        #[arg(required = true)]
-        items: Vec<String>,
-        #[arg(long)]
-        lane: Option<String>,
-        #[arg(long)]
-        reason: Option<String>,
-        /// The manifest kind when the file name does not tell.
-        #[arg(long)]
-        kind: Option<String>,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        /// Print the JSON the API answers (show).
-        #[arg(long)]
-        json: bool,
-    },
-    /// List requests, newest first.
-    Requests {
-        #[arg(long)]
-        lane: Option<String>,
-        /// pending, approved or rejected.
-        #[arg(long)]
-        state: Option<String>,
-        #[command(flatten)]
-        remote: RemoteArgs,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Approve a pending request (role approver or admin; not your own): its versions become
-    /// exact allow entries of the lane.
-    Approve {
-        id: i64,
-        /// Approve only these package names of the request.
-        #[arg(long, num_args = 1..)]
-        only: Vec<String>,
-        #[command(flatten)]
-        remote: RemoteArgs,
-    },
-    /// Reject a pending request, with a reason (role approver or admin).
-    Reject {
-        id: i64,
-        #[arg(long)]
-        reason: String,
-        #[command(flatten)]
-        remote: RemoteArgs,
-    },
-    /// Make a lane admit what another admitted at an instant: `airlock promote test prod --at
-    /// 2026-11-24`. Prints what changes; `--dry-run` changes nothing.
-    Promote {
-        from: String,
-        to: String,
-        /// A snapshot of FROM: date, RFC 3339 instant or name (default: now).
-        #[arg(long)]
-        at: Option<String>,
-        #[arg(long)]
-        dry_run: bool,
-        /// Ask a running server (with --token) instead of writing the data directory.
-        #[arg(long, env = "AIRLOCK_SERVER")]
-        server: Option<String>,
-        #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show what applying a file of `[[source]]`, `[[lane]]` and `block` would change.
-    Plan {
-        #[arg(short = 'f', long = "file")]
-        file: String,
-    },
-    /// Put a file of `[[source]]`, `[[lane]]` and `block` in force on every server (audited;
-    /// nothing is written when nothing changes).
-    Apply {
-        #[arg(short = 'f', long = "file")]
-        file: String,
-    },
-    /// Print the sources, lanes and blocks in force, as a file `apply` takes unchanged.
-    Export,
+    #[command(flatten)]
+    Client(commands::ClientCommand),
     /// Import OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
-    /// Read and verify the hash-chained audit log.
-    #[command(subcommand)]
-    Audit(AuditCommand),
-    /// Name instants of a lane: `/{lane}/{name}/pypi/simple/` then answers as the lane did then.
-    /// Dates (`/prod/2026-11-24/…`, end of day UTC) and RFC 3339 instants work without a name.
-    #[command(subcommand)]
-    Snapshot(SnapshotCommand),
     /// Maintain the blob store.
     #[command(subcommand)]
     Blobs(BlobsCommand),
@@ -267,51 +149,6 @@ enum AdvisoriesCommand {
         #[arg(long = "url")]
         urls: Vec<String>,
     },
-}
-
-/// A running server and the token to use with it.
-#[derive(Args)]
-struct RemoteArgs {
-    /// The airlock server, e.g. https://airlock.example.com.
-    #[arg(long, env = "AIRLOCK_SERVER")]
-    server: String,
-    /// API token.
-    #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
-    token: String,
-}
-
-impl RemoteArgs {
-    fn remote(self) -> requests::Remote {
-        requests::Remote {
-            server: self.server,
-            token: self.token,
-        }
-    }
-}
-
-#[derive(Subcommand)]
-enum SnapshotCommand {
-    /// Name an instant of a lane (now, or --at an RFC 3339 instant or date).
-    Create {
-        lane: String,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        at: Option<String>,
-    },
-    /// A lane's named snapshots.
-    List { lane: String },
-}
-
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Entries after sequence number SINCE (all by default), one JSON object per line.
-    List {
-        #[arg(long, default_value_t = 0)]
-        since: i64,
-    },
-    /// Check every entry against its hash and the one before it; exit 1 at the first broken entry.
-    Verify,
 }
 
 #[derive(Subcommand)]
@@ -438,24 +275,58 @@ async fn give_back_memory_periodically() {
     }
 }
 
+/// The data directory, opened when a command first needs it (online, or `offline` without
+/// upstream access), and closed when the command is done.
+fn local(global: &GlobalArgs, offline: bool) -> client::Local<'_> {
+    client::Local::new(move || async move {
+        if offline {
+            open_offline(global).await
+        } else {
+            open(global).await
+        }
+    })
+}
+
+/// `f` on the data directory, which is closed afterwards whatever `f` answers.
+async fn on_data<T>(
+    global: &GlobalArgs,
+    offline: bool,
+    f: impl AsyncFnOnce(&Arc<Airlock>) -> Result<T>,
+) -> Result<T> {
+    let local = local(global, offline);
+    let done = match local.app().await {
+        Ok(app) => f(app).await,
+        Err(e) => Err(e),
+    };
+    local.close().await;
+    done
+}
+
 async fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
+    let admin = Principal::local_admin();
     match cli.command {
         Command::Serve { listen } => serve(g, listen).await?,
+        Command::Client(command) => match command.remote() {
+            Some(remote) => command.run(&remote).await?,
+            None => {
+                let local = local(g, command.offline());
+                let done = command.run(&local).await;
+                local.close().await;
+                done?
+            }
+        },
         Command::Token(TokenCommand::Create { name, role, lanes }) => {
             let role: Role = role.parse()?;
-            let app = open(g).await?;
-            let token = app
-                .create_token(&Principal::local_admin(), &name, role, &lanes)
-                .await?;
-            app.close().await;
+            let token = on_data(g, false, async |app| {
+                Ok(app.create_token(&admin, &name, role, &lanes).await?)
+            })
+            .await?;
             println!("created token {name:?} with role {role}; it is shown only once:");
             println!("{token}");
         }
         Command::Token(TokenCommand::List) => {
-            let app = open(g).await?;
-            let tokens = app.list_tokens().await?;
-            app.close().await;
+            let tokens = on_data(g, false, async |app| Ok(app.list_tokens().await?)).await?;
             println!("{:<24} {:<10} {:<28} revoked", "name", "role", "created");
             for t in tokens {
                 let lanes = if t.lanes.is_empty() {
@@ -473,9 +344,10 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Token(TokenCommand::Revoke { name }) => {
-            let app = open(g).await?;
-            app.revoke_token(&Principal::local_admin(), &name).await?;
-            app.close().await;
+            on_data(g, false, async |app| {
+                Ok(app.revoke_token(&admin, &name).await?)
+            })
+            .await?;
             println!("revoked token {name:?}");
         }
         Command::Yank {
@@ -485,22 +357,17 @@ async fn run(cli: Cli) -> Result<()> {
             undo,
             source,
         } => {
-            let app = open(g).await?;
             let reason = if undo {
                 None
             } else {
                 Some(reason.unwrap_or_default())
             };
-            let n = app
-                .set_yanked(
-                    &Principal::local_admin(),
-                    &source,
-                    &project,
-                    &version,
-                    reason.as_deref(),
-                )
-                .await?;
-            app.close().await;
+            let n = on_data(g, false, async |app| {
+                Ok(app
+                    .set_yanked(&admin, &source, &project, &version, reason.as_deref())
+                    .await?)
+            })
+            .await?;
             let verb = if undo { "un-yanked" } else { "yanked" };
             println!("{verb} {n} file(s) of {project} {version} in {source}");
         }
@@ -510,172 +377,15 @@ async fn run(cli: Cli) -> Result<()> {
             server,
             token,
         } => publish::publish(&files, &source, &server, &token).await?,
-        Command::Why {
-            package,
-            lane,
-            server,
-            json,
-        } => {
-            let entry = airlock_service::parse_package_spec(&package)?;
-            let eco = entry.ecosystem.as_str();
-            let version = entry.version.as_deref().unwrap_or_default();
-            let answer = match server {
-                Some(server) => {
-                    let url = api::url(&server, &format!("lanes/{lane}/why"));
-                    let request = api::request(reqwest::Method::GET, &url, None).query(&[
-                        ("ecosystem", eco),
-                        ("name", &entry.name),
-                        ("version", version),
-                    ]);
-                    serde_json::from_str(&api::send(request, &url).await?)
-                        .context("the server's answer is not JSON")?
-                }
-                None => {
-                    let app = open(g).await?;
-                    let answer = match app.open_lane(&lane, Some(&Principal::local_admin())) {
-                        Ok(read) => app.why(&read, eco, &entry.name, version).await,
-                        Err(e) => Err(e),
-                    };
-                    app.close().await;
-                    answer?
-                }
-            };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&answer)?);
-            } else {
-                print_why(&answer);
-            }
-        }
-        Command::Check {
-            file,
-            lane,
-            format,
-            kind,
-            server,
-            token,
-        } => {
-            let args = check::CheckArgs {
-                file,
-                lane,
-                format,
-                kind,
-                server,
-                token,
-            };
-            check::check(g, args).await?;
-        }
-        Command::Request {
-            items,
-            lane,
-            reason,
-            kind,
-            remote,
-            json,
-        } => {
-            let remote = remote.remote();
-            if items.len() == 2 && items[0] == "show" {
-                let id = items[1]
-                    .parse()
-                    .with_context(|| format!("{:?} is not a request id", items[1]))?;
-                requests::show(&remote, id, json).await?;
-            } else {
-                let lane = lane.context("which lane? give --lane")?;
-                let reason = reason.context("why? give --reason")?;
-                requests::create(&remote, &items, &lane, &reason, kind.as_deref()).await?;
-            }
-        }
-        Command::Requests {
-            lane,
-            state,
-            remote,
-            json,
-        } => {
-            requests::list(&remote.remote(), lane.as_deref(), state.as_deref(), json).await?;
-        }
-        Command::Approve { id, only, remote } => {
-            requests::approve(&remote.remote(), id, &only).await?;
-        }
-        Command::Reject { id, reason, remote } => {
-            requests::reject(&remote.remote(), id, &reason).await?;
-        }
-        Command::Promote {
-            from,
-            to,
-            at,
-            dry_run,
-            server,
-            token,
-            json,
-        } => {
-            let promotion: airlock_service::Promotion = match server {
-                Some(server) => {
-                    let url = api::url(&server, "promote");
-                    let request = api::request(reqwest::Method::POST, &url, token.as_deref()).json(
-                        &serde_json::json!({
-                            "from": from, "to": to, "at": at, "dry_run": dry_run,
-                        }),
-                    );
-                    serde_json::from_str(&api::send(request, &url).await?)
-                        .context("the server's answer is not a promotion")?
-                }
-                None => {
-                    let app = open(g).await?;
-                    let done = app
-                        .promote(
-                            &Principal::local_admin(),
-                            &from,
-                            &to,
-                            at.as_deref(),
-                            dry_run,
-                        )
-                        .await;
-                    app.close().await;
-                    done?
-                }
-            };
-            if json {
-                println!("{}", serde_json::to_string_pretty(&promotion)?);
-            } else {
-                print_promotion(&promotion);
-            }
-        }
-        Command::Plan { file } => {
-            let text =
-                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?;
-            let app = open(g).await?;
-            let changes = app.plan_config(&text, &file);
-            app.close().await;
-            print_changes(&changes?);
-        }
-        Command::Apply { file } => {
-            let text =
-                std::fs::read_to_string(&file).with_context(|| format!("cannot read {file}"))?;
-            let app = open(g).await?;
-            let done = app
-                .apply_config(&Principal::local_admin(), &text, &file)
-                .await;
-            app.close().await;
-            let done = done?;
-            print_changes(&done.changes);
-            if let Some(version) = done.version {
-                println!("applied as configuration version {version}");
-            }
-        }
-        Command::Export => {
-            let app = open(g).await?;
-            let text = app.export_config();
-            app.close().await;
-            print!("{}", text?);
-        }
         Command::Mirror {
             source,
             requirements,
             names,
         } => {
-            let app = open(g).await?;
-            let result = mirror::mirror(&app, &source, requirements.as_deref(), &names).await;
-            app.close().await;
-            result?;
+            on_data(g, false, async |app| {
+                mirror::mirror(app, &source, requirements.as_deref(), &names).await
+            })
+            .await?;
         }
         Command::Advisories(AdvisoriesCommand::Import { path }) => {
             let p = std::path::Path::new(&path);
@@ -686,11 +396,10 @@ async fn run(cli: Cli) -> Result<()> {
                 airlock_osv::load_zip(&bytes)
             }
             .with_context(|| format!("cannot load advisories from {path}"))?;
-            let app = open(g).await?;
-            let summary = app
-                .import_advisories(&Principal::local_admin(), report, &path)
-                .await?;
-            app.close().await;
+            let summary = on_data(g, false, async |app| {
+                Ok(app.import_advisories(&admin, report, &path).await?)
+            })
+            .await?;
             for (file, error) in &summary.errors {
                 eprintln!("skipped {file}: {error}");
             }
@@ -703,21 +412,19 @@ async fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Advisories(AdvisoriesCommand::Show { id }) => {
-            let app = open(g).await?;
-            let found = app.find_advisories(&id).await;
-            app.close().await;
-            let found = found?;
+            let found = on_data(g, false, async |app| Ok(app.find_advisories(&id).await?)).await?;
             if found.is_empty() {
                 anyhow::bail!("no advisory known as {id:?}");
             }
             println!("{}", serde_json::to_string_pretty(&found)?);
         }
         Command::Advisories(AdvisoriesCommand::Sync { urls }) => {
-            let app = open(g).await?;
-            let results = app.sync_advisories(&Principal::local_admin(), &urls).await;
-            app.close().await;
+            let results = on_data(g, false, async |app| {
+                Ok(app.sync_advisories(&admin, &urls).await?)
+            })
+            .await?;
             let mut failed = 0;
-            for (url, result) in results? {
+            for (url, result) in results {
                 match result {
                     Ok(s) => println!(
                         "{url}: {} new, {} updated, {} unchanged, {} unreadable",
@@ -736,55 +443,14 @@ async fn run(cli: Cli) -> Result<()> {
                 anyhow::bail!("{failed} advisory source(s) could not be synced");
             }
         }
-        Command::Audit(AuditCommand::List { since }) => {
-            let app = open(g).await?;
-            let entries = app.audit_entries(&Principal::local_admin(), since).await;
-            app.close().await;
-            for e in entries? {
-                println!("{}", serde_json::to_string(&e)?);
-            }
-        }
-        Command::Audit(AuditCommand::Verify) => {
-            let app = open(g).await?;
-            let verdict = app.verify_audit().await;
-            app.close().await;
-            match verdict? {
-                Ok(n) => println!("audit log intact: {n} entries"),
-                Err((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
-            }
-        }
-        Command::Snapshot(SnapshotCommand::Create { lane, name, at }) => {
-            let at = match at {
-                Some(text) => Some(airlock_service::parse_instant(&text).with_context(|| {
-                    format!("{text:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)")
-                })?),
-                None => None,
-            };
-            let app = open(g).await?;
-            let done = app
-                .create_snapshot(&Principal::local_admin(), &lane, &name, at)
-                .await;
-            app.close().await;
-            let at = done?;
-            println!(
-                "snapshot {name} of lane {lane} at {}: /{lane}/{name}/pypi/simple/, /{lane}/{name}/cran/",
-                airlock_service::format_rfc3339(at)
-            );
-        }
-        Command::Snapshot(SnapshotCommand::List { lane }) => {
-            let app = open(g).await?;
-            let list = app.snapshots(&lane).await;
-            app.close().await;
-            for (name, at, by) in list? {
-                println!("{name}\t{}\t{by}", airlock_service::format_rfc3339(at));
-            }
-        }
         Command::Blobs(BlobsCommand::Sweep { dry_run }) => {
-            let app = open_offline(g).await?;
-            let swept = app.sweep_blobs(dry_run).await;
-            let grace = app.config().blob_sweep_grace;
-            app.close().await;
-            let r = swept?;
+            let (r, grace) = on_data(g, true, async |app| {
+                Ok((
+                    app.sweep_blobs(dry_run).await?,
+                    app.config().blob_sweep_grace,
+                ))
+            })
+            .await?;
             let verb = if dry_run { "would remove" } else { "removed" };
             println!(
                 "{verb} {} unreferenced blob(s), {} bytes; kept {} referenced and {} younger than {grace}",
@@ -835,76 +501,6 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
-    }
-}
-
-fn print_changes(changes: &[String]) {
-    if changes.is_empty() {
-        println!("no changes");
-    }
-    for line in changes {
-        println!("{line}");
-    }
-}
-
-fn print_promotion(p: &airlock_service::Promotion) {
-    let verb = if p.dry_run { "would admit" } else { "admits" };
-    println!(
-        "{} {verb} what {} admitted at {}: {} added, {} already admitted, {} not in {}'s sources",
-        p.to,
-        p.from,
-        p.at,
-        p.added.len(),
-        p.unchanged,
-        p.unavailable.len(),
-        p.to
-    );
-    for v in &p.added {
-        println!("  + {}:{}=={}", v.ecosystem, v.name, v.version);
-    }
-    for v in &p.unavailable {
-        println!(
-            "  ? {}:{}=={} (no source of {} has it)",
-            v.ecosystem, v.name, v.version, p.to
-        );
-    }
-    for (v, why) in &p.still_refused {
-        println!(
-            "  ! {}:{}=={} still refused: {why}",
-            v.ecosystem, v.name, v.version
-        );
-    }
-}
-
-fn print_why(w: &serde_json::Value) {
-    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    println!(
-        "{}:{}=={} in lane {}: {}{}",
-        s(&w["ecosystem"]),
-        s(&w["name"]),
-        s(&w["version"]),
-        s(&w["lane"]),
-        s(&w["action"]),
-        if w["visible"].as_bool() == Some(true) {
-            " (served)"
-        } else {
-            " (not served)"
-        }
-    );
-    if let Some(source) = w["source"].as_str() {
-        println!("  from source {source}");
-    }
-    if let Some(l) = w["license"].as_object() {
-        println!(
-            "  licence: {} ({})",
-            l.get("expression")
-                .and_then(|v| v.as_str())
-                .unwrap_or("unrecognised"),
-            l.get("class").and_then(|v| v.as_str()).unwrap_or("unknown")
-        );
-    }
-    for r in w["reasons"].as_array().into_iter().flatten() {
-        println!("  {:<5} {}", s(&r["action"]), s(&r["message"]));
     }
 }
 

@@ -1,69 +1,41 @@
-//! `airlock request`, `requests`, `approve`, `reject`: the review workflow, through a server.
+//! `airlock request`, `requests`, `approve`, `reject`: the review workflow, on the data directory
+//! or through a server.
 
-use anyhow::{Context, Result};
-use reqwest::Method;
-use serde_json::{Value, json};
+use anyhow::Result;
+use serde_json::Value;
 
-use crate::api;
-
-/// Where and as whom.
-pub struct Remote {
-    pub server: String,
-    pub token: String,
-}
-
-impl Remote {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
-        let url = api::url(&self.server, path);
-        let mut request = api::request(method, &url, Some(&self.token));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let text = api::send(request, &url).await?;
-        serde_json::from_str(&text).context("the server's answer is not JSON")
-    }
-}
+use crate::client::{Client, RequestItems};
 
 /// `airlock request FILE | pkg==ver... --lane L --reason R`: prints a summary, then the id last.
 pub async fn create(
-    remote: &Remote,
+    client: &impl Client,
     items: &[String],
     lane: &str,
     reason: &str,
     kind: Option<&str>,
 ) -> Result<()> {
     let is_file = items.len() == 1 && !items[0].contains("==");
-    let mut body = json!({ "lane": lane, "reason": reason });
-    if is_file {
-        body["manifest"] = crate::check::manifest_json(&items[0], kind)?;
+    let items = if is_file {
+        RequestItems::Manifest {
+            file: &items[0],
+            kind,
+        }
     } else {
-        body["packages"] = json!(items);
-    }
-    let view = remote.call(Method::POST, "requests", Some(body)).await?;
+        RequestItems::Packages(items)
+    };
+    let view = client.create_request(lane, reason, items).await?;
     print_request(&view);
     println!("{}", view["id"]);
     Ok(())
 }
 
 pub async fn list(
-    remote: &Remote,
+    client: &impl Client,
     lane: Option<&str>,
     state: Option<&str>,
     as_json: bool,
 ) -> Result<()> {
-    let mut query = Vec::new();
-    if let Some(l) = lane {
-        query.push(format!("lane={l}"));
-    }
-    if let Some(s) = state {
-        query.push(format!("state={s}"));
-    }
-    let path = if query.is_empty() {
-        "requests".to_string()
-    } else {
-        format!("requests?{}", query.join("&"))
-    };
-    let answer = remote.call(Method::GET, &path, None).await?;
+    let answer = client.requests(lane, state).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&answer)?);
         return Ok(());
@@ -82,10 +54,8 @@ pub async fn list(
     Ok(())
 }
 
-pub async fn show(remote: &Remote, id: i64, as_json: bool) -> Result<()> {
-    let view = remote
-        .call(Method::GET, &format!("requests/{id}"), None)
-        .await?;
+pub async fn show(client: &impl Client, id: i64, as_json: bool) -> Result<()> {
+    let view = client.request(id).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&view)?);
     } else {
@@ -94,31 +64,13 @@ pub async fn show(remote: &Remote, id: i64, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-pub async fn approve(remote: &Remote, id: i64, only: &[String]) -> Result<()> {
-    let view = remote
-        .call(
-            Method::POST,
-            &format!("requests/{id}/approve"),
-            Some(if only.is_empty() {
-                json!({ "all": true })
-            } else {
-                json!({ "only": only })
-            }),
-        )
-        .await?;
-    print_request(&view);
+pub async fn approve(client: &impl Client, id: i64, only: &[String]) -> Result<()> {
+    print_request(&client.approve(id, only).await?);
     Ok(())
 }
 
-pub async fn reject(remote: &Remote, id: i64, reason: &str) -> Result<()> {
-    let view = remote
-        .call(
-            Method::POST,
-            &format!("requests/{id}/reject"),
-            Some(json!({ "reason": reason })),
-        )
-        .await?;
-    print_request(&view);
+pub async fn reject(client: &impl Client, id: i64, reason: &str) -> Result<()> {
+    print_request(&client.reject(id, reason).await?);
     Ok(())
 }
 

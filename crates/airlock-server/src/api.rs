@@ -9,7 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use crate::{ApiError, AppState};
 
 /// A JSON body, or a problem+json 400 (415 without the content type) saying what is wrong.
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b)
         .map_err(|e| ApiError::new(e.status(), e.body_text()).problem())
 }

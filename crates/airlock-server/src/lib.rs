@@ -6,8 +6,10 @@
 //! | `/{lane}/cran/src/contrib/...` | [`cran`] |
 //! | `POST /upload/{source}/` | [`upload`] |
 //! | `/api/v1/...` (JSON, problem+json errors) | [`api`] |
+//! | `/api/v1/config...`, `/api/v1/lanes/{lane}/snapshots`, `/api/v1/audit/verify` | [`admin`] |
 //! | `/healthz`, `/metrics` | [`ops`] |
 
+mod admin;
 mod api;
 mod auth;
 mod cran;
@@ -116,6 +118,14 @@ pub fn router(app: Arc<Airlock>) -> Router {
             post(api::check).layer(DefaultBodyLimit::max(manifest_body_limit)),
         )
         .route("/api/v1/audit", get(api::audit))
+        .route("/api/v1/audit/verify", get(admin::verify_audit))
+        .route("/api/v1/config", get(admin::export))
+        .route("/api/v1/config/plan", post(admin::plan))
+        .route("/api/v1/config/apply", post(admin::apply))
+        .route(
+            "/api/v1/lanes/{lane}/snapshots",
+            get(admin::snapshots).post(admin::create_snapshot),
+        )
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/metrics", get(ops::metrics))
         .merge(lane_routes)

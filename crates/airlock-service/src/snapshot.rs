@@ -137,7 +137,7 @@ impl Airlock {
     }
 
     /// Names the instant `at` (now when `None`) of a lane: `/{lane}/{name}/…` answers as the lane
-    /// did then, forever. Admin only; audited.
+    /// did then, forever. Admin or approver whose token applies in the lane; audited.
     pub async fn create_snapshot(
         &self,
         who: &Principal,
@@ -145,12 +145,13 @@ impl Airlock {
         name: &str,
         at: Option<i64>,
     ) -> Result<i64, ServiceError> {
-        if who.role != Role::Admin {
+        if !matches!(who.role, Role::Admin | Role::Approver) {
             return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; naming snapshots needs admin",
+                "token {:?} has role {}; naming snapshots needs approver or admin",
                 who.name, who.role
             )));
         }
+        who.require_lane(lane, "naming a snapshot of")?;
         self.lane(lane)?;
         let valid = !name.is_empty()
             && name.len() <= MAX_SNAPSHOT_NAME_LEN

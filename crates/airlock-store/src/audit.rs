@@ -17,7 +17,7 @@ pub struct AuditEntry {
 }
 
 /// An entry as stored.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub seq: i64,
     pub at: i64,

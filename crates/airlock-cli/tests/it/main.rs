@@ -19,6 +19,7 @@ mod postgres;
 mod promote;
 mod proxy;
 mod python_index;
+mod remote;
 mod requests;
 mod roles;
 mod security_access;

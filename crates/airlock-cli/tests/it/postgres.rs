@@ -39,3 +39,13 @@ fn postgres_snapshots_advisories_requests_and_approvals() {
             .start(),
     );
 }
+
+#[test]
+fn postgres_remote_commands_print_what_the_local_ones_print() {
+    crate::remote::check_remote_commands_print_what_the_local_ones_print(
+        &TestServer::builder()
+            .config(crate::remote::config())
+            .postgres()
+            .start(),
+    );
+}

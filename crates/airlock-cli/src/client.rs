@@ -1,0 +1,464 @@
+//! One client for the commands that work on the data directory or through a running server:
+//! [`Local`] calls the service directly (as the operator at the machine, `local:$USER`, admin),
+//! [`Remote`] calls the server's JSON API with a token. Both answer in the same types, so a
+//! command prints the same whichever it used.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use airlock_service::{Airlock, CheckReport, ConfigChange, Principal, Promotion};
+use airlock_store::AuditRecord;
+use anyhow::{Context, Result};
+use reqwest::Method;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::api;
+use crate::manifest::{self, Read};
+
+/// A lane's named instant.
+#[derive(Debug, Deserialize)]
+pub struct Snapshot {
+    pub name: String,
+    /// RFC 3339.
+    pub at: String,
+    pub created_by: String,
+}
+
+/// The audit chain checked: intact with its length, or the first broken entry and why.
+#[derive(Debug, Deserialize)]
+pub struct AuditVerdict {
+    pub intact: bool,
+    pub entries: Option<usize>,
+    pub broken_at: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// What a request asks for: a manifest file, or `ecosystem:name==version` items.
+pub enum RequestItems<'a> {
+    Manifest {
+        file: &'a str,
+        kind: Option<&'a str>,
+    },
+    Packages(&'a [String]),
+}
+
+/// The operations of the commands that work both on the data directory and through a server.
+pub trait Client {
+    /// Why `lane` serves, hides or refuses a version (the API's JSON).
+    async fn why(&self, lane: &str, ecosystem: &str, name: &str, version: &str) -> Result<Value>;
+    /// `manifest` judged against `lane` (the default check lane when `None`).
+    async fn check(&self, lane: Option<&str>, manifest: &Read) -> Result<CheckReport>;
+    async fn promote(
+        &self,
+        from: &str,
+        to: &str,
+        at: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Promotion>;
+    /// A new request; its view as the API answers it.
+    async fn create_request(
+        &self,
+        lane: &str,
+        reason: &str,
+        items: RequestItems<'_>,
+    ) -> Result<Value>;
+    /// `{"requests": [...]}`, newest first.
+    async fn requests(&self, lane: Option<&str>, state: Option<&str>) -> Result<Value>;
+    async fn request(&self, id: i64) -> Result<Value>;
+    /// Approves every entry when `only` is empty.
+    async fn approve(&self, id: i64, only: &[String]) -> Result<Value>;
+    async fn reject(&self, id: i64, reason: &str) -> Result<Value>;
+    /// The changes `config` (named `origin`) would make.
+    async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>>;
+    async fn apply(&self, config: &str, origin: &str) -> Result<ConfigChange>;
+    /// The managed configuration in force, as TOML.
+    async fn export(&self) -> Result<String>;
+    /// Names an instant of `lane`: now, or `at` (an RFC 3339 instant or a date); returns it.
+    async fn create_snapshot(&self, lane: &str, name: &str, at: Option<&str>) -> Result<Snapshot>;
+    async fn snapshots(&self, lane: &str) -> Result<Vec<Snapshot>>;
+    /// Audit entries after sequence number `since`.
+    async fn audit(&self, since: i64) -> Result<Vec<AuditRecord>>;
+    async fn verify_audit(&self) -> Result<AuditVerdict>;
+}
+
+type Opener<'a> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Arc<Airlock>>> + 'a>> + 'a>;
+
+/// The data directory, opened on first use (so that a command's own input is read, and refused,
+/// first) and closed by [`Local::close`].
+pub struct Local<'a> {
+    open: Opener<'a>,
+    app: tokio::sync::OnceCell<Arc<Airlock>>,
+}
+
+impl<'a> Local<'a> {
+    pub fn new<F>(open: impl Fn() -> F + 'a) -> Self
+    where
+        F: Future<Output = Result<Arc<Airlock>>> + 'a,
+    {
+        Local {
+            open: Box::new(move || Box::pin(open())),
+            app: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub async fn app(&self) -> Result<&Arc<Airlock>> {
+        self.app.get_or_try_init(|| (self.open)()).await
+    }
+
+    /// Closes the database if it was opened.
+    pub async fn close(self) {
+        if let Some(app) = self.app.get() {
+            app.close().await;
+        }
+    }
+}
+
+fn as_json(value: impl serde::Serialize) -> Result<Value> {
+    Ok(serde_json::to_value(value)?)
+}
+
+impl Client for Local<'_> {
+    async fn why(&self, lane: &str, ecosystem: &str, name: &str, version: &str) -> Result<Value> {
+        let app = self.app().await?;
+        let lane = app.open_lane(lane, Some(&Principal::local_admin()))?;
+        Ok(app.why(&lane, ecosystem, name, version).await?)
+    }
+
+    async fn check(&self, lane: Option<&str>, manifest: &Read) -> Result<CheckReport> {
+        let app = self.app().await?;
+        let lane = match lane {
+            Some(lane) => lane.to_string(),
+            None => app.default_check_lane()?,
+        };
+        let lane = app.open_lane(&lane, Some(&Principal::local_admin()))?;
+        Ok(app.check(&lane, &manifest.name, &manifest.manifest).await?)
+    }
+
+    async fn promote(
+        &self,
+        from: &str,
+        to: &str,
+        at: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Promotion> {
+        let app = self.app().await?;
+        Ok(app
+            .promote(&Principal::local_admin(), from, to, at, dry_run)
+            .await?)
+    }
+
+    async fn create_request(
+        &self,
+        lane: &str,
+        reason: &str,
+        items: RequestItems<'_>,
+    ) -> Result<Value> {
+        use airlock_service::{ManifestInput, RequestInput};
+        let input = match items {
+            RequestItems::Manifest { file, kind } => {
+                let read = manifest::read(file, kind)?;
+                RequestInput::Manifest(if read.includes.is_empty() {
+                    ManifestInput::File {
+                        name: Some(manifest::file_name(&read.name)),
+                        kind: Some(read.manifest.kind.as_str().to_string()),
+                        text: read.text,
+                    }
+                } else {
+                    ManifestInput::Bundle(manifest::bundle(&read)?.to_string())
+                })
+            }
+            RequestItems::Packages(items) => RequestInput::Packages(items),
+        };
+        let app = self.app().await?;
+        as_json(
+            app.create_request(&Principal::local_admin(), lane, reason, input)
+                .await?,
+        )
+    }
+
+    async fn requests(&self, lane: Option<&str>, state: Option<&str>) -> Result<Value> {
+        let app = self.app().await?;
+        let list = app.requests(&Principal::local_admin(), lane, state).await?;
+        Ok(json!({ "requests": as_json(list)? }))
+    }
+
+    async fn request(&self, id: i64) -> Result<Value> {
+        let app = self.app().await?;
+        as_json(app.request_for(&Principal::local_admin(), id).await?)
+    }
+
+    async fn approve(&self, id: i64, only: &[String]) -> Result<Value> {
+        let app = self.app().await?;
+        as_json(
+            app.approve_request(&Principal::local_admin(), id, only)
+                .await?,
+        )
+    }
+
+    async fn reject(&self, id: i64, reason: &str) -> Result<Value> {
+        let app = self.app().await?;
+        as_json(
+            app.reject_request(&Principal::local_admin(), id, reason)
+                .await?,
+        )
+    }
+
+    async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>> {
+        Ok(self.app().await?.plan_config(config, origin)?)
+    }
+
+    async fn apply(&self, config: &str, origin: &str) -> Result<ConfigChange> {
+        let app = self.app().await?;
+        Ok(app
+            .apply_config(&Principal::local_admin(), config, origin)
+            .await?)
+    }
+
+    async fn export(&self) -> Result<String> {
+        Ok(self.app().await?.export_config()?)
+    }
+
+    async fn create_snapshot(&self, lane: &str, name: &str, at: Option<&str>) -> Result<Snapshot> {
+        let at = match at {
+            Some(text) => Some(airlock_service::parse_instant(text).with_context(|| {
+                format!("{text:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)")
+            })?),
+            None => None,
+        };
+        let app = self.app().await?;
+        let who = Principal::local_admin();
+        let at = app.create_snapshot(&who, lane, name, at).await?;
+        Ok(Snapshot {
+            name: name.to_string(),
+            at: airlock_service::format_rfc3339(at),
+            created_by: who.name,
+        })
+    }
+
+    async fn snapshots(&self, lane: &str) -> Result<Vec<Snapshot>> {
+        let app = self.app().await?;
+        Ok(app
+            .snapshots(lane)
+            .await?
+            .into_iter()
+            .map(|(name, at, created_by)| Snapshot {
+                name,
+                at: airlock_service::format_rfc3339(at),
+                created_by,
+            })
+            .collect())
+    }
+
+    async fn audit(&self, since: i64) -> Result<Vec<AuditRecord>> {
+        let app = self.app().await?;
+        Ok(app.audit_entries(&Principal::local_admin(), since).await?)
+    }
+
+    async fn verify_audit(&self) -> Result<AuditVerdict> {
+        Ok(match self.app().await?.verify_audit().await? {
+            Ok(n) => AuditVerdict {
+                intact: true,
+                entries: Some(n),
+                broken_at: None,
+                reason: None,
+            },
+            Err((seq, why)) => AuditVerdict {
+                intact: false,
+                entries: None,
+                broken_at: Some(seq),
+                reason: Some(why.to_string()),
+            },
+        })
+    }
+}
+
+/// A running server and the token to use with it (none: anonymous, where the server allows it).
+pub struct Remote {
+    pub server: String,
+    pub token: Option<String>,
+}
+
+impl Remote {
+    /// `METHOD /api/v1/{path}?query` with a JSON body, its answer read as `T`.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Result<T> {
+        let url = api::url(&self.server, path);
+        let mut request = api::request(method, &url, self.token.as_deref());
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let text = api::send(request, &url).await?;
+        serde_json::from_str(&text).context("the server's answer is not what was expected")
+    }
+}
+
+impl Client for Remote {
+    async fn why(&self, lane: &str, ecosystem: &str, name: &str, version: &str) -> Result<Value> {
+        let query = [
+            ("ecosystem", ecosystem),
+            ("name", name),
+            ("version", version),
+        ];
+        self.call(Method::GET, &format!("lanes/{lane}/why"), &query, None)
+            .await
+    }
+
+    async fn check(&self, lane: Option<&str>, read: &Read) -> Result<CheckReport> {
+        let url = api::url(&self.server, "check");
+        let mut request = api::request(Method::POST, &url, self.token.as_deref());
+        if let Some(lane) = lane {
+            request = request.query(&[("lane", lane)]);
+        }
+        request = if read.includes.is_empty() {
+            request
+                .header("content-type", "text/plain; charset=utf-8")
+                .header("x-airlock-manifest-kind", read.manifest.kind.as_str())
+                .header("x-airlock-manifest-name", manifest::file_name(&read.name))
+                .body(read.text.clone())
+        } else {
+            request
+                .header("content-type", airlock_service::BUNDLE_CONTENT_TYPE)
+                .body(serde_json::to_string(&manifest::bundle(read)?)?)
+        };
+        let body = api::send(request, &url).await?;
+        serde_json::from_str(&body).context("the server's answer is not a check report")
+    }
+
+    async fn promote(
+        &self,
+        from: &str,
+        to: &str,
+        at: Option<&str>,
+        dry_run: bool,
+    ) -> Result<Promotion> {
+        let body = json!({ "from": from, "to": to, "at": at, "dry_run": dry_run });
+        self.call(Method::POST, "promote", &[], Some(body)).await
+    }
+
+    async fn create_request(
+        &self,
+        lane: &str,
+        reason: &str,
+        items: RequestItems<'_>,
+    ) -> Result<Value> {
+        let mut body = json!({ "lane": lane, "reason": reason });
+        match items {
+            RequestItems::Manifest { file, kind } => {
+                body["manifest"] = manifest::manifest_json(file, kind)?;
+            }
+            RequestItems::Packages(items) => body["packages"] = json!(items),
+        }
+        self.call(Method::POST, "requests", &[], Some(body)).await
+    }
+
+    async fn requests(&self, lane: Option<&str>, state: Option<&str>) -> Result<Value> {
+        let query: Vec<(&str, &str)> = [("lane", lane), ("state", state)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
+        self.call(Method::GET, "requests", &query, None).await
+    }
+
+    async fn request(&self, id: i64) -> Result<Value> {
+        self.call(Method::GET, &format!("requests/{id}"), &[], None)
+            .await
+    }
+
+    async fn approve(&self, id: i64, only: &[String]) -> Result<Value> {
+        let body = if only.is_empty() {
+            json!({ "all": true })
+        } else {
+            json!({ "only": only })
+        };
+        self.call(
+            Method::POST,
+            &format!("requests/{id}/approve"),
+            &[],
+            Some(body),
+        )
+        .await
+    }
+
+    async fn reject(&self, id: i64, reason: &str) -> Result<Value> {
+        let body = json!({ "reason": reason });
+        self.call(
+            Method::POST,
+            &format!("requests/{id}/reject"),
+            &[],
+            Some(body),
+        )
+        .await
+    }
+
+    async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>> {
+        let body = json!({ "config": config, "origin": origin });
+        let planned: ConfigChange = self
+            .call(Method::POST, "config/plan", &[], Some(body))
+            .await?;
+        Ok(planned.changes)
+    }
+
+    async fn apply(&self, config: &str, origin: &str) -> Result<ConfigChange> {
+        let body = json!({ "config": config, "origin": origin });
+        self.call(Method::POST, "config/apply", &[], Some(body))
+            .await
+    }
+
+    async fn export(&self) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Exported {
+            config: String,
+        }
+        let exported: Exported = self.call(Method::GET, "config", &[], None).await?;
+        Ok(exported.config)
+    }
+
+    async fn create_snapshot(&self, lane: &str, name: &str, at: Option<&str>) -> Result<Snapshot> {
+        let body = json!({ "name": name, "at": at });
+        self.call(
+            Method::POST,
+            &format!("lanes/{lane}/snapshots"),
+            &[],
+            Some(body),
+        )
+        .await
+    }
+
+    async fn snapshots(&self, lane: &str) -> Result<Vec<Snapshot>> {
+        #[derive(Deserialize)]
+        struct Listed {
+            snapshots: Vec<Snapshot>,
+        }
+        let listed: Listed = self
+            .call(Method::GET, &format!("lanes/{lane}/snapshots"), &[], None)
+            .await?;
+        Ok(listed.snapshots)
+    }
+
+    async fn audit(&self, since: i64) -> Result<Vec<AuditRecord>> {
+        #[derive(Deserialize)]
+        struct Entries {
+            entries: Vec<AuditRecord>,
+        }
+        let since = since.to_string();
+        let listed: Entries = self
+            .call(Method::GET, "audit", &[("since", &since)], None)
+            .await?;
+        Ok(listed.entries)
+    }
+
+    async fn verify_audit(&self) -> Result<AuditVerdict> {
+        self.call(Method::GET, "audit/verify", &[], None).await
+    }
+}

@@ -1,0 +1,424 @@
+//! The commands that work on the data directory or, with `--server`, through a running server:
+//! each is one [`Client`] call and its printing, whichever client it is given.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use crate::check;
+use crate::client::{Client, Remote};
+use crate::requests;
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Why a lane serves, hides or refuses a package version: `airlock why pypi:urllib3==1.26.4 --lane prod`.
+    Why {
+        /// `ecosystem:name==version`, e.g. pypi:urllib3==1.26.4 or cran:dplyr==1.1.4
+        package: String,
+        #[arg(long)]
+        lane: String,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Judge a lock file against a lane: every entry's decision with its reasons. Exit 0 when
+    /// nothing would be refused, 1 when something would, 2 when the check cannot be made.
+    Check {
+        /// uv.lock, poetry.lock, pdm.lock, Pipfile.lock, pylock[.NAME].toml, renv.lock,
+        /// requirements*.txt or environment.yml (`-` reads stdin; give --kind then).
+        file: String,
+        /// The lane to judge against (default: the last lane configured, the strictest).
+        #[arg(long)]
+        lane: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: check::Format,
+        /// The manifest kind when the name does not tell (uv-lock, poetry-lock, pdm-lock,
+        /// pipfile-lock, pylock, renv-lock, requirements-txt, environment-yml).
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Ask for package versions to be admitted into a lane: `airlock request uv.lock --lane prod
+    /// --reason "…"` or `airlock request pypi:x==1.0 cran:y==2.1 …`; prints the request id last.
+    /// `airlock request show ID` shows one request with the lane's decision now.
+    Request {
+        /// A manifest file, or `ecosystem:name==version` items (`name==version` is Python),
+        /// or `show ID`.
+        #[arg(required = true)]
+        items: Vec<String>,
+        #[arg(long)]
+        lane: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// The manifest kind when the file name does not tell.
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print the JSON the API answers (show).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List requests, newest first.
+    Requests {
+        #[arg(long)]
+        lane: Option<String>,
+        /// pending, approved or rejected.
+        #[arg(long)]
+        state: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending request (role approver or admin; not your own): its versions become
+    /// exact allow entries of the lane.
+    Approve {
+        id: i64,
+        /// Approve only these package names of the request.
+        #[arg(long, num_args = 1..)]
+        only: Vec<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Reject a pending request, with a reason (role approver or admin).
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Make a lane admit what another admitted at an instant: `airlock promote test prod --at
+    /// 2026-11-24`. Prints what changes; `--dry-run` changes nothing.
+    Promote {
+        from: String,
+        to: String,
+        /// A snapshot of FROM: date, RFC 3339 instant or name (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what applying a file of `[[source]]`, `[[lane]]` and `block` would change.
+    Plan {
+        #[arg(short = 'f', long = "file")]
+        file: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Put a file of `[[source]]`, `[[lane]]` and `block` in force on every server (audited;
+    /// nothing is written when nothing changes).
+    Apply {
+        #[arg(short = 'f', long = "file")]
+        file: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Print the sources, lanes and blocks in force, as a file `apply` takes unchanged.
+    Export {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Read and verify the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Name instants of a lane: `/{lane}/{name}/pypi/simple/` then answers as the lane did then.
+    /// Dates (`/prod/2026-11-24/…`, end of day UTC) and RFC 3339 instants work without a name.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SnapshotCommand {
+    /// Name an instant of a lane (now, or --at an RFC 3339 instant or date).
+    Create {
+        lane: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// A lane's named snapshots.
+    List {
+        lane: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Entries after sequence number SINCE (all by default), one JSON object per line.
+    List {
+        #[arg(long, default_value_t = 0)]
+        since: i64,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Check every entry against its hash and the one before it; exit 1 at the first broken entry.
+    Verify {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// A running server to ask instead of the data directory, given on the command line only.
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Ask this running server (e.g. https://airlock.example.com) instead of reading the data
+    /// directory.
+    #[arg(long)]
+    server: Option<String>,
+    /// API token for --server.
+    #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// A running server to ask instead of the data directory, also from `AIRLOCK_SERVER`.
+#[derive(Args)]
+pub struct RemoteArgs {
+    /// The airlock server, e.g. https://airlock.example.com (default: the data directory).
+    #[arg(long, env = "AIRLOCK_SERVER")]
+    server: Option<String>,
+    /// API token.
+    #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+fn remote(server: &Option<String>, token: &Option<String>) -> Option<Remote> {
+    server.as_ref().map(|server| Remote {
+        server: server.clone(),
+        token: token.clone(),
+    })
+}
+
+impl ClientCommand {
+    /// The server the command asks, if one is given.
+    pub fn remote(&self) -> Option<Remote> {
+        use ClientCommand::*;
+        match self {
+            Why { server, .. }
+            | Check { server, .. }
+            | Plan { server, .. }
+            | Apply { server, .. }
+            | Export { server }
+            | Audit(AuditCommand::List { server, .. } | AuditCommand::Verify { server })
+            | Snapshot(
+                SnapshotCommand::Create { server, .. } | SnapshotCommand::List { server, .. },
+            ) => remote(&server.server, &server.token),
+            Request { remote: r, .. }
+            | Requests { remote: r, .. }
+            | Approve { remote: r, .. }
+            | Reject { remote: r, .. }
+            | Promote { remote: r, .. } => remote(&r.server, &r.token),
+        }
+    }
+
+    /// Whether the data directory is read without upstream access (proxies answer from what
+    /// they learned).
+    pub fn offline(&self) -> bool {
+        matches!(self, ClientCommand::Check { .. })
+    }
+
+    pub async fn run(self, client: &impl Client) -> Result<()> {
+        use ClientCommand::*;
+        match self {
+            Why {
+                package,
+                lane,
+                json,
+                ..
+            } => {
+                let entry = airlock_service::parse_package_spec(&package)?;
+                let version = entry.version.as_deref().unwrap_or_default();
+                let answer = client
+                    .why(&lane, entry.ecosystem.as_str(), &entry.name, version)
+                    .await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&answer)?);
+                } else {
+                    print_why(&answer);
+                }
+            }
+            Check {
+                file,
+                lane,
+                format,
+                kind,
+                ..
+            } => {
+                let args = check::CheckArgs {
+                    file,
+                    lane,
+                    format,
+                    kind,
+                };
+                check::check(client, args).await?;
+            }
+            Request {
+                items,
+                lane,
+                reason,
+                kind,
+                json,
+                ..
+            } => {
+                if items.len() == 2 && items[0] == "show" {
+                    let id = items[1]
+                        .parse()
+                        .with_context(|| format!("{:?} is not a request id", items[1]))?;
+                    requests::show(client, id, json).await?;
+                } else {
+                    let lane = lane.context("which lane? give --lane")?;
+                    let reason = reason.context("why? give --reason")?;
+                    requests::create(client, &items, &lane, &reason, kind.as_deref()).await?;
+                }
+            }
+            Requests {
+                lane, state, json, ..
+            } => requests::list(client, lane.as_deref(), state.as_deref(), json).await?,
+            Approve { id, only, .. } => requests::approve(client, id, &only).await?,
+            Reject { id, reason, .. } => requests::reject(client, id, &reason).await?,
+            Promote {
+                from,
+                to,
+                at,
+                dry_run,
+                json,
+                ..
+            } => {
+                let promotion = client.promote(&from, &to, at.as_deref(), dry_run).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&promotion)?);
+                } else {
+                    print_promotion(&promotion);
+                }
+            }
+            Plan { file, .. } => {
+                let text = read_file(&file)?;
+                print_changes(&client.plan(&text, &file).await?);
+            }
+            Apply { file, .. } => {
+                let text = read_file(&file)?;
+                let done = client.apply(&text, &file).await?;
+                print_changes(&done.changes);
+                if let Some(version) = done.version {
+                    println!("applied as configuration version {version}");
+                }
+            }
+            Export { .. } => print!("{}", client.export().await?),
+            Audit(AuditCommand::List { since, .. }) => {
+                for e in client.audit(since).await? {
+                    println!("{}", serde_json::to_string(&e)?);
+                }
+            }
+            Audit(AuditCommand::Verify { .. }) => {
+                let verdict = client.verify_audit().await?;
+                match (verdict.intact, verdict.entries, verdict.broken_at) {
+                    (true, Some(n), _) => println!("audit log intact: {n} entries"),
+                    (false, _, Some(seq)) => anyhow::bail!(
+                        "audit log broken at entry {seq}: {}",
+                        verdict.reason.unwrap_or_default()
+                    ),
+                    _ => anyhow::bail!("the audit log's verdict is incomplete: {verdict:?}"),
+                }
+            }
+            Snapshot(SnapshotCommand::Create { lane, name, at, .. }) => {
+                let made = client.create_snapshot(&lane, &name, at.as_deref()).await?;
+                println!(
+                    "snapshot {name} of lane {lane} at {}: /{lane}/{name}/pypi/simple/, /{lane}/{name}/cran/",
+                    made.at
+                );
+            }
+            Snapshot(SnapshotCommand::List { lane, .. }) => {
+                for s in client.snapshots(&lane).await? {
+                    println!("{}\t{}\t{}", s.name, s.at, s.created_by);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_file(file: &str) -> Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))
+}
+
+fn print_changes(changes: &[String]) {
+    if changes.is_empty() {
+        println!("no changes");
+    }
+    for line in changes {
+        println!("{line}");
+    }
+}
+
+fn print_promotion(p: &airlock_service::Promotion) {
+    let verb = if p.dry_run { "would admit" } else { "admits" };
+    println!(
+        "{} {verb} what {} admitted at {}: {} added, {} already admitted, {} not in {}'s sources",
+        p.to,
+        p.from,
+        p.at,
+        p.added.len(),
+        p.unchanged,
+        p.unavailable.len(),
+        p.to
+    );
+    for v in &p.added {
+        println!("  + {}:{}=={}", v.ecosystem, v.name, v.version);
+    }
+    for v in &p.unavailable {
+        println!(
+            "  ? {}:{}=={} (no source of {} has it)",
+            v.ecosystem, v.name, v.version, p.to
+        );
+    }
+    for (v, why) in &p.still_refused {
+        println!(
+            "  ! {}:{}=={} still refused: {why}",
+            v.ecosystem, v.name, v.version
+        );
+    }
+}
+
+fn print_why(w: &serde_json::Value) {
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    println!(
+        "{}:{}=={} in lane {}: {}{}",
+        s(&w["ecosystem"]),
+        s(&w["name"]),
+        s(&w["version"]),
+        s(&w["lane"]),
+        s(&w["action"]),
+        if w["visible"].as_bool() == Some(true) {
+            " (served)"
+        } else {
+            " (not served)"
+        }
+    );
+    if let Some(source) = w["source"].as_str() {
+        println!("  from source {source}");
+    }
+    if let Some(l) = w["license"].as_object() {
+        println!(
+            "  licence: {} ({})",
+            l.get("expression")
+                .and_then(|v| v.as_str())
+                .unwrap_or("unrecognised"),
+            l.get("class").and_then(|v| v.as_str()).unwrap_or("unknown")
+        );
+    }
+    for r in w["reasons"].as_array().into_iter().flatten() {
+        println!("  {:<5} {}", s(&r["action"]), s(&r["message"]));
+    }
+}

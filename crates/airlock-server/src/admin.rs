@@ -1,0 +1,267 @@
+//! The administration part of the JSON API: configuration as code (`plan`, `apply`, `export`),
+//! named snapshots of a lane and verification of the audit log. Errors answer problem+json.
+//!
+//! | route | who |
+//! |---|---|
+//! | `GET /api/v1/config` | admin or approver, every lane |
+//! | `POST /api/v1/config/plan` | admin or approver, every lane |
+//! | `POST /api/v1/config/apply` | admin, every lane |
+//! | `GET`, `POST /api/v1/lanes/{lane}/snapshots` | admin or approver applying in the lane |
+//! | `GET /api/v1/audit/verify` | admin, every lane |
+
+use airlock_service::{Principal, Role, ServiceError};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::{ApiError, AppState};
+
+fn problem(e: ServiceError) -> ApiError {
+    ApiError::from(e).problem()
+}
+
+/// The caller, who must hold one of `roles` with a token that applies in every lane.
+async fn require_unlimited(
+    state: &AppState,
+    headers: &HeaderMap,
+    roles: &[Role],
+    what: &str,
+) -> Result<Principal, ApiError> {
+    let who = crate::auth::require(&state.app, headers)
+        .await
+        .map_err(problem)?;
+    require_role(&who, roles, what)?;
+    if !who.lanes.is_empty() {
+        return Err(problem(ServiceError::Forbidden(format!(
+            "token {:?} is limited to lane(s) {}; {what} needs a token that applies in every lane",
+            who.name,
+            who.lanes.join(", ")
+        ))));
+    }
+    Ok(who)
+}
+
+fn require_role(who: &Principal, roles: &[Role], what: &str) -> Result<(), ApiError> {
+    if roles.contains(&who.role) {
+        return Ok(());
+    }
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    Err(problem(ServiceError::Forbidden(format!(
+        "token {:?} has role {}; {what} needs {}",
+        who.name,
+        who.role,
+        names.join(" or ")
+    ))))
+}
+
+/// A managed configuration (`[[source]]`, `[[lane]]`, `block`) sent as TOML text; `origin`
+/// names it in messages and in the audit log (the client sends its file name).
+#[derive(Deserialize)]
+pub struct ConfigBody {
+    config: String,
+    origin: Option<String>,
+}
+
+impl ConfigBody {
+    fn origin(&self) -> &str {
+        self.origin.as_deref().unwrap_or("request body")
+    }
+}
+
+fn config_body(body: Result<Json<ConfigBody>, JsonRejection>) -> Result<ConfigBody, ApiError> {
+    crate::api::json_body(body)
+}
+
+#[derive(Serialize)]
+pub struct Exported {
+    /// TOML that `POST /api/v1/config/apply` takes unchanged.
+    config: String,
+}
+
+/// `GET /api/v1/config` (admin or approver, every lane): the managed configuration in force.
+pub async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Exported>, ApiError> {
+    require_unlimited(
+        &state,
+        &headers,
+        &[Role::Approver, Role::Admin],
+        "reading the configuration",
+    )
+    .await?;
+    let config = state.app.export_config().map_err(problem)?;
+    Ok(Json(Exported { config }))
+}
+
+/// `POST /api/v1/config/plan` (admin or approver, every lane) with `{"config": TOML}`: the
+/// changes applying it would make, one line each; nothing is written.
+pub async fn plan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ConfigBody>, JsonRejection>,
+) -> Result<Json<airlock_service::ConfigChange>, ApiError> {
+    require_unlimited(
+        &state,
+        &headers,
+        &[Role::Approver, Role::Admin],
+        "planning configuration",
+    )
+    .await?;
+    let body = config_body(body)?;
+    let changes = state
+        .app
+        .plan_config(&body.config, body.origin())
+        .map_err(problem)?;
+    Ok(Json(airlock_service::ConfigChange {
+        version: None,
+        changes,
+    }))
+}
+
+/// `POST /api/v1/config/apply` (admin, every lane) with `{"config": TOML}`: puts it in force
+/// on every server (audited); `version` is null when nothing changes.
+pub async fn apply(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ConfigBody>, JsonRejection>,
+) -> Result<Json<airlock_service::ConfigChange>, ApiError> {
+    let who = crate::auth::require(&state.app, &headers)
+        .await
+        .map_err(problem)?;
+    let body = config_body(body)?;
+    let done = state
+        .app
+        .apply_config(&who, &body.config, body.origin())
+        .await
+        .map_err(problem)?;
+    Ok(Json(done))
+}
+
+/// A named instant of a lane.
+#[derive(Serialize)]
+pub struct Snapshot {
+    lane: String,
+    name: String,
+    /// RFC 3339.
+    at: String,
+    created_by: String,
+}
+
+/// Admin or approver, with a token that applies in `lane`.
+async fn snapshot_manager(
+    state: &AppState,
+    headers: &HeaderMap,
+    lane: &str,
+) -> Result<Principal, ApiError> {
+    let who = crate::auth::require(&state.app, headers)
+        .await
+        .map_err(problem)?;
+    require_role(&who, &[Role::Approver, Role::Admin], "managing snapshots")?;
+    if !who.in_lane(lane) {
+        return Err(problem(ServiceError::Forbidden(format!(
+            "token {:?} is limited to lane(s) {}; managing snapshots of lane {lane:?} is not allowed",
+            who.name,
+            who.lanes.join(", ")
+        ))));
+    }
+    Ok(who)
+}
+
+/// `GET /api/v1/lanes/{lane}/snapshots` (admin or approver of the lane): its named snapshots.
+pub async fn snapshots(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(lane): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    snapshot_manager(&state, &headers, &lane).await?;
+    let list = state.app.snapshots(&lane).await.map_err(problem)?;
+    let list: Vec<Snapshot> = list
+        .into_iter()
+        .map(|(name, at, created_by)| Snapshot {
+            lane: lane.clone(),
+            name,
+            at: airlock_service::format_rfc3339(at),
+            created_by,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "snapshots": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSnapshot {
+    name: String,
+    /// An RFC 3339 instant or a date (end of day UTC); now when absent.
+    at: Option<String>,
+}
+
+/// `POST /api/v1/lanes/{lane}/snapshots` (admin or approver of the lane) with
+/// `{"name": N, "at": INSTANT?}`: names the instant (audited); 201 with the snapshot, 409 when
+/// the lane has one of that name.
+pub async fn create_snapshot(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(lane): Path<String>,
+    body: Result<Json<NewSnapshot>, JsonRejection>,
+) -> Result<(StatusCode, Json<Snapshot>), ApiError> {
+    let who = snapshot_manager(&state, &headers, &lane).await?;
+    let body = crate::api::json_body(body)?;
+    let at = match &body.at {
+        Some(text) => Some(airlock_service::parse_instant(text).ok_or_else(|| {
+            problem(ServiceError::BadRequest(format!(
+                "{text:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)"
+            )))
+        })?),
+        None => None,
+    };
+    let at = state
+        .app
+        .create_snapshot(&who, &lane, &body.name, at)
+        .await
+        .map_err(problem)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Snapshot {
+            lane,
+            name: body.name,
+            at: airlock_service::format_rfc3339(at),
+            created_by: who.name,
+        }),
+    ))
+}
+
+/// The audit chain checked: intact with its length, or the first broken entry and why.
+#[derive(Serialize)]
+pub struct AuditVerdict {
+    intact: bool,
+    entries: Option<usize>,
+    broken_at: Option<i64>,
+    reason: Option<&'static str>,
+}
+
+/// `GET /api/v1/audit/verify` (admin, every lane): every entry checked against its hash and
+/// the one before it. A broken chain is an answer (200, `intact: false`), not an error.
+pub async fn verify_audit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<AuditVerdict>, ApiError> {
+    require_unlimited(&state, &headers, &[Role::Admin], "verifying the audit log").await?;
+    let verdict = state.app.verify_audit().await.map_err(problem)?;
+    Ok(Json(match verdict {
+        Ok(n) => AuditVerdict {
+            intact: true,
+            entries: Some(n),
+            broken_at: None,
+            reason: None,
+        },
+        Err((seq, why)) => AuditVerdict {
+            intact: false,
+            entries: None,
+            broken_at: Some(seq),
+            reason: Some(why),
+        },
+    }))
+}
