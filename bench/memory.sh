@@ -22,7 +22,7 @@ make_workdir airlock-bench
 
 section "airlock ($AIRLOCK) on a fresh data dir"
 mkdir -p "$WORK/data"
-TOKEN="$("$AIRLOCK" token create --name bench --role publisher --data-dir "$WORK/data" | tail -n1)"
+TOKEN="$("$AIRLOCK" token create --init --name bench --role publisher --data-dir "$WORK/data" | tail -n1)"
 start_airlock --data-dir "$WORK/data"
 sleep 1
 

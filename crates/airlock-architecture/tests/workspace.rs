@@ -26,7 +26,9 @@ fn the_pure_crates_are_those_architecture_md_names() {
         .expect("ARCHITECTURE.md states the purity invariant");
     // The invariant's first sentence: "`a`, `b` ... and `z` depend on no ...".
     let rest = &doc[start..];
-    let bullet = &rest[..rest.find("depend on").expect("the invariant says what they depend on")];
+    let bullet = &rest[..rest
+        .find("depend on")
+        .expect("the invariant says what they depend on")];
     let mut named: Vec<String> = bullet
         .split('`')
         .skip(1)

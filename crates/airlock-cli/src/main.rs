@@ -44,6 +44,10 @@ struct GlobalArgs {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(long, global = true)]
     database_url: Option<String>,
+    /// Create the data directory if it does not exist yet (`serve` always does; other commands
+    /// refuse, so that a command run from another directory cannot make a second, empty one).
+    #[arg(long, global = true)]
+    init: bool,
 }
 
 #[derive(Subcommand)]
@@ -157,8 +161,9 @@ enum ConfigCommand {
     Show,
 }
 
-fn load_config(global: &GlobalArgs, listen: Option<String>) -> Result<Loaded> {
-    let path = global
+/// The configuration file: `--config`, else `$AIRLOCK_CONFIG`, else `./airlock.toml` if present.
+fn config_path(global: &GlobalArgs) -> Option<String> {
+    global
         .config
         .clone()
         .or_else(|| std::env::var("AIRLOCK_CONFIG").ok())
@@ -166,7 +171,34 @@ fn load_config(global: &GlobalArgs, listen: Option<String>) -> Result<Loaded> {
             std::path::Path::new("airlock.toml")
                 .exists()
                 .then(|| "airlock.toml".to_string())
-        });
+        })
+}
+
+/// Says at start which file was read and what is in force: a lane missing from the list is the
+/// first thing to see when pip answers `no lane named ...`.
+fn log_in_force(app: &Airlock, file: Option<&str>) {
+    let config = app.config();
+    match app.applied_version() {
+        Some(version) => tracing::info!(
+            file = file.unwrap_or("none (defaults)"),
+            applied_version = version,
+            "configuration: sources, lanes and blocks from the applied version"
+        ),
+        None => tracing::info!(
+            file = file.unwrap_or("none (defaults)"),
+            "configuration: sources, lanes and blocks from the file (a restart or `airlock apply` picks up changes)"
+        ),
+    }
+    for s in &config.sources {
+        tracing::info!(name = %s.name, kind = ?s.kind, ecosystem = ?s.ecosystem, "source");
+    }
+    for l in &config.lanes {
+        tracing::info!(name = %l.name, mode = ?l.policy.mode, private = l.private, sources = %l.sources.join(", "), "lane");
+    }
+}
+
+fn load_config(global: &GlobalArgs, listen: Option<String>) -> Result<Loaded> {
+    let path = config_path(global);
     let text = match &path {
         Some(p) => Some(
             std::fs::read_to_string(p).with_context(|| format!("cannot read config file {p}"))?,
@@ -184,21 +216,61 @@ fn load_config(global: &GlobalArgs, listen: Option<String>) -> Result<Loaded> {
 
 async fn open(global: &GlobalArgs) -> Result<Arc<Airlock>> {
     let loaded = load_config(global, None)?;
+    existing_data(&loaded.config, global.init)?;
     Ok(Airlock::open(loaded.config).await?)
 }
 
 /// The data directory without any upstream access (proxies answer from what they learned).
 async fn open_offline(global: &GlobalArgs) -> Result<Arc<Airlock>> {
     let loaded = load_config(global, None)?;
+    existing_data(&loaded.config, global.init)?;
     Ok(Airlock::open_offline(loaded.config).await?)
+}
+
+/// Refuses a data directory that does not exist yet, unless `init`: the default `./airlock-data`
+/// depends on the working directory, and a command run elsewhere would otherwise make a new, empty
+/// one (and a token no server knows).
+fn existing_data(config: &airlock_config::Config, init: bool) -> Result<()> {
+    let dir = std::path::Path::new(&config.data_dir);
+    // With SQLite the database file is the mark of a data directory; with PostgreSQL, the blobs.
+    let mark = if config.database_url.is_empty() {
+        dir.join("airlock.db")
+    } else {
+        dir.to_path_buf()
+    };
+    if init || mark.exists() {
+        return Ok(());
+    }
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mark = std::path::absolute(&mark).unwrap_or(mark);
+    anyhow::bail!(
+        "no airlock data directory at {} ({} does not exist): run the command where the server's \
+         data directory is, or name it with --data-dir or AIRLOCK_DATA_DIR; --init creates a new one",
+        shown.display(),
+        mark.display()
+    )
+}
+
+/// The data directory as a command names it in its output: absolute.
+fn data_dir_shown(global: &GlobalArgs) -> String {
+    let dir = load_config(global, None)
+        .map(|l| l.config.data_dir)
+        .unwrap_or_default();
+    std::path::absolute(&dir)
+        .map(|p| p.display().to_string())
+        .unwrap_or(dir)
 }
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("AIRLOCK_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Colours only for a person at a terminal: a log file gets plain text (https://no-color.org).
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if std::env::var("AIRLOCK_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
@@ -238,6 +310,7 @@ async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(listen = %local, data_dir = %app.config().data_dir, "airlock serving");
+    log_in_force(&app, config_path(global).as_deref());
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{local}")?;
@@ -322,7 +395,10 @@ async fn run(cli: Cli) -> Result<()> {
                 Ok(app.create_token(&admin, &name, role, &lanes).await?)
             })
             .await?;
-            println!("created token {name:?} with role {role}; it is shown only once:");
+            println!(
+                "created token {name:?} with role {role} in {}; it is shown only once:",
+                data_dir_shown(g)
+            );
             println!("{token}");
         }
         Command::Token(TokenCommand::List) => {
@@ -464,7 +540,18 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Config(ConfigCommand::Show) => {
-            let loaded = load_config(g, None)?;
+            let mut loaded = load_config(g, None)?;
+            // What `airlock apply` stored replaces the file's sources, lanes and blocks; a
+            // configuration with no data directory yet has nothing applied.
+            if existing_data(&loaded.config, false).is_ok() {
+                let applied = on_data(g, true, async |app| {
+                    Ok(app.applied_version().map(|v| (app.config(), v)))
+                })
+                .await?;
+                if let Some((config, version)) = applied {
+                    loaded = loaded.with_applied(&config, version);
+                }
+            }
             print!("{}", loaded.render()?);
         }
     }
@@ -475,6 +562,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Serve { .. }) {
         init_logging();
+    } else {
+        // A command's output piped into `head` ends quietly when the reader goes, as other
+        // command-line tools do, rather than panicking on the broken pipe. The server keeps
+        // SIGPIPE ignored: a client that goes away must not stop it.
+        #[cfg(unix)]
+        // SAFETY: restores the default disposition of one signal, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -395,6 +395,8 @@ pub enum Origin {
     File(String),
     Env(String),
     Flag(String),
+    /// A version stored by `airlock apply` (sources, lanes and blocks), which replaces the file's.
+    Applied(i64),
 }
 
 impl fmt::Display for Origin {
@@ -404,6 +406,7 @@ impl fmt::Display for Origin {
             Origin::File(p) => write!(f, "file {p}"),
             Origin::Env(v) => write!(f, "environment {v}"),
             Origin::Flag(v) => write!(f, "flag {v}"),
+            Origin::Applied(n) => write!(f, "applied version {n} (airlock apply)"),
         }
     }
 }

@@ -45,6 +45,21 @@ impl Config {
     }
 }
 
+impl crate::Loaded {
+    /// What is in force once `airlock apply` stored `version`: `applied`'s managed part (sources,
+    /// lanes, blocks) in place of the file's, each marked as coming from that version.
+    pub fn with_applied(mut self, applied: &Config, version: i64) -> crate::Loaded {
+        self.config.sources = applied.sources.clone();
+        self.config.lanes = applied.lanes.clone();
+        self.config.block = applied.block.clone();
+        for key in MANAGED_KEYS {
+            self.origins
+                .insert(key.to_string(), crate::Origin::Applied(version));
+        }
+        self
+    }
+}
+
 /// The changes from `old` to `new` (managed parts), one line each, `+` added, `-` removed,
 /// `~` changed: sources and lanes by name, their settings, and rule lists element by element.
 pub fn managed_diff(old: &Config, new: &Config) -> Result<Vec<String>, ConfigError> {

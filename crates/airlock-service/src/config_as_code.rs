@@ -52,6 +52,12 @@ impl Airlock {
         Ok(())
     }
 
+    /// The version of `airlock apply` in force, if any (before the first, the file's sources,
+    /// lanes and blocks are).
+    pub fn applied_version(&self) -> Option<i64> {
+        Some(self.config_version.load(Ordering::SeqCst)).filter(|v| *v > 0)
+    }
+
     /// The changes `text` (a managed configuration: `[[source]]`, `[[lane]]`, `block`) would make.
     pub fn plan_config(&self, text: &str, origin: &str) -> Result<Vec<String>, ServiceError> {
         let new = self.base.with_managed(text, origin).map_err(invalid)?;

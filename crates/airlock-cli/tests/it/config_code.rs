@@ -90,6 +90,15 @@ fn config_as_code_plans_applies_once_and_exports_what_it_applied() {
         applied.stdout.contains("configuration version 1"),
         "{applied}"
     );
+    // `config show` says what is in force, and where from: the applied version, not the file.
+    let shown = run(&mut server.airlock(&["config", "show"]))
+        .success()
+        .stdout;
+    assert!(
+        shown.contains("# applied version 1 (airlock apply)\n[[lane]]"),
+        "{shown}"
+    );
+    assert!(shown.contains("name = \"staging\""), "{shown}");
     // The running server switches within its poll interval.
     wait_until(Duration::from_secs(10), "prod admits cfgpkg", || {
         listed(&server, "prod", "cfgpkg").1 == ["1.0"]

@@ -12,6 +12,7 @@ mod check;
 mod clients;
 mod config_code;
 mod cran;
+mod first_run;
 mod install;
 mod lanes;
 mod policy;
