@@ -66,12 +66,7 @@ impl Airlock {
         text: &str,
         origin: &str,
     ) -> Result<ConfigChange, ServiceError> {
-        if who.role != Role::Admin {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; applying configuration needs admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Admin, "applying configuration")?;
         who.require_unlimited("applying configuration")?;
         let changes = self.plan_config(text, origin)?;
         if changes.is_empty() {

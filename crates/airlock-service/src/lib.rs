@@ -227,12 +227,7 @@ impl Airlock {
         who: &Principal,
         since_seq: i64,
     ) -> Result<Vec<airlock_store::AuditRecord>, ServiceError> {
-        if who.role != Role::Admin {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; reading the audit log needs admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Admin, "reading the audit log")?;
         who.require_unlimited("reading the audit log")?;
         Ok(self.db.audit_entries(since_seq).await?)
     }

@@ -160,12 +160,7 @@ impl Airlock {
                 "source {source:?} is a proxy; uploads go to a hosted source"
             )));
         }
-        if !who.role.can_publish() {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; uploading needs publisher or admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(crate::Role::Publisher, "uploading")?;
         who.require_source(&config, source, "uploading to")?;
         if content.filename.len() > airlock_pypi::filename::MAX_LEN {
             return Err(bad(format!(

@@ -145,12 +145,7 @@ impl Airlock {
         name: &str,
         at: Option<i64>,
     ) -> Result<i64, ServiceError> {
-        if who.role != Role::Admin {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; naming snapshots needs admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Admin, "naming snapshots")?;
         self.lane(lane)?;
         let valid = !name.is_empty()
             && name.len() <= MAX_SNAPSHOT_NAME_LEN

@@ -30,10 +30,6 @@ impl Role {
         }
     }
 
-    pub fn can_publish(self) -> bool {
-        matches!(self, Role::Publisher | Role::Admin)
-    }
-
     /// Whether a token of this role may act as `needed`: admin may do everything, and every
     /// role may do what a reader may.
     pub fn includes(self, needed: Role) -> bool {
