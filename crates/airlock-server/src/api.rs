@@ -45,9 +45,11 @@ pub async fn exposure(
     Ok(Json(answer))
 }
 
-/// `GET /api/v1/advisories/{id}`: by id, alias (CVE, GHSA) or R `upstream` id.
+/// `GET /api/v1/advisories/{id}`: by id, alias (CVE, GHSA) or R `upstream` id; public, but a
+/// presented token must be valid.
 pub async fn advisory(
     State(state): State<AppState>,
+    _: MaybeAuth,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let found = state.app.find_advisories(&id).await?;

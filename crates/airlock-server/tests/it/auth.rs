@@ -230,11 +230,18 @@ async fn optional_auth_serves_anonymous_callers_and_refuses_bad_tokens() {
         ),
         ["dev", "secret"]
     );
-    app.get("/api/v1/exposure")
-        .token("alk_0123456789abcdef_nope")
+    for public in ["/api/v1/exposure", "/api/v1/advisories/CVE-2000-0001"] {
+        app.get(public)
+            .token("alk_0123456789abcdef_nope")
+            .send()
+            .await
+            .problem(401);
+    }
+    app.get("/api/v1/advisories/CVE-2000-0001")
+        .token(&dev_reader)
         .send()
         .await
-        .problem(401);
+        .problem(404);
 
     // `why` opens its lane for the caller, after checking a presented token.
     let why = "/api/v1/lanes/secret/why?ecosystem=pypi&name=x&version=1.0";

@@ -31,13 +31,13 @@ async fn listed(app: &TestApp, project: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_refresh_lists_new_files_and_delists_vanished_ones() {
+/// One refresh after another (the TTL is zero), in either page format of the upstream.
+async fn check_refresh(html_only: bool) {
     let upstream = FakeUpstream::start().await;
+    upstream.set_html_only(html_only);
     let old = dists::wheel("moving", "1.0", &[]);
     let new = dists::wheel("moving", "2.0", &[]);
     upstream.add("moving", &old.filename, old.bytes.clone());
-    // Every page request refreshes from the upstream.
     let app = proxied(&upstream, "0s").await;
 
     assert_eq!(listed(&app, "moving").await, [old.filename.as_str()]);
@@ -48,13 +48,23 @@ async fn a_refresh_lists_new_files_and_delists_vanished_ones() {
     );
     upstream.remove("moving", &old.filename);
     assert_eq!(listed(&app, "moving").await, [new.filename.as_str()]);
-    assert!(upstream.hits("/simple/moving/") >= 3);
+    assert_eq!(upstream.hits("/simple/moving/"), 3);
 
-    // A delisted file is no longer served either.
+    // A delisted file is no longer served either; a listed one is fetched with its bytes.
     let gone = format!("/dev/pypi/files/{}/{}", old.sha256(), old.filename);
     app.get(&gone).send().await.plain(404);
     let file = format!("/dev/pypi/files/{}/{}", new.sha256(), new.filename);
     assert_eq!(app.get(&file).send().await.ok().body, new.bytes);
+}
+
+#[tokio::test]
+async fn a_refresh_of_a_json_page_lists_new_files_and_delists_vanished_ones() {
+    check_refresh(false).await;
+}
+
+#[tokio::test]
+async fn a_refresh_of_an_html_page_lists_new_files_and_delists_vanished_ones() {
+    check_refresh(true).await;
 }
 
 #[tokio::test]

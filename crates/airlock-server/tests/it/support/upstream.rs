@@ -30,6 +30,8 @@ struct Listing {
     /// Project (normalised name) -> its files, by file name.
     projects: BTreeMap<String, BTreeMap<String, Bytes>>,
     fault: Option<Fault>,
+    /// Answer PEP 503 HTML whatever the client prefers, as old indexes do.
+    html_only: bool,
     /// Requests answered, by path.
     hits: BTreeMap<String, usize>,
 }
@@ -83,6 +85,11 @@ impl FakeUpstream {
         }
     }
 
+    /// Answer pages in PEP 503 HTML only (`true`), or by the `Accept` header (`false`).
+    pub fn set_html_only(&self, html_only: bool) {
+        self.lock().html_only = html_only;
+    }
+
     pub fn set_fault(&self, fault: Fault) {
         self.lock().fault = Some(fault).filter(|f| *f != Fault::None);
     }
@@ -127,10 +134,11 @@ async fn page(State(listing): Shared, Path(project): Path<String>, headers: Head
         .iter()
         .map(|(name, bytes)| (name.clone(), sha256_hex(bytes)))
         .collect();
-    let json = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.starts_with("application/vnd.pypi.simple.v1+json"));
+    let json = !listing.html_only
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.starts_with("application/vnd.pypi.simple.v1+json"));
     if json {
         let files: Vec<serde_json::Value> = files
             .iter()
