@@ -207,7 +207,10 @@ impl Client for Local<'_> {
     }
 
     async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>> {
-        Ok(self.app().await?.plan_config(config, origin)?)
+        Ok(self
+            .app()
+            .await?
+            .plan_config(&Principal::local_admin(), config, origin)?)
     }
 
     async fn apply(&self, config: &str, origin: &str) -> Result<ConfigChange> {
@@ -218,7 +221,7 @@ impl Client for Local<'_> {
     }
 
     async fn export(&self) -> Result<String> {
-        Ok(self.app().await?.export_config()?)
+        Ok(self.app().await?.export_config(&Principal::local_admin())?)
     }
 
     async fn create_snapshot(&self, lane: &str, name: &str, at: Option<&str>) -> Result<Snapshot> {
@@ -241,7 +244,7 @@ impl Client for Local<'_> {
     async fn snapshots(&self, lane: &str) -> Result<Vec<Snapshot>> {
         let app = self.app().await?;
         Ok(app
-            .snapshots(lane)
+            .snapshots(&Principal::local_admin(), lane)
             .await?
             .into_iter()
             .map(|(name, at, created_by)| Snapshot {
@@ -258,20 +261,27 @@ impl Client for Local<'_> {
     }
 
     async fn verify_audit(&self) -> Result<AuditVerdict> {
-        Ok(match self.app().await?.verify_audit().await? {
-            Ok(n) => AuditVerdict {
-                intact: true,
-                entries: Some(n),
-                broken_at: None,
-                reason: None,
+        Ok(
+            match self
+                .app()
+                .await?
+                .verify_audit(&Principal::local_admin())
+                .await?
+            {
+                Ok(n) => AuditVerdict {
+                    intact: true,
+                    entries: Some(n),
+                    broken_at: None,
+                    reason: None,
+                },
+                Err((seq, why)) => AuditVerdict {
+                    intact: false,
+                    entries: None,
+                    broken_at: Some(seq),
+                    reason: Some(why.to_string()),
+                },
             },
-            Err((seq, why)) => AuditVerdict {
-                intact: false,
-                entries: None,
-                broken_at: Some(seq),
-                reason: Some(why.to_string()),
-            },
-        })
+        )
     }
 }
 

@@ -9,52 +9,14 @@
 //! | `GET`, `POST /api/v1/lanes/{lane}/snapshots` | admin or approver applying in the lane |
 //! | `GET /api/v1/audit/verify` | admin, every lane |
 
-use airlock_service::{Principal, Role, ServiceError};
+use airlock_service::ServiceError;
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Auth;
 use crate::{ApiError, AppState};
-
-fn problem(e: ServiceError) -> ApiError {
-    ApiError::from(e).problem()
-}
-
-/// The caller, who must hold one of `roles` with a token that applies in every lane.
-async fn require_unlimited(
-    state: &AppState,
-    headers: &HeaderMap,
-    roles: &[Role],
-    what: &str,
-) -> Result<Principal, ApiError> {
-    let who = crate::auth::require(&state.app, headers)
-        .await
-        .map_err(problem)?;
-    require_role(&who, roles, what)?;
-    if !who.lanes.is_empty() {
-        return Err(problem(ServiceError::Forbidden(format!(
-            "token {:?} is limited to lane(s) {}; {what} needs a token that applies in every lane",
-            who.name,
-            who.lanes.join(", ")
-        ))));
-    }
-    Ok(who)
-}
-
-fn require_role(who: &Principal, roles: &[Role], what: &str) -> Result<(), ApiError> {
-    if roles.contains(&who.role) {
-        return Ok(());
-    }
-    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    Err(problem(ServiceError::Forbidden(format!(
-        "token {:?} has role {}; {what} needs {}",
-        who.name,
-        who.role,
-        names.join(" or ")
-    ))))
-}
 
 /// A managed configuration (`[[source]]`, `[[lane]]`, `block`) sent as TOML text; `origin`
 /// names it in messages and in the audit log (the client sends its file name).
@@ -70,10 +32,6 @@ impl ConfigBody {
     }
 }
 
-fn config_body(body: Result<Json<ConfigBody>, JsonRejection>) -> Result<ConfigBody, ApiError> {
-    crate::api::json_body(body)
-}
-
 #[derive(Serialize)]
 pub struct Exported {
     /// TOML that `POST /api/v1/config/apply` takes unchanged.
@@ -83,16 +41,9 @@ pub struct Exported {
 /// `GET /api/v1/config` (admin or approver, every lane): the managed configuration in force.
 pub async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Auth { who, .. }: Auth,
 ) -> Result<Json<Exported>, ApiError> {
-    require_unlimited(
-        &state,
-        &headers,
-        &[Role::Approver, Role::Admin],
-        "reading the configuration",
-    )
-    .await?;
-    let config = state.app.export_config().map_err(problem)?;
+    let config = state.app.export_config(&who)?;
     Ok(Json(Exported { config }))
 }
 
@@ -100,21 +51,10 @@ pub async fn export(
 /// changes applying it would make, one line each; nothing is written.
 pub async fn plan(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<ConfigBody>, JsonRejection>,
+    Auth { who, .. }: Auth,
+    Json(body): Json<ConfigBody>,
 ) -> Result<Json<airlock_service::ConfigChange>, ApiError> {
-    require_unlimited(
-        &state,
-        &headers,
-        &[Role::Approver, Role::Admin],
-        "planning configuration",
-    )
-    .await?;
-    let body = config_body(body)?;
-    let changes = state
-        .app
-        .plan_config(&body.config, body.origin())
-        .map_err(problem)?;
+    let changes = state.app.plan_config(&who, &body.config, body.origin())?;
     Ok(Json(airlock_service::ConfigChange {
         version: None,
         changes,
@@ -125,18 +65,13 @@ pub async fn plan(
 /// on every server (audited); `version` is null when nothing changes.
 pub async fn apply(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<ConfigBody>, JsonRejection>,
+    Auth { who, .. }: Auth,
+    Json(body): Json<ConfigBody>,
 ) -> Result<Json<airlock_service::ConfigChange>, ApiError> {
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(problem)?;
-    let body = config_body(body)?;
     let done = state
         .app
         .apply_config(&who, &body.config, body.origin())
-        .await
-        .map_err(problem)?;
+        .await?;
     Ok(Json(done))
 }
 
@@ -150,34 +85,13 @@ pub struct Snapshot {
     created_by: String,
 }
 
-/// Admin or approver, with a token that applies in `lane`.
-async fn snapshot_manager(
-    state: &AppState,
-    headers: &HeaderMap,
-    lane: &str,
-) -> Result<Principal, ApiError> {
-    let who = crate::auth::require(&state.app, headers)
-        .await
-        .map_err(problem)?;
-    require_role(&who, &[Role::Approver, Role::Admin], "managing snapshots")?;
-    if !who.in_lane(lane) {
-        return Err(problem(ServiceError::Forbidden(format!(
-            "token {:?} is limited to lane(s) {}; managing snapshots of lane {lane:?} is not allowed",
-            who.name,
-            who.lanes.join(", ")
-        ))));
-    }
-    Ok(who)
-}
-
 /// `GET /api/v1/lanes/{lane}/snapshots` (admin or approver of the lane): its named snapshots.
 pub async fn snapshots(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Auth { who, .. }: Auth,
     Path(lane): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    snapshot_manager(&state, &headers, &lane).await?;
-    let list = state.app.snapshots(&lane).await.map_err(problem)?;
+    let list = state.app.snapshots(&who, &lane).await?;
     let list: Vec<Snapshot> = list
         .into_iter()
         .map(|(name, at, created_by)| Snapshot {
@@ -203,25 +117,22 @@ pub struct NewSnapshot {
 /// the lane has one of that name.
 pub async fn create_snapshot(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Auth { who, .. }: Auth,
     Path(lane): Path<String>,
-    body: Result<Json<NewSnapshot>, JsonRejection>,
+    Json(body): Json<NewSnapshot>,
 ) -> Result<(StatusCode, Json<Snapshot>), ApiError> {
-    let who = snapshot_manager(&state, &headers, &lane).await?;
-    let body = crate::api::json_body(body)?;
     let at = match &body.at {
         Some(text) => Some(airlock_service::parse_instant(text).ok_or_else(|| {
-            problem(ServiceError::BadRequest(format!(
+            ServiceError::BadRequest(format!(
                 "{text:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)"
-            )))
+            ))
         })?),
         None => None,
     };
     let at = state
         .app
         .create_snapshot(&who, &lane, &body.name, at)
-        .await
-        .map_err(problem)?;
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Snapshot {
@@ -246,10 +157,9 @@ pub struct AuditVerdict {
 /// the one before it. A broken chain is an answer (200, `intact: false`), not an error.
 pub async fn verify_audit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Auth { who, .. }: Auth,
 ) -> Result<Json<AuditVerdict>, ApiError> {
-    require_unlimited(&state, &headers, &[Role::Admin], "verifying the audit log").await?;
-    let verdict = state.app.verify_audit().await.map_err(problem)?;
+    let verdict = state.app.verify_audit(&who).await?;
     Ok(Json(match verdict {
         Ok(n) => AuditVerdict {
             intact: true,

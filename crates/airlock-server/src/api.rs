@@ -1,18 +1,14 @@
-//! The JSON API (`/api/v1/...`). Errors answer RFC 9457 `application/problem+json`.
+//! The JSON API (`/api/v1/...`). Errors, extractor rejections included, answer RFC 9457
+//! `application/problem+json` (see [`crate::error::api_problems`]).
 
+use airlock_service::ServiceError;
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-use axum::extract::rejection::JsonRejection;
-
+use crate::auth::{Admin, Approver, Auth, Lane, MaybeAuth};
 use crate::{ApiError, AppState};
-
-/// A JSON body, or a problem+json 400 (415 without the content type) saying what is wrong.
-pub(crate) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError::new(e.status(), e.body_text()).problem())
-}
 
 #[derive(Deserialize)]
 pub struct WhyQuery {
@@ -21,25 +17,18 @@ pub struct WhyQuery {
     version: String,
 }
 
-/// `GET /api/v1/lanes/{lane}/why?ecosystem=pypi&name=N&version=V`
+/// `GET /api/v1/lanes/{lane}/why?ecosystem=pypi&name=N&version=V`: a presented token must be
+/// valid, as everywhere in the API; the lane is opened for the caller.
 pub async fn why(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    Path(lane): Path<String>,
+    _: MaybeAuth,
+    Lane(lane): Lane,
     Query(q): Query<WhyQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let who = crate::auth::optional(&state.app, &headers)
-        .await
-        .map_err(|e| ApiError::from(e).problem())?;
-    let lane = state
-        .app
-        .open_lane(&lane, who.as_ref())
-        .map_err(|e| ApiError::from(e).problem())?;
     let answer = state
         .app
         .why(&lane, &q.ecosystem, &q.name, &q.version)
-        .await
-        .map_err(|e| ApiError::from(e).problem())?;
+        .await?;
     Ok(Json(answer))
 }
 
@@ -47,38 +36,25 @@ pub async fn why(
 /// Private lanes are left out unless the token applies in them.
 pub async fn exposure(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    MaybeAuth(who): MaybeAuth,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let who = crate::auth::optional(&state.app, &headers)
-        .await
-        .map_err(|e| ApiError::from(e).problem())?;
-    let mut answer = state
-        .app
-        .exposure()
-        .await
-        .map_err(|e| ApiError::from(e).problem())?;
+    let mut answer = state.app.exposure().await?;
     if let Some(lanes) = answer["lanes"].as_object_mut() {
         lanes.retain(|lane, _| state.app.open_lane(lane, who.as_ref()).is_ok());
     }
     Ok(Json(answer))
 }
 
-/// `GET /api/v1/advisories/{id}`: by id, alias (CVE, GHSA) or R `upstream` id.
+/// `GET /api/v1/advisories/{id}`: by id, alias (CVE, GHSA) or R `upstream` id; public, but a
+/// presented token must be valid.
 pub async fn advisory(
     State(state): State<AppState>,
+    _: MaybeAuth,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let found = state
-        .app
-        .find_advisories(&id)
-        .await
-        .map_err(|e| ApiError::from(e).problem())?;
+    let found = state.app.find_advisories(&id).await?;
     if found.is_empty() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            format!("no advisory known as {id:?}"),
-        )
-        .problem());
+        return Err(ServiceError::NotFound(format!("no advisory known as {id:?}")).into());
     }
     Ok(Json(serde_json::json!({ "advisories": found })))
 }
@@ -92,17 +68,10 @@ pub struct AuditQuery {
 /// `GET /api/v1/audit?since=SEQ` (admin token): the audit log after `since`.
 pub async fn audit(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    Auth { who, .. }: Auth<Admin>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(|e| ApiError::from(e).problem())?;
-    let entries = state
-        .app
-        .audit_entries(&who, q.since)
-        .await
-        .map_err(|e| ApiError::from(e).problem())?;
+    let entries = state.app.audit_entries(&who, q.since).await?;
     Ok(Json(serde_json::json!({ "entries": entries })))
 }
 
@@ -122,28 +91,20 @@ pub struct CheckQuery {
 /// file 422, and 503 with `Retry-After` while the server reads as many as it can.
 pub async fn check(
     State(state): State<AppState>,
+    MaybeAuth(who): MaybeAuth,
     headers: axum::http::HeaderMap,
     Query(q): Query<CheckQuery>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<airlock_service::CheckReport>, ApiError> {
-    let who = crate::auth::optional(&state.app, &headers)
-        .await
-        .map_err(manifest_problem)?;
     let lane = match q.lane.clone() {
         Some(l) => l,
-        None => state.app.default_check_lane().map_err(manifest_problem)?,
+        None => state.app.default_check_lane()?,
     };
-    let lane = state
-        .app
-        .open_lane_for_check(&lane, who.as_ref())
-        .map_err(manifest_problem)?;
-    let body = body.map_err(|e| body_problem(&state, e.status(), e.body_text()))?;
+    let lane = state.app.open_lane_for_check(&lane, who.as_ref())?;
+    let body = body.map_err(|e| body_error(&state, e.status(), e.body_text()))?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let text = String::from_utf8(Vec::from(body)).map_err(|_| {
-        manifest_problem(airlock_service::ServiceError::BadRequest(
-            "the manifest is not UTF-8 text".into(),
-        ))
-    })?;
+    let text = String::from_utf8(Vec::from(body))
+        .map_err(|_| ServiceError::BadRequest("the manifest is not UTF-8 text".into()))?;
     let is_bundle =
         header("content-type").is_some_and(|t| t.starts_with(airlock_service::BUNDLE_CONTENT_TYPE));
     let input = if is_bundle {
@@ -159,16 +120,8 @@ pub async fn check(
             text,
         }
     };
-    let (file, manifest) = state
-        .app
-        .read_manifest(input)
-        .await
-        .map_err(manifest_problem)?;
-    let report = state
-        .app
-        .check(&lane, &file, &manifest)
-        .await
-        .map_err(manifest_problem)?;
+    let (file, manifest) = state.app.read_manifest(input).await?;
+    let report = state.app.check(&lane, &file, &manifest).await?;
     Ok(Json(report))
 }
 
@@ -196,15 +149,12 @@ pub struct NewRequestBody {
 /// manifest is read as for `check` (413, 422, 503).
 pub async fn create_request(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    Auth { who, .. }: Auth,
     body: Result<Json<NewRequestBody>, JsonRejection>,
 ) -> Result<(axum::http::StatusCode, Json<airlock_service::RequestView>), ApiError> {
     let body = body
         .map(|Json(b)| b)
-        .map_err(|e| body_problem(&state, e.status(), e.body_text()))?;
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(manifest_problem)?;
+        .map_err(|e| body_error(&state, e.status(), e.body_text()))?;
     let NewRequestBody {
         lane,
         reason,
@@ -232,8 +182,7 @@ pub async fn create_request(
     let view = state
         .app
         .create_request(&who, &lane, &reason, input)
-        .await
-        .map_err(manifest_problem)?;
+        .await?;
     Ok((axum::http::StatusCode::CREATED, Json(view)))
 }
 
@@ -246,34 +195,23 @@ pub struct RequestsQuery {
 /// `GET /api/v1/requests?lane=&state=` (any valid token), newest first.
 pub async fn requests(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    Auth { who, .. }: Auth,
     Query(q): Query<RequestsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(problem)?;
     let list = state
         .app
         .requests(&who, q.lane.as_deref(), q.state.as_deref())
-        .await
-        .map_err(problem)?;
+        .await?;
     Ok(Json(serde_json::json!({ "requests": list })))
 }
 
 /// `GET /api/v1/requests/{id}` (any valid token): entries with the lane's decision now.
 pub async fn request(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    Auth { who, .. }: Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<airlock_service::RequestView>, ApiError> {
-    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(problem)?;
-    Ok(Json(
-        state.app.request_for(&who, id).await.map_err(problem)?,
-    ))
+    Ok(Json(state.app.request_for(&who, id).await?))
 }
 
 /// What an approval admits: `{"all": true}`, or `{"only": [names]}`. Approving everything is
@@ -290,32 +228,22 @@ pub struct ApproveBody {
 /// saying what to approve.
 pub async fn approve(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    Auth { who, .. }: Auth<Approver>,
     Path(id): Path<i64>,
-    body: Result<Json<ApproveBody>, JsonRejection>,
+    Json(body): Json<ApproveBody>,
 ) -> Result<Json<airlock_service::RequestView>, ApiError> {
-    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(problem)?;
-    let body = json_body(body)?;
     let only = match (body.all, body.only) {
         (true, None) => Vec::new(),
         (false, Some(only)) if !only.is_empty() => only,
         _ => {
-            return Err(problem(airlock_service::ServiceError::BadRequest(
+            return Err(ServiceError::BadRequest(
                 "say what to approve: {\"all\": true} for every entry, or {\"only\": [names]}"
                     .into(),
-            )));
+            )
+            .into());
         }
     };
-    Ok(Json(
-        state
-            .app
-            .approve_request(&who, id, &only)
-            .await
-            .map_err(problem)?,
-    ))
+    Ok(Json(state.app.approve_request(&who, id, &only).await?))
 }
 
 #[derive(Deserialize)]
@@ -326,21 +254,12 @@ pub struct RejectBody {
 /// `POST /api/v1/requests/{id}/reject` (approver or admin).
 pub async fn reject(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    Auth { who, .. }: Auth<Approver>,
     Path(id): Path<i64>,
-    body: Result<Json<RejectBody>, JsonRejection>,
+    Json(body): Json<RejectBody>,
 ) -> Result<Json<airlock_service::RequestView>, ApiError> {
-    let body = json_body(body)?;
-    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(problem)?;
     Ok(Json(
-        state
-            .app
-            .reject_request(&who, id, &body.reason)
-            .await
-            .map_err(problem)?,
+        state.app.reject_request(&who, id, &body.reason).await?,
     ))
 }
 
@@ -356,31 +275,20 @@ pub struct PromoteBody {
 /// `POST /api/v1/promote` (approver or admin): `to` admits what `from` admitted at `at`.
 pub async fn promote(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
-    body: Result<Json<PromoteBody>, JsonRejection>,
+    Auth { who, .. }: Auth<Approver>,
+    Json(body): Json<PromoteBody>,
 ) -> Result<Json<airlock_service::Promotion>, ApiError> {
-    let body = json_body(body)?;
-    let problem = |e: airlock_service::ServiceError| ApiError::from(e).problem();
-    let who = crate::auth::require(&state.app, &headers)
-        .await
-        .map_err(problem)?;
     Ok(Json(
         state
             .app
             .promote(&who, &body.from, &body.to, body.at.as_deref(), body.dry_run)
-            .await
-            .map_err(problem)?,
+            .await?,
     ))
 }
 
-/// A service error as problem+json.
-fn manifest_problem(e: airlock_service::ServiceError) -> ApiError {
-    ApiError::from(e).problem()
-}
-
-/// A body that could not be read as problem+json; one over the route's limit names the
-/// setting behind it.
-fn body_problem(state: &AppState, status: axum::http::StatusCode, text: String) -> ApiError {
+/// A manifest body that could not be read; one over the route's limit names the setting
+/// behind it.
+fn body_error(state: &AppState, status: axum::http::StatusCode, text: String) -> ApiError {
     let message = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         format!(
             "manifest too large: the request body is over the limit that follows from the server's max_manifest_size ({} bytes)",
@@ -389,5 +297,5 @@ fn body_problem(state: &AppState, status: axum::http::StatusCode, text: String) 
     } else {
         text
     };
-    ApiError::new(status, message).problem()
+    ApiError::new(status, message)
 }

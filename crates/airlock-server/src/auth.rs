@@ -1,8 +1,13 @@
-//! Tokens arrive as HTTP Basic (any user name, usually `__token__`, as twine, uv and pip send them)
-//! or as `Authorization: Bearer`.
+//! Who is calling, as extractors: handlers take [`Auth`] (a valid token, optionally of a role),
+//! [`MaybeAuth`] (anonymous allowed, a presented token must be valid) or [`Lane`] (a lane opened
+//! for the caller), and never read credentials themselves. A refusal answers before the handler
+//! runs. Tokens arrive as HTTP Basic (any user name, usually `__token__`, as twine, uv and pip send
+//! them) or as `Authorization: Bearer`.
 
-use airlock_service::{Airlock, LaneRead, Principal, ServiceError};
-use axum::extract::{FromRequestParts, Path};
+use std::marker::PhantomData;
+
+use airlock_service::{LaneRead, Principal, Role, ServiceError};
+use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -34,25 +39,91 @@ fn token(headers: &HeaderMap) -> Result<Option<String>, ServiceError> {
     )))
 }
 
-/// The caller, who must present a valid token.
-pub async fn require(app: &Airlock, headers: &HeaderMap) -> Result<Principal, ServiceError> {
-    match token(headers)? {
-        Some(t) => app.authenticate(&t).await,
-        None => Err(ServiceError::Unauthorized(
-            "a token is required: send it as HTTP Basic with user __token__, or as a Bearer token"
-                .into(),
-        )),
+/// The caller of this request, authenticated once however many extractors ask.
+#[derive(Clone)]
+struct Caller(Option<Principal>);
+
+/// The caller if a token is presented (it must be valid), `None` for anonymous requests.
+async fn caller(parts: &mut Parts, state: &AppState) -> Result<Option<Principal>, ServiceError> {
+    if let Some(Caller(who)) = parts.extensions.get::<Caller>() {
+        return Ok(who.clone());
+    }
+    let who = match token(&parts.headers)? {
+        Some(t) => Some(state.app.authenticate(&t).await?),
+        None => None,
+    };
+    parts.extensions.insert(Caller(who.clone()));
+    Ok(who)
+}
+
+/// A role a route needs, as a type: `Auth<Approver>`. Whether a token's role satisfies it is the
+/// service's decision ([`Principal::require_role`]).
+pub trait RequiredRole {
+    const ROLE: Role;
+}
+
+/// Any valid token.
+pub struct AnyRole;
+/// Publisher or admin.
+pub struct Publisher;
+/// Approver or admin.
+pub struct Approver;
+/// Admin.
+pub struct Admin;
+
+impl RequiredRole for AnyRole {
+    const ROLE: Role = Role::Reader;
+}
+impl RequiredRole for Publisher {
+    const ROLE: Role = Role::Publisher;
+}
+impl RequiredRole for Approver {
+    const ROLE: Role = Role::Approver;
+}
+impl RequiredRole for Admin {
+    const ROLE: Role = Role::Admin;
+}
+
+/// The caller, who must present a valid token whose role includes `R`: 401 without one (or with
+/// an invalid one), 403 for a role that does not include `R`. Lane limits of the token are the
+/// service's to check against what the request names.
+pub struct Auth<R: RequiredRole = AnyRole> {
+    pub who: Principal,
+    role: PhantomData<fn() -> R>,
+}
+
+impl<R: RequiredRole> FromRequestParts<AppState> for Auth<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(who) = caller(parts, state).await? else {
+            return Err(ServiceError::Unauthorized(
+                "a token is required: send it as HTTP Basic with user __token__, or as a Bearer token"
+                    .into(),
+            )
+            .into());
+        };
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or_else(|| parts.uri.path(), MatchedPath::as_str);
+        who.require_role(R::ROLE, &format!("{} {route}", parts.method))?;
+        Ok(Auth {
+            who,
+            role: PhantomData,
+        })
     }
 }
 
-/// The caller if a token is presented (it must be valid), `None` for anonymous requests.
-pub async fn optional(
-    app: &Airlock,
-    headers: &HeaderMap,
-) -> Result<Option<Principal>, ServiceError> {
-    match token(headers)? {
-        Some(t) => Ok(Some(app.authenticate(&t).await?)),
-        None => Ok(None),
+/// The caller if a token is presented, which must then be valid (401 otherwise); `None` for
+/// anonymous requests.
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(MaybeAuth(caller(parts, state).await?))
     }
 }
 
@@ -77,7 +148,7 @@ impl FromRequestParts<AppState> for Lane {
         match state.app.open_lane(&lane, None) {
             Ok(read) => Ok(Lane(read)),
             Err(ServiceError::Unauthorized(_)) => {
-                let who = optional(&state.app, &parts.headers).await?;
+                let who = caller(parts, state).await?;
                 Ok(Lane(state.app.open_lane(&lane, who.as_ref())?))
             }
             Err(e) => Err(e.into()),

@@ -1,5 +1,8 @@
-//! One error type for every handler. Client errors carry their message; a 5xx body says nothing of
-//! the cause, which the metrics middleware logs once with the request's route.
+//! One error type for every handler, and one error path: package routes answer a plain text
+//! line (installers show it), every error under `/api/` is turned into RFC 9457
+//! `application/problem+json` by [`api_problems`], whatever produced it (a handler, an extractor's
+//! rejection, an unknown route or method). Client errors carry their message; a 5xx body says
+//! nothing of the cause, which the metrics middleware logs once with the request's route.
 
 use airlock_service::ServiceError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -11,8 +14,6 @@ pub struct ApiError {
     pub message: String,
     /// For 5xx: the cause, logged, never sent.
     pub cause: Option<String>,
-    /// Answer as RFC 9457 `application/problem+json` (the JSON API) rather than a text line.
-    pub problem: bool,
     /// Seconds for a `Retry-After` header (a busy server's 503).
     pub retry_after: Option<u64>,
 }
@@ -27,15 +28,8 @@ impl ApiError {
             status,
             message: message.into(),
             cause: None,
-            problem: false,
             retry_after: None,
         }
-    }
-
-    /// The same error as `application/problem+json`.
-    pub fn problem(mut self) -> ApiError {
-        self.problem = true;
-        self
     }
 }
 
@@ -68,7 +62,6 @@ impl From<ServiceError> for ApiError {
             status,
             message: e.to_string(),
             cause,
-            problem: false,
             retry_after,
         }
     }
@@ -86,20 +79,11 @@ impl IntoResponse for ApiError {
         } else {
             format!("{}\n", self.message)
         };
-        let (body, content_type) = if self.problem {
-            let problem = serde_json::json!({
-                "type": "about:blank",
-                "title": self.status.canonical_reason().unwrap_or("error"),
-                "status": self.status.as_u16(),
-                "detail": body.trim_end(),
-            });
-            (problem.to_string(), "application/problem+json")
-        } else {
-            (body, "text/plain; charset=utf-8")
-        };
         let mut resp = (self.status, body).into_response();
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
         }
@@ -140,33 +124,66 @@ fn reason_phrase(message: &str) -> String {
 /// Largest error body turned into a problem document (error messages are one line).
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// Every error of the JSON API (`/api/…`) answers `application/problem+json`, those of axum's
-/// extractors (a bad path parameter, query string or body) included.
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+fn problem(status: StatusCode, detail: &str) -> Response {
+    let document = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut resp = (status, document.to_string()).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    resp
+}
+
+/// Every error of the JSON API (`/api/…`) answers `application/problem+json`: those of handlers,
+/// of axum's extractors (a bad path parameter, query string, body or content type, a body over
+/// the limit), of the authentication extractors, and unknown routes and methods. The detail is
+/// the text the error would have answered; headers (`Allow`, `Retry-After`, `WWW-Authenticate`)
+/// and extensions stay.
 pub(crate) async fn api_problems(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
     let response = next.run(request).await;
     let status = response.status();
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(b"application/problem+json"));
-    if !is_api || is_problem || !(status.is_client_error() || status.is_server_error()) {
+        .is_some_and(|t| t.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let (parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
-    let message = String::from_utf8_lossy(&text).trim().to_string();
-    let mut problem = ApiError::new(status, message).problem().into_response();
+    let mut detail = String::from_utf8_lossy(&text).trim().to_string();
+    if detail.is_empty() {
+        detail = if status == StatusCode::METHOD_NOT_ALLOWED {
+            format!("{path} does not take {method}")
+        } else {
+            format!(
+                "{method} {path}: {}",
+                status.canonical_reason().unwrap_or("error")
+            )
+        };
+    }
+    let mut resp = problem(status, &detail);
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            problem.headers_mut().insert(name.clone(), value.clone());
+            resp.headers_mut().append(name.clone(), value.clone());
         }
     }
-    problem.extensions_mut().extend(parts.extensions);
-    problem
+    resp.extensions_mut().extend(parts.extensions);
+    resp
 }

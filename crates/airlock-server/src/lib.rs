@@ -8,6 +8,8 @@
 //! | `/api/v1/...` (JSON, problem+json errors) | [`api`] |
 //! | `/api/v1/config...`, `/api/v1/lanes/{lane}/snapshots`, `/api/v1/audit/verify` | [`admin`] |
 //! | `/healthz`, `/metrics` | [`ops`] |
+//!
+//! Callers are known through the extractors of [`auth`]; errors take one path ([`error`]).
 
 mod admin;
 mod api;
@@ -45,6 +47,8 @@ const FORM_FIELDS_ALLOWANCE: u64 = 16 * 1024 * 1024;
 /// bytes) and adds names. The manifest itself is held to `max_manifest_size` when read.
 const MANIFEST_BODY_ALLOWANCE: u64 = 1024 * 1024;
 
+/// The application's routes, as served: `/{lane}/{snapshot}/…` is rewritten to the lane
+/// `lane@snapshot` before routing (see [`snapshot_path`]).
 pub fn router(app: Arc<Airlock>) -> Router {
     let body_limit = app
         .config()
@@ -99,7 +103,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
             get(cran::archived),
         )
         .route("/{lane}/cran/src/contrib/{file}", get(cran::current));
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/api/v1/lanes/{lane}/why", get(api::why))
         .route("/api/v1/exposure", get(api::exposure))
@@ -136,7 +140,9 @@ pub fn router(app: Arc<Airlock>) -> Router {
             state.clone(),
             metrics::observe,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Layers of a router run after routing; the rewrite must come before it.
+    Router::new().fallback_service(tower::ServiceExt::map_request(routes, snapshot_path))
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.
@@ -151,8 +157,7 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let app = tower::ServiceExt::map_request(router(app), snapshot_path);
-    axum::serve(listener, axum::ServiceExt::into_make_service(app))
+    axum::serve(listener, router(app).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
 }

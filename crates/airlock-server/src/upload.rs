@@ -4,33 +4,35 @@ use airlock_service::ServiceError;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 
+use crate::auth::{Auth, Publisher};
 use crate::metrics::UploadLabels;
-use crate::{ApiError, AppState, auth};
+use crate::{ApiError, AppState};
 
 /// `GET /upload/{source}/+simple/{project}/`: what the hosted source holds of the project, for
 /// publishing tools that skip files already uploaded (`hatch publish`, which sends the `+` as
 /// `%2B`: the segment is matched once decoded).
 pub async fn uploaded(
     State(state): State<AppState>,
+    Auth { who, .. }: Auth<Publisher>,
     Path((source, marker, project)): Path<(String, String, String)>,
-    headers: HeaderMap,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     if marker != "+simple" {
         return Err(ServiceError::NotFound("not found".into()).into());
     }
-    let who = auth::require(&state.app, &headers).await?;
     let page = state.app.uploaded_files(&who, &source, &project).await?;
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
+/// The caller is taken as a result, so that a refused upload's body is still read (see [`drain`]).
 pub async fn upload(
     State(state): State<AppState>,
+    who: Result<Auth<Publisher>, ApiError>,
     Path(source): Path<String>,
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Result<(StatusCode, &'static str), ApiError> {
-    let result = receive(&state, &source, &headers, multipart).await;
+    let result = receive(&state, who, &source, &headers, multipart).await;
     let outcome = match &result {
         Ok(_) => "stored".to_string(),
         Err(e) => e.status.as_u16().to_string(),
@@ -52,18 +54,19 @@ pub async fn upload(
 
 async fn receive(
     state: &AppState,
+    who: Result<Auth<Publisher>, ApiError>,
     source: &str,
     headers: &HeaderMap,
     mut multipart: Multipart,
 ) -> Result<(), ApiError> {
     let app = &state.app;
     // Refuse before storing anything: who, where, and an announced size over the limit.
-    let who = match auth::require(app, headers).await {
+    let who = match who {
         Ok(_) if app.config().source(source).is_none() => {
             Err(ServiceError::NotFound(format!("no source named {source:?}")).into())
         }
-        Ok(who) => Ok(who),
-        Err(e) => Err(ApiError::from(e)),
+        Ok(Auth { who, .. }) => Ok(who),
+        Err(refusal) => Err(refusal),
     };
     let who = match who {
         Ok(who) => who,

@@ -34,12 +34,7 @@ impl Airlock {
         report: LoadReport,
         origin: &str,
     ) -> Result<ImportSummary, ServiceError> {
-        if who.role != crate::Role::Admin {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; importing advisories needs admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(crate::Role::Admin, "importing advisories")?;
         who.require_unlimited("importing advisories")?;
         let known: HashSet<(String, String)> =
             self.db.advisory_versions().await?.into_iter().collect();

@@ -59,7 +59,15 @@ impl Airlock {
     }
 
     /// The changes `text` (a managed configuration: `[[source]]`, `[[lane]]`, `block`) would make.
-    pub fn plan_config(&self, text: &str, origin: &str) -> Result<Vec<String>, ServiceError> {
+    /// For an approver or admin whose token applies in every lane.
+    pub fn plan_config(
+        &self,
+        who: &Principal,
+        text: &str,
+        origin: &str,
+    ) -> Result<Vec<String>, ServiceError> {
+        who.require_role(Role::Approver, "planning configuration")?;
+        who.require_unlimited("planning configuration")?;
         let new = self.base.with_managed(text, origin).map_err(invalid)?;
         managed_diff(&self.config(), &new).map_err(invalid)
     }
@@ -72,14 +80,9 @@ impl Airlock {
         text: &str,
         origin: &str,
     ) -> Result<ConfigChange, ServiceError> {
-        if who.role != Role::Admin {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; applying configuration needs admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Admin, "applying configuration")?;
         who.require_unlimited("applying configuration")?;
-        let changes = self.plan_config(text, origin)?;
+        let changes = self.plan_config(who, text, origin)?;
         if changes.is_empty() {
             return Ok(ConfigChange {
                 version: None,
@@ -101,7 +104,10 @@ impl Airlock {
     }
 
     /// The managed configuration in force, as TOML that `apply` takes unchanged.
-    pub fn export_config(&self) -> Result<String, ServiceError> {
+    /// For an approver or admin whose token applies in every lane.
+    pub fn export_config(&self, who: &Principal) -> Result<String, ServiceError> {
+        who.require_role(Role::Approver, "reading the configuration")?;
+        who.require_unlimited("reading the configuration")?;
         self.config().managed_toml().map_err(invalid)
     }
 

@@ -227,18 +227,19 @@ impl Airlock {
         who: &Principal,
         since_seq: i64,
     ) -> Result<Vec<airlock_store::AuditRecord>, ServiceError> {
-        if who.role != Role::Admin {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; reading the audit log needs admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Admin, "reading the audit log")?;
         who.require_unlimited("reading the audit log")?;
         Ok(self.db.audit_entries(since_seq).await?)
     }
 
     /// Checks the whole audit chain: `Ok(count)`, or the first broken entry and why.
-    pub async fn verify_audit(&self) -> Result<Result<usize, (i64, &'static str)>, ServiceError> {
+    /// For an admin whose token applies in every lane.
+    pub async fn verify_audit(
+        &self,
+        who: &Principal,
+    ) -> Result<Result<usize, (i64, &'static str)>, ServiceError> {
+        who.require_role(Role::Admin, "verifying the audit log")?;
+        who.require_unlimited("verifying the audit log")?;
         let all = self.db.audit_entries(0).await?;
         Ok(match airlock_store::first_break(&all) {
             None => Ok(all.len()),

@@ -87,12 +87,7 @@ impl Airlock {
         at: Option<&str>,
         dry_run: bool,
     ) -> Result<Promotion, ServiceError> {
-        if !matches!(who.role, Role::Approver | Role::Admin) {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; promoting needs approver or admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Approver, "promoting")?;
         who.require_lane(to, "promoting into")?;
         // What `from` admitted is read through it: a private lane only by a token that applies there.
         self.open_lane(from, Some(who))?;

@@ -160,12 +160,7 @@ impl Airlock {
                 "source {source:?} is a proxy; uploads go to a hosted source"
             )));
         }
-        if !who.role.can_publish() {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; uploading needs publisher or admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(crate::Role::Publisher, "uploading")?;
         who.require_source(&config, source, "uploading to")?;
         if content.filename.len() > airlock_pypi::filename::MAX_LEN {
             return Err(bad(format!(
@@ -199,12 +194,7 @@ impl Airlock {
             .ok_or_else(|| {
                 ServiceError::NotFound(format!("no hosted Python source named {source:?}"))
             })?;
-        if !who.role.can_publish() {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; listing what a source holds needs publisher or admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(crate::Role::Publisher, "listing what a source holds")?;
         who.require_source(&config, &src.name, "listing")?;
         let project = airlock_pypi::name::normalize(project);
         let rows = self.db.project_artifacts(&src.name, &project).await?;

@@ -431,12 +431,7 @@ impl Airlock {
         id: i64,
         verb: &str,
     ) -> Result<RequestRow, ServiceError> {
-        if !matches!(who.role, Role::Approver | Role::Admin) {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; to {verb} a request needs approver or admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Approver, &format!("to {verb} a request"))?;
         let request = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
         who.require_lane(&request.lane, &format!("to {verb} a request of"))?;
         if request.state != "pending" {

@@ -145,12 +145,7 @@ impl Airlock {
         name: &str,
         at: Option<i64>,
     ) -> Result<i64, ServiceError> {
-        if !matches!(who.role, Role::Admin | Role::Approver) {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; naming snapshots needs approver or admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(Role::Approver, "naming snapshots")?;
         who.require_lane(lane, "naming a snapshot of")?;
         self.lane(lane)?;
         let valid = !name.is_empty()
@@ -187,7 +182,13 @@ impl Airlock {
     }
 
     /// A lane's named snapshots: `(name, at, created_by)`.
-    pub async fn snapshots(&self, lane: &str) -> Result<Vec<(String, i64, String)>, ServiceError> {
+    pub async fn snapshots(
+        &self,
+        who: &Principal,
+        lane: &str,
+    ) -> Result<Vec<(String, i64, String)>, ServiceError> {
+        who.require_role(Role::Approver, "listing snapshots")?;
+        who.require_lane(lane, "listing the snapshots of")?;
         self.lane(lane)?;
         Ok(self.db.snapshots(lane).await?)
     }

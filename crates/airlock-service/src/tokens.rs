@@ -30,8 +30,20 @@ impl Role {
         }
     }
 
-    pub fn can_publish(self) -> bool {
-        matches!(self, Role::Publisher | Role::Admin)
+    /// Whether a token of this role may act as `needed`: admin may do everything, and every
+    /// role may do what a reader may.
+    pub fn includes(self, needed: Role) -> bool {
+        self == needed || self == Role::Admin || needed == Role::Reader
+    }
+
+    /// The roles that include this one, for messages.
+    fn holders(self) -> &'static str {
+        match self {
+            Role::Reader => "any role",
+            Role::Publisher => "publisher or admin",
+            Role::Approver => "approver or admin",
+            Role::Admin => "admin",
+        }
     }
 }
 
@@ -70,6 +82,19 @@ impl Principal {
     /// Whether the token's role applies in `lane`.
     pub fn in_lane(&self, lane: &str) -> bool {
         self.lanes.is_empty() || self.lanes.iter().any(|l| l == lane)
+    }
+
+    /// Refuses a token whose role does not include `needed` (see [`Role::includes`]).
+    pub fn require_role(&self, needed: Role, what: &str) -> Result<(), ServiceError> {
+        if self.role.includes(needed) {
+            return Ok(());
+        }
+        Err(ServiceError::Forbidden(format!(
+            "token {:?} has role {}; {what} needs {}",
+            self.name,
+            self.role,
+            needed.holders()
+        )))
     }
 
     /// Refuses a token whose role is limited to other lanes.
@@ -242,5 +267,40 @@ impl Airlock {
             audit_entry(&actor.name, "token.revoke", name, serde_json::json!({})),
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_includes_every_role_and_every_role_includes_reader() {
+        let all = [Role::Reader, Role::Publisher, Role::Approver, Role::Admin];
+        for role in all {
+            assert!(Role::Admin.includes(role));
+            assert!(role.includes(Role::Reader));
+            assert!(role.includes(role));
+        }
+        assert!(!Role::Publisher.includes(Role::Approver));
+        assert!(!Role::Approver.includes(Role::Publisher));
+        assert!(!Role::Approver.includes(Role::Admin));
+        assert!(!Role::Reader.includes(Role::Publisher));
+    }
+
+    #[test]
+    fn a_refused_role_names_the_token_its_role_and_the_roles_needed() {
+        let who = Principal {
+            name: "ci".into(),
+            role: Role::Reader,
+            lanes: Vec::new(),
+        };
+        let refused = who.require_role(Role::Approver, "approving").unwrap_err();
+        assert!(matches!(refused, ServiceError::Forbidden(_)));
+        assert_eq!(
+            refused.to_string(),
+            "token \"ci\" has role reader; approving needs approver or admin"
+        );
+        assert!(who.require_role(Role::Reader, "reading").is_ok());
     }
 }

@@ -23,12 +23,7 @@ impl Airlock {
                 "only releases of hosted Python sources can be yanked; {source:?} is not one"
             )));
         }
-        if !matches!(who.role, crate::Role::Publisher | crate::Role::Admin) {
-            return Err(ServiceError::Forbidden(format!(
-                "token {:?} has role {}; yanking needs publisher or admin",
-                who.name, who.role
-            )));
-        }
+        who.require_role(crate::Role::Publisher, "yanking")?;
         who.require_source(&config, source, "yanking in")?;
         if let Some(reason) = reason {
             check_text("the yank reason", reason, MAX_REASON_LEN)?;

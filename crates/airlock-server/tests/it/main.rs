@@ -1,0 +1,9 @@
+//! Service and HTTP behaviour through the production router, in process (see [`support`]).
+
+mod support;
+
+mod auth;
+mod problems;
+mod proxy;
+mod requests;
+mod routing;

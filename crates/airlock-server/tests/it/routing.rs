@@ -1,0 +1,107 @@
+//! The router under test is the one served: `/{lane}/{snapshot}/…` reaches the lane
+//! `lane@snapshot` through `router()` itself.
+
+use airlock_service::{Principal, Role};
+use axum::http::{StatusCode, header};
+
+use crate::support::{TestApp, dists};
+
+const JSON: &str = "application/vnd.pypi.simple.v1+json";
+
+async fn versions(app: &TestApp, page: &str) -> Vec<String> {
+    let answer = app.get(page).header("accept", JSON).send().await.ok();
+    answer.json()["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn snapshot_paths_are_rewritten_by_the_router() {
+    let app = TestApp::start().await;
+    let publisher = app.token("pub", Role::Publisher, &[]).await;
+    app.publish(
+        &publisher,
+        "internal-pypi",
+        &dists::wheel("demo", "1.0", &[]),
+    )
+    .await;
+    app.publish(
+        &publisher,
+        "internal-cran",
+        &dists::r_source("rdemo", "1.0", &[]),
+    )
+    .await;
+    app.service()
+        .create_snapshot(&Principal::local_admin(), "dev", "before", None)
+        .await
+        .expect("snapshot");
+    app.publish(
+        &publisher,
+        "internal-pypi",
+        &dists::wheel("demo", "2.0", &[]),
+    )
+    .await;
+    app.publish(
+        &publisher,
+        "internal-cran",
+        &dists::r_source("rdemo", "2.0", &[]),
+    )
+    .await;
+
+    assert_eq!(
+        versions(&app, "/dev/pypi/simple/demo/").await,
+        ["1.0", "2.0"]
+    );
+    assert_eq!(
+        versions(&app, "/dev/before/pypi/simple/demo/").await,
+        ["1.0"]
+    );
+    assert_eq!(
+        versions(&app, "/dev@before/pypi/simple/demo/").await,
+        ["1.0"]
+    );
+
+    let packages = app
+        .get("/dev/before/cran/src/contrib/PACKAGES")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        packages.contains("Package: rdemo\nVersion: 1.0\n"),
+        "{packages}"
+    );
+    assert!(!packages.contains("Version: 2.0"), "{packages}");
+
+    // A name to normalise redirects relative to the path as sent, snapshot segment and all.
+    let redirect = app
+        .get("/dev/before/pypi/simple/Demo/?format=json")
+        .send()
+        .await;
+    assert_eq!(
+        redirect.status,
+        StatusCode::PERMANENT_REDIRECT,
+        "{redirect:?}"
+    );
+    assert_eq!(redirect.headers[header::LOCATION], "../demo/?format=json");
+
+    // An unknown snapshot is the lane's 404, not a missing route.
+    let unknown = app
+        .get("/dev/later/pypi/simple/demo/")
+        .send()
+        .await
+        .plain(404);
+    assert!(unknown.contains("later"), "{unknown}");
+}
+
+#[tokio::test]
+async fn the_api_and_uploads_are_never_read_as_snapshots() {
+    let app = TestApp::start().await;
+    let problem = app.get("/api/v1/pypi/simple/").send().await.problem(404);
+    assert_eq!(problem["detail"], "no route for /api/v1/pypi/simple/");
+    // `/{lane}/pypi/…` is a lane's own route, with no snapshot segment to take.
+    app.get("/dev/pypi/simple/").send().await.ok();
+}
