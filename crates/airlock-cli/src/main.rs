@@ -607,8 +607,6 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         Some("check --database-url / AIRLOCK_DATABASE_URL and that --data-dir is writable")
     } else if text.contains("cannot listen") {
         Some("another process may hold the port: pick one with --listen HOST:PORT")
-    } else if text.contains("invalid configuration") || text.contains("cannot parse") {
-        Some("`airlock config show` prints the effective configuration")
     } else {
         None
     }

@@ -494,17 +494,19 @@ sources = ["internal-pypi", "internal-cran"]
 /// Builds the effective configuration from its layers.
 ///
 /// `file` is `(path, contents)` of the config file if one is used; `env` is the process environment.
+/// TOML text as a table; `origin` names the text in the error.
+fn parse(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    toml::from_str(text).map_err(|source| ConfigError::Parse {
+        origin: origin.to_string(),
+        source,
+    })
+}
+
 pub fn load(
     file: Option<(&str, &str)>,
     env: impl IntoIterator<Item = (String, String)>,
     flags: &Flags,
 ) -> Result<Loaded, ConfigError> {
-    let parse = |text: &str, origin: &str| -> Result<toml::Table, ConfigError> {
-        toml::from_str(text).map_err(|source| ConfigError::Parse {
-            origin: origin.to_string(),
-            source,
-        })
-    };
     let mut table = parse(DEFAULTS, "built-in defaults")?;
     let mut origins: BTreeMap<String, Origin> =
         table.keys().map(|k| (k.clone(), Origin::Default)).collect();

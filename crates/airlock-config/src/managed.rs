@@ -21,10 +21,7 @@ impl Config {
 
     /// This configuration with its managed part replaced by `text` (validated as a whole).
     pub fn with_managed(&self, text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let managed: toml::Table = toml::from_str(text).map_err(|source| ConfigError::Parse {
-            origin: origin.to_string(),
-            source,
-        })?;
+        let managed = crate::parse(text, origin)?;
         if let Some(other) = managed.keys().find(|k| !MANAGED_KEYS.contains(&k.as_str())) {
             return Err(ConfigError::Invalid(format!(
                 "{origin}: `{other}` is not managed by apply (only [[source]], [[lane]] and block are); it belongs in each server's configuration file"
@@ -32,6 +29,16 @@ impl Config {
         }
         let mut table = table_of(self)?;
         table.retain(|k, _| !MANAGED_KEYS.contains(&k));
+        // A key the text leaves out is the built-in default, as in a configuration file: a file
+        // of `[[lane]]` tables alone keeps the built-in hosted sources.
+        let defaults = crate::parse(crate::DEFAULTS, "built-in defaults")?;
+        for key in MANAGED_KEYS {
+            if !managed.contains_key(key)
+                && let Some(value) = defaults.get(key)
+            {
+                table.insert(key.to_string(), value.clone());
+            }
+        }
         table.extend(managed);
         let config: Config =
             toml::Value::Table(table)
@@ -181,6 +188,17 @@ mod tests {
         assert_eq!(again, config);
         assert_eq!(managed_diff(&config, &again).unwrap(), Vec::<String>::new());
         assert_eq!(again.managed_toml().unwrap(), text);
+    }
+
+    #[test]
+    fn keys_left_out_are_the_built_in_defaults() {
+        let lanes_only =
+            "[[lane]]\nname = \"dev\"\nmode = \"open\"\nsources = [\"internal-pypi\"]\n";
+        let applied = base().with_managed(lanes_only, "lanes.toml").unwrap();
+        let sources: Vec<&str> = applied.sources.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(sources, ["internal-pypi", "internal-cran"]);
+        let lanes: Vec<&str> = applied.lanes.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(lanes, ["dev"]);
     }
 
     #[test]

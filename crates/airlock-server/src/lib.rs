@@ -80,8 +80,14 @@ pub fn router(app: Arc<Airlock>) -> Router {
     // The package protocols of a lane; handlers take the lane as `auth::Lane`, which opens it
     // for the caller (private lanes need a token that applies in them).
     let lane_routes = Router::new()
-        .route("/{lane}/pypi/simple", get(pypi::root_redirect))
-        .route("/{lane}/pypi/simple/", get(pypi::root))
+        .route(
+            "/{lane}/pypi/simple",
+            get(pypi::root_redirect).post(ops::not_an_upload_url),
+        )
+        .route(
+            "/{lane}/pypi/simple/",
+            get(pypi::root).post(ops::not_an_upload_url),
+        )
         .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
         .route("/{lane}/pypi/simple/{project}/", get(pypi::project))
         .route("/{lane}/pypi/files/{key}/{filename}", get(pypi::file))
@@ -104,6 +110,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         )
         .route("/{lane}/cran/src/contrib/{file}", get(cran::current));
     let routes = Router::new()
+        .route("/", get(ops::home))
         .route("/healthz", get(ops::healthz))
         .route("/api/v1/lanes/{lane}/why", get(api::why))
         .route("/api/v1/exposure", get(api::exposure))

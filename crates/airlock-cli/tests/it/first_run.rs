@@ -67,3 +67,27 @@ fn first_run_the_server_log_names_its_configuration_and_what_is_in_force() {
     }
     assert!(!log.contains('\u{1b}'), "colour codes in a log file: {log}");
 }
+
+#[test]
+fn first_run_the_home_page_points_to_indexes_and_a_post_to_an_index_to_the_upload_url() {
+    let server = TestServer::start();
+    let home = server.http().get(server.url("/")).send().expect("GET /");
+    assert_eq!(home.status().as_u16(), 200);
+    let text = home.text().expect("text");
+    for path in ["/dev/pypi/simple/", "/prod/cran", "/upload/internal-pypi/"] {
+        assert!(text.contains(path), "{path}: {text}");
+    }
+
+    // twine pointed at the install URL: told where uploads go, in the reason it prints.
+    let wrong = server
+        .http()
+        .post(server.url("/dev/pypi/simple/"))
+        .send()
+        .expect("POST");
+    assert_eq!(wrong.status().as_u16(), 405);
+    let body = wrong.text().expect("text");
+    assert!(
+        body.contains("upload to /upload/<source>/ (/upload/internal-pypi/)"),
+        "{body}"
+    );
+}
