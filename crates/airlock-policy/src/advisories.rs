@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use airlock_osv::{Advisory, Index, SeverityInfo, VersionOrder};
 
 use crate::compiled::{CompiledIndex, PackageTable, compile};
-use crate::facts::Ecosystem;
+use crate::facts::{Ecosystem, EcosystemExt};
 use crate::rule::{Parsed, QueryVersion};
 
 /// The packages of our ecosystems an advisory names, as `pypi:<normalised name>` /
@@ -304,13 +304,11 @@ impl VersionOrder for RVersionOrder {
     }
 }
 
-impl Ecosystem {
-    /// The ecosystem's version ordering, for `airlock-osv`.
-    pub fn version_order(self) -> &'static dyn VersionOrder {
-        match self {
-            Ecosystem::Pypi => &Pep440Order,
-            Ecosystem::Cran => &RVersionOrder,
-        }
+/// The ecosystem's version ordering, for `airlock-osv` (see [`EcosystemExt::version_order`]).
+pub(crate) fn version_order(eco: Ecosystem) -> &'static dyn VersionOrder {
+    match eco {
+        Ecosystem::Pypi => &Pep440Order,
+        Ecosystem::Cran => &RVersionOrder,
     }
 }
 

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use airlock_osv::{Advisory, AffectedPackage, Event};
 
-use crate::facts::Ecosystem;
+use crate::facts::{Ecosystem, EcosystemExt};
 use crate::rule::Parsed;
 
 /// Package tables by (ecosystem, normalised package name).

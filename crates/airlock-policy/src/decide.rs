@@ -6,7 +6,7 @@ use airlock_license::LicenseClass;
 use airlock_osv::{Advisory, Level};
 
 use crate::advisories::AdvisorySource;
-use crate::facts::{ArtifactFacts, Ecosystem, Timestamp};
+use crate::facts::{ArtifactFacts, Ecosystem, EcosystemExt, Timestamp};
 use crate::lane::{GlobalRules, LanePolicy, Mode};
 use crate::rule::{BlockRule, Match, PackageRule, QueryVersion, Rules};
 use crate::time::{format_minute, format_minute_ceil};

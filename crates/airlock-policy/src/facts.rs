@@ -1,11 +1,9 @@
 //! What the decision is about: one artifact (a version of a package) and what is known of it.
 
 use std::borrow::Cow;
-use std::fmt;
-use std::str::FromStr;
 
 use airlock_license::LicenseInfo;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Microseconds since the Unix epoch (UTC), as the store keeps instants.
 pub type Timestamp = i64;
@@ -13,36 +11,21 @@ pub type Timestamp = i64;
 /// Microseconds per second, for building [`Timestamp`]s.
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 
-/// The package ecosystems airlock serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ecosystem {
-    Pypi,
-    Cran,
-}
+pub use airlock_types::{Ecosystem, EcosystemError};
 
-impl Ecosystem {
-    pub const ALL: [Ecosystem; 2] = [Ecosystem::Pypi, Ecosystem::Cran];
-
-    /// The word used in rules and URLs: `pypi`, `cran`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ecosystem::Pypi => "pypi",
-            Ecosystem::Cran => "cran",
-        }
-    }
-
-    /// The OSV ecosystem name: `PyPI`, `CRAN`.
-    pub fn osv_name(self) -> &'static str {
-        match self {
-            Ecosystem::Pypi => "PyPI",
-            Ecosystem::Cran => "CRAN",
-        }
-    }
-
+/// What the policy knows of each ecosystem beyond its word: name normalisation (and, in
+/// `advisories`, version order), which need the standards crates.
+pub trait EcosystemExt {
     /// The name under which two spellings are one package: PEP 503 for Python, the name
     /// as written for R (R names are case-sensitive). Borrows when already normalised.
-    pub fn normalize_name(self, name: &str) -> Cow<'_, str> {
+    fn normalize_name(self, name: &str) -> Cow<'_, str>;
+
+    /// The ecosystem's version ordering, for `airlock-osv`.
+    fn version_order(self) -> &'static dyn airlock_osv::VersionOrder;
+}
+
+impl EcosystemExt for Ecosystem {
+    fn normalize_name(self, name: &str) -> Cow<'_, str> {
         match self {
             Ecosystem::Pypi if !is_pep503_normal(name) => {
                 Cow::Owned(airlock_pypi::name::normalize(name))
@@ -51,11 +34,8 @@ impl Ecosystem {
         }
     }
 
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Ecosystem::Pypi => 0,
-            Ecosystem::Cran => 1,
-        }
+    fn version_order(self) -> &'static dyn airlock_osv::VersionOrder {
+        crate::advisories::version_order(self)
     }
 }
 
@@ -74,29 +54,6 @@ fn is_pep503_normal(name: &str) -> bool {
         }
     }
     true
-}
-
-impl fmt::Display for Ecosystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A word that is not an ecosystem.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown ecosystem {0:?} (expected pypi or cran)")]
-pub struct EcosystemError(pub String);
-
-impl FromStr for Ecosystem {
-    type Err = EcosystemError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "pypi" => Ok(Ecosystem::Pypi),
-            "cran" => Ok(Ecosystem::Cran),
-            _ => Err(EcosystemError(s.to_owned())),
-        }
-    }
 }
 
 /// Everything the decision needs to know about one artifact.

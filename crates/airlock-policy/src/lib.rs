@@ -79,7 +79,9 @@ pub use advisories::{
     advisory_package_keys, new_index, package_key,
 };
 pub use decide::decide;
-pub use facts::{ArtifactFacts, Ecosystem, EcosystemError, MICROS_PER_SECOND, Timestamp};
+pub use facts::{
+    ArtifactFacts, Ecosystem, EcosystemError, EcosystemExt, MICROS_PER_SECOND, Timestamp,
+};
 pub use lane::{
     DurationError, Enforcement, GlobalRules, HiddenStyle, LanePolicy, LicensePolicy, MinAge, Mode,
     PolicyError, VulnerabilityPolicy,

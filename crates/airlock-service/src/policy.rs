@@ -10,13 +10,6 @@ use airlock_store::ArtifactRow;
 
 use crate::{Airlock, ServiceError, now_micros};
 
-pub(crate) fn policy_ecosystem(eco: Ecosystem) -> airlock_policy::Ecosystem {
-    match eco {
-        Ecosystem::Pypi => airlock_policy::Ecosystem::Pypi,
-        Ecosystem::Cran => airlock_policy::Ecosystem::Cran,
-    }
-}
-
 /// The licence the stored metadata declares, if it was read.
 pub(crate) fn license_of(
     row: &ArtifactRow,
@@ -56,7 +49,7 @@ pub(crate) fn license_of(
 /// What the decision knows of a stored artifact.
 pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
     ArtifactFacts {
-        ecosystem: policy_ecosystem(eco),
+        ecosystem: eco,
         name: row.project.clone(),
         version: row.version.clone(),
         license: license_of(row, eco),
@@ -153,7 +146,6 @@ pub(crate) fn may_admit_name(
 ) -> bool {
     let p = decider.policy(lane);
     let global = decider.global();
-    let eco = policy_ecosystem(eco);
     let whole_name = |rules: &airlock_policy::Rules<airlock_policy::BlockRule>| {
         rules.for_package(eco, name).any(|b| !b.rule.has_versions())
     };
@@ -210,7 +202,8 @@ impl Airlock {
             return Ok(policies.clone());
         }
         // The files each approval was given by then: (lane, ecosystem, name, version) -> sha256s.
-        let mut files: HashMap<(String, String, String, String), BTreeSet<String>> = HashMap::new();
+        let mut files: HashMap<(String, Ecosystem, String, String), BTreeSet<String>> =
+            HashMap::new();
         for f in self.db.approval_files().await? {
             if at.is_none_or(|t| f.approved_at <= t) {
                 files

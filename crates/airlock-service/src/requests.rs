@@ -29,7 +29,7 @@ pub enum RequestInput<'a> {
 /// A dependency of a requested version that the lane admits no version of.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Missing {
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     /// The requirement as the depending package states it (`airlockDep (>= 1.0)`).
     pub requirement: String,
@@ -77,10 +77,6 @@ pub struct RequestView {
     pub decision_reason: Option<String>,
     pub entries: Vec<RequestEntry>,
     pub missing: Vec<Missing>,
-}
-
-fn eco_str(eco: airlock_manifest::Ecosystem) -> &'static str {
-    eco.as_str()
 }
 
 fn not_found(id: i64) -> ServiceError {
@@ -133,7 +129,7 @@ impl Airlock {
             .map(|e| {
                 format!(
                     "{}:{}{}",
-                    eco_str(e.ecosystem),
+                    e.ecosystem.as_str(),
                     e.name,
                     e.specifier.as_deref().unwrap_or("")
                 )
@@ -229,13 +225,7 @@ impl Airlock {
                     .entries
                     .iter()
                     .map(|e| {
-                        let mut entry = Entry::new(
-                            match e.requested.ecosystem.as_str() {
-                                "cran" => airlock_manifest::Ecosystem::Cran,
-                                _ => airlock_manifest::Ecosystem::Pypi,
-                            },
-                            &e.requested.name,
-                        );
+                        let mut entry = Entry::new(e.requested.ecosystem, &e.requested.name);
                         entry.version = e.requested.version.clone();
                         entry.origin = e.requested.origin.clone();
                         entry
@@ -296,7 +286,7 @@ impl Airlock {
         for e in &chosen {
             pins.push(match &e.version {
                 Some(version) => {
-                    self.files_to_pin(&lane_cfg, &e.ecosystem, &e.name, version, &decider)
+                    self.files_to_pin(&lane_cfg, e.ecosystem, &e.name, version, &decider)
                         .await?
                 }
                 None => Vec::new(),
@@ -317,7 +307,7 @@ impl Airlock {
             tx.insert_pinned_approval(
                 &ApprovalRow {
                     lane: request.lane.clone(),
-                    ecosystem: e.ecosystem.clone(),
+                    ecosystem: e.ecosystem,
                     name: e.name.clone(),
                     version: version.clone(),
                     request_id: id,
@@ -363,15 +353,11 @@ impl Airlock {
     pub(crate) async fn files_to_pin(
         self: &Arc<Self>,
         lane: &LaneConfig,
-        ecosystem: &str,
+        eco: Ecosystem,
         name: &str,
         version: &str,
         decider: &Decider,
     ) -> Result<Vec<String>, ServiceError> {
-        let eco = match ecosystem {
-            "cran" => Ecosystem::Cran,
-            _ => Ecosystem::Pypi,
-        };
         let name = crate::check::normalized(eco, name);
         let lookup = self.lane_lookup(lane, eco, &name, decider).await?;
         let files: Vec<String> = lookup
@@ -457,7 +443,7 @@ impl Airlock {
     /// `(lane, ecosystem, name, version)` of every approval.
     async fn approved_set(
         &self,
-    ) -> Result<HashSet<(String, String, String, String)>, ServiceError> {
+    ) -> Result<HashSet<(String, Ecosystem, String, String)>, ServiceError> {
         Ok(self
             .db
             .approvals()
@@ -479,23 +465,23 @@ impl Airlock {
         let lane_ref = self.lane(lane)?;
         let lane_cfg: &airlock_config::LaneConfig = &lane_ref;
         let decider = self.decider().await?;
-        let requested: HashSet<(String, String)> = entries
+        let requested: HashSet<(Ecosystem, String)> = entries
             .iter()
-            .map(|e| (e.ecosystem.clone(), e.name.clone()))
+            .map(|e| (e.ecosystem, e.name.clone()))
             .collect();
         // The dependencies each requested version declares.
         let mut wanted: Vec<(Ecosystem, String, String, String)> = Vec::new();
         for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
             let names: Vec<&str> = entries
                 .iter()
-                .filter(|e| e.ecosystem == eco.as_str())
+                .filter(|e| e.ecosystem == eco)
                 .map(|e| e.name.as_str())
                 .collect();
             if names.is_empty() {
                 continue;
             }
             let found = self.lane_lookups(lane_cfg, eco, &names, &decider).await?;
-            for e in entries.iter().filter(|e| e.ecosystem == eco.as_str()) {
+            for e in entries.iter().filter(|e| e.ecosystem == eco) {
                 let Some(version) = &e.version else { continue };
                 let Some(project) = found.get(&e.name).and_then(|l| l.found.as_ref()) else {
                     continue;
@@ -507,7 +493,7 @@ impl Airlock {
                 let needed_by = format!("{}=={version}", e.name);
                 for (name, requirement) in declared_dependencies(eco, &row.metadata_json, lane_cfg)
                 {
-                    if !requested.contains(&(eco.as_str().to_string(), name.clone())) {
+                    if !requested.contains(&(eco, name.clone())) {
                         wanted.push((eco, name, requirement, needed_by.clone()));
                     }
                 }
@@ -543,7 +529,7 @@ impl Airlock {
             })
             .filter(|(eco, name, _, by)| seen.insert((*eco, name.clone(), by.clone())))
             .map(|(eco, name, requirement, needed_by)| Missing {
-                ecosystem: eco.as_str().to_string(),
+                ecosystem: eco,
                 name,
                 requirement,
                 needed_by,
@@ -613,7 +599,7 @@ fn declared_dependencies(
 
 fn view(
     row: RequestRow,
-    approved: &HashSet<(String, String, String, String)>,
+    approved: &HashSet<(String, Ecosystem, String, String)>,
 ) -> Result<RequestView, ServiceError> {
     let body: Body = serde_json::from_str(&row.body)
         .map_err(|e| ServiceError::internal("a stored request does not parse", e))?;
@@ -623,7 +609,7 @@ fn view(
         .map(|e| {
             let key = (
                 row.lane.clone(),
-                e.ecosystem.clone(),
+                e.ecosystem,
                 e.name.clone(),
                 e.version.clone().unwrap_or_default(),
             );

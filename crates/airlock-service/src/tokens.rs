@@ -2,60 +2,13 @@
 //! whole token. The secret is 256 random bits, so a fast hash is as safe as a slow one here (nothing
 //! to brute-force) and keeps authentication off the hot path's budget; comparison is constant-time.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::{Airlock, ServiceError, audit_entry, now_micros};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Reader,
-    Publisher,
-    Approver,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Reader => "reader",
-            Role::Publisher => "publisher",
-            Role::Approver => "approver",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn can_publish(self) -> bool {
-        matches!(self, Role::Publisher | Role::Admin)
-    }
-}
-
-impl FromStr for Role {
-    type Err = ServiceError;
-
-    fn from_str(s: &str) -> Result<Self, ServiceError> {
-        match s {
-            "reader" => Ok(Role::Reader),
-            "publisher" => Ok(Role::Publisher),
-            "approver" => Ok(Role::Approver),
-            "admin" => Ok(Role::Admin),
-            other => Err(ServiceError::BadRequest(format!(
-                "unknown role {other:?}: use reader, publisher, approver or admin"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use airlock_types::Role;
 
 /// Who is calling: a token's name and role.
 #[derive(Debug, Clone, PartialEq, Eq)]

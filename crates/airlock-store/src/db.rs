@@ -3,6 +3,8 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
+use airlock_types::{Ecosystem, UnknownWord};
+
 use crate::audit::{self, AuditEntry};
 pub use crate::error::DbError;
 
@@ -111,7 +113,7 @@ pub struct NewRequest<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalRow {
     pub lane: String,
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub version: String,
     pub request_id: i64,
@@ -123,7 +125,7 @@ pub struct ApprovalRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalFileRow {
     pub lane: String,
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub version: String,
     pub sha256: String,
@@ -199,6 +201,19 @@ fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
         created_at: r.try_get(4)?,
         revoked_at: r.try_get(5)?,
         lanes: r.try_get(6)?,
+    })
+}
+
+/// A stored word (`pypi`, `pending`, ...) as its enum; an unknown one is [`DbError::Unreadable`].
+fn word<T>(r: &sqlx::any::AnyRow, index: usize, column: &'static str) -> Result<T, DbError>
+where
+    T: FromStr<Err = UnknownWord>,
+{
+    let text: String = r.try_get(index)?;
+    text.parse().map_err(|e: UnknownWord| DbError::Unreadable {
+        column,
+        reason: e.to_string(),
+        value: text,
     })
 }
 
@@ -722,7 +737,7 @@ impl Db {
             .map(|r| {
                 Ok(ApprovalRow {
                     lane: r.try_get(0)?,
-                    ecosystem: r.try_get(1)?,
+                    ecosystem: word(r, 1, "approvals.ecosystem")?,
                     name: r.try_get(2)?,
                     version: r.try_get(3)?,
                     request_id: r.try_get(4)?,
@@ -730,8 +745,7 @@ impl Db {
                     approved_at: r.try_get(6)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .collect()
     }
 
     /// Every file of every approval.
@@ -745,15 +759,14 @@ impl Db {
             .map(|r| {
                 Ok(ApprovalFileRow {
                     lane: r.try_get(0)?,
-                    ecosystem: r.try_get(1)?,
+                    ecosystem: word(r, 1, "approval_files.ecosystem")?,
                     name: r.try_get(2)?,
                     version: r.try_get(3)?,
                     sha256: r.try_get(4)?,
                     approved_at: r.try_get(5)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .collect()
     }
 
     /// The latest learned version of each advisory: `(id, body, learned_at)`.
@@ -1039,7 +1052,7 @@ impl WriteTx {
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lane, ecosystem, name, version) DO NOTHING",
         )
         .bind(&a.lane)
-        .bind(&a.ecosystem)
+        .bind(a.ecosystem.as_str())
         .bind(&a.name)
         .bind(&a.version)
         .bind(a.request_id)
@@ -1057,7 +1070,7 @@ impl WriteTx {
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lane, ecosystem, name, version, sha256) DO NOTHING",
         )
         .bind(&f.lane)
-        .bind(&f.ecosystem)
+        .bind(f.ecosystem.as_str())
         .bind(&f.name)
         .bind(&f.version)
         .bind(&f.sha256)
@@ -1078,7 +1091,7 @@ impl WriteTx {
         for sha256 in files {
             self.insert_approval_file(&ApprovalFileRow {
                 lane: a.lane.clone(),
-                ecosystem: a.ecosystem.clone(),
+                ecosystem: a.ecosystem,
                 name: a.name.clone(),
                 version: a.version.clone(),
                 sha256: sha256.clone(),

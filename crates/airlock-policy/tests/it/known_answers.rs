@@ -1,6 +1,6 @@
 use airlock_license::{from_python, from_r};
 use airlock_policy::{
-    Action, AdvisorySource, ArtifactFacts, Ecosystem, GlobalRules, LanePolicy, Level,
+    Action, AdvisorySource, ArtifactFacts, Ecosystem, EcosystemExt, GlobalRules, LanePolicy, Level,
     MICROS_PER_SECOND, ReasonCode, Timestamp, Verdict, decide, new_index,
 };
 

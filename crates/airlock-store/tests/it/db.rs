@@ -250,7 +250,7 @@ async fn approval_files_are_pinned_once_each() {
     for (backend, db) in &b.dbs {
         let file = |sha256: &str, approved_at: i64| airlock_store::ApprovalFileRow {
             lane: "prod".into(),
-            ecosystem: "pypi".into(),
+            ecosystem: airlock_types::Ecosystem::Pypi,
             name: "ap1a".into(),
             version: "1.0".into(),
             sha256: sha256.into(),
