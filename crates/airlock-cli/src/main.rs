@@ -775,8 +775,9 @@ async fn run(cli: Cli) -> Result<()> {
             let app = open(g).await?;
             let list = app.snapshots(&lane).await;
             app.close().await;
-            for (name, at, by) in list? {
-                println!("{name}\t{}\t{by}", airlock_service::format_rfc3339(at));
+            for s in list? {
+                let (name, by) = (s.name, s.created_by);
+                println!("{name}\t{}\t{by}", airlock_service::format_rfc3339(s.at));
             }
         }
         Command::Blobs(BlobsCommand::Sweep { dry_run }) => {

@@ -380,7 +380,7 @@ impl<'a> Ctx<'a> {
             .or(facts.first_seen.map(|t| (t, "first seen by airlock")));
         let reason = match published {
             Some((at, what)) => {
-                let eligible = at.saturating_add(min_age.as_micros());
+                let eligible = at + min_age.as_micros();
                 if now >= eligible {
                     return;
                 }

@@ -5,13 +5,7 @@ use std::borrow::Cow;
 use airlock_license::LicenseInfo;
 use serde::Serialize;
 
-/// Microseconds since the Unix epoch (UTC), as the store keeps instants.
-pub type Timestamp = i64;
-
-/// Microseconds per second, for building [`Timestamp`]s.
-pub const MICROS_PER_SECOND: i64 = 1_000_000;
-
-pub use airlock_types::{Ecosystem, EcosystemError};
+pub use airlock_types::{Ecosystem, EcosystemError, MICROS_PER_SECOND, Timestamp};
 
 /// What the policy knows of each ecosystem beyond its word: name normalisation (and, in
 /// `advisories`, version order), which need the standards crates.

@@ -17,6 +17,7 @@ use airlock_cran::rds::{self, ArchivedFile};
 use airlock_cran::tarball::{self, Limits};
 use airlock_cran::version::RVersion;
 use airlock_store::ArtifactRow;
+use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use bytes::Bytes;
 
 use crate::error::chain;
@@ -26,7 +27,7 @@ use crate::lanes::LaneRead;
 use crate::proxy::CRAN_INDEX_KEY;
 use crate::publish::{Published, UploadForm, bad, check_text};
 use crate::upload::UploadedContent;
-use crate::{Airlock, Principal, ServiceError, now_micros};
+use crate::{Airlock, Principal, ServiceError};
 use airlock_policy::Verdict;
 
 /// The longest package name accepted (R sets none; CRAN's are far shorter).
@@ -37,9 +38,6 @@ const MAX_VERSION_LEN: usize = 64;
 const MAX_TITLE_LEN: usize = 512;
 /// The longest value of any other DESCRIPTION field kept for PACKAGES.
 const MAX_FIELD_LEN: usize = 64 * 1024;
-
-/// The kind recorded for R source packages.
-pub(crate) const R_SOURCE: &str = "r-source";
 
 /// The index files of a lane's CRAN repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,14 +148,14 @@ impl Airlock {
             .into_iter()
             .filter_map(|(k, v)| Some((k.to_string(), serde_json::Value::String(v?.to_string()))))
             .collect();
-        let now = now_micros();
+        let now = Timestamp::now();
         let row = ArtifactRow {
             source: source.to_string(),
             filename: content.filename.clone(),
             project: entry.package.clone(),
             display_name: entry.package.clone(),
             version: entry.version.clone(),
-            kind: R_SOURCE.to_string(),
+            kind: ArtifactKind::RSource,
             sha256: content.sha256.clone(),
             size: content.size as i64,
             requires_python: None,
@@ -210,7 +208,7 @@ impl Airlock {
     async fn build_cran_view(
         self: &Arc<Self>,
         lane: &LaneConfig,
-        at: Option<i64>,
+        at: Option<Timestamp>,
     ) -> Result<CranView, ServiceError> {
         let mut expires = None;
         let decider = self.decider_at(at).await?;
@@ -261,7 +259,8 @@ impl Airlock {
                         archive.entry(name.clone()).or_default().push(ArchivedFile {
                             path: format!("{name}/{}", row.filename),
                             size: u64::try_from(row.size).unwrap_or(0),
-                            mtime_unix_secs: row.upload_time.unwrap_or(row.first_seen) / 1_000_000,
+                            mtime_unix_secs: row.upload_time.unwrap_or(row.first_seen).as_micros()
+                                / 1_000_000,
                         });
                     }
                 }
@@ -352,7 +351,7 @@ fn listed_row(
     package: &str,
     version: &str,
     url: String,
-    now: i64,
+    now: Timestamp,
 ) -> ArtifactRow {
     ArtifactRow {
         source: source.to_string(),
@@ -360,7 +359,7 @@ fn listed_row(
         project: package.to_string(),
         display_name: package.to_string(),
         version: version.to_string(),
-        kind: R_SOURCE.to_string(),
+        kind: ArtifactKind::RSource,
         sha256: String::new(),
         size: -1,
         requires_python: None,
@@ -386,7 +385,7 @@ impl Airlock {
         let known = self.db.proxy_page(&src.name, CRAN_INDEX_KEY).await?;
         let validators = known
             .as_ref()
-            .filter(|k| k.status == "found")
+            .filter(|k| k.status == PageStatus::Found)
             .map(|k| Validators {
                 etag: k.etag.clone(),
                 last_modified: k.last_modified.clone(),
@@ -396,7 +395,7 @@ impl Airlock {
             timeout: e.is_timeout(),
             message: e.to_string(),
         };
-        let now = now_micros();
+        let now = Timestamp::now();
         let (text, new_validators) = match upstream
             .index_file("src/contrib/PACKAGES.gz", &validators)
             .await
@@ -518,7 +517,7 @@ impl Airlock {
                     now,
                 );
                 row.size = i64::try_from(f.size).unwrap_or(-1);
-                row.upload_time = Some(f.mtime_unix_secs.saturating_mul(1_000_000));
+                row.upload_time = Some(Timestamp::from_secs(f.mtime_unix_secs));
                 archived.push(row);
             }
         }
@@ -568,7 +567,7 @@ impl Airlock {
         let page = airlock_store::ProxyPageRow {
             source: src.name.clone(),
             project: CRAN_INDEX_KEY.to_string(),
-            status: "found".to_string(),
+            status: PageStatus::Found,
             checked_at: now,
             etag: new_validators.etag,
             last_modified: new_validators.last_modified,

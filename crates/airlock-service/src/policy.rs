@@ -7,8 +7,9 @@ use std::sync::Arc;
 use airlock_config::{Ecosystem, LaneConfig, LaneMode};
 use airlock_policy::{AdvisoryDb, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict};
 use airlock_store::ArtifactRow;
+use airlock_types::Timestamp;
 
-use crate::{Airlock, ServiceError, now_micros};
+use crate::{Airlock, ServiceError};
 
 /// The licence the stored metadata declares, if it was read.
 pub(crate) fn license_of(
@@ -70,9 +71,9 @@ pub(crate) struct Decider {
     advisories: Arc<AdvisoryDb>,
     /// Each lane's policy with the versions approved for it.
     policies: LanePolicies,
-    now: i64,
+    now: Timestamp,
     /// The snapshot instant decisions are made for (`now` is then that instant).
-    at: Option<i64>,
+    at: Option<Timestamp>,
 }
 
 impl Decider {
@@ -81,7 +82,7 @@ impl Decider {
         global: airlock_policy::GlobalRules,
         advisories: Arc<AdvisoryDb>,
         policies: LanePolicies,
-        t: i64,
+        t: Timestamp,
     ) -> Decider {
         Decider {
             global,
@@ -99,12 +100,12 @@ impl Decider {
             return None;
         }
         let at = verdict.reasons.iter().filter_map(|r| r.eligible_at).min()?;
-        let wait = u64::try_from(at.saturating_sub(self.now)).unwrap_or(0);
+        let wait = u64::try_from(at.micros_since(self.now)).unwrap_or(0);
         Some(std::time::Instant::now() + std::time::Duration::from_micros(wait))
     }
 
     /// The snapshot instant, `None` for the live lane.
-    pub fn snapshot(&self) -> Option<i64> {
+    pub fn snapshot(&self) -> Option<Timestamp> {
         self.at
     }
 
@@ -182,7 +183,7 @@ impl Airlock {
             global: self.config().global_rules(),
             advisories,
             policies: self.lane_policies_at(None).await?,
-            now: now_micros(),
+            now: Timestamp::now(),
             at: None,
         })
     }
@@ -191,7 +192,7 @@ impl Airlock {
     /// ones are rebuilt when the revision moves.
     pub(crate) async fn lane_policies_at(
         &self,
-        at: Option<i64>,
+        at: Option<Timestamp>,
     ) -> Result<LanePolicies, ServiceError> {
         let revision = self.revision.load(std::sync::atomic::Ordering::SeqCst);
         if at.is_none()

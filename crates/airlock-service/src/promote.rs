@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig};
 use airlock_store::ApprovalRow;
+use airlock_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Decider;
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339};
 
 /// One package version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +124,7 @@ impl Airlock {
             None => (self.lane(from)?, None),
         };
         let to_cfg = self.lane(to)?;
-        let now = now_micros();
+        let now = Timestamp::now();
         let t = instant.unwrap_or(now);
         let from_decider = self.decider_at(Some(t)).await?;
         let (wanted, _) = self.admitted_at(&from_cfg, &from_decider).await?;

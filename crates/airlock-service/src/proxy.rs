@@ -20,6 +20,7 @@ use airlock_config::{SourceConfig, SourceKind};
 use airlock_pypi::filename::{DistFilename, DistKind};
 use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
 use airlock_store::{ArtifactRow, ProxyPageRow};
+use airlock_types::{PageStatus, Timestamp};
 use airlock_upstream::{PageFetch, Upstream, UpstreamConfig, UpstreamError, Validators};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -30,7 +31,7 @@ use tokio::sync::watch;
 
 use crate::error::chain;
 use crate::flight::Flights;
-use crate::{Airlock, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, ServiceError, audit_entry};
 
 /// After a failed refresh, how long stale content is served before the upstream is tried again.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(30);
@@ -134,8 +135,8 @@ fn upstream_error(e: UpstreamError) -> ServiceError {
     }
 }
 
-fn micros_to_instant(micros: i64) -> Instant {
-    let age = Duration::from_micros(now_micros().saturating_sub(micros).max(0) as u64);
+fn micros_to_instant(at: Timestamp) -> Instant {
+    let age = Duration::from_micros(Timestamp::now().micros_since(at).max(0) as u64);
     Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
 }
 
@@ -152,7 +153,9 @@ impl Airlock {
         if self.offline {
             // What the proxy learned before is all there is; age does not matter.
             return Ok(ProxyView {
-                found: known.as_ref().is_some_and(|k| k.status == "found"),
+                found: known
+                    .as_ref()
+                    .is_some_and(|k| k.status == PageStatus::Found),
                 fresh_until: Instant::now(),
                 unknown: known.is_none(),
             });
@@ -161,7 +164,7 @@ impl Airlock {
             let fresh_until = micros_to_instant(k.checked_at) + ttl;
             if Instant::now() < fresh_until {
                 return Ok(ProxyView {
-                    found: k.status == "found",
+                    found: k.status == PageStatus::Found,
                     fresh_until,
                     unknown: false,
                 });
@@ -177,7 +180,7 @@ impl Airlock {
             {
                 self.proxies.counters.stale_pages_served.inc();
                 return Ok(ProxyView {
-                    found: k.status == "found",
+                    found: k.status == PageStatus::Found,
                     fresh_until: at + FAILURE_BACKOFF,
                     unknown: false,
                 });
@@ -202,7 +205,7 @@ impl Airlock {
                 }
                 let now = self.db.proxy_page(&src.name, project).await?;
                 Ok(ProxyView {
-                    found: now.is_some_and(|k| k.status == "found"),
+                    found: now.is_some_and(|k| k.status == PageStatus::Found),
                     fresh_until: Instant::now() + ttl,
                     unknown: false,
                 })
@@ -216,7 +219,7 @@ impl Airlock {
                     m.insert(key, Instant::now());
                 }
                 Ok(ProxyView {
-                    found: k.status == "found",
+                    found: k.status == PageStatus::Found,
                     fresh_until: Instant::now() + FAILURE_BACKOFF,
                     unknown: false,
                 })
@@ -242,7 +245,7 @@ impl Airlock {
                 .proxy_pages(&src.name, projects)
                 .await?
                 .into_iter()
-                .map(|k| (k.project, k.status == "found"))
+                .map(|k| (k.project, k.status == PageStatus::Found))
                 .collect();
             let now = Instant::now();
             return Ok(projects
@@ -303,7 +306,7 @@ impl Airlock {
         let known = self.db.proxy_page(&src.name, project).await?;
         let existing = self.db.project_artifacts(&src.name, project).await?;
         let validators = match &known {
-            Some(k) if k.status == "found" => Validators {
+            Some(k) if k.status == PageStatus::Found => Validators {
                 etag: k.etag.clone(),
                 last_modified: k.last_modified.clone(),
             },
@@ -314,13 +317,13 @@ impl Airlock {
             .project_page(project, &validators)
             .await
             .map_err(upstream_error)?;
-        let now = now_micros();
+        let now = Timestamp::now();
         let (status, validators, listed) = match fetched {
             PageFetch::NotModified => {
                 self.db.touch_proxy_page(&src.name, project, now).await?;
                 return Ok(());
             }
-            PageFetch::NotFound => ("missing", Validators::default(), Vec::new()),
+            PageFetch::NotFound => (PageStatus::Missing, Validators::default(), Vec::new()),
             PageFetch::Page {
                 body,
                 content_type,
@@ -336,13 +339,13 @@ impl Airlock {
                             chain(&e)
                         ),
                     })?;
-                ("found", validators, listing.files)
+                (PageStatus::Found, validators, listing.files)
             }
         };
         let page = ProxyPageRow {
             source: src.name.clone(),
             project: project.to_string(),
-            status: status.to_string(),
+            status,
             checked_at: now,
             etag: validators.etag,
             last_modified: validators.last_modified,
@@ -355,7 +358,7 @@ impl Airlock {
         }
         let (inserts, updates) =
             diff_listing(&src.name, project, &existing, &verified, &listed, now);
-        let status_changed = known.as_ref().map(|k| k.status.as_str()) != Some(status);
+        let status_changed = known.as_ref().map(|k| k.status) != Some(status);
         if inserts.is_empty() && updates.is_empty() && !status_changed {
             let same_validators = known
                 .as_ref()
@@ -366,7 +369,7 @@ impl Airlock {
             }
         }
         self.store_listing(&page, &inserts, &updates).await?;
-        tracing::info!(source = %src.name, project, status, new_files = inserts.len(), changed_files = updates.len(), "proxy page refreshed");
+        tracing::info!(source = %src.name, project, status = status.as_str(), new_files = inserts.len(), changed_files = updates.len(), "proxy page refreshed");
         Ok(())
     }
 }
@@ -378,7 +381,7 @@ fn diff_listing(
     existing: &[ArtifactRow],
     verified: &std::collections::HashSet<String>,
     listed: &[ListedFile],
-    now: i64,
+    now: Timestamp,
 ) -> (Vec<ArtifactRow>, Vec<ArtifactRow>) {
     let mut inserts = Vec::new();
     let mut updates = Vec::new();
@@ -403,7 +406,7 @@ fn diff_listing(
                 project: project.to_string(),
                 display_name: project.to_string(),
                 version: dist.version().to_string(),
-                kind: dist.kind().filetype().to_string(),
+                kind: crate::rows::python_kind(dist.kind()),
                 sha256: declared_sha,
                 size: f.size.map(|s| s as i64).unwrap_or(-1),
                 requires_python: f.requires_python.clone(),

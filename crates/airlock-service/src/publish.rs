@@ -6,11 +6,12 @@ use airlock_config::{Ecosystem, SourceKind};
 use airlock_pypi::archive::{self, Limits};
 use airlock_pypi::filename::{DistFilename, DistKind};
 use airlock_store::ArtifactRow;
+use airlock_types::Timestamp;
 use bytes::Bytes;
 
 use crate::error::chain;
 use crate::upload::UploadedContent;
-use crate::{Airlock, Principal, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, Principal, ServiceError, audit_entry};
 
 /// The non-file fields of an upload form, in the order sent (fields may repeat).
 #[derive(Debug, Default, Clone)]
@@ -272,14 +273,14 @@ impl Airlock {
             ),
             DistKind::Sdist => None,
         };
-        let now = now_micros();
+        let now = Timestamp::now();
         let row = ArtifactRow {
             source: source.to_string(),
             filename: content.filename.clone(),
             project: dist.name().to_string(),
             display_name: meta.name.clone(),
             version: dist.version().to_string(),
-            kind: dist.kind().filetype().to_string(),
+            kind: crate::rows::python_kind(dist.kind()),
             sha256: content.sha256.clone(),
             size: content.size as i64,
             requires_python: meta.requires_python.clone(),

@@ -10,6 +10,7 @@ use airlock_config::Ecosystem;
 use airlock_config::LaneConfig;
 use airlock_manifest::{Entry, Kind, Manifest};
 use airlock_store::{ApprovalRow, NewRequest, RequestRow};
+use airlock_types::{RequestState, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckedEntry, ManifestInput};
@@ -17,7 +18,7 @@ use crate::lanes::LaneRead;
 use crate::policy::Decider;
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::spec::parse_package_spec;
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339};
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
@@ -68,7 +69,7 @@ pub struct Now {
 pub struct RequestView {
     pub id: i64,
     pub lane: String,
-    pub state: String,
+    pub state: RequestState,
     pub requester: String,
     pub reason: String,
     pub created_at: String,
@@ -155,7 +156,7 @@ impl Airlock {
             missing,
         })
         .map_err(|e| ServiceError::internal("cannot encode the request", e))?;
-        let now = now_micros();
+        let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         let id = tx
             .insert_request(&NewRequest {
@@ -181,13 +182,18 @@ impl Airlock {
         self.request(id, false).await
     }
 
-    /// Requests `who` may see (of the lanes its token applies in), newest first.
+    /// Requests `who` may see (of the lanes its token applies in), newest first. A state that
+    /// is none of `pending`, `approved`, `rejected` has no requests.
     pub async fn requests(
         self: &Arc<Self>,
         who: &Principal,
         lane: Option<&str>,
         state: Option<&str>,
     ) -> Result<Vec<RequestView>, ServiceError> {
+        let state = match state.map(str::parse::<RequestState>).transpose() {
+            Ok(state) => state,
+            Err(_) => return Ok(Vec::new()),
+        };
         let approved = self.approved_set().await?;
         self.db
             .requests(lane, state)
@@ -292,10 +298,10 @@ impl Airlock {
                 None => Vec::new(),
             });
         }
-        let now = now_micros();
+        let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         if !tx
-            .decide_request(id, "approved", &who.name, now, None)
+            .decide_request(id, RequestState::Approved, &who.name, now, None)
             .await?
         {
             return Err(ServiceError::Conflict(format!(
@@ -389,7 +395,13 @@ impl Airlock {
         check_text("the reason", reason, MAX_REASON_LEN)?;
         let mut tx = self.db.write().await?;
         if !tx
-            .decide_request(id, "rejected", &who.name, now_micros(), Some(reason))
+            .decide_request(
+                id,
+                RequestState::Rejected,
+                &who.name,
+                Timestamp::now(),
+                Some(reason),
+            )
             .await?
         {
             return Err(ServiceError::Conflict(format!(
@@ -425,7 +437,7 @@ impl Airlock {
         }
         let request = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
         who.require_lane(&request.lane, &format!("to {verb} a request of"))?;
-        if request.state != "pending" {
+        if request.state != RequestState::Pending {
             return Err(ServiceError::Conflict(format!(
                 "request {id} is {}, not pending",
                 request.state

@@ -2,11 +2,12 @@
 //! whole token. The secret is 256 random bits, so a fast hash is as safe as a slow one here (nothing
 //! to brute-force) and keeps authentication off the hot path's budget; comparison is constant-time.
 
+use airlock_types::Timestamp;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{Airlock, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, ServiceError, audit_entry};
 
 pub use airlock_types::Role;
 
@@ -90,7 +91,7 @@ impl Principal {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenInfo {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     /// The lanes the role applies to; empty: every lane.
     pub lanes: Vec<String>,
     pub created_at: String,
@@ -130,9 +131,9 @@ impl Airlock {
         tx.insert_token(&airlock_store::TokenRow {
             id: id.clone(),
             name: name.to_string(),
-            role: role.as_str().to_string(),
+            role,
             secret_sha256: token_hash(&token),
-            created_at: now_micros(),
+            created_at: Timestamp::now(),
             revoked_at: None,
             lanes: lanes.join(" "),
         })
@@ -162,7 +163,7 @@ impl Airlock {
         }
         Ok(Principal {
             name: row.name,
-            role: row.role.parse()?,
+            role: row.role,
             lanes: row.lanes.split_whitespace().map(str::to_string).collect(),
         })
     }
@@ -185,7 +186,7 @@ impl Airlock {
 
     pub async fn revoke_token(&self, actor: &Principal, name: &str) -> Result<(), ServiceError> {
         let mut tx = self.db.write().await?;
-        if !tx.revoke_token(name, now_micros()).await? {
+        if !tx.revoke_token(name, Timestamp::now()).await? {
             return Err(ServiceError::NotFound(format!(
                 "no active token named {name:?}"
             )));

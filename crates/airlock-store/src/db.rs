@@ -3,7 +3,9 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
-use airlock_types::{Ecosystem, UnknownWord};
+use airlock_types::{
+    ArtifactKind, Ecosystem, PageStatus, RequestState, Role, Timestamp, UnknownWord,
+};
 
 use crate::audit::{self, AuditEntry};
 pub use crate::error::DbError;
@@ -26,10 +28,10 @@ pub struct Db {
 pub struct TokenRow {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub secret_sha256: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
     /// The lanes the role applies to, space-separated; empty: every lane.
     pub lanes: String,
 }
@@ -45,7 +47,7 @@ pub struct ArtifactRow {
     pub display_name: String,
     pub version: String,
     /// `bdist_wheel` or `sdist` (Python), `source` (R).
-    pub kind: String,
+    pub kind: ArtifactKind,
     pub sha256: String,
     pub size: i64,
     pub requires_python: Option<String>,
@@ -55,13 +57,13 @@ pub struct ArtifactRow {
     pub metadata_json: String,
     /// `None`: not yanked; `Some("")`: yanked without a reason.
     pub yanked_reason: Option<String>,
-    pub upload_time: Option<i64>,
-    pub first_seen: i64,
+    pub upload_time: Option<Timestamp>,
+    pub first_seen: Timestamp,
     pub uploaded_by: Option<String>,
     /// Where a proxied file is fetched from.
     pub upstream_url: Option<String>,
     /// When the upstream stopped listing the file.
-    pub delisted_at: Option<i64>,
+    pub delisted_at: Option<Timestamp>,
 }
 
 /// What a proxy last learned of an upstream project page.
@@ -69,9 +71,8 @@ pub struct ArtifactRow {
 pub struct ProxyPageRow {
     pub source: String,
     pub project: String,
-    /// `found` or `missing`.
-    pub status: String,
-    pub checked_at: i64,
+    pub status: PageStatus,
+    pub checked_at: Timestamp,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
@@ -91,10 +92,10 @@ pub struct RequestRow {
     pub lane: String,
     pub requester: String,
     pub reason: String,
-    pub created_at: i64,
-    pub state: String,
+    pub created_at: Timestamp,
+    pub state: RequestState,
     pub decided_by: Option<String>,
-    pub decided_at: Option<i64>,
+    pub decided_at: Option<Timestamp>,
     pub decision_reason: Option<String>,
     /// JSON: the entries with their findings, and the missing dependencies.
     pub body: String,
@@ -105,7 +106,7 @@ pub struct NewRequest<'a> {
     pub lane: &'a str,
     pub requester: &'a str,
     pub reason: &'a str,
-    pub created_at: i64,
+    pub created_at: Timestamp,
     pub body: &'a str,
 }
 
@@ -118,7 +119,7 @@ pub struct ApprovalRow {
     pub version: String,
     pub request_id: i64,
     pub approved_by: String,
-    pub approved_at: i64,
+    pub approved_at: Timestamp,
 }
 
 /// One file an approval was given (its sha256), and when.
@@ -129,7 +130,78 @@ pub struct ApprovalFileRow {
     pub name: String,
     pub version: String,
     pub sha256: String,
-    pub approved_at: i64,
+    pub approved_at: Timestamp,
+}
+
+/// A project of a source: its normalised name and a display spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectName {
+    pub project: String,
+    pub display_name: String,
+}
+
+/// One version of an advisory, by identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdvisoryKey {
+    pub id: String,
+    pub modified: String,
+}
+
+/// An advisory version as stored: its OSV body and when airlock learned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoryRow {
+    pub id: String,
+    pub body: String,
+    pub learned_at: Timestamp,
+}
+
+/// A package an advisory version names (`pypi:urllib3`), or `""` when it names none of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoryPackageRow {
+    pub id: String,
+    pub learned_at: Timestamp,
+    pub package: String,
+}
+
+/// Changes whenever an advisory is learned: how many versions, and the latest learning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvisoriesFingerprint {
+    pub count: i64,
+    pub latest_learned_at: Timestamp,
+}
+
+/// A named instant of a lane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRow {
+    pub name: String,
+    pub at: Timestamp,
+    pub created_by: String,
+}
+
+/// A yank (`reason` `Some`, possibly empty) or un-yank (`None`) of a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YankEvent {
+    pub project: String,
+    pub version: String,
+    pub at: Timestamp,
+    pub reason: Option<String>,
+}
+
+/// A version of the managed configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigVersionRow {
+    pub version: i64,
+    pub applied_at: Timestamp,
+    pub body: String,
+}
+
+fn time(r: &sqlx::any::AnyRow, index: usize) -> Result<Timestamp, sqlx::Error> {
+    Ok(Timestamp::from_micros(r.try_get(index)?))
+}
+
+fn opt_time(r: &sqlx::any::AnyRow, index: usize) -> Result<Option<Timestamp>, sqlx::Error> {
+    Ok(r.try_get::<Option<i64>, _>(index)?
+        .map(Timestamp::from_micros))
 }
 
 fn request_from_row(r: &sqlx::any::AnyRow) -> Result<RequestRow, DbError> {
@@ -138,10 +210,10 @@ fn request_from_row(r: &sqlx::any::AnyRow) -> Result<RequestRow, DbError> {
         lane: r.try_get(1)?,
         requester: r.try_get(2)?,
         reason: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        state: r.try_get(5)?,
+        created_at: time(r, 4)?,
+        state: word(r, 5, "requests.state")?,
         decided_by: r.try_get(6)?,
-        decided_at: r.try_get(7)?,
+        decided_at: opt_time(r, 7)?,
         decision_reason: r.try_get(8)?,
         body: r.try_get(9)?,
     })
@@ -170,36 +242,36 @@ macro_rules! token_columns {
     };
 }
 
-fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, sqlx::Error> {
+fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
     Ok(ArtifactRow {
         source: r.try_get(0)?,
         filename: r.try_get(1)?,
         project: r.try_get(2)?,
         display_name: r.try_get(3)?,
         version: r.try_get(4)?,
-        kind: r.try_get(5)?,
+        kind: word(r, 5, "artifacts.kind")?,
         sha256: r.try_get(6)?,
         size: r.try_get(7)?,
         requires_python: r.try_get(8)?,
         metadata_sha256: r.try_get(9)?,
         metadata_json: r.try_get(10)?,
         yanked_reason: r.try_get(11)?,
-        upload_time: r.try_get(12)?,
-        first_seen: r.try_get(13)?,
+        upload_time: opt_time(r, 12)?,
+        first_seen: time(r, 13)?,
         uploaded_by: r.try_get(14)?,
         upstream_url: r.try_get(15)?,
-        delisted_at: r.try_get(16)?,
+        delisted_at: opt_time(r, 16)?,
     })
 }
 
-fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
+fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, DbError> {
     Ok(TokenRow {
         id: r.try_get(0)?,
         name: r.try_get(1)?,
-        role: r.try_get(2)?,
+        role: word(r, 2, "tokens.role")?,
         secret_sha256: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        revoked_at: r.try_get(5)?,
+        created_at: time(r, 4)?,
+        revoked_at: opt_time(r, 5)?,
         lanes: r.try_get(6)?,
     })
 }
@@ -214,6 +286,34 @@ where
         column,
         reason: e.to_string(),
         value: text,
+    })
+}
+
+fn proxy_page_from_row(r: &sqlx::any::AnyRow) -> Result<ProxyPageRow, DbError> {
+    Ok(ProxyPageRow {
+        source: r.try_get(0)?,
+        project: r.try_get(1)?,
+        status: word(r, 2, "proxy_pages.status")?,
+        checked_at: time(r, 3)?,
+        etag: r.try_get(4)?,
+        last_modified: r.try_get(5)?,
+    })
+}
+
+/// `id, body, learned_at`.
+fn advisory_from_row(r: &sqlx::any::AnyRow) -> Result<AdvisoryRow, DbError> {
+    Ok(AdvisoryRow {
+        id: r.try_get(0)?,
+        body: r.try_get(1)?,
+        learned_at: time(r, 2)?,
+    })
+}
+
+/// `id, modified`.
+fn advisory_key_from_row(r: &sqlx::any::AnyRow) -> Result<AdvisoryKey, DbError> {
+    Ok(AdvisoryKey {
+        id: r.try_get(0)?,
+        modified: r.try_get(1)?,
     })
 }
 
@@ -296,7 +396,7 @@ impl Db {
     pub async fn token_by_id(&self, id: &str) -> Result<Option<TokenRow>, DbError> {
         let sql = concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = $1");
         let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(token_from_row).transpose()?)
+        row.as_ref().map(token_from_row).transpose()
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRow>, DbError> {
@@ -306,7 +406,7 @@ impl Db {
             " FROM tokens ORDER BY created_at, name"
         );
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(token_from_row).collect()
     }
 
     pub async fn artifact(
@@ -324,7 +424,7 @@ impl Db {
             .bind(filename)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(artifact_from_row).transpose()?)
+        row.as_ref().map(artifact_from_row).transpose()
     }
 
     /// Files of one project in one source, oldest first.
@@ -343,10 +443,7 @@ impl Db {
             .bind(project)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(artifact_from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(artifact_from_row).collect()
     }
 
     /// The files of several projects of one source (normalised names), in one query per 500
@@ -382,10 +479,7 @@ impl Db {
             " FROM artifacts WHERE source = $1 ORDER BY project, first_seen"
         );
         let rows = sqlx::query(sql).bind(source).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(artifact_from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(artifact_from_row).collect()
     }
 
     /// Whether any artifact (in any source) refers to this blob, as file or as metadata.
@@ -413,8 +507,8 @@ impl Db {
             .collect()
     }
 
-    /// `(normalised, display)` project names of one source.
-    pub async fn projects(&self, source: &str) -> Result<Vec<(String, String)>, DbError> {
+    /// The project names of one source.
+    pub async fn projects(&self, source: &str) -> Result<Vec<ProjectName>, DbError> {
         let rows = sqlx::query(
             "SELECT project, MIN(display_name) FROM artifacts WHERE source = $1 GROUP BY project ORDER BY project",
         )
@@ -422,9 +516,13 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .map(|r| {
+                Ok(ProjectName {
+                    project: r.try_get(0)?,
+                    display_name: r.try_get(1)?,
+                })
+            })
+            .collect()
     }
 
     /// What a proxy knows of several project pages, in one query per 500 names.
@@ -444,14 +542,7 @@ impl Db {
                 query = query.bind(*p);
             }
             for r in query.fetch_all(&self.pool).await? {
-                out.push(ProxyPageRow {
-                    source: r.try_get(0)?,
-                    project: r.try_get(1)?,
-                    status: r.try_get(2)?,
-                    checked_at: r.try_get(3)?,
-                    etag: r.try_get(4)?,
-                    last_modified: r.try_get(5)?,
-                });
+                out.push(proxy_page_from_row(&r)?);
             }
         }
         Ok(out)
@@ -469,18 +560,7 @@ impl Db {
         .bind(project)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(ProxyPageRow {
-                source: r.try_get(0)?,
-                project: r.try_get(1)?,
-                status: r.try_get(2)?,
-                checked_at: r.try_get(3)?,
-                etag: r.try_get(4)?,
-                last_modified: r.try_get(5)?,
-            })
-        })
-        .transpose()
-        .map_err(|e: sqlx::Error| e.into())
+        row.as_ref().map(proxy_page_from_row).transpose()
     }
 
     /// Records that the upstream confirmed a page unchanged. Not a change of what any lane
@@ -489,10 +569,10 @@ impl Db {
         &self,
         source: &str,
         project: &str,
-        checked_at: i64,
+        checked_at: Timestamp,
     ) -> Result<(), DbError> {
         sqlx::query("UPDATE proxy_pages SET checked_at = $1 WHERE source = $2 AND project = $3")
-            .bind(checked_at)
+            .bind(checked_at.as_micros())
             .bind(source)
             .bind(project)
             .execute(&self.pool)
@@ -503,9 +583,10 @@ impl Db {
     /// Names a proxy source has learned of (found upstream), for root pages.
     pub async fn proxy_projects(&self, source: &str) -> Result<Vec<String>, DbError> {
         let rows = sqlx::query(
-            "SELECT project FROM proxy_pages WHERE source = $1 AND status = 'found' ORDER BY project",
+            "SELECT project FROM proxy_pages WHERE source = $1 AND status = $2 ORDER BY project",
         )
         .bind(source)
+        .bind(PageStatus::Found.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -514,43 +595,45 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    /// `(id, modified)` of every advisory version known.
-    pub async fn advisory_versions(&self) -> Result<Vec<(String, String)>, DbError> {
+    /// Every advisory version known.
+    pub async fn advisory_versions(&self) -> Result<Vec<AdvisoryKey>, DbError> {
         let rows = sqlx::query("SELECT id, modified FROM advisories")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_key_from_row).collect()
     }
 
-    /// `(count, latest learned_at)` of the advisories: changes whenever one is learned.
-    pub async fn advisories_fingerprint(&self) -> Result<(i64, i64), DbError> {
+    /// Changes whenever an advisory is learned.
+    pub async fn advisories_fingerprint(&self) -> Result<AdvisoriesFingerprint, DbError> {
         let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(learned_at), 0) FROM advisories")
             .fetch_one(&self.pool)
             .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        Ok(AdvisoriesFingerprint {
+            count: row.try_get(0)?,
+            latest_learned_at: time(&row, 1)?,
+        })
     }
 
-    /// What advisory versions name: `(id, learned_at, package)` rows, `package` empty for a
-    /// version that names none of our ecosystems' packages.
-    pub async fn advisory_packages(&self) -> Result<Vec<(String, i64, String)>, DbError> {
+    /// What advisory versions name, `package` empty for a version that names none of our
+    /// ecosystems' packages.
+    pub async fn advisory_packages(&self) -> Result<Vec<AdvisoryPackageRow>, DbError> {
         let rows = sqlx::query("SELECT id, learned_at, package FROM advisory_packages")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .map(|r| {
+                Ok(AdvisoryPackageRow {
+                    id: r.try_get(0)?,
+                    learned_at: time(r, 1)?,
+                    package: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
-    /// The latest learned version of each of these advisories: `(id, body)`.
-    pub async fn current_advisories_of(
-        &self,
-        ids: &[&str],
-    ) -> Result<Vec<(String, String)>, DbError> {
-        let mut latest: std::collections::HashMap<String, (i64, String)> =
+    /// The latest learned version of each of these advisories.
+    pub async fn current_advisories_of(&self, ids: &[&str]) -> Result<Vec<AdvisoryRow>, DbError> {
+        let mut latest: std::collections::HashMap<String, AdvisoryRow> =
             std::collections::HashMap::new();
         for chunk in ids.chunks(IN_LIST_CHUNK) {
             let sql = format!(
@@ -562,58 +645,50 @@ impl Db {
                 query = query.bind(*id);
             }
             for r in query.fetch_all(&self.pool).await? {
-                let (id, body, at): (String, String, i64) =
-                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-                match latest.get(&id) {
-                    Some((seen, _)) if *seen >= at => {}
+                let row = advisory_from_row(&r)?;
+                match latest.get(&row.id) {
+                    Some(seen) if seen.learned_at >= row.learned_at => {}
                     _ => {
-                        latest.insert(id, (at, body));
+                        latest.insert(row.id.clone(), row);
                     }
                 }
             }
         }
-        Ok(latest
-            .into_iter()
-            .map(|(id, (_, body))| (id, body))
-            .collect())
+        Ok(latest.into_values().collect())
     }
 
-    /// Advisory versions whose packages were never recorded: `(id, modified)`.
-    pub async fn advisories_without_packages(&self) -> Result<Vec<(String, String)>, DbError> {
+    /// Advisory versions whose packages were never recorded.
+    pub async fn advisories_without_packages(&self) -> Result<Vec<AdvisoryKey>, DbError> {
         let rows = sqlx::query(
             "SELECT a.id, a.modified FROM advisories a WHERE NOT EXISTS \
              (SELECT 1 FROM advisory_packages p WHERE p.id = a.id AND p.modified = a.modified)",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_key_from_row).collect()
     }
 
-    /// One advisory version: `(body, learned_at)`.
+    /// One advisory version.
     pub async fn advisory_version(
         &self,
         id: &str,
         modified: &str,
-    ) -> Result<Option<(String, i64)>, DbError> {
-        let row =
-            sqlx::query("SELECT body, learned_at FROM advisories WHERE id = $1 AND modified = $2")
-                .bind(id)
-                .bind(modified)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()
-            .map_err(|e: sqlx::Error| DbError::from(e))
+    ) -> Result<Option<AdvisoryRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT id, body, learned_at FROM advisories WHERE id = $1 AND modified = $2",
+        )
+        .bind(id)
+        .bind(modified)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(advisory_from_row).transpose()
     }
 
     /// Requests, newest first, optionally of one lane and in one state.
     pub async fn requests(
         &self,
         lane: Option<&str>,
-        state: Option<&str>,
+        state: Option<RequestState>,
     ) -> Result<Vec<RequestRow>, DbError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -621,7 +696,7 @@ impl Db {
             " FROM requests WHERE ($1 = '' OR lane = $1) AND ($2 = '' OR state = $2) ORDER BY id DESC"
         ))
         .bind(lane.unwrap_or(""))
-        .bind(state.unwrap_or(""))
+        .bind(state.map_or("", RequestState::as_str))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(request_from_row).collect()
@@ -640,17 +715,17 @@ impl Db {
     }
 
     /// The instant of a named snapshot of a lane.
-    pub async fn snapshot(&self, lane: &str, name: &str) -> Result<Option<i64>, DbError> {
+    pub async fn snapshot(&self, lane: &str, name: &str) -> Result<Option<Timestamp>, DbError> {
         let row = sqlx::query("SELECT at FROM snapshots WHERE lane = $1 AND name = $2")
             .bind(lane)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| r.try_get(0)).transpose().map_err(DbError::from)
+        Ok(row.as_ref().map(|r| time(r, 0)).transpose()?)
     }
 
-    /// A lane's named snapshots: `(name, at, created_by)`, oldest first.
-    pub async fn snapshots(&self, lane: &str) -> Result<Vec<(String, i64, String)>, DbError> {
+    /// A lane's named snapshots, oldest first.
+    pub async fn snapshots(&self, lane: &str) -> Result<Vec<SnapshotRow>, DbError> {
         let rows = sqlx::query(
             "SELECT name, at, created_by FROM snapshots WHERE lane = $1 ORDER BY at, name",
         )
@@ -658,18 +733,22 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .map(|r| {
+                Ok(SnapshotRow {
+                    name: r.try_get(0)?,
+                    at: time(r, 1)?,
+                    created_by: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
-    /// Yanks and un-yanks of several projects of one source, oldest first:
-    /// `(project, version, at, reason)`, `reason` `None` for an un-yank.
+    /// Yanks and un-yanks of several projects of one source, oldest first.
     pub async fn yank_events(
         &self,
         source: &str,
         projects: &[&str],
-    ) -> Result<Vec<(String, String, i64, Option<String>)>, DbError> {
+    ) -> Result<Vec<YankEvent>, DbError> {
         let mut out = Vec::new();
         for chunk in projects.chunks(IN_LIST_CHUNK) {
             let sql = format!(
@@ -683,47 +762,48 @@ impl Db {
             for r in query.fetch_all(&self.pool).await? {
                 let yanked: i64 = r.try_get(3)?;
                 let reason: Option<String> = r.try_get(4)?;
-                out.push((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    (yanked != 0).then(|| reason.unwrap_or_default()),
-                ));
+                out.push(YankEvent {
+                    project: r.try_get(0)?,
+                    version: r.try_get(1)?,
+                    at: time(&r, 2)?,
+                    reason: (yanked != 0).then(|| reason.unwrap_or_default()),
+                });
             }
         }
         Ok(out)
     }
 
-    /// Of each advisory, the latest version learned at or before `at`: `(id, body)`.
-    pub async fn advisories_learned_by(&self, at: i64) -> Result<Vec<(String, String)>, DbError> {
+    /// Of each advisory, the latest version learned at or before `at`.
+    pub async fn advisories_learned_by(&self, at: Timestamp) -> Result<Vec<AdvisoryRow>, DbError> {
         let rows = sqlx::query(
-            "SELECT a.id, a.body FROM advisories a WHERE a.learned_at = \
+            "SELECT a.id, a.body, a.learned_at FROM advisories a WHERE a.learned_at = \
              (SELECT MAX(b.learned_at) FROM advisories b WHERE b.id = a.id AND b.learned_at <= $1)",
         )
-        .bind(at)
+        .bind(at.as_micros())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_from_row).collect()
     }
 
-    /// The managed configuration in force at `at` (the latest when `None`):
-    /// `(version, applied_at, body)`.
+    /// The managed configuration in force at `at` (the latest when `None`).
     pub async fn config_version(
         &self,
-        at: Option<i64>,
-    ) -> Result<Option<(i64, i64, String)>, DbError> {
+        at: Option<Timestamp>,
+    ) -> Result<Option<ConfigVersionRow>, DbError> {
         let row = sqlx::query(
             "SELECT version, applied_at, body FROM config_versions WHERE applied_at <= $1 ORDER BY version DESC LIMIT 1",
         )
-        .bind(at.unwrap_or(i64::MAX))
+        .bind(at.unwrap_or(Timestamp::MAX).as_micros())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .transpose()
-            .map_err(|e: sqlx::Error| DbError::from(e))
+        row.map(|r| {
+            Ok(ConfigVersionRow {
+                version: r.try_get(0)?,
+                applied_at: time(&r, 1)?,
+                body: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
 
     /// Every approval: `(lane, ecosystem, name, version, approved_at)`.
@@ -742,7 +822,7 @@ impl Db {
                     version: r.try_get(3)?,
                     request_id: r.try_get(4)?,
                     approved_by: r.try_get(5)?,
-                    approved_at: r.try_get(6)?,
+                    approved_at: time(r, 6)?,
                 })
             })
             .collect()
@@ -763,24 +843,21 @@ impl Db {
                     name: r.try_get(2)?,
                     version: r.try_get(3)?,
                     sha256: r.try_get(4)?,
-                    approved_at: r.try_get(5)?,
+                    approved_at: time(r, 5)?,
                 })
             })
             .collect()
     }
 
-    /// The latest learned version of each advisory: `(id, body, learned_at)`.
-    pub async fn current_advisories(&self) -> Result<Vec<(String, String, i64)>, DbError> {
+    /// The latest learned version of each advisory.
+    pub async fn current_advisories(&self) -> Result<Vec<AdvisoryRow>, DbError> {
         let rows = sqlx::query(
             "SELECT a.id, a.body, a.learned_at FROM advisories a \
              WHERE a.learned_at = (SELECT MAX(b.learned_at) FROM advisories b WHERE b.id = a.id) ORDER BY a.id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_from_row).collect()
     }
 
     pub async fn audit_entries(&self, since_seq: i64) -> Result<Vec<audit::AuditRecord>, DbError> {
@@ -821,10 +898,7 @@ impl WriteTx {
             .bind(project)
             .fetch_all(&mut *self.tx)
             .await?;
-        Ok(rows
-            .iter()
-            .map(artifact_from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(artifact_from_row).collect()
     }
 
     /// Appends an entry to the hash-chained audit log.
@@ -841,10 +915,10 @@ impl WriteTx {
         sqlx::query(sql)
             .bind(&t.id)
             .bind(&t.name)
-            .bind(&t.role)
+            .bind(t.role.as_str())
             .bind(&t.secret_sha256)
-            .bind(t.created_at)
-            .bind(t.revoked_at)
+            .bind(t.created_at.as_micros())
+            .bind(t.revoked_at.map(Timestamp::as_micros))
             .bind(&t.lanes)
             .execute(&mut *self.tx)
             .await
@@ -859,10 +933,10 @@ impl WriteTx {
     }
 
     /// Revokes the active token of that name; false if there was none.
-    pub async fn revoke_token(&mut self, name: &str, at: i64) -> Result<bool, DbError> {
+    pub async fn revoke_token(&mut self, name: &str, at: Timestamp) -> Result<bool, DbError> {
         let done =
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
-                .bind(at)
+                .bind(at.as_micros())
                 .bind(name)
                 .execute(&mut *self.tx)
                 .await?;
@@ -882,18 +956,18 @@ impl WriteTx {
             .bind(&a.project)
             .bind(&a.display_name)
             .bind(&a.version)
-            .bind(&a.kind)
+            .bind(a.kind.as_str())
             .bind(&a.sha256)
             .bind(a.size)
             .bind(&a.requires_python)
             .bind(&a.metadata_sha256)
             .bind(&a.metadata_json)
             .bind(&a.yanked_reason)
-            .bind(a.upload_time)
-            .bind(a.first_seen)
+            .bind(a.upload_time.map(Timestamp::as_micros))
+            .bind(a.first_seen.as_micros())
             .bind(&a.uploaded_by)
             .bind(&a.upstream_url)
-            .bind(a.delisted_at)
+            .bind(a.delisted_at.map(Timestamp::as_micros))
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {
@@ -913,8 +987,8 @@ impl WriteTx {
         )
         .bind(&p.source)
         .bind(&p.project)
-        .bind(&p.status)
-        .bind(p.checked_at)
+        .bind(p.status.as_str())
+        .bind(p.checked_at.as_micros())
         .bind(&p.etag)
         .bind(&p.last_modified)
         .execute(&mut *self.tx)
@@ -933,9 +1007,9 @@ impl WriteTx {
         .bind(&a.requires_python)
         .bind(&a.metadata_sha256)
         .bind(&a.yanked_reason)
-        .bind(a.upload_time)
+        .bind(a.upload_time.map(Timestamp::as_micros))
         .bind(&a.upstream_url)
-        .bind(a.delisted_at)
+        .bind(a.delisted_at.map(Timestamp::as_micros))
         .bind(&a.metadata_json)
         .bind(&a.source)
         .bind(&a.filename)
@@ -949,7 +1023,7 @@ impl WriteTx {
         &mut self,
         id: &str,
         modified: &str,
-        learned_at: i64,
+        learned_at: Timestamp,
         origin: &str,
         body: &str,
         packages: &[String],
@@ -960,7 +1034,7 @@ impl WriteTx {
         )
         .bind(id)
         .bind(modified)
-        .bind(learned_at)
+        .bind(learned_at.as_micros())
         .bind(origin)
         .bind(body)
         .execute(&mut *self.tx)
@@ -979,7 +1053,7 @@ impl WriteTx {
         &mut self,
         id: &str,
         modified: &str,
-        learned_at: i64,
+        learned_at: Timestamp,
         packages: &[String],
     ) -> Result<(), DbError> {
         let none = [String::new()];
@@ -995,7 +1069,7 @@ impl WriteTx {
             )
             .bind(id)
             .bind(modified)
-            .bind(learned_at)
+            .bind(learned_at.as_micros())
             .bind(package)
             .execute(&mut *self.tx)
             .await?;
@@ -1010,13 +1084,14 @@ impl WriteTx {
             .await?;
         let id: i64 = row.try_get(0)?;
         sqlx::query(
-            "INSERT INTO requests (id, lane, requester, reason, created_at, state, body) VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+            "INSERT INTO requests (id, lane, requester, reason, created_at, state, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(r.lane)
         .bind(r.requester)
         .bind(r.reason)
-        .bind(r.created_at)
+        .bind(r.created_at.as_micros())
+        .bind(RequestState::Pending.as_str())
         .bind(r.body)
         .execute(&mut *self.tx)
         .await?;
@@ -1027,19 +1102,20 @@ impl WriteTx {
     pub async fn decide_request(
         &mut self,
         id: i64,
-        state: &str,
+        state: RequestState,
         by: &str,
-        at: i64,
+        at: Timestamp,
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
         let done = sqlx::query(
-            "UPDATE requests SET state = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND state = 'pending'",
+            "UPDATE requests SET state = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND state = $6",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(by)
-        .bind(at)
+        .bind(at.as_micros())
         .bind(reason)
         .bind(id)
+        .bind(RequestState::Pending.as_str())
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -1057,7 +1133,7 @@ impl WriteTx {
         .bind(&a.version)
         .bind(a.request_id)
         .bind(&a.approved_by)
-        .bind(a.approved_at)
+        .bind(a.approved_at.as_micros())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1074,7 +1150,7 @@ impl WriteTx {
         .bind(&f.name)
         .bind(&f.version)
         .bind(&f.sha256)
-        .bind(f.approved_at)
+        .bind(f.approved_at.as_micros())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1109,7 +1185,7 @@ impl WriteTx {
         project: &str,
         version: &str,
         reason: Option<&str>,
-        at: i64,
+        at: Timestamp,
     ) -> Result<u64, DbError> {
         let done = sqlx::query("UPDATE artifacts SET yanked_reason = $1 WHERE source = $2 AND project = $3 AND version = $4")
             .bind(reason)
@@ -1126,7 +1202,7 @@ impl WriteTx {
             .bind(source)
             .bind(project)
             .bind(version)
-            .bind(at)
+            .bind(at.as_micros())
             .bind(i64::from(reason.is_some()))
             .bind(reason)
             .execute(&mut *self.tx)
@@ -1138,7 +1214,7 @@ impl WriteTx {
     /// Appends a version of the managed configuration; returns its number.
     pub async fn insert_config_version(
         &mut self,
-        applied_at: i64,
+        applied_at: Timestamp,
         applied_by: &str,
         body: &str,
     ) -> Result<i64, DbError> {
@@ -1150,7 +1226,7 @@ impl WriteTx {
             "INSERT INTO config_versions (version, applied_at, applied_by, body) VALUES ($1, $2, $3, $4)",
         )
         .bind(version)
-        .bind(applied_at)
+        .bind(applied_at.as_micros())
         .bind(applied_by)
         .bind(body)
         .execute(&mut *self.tx)
@@ -1163,9 +1239,9 @@ impl WriteTx {
         &mut self,
         lane: &str,
         name: &str,
-        at: i64,
+        at: Timestamp,
         created_by: &str,
-        created_at: i64,
+        created_at: Timestamp,
     ) -> Result<bool, DbError> {
         let done = sqlx::query(
             "INSERT INTO snapshots (lane, name, at, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
@@ -1173,9 +1249,9 @@ impl WriteTx {
         )
         .bind(lane)
         .bind(name)
-        .bind(at)
+        .bind(at.as_micros())
         .bind(created_by)
-        .bind(created_at)
+        .bind(created_at.as_micros())
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() > 0)

@@ -38,12 +38,12 @@ impl Ecosystem {
 }
 
 words! {
-    /// What a stored file is: the PyPI `filetype` of a Python distribution, `source` for an R
-    /// source package.
+    /// What a stored file is: the PyPI `filetype` of a Python distribution, `r-source` for an
+    /// R source package.
     ArtifactKind "artifact kind" {
         BdistWheel = "bdist_wheel",
         Sdist = "sdist",
-        Source = "source",
+        RSource = "r-source",
     }
 }
 
@@ -89,6 +89,8 @@ mod tests {
         for eco in Ecosystem::ALL {
             assert_eq!(eco.as_str().parse::<Ecosystem>(), Ok(eco));
             assert_eq!(eco.to_string(), eco.as_str());
+            // Widths apply, as tables print them.
+            assert_eq!(format!("{eco:<6}|"), format!("{:<6}|", eco.as_str()));
             assert_eq!(Ecosystem::ALL[eco.index()], eco);
         }
         for kind in ArtifactKind::ALL {
@@ -109,7 +111,7 @@ mod tests {
     fn spellings_are_the_stored_ones() {
         assert_eq!(ArtifactKind::BdistWheel.as_str(), "bdist_wheel");
         assert_eq!(ArtifactKind::Sdist.as_str(), "sdist");
-        assert_eq!(ArtifactKind::Source.as_str(), "source");
+        assert_eq!(ArtifactKind::RSource.as_str(), "r-source");
         assert_eq!(PageStatus::Found.as_str(), "found");
         assert_eq!(RequestState::Pending.as_str(), "pending");
         assert_eq!(Ecosystem::Cran.osv_name(), "CRAN");

@@ -69,7 +69,7 @@ impl Timestamp {
 /// The RFC 3339 form ([`Timestamp::to_rfc3339`]).
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        f.pad(&self.to_rfc3339())
     }
 }
 

@@ -10,7 +10,7 @@ use airlock_policy::{AdvisoryDb, Pep440Order, RVersionOrder};
 use crate::{pypa, r_db};
 
 /// 2026-11-24 00:00 UTC.
-const NOW: Timestamp = 1_795_478_400 * MICROS_PER_SECOND;
+const NOW: Timestamp = Timestamp::from_micros(1_795_478_400 * MICROS_PER_SECOND);
 
 fn lane(name: &str, toml_text: &str) -> LanePolicy {
     let mut policy: LanePolicy = toml::from_str(toml_text).unwrap();
