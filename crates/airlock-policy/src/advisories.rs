@@ -146,7 +146,7 @@ impl AdvisorySource for Index {
 /// for CRAN (and for any other ecosystem a record may name).
 pub fn new_index(advisories: Vec<Advisory>) -> Index {
     Index::new(advisories, |ecosystem, name| {
-        if ecosystem.eq_ignore_ascii_case("pypi") {
+        if ecosystem.eq_ignore_ascii_case(Ecosystem::Pypi.osv_name()) {
             airlock_pypi::name::normalize(name)
         } else {
             name.to_owned()

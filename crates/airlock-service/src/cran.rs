@@ -16,7 +16,7 @@ use airlock_cran::packages::{self, PackagesEntry};
 use airlock_cran::rds::{self, ArchivedFile};
 use airlock_cran::tarball::{self, Limits};
 use airlock_cran::version::RVersion;
-use airlock_store::ArtifactRow;
+use airlock_store::{ArtifactMetadata, ArtifactRow};
 use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use bytes::Bytes;
 
@@ -67,14 +67,22 @@ pub(crate) struct CranView {
     expires: Option<std::time::Instant>,
 }
 
+/// The PACKAGES fields of an entry, as stored with its artifact.
+fn packages_fields(entry: &PackagesEntry) -> std::collections::BTreeMap<String, String> {
+    entry
+        .fields()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
+        .collect()
+}
+
 /// The PACKAGES fields of an R package as stored with its artifact.
 fn entry_of(row: &ArtifactRow) -> Option<PackagesEntry> {
-    let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
-    let fields = value.get("packages")?.as_object()?;
-    let paragraph: Paragraph = fields
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-        .collect();
+    let fields = &row.metadata.packages;
+    if fields.is_empty() {
+        return None;
+    }
+    let paragraph: Paragraph = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     PackagesEntry::from_paragraph(&paragraph).ok()
 }
 
@@ -143,11 +151,7 @@ impl Airlock {
         if let Some(title) = inspected.description.title() {
             check_text("DESCRIPTION field Title", title, MAX_TITLE_LEN)?;
         }
-        let fields: serde_json::Map<String, serde_json::Value> = entry
-            .fields()
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_string(), serde_json::Value::String(v?.to_string()))))
-            .collect();
+        let fields = packages_fields(&entry);
         let now = Timestamp::now();
         let row = ArtifactRow {
             source: source.to_string(),
@@ -160,11 +164,11 @@ impl Airlock {
             size: content.size as i64,
             requires_python: None,
             metadata_sha256: None,
-            metadata_json: serde_json::json!({
-                "packages": fields,
-                "title": inspected.description.title(),
-            })
-            .to_string(),
+            metadata: ArtifactMetadata {
+                packages: fields,
+                title: inspected.description.title().map(str::to_string),
+                ..ArtifactMetadata::default()
+            },
             yanked_reason: None,
             upload_time: Some(now),
             first_seen: now,
@@ -364,7 +368,7 @@ fn listed_row(
         size: -1,
         requires_python: None,
         metadata_sha256: None,
-        metadata_json: "{}".to_string(),
+        metadata: ArtifactMetadata::default(),
         yanked_reason: None,
         upload_time: None,
         first_seen: now,
@@ -468,15 +472,11 @@ impl Airlock {
                 url.to_string(),
                 now,
             );
-            let fields: serde_json::Map<String, serde_json::Value> = entry
-                .fields()
-                .into_iter()
-                .filter_map(|(k, v)| {
-                    Some((k.to_string(), serde_json::Value::String(v?.to_string())))
-                })
-                .collect();
-            row.metadata_json =
-                serde_json::json!({ "packages": fields, "md5": entry.md5sum }).to_string();
+            row.metadata = ArtifactMetadata {
+                packages: packages_fields(&entry),
+                md5: entry.md5sum.clone(),
+                ..ArtifactMetadata::default()
+            };
             listed.push(row);
         }
         // Archived versions: a missing archive.rds means none; an unreadable one leaves what we had.
@@ -538,8 +538,8 @@ impl Airlock {
                     let mut merged = old.clone();
                     merged.upstream_url = new.upstream_url;
                     merged.delisted_at = None;
-                    if new.metadata_json != "{}" {
-                        merged.metadata_json = new.metadata_json;
+                    if !new.metadata.is_empty() {
+                        merged.metadata = new.metadata;
                     }
                     if merged.size < 0 {
                         merged.size = new.size;

@@ -16,34 +16,24 @@ pub(crate) fn license_of(
     row: &ArtifactRow,
     eco: Ecosystem,
 ) -> Option<airlock_license::LicenseInfo> {
-    let meta: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
+    let meta = &row.metadata;
     match eco {
         Ecosystem::Pypi => {
-            let expression = meta.get("license_expression").and_then(|v| v.as_str());
-            let license = meta.get("license").and_then(|v| v.as_str());
-            let classifiers: Vec<String> = meta
-                .get("classifiers")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| c.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if expression.is_none() && license.is_none() && classifiers.is_empty() {
+            let expression = meta.license_expression.as_deref();
+            let license = meta.license.as_deref();
+            if expression.is_none() && license.is_none() && meta.classifiers.is_empty() {
                 return None;
             }
             Some(airlock_license::from_python(
                 expression,
                 license,
-                &classifiers,
+                &meta.classifiers,
             ))
         }
         Ecosystem::Cran => meta
-            .get("packages")
-            .and_then(|p| p.get("License"))
-            .and_then(|v| v.as_str())
-            .map(airlock_license::from_r),
+            .packages
+            .get("License")
+            .map(|l| airlock_license::from_r(l)),
     }
 }
 

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use airlock_config::{SourceConfig, SourceKind};
 use airlock_pypi::filename::{DistFilename, DistKind};
 use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
-use airlock_store::{ArtifactRow, ProxyPageRow};
-use airlock_types::{PageStatus, Timestamp};
+use airlock_store::{ArtifactMetadata, ArtifactRow, ProxyPageRow};
+use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use airlock_upstream::{PageFetch, Upstream, UpstreamConfig, UpstreamError, Validators};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -411,7 +411,7 @@ fn diff_listing(
                 size: f.size.map(|s| s as i64).unwrap_or(-1),
                 requires_python: f.requires_python.clone(),
                 metadata_sha256: metadata_sha.filter(|_| dist.kind() == DistKind::Wheel),
-                metadata_json: "{}".to_string(),
+                metadata: ArtifactMetadata::default(),
                 yanked_reason: f.yanked.clone(),
                 upload_time: f
                     .upload_time
@@ -725,9 +725,9 @@ impl Airlock {
         self.blobs.put_file(path, &actual).await?;
         // The wheel's own METADATA is stored either way: it serves `.metadata` when the upstream
         // declared a hash but cannot deliver, and is advertised when the upstream declared none.
-        let extracted = match row.kind.as_str() {
-            "bdist_wheel" => self.extract_wheel_metadata(&actual, &row.filename).await,
-            _ => None,
+        let extracted = match row.kind {
+            ArtifactKind::BdistWheel => self.extract_wheel_metadata(&actual, &row.filename).await,
+            ArtifactKind::Sdist | ArtifactKind::RSource => None,
         };
         let metadata_sha256 = row.metadata_sha256.clone().or(extracted);
         let mut updated = row.clone();
@@ -841,6 +841,5 @@ pub(crate) const CRAN_INDEX_KEY: &str = "src/contrib";
 
 /// The MD5 an upstream's PACKAGES declared for a file, if any.
 pub(crate) fn declared_md5(row: &ArtifactRow) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
-    value.get("md5")?.as_str().map(str::to_ascii_lowercase)
+    row.metadata.md5.as_deref().map(str::to_ascii_lowercase)
 }

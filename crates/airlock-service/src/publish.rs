@@ -5,7 +5,7 @@
 use airlock_config::{Ecosystem, SourceKind};
 use airlock_pypi::archive::{self, Limits};
 use airlock_pypi::filename::{DistFilename, DistKind};
-use airlock_store::ArtifactRow;
+use airlock_store::{ArtifactMetadata, ArtifactRow};
 use airlock_types::Timestamp;
 use bytes::Bytes;
 
@@ -285,15 +285,15 @@ impl Airlock {
             size: content.size as i64,
             requires_python: meta.requires_python.clone(),
             metadata_sha256: metadata_sha256.clone(),
-            metadata_json: serde_json::json!({
-                "metadata_version": meta.metadata_version,
-                "summary": meta.summary,
-                "requires_dist": meta.requires_dist,
-                "license": meta.license,
-                "license_expression": meta.license_expression,
-                "classifiers": meta.classifiers,
-            })
-            .to_string(),
+            metadata: ArtifactMetadata {
+                metadata_version: Some(meta.metadata_version.clone()),
+                summary: meta.summary.clone(),
+                requires_dist: meta.requires_dist.clone(),
+                license: meta.license.clone(),
+                license_expression: meta.license_expression.clone(),
+                classifiers: meta.classifiers.clone(),
+                ..ArtifactMetadata::default()
+            },
             yanked_reason: None,
             upload_time: Some(now),
             first_seen: now,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use airlock_config::Ecosystem;
 use airlock_config::LaneConfig;
 use airlock_manifest::{Entry, Kind, Manifest};
-use airlock_store::{ApprovalRow, NewRequest, RequestRow};
+use airlock_store::{ApprovalRow, ArtifactMetadata, NewRequest, RequestRow};
 use airlock_types::{RequestState, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -503,8 +503,7 @@ impl Airlock {
                     continue;
                 };
                 let needed_by = format!("{}=={version}", e.name);
-                for (name, requirement) in declared_dependencies(eco, &row.metadata_json, lane_cfg)
-                {
+                for (name, requirement) in declared_dependencies(eco, &row.metadata, lane_cfg) {
                     if !requested.contains(&(eco, name.clone())) {
                         wanted.push((eco, name, requirement, needed_by.clone()));
                     }
@@ -555,12 +554,9 @@ impl Airlock {
 /// and platforms, with no extra (a marker that does not parse counts as applying).
 fn declared_dependencies(
     eco: Ecosystem,
-    metadata_json: &str,
+    meta: &ArtifactMetadata,
     lane: &airlock_config::LaneConfig,
 ) -> Vec<(String, String)> {
-    let Ok(meta) = serde_json::from_str::<serde_json::Value>(metadata_json) else {
-        return Vec::new();
-    };
     let pythons = lane.python_versions();
     let platforms: Vec<airlock_manifest::Platform> = if lane.platforms.is_empty() {
         airlock_manifest::Platform::ALL.to_vec()
@@ -572,11 +568,9 @@ fn declared_dependencies(
     };
     match eco {
         Ecosystem::Pypi => meta
-            .get("requires_dist")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str())
+            .requires_dist
+            .iter()
+            .map(String::as_str)
             .filter(|req| {
                 req.split_once(';').is_none_or(|(_, marker)| {
                     airlock_manifest::marker_applies(marker.trim(), &pythons, &platforms)
@@ -593,19 +587,14 @@ fn declared_dependencies(
                     .then(|| (airlock_pypi::name::normalize(&name), req.trim().to_string()))
             })
             .collect(),
-        Ecosystem::Cran => {
-            let fields = meta.get("packages");
-            ["Depends", "Imports", "LinkingTo"]
-                .iter()
-                .filter_map(|f| fields.and_then(|p| p.get(*f)).and_then(|v| v.as_str()))
-                .filter_map(|text| airlock_cran::deps::parse_deps(text).ok())
-                .flatten()
-                .filter(|d| {
-                    !d.is_r() && !airlock_cran::deps::BASE_PACKAGES.contains(&d.name.as_str())
-                })
-                .map(|d| (d.name.clone(), d.to_string()))
-                .collect()
-        }
+        Ecosystem::Cran => ["Depends", "Imports", "LinkingTo"]
+            .iter()
+            .filter_map(|f| meta.packages.get(*f))
+            .filter_map(|text| airlock_cran::deps::parse_deps(text).ok())
+            .flatten()
+            .filter(|d| !d.is_r() && !airlock_cran::deps::BASE_PACKAGES.contains(&d.name.as_str()))
+            .map(|d| (d.name.clone(), d.to_string()))
+            .collect(),
     }
 }
 

@@ -9,6 +9,7 @@ use airlock_types::{
 
 use crate::audit::{self, AuditEntry};
 pub use crate::error::DbError;
+use crate::metadata::ArtifactMetadata;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -53,8 +54,8 @@ pub struct ArtifactRow {
     pub requires_python: Option<String>,
     /// sha256 of the extracted metadata file (PEP 658), stored as a blob of its own.
     pub metadata_sha256: Option<String>,
-    /// Parsed metadata fields (JSON object), kept for policy and requests.
-    pub metadata_json: String,
+    /// What is kept of the file's own metadata, for policy, requests and CRAN indexes.
+    pub metadata: ArtifactMetadata,
     /// `None`: not yanked; `Some("")`: yanked without a reason.
     pub yanked_reason: Option<String>,
     pub upload_time: Option<Timestamp>,
@@ -254,7 +255,7 @@ fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
         size: r.try_get(7)?,
         requires_python: r.try_get(8)?,
         metadata_sha256: r.try_get(9)?,
-        metadata_json: r.try_get(10)?,
+        metadata: metadata_of(r, 10)?,
         yanked_reason: r.try_get(11)?,
         upload_time: opt_time(r, 12)?,
         first_seen: time(r, 13)?,
@@ -262,6 +263,16 @@ fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
         upstream_url: r.try_get(15)?,
         delisted_at: opt_time(r, 16)?,
     })
+}
+
+/// The `metadata_json` column; text that is no metadata object reads as nothing known, as it
+/// always has (its readers fall back: an unknown licence, no declared dependencies).
+fn metadata_of(r: &sqlx::any::AnyRow, index: usize) -> Result<ArtifactMetadata, DbError> {
+    let text: String = r.try_get(index)?;
+    Ok(ArtifactMetadata::from_json(&text).unwrap_or_else(|| {
+        tracing::warn!(metadata = %text, "stored artifact metadata is not an object; ignoring it");
+        ArtifactMetadata::default()
+    }))
 }
 
 fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, DbError> {
@@ -961,7 +972,7 @@ impl WriteTx {
             .bind(a.size)
             .bind(&a.requires_python)
             .bind(&a.metadata_sha256)
-            .bind(&a.metadata_json)
+            .bind(a.metadata.to_json())
             .bind(&a.yanked_reason)
             .bind(a.upload_time.map(Timestamp::as_micros))
             .bind(a.first_seen.as_micros())
@@ -1010,7 +1021,7 @@ impl WriteTx {
         .bind(a.upload_time.map(Timestamp::as_micros))
         .bind(&a.upstream_url)
         .bind(a.delisted_at.map(Timestamp::as_micros))
-        .bind(&a.metadata_json)
+        .bind(a.metadata.to_json())
         .bind(&a.source)
         .bind(&a.filename)
         .execute(&mut *self.tx)

@@ -9,6 +9,7 @@ mod audit;
 mod blobs;
 mod db;
 mod error;
+mod metadata;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};
@@ -17,3 +18,4 @@ pub use db::{
     ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, NewRequest, ProjectName,
     ProxyPageRow, RequestRow, SnapshotRow, TokenRow, WriteTx, YankEvent,
 };
+pub use metadata::ArtifactMetadata;

@@ -1,4 +1,4 @@
-use airlock_store::{ArtifactRow, AuditEntry, DbError, ProjectName, TokenRow};
+use airlock_store::{ArtifactMetadata, ArtifactRow, AuditEntry, DbError, ProjectName, TokenRow};
 use airlock_types::{ArtifactKind, PageStatus, RequestState, Role, Timestamp};
 
 use crate::Backends;
@@ -15,7 +15,7 @@ fn artifact(filename: &str, version: &str) -> ArtifactRow {
         size: 10,
         requires_python: Some(">=3.8".into()),
         metadata_sha256: None,
-        metadata_json: "{}".into(),
+        metadata: ArtifactMetadata::default(),
         yanked_reason: None,
         upload_time: Some(Timestamp::from_micros(1_700_000_000_000_000)),
         first_seen: Timestamp::from_micros(1_700_000_000_000_000),
@@ -386,6 +386,74 @@ async fn words_and_times_are_stored_as_before() {
                 .is_empty(),
             "{backend}"
         );
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn artifact_metadata_as_written_so_far_reads_back() {
+    let b = Backends::new().await;
+    for ((backend, db), url) in b.dbs.iter().zip(&b.urls) {
+        let insert = |filename: &str, kind: &str, metadata: &str| {
+            format!(
+                "INSERT INTO artifacts (source, filename, project, display_name, version, kind, sha256, size, \
+                 metadata_json, first_seen) VALUES ('s', '{filename}', 'p', 'p', '1.0', '{kind}', '', -1, '{metadata}', 1)"
+            )
+        };
+        // A hosted Python upload, as publishing wrote it.
+        raw(url, &insert(
+            "p-1.0-py3-none-any.whl",
+            "bdist_wheel",
+            r#"{"metadata_version":"2.1","summary":null,"requires_dist":["idna>=2.5"],"license":null,"license_expression":"MIT","classifiers":[]}"#,
+        ))
+        .await;
+        // An R upload, and a file a CRAN proxy listed.
+        raw(
+            url,
+            &insert(
+                "p_1.0.tar.gz",
+                "r-source",
+                r#"{"packages":{"Package":"p","Version":"1.0","Imports":"dep"},"title":"P"}"#,
+            ),
+        )
+        .await;
+        raw(
+            url,
+            &insert(
+                "p_0.9.tar.gz",
+                "r-source",
+                r#"{"packages":{"Package":"p","Version":"0.9"},"md5":"ABCDEF"}"#,
+            ),
+        )
+        .await;
+        // A proxied file not fetched yet, and text that is no object.
+        raw(url, &insert("p-1.0.tar.gz", "sdist", "{}")).await;
+        raw(url, &insert("p-0.9.tar.gz", "sdist", "not json")).await;
+
+        let get = |f: &'static str| async move { db.artifact("s", f).await.unwrap().unwrap() };
+        let wheel = get("p-1.0-py3-none-any.whl").await;
+        assert_eq!(wheel.kind, ArtifactKind::BdistWheel, "{backend}");
+        assert_eq!(wheel.metadata.requires_dist, ["idna>=2.5"], "{backend}");
+        assert_eq!(wheel.metadata.license_expression.as_deref(), Some("MIT"));
+        assert_eq!(wheel.metadata.summary, None);
+        let r = get("p_1.0.tar.gz").await;
+        assert_eq!(r.kind, ArtifactKind::RSource, "{backend}");
+        assert_eq!(r.metadata.packages["Imports"], "dep", "{backend}");
+        assert_eq!(r.metadata.title.as_deref(), Some("P"));
+        assert_eq!(
+            get("p_0.9.tar.gz").await.metadata.md5.as_deref(),
+            Some("ABCDEF")
+        );
+        assert!(get("p-1.0.tar.gz").await.metadata.is_empty(), "{backend}");
+        assert!(get("p-0.9.tar.gz").await.metadata.is_empty(), "{backend}");
+
+        // Written again, an empty metadata is `{}` as before, and a full one reads back equal.
+        let mut tx = db.write().await.unwrap();
+        let mut copy = wheel.clone();
+        copy.filename = "p-1.0-py2-none-any.whl".into();
+        tx.insert_artifact(&copy).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(db.artifact("s", &copy.filename).await.unwrap(), Some(copy));
     }
     b.drop_all().await;
 }
