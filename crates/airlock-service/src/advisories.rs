@@ -244,7 +244,7 @@ impl Airlock {
                 found.push((&key.id, &key.modified, row.learned_at, packages));
             }
         }
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_derived().await?;
         for (id, modified, learned_at, packages) in &found {
             tx.record_advisory_packages(id, modified, *learned_at, packages)
                 .await?;

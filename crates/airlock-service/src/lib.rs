@@ -211,12 +211,11 @@ impl Airlock {
     /// Commits a write transaction with its audit entry, then drops stale views.
     async fn commit(
         &self,
-        mut tx: airlock_store::WriteTx,
+        tx: airlock_store::WriteTx,
         entry: AuditEntry,
     ) -> Result<(), ServiceError> {
-        tx.audit(&entry).await?;
         let revision = tx.revision();
-        tx.commit().await?;
+        tx.commit(&entry).await?;
         self.observe_revision(revision);
         Ok(())
     }

@@ -393,15 +393,28 @@ impl Db {
         Ok(row.try_get(0)?)
     }
 
-    /// Starts a write transaction: bumps the revision first, which takes the write lock.
+    /// Starts a write transaction: bumps the revision first, which takes the write lock. It
+    /// commits only with its audit entry ([`WriteTx::commit`]).
     pub async fn write(&self) -> Result<WriteTx, DbError> {
+        let (tx, revision) = self.begin_write().await?;
+        Ok(WriteTx { tx, revision })
+    }
+
+    /// Starts a transaction that writes only data derived from what is already stored and
+    /// audited (see [`DerivedTx`]); it takes the write lock as [`Db::write`] does.
+    pub async fn write_derived(&self) -> Result<DerivedTx, DbError> {
+        let (tx, _) = self.begin_write().await?;
+        Ok(DerivedTx { tx })
+    }
+
+    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, sqlx::Any>, i64), DbError> {
         let mut tx = self.pool.begin().await?;
         let row =
             sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
                 .fetch_one(&mut *tx)
                 .await?;
         let revision = row.try_get(0)?;
-        Ok(WriteTx { tx, revision })
+        Ok((tx, revision))
     }
 
     pub async fn token_by_id(&self, id: &str) -> Result<Option<TokenRow>, DbError> {
@@ -876,7 +889,8 @@ impl Db {
     }
 }
 
-/// A write transaction; dropping it without [`WriteTx::commit`] rolls everything back.
+/// A write transaction; dropping it without [`WriteTx::commit`] rolls everything back. Every
+/// write is audited: the only way to commit one appends its audit entry in the same transaction.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     revision: i64,
@@ -887,7 +901,10 @@ impl WriteTx {
         self.revision
     }
 
-    pub async fn commit(self) -> Result<(), DbError> {
+    /// Appends `entry` to the hash-chained audit log and commits: the change and its entry land
+    /// together or not at all.
+    pub async fn commit(mut self, entry: &AuditEntry) -> Result<(), DbError> {
+        audit::append(&mut self.tx, entry).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -910,11 +927,6 @@ impl WriteTx {
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter().map(artifact_from_row).collect()
-    }
-
-    /// Appends an entry to the hash-chained audit log.
-    pub async fn audit(&mut self, entry: &AuditEntry) -> Result<(), DbError> {
-        audit::append(&mut self.tx, entry).await
     }
 
     pub async fn insert_token(&mut self, t: &TokenRow) -> Result<(), DbError> {
@@ -1053,39 +1065,8 @@ impl WriteTx {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        self.record_advisory_packages(id, modified, learned_at, packages)
-            .await?;
+        record_advisory_packages(&mut self.tx, id, modified, learned_at, packages).await?;
         Ok(true)
-    }
-
-    /// Records the packages an advisory version names (see [`Db::advisory_packages`]); also for
-    /// versions stored before packages were recorded.
-    pub async fn record_advisory_packages(
-        &mut self,
-        id: &str,
-        modified: &str,
-        learned_at: Timestamp,
-        packages: &[String],
-    ) -> Result<(), DbError> {
-        let none = [String::new()];
-        let packages = if packages.is_empty() {
-            &none[..]
-        } else {
-            packages
-        };
-        for package in packages {
-            sqlx::query(
-                "INSERT INTO advisory_packages (id, modified, learned_at, package) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id, modified, package) DO NOTHING",
-            )
-            .bind(id)
-            .bind(modified)
-            .bind(learned_at.as_micros())
-            .bind(package)
-            .execute(&mut *self.tx)
-            .await?;
-        }
-        Ok(())
     }
 
     /// Stores a new request; its id is the next free one.
@@ -1267,6 +1248,61 @@ impl WriteTx {
         .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// A transaction that writes only data derived from rows already stored (and audited when they
+/// were), such as the packages of advisory versions stored before those were recorded. Nothing
+/// it writes changes what a lane serves or what anyone did, so it commits without an audit entry;
+/// it has no method that could write anything else.
+pub struct DerivedTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+}
+
+impl DerivedTx {
+    /// Records the packages a stored advisory version names (see [`Db::advisory_packages`]).
+    pub async fn record_advisory_packages(
+        &mut self,
+        id: &str,
+        modified: &str,
+        learned_at: Timestamp,
+        packages: &[String],
+    ) -> Result<(), DbError> {
+        record_advisory_packages(&mut self.tx, id, modified, learned_at, packages).await
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Records the packages an advisory version names; `''` when it names none.
+async fn record_advisory_packages(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+    modified: &str,
+    learned_at: Timestamp,
+    packages: &[String],
+) -> Result<(), DbError> {
+    let none = [String::new()];
+    let packages = if packages.is_empty() {
+        &none[..]
+    } else {
+        packages
+    };
+    for package in packages {
+        sqlx::query(
+            "INSERT INTO advisory_packages (id, modified, learned_at, package) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id, modified, package) DO NOTHING",
+        )
+        .bind(id)
+        .bind(modified)
+        .bind(learned_at.as_micros())
+        .bind(package)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The URL without its password, for messages and logs.

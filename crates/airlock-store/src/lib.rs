@@ -15,7 +15,7 @@ pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
-    ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, NewRequest, ProjectName,
-    ProxyPageRow, RequestRow, SnapshotRow, TokenRow, WriteTx, YankEvent,
+    ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, DerivedTx, NewRequest,
+    ProjectName, ProxyPageRow, RequestRow, SnapshotRow, TokenRow, WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

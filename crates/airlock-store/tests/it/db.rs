@@ -43,9 +43,12 @@ async fn artifacts_round_trip_conflict_and_yank() {
         let a = artifact("demo-1.0-py3-none-any.whl", "1.0");
         let mut tx = db.write().await.unwrap();
         tx.insert_artifact(&a).await.unwrap();
-        tx.audit(&audit("upload")).await.unwrap();
         assert_eq!(tx.revision(), before + 1, "{backend}");
-        tx.commit().await.unwrap();
+        tx.commit(&audit("upload")).await.unwrap();
+        // The write and its audit entry landed together.
+        let entries = db.audit_entries(0).await.unwrap();
+        assert_eq!(entries.len(), 1, "{backend}");
+        assert_eq!(entries[0].action, "upload", "{backend}");
 
         let got = db.artifact("internal-pypi", &a.filename).await.unwrap();
         assert_eq!(got.as_ref(), Some(&a), "{backend}");
@@ -94,7 +97,7 @@ async fn artifacts_round_trip_conflict_and_yank() {
         )
         .await
         .unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let rows = db.project_artifacts("internal-pypi", "demo").await.unwrap();
         assert_eq!(rows[0].yanked_reason.as_deref(), Some("again"), "{backend}");
         // Every yank and un-yank is kept, in order, for snapshots.
@@ -123,7 +126,6 @@ async fn an_uncommitted_write_leaves_nothing() {
             tx.insert_artifact(&artifact("x-1-py3-none-any.whl", "1"))
                 .await
                 .unwrap();
-            tx.audit(&audit("upload")).await.unwrap();
         }
         assert!(
             db.artifact("internal-pypi", "x-1-py3-none-any.whl")
@@ -160,7 +162,7 @@ async fn tokens_names_are_unique_among_active_tokens() {
         drop(tx);
         let mut tx = db.write().await.unwrap();
         tx.insert_token(&t("a")).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let mut tx = db.write().await.unwrap();
         assert!(
             tx.revoke_token("ci", Timestamp::from_micros(9))
@@ -173,7 +175,7 @@ async fn tokens_names_are_unique_among_active_tokens() {
                 .unwrap()
         );
         tx.insert_token(&t("b")).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let all = db.tokens().await.unwrap();
         assert_eq!(all.len(), 2, "{backend}");
         assert_eq!(
@@ -193,9 +195,8 @@ async fn audit_entries_are_chained_and_concurrent_writers_serialise() {
         for i in 0..16 {
             let db = db.clone();
             handles.push(tokio::spawn(async move {
-                let mut tx = db.write().await.unwrap();
-                tx.audit(&audit(&format!("a{i}"))).await.unwrap();
-                tx.commit().await.unwrap();
+                let tx = db.write().await.unwrap();
+                tx.commit(&audit(&format!("a{i}"))).await.unwrap();
             }));
         }
         for h in handles {
@@ -230,7 +231,7 @@ async fn proxy_pages_upsert_and_touch_without_a_revision() {
         listed.sha256 = String::new();
         listed.upstream_url = Some("https://up.example/demo-1.0.tar.gz".into());
         tx.insert_artifact(&listed).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
 
         page.status = PageStatus::Missing;
         page.etag = None;
@@ -239,7 +240,7 @@ async fn proxy_pages_upsert_and_touch_without_a_revision() {
         listed.sha256 = "cd".repeat(32);
         listed.delisted_at = Some(Timestamp::from_micros(99));
         tx.update_listed_artifact(&listed).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         assert_eq!(
             db.proxy_page("pypi", "demo").await.unwrap().as_ref(),
             Some(&page),
@@ -291,10 +292,10 @@ async fn approval_files_are_pinned_once_each() {
         let mut tx = db.write().await.unwrap();
         tx.insert_approval_file(&file("aa", 1)).await.unwrap();
         tx.insert_approval_file(&file("aa", 2)).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let mut tx = db.write().await.unwrap();
         tx.insert_approval_file(&file("bb", 3)).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         assert_eq!(
             db.approval_files().await.unwrap(),
             vec![file("aa", 1), file("bb", 3)],
@@ -452,7 +453,7 @@ async fn artifact_metadata_as_written_so_far_reads_back() {
         let mut copy = wheel.clone();
         copy.filename = "p-1.0-py2-none-any.whl".into();
         tx.insert_artifact(&copy).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         assert_eq!(db.artifact("s", &copy.filename).await.unwrap(), Some(copy));
     }
     b.drop_all().await;
