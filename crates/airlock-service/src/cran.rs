@@ -17,6 +17,9 @@ use airlock_cran::rds::{self, ArchivedFile};
 use airlock_cran::tarball::{self, Limits};
 use airlock_cran::version::RVersion;
 use airlock_store::{ArtifactMetadata, ArtifactRow};
+
+use crate::listing::diff_listing;
+use crate::rows::{FileId, Origin, artifact_row};
 use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use bytes::Bytes;
 
@@ -152,30 +155,27 @@ impl Airlock {
             check_text("DESCRIPTION field Title", title, MAX_TITLE_LEN)?;
         }
         let fields = packages_fields(&entry);
-        let now = Timestamp::now();
-        let row = ArtifactRow {
-            source: source.to_string(),
-            filename: content.filename.clone(),
-            project: entry.package.clone(),
-            display_name: entry.package.clone(),
-            version: entry.version.clone(),
-            kind: ArtifactKind::RSource,
-            sha256: content.sha256.clone(),
-            size: content.size as i64,
-            requires_python: None,
-            metadata_sha256: None,
-            metadata: ArtifactMetadata {
+        let row = artifact_row(
+            FileId {
+                source,
+                filename: content.filename.clone(),
+                project: entry.package.clone(),
+                display_name: entry.package.clone(),
+                version: entry.version.clone(),
+                kind: ArtifactKind::RSource,
+            },
+            Origin::Uploaded {
+                sha256: content.sha256.clone(),
+                size: content.size as i64,
+                by: who.name.clone(),
+            },
+            ArtifactMetadata {
                 packages: fields,
                 title: inspected.description.title().map(str::to_string),
                 ..ArtifactMetadata::default()
             },
-            yanked_reason: None,
-            upload_time: Some(now),
-            first_seen: now,
-            uploaded_by: Some(who.name.clone()),
-            upstream_url: None,
-            delisted_at: None,
-        };
+            Timestamp::now(),
+        );
         self.store_upload(who, row, &content, &same, &same).await
     }
 
@@ -357,25 +357,19 @@ fn listed_row(
     url: String,
     now: Timestamp,
 ) -> ArtifactRow {
-    ArtifactRow {
-        source: source.to_string(),
-        filename,
-        project: package.to_string(),
-        display_name: package.to_string(),
-        version: version.to_string(),
-        kind: ArtifactKind::RSource,
-        sha256: String::new(),
-        size: -1,
-        requires_python: None,
-        metadata_sha256: None,
-        metadata: ArtifactMetadata::default(),
-        yanked_reason: None,
-        upload_time: None,
-        first_seen: now,
-        uploaded_by: None,
-        upstream_url: Some(url),
-        delisted_at: None,
-    }
+    artifact_row(
+        FileId {
+            source,
+            filename,
+            project: package.to_string(),
+            display_name: package.to_string(),
+            version: version.to_string(),
+            kind: ArtifactKind::RSource,
+        },
+        Origin::Listed { url },
+        ArtifactMetadata::default(),
+        now,
+    )
 }
 
 impl Airlock {
@@ -522,48 +516,21 @@ impl Airlock {
             }
         }
         let existing = self.db.source_artifacts(&src.name).await?;
-        let mut by_name: HashMap<&str, &ArtifactRow> =
-            existing.iter().map(|r| (r.filename.as_str(), r)).collect();
-        let mut inserts = Vec::new();
-        let mut updates = Vec::new();
-        // Current entries win over archived ones of the same file name.
-        let mut seen = std::collections::HashSet::new();
-        for new in listed.into_iter().chain(archived) {
-            if !seen.insert(new.filename.clone()) {
-                continue;
-            }
-            match by_name.remove(new.filename.as_str()) {
-                None => inserts.push(new),
-                Some(old) => {
-                    let mut merged = old.clone();
-                    merged.upstream_url = new.upstream_url;
-                    merged.delisted_at = None;
-                    if !new.metadata.is_empty() {
-                        merged.metadata = new.metadata;
-                    }
-                    if merged.size < 0 {
-                        merged.size = new.size;
-                    }
-                    if merged.upload_time.is_none() {
-                        merged.upload_time = new.upload_time;
-                    }
-                    if &merged != old {
-                        updates.push(merged);
-                    }
-                }
-            }
-        }
-        for old in by_name.into_values() {
-            let was_archived = old
-                .upstream_url
-                .as_deref()
-                .is_some_and(|u| u.contains("/Archive/"));
-            if old.delisted_at.is_none() && (archive.is_some() || !was_archived) {
-                let mut gone = old.clone();
-                gone.delisted_at = Some(now);
-                updates.push(gone);
-            }
-        }
+        // Current entries win over archived ones of the same file name. An archived file is
+        // delisted only when the archive was read. CRAN indexes declare no sha256.
+        let diff = diff_listing(
+            &existing,
+            listed.into_iter().chain(archived),
+            |_| true,
+            |old| {
+                let was_archived = old
+                    .upstream_url
+                    .as_deref()
+                    .is_some_and(|u| u.contains("/Archive/"));
+                archive.is_some() || !was_archived
+            },
+            now,
+        );
         let page = airlock_store::ProxyPageRow {
             source: src.name.clone(),
             project: CRAN_INDEX_KEY.to_string(),
@@ -572,8 +539,9 @@ impl Airlock {
             etag: new_validators.etag,
             last_modified: new_validators.last_modified,
         };
-        self.store_listing(&page, &inserts, &updates).await?;
-        tracing::info!(source = %src.name, new_files = inserts.len(), changed_files = updates.len(), "CRAN proxy index refreshed");
+        self.store_listing(&page, &diff.inserts, &diff.updates)
+            .await?;
+        tracing::info!(source = %src.name, new_files = diff.inserts.len(), changed_files = diff.updates.len(), "CRAN proxy index refreshed");
         Ok(())
     }
 }

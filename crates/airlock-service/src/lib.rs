@@ -12,6 +12,7 @@ mod files;
 mod flight;
 mod index;
 mod lanes;
+mod listing;
 mod mirror;
 mod policy;
 mod promote;

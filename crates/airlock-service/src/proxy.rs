@@ -31,6 +31,8 @@ use tokio::sync::watch;
 
 use crate::error::chain;
 use crate::flight::Flights;
+use crate::listing::diff_listing;
+use crate::rows::{FileId, Origin, artifact_row};
 use crate::{Airlock, ServiceError, audit_entry};
 
 /// After a failed refresh, how long stale content is served before the upstream is tried again.
@@ -356,10 +358,15 @@ impl Airlock {
                 verified.insert(row.filename.clone());
             }
         }
-        let (inserts, updates) =
-            diff_listing(&src.name, project, &existing, &verified, &listed, now);
+        let diff = diff_listing(
+            &existing,
+            listed_rows(&src.name, project, &listed, now),
+            |old| verified.contains(&old.filename),
+            |_| true,
+            now,
+        );
         let status_changed = known.as_ref().map(|k| k.status) != Some(status);
-        if inserts.is_empty() && updates.is_empty() && !status_changed {
+        if diff.is_empty() && !status_changed {
             let same_validators = known
                 .as_ref()
                 .is_some_and(|k| k.etag == page.etag && k.last_modified == page.last_modified);
@@ -368,104 +375,56 @@ impl Airlock {
                 return Ok(());
             }
         }
-        self.store_listing(&page, &inserts, &updates).await?;
-        tracing::info!(source = %src.name, project, status = status.as_str(), new_files = inserts.len(), changed_files = updates.len(), "proxy page refreshed");
+        self.store_listing(&page, &diff.inserts, &diff.updates)
+            .await?;
+        tracing::info!(source = %src.name, project, status = status.as_str(), new_files = diff.inserts.len(), changed_files = diff.updates.len(), "proxy page refreshed");
         Ok(())
     }
 }
 
-/// New rows to insert and existing rows to update so that the source's rows match the listing.
-fn diff_listing(
+/// The rows of the files of `project` an upstream page lists (first seen `now`); files of
+/// other projects, or whose names do not parse, are left out.
+fn listed_rows(
     source: &str,
     project: &str,
-    existing: &[ArtifactRow],
-    verified: &std::collections::HashSet<String>,
     listed: &[ListedFile],
     now: Timestamp,
-) -> (Vec<ArtifactRow>, Vec<ArtifactRow>) {
-    let mut inserts = Vec::new();
-    let mut updates = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for f in listed {
-        // An upstream may list anything; keep only files of this project.
-        let Ok(dist) = DistFilename::parse(&f.filename) else {
-            continue;
-        };
-        if dist.name() != project || !seen.insert(f.filename.clone()) {
-            continue;
-        }
-        let declared_sha = f.sha256().unwrap_or("").to_string();
-        let metadata_sha = match &f.core_metadata {
-            CoreMetadataRef::Hashes(h) => h.get("sha256").cloned(),
-            _ => None,
-        };
-        match existing.iter().find(|r| r.filename == f.filename) {
-            None => inserts.push(ArtifactRow {
-                source: source.to_string(),
-                filename: f.filename.clone(),
-                project: project.to_string(),
-                display_name: project.to_string(),
-                version: dist.version().to_string(),
-                kind: crate::rows::python_kind(dist.kind()),
-                sha256: declared_sha,
-                size: f.size.map(|s| s as i64).unwrap_or(-1),
-                requires_python: f.requires_python.clone(),
-                metadata_sha256: metadata_sha.filter(|_| dist.kind() == DistKind::Wheel),
-                metadata: ArtifactMetadata::default(),
-                yanked_reason: f.yanked.clone(),
-                upload_time: f
-                    .upload_time
-                    .as_deref()
-                    .and_then(crate::time_fmt::parse_rfc3339),
-                first_seen: now,
-                uploaded_by: None,
-                upstream_url: Some(f.url.clone()),
-                delisted_at: None,
-            }),
-            Some(old) => {
-                let mut new = old.clone();
-                if old.sha256.is_empty()
-                    || (!verified.contains(&old.filename) && !declared_sha.is_empty())
-                {
-                    // Not fetched yet: the upstream's latest word stands.
-                    new.sha256 = declared_sha;
-                } else if !declared_sha.is_empty() && declared_sha != old.sha256 {
-                    // Same name, other bytes: keep what was verified and say so.
-                    tracing::warn!(source, file = %f.filename, known = %old.sha256, declared = %declared_sha,
-                        "upstream changed the hash of a file already known; keeping the known one");
-                }
-                if new.size < 0
-                    && let Some(s) = f.size
-                {
-                    new.size = s as i64;
-                }
-                new.requires_python = f.requires_python.clone();
-                new.yanked_reason = f.yanked.clone();
-                if new.upload_time.is_none() {
-                    new.upload_time = f
-                        .upload_time
-                        .as_deref()
-                        .and_then(crate::time_fmt::parse_rfc3339);
-                }
-                if new.metadata_sha256.is_none() && dist.kind() == DistKind::Wheel {
-                    new.metadata_sha256 = metadata_sha;
-                }
-                new.upstream_url = Some(f.url.clone());
-                new.delisted_at = None;
-                if &new != old {
-                    updates.push(new);
-                }
+) -> Vec<ArtifactRow> {
+    listed
+        .iter()
+        .filter_map(|f| {
+            // An upstream may list anything; keep only files of this project.
+            let dist = DistFilename::parse(&f.filename).ok()?;
+            if dist.name() != project {
+                return None;
             }
-        }
-    }
-    for old in existing {
-        if !seen.contains(&old.filename) && old.delisted_at.is_none() {
-            let mut gone = old.clone();
-            gone.delisted_at = Some(now);
-            updates.push(gone);
-        }
-    }
-    (inserts, updates)
+            let mut row = artifact_row(
+                FileId {
+                    source,
+                    filename: f.filename.clone(),
+                    project: project.to_string(),
+                    display_name: project.to_string(),
+                    version: dist.version().to_string(),
+                    kind: crate::rows::python_kind(dist.kind()),
+                },
+                Origin::Listed { url: f.url.clone() },
+                ArtifactMetadata::default(),
+                now,
+            );
+            row.sha256 = f.sha256().unwrap_or("").to_string();
+            row.size = f.size.map_or(-1, |s| s as i64);
+            row.requires_python = f.requires_python.clone();
+            row.metadata_sha256 = match &f.core_metadata {
+                CoreMetadataRef::Hashes(h) if dist.kind() == DistKind::Wheel => {
+                    h.get("sha256").cloned()
+                }
+                _ => None,
+            };
+            row.yanked_reason = f.yanked.clone();
+            row.upload_time = f.upload_time.as_deref().and_then(Timestamp::parse_rfc3339);
+            Some(row)
+        })
+        .collect()
 }
 
 /// A download under way: readers stream from the growing temporary file.

@@ -10,6 +10,7 @@ use airlock_types::Timestamp;
 use bytes::Bytes;
 
 use crate::error::chain;
+use crate::rows::{FileId, Origin, artifact_row};
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError, audit_entry};
 
@@ -273,19 +274,21 @@ impl Airlock {
             ),
             DistKind::Sdist => None,
         };
-        let now = Timestamp::now();
-        let row = ArtifactRow {
-            source: source.to_string(),
-            filename: content.filename.clone(),
-            project: dist.name().to_string(),
-            display_name: meta.name.clone(),
-            version: dist.version().to_string(),
-            kind: crate::rows::python_kind(dist.kind()),
-            sha256: content.sha256.clone(),
-            size: content.size as i64,
-            requires_python: meta.requires_python.clone(),
-            metadata_sha256: metadata_sha256.clone(),
-            metadata: ArtifactMetadata {
+        let mut row = artifact_row(
+            FileId {
+                source,
+                filename: content.filename.clone(),
+                project: dist.name().to_string(),
+                display_name: meta.name.clone(),
+                version: dist.version().to_string(),
+                kind: crate::rows::python_kind(dist.kind()),
+            },
+            Origin::Uploaded {
+                sha256: content.sha256.clone(),
+                size: content.size as i64,
+                by: who.name.clone(),
+            },
+            ArtifactMetadata {
                 metadata_version: Some(meta.metadata_version.clone()),
                 summary: meta.summary.clone(),
                 requires_dist: meta.requires_dist.clone(),
@@ -294,13 +297,10 @@ impl Airlock {
                 classifiers: meta.classifiers.clone(),
                 ..ArtifactMetadata::default()
             },
-            yanked_reason: None,
-            upload_time: Some(now),
-            first_seen: now,
-            uploaded_by: Some(who.name.clone()),
-            upstream_url: None,
-            delisted_at: None,
-        };
+            Timestamp::now(),
+        );
+        row.requires_python = meta.requires_python.clone();
+        row.metadata_sha256 = metadata_sha256.clone();
         self.store_upload(who, row, &content, same_file, same_release)
             .await
     }
