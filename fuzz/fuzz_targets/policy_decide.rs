@@ -2,7 +2,7 @@
 
 use airlock_policy::{
     Action, AdvisoryDb, ArtifactFacts, BlockRule, Ecosystem, GlobalRules, LanePolicy, PackageRule,
-    decide, new_index,
+    Timestamp, decide, new_index,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -69,8 +69,8 @@ fuzz_target!(|input: &[u8]| {
 
     let facts = ArtifactFacts::new(ecosystem, name, version);
     let global = GlobalRules::default();
-    let fast = decide(&facts, &lane, &global, &db, 0);
-    let reference = decide(&facts, &lane, &global, &index, 0);
+    let fast = decide(&facts, &lane, &global, &db, Timestamp::EPOCH);
+    let reference = decide(&facts, &lane, &global, &index, Timestamp::EPOCH);
     assert_eq!(fast, reference);
     let strongest = fast
         .reasons

@@ -247,10 +247,10 @@ impl Client for Local<'_> {
             .snapshots(&Principal::local_admin(), lane)
             .await?
             .into_iter()
-            .map(|(name, at, created_by)| Snapshot {
-                name,
-                at: airlock_service::format_rfc3339(at),
-                created_by,
+            .map(|s| Snapshot {
+                name: s.name,
+                at: airlock_service::format_rfc3339(s.at),
+                created_by: s.created_by,
             })
             .collect())
     }

@@ -221,28 +221,7 @@ impl FromStr for Kind {
     }
 }
 
-/// Which package world an entry belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ecosystem {
-    Pypi,
-    Cran,
-}
-
-impl Ecosystem {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ecosystem::Pypi => "pypi",
-            Ecosystem::Cran => "cran",
-        }
-    }
-}
-
-impl fmt::Display for Ecosystem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use airlock_types::Ecosystem;
 
 /// A manifest read into the common model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

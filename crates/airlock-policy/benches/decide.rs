@@ -16,8 +16,8 @@ use airlock_policy::{
 };
 
 const ARTIFACTS: usize = 20_000;
-const NOW: Timestamp = 1_795_478_400 * MICROS_PER_SECOND;
-const DAY: Timestamp = 86_400 * MICROS_PER_SECOND;
+const NOW: Timestamp = Timestamp::from_micros(1_795_478_400 * MICROS_PER_SECOND);
+const DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
 /// xorshift64*: a deterministic stream without a dependency.
 struct Rng(u64);

@@ -1,5 +1,5 @@
 //! Where advisories come from ([`AdvisorySource`]), and the version orderings of our
-//! ecosystems for `airlock-osv` ([`Pep440Order`], [`RVersionOrder`]).
+//! ecosystems for `airlock-osv` ([`Pep440Order`](crate::Pep440Order), [`RVersionOrder`](crate::RVersionOrder)).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -8,8 +8,9 @@ use std::collections::HashMap;
 use airlock_osv::{Advisory, Index, SeverityInfo, VersionOrder};
 
 use crate::compiled::{CompiledIndex, PackageTable, compile};
-use crate::facts::Ecosystem;
+use crate::ecosystem::EcosystemExt;
 use crate::rule::{Parsed, QueryVersion};
+use airlock_types::Ecosystem;
 
 /// The packages of our ecosystems an advisory names, as `pypi:<normalised name>` /
 /// `cran:<name>` keys (see [`package_key`]), sorted and without repeats.
@@ -146,7 +147,7 @@ impl AdvisorySource for Index {
 /// for CRAN (and for any other ecosystem a record may name).
 pub fn new_index(advisories: Vec<Advisory>) -> Index {
     Index::new(advisories, |ecosystem, name| {
-        if ecosystem.eq_ignore_ascii_case("pypi") {
+        if ecosystem.eq_ignore_ascii_case(Ecosystem::Pypi.osv_name()) {
             airlock_pypi::name::normalize(name)
         } else {
             name.to_owned()
@@ -274,46 +275,6 @@ impl AdvisorySource for AdvisoryDb {
     }
 }
 
-/// PEP 440 ordering and PEP 503 names (`airlock-pypi`), for `airlock-osv`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Pep440Order;
-
-impl VersionOrder for Pep440Order {
-    fn compare(&self, a: &str, b: &str) -> Result<Ordering, String> {
-        airlock_pypi::version::compare(a, b).map_err(|e| e.to_string())
-    }
-
-    fn normalize_name(&self, name: &str) -> String {
-        airlock_pypi::name::normalize(name)
-    }
-}
-
-/// R's `package_version` ordering (`airlock-cran`); names as written (case-sensitive).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RVersionOrder;
-
-impl VersionOrder for RVersionOrder {
-    fn compare(&self, a: &str, b: &str) -> Result<Ordering, String> {
-        let a = airlock_cran::RVersion::parse(a).map_err(|e| e.to_string())?;
-        let b = airlock_cran::RVersion::parse(b).map_err(|e| e.to_string())?;
-        Ok(a.cmp(&b))
-    }
-
-    fn normalize_name(&self, name: &str) -> String {
-        name.to_owned()
-    }
-}
-
-impl Ecosystem {
-    /// The ecosystem's version ordering, for `airlock-osv`.
-    pub fn version_order(self) -> &'static dyn VersionOrder {
-        match self {
-            Ecosystem::Pypi => &Pep440Order,
-            Ecosystem::Cran => &RVersionOrder,
-        }
-    }
-}
-
 /// The ecosystem's ordering with the queried version parsed once: the OSV evaluation
 /// compares it with every bound and listed version of every advisory.
 pub(crate) struct QueryOrder<'q, 'a> {
@@ -363,15 +324,6 @@ mod tests {
 
     #[test]
     fn orders() {
-        assert_eq!(Pep440Order.compare("1.0", "1.0.0"), Ok(Ordering::Equal));
-        assert_eq!(Pep440Order.compare("1.0a1", "1.0"), Ok(Ordering::Less));
-        assert!(Pep440Order.compare("x", "1").is_err());
-        assert_eq!(Pep440Order.normalize_name("Foo_Bar"), "foo-bar");
-        assert_eq!(RVersionOrder.compare("1.2-3", "1.2.3"), Ok(Ordering::Equal));
-        assert_eq!(RVersionOrder.compare("1.10", "1.9"), Ok(Ordering::Greater));
-        assert!(RVersionOrder.compare("1.0a", "1").is_err());
-        assert_eq!(RVersionOrder.normalize_name("RCurl"), "RCurl");
-
         let query = QueryVersion::new(Ecosystem::Pypi, "1.26.4");
         let order = QueryOrder { query: &query };
         assert_eq!(order.compare("1.26.4", "1.26.17"), Ok(Ordering::Less));

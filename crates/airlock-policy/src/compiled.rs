@@ -22,8 +22,9 @@ use std::collections::HashMap;
 
 use airlock_osv::{Advisory, AffectedPackage, Event};
 
-use crate::facts::Ecosystem;
+use crate::ecosystem::EcosystemExt;
 use crate::rule::Parsed;
+use airlock_types::Ecosystem;
 
 /// Package tables by (ecosystem, normalised package name).
 pub(crate) type CompiledIndex = [HashMap<String, PackageTable>; 2];
@@ -511,7 +512,7 @@ mod tests {
     use proptest::prelude::*;
 
     use crate::advisories::{AdvisoryDb, AdvisorySource, new_index};
-    use crate::facts::Ecosystem;
+    use airlock_types::Ecosystem;
 
     /// Versions with ties under PEP 440 (`1` = `1.0` = `1.0.0`), pre- and
     /// post-releases, a local version and strings that do not parse.

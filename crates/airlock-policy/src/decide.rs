@@ -6,11 +6,13 @@ use airlock_license::LicenseClass;
 use airlock_osv::{Advisory, Level};
 
 use crate::advisories::AdvisorySource;
-use crate::facts::{ArtifactFacts, Ecosystem, Timestamp};
+use crate::ecosystem::EcosystemExt;
+use crate::facts::{ArtifactFacts, Timestamp};
 use crate::lane::{GlobalRules, LanePolicy, Mode};
 use crate::rule::{BlockRule, Match, PackageRule, QueryVersion, Rules};
 use crate::time::{format_minute, format_minute_ceil};
 use crate::verdict::{Action, AdvisoryFinding, Reason, ReasonCode, Verdict};
+use airlock_types::Ecosystem;
 
 /// How many advisories a message names before `and N more` (the reason lists them all).
 const NAMED_IN_MESSAGE: usize = 5;
@@ -380,7 +382,7 @@ impl<'a> Ctx<'a> {
             .or(facts.first_seen.map(|t| (t, "first seen by airlock")));
         let reason = match published {
             Some((at, what)) => {
-                let eligible = at.saturating_add(min_age.as_micros());
+                let eligible = at + min_age.as_micros();
                 if now >= eligible {
                     return;
                 }

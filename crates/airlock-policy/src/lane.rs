@@ -9,7 +9,6 @@ use airlock_osv::Level;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::facts::Timestamp;
 use crate::rule::{Approval, BlockRule, PackageRule, Rules, deserialize_allow};
 use crate::verdict::Action;
 
@@ -161,8 +160,8 @@ const UNITS: [(&str, i64); 5] = [
 ];
 
 impl MinAge {
-    /// The duration in microseconds ([`Timestamp`] units).
-    pub fn as_micros(self) -> Timestamp {
+    /// The duration in microseconds (the unit of [`Timestamp`] arithmetic).
+    pub fn as_micros(self) -> i64 {
         self.micros
     }
 

@@ -68,6 +68,7 @@
 mod advisories;
 mod compiled;
 mod decide;
+mod ecosystem;
 mod facts;
 mod lane;
 pub mod rule;
@@ -75,10 +76,11 @@ mod time;
 mod verdict;
 
 pub use advisories::{
-    AdvisoryDb, AdvisoryHit, AdvisorySource, NoAdvisories, Pep440Order, RVersionOrder,
-    advisory_package_keys, new_index, package_key,
+    AdvisoryDb, AdvisoryHit, AdvisorySource, NoAdvisories, advisory_package_keys, new_index,
+    package_key,
 };
 pub use decide::decide;
+pub use ecosystem::{EcosystemExt, Pep440Order, RVersionOrder};
 pub use facts::{ArtifactFacts, Ecosystem, EcosystemError, MICROS_PER_SECOND, Timestamp};
 pub use lane::{
     DurationError, Enforcement, GlobalRules, HiddenStyle, LanePolicy, LicensePolicy, MinAge, Mode,

@@ -27,7 +27,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::facts::{Ecosystem, EcosystemError};
+use airlock_types::{Ecosystem, EcosystemError};
 
 /// A rule that does not parse. Displays as `rule "pypi:numpy>=x": invalid version ...`,
 /// with `allow rule` / `block rule` when the rule came from those lists.

@@ -5,6 +5,7 @@ use crate::facts::{MICROS_PER_SECOND, Timestamp};
 /// The instant to the minute, rounded up (an "eligible from" time shown rounded down
 /// would name a minute at which the version is still refused).
 pub(crate) fn format_minute_ceil(at: Timestamp) -> String {
+    let at = at.as_micros();
     let minute = 60 * MICROS_PER_SECOND;
     let minutes = at.div_euclid(minute) + i64::from(at.rem_euclid(minute) != 0);
     format_minutes(minutes)
@@ -12,7 +13,7 @@ pub(crate) fn format_minute_ceil(at: Timestamp) -> String {
 
 /// The instant to the minute, rounded down.
 pub(crate) fn format_minute(at: Timestamp) -> String {
-    format_minutes(at.div_euclid(60 * MICROS_PER_SECOND))
+    format_minutes(at.as_micros().div_euclid(60 * MICROS_PER_SECOND))
 }
 
 fn format_minutes(minutes: i64) -> String {
@@ -51,7 +52,7 @@ mod tests {
     use super::*;
 
     fn check(seconds: i64, expected: &str) {
-        assert_eq!(format_minute(seconds * MICROS_PER_SECOND), expected);
+        assert_eq!(format_minute(Timestamp::from_secs(seconds)), expected);
     }
 
     #[test]
@@ -63,14 +64,17 @@ mod tests {
         check(4_107_542_399, "2100-02-28 23:59 UTC");
         check(4_107_542_400, "2100-03-01 00:00 UTC");
         check(-1, "1969-12-31 23:59 UTC");
-        assert_eq!(format_minute_ceil(1), "1970-01-01 00:01 UTC");
         assert_eq!(
-            format_minute_ceil(60 * MICROS_PER_SECOND),
+            format_minute_ceil(Timestamp::from_micros(1)),
+            "1970-01-01 00:01 UTC"
+        );
+        assert_eq!(
+            format_minute_ceil(Timestamp::from_secs(60)),
             "1970-01-01 00:01 UTC"
         );
         // Extremes do not panic.
-        format_minute(i64::MAX);
-        format_minute(i64::MIN);
-        format_minute_ceil(i64::MAX);
+        format_minute(Timestamp::MAX);
+        format_minute(Timestamp::from_micros(i64::MIN));
+        format_minute_ceil(Timestamp::MAX);
     }
 }

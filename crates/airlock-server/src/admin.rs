@@ -94,11 +94,11 @@ pub async fn snapshots(
     let list = state.app.snapshots(&who, &lane).await?;
     let list: Vec<Snapshot> = list
         .into_iter()
-        .map(|(name, at, created_by)| Snapshot {
+        .map(|s| Snapshot {
             lane: lane.clone(),
-            name,
-            at: airlock_service::format_rfc3339(at),
-            created_by,
+            name: s.name,
+            at: airlock_service::format_rfc3339(s.at),
+            created_by: s.created_by,
         })
         .collect();
     Ok(Json(serde_json::json!({ "snapshots": list })))

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use airlock_osv::{Advisory, LoadReport};
 use airlock_policy::AdvisoryDb;
+use airlock_store::{AdvisoriesFingerprint, AdvisoryKey};
+use airlock_types::Timestamp;
 
 use crate::error::chain;
-use crate::{Airlock, Principal, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, Principal, ServiceError, audit_entry};
 
-/// The advisory index and the `(count, latest learned_at)` of the advisories it was built from.
-pub(crate) type Fingerprinted = ((i64, i64), Arc<AdvisoryDb>);
+/// The advisory index and the fingerprint of the advisories it was built from.
+pub(crate) type Fingerprinted = (AdvisoriesFingerprint, Arc<AdvisoryDb>);
 
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -36,9 +38,8 @@ impl Airlock {
     ) -> Result<ImportSummary, ServiceError> {
         who.require_role(crate::Role::Admin, "importing advisories")?;
         who.require_unlimited("importing advisories")?;
-        let known: HashSet<(String, String)> =
-            self.db.advisory_versions().await?.into_iter().collect();
-        let known_ids: HashSet<&str> = known.iter().map(|(id, _)| id.as_str()).collect();
+        let known: HashSet<AdvisoryKey> = self.db.advisory_versions().await?.into_iter().collect();
+        let known_ids: HashSet<&str> = known.iter().map(|k| k.id.as_str()).collect();
         let mut summary = ImportSummary {
             errors: report
                 .errors
@@ -47,10 +48,13 @@ impl Airlock {
                 .collect(),
             ..ImportSummary::default()
         };
-        let now = now_micros();
+        let now = Timestamp::now();
         let mut fresh: Vec<(&Advisory, String, Vec<String>)> = Vec::new();
         for a in &report.advisories {
-            if known.contains(&(a.id.clone(), a.modified.clone())) {
+            if known.contains(&AdvisoryKey {
+                id: a.id.clone(),
+                modified: a.modified.clone(),
+            }) {
                 summary.unchanged += 1;
                 continue;
             }
@@ -147,15 +151,18 @@ impl Airlock {
     /// `upstream` ids, with the time airlock learned each.
     pub async fn find_advisories(&self, id: &str) -> Result<Vec<serde_json::Value>, ServiceError> {
         let rows = self.db.current_advisories().await?;
-        let learned: std::collections::HashMap<String, i64> =
-            rows.iter().map(|(id, _, at)| (id.clone(), *at)).collect();
+        let learned: std::collections::HashMap<String, Timestamp> =
+            rows.iter().map(|r| (r.id.clone(), r.learned_at)).collect();
         let advisories: Vec<Advisory> = rows
             .iter()
-            .filter_map(|(_, body, _)| serde_json::from_str(body).ok())
+            .filter_map(|r| serde_json::from_str(&r.body).ok())
             .collect();
-        let index = airlock_osv::Index::new(advisories, |eco, name| match eco {
-            "PyPI" => airlock_pypi::name::normalize(name),
-            _ => name.to_string(),
+        let index = airlock_osv::Index::new(advisories, |eco, name| {
+            if eco == airlock_types::Ecosystem::Pypi.osv_name() {
+                airlock_pypi::name::normalize(name)
+            } else {
+                name.to_string()
+            }
         });
         Ok(index
             .lookup(id)
@@ -185,11 +192,11 @@ impl Airlock {
             return Ok(db);
         }
         // The latest learned version of each advisory decides whether it names a package.
-        let mut latest: std::collections::HashMap<String, (i64, bool)> =
+        let mut latest: std::collections::HashMap<String, (Timestamp, bool)> =
             std::collections::HashMap::new();
-        for (id, learned_at, package) in self.db.advisory_packages().await? {
-            let names = keys.contains(&package);
-            let slot = latest.entry(id).or_insert((learned_at, false));
+        for row in self.db.advisory_packages().await? {
+            let (learned_at, names) = (row.learned_at, keys.contains(&row.package));
+            let slot = latest.entry(row.id).or_insert((learned_at, false));
             if learned_at > slot.0 {
                 *slot = (learned_at, names);
             } else if learned_at == slot.0 {
@@ -204,13 +211,13 @@ impl Airlock {
         let bodies = self.db.current_advisories_of(&wanted).await?;
         let advisories = bodies
             .iter()
-            .filter_map(|(_, body)| serde_json::from_str::<Advisory>(body).ok())
+            .filter_map(|r| serde_json::from_str::<Advisory>(&r.body).ok())
             .collect();
         Ok(Arc::new(AdvisoryDb::new(advisories)))
     }
 
     /// The full index, if built from advisories with this fingerprint.
-    fn cached_advisory_db(&self, fingerprint: (i64, i64)) -> Option<Arc<AdvisoryDb>> {
+    fn cached_advisory_db(&self, fingerprint: AdvisoriesFingerprint) -> Option<Arc<AdvisoryDb>> {
         let cached = self.advisories.lock().ok()?;
         let (f, db) = cached.as_ref()?;
         (*f == fingerprint).then(|| db.clone())
@@ -224,15 +231,15 @@ impl Airlock {
             return Ok(());
         }
         let mut found = Vec::with_capacity(missing.len());
-        for (id, modified) in &missing {
-            if let Some((body, learned_at)) = self.db.advisory_version(id, modified).await? {
-                let packages = serde_json::from_str::<Advisory>(&body)
+        for key in &missing {
+            if let Some(row) = self.db.advisory_version(&key.id, &key.modified).await? {
+                let packages = serde_json::from_str::<Advisory>(&row.body)
                     .map(|a| airlock_policy::advisory_package_keys(&a))
                     .unwrap_or_default();
-                found.push((id, modified, learned_at, packages));
+                found.push((&key.id, &key.modified, row.learned_at, packages));
             }
         }
-        let mut tx = self.db.write().await?;
+        let mut tx = self.db.write_derived().await?;
         for (id, modified, learned_at, packages) in &found {
             tx.record_advisory_packages(id, modified, *learned_at, packages)
                 .await?;
@@ -256,7 +263,7 @@ impl Airlock {
         let db = tokio::task::spawn_blocking(move || {
             let advisories: Vec<Advisory> = rows
                 .iter()
-                .filter_map(|(_, body, _)| serde_json::from_str(body).ok())
+                .filter_map(|r| serde_json::from_str(&r.body).ok())
                 .collect();
             AdvisoryDb::new(advisories)
         })

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use airlock_config::{CheckAccess, Ecosystem, LaneConfig};
 use airlock_manifest::{Entry, Location, Manifest, NotCovered, Origin};
+use airlock_policy::EcosystemExt;
 use airlock_policy::{
     Action, ArtifactFacts, HiddenStyle, Level, Reason, ReasonCode, Verdict, package_key,
 };
@@ -22,7 +23,7 @@ use tokio::sync::Semaphore;
 
 use crate::index::Lookup;
 use crate::lanes::LaneRead;
-use crate::policy::{Decider, facts_of, policy_ecosystem};
+use crate::policy::{Decider, facts_of};
 use crate::{Airlock, Principal, ServiceError};
 
 /// A manifest judged against a lane.
@@ -55,7 +56,7 @@ pub struct Summary {
 /// One entry of the manifest with the lane's decision.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckedEntry {
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     /// Normalised for Python (PEP 503), as written for R.
     pub name: String,
     /// The pinned version, or for a range the version the lane would install now.
@@ -96,15 +97,8 @@ pub struct LicenseOut {
     pub class: airlock_license::LicenseClass,
 }
 
-fn config_ecosystem(eco: airlock_manifest::Ecosystem) -> Ecosystem {
-    match eco {
-        airlock_manifest::Ecosystem::Pypi => Ecosystem::Pypi,
-        airlock_manifest::Ecosystem::Cran => Ecosystem::Cran,
-    }
-}
-
 pub(crate) fn normalized(eco: Ecosystem, name: &str) -> String {
-    policy_ecosystem(eco).normalize_name(name).into_owned()
+    eco.normalize_name(name).into_owned()
 }
 
 /// Whether two version strings are the same version (PEP 440 equality for Python: `1.0` is
@@ -351,7 +345,7 @@ impl Airlock {
             .entries
             .iter()
             .map(|e| {
-                let eco = policy_ecosystem(config_ecosystem(e.ecosystem));
+                let eco = e.ecosystem;
                 package_key(eco, &e.name)
             })
             .collect();
@@ -364,7 +358,7 @@ impl Airlock {
             let names: Vec<String> = manifest
                 .entries
                 .iter()
-                .filter(|e| e.from_registry() && config_ecosystem(e.ecosystem) == eco)
+                .filter(|e| e.from_registry() && e.ecosystem == eco)
                 .map(|e| normalized(eco, &e.name))
                 .collect();
             if names.is_empty() {
@@ -421,10 +415,7 @@ impl Airlock {
         let lane_ref = self.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
         let entry = crate::spec::pinned_entry(eco, name, version)?;
-        let key = package_key(
-            policy_ecosystem(config_ecosystem(entry.ecosystem)),
-            &entry.name,
-        );
+        let key = package_key(entry.ecosystem, &entry.name);
         let decider = self
             .decider_with(self.advisory_db_for(&HashSet::from([key])).await?)
             .await?;
@@ -453,7 +444,7 @@ impl Airlock {
         decider: &Decider,
         lookups: &mut HashMap<(Ecosystem, String), Arc<Lookup>>,
     ) -> Result<CheckedEntry, ServiceError> {
-        let eco = config_ecosystem(entry.ecosystem);
+        let eco = entry.ecosystem;
         let name = normalized(eco, &entry.name);
         let spec = format!("{eco}:{name}");
         let lane_name = &lane.name;
@@ -562,9 +553,7 @@ impl Airlock {
                 sha256: None,
                 ..facts_of(row, eco)
             }),
-            None => version
-                .as_ref()
-                .map(|v| ArtifactFacts::new(policy_ecosystem(eco), &name, v)),
+            None => version.as_ref().map(|v| ArtifactFacts::new(eco, &name, v)),
         };
         let mut verdict = match &facts {
             Some(f) => decider.decide(lane, f),
@@ -642,7 +631,7 @@ impl Airlock {
                 class: l.class,
             });
         Ok(CheckedEntry {
-            ecosystem: eco.as_str().to_string(),
+            ecosystem: eco,
             name,
             version,
             action: verdict.action,

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use airlock_config::{Config, managed_diff};
+use airlock_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry};
 
 /// What applying a file changes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,7 +32,9 @@ impl Airlock {
     /// Switches to the latest applied version if it is not the one in force (at start, and
     /// when the revision moves).
     pub(crate) async fn reload_config(&self) -> Result<(), ServiceError> {
-        let Some((version, _, body)) = self.db.config_version(None).await? else {
+        let Some(airlock_store::ConfigVersionRow { version, body, .. }) =
+            self.db.config_version(None).await?
+        else {
             return Ok(());
         };
         if self.config_version.load(Ordering::SeqCst) == version {
@@ -91,7 +94,7 @@ impl Airlock {
         }
         let mut tx = self.db.write().await?;
         let version = tx
-            .insert_config_version(now_micros(), &who.name, text)
+            .insert_config_version(Timestamp::now(), &who.name, text)
             .await?;
         let details = serde_json::json!({ "version": version, "changes": changes });
         self.commit(tx, audit_entry(&who.name, "config.apply", origin, details))
@@ -112,12 +115,10 @@ impl Airlock {
     }
 
     /// The configuration in force at instant `t`: the version applied by then, else the file's.
-    pub(crate) async fn config_at(&self, t: i64) -> Result<Arc<Config>, ServiceError> {
+    pub(crate) async fn config_at(&self, t: Timestamp) -> Result<Arc<Config>, ServiceError> {
         match self.db.config_version(Some(t)).await? {
-            Some((version, _, _)) if version == self.config_version.load(Ordering::SeqCst) => {
-                Ok(self.config())
-            }
-            Some((version, _, body)) => Ok(Arc::new(
+            Some(v) if v.version == self.config_version.load(Ordering::SeqCst) => Ok(self.config()),
+            Some(airlock_store::ConfigVersionRow { version, body, .. }) => Ok(Arc::new(
                 self.base
                     .with_managed(&body, &format!("applied configuration version {version}"))
                     .map_err(invalid)?,

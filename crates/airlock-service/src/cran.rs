@@ -16,7 +16,11 @@ use airlock_cran::packages::{self, PackagesEntry};
 use airlock_cran::rds::{self, ArchivedFile};
 use airlock_cran::tarball::{self, Limits};
 use airlock_cran::version::RVersion;
-use airlock_store::ArtifactRow;
+use airlock_store::{ArtifactMetadata, ArtifactRow};
+
+use crate::listing::diff_listing;
+use crate::rows::{FileId, Origin, artifact_row};
+use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use bytes::Bytes;
 
 use crate::error::chain;
@@ -26,7 +30,7 @@ use crate::lanes::LaneRead;
 use crate::proxy::CRAN_INDEX_KEY;
 use crate::publish::{Published, UploadForm, bad, check_text};
 use crate::upload::UploadedContent;
-use crate::{Airlock, Principal, ServiceError, now_micros};
+use crate::{Airlock, Principal, ServiceError};
 use airlock_policy::Verdict;
 
 /// The longest package name accepted (R sets none; CRAN's are far shorter).
@@ -37,9 +41,6 @@ const MAX_VERSION_LEN: usize = 64;
 const MAX_TITLE_LEN: usize = 512;
 /// The longest value of any other DESCRIPTION field kept for PACKAGES.
 const MAX_FIELD_LEN: usize = 64 * 1024;
-
-/// The kind recorded for R source packages.
-pub(crate) const R_SOURCE: &str = "r-source";
 
 /// The index files of a lane's CRAN repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,14 +70,22 @@ pub(crate) struct CranView {
     expires: Option<std::time::Instant>,
 }
 
+/// The PACKAGES fields of an entry, as stored with its artifact.
+fn packages_fields(entry: &PackagesEntry) -> std::collections::BTreeMap<String, String> {
+    entry
+        .fields()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
+        .collect()
+}
+
 /// The PACKAGES fields of an R package as stored with its artifact.
 fn entry_of(row: &ArtifactRow) -> Option<PackagesEntry> {
-    let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
-    let fields = value.get("packages")?.as_object()?;
-    let paragraph: Paragraph = fields
-        .iter()
-        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-        .collect();
+    let fields = &row.metadata.packages;
+    if fields.is_empty() {
+        return None;
+    }
+    let paragraph: Paragraph = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     PackagesEntry::from_paragraph(&paragraph).ok()
 }
 
@@ -145,35 +154,28 @@ impl Airlock {
         if let Some(title) = inspected.description.title() {
             check_text("DESCRIPTION field Title", title, MAX_TITLE_LEN)?;
         }
-        let fields: serde_json::Map<String, serde_json::Value> = entry
-            .fields()
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_string(), serde_json::Value::String(v?.to_string()))))
-            .collect();
-        let now = now_micros();
-        let row = ArtifactRow {
-            source: source.to_string(),
-            filename: content.filename.clone(),
-            project: entry.package.clone(),
-            display_name: entry.package.clone(),
-            version: entry.version.clone(),
-            kind: R_SOURCE.to_string(),
-            sha256: content.sha256.clone(),
-            size: content.size as i64,
-            requires_python: None,
-            metadata_sha256: None,
-            metadata_json: serde_json::json!({
-                "packages": fields,
-                "title": inspected.description.title(),
-            })
-            .to_string(),
-            yanked_reason: None,
-            upload_time: Some(now),
-            first_seen: now,
-            uploaded_by: Some(who.name.clone()),
-            upstream_url: None,
-            delisted_at: None,
-        };
+        let fields = packages_fields(&entry);
+        let row = artifact_row(
+            FileId {
+                source,
+                filename: content.filename.clone(),
+                project: entry.package.clone(),
+                display_name: entry.package.clone(),
+                version: entry.version.clone(),
+                kind: ArtifactKind::RSource,
+            },
+            Origin::Uploaded {
+                sha256: content.sha256.clone(),
+                size: content.size as i64,
+                by: who.name.clone(),
+            },
+            ArtifactMetadata {
+                packages: fields,
+                title: inspected.description.title().map(str::to_string),
+                ..ArtifactMetadata::default()
+            },
+            Timestamp::now(),
+        );
         self.store_upload(who, row, &content, &same, &same).await
     }
 
@@ -210,7 +212,7 @@ impl Airlock {
     async fn build_cran_view(
         self: &Arc<Self>,
         lane: &LaneConfig,
-        at: Option<i64>,
+        at: Option<Timestamp>,
     ) -> Result<CranView, ServiceError> {
         let mut expires = None;
         let decider = self.decider_at(at).await?;
@@ -261,7 +263,8 @@ impl Airlock {
                         archive.entry(name.clone()).or_default().push(ArchivedFile {
                             path: format!("{name}/{}", row.filename),
                             size: u64::try_from(row.size).unwrap_or(0),
-                            mtime_unix_secs: row.upload_time.unwrap_or(row.first_seen) / 1_000_000,
+                            mtime_unix_secs: row.upload_time.unwrap_or(row.first_seen).as_micros()
+                                / 1_000_000,
                         });
                     }
                 }
@@ -352,27 +355,21 @@ fn listed_row(
     package: &str,
     version: &str,
     url: String,
-    now: i64,
+    now: Timestamp,
 ) -> ArtifactRow {
-    ArtifactRow {
-        source: source.to_string(),
-        filename,
-        project: package.to_string(),
-        display_name: package.to_string(),
-        version: version.to_string(),
-        kind: R_SOURCE.to_string(),
-        sha256: String::new(),
-        size: -1,
-        requires_python: None,
-        metadata_sha256: None,
-        metadata_json: "{}".to_string(),
-        yanked_reason: None,
-        upload_time: None,
-        first_seen: now,
-        uploaded_by: None,
-        upstream_url: Some(url),
-        delisted_at: None,
-    }
+    artifact_row(
+        FileId {
+            source,
+            filename,
+            project: package.to_string(),
+            display_name: package.to_string(),
+            version: version.to_string(),
+            kind: ArtifactKind::RSource,
+        },
+        Origin::Listed { url },
+        ArtifactMetadata::default(),
+        now,
+    )
 }
 
 impl Airlock {
@@ -386,7 +383,7 @@ impl Airlock {
         let known = self.db.proxy_page(&src.name, CRAN_INDEX_KEY).await?;
         let validators = known
             .as_ref()
-            .filter(|k| k.status == "found")
+            .filter(|k| k.status == PageStatus::Found)
             .map(|k| Validators {
                 etag: k.etag.clone(),
                 last_modified: k.last_modified.clone(),
@@ -396,7 +393,7 @@ impl Airlock {
             timeout: e.is_timeout(),
             message: e.to_string(),
         };
-        let now = now_micros();
+        let now = Timestamp::now();
         let (text, new_validators) = match upstream
             .index_file("src/contrib/PACKAGES.gz", &validators)
             .await
@@ -469,15 +466,11 @@ impl Airlock {
                 url.to_string(),
                 now,
             );
-            let fields: serde_json::Map<String, serde_json::Value> = entry
-                .fields()
-                .into_iter()
-                .filter_map(|(k, v)| {
-                    Some((k.to_string(), serde_json::Value::String(v?.to_string())))
-                })
-                .collect();
-            row.metadata_json =
-                serde_json::json!({ "packages": fields, "md5": entry.md5sum }).to_string();
+            row.metadata = ArtifactMetadata {
+                packages: packages_fields(&entry),
+                md5: entry.md5sum.clone(),
+                ..ArtifactMetadata::default()
+            };
             listed.push(row);
         }
         // Archived versions: a missing archive.rds means none; an unreadable one leaves what we had.
@@ -518,63 +511,37 @@ impl Airlock {
                     now,
                 );
                 row.size = i64::try_from(f.size).unwrap_or(-1);
-                row.upload_time = Some(f.mtime_unix_secs.saturating_mul(1_000_000));
+                row.upload_time = Some(Timestamp::from_secs(f.mtime_unix_secs));
                 archived.push(row);
             }
         }
         let existing = self.db.source_artifacts(&src.name).await?;
-        let mut by_name: HashMap<&str, &ArtifactRow> =
-            existing.iter().map(|r| (r.filename.as_str(), r)).collect();
-        let mut inserts = Vec::new();
-        let mut updates = Vec::new();
-        // Current entries win over archived ones of the same file name.
-        let mut seen = std::collections::HashSet::new();
-        for new in listed.into_iter().chain(archived) {
-            if !seen.insert(new.filename.clone()) {
-                continue;
-            }
-            match by_name.remove(new.filename.as_str()) {
-                None => inserts.push(new),
-                Some(old) => {
-                    let mut merged = old.clone();
-                    merged.upstream_url = new.upstream_url;
-                    merged.delisted_at = None;
-                    if new.metadata_json != "{}" {
-                        merged.metadata_json = new.metadata_json;
-                    }
-                    if merged.size < 0 {
-                        merged.size = new.size;
-                    }
-                    if merged.upload_time.is_none() {
-                        merged.upload_time = new.upload_time;
-                    }
-                    if &merged != old {
-                        updates.push(merged);
-                    }
-                }
-            }
-        }
-        for old in by_name.into_values() {
-            let was_archived = old
-                .upstream_url
-                .as_deref()
-                .is_some_and(|u| u.contains("/Archive/"));
-            if old.delisted_at.is_none() && (archive.is_some() || !was_archived) {
-                let mut gone = old.clone();
-                gone.delisted_at = Some(now);
-                updates.push(gone);
-            }
-        }
+        // Current entries win over archived ones of the same file name. An archived file is
+        // delisted only when the archive was read. CRAN indexes declare no sha256.
+        let diff = diff_listing(
+            &existing,
+            listed.into_iter().chain(archived),
+            |_| true,
+            |old| {
+                let was_archived = old
+                    .upstream_url
+                    .as_deref()
+                    .is_some_and(|u| u.contains("/Archive/"));
+                archive.is_some() || !was_archived
+            },
+            now,
+        );
         let page = airlock_store::ProxyPageRow {
             source: src.name.clone(),
             project: CRAN_INDEX_KEY.to_string(),
-            status: "found".to_string(),
+            status: PageStatus::Found,
             checked_at: now,
             etag: new_validators.etag,
             last_modified: new_validators.last_modified,
         };
-        self.store_listing(&page, &inserts, &updates).await?;
-        tracing::info!(source = %src.name, new_files = inserts.len(), changed_files = updates.len(), "CRAN proxy index refreshed");
+        self.store_listing(&page, &diff.inserts, &diff.updates)
+            .await?;
+        tracing::info!(source = %src.name, new_files = diff.inserts.len(), changed_files = diff.updates.len(), "CRAN proxy index refreshed");
         Ok(())
     }
 }

@@ -46,6 +46,13 @@ impl ServiceError {
     }
 }
 
+/// A word the caller gave that names nothing (`role`, `ecosystem`, ...).
+impl From<airlock_types::UnknownWord> for ServiceError {
+    fn from(e: airlock_types::UnknownWord) -> Self {
+        ServiceError::BadRequest(e.to_string())
+    }
+}
+
 impl From<airlock_store::DbError> for ServiceError {
     fn from(e: airlock_store::DbError) -> Self {
         match e {

@@ -322,7 +322,7 @@ impl Airlock {
                     .projects(&source.name)
                     .await?
                     .into_iter()
-                    .map(|(p, _)| p)
+                    .map(|p| p.project)
                     .collect(),
                 SourceKind::Proxy => self.db.proxy_projects(&source.name).await?,
             };

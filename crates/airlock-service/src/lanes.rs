@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use airlock_config::LaneConfig;
 use airlock_store::ArtifactRow;
+use airlock_types::Timestamp;
 
 use crate::{Airlock, Principal, ServiceError};
 
@@ -34,7 +35,7 @@ impl std::ops::Deref for LaneRef {
 
 /// Whether a source listed the file at instant `at` (now when `None`): first seen by then and
 /// not delisted by then.
-pub(crate) fn listed_at(row: &ArtifactRow, at: Option<i64>) -> bool {
+pub(crate) fn listed_at(row: &ArtifactRow, at: Option<Timestamp>) -> bool {
     match at {
         None => row.delisted_at.is_none(),
         Some(t) => row.first_seen <= t && row.delisted_at.is_none_or(|d| d > t),

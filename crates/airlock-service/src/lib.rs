@@ -12,12 +12,14 @@ mod files;
 mod flight;
 mod index;
 mod lanes;
+mod listing;
 mod mirror;
 mod policy;
 mod promote;
 mod proxy;
 mod publish;
 mod requests;
+mod rows;
 mod snapshot;
 mod spec;
 mod sweep;
@@ -53,7 +55,7 @@ pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView};
 pub use snapshot::parse_instant;
 pub use spec::parse_package_spec;
 pub use sweep::SweepReport;
-pub use time_fmt::{format_rfc3339, now_micros, parse_rfc3339};
+pub use time_fmt::{Timestamp, format_rfc3339, parse_rfc3339};
 pub use tokens::{Principal, Role, TokenInfo};
 pub use upload::{UploadSink, UploadedContent};
 
@@ -86,7 +88,7 @@ pub struct Airlock {
     /// Lane policies with their approvals, and the revision they were read at.
     lane_policies: std::sync::Mutex<Option<(i64, policy::LanePolicies)>>,
     /// Advisory indexes of snapshot instants, oldest first.
-    snapshot_advisories: std::sync::Mutex<Vec<(i64, Arc<airlock_policy::AdvisoryDb>)>>,
+    snapshot_advisories: std::sync::Mutex<Vec<(Timestamp, Arc<airlock_policy::AdvisoryDb>)>>,
     /// Manifests sent to the server are read a few at a time, off the async workers.
     manifest_readers: check::ManifestReaders,
 }
@@ -210,12 +212,11 @@ impl Airlock {
     /// Commits a write transaction with its audit entry, then drops stale views.
     async fn commit(
         &self,
-        mut tx: airlock_store::WriteTx,
+        tx: airlock_store::WriteTx,
         entry: AuditEntry,
     ) -> Result<(), ServiceError> {
-        tx.audit(&entry).await?;
         let revision = tx.revision();
-        tx.commit().await?;
+        tx.commit(&entry).await?;
         self.observe_revision(revision);
         Ok(())
     }
@@ -259,7 +260,7 @@ fn audit_entry(
     details: serde_json::Value,
 ) -> AuditEntry {
     AuditEntry {
-        at: now_micros(),
+        at: Timestamp::now(),
         actor: actor.to_string(),
         action: action.to_string(),
         subject: subject.into(),

@@ -7,56 +7,40 @@ use std::sync::Arc;
 use airlock_config::{Ecosystem, LaneConfig, LaneMode};
 use airlock_policy::{AdvisoryDb, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict};
 use airlock_store::ArtifactRow;
+use airlock_types::Timestamp;
 
-use crate::{Airlock, ServiceError, now_micros};
-
-pub(crate) fn policy_ecosystem(eco: Ecosystem) -> airlock_policy::Ecosystem {
-    match eco {
-        Ecosystem::Pypi => airlock_policy::Ecosystem::Pypi,
-        Ecosystem::Cran => airlock_policy::Ecosystem::Cran,
-    }
-}
+use crate::{Airlock, ServiceError};
 
 /// The licence the stored metadata declares, if it was read.
 pub(crate) fn license_of(
     row: &ArtifactRow,
     eco: Ecosystem,
 ) -> Option<airlock_license::LicenseInfo> {
-    let meta: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
+    let meta = &row.metadata;
     match eco {
         Ecosystem::Pypi => {
-            let expression = meta.get("license_expression").and_then(|v| v.as_str());
-            let license = meta.get("license").and_then(|v| v.as_str());
-            let classifiers: Vec<String> = meta
-                .get("classifiers")
-                .and_then(|v| v.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|c| c.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if expression.is_none() && license.is_none() && classifiers.is_empty() {
+            let expression = meta.license_expression.as_deref();
+            let license = meta.license.as_deref();
+            if expression.is_none() && license.is_none() && meta.classifiers.is_empty() {
                 return None;
             }
             Some(airlock_license::from_python(
                 expression,
                 license,
-                &classifiers,
+                &meta.classifiers,
             ))
         }
         Ecosystem::Cran => meta
-            .get("packages")
-            .and_then(|p| p.get("License"))
-            .and_then(|v| v.as_str())
-            .map(airlock_license::from_r),
+            .packages
+            .get("License")
+            .map(|l| airlock_license::from_r(l)),
     }
 }
 
 /// What the decision knows of a stored artifact.
 pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
     ArtifactFacts {
-        ecosystem: policy_ecosystem(eco),
+        ecosystem: eco,
         name: row.project.clone(),
         version: row.version.clone(),
         license: license_of(row, eco),
@@ -77,9 +61,9 @@ pub(crate) struct Decider {
     advisories: Arc<AdvisoryDb>,
     /// Each lane's policy with the versions approved for it.
     policies: LanePolicies,
-    now: i64,
+    now: Timestamp,
     /// The snapshot instant decisions are made for (`now` is then that instant).
-    at: Option<i64>,
+    at: Option<Timestamp>,
 }
 
 impl Decider {
@@ -88,7 +72,7 @@ impl Decider {
         global: airlock_policy::GlobalRules,
         advisories: Arc<AdvisoryDb>,
         policies: LanePolicies,
-        t: i64,
+        t: Timestamp,
     ) -> Decider {
         Decider {
             global,
@@ -106,12 +90,12 @@ impl Decider {
             return None;
         }
         let at = verdict.reasons.iter().filter_map(|r| r.eligible_at).min()?;
-        let wait = u64::try_from(at.saturating_sub(self.now)).unwrap_or(0);
+        let wait = u64::try_from(at.micros_since(self.now)).unwrap_or(0);
         Some(std::time::Instant::now() + std::time::Duration::from_micros(wait))
     }
 
     /// The snapshot instant, `None` for the live lane.
-    pub fn snapshot(&self) -> Option<i64> {
+    pub fn snapshot(&self) -> Option<Timestamp> {
         self.at
     }
 
@@ -153,7 +137,6 @@ pub(crate) fn may_admit_name(
 ) -> bool {
     let p = decider.policy(lane);
     let global = decider.global();
-    let eco = policy_ecosystem(eco);
     let whole_name = |rules: &airlock_policy::Rules<airlock_policy::BlockRule>| {
         rules.for_package(eco, name).any(|b| !b.rule.has_versions())
     };
@@ -190,7 +173,7 @@ impl Airlock {
             global: self.config().global_rules(),
             advisories,
             policies: self.lane_policies_at(None).await?,
-            now: now_micros(),
+            now: Timestamp::now(),
             at: None,
         })
     }
@@ -199,7 +182,7 @@ impl Airlock {
     /// ones are rebuilt when the revision moves.
     pub(crate) async fn lane_policies_at(
         &self,
-        at: Option<i64>,
+        at: Option<Timestamp>,
     ) -> Result<LanePolicies, ServiceError> {
         let revision = self.revision.load(std::sync::atomic::Ordering::SeqCst);
         if at.is_none()
@@ -210,7 +193,8 @@ impl Airlock {
             return Ok(policies.clone());
         }
         // The files each approval was given by then: (lane, ecosystem, name, version) -> sha256s.
-        let mut files: HashMap<(String, String, String, String), BTreeSet<String>> = HashMap::new();
+        let mut files: HashMap<(String, Ecosystem, String, String), BTreeSet<String>> =
+            HashMap::new();
         for f in self.db.approval_files().await? {
             if at.is_none_or(|t| f.approved_at <= t) {
                 files

@@ -7,17 +7,35 @@ use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig};
 use airlock_store::ApprovalRow;
+use airlock_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::Decider;
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339};
 
 /// One package version.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackageVersion {
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub version: String,
+}
+
+/// Ordered as written (`cran:...` before `pypi:...`), as promotions list them.
+impl Ord for PackageVersion {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.ecosystem.as_str(), &self.name, &self.version).cmp(&(
+            other.ecosystem.as_str(),
+            &other.name,
+            &other.version,
+        ))
+    }
+}
+
+impl PartialOrd for PackageVersion {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// What a promotion changes (or would, for a dry run).
@@ -63,7 +81,7 @@ impl Airlock {
             {
                 for (row, verdict) in lookup.found.into_iter().flat_map(|p| p.rows) {
                     let v = PackageVersion {
-                        ecosystem: eco.as_str().to_string(),
+                        ecosystem: eco,
                         name: row.project,
                         version: row.version,
                     };
@@ -101,7 +119,7 @@ impl Airlock {
             None => (self.lane(from)?, None),
         };
         let to_cfg = self.lane(to)?;
-        let now = now_micros();
+        let now = Timestamp::now();
         let t = instant.unwrap_or(now);
         let from_decider = self.decider_at(Some(t)).await?;
         let (wanted, _) = self.admitted_at(&from_cfg, &from_decider).await?;
@@ -133,7 +151,7 @@ impl Airlock {
         let mut pins = Vec::with_capacity(promotion.added.len());
         for v in &promotion.added {
             pins.push(
-                self.files_to_pin(&to_cfg, &v.ecosystem, &v.name, &v.version, &to_decider)
+                self.files_to_pin(&to_cfg, v.ecosystem, &v.name, &v.version, &to_decider)
                     .await?,
             );
         }
@@ -142,7 +160,7 @@ impl Airlock {
             tx.insert_pinned_approval(
                 &ApprovalRow {
                     lane: to.to_string(),
-                    ecosystem: v.ecosystem.clone(),
+                    ecosystem: v.ecosystem,
                     name: v.name.clone(),
                     version: v.version.clone(),
                     request_id: 0,
@@ -165,10 +183,7 @@ impl Airlock {
         // What the target's own rules still refuse among what was added.
         let decider = self.decider().await?;
         for v in &promotion.added {
-            let eco = match v.ecosystem.as_str() {
-                "cran" => Ecosystem::Cran,
-                _ => Ecosystem::Pypi,
-            };
+            let eco = v.ecosystem;
             let lookup = self.lane_lookup(&to_cfg, eco, &v.name, &decider).await?;
             let refused = lookup
                 .found

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use airlock_config::{SourceConfig, SourceKind};
 use airlock_pypi::filename::{DistFilename, DistKind};
 use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
-use airlock_store::{ArtifactRow, ProxyPageRow};
+use airlock_store::{ArtifactMetadata, ArtifactRow, ProxyPageRow};
+use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use airlock_upstream::{PageFetch, Secret, Upstream, UpstreamConfig, UpstreamError, Validators};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -30,7 +31,9 @@ use tokio::sync::watch;
 
 use crate::error::chain;
 use crate::flight::Flights;
-use crate::{Airlock, ServiceError, audit_entry, now_micros};
+use crate::listing::diff_listing;
+use crate::rows::{FileId, Origin, artifact_row};
+use crate::{Airlock, ServiceError, audit_entry};
 
 /// After a failed refresh, how long stale content is served before the upstream is tried again.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(30);
@@ -134,8 +137,8 @@ fn upstream_error(e: UpstreamError) -> ServiceError {
     }
 }
 
-fn micros_to_instant(micros: i64) -> Instant {
-    let age = Duration::from_micros(now_micros().saturating_sub(micros).max(0) as u64);
+fn micros_to_instant(at: Timestamp) -> Instant {
+    let age = Duration::from_micros(Timestamp::now().micros_since(at).max(0) as u64);
     Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
 }
 
@@ -152,7 +155,9 @@ impl Airlock {
         if self.offline {
             // What the proxy learned before is all there is; age does not matter.
             return Ok(ProxyView {
-                found: known.as_ref().is_some_and(|k| k.status == "found"),
+                found: known
+                    .as_ref()
+                    .is_some_and(|k| k.status == PageStatus::Found),
                 fresh_until: Instant::now(),
                 unknown: known.is_none(),
             });
@@ -161,7 +166,7 @@ impl Airlock {
             let fresh_until = micros_to_instant(k.checked_at) + ttl;
             if Instant::now() < fresh_until {
                 return Ok(ProxyView {
-                    found: k.status == "found",
+                    found: k.status == PageStatus::Found,
                     fresh_until,
                     unknown: false,
                 });
@@ -177,7 +182,7 @@ impl Airlock {
             {
                 self.proxies.counters.stale_pages_served.inc();
                 return Ok(ProxyView {
-                    found: k.status == "found",
+                    found: k.status == PageStatus::Found,
                     fresh_until: at + FAILURE_BACKOFF,
                     unknown: false,
                 });
@@ -202,7 +207,7 @@ impl Airlock {
                 }
                 let now = self.db.proxy_page(&src.name, project).await?;
                 Ok(ProxyView {
-                    found: now.is_some_and(|k| k.status == "found"),
+                    found: now.is_some_and(|k| k.status == PageStatus::Found),
                     fresh_until: Instant::now() + ttl,
                     unknown: false,
                 })
@@ -216,7 +221,7 @@ impl Airlock {
                     m.insert(key, Instant::now());
                 }
                 Ok(ProxyView {
-                    found: k.status == "found",
+                    found: k.status == PageStatus::Found,
                     fresh_until: Instant::now() + FAILURE_BACKOFF,
                     unknown: false,
                 })
@@ -242,7 +247,7 @@ impl Airlock {
                 .proxy_pages(&src.name, projects)
                 .await?
                 .into_iter()
-                .map(|k| (k.project, k.status == "found"))
+                .map(|k| (k.project, k.status == PageStatus::Found))
                 .collect();
             let now = Instant::now();
             return Ok(projects
@@ -303,7 +308,7 @@ impl Airlock {
         let known = self.db.proxy_page(&src.name, project).await?;
         let existing = self.db.project_artifacts(&src.name, project).await?;
         let validators = match &known {
-            Some(k) if k.status == "found" => Validators {
+            Some(k) if k.status == PageStatus::Found => Validators {
                 etag: k.etag.clone(),
                 last_modified: k.last_modified.clone(),
             },
@@ -314,13 +319,13 @@ impl Airlock {
             .project_page(project, &validators)
             .await
             .map_err(upstream_error)?;
-        let now = now_micros();
+        let now = Timestamp::now();
         let (status, validators, listed) = match fetched {
             PageFetch::NotModified => {
                 self.db.touch_proxy_page(&src.name, project, now).await?;
                 return Ok(());
             }
-            PageFetch::NotFound => ("missing", Validators::default(), Vec::new()),
+            PageFetch::NotFound => (PageStatus::Missing, Validators::default(), Vec::new()),
             PageFetch::Page {
                 body,
                 content_type,
@@ -336,13 +341,13 @@ impl Airlock {
                             chain(&e)
                         ),
                     })?;
-                ("found", validators, listing.files)
+                (PageStatus::Found, validators, listing.files)
             }
         };
         let page = ProxyPageRow {
             source: src.name.clone(),
             project: project.to_string(),
-            status: status.to_string(),
+            status,
             checked_at: now,
             etag: validators.etag,
             last_modified: validators.last_modified,
@@ -353,10 +358,15 @@ impl Airlock {
                 verified.insert(row.filename.clone());
             }
         }
-        let (inserts, updates) =
-            diff_listing(&src.name, project, &existing, &verified, &listed, now);
-        let status_changed = known.as_ref().map(|k| k.status.as_str()) != Some(status);
-        if inserts.is_empty() && updates.is_empty() && !status_changed {
+        let diff = diff_listing(
+            &existing,
+            listed_rows(&src.name, project, &listed, now),
+            |old| verified.contains(&old.filename),
+            |_| true,
+            now,
+        );
+        let status_changed = known.as_ref().map(|k| k.status) != Some(status);
+        if diff.is_empty() && !status_changed {
             let same_validators = known
                 .as_ref()
                 .is_some_and(|k| k.etag == page.etag && k.last_modified == page.last_modified);
@@ -365,104 +375,56 @@ impl Airlock {
                 return Ok(());
             }
         }
-        self.store_listing(&page, &inserts, &updates).await?;
-        tracing::info!(source = %src.name, project, status, new_files = inserts.len(), changed_files = updates.len(), "proxy page refreshed");
+        self.store_listing(&page, &diff.inserts, &diff.updates)
+            .await?;
+        tracing::info!(source = %src.name, project, status = status.as_str(), new_files = diff.inserts.len(), changed_files = diff.updates.len(), "proxy page refreshed");
         Ok(())
     }
 }
 
-/// New rows to insert and existing rows to update so that the source's rows match the listing.
-fn diff_listing(
+/// The rows of the files of `project` an upstream page lists (first seen `now`); files of
+/// other projects, or whose names do not parse, are left out.
+fn listed_rows(
     source: &str,
     project: &str,
-    existing: &[ArtifactRow],
-    verified: &std::collections::HashSet<String>,
     listed: &[ListedFile],
-    now: i64,
-) -> (Vec<ArtifactRow>, Vec<ArtifactRow>) {
-    let mut inserts = Vec::new();
-    let mut updates = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for f in listed {
-        // An upstream may list anything; keep only files of this project.
-        let Ok(dist) = DistFilename::parse(&f.filename) else {
-            continue;
-        };
-        if dist.name() != project || !seen.insert(f.filename.clone()) {
-            continue;
-        }
-        let declared_sha = f.sha256().unwrap_or("").to_string();
-        let metadata_sha = match &f.core_metadata {
-            CoreMetadataRef::Hashes(h) => h.get("sha256").cloned(),
-            _ => None,
-        };
-        match existing.iter().find(|r| r.filename == f.filename) {
-            None => inserts.push(ArtifactRow {
-                source: source.to_string(),
-                filename: f.filename.clone(),
-                project: project.to_string(),
-                display_name: project.to_string(),
-                version: dist.version().to_string(),
-                kind: dist.kind().filetype().to_string(),
-                sha256: declared_sha,
-                size: f.size.map(|s| s as i64).unwrap_or(-1),
-                requires_python: f.requires_python.clone(),
-                metadata_sha256: metadata_sha.filter(|_| dist.kind() == DistKind::Wheel),
-                metadata_json: "{}".to_string(),
-                yanked_reason: f.yanked.clone(),
-                upload_time: f
-                    .upload_time
-                    .as_deref()
-                    .and_then(crate::time_fmt::parse_rfc3339),
-                first_seen: now,
-                uploaded_by: None,
-                upstream_url: Some(f.url.clone()),
-                delisted_at: None,
-            }),
-            Some(old) => {
-                let mut new = old.clone();
-                if old.sha256.is_empty()
-                    || (!verified.contains(&old.filename) && !declared_sha.is_empty())
-                {
-                    // Not fetched yet: the upstream's latest word stands.
-                    new.sha256 = declared_sha;
-                } else if !declared_sha.is_empty() && declared_sha != old.sha256 {
-                    // Same name, other bytes: keep what was verified and say so.
-                    tracing::warn!(source, file = %f.filename, known = %old.sha256, declared = %declared_sha,
-                        "upstream changed the hash of a file already known; keeping the known one");
-                }
-                if new.size < 0
-                    && let Some(s) = f.size
-                {
-                    new.size = s as i64;
-                }
-                new.requires_python = f.requires_python.clone();
-                new.yanked_reason = f.yanked.clone();
-                if new.upload_time.is_none() {
-                    new.upload_time = f
-                        .upload_time
-                        .as_deref()
-                        .and_then(crate::time_fmt::parse_rfc3339);
-                }
-                if new.metadata_sha256.is_none() && dist.kind() == DistKind::Wheel {
-                    new.metadata_sha256 = metadata_sha;
-                }
-                new.upstream_url = Some(f.url.clone());
-                new.delisted_at = None;
-                if &new != old {
-                    updates.push(new);
-                }
+    now: Timestamp,
+) -> Vec<ArtifactRow> {
+    listed
+        .iter()
+        .filter_map(|f| {
+            // An upstream may list anything; keep only files of this project.
+            let dist = DistFilename::parse(&f.filename).ok()?;
+            if dist.name() != project {
+                return None;
             }
-        }
-    }
-    for old in existing {
-        if !seen.contains(&old.filename) && old.delisted_at.is_none() {
-            let mut gone = old.clone();
-            gone.delisted_at = Some(now);
-            updates.push(gone);
-        }
-    }
-    (inserts, updates)
+            let mut row = artifact_row(
+                FileId {
+                    source,
+                    filename: f.filename.clone(),
+                    project: project.to_string(),
+                    display_name: project.to_string(),
+                    version: dist.version().to_string(),
+                    kind: crate::rows::python_kind(dist.kind()),
+                },
+                Origin::Listed { url: f.url.clone() },
+                ArtifactMetadata::default(),
+                now,
+            );
+            row.sha256 = f.sha256().unwrap_or("").to_string();
+            row.size = f.size.map_or(-1, |s| s as i64);
+            row.requires_python = f.requires_python.clone();
+            row.metadata_sha256 = match &f.core_metadata {
+                CoreMetadataRef::Hashes(h) if dist.kind() == DistKind::Wheel => {
+                    h.get("sha256").cloned()
+                }
+                _ => None,
+            };
+            row.yanked_reason = f.yanked.clone();
+            row.upload_time = f.upload_time.as_deref().and_then(Timestamp::parse_rfc3339);
+            Some(row)
+        })
+        .collect()
 }
 
 /// A download under way: readers stream from the growing temporary file.
@@ -722,9 +684,9 @@ impl Airlock {
         self.blobs.put_file(path, &actual).await?;
         // The wheel's own METADATA is stored either way: it serves `.metadata` when the upstream
         // declared a hash but cannot deliver, and is advertised when the upstream declared none.
-        let extracted = match row.kind.as_str() {
-            "bdist_wheel" => self.extract_wheel_metadata(&actual, &row.filename).await,
-            _ => None,
+        let extracted = match row.kind {
+            ArtifactKind::BdistWheel => self.extract_wheel_metadata(&actual, &row.filename).await,
+            ArtifactKind::Sdist | ArtifactKind::RSource => None,
         };
         let metadata_sha256 = row.metadata_sha256.clone().or(extracted);
         let mut updated = row.clone();
@@ -838,6 +800,5 @@ pub(crate) const CRAN_INDEX_KEY: &str = "src/contrib";
 
 /// The MD5 an upstream's PACKAGES declared for a file, if any.
 pub(crate) fn declared_md5(row: &ArtifactRow) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(&row.metadata_json).ok()?;
-    value.get("md5")?.as_str().map(str::to_ascii_lowercase)
+    row.metadata.md5.as_deref().map(str::to_ascii_lowercase)
 }

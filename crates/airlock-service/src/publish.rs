@@ -5,12 +5,14 @@
 use airlock_config::{Ecosystem, SourceKind};
 use airlock_pypi::archive::{self, Limits};
 use airlock_pypi::filename::{DistFilename, DistKind};
-use airlock_store::ArtifactRow;
+use airlock_store::{ArtifactMetadata, ArtifactRow};
+use airlock_types::Timestamp;
 use bytes::Bytes;
 
 use crate::error::chain;
+use crate::rows::{FileId, Origin, artifact_row};
 use crate::upload::UploadedContent;
-use crate::{Airlock, Principal, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, Principal, ServiceError, audit_entry};
 
 /// The non-file fields of an upload form, in the order sent (fields may repeat).
 #[derive(Debug, Default, Clone)]
@@ -301,34 +303,33 @@ impl Airlock {
             ),
             DistKind::Sdist => None,
         };
-        let now = now_micros();
-        let row = ArtifactRow {
-            source: source.to_string(),
-            filename: content.filename.clone(),
-            project: dist.name().to_string(),
-            display_name: meta.name.clone(),
-            version: dist.version().to_string(),
-            kind: dist.kind().filetype().to_string(),
-            sha256: content.sha256.clone(),
-            size: content.size as i64,
-            requires_python: meta.requires_python.clone(),
-            metadata_sha256: metadata_sha256.clone(),
-            metadata_json: serde_json::json!({
-                "metadata_version": meta.metadata_version,
-                "summary": meta.summary,
-                "requires_dist": meta.requires_dist,
-                "license": meta.license,
-                "license_expression": meta.license_expression,
-                "classifiers": meta.classifiers,
-            })
-            .to_string(),
-            yanked_reason: None,
-            upload_time: Some(now),
-            first_seen: now,
-            uploaded_by: Some(who.name.clone()),
-            upstream_url: None,
-            delisted_at: None,
-        };
+        let mut row = artifact_row(
+            FileId {
+                source,
+                filename: content.filename.clone(),
+                project: dist.name().to_string(),
+                display_name: meta.name.clone(),
+                version: dist.version().to_string(),
+                kind: crate::rows::python_kind(dist.kind()),
+            },
+            Origin::Uploaded {
+                sha256: content.sha256.clone(),
+                size: content.size as i64,
+                by: who.name.clone(),
+            },
+            ArtifactMetadata {
+                metadata_version: Some(meta.metadata_version.clone()),
+                summary: meta.summary.clone(),
+                requires_dist: meta.requires_dist.clone(),
+                license: meta.license.clone(),
+                license_expression: meta.license_expression.clone(),
+                classifiers: meta.classifiers.clone(),
+                ..ArtifactMetadata::default()
+            },
+            Timestamp::now(),
+        );
+        row.requires_python = meta.requires_python.clone();
+        row.metadata_sha256 = metadata_sha256.clone();
         self.store_upload(who, row, &content, same_file, same_release)
             .await
     }

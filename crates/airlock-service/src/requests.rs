@@ -9,7 +9,8 @@ use std::sync::Arc;
 use airlock_config::Ecosystem;
 use airlock_config::LaneConfig;
 use airlock_manifest::{Entry, Kind, Manifest};
-use airlock_store::{ApprovalRow, NewRequest, RequestRow};
+use airlock_store::{ApprovalRow, ArtifactMetadata, NewRequest, RequestRow};
+use airlock_types::{RequestState, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckedEntry, ManifestInput};
@@ -17,7 +18,7 @@ use crate::lanes::LaneRead;
 use crate::policy::Decider;
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::spec::parse_package_spec;
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339, now_micros};
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339};
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
@@ -29,7 +30,7 @@ pub enum RequestInput<'a> {
 /// A dependency of a requested version that the lane admits no version of.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Missing {
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     /// The requirement as the depending package states it (`airlockDep (>= 1.0)`).
     pub requirement: String,
@@ -68,7 +69,7 @@ pub struct Now {
 pub struct RequestView {
     pub id: i64,
     pub lane: String,
-    pub state: String,
+    pub state: RequestState,
     pub requester: String,
     pub reason: String,
     pub created_at: String,
@@ -77,10 +78,6 @@ pub struct RequestView {
     pub decision_reason: Option<String>,
     pub entries: Vec<RequestEntry>,
     pub missing: Vec<Missing>,
-}
-
-fn eco_str(eco: airlock_manifest::Ecosystem) -> &'static str {
-    eco.as_str()
 }
 
 fn not_found(id: i64) -> ServiceError {
@@ -133,7 +130,7 @@ impl Airlock {
             .map(|e| {
                 format!(
                     "{}:{}{}",
-                    eco_str(e.ecosystem),
+                    e.ecosystem.as_str(),
                     e.name,
                     e.specifier.as_deref().unwrap_or("")
                 )
@@ -159,7 +156,7 @@ impl Airlock {
             missing,
         })
         .map_err(|e| ServiceError::internal("cannot encode the request", e))?;
-        let now = now_micros();
+        let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         let id = tx
             .insert_request(&NewRequest {
@@ -185,13 +182,18 @@ impl Airlock {
         self.request(id, false).await
     }
 
-    /// Requests `who` may see (of the lanes its token applies in), newest first.
+    /// Requests `who` may see (of the lanes its token applies in), newest first. A state that
+    /// is none of `pending`, `approved`, `rejected` has no requests.
     pub async fn requests(
         self: &Arc<Self>,
         who: &Principal,
         lane: Option<&str>,
         state: Option<&str>,
     ) -> Result<Vec<RequestView>, ServiceError> {
+        let state = match state.map(str::parse::<RequestState>).transpose() {
+            Ok(state) => state,
+            Err(_) => return Ok(Vec::new()),
+        };
         let approved = self.approved_set().await?;
         self.db
             .requests(lane, state)
@@ -229,13 +231,7 @@ impl Airlock {
                     .entries
                     .iter()
                     .map(|e| {
-                        let mut entry = Entry::new(
-                            match e.requested.ecosystem.as_str() {
-                                "cran" => airlock_manifest::Ecosystem::Cran,
-                                _ => airlock_manifest::Ecosystem::Pypi,
-                            },
-                            &e.requested.name,
-                        );
+                        let mut entry = Entry::new(e.requested.ecosystem, &e.requested.name);
                         entry.version = e.requested.version.clone();
                         entry.origin = e.requested.origin.clone();
                         entry
@@ -296,16 +292,16 @@ impl Airlock {
         for e in &chosen {
             pins.push(match &e.version {
                 Some(version) => {
-                    self.files_to_pin(&lane_cfg, &e.ecosystem, &e.name, version, &decider)
+                    self.files_to_pin(&lane_cfg, e.ecosystem, &e.name, version, &decider)
                         .await?
                 }
                 None => Vec::new(),
             });
         }
-        let now = now_micros();
+        let now = Timestamp::now();
         let mut tx = self.db.write().await?;
         if !tx
-            .decide_request(id, "approved", &who.name, now, None)
+            .decide_request(id, RequestState::Approved, &who.name, now, None)
             .await?
         {
             return Err(ServiceError::Conflict(format!(
@@ -317,7 +313,7 @@ impl Airlock {
             tx.insert_pinned_approval(
                 &ApprovalRow {
                     lane: request.lane.clone(),
-                    ecosystem: e.ecosystem.clone(),
+                    ecosystem: e.ecosystem,
                     name: e.name.clone(),
                     version: version.clone(),
                     request_id: id,
@@ -363,15 +359,11 @@ impl Airlock {
     pub(crate) async fn files_to_pin(
         self: &Arc<Self>,
         lane: &LaneConfig,
-        ecosystem: &str,
+        eco: Ecosystem,
         name: &str,
         version: &str,
         decider: &Decider,
     ) -> Result<Vec<String>, ServiceError> {
-        let eco = match ecosystem {
-            "cran" => Ecosystem::Cran,
-            _ => Ecosystem::Pypi,
-        };
         let name = crate::check::normalized(eco, name);
         let lookup = self.lane_lookup(lane, eco, &name, decider).await?;
         let files: Vec<String> = lookup
@@ -403,7 +395,13 @@ impl Airlock {
         check_text("the reason", reason, MAX_REASON_LEN)?;
         let mut tx = self.db.write().await?;
         if !tx
-            .decide_request(id, "rejected", &who.name, now_micros(), Some(reason))
+            .decide_request(
+                id,
+                RequestState::Rejected,
+                &who.name,
+                Timestamp::now(),
+                Some(reason),
+            )
             .await?
         {
             return Err(ServiceError::Conflict(format!(
@@ -434,7 +432,7 @@ impl Airlock {
         who.require_role(Role::Approver, &format!("to {verb} a request"))?;
         let request = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
         who.require_lane(&request.lane, &format!("to {verb} a request of"))?;
-        if request.state != "pending" {
+        if request.state != RequestState::Pending {
             return Err(ServiceError::Conflict(format!(
                 "request {id} is {}, not pending",
                 request.state
@@ -452,7 +450,7 @@ impl Airlock {
     /// `(lane, ecosystem, name, version)` of every approval.
     async fn approved_set(
         &self,
-    ) -> Result<HashSet<(String, String, String, String)>, ServiceError> {
+    ) -> Result<HashSet<(String, Ecosystem, String, String)>, ServiceError> {
         Ok(self
             .db
             .approvals()
@@ -474,23 +472,23 @@ impl Airlock {
         let lane_ref = self.lane(lane)?;
         let lane_cfg: &airlock_config::LaneConfig = &lane_ref;
         let decider = self.decider().await?;
-        let requested: HashSet<(String, String)> = entries
+        let requested: HashSet<(Ecosystem, String)> = entries
             .iter()
-            .map(|e| (e.ecosystem.clone(), e.name.clone()))
+            .map(|e| (e.ecosystem, e.name.clone()))
             .collect();
         // The dependencies each requested version declares.
         let mut wanted: Vec<(Ecosystem, String, String, String)> = Vec::new();
         for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
             let names: Vec<&str> = entries
                 .iter()
-                .filter(|e| e.ecosystem == eco.as_str())
+                .filter(|e| e.ecosystem == eco)
                 .map(|e| e.name.as_str())
                 .collect();
             if names.is_empty() {
                 continue;
             }
             let found = self.lane_lookups(lane_cfg, eco, &names, &decider).await?;
-            for e in entries.iter().filter(|e| e.ecosystem == eco.as_str()) {
+            for e in entries.iter().filter(|e| e.ecosystem == eco) {
                 let Some(version) = &e.version else { continue };
                 let Some(project) = found.get(&e.name).and_then(|l| l.found.as_ref()) else {
                     continue;
@@ -500,9 +498,8 @@ impl Airlock {
                     continue;
                 };
                 let needed_by = format!("{}=={version}", e.name);
-                for (name, requirement) in declared_dependencies(eco, &row.metadata_json, lane_cfg)
-                {
-                    if !requested.contains(&(eco.as_str().to_string(), name.clone())) {
+                for (name, requirement) in declared_dependencies(eco, &row.metadata, lane_cfg) {
+                    if !requested.contains(&(eco, name.clone())) {
                         wanted.push((eco, name, requirement, needed_by.clone()));
                     }
                 }
@@ -538,7 +535,7 @@ impl Airlock {
             })
             .filter(|(eco, name, _, by)| seen.insert((*eco, name.clone(), by.clone())))
             .map(|(eco, name, requirement, needed_by)| Missing {
-                ecosystem: eco.as_str().to_string(),
+                ecosystem: eco,
                 name,
                 requirement,
                 needed_by,
@@ -552,12 +549,9 @@ impl Airlock {
 /// and platforms, with no extra (a marker that does not parse counts as applying).
 fn declared_dependencies(
     eco: Ecosystem,
-    metadata_json: &str,
+    meta: &ArtifactMetadata,
     lane: &airlock_config::LaneConfig,
 ) -> Vec<(String, String)> {
-    let Ok(meta) = serde_json::from_str::<serde_json::Value>(metadata_json) else {
-        return Vec::new();
-    };
     let pythons = lane.python_versions();
     let platforms: Vec<airlock_manifest::Platform> = if lane.platforms.is_empty() {
         airlock_manifest::Platform::ALL.to_vec()
@@ -569,11 +563,9 @@ fn declared_dependencies(
     };
     match eco {
         Ecosystem::Pypi => meta
-            .get("requires_dist")
-            .and_then(|v| v.as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str())
+            .requires_dist
+            .iter()
+            .map(String::as_str)
             .filter(|req| {
                 req.split_once(';').is_none_or(|(_, marker)| {
                     airlock_manifest::marker_applies(marker.trim(), &pythons, &platforms)
@@ -590,25 +582,20 @@ fn declared_dependencies(
                     .then(|| (airlock_pypi::name::normalize(&name), req.trim().to_string()))
             })
             .collect(),
-        Ecosystem::Cran => {
-            let fields = meta.get("packages");
-            ["Depends", "Imports", "LinkingTo"]
-                .iter()
-                .filter_map(|f| fields.and_then(|p| p.get(*f)).and_then(|v| v.as_str()))
-                .filter_map(|text| airlock_cran::deps::parse_deps(text).ok())
-                .flatten()
-                .filter(|d| {
-                    !d.is_r() && !airlock_cran::deps::BASE_PACKAGES.contains(&d.name.as_str())
-                })
-                .map(|d| (d.name.clone(), d.to_string()))
-                .collect()
-        }
+        Ecosystem::Cran => ["Depends", "Imports", "LinkingTo"]
+            .iter()
+            .filter_map(|f| meta.packages.get(*f))
+            .filter_map(|text| airlock_cran::deps::parse_deps(text).ok())
+            .flatten()
+            .filter(|d| !d.is_r() && !airlock_cran::deps::BASE_PACKAGES.contains(&d.name.as_str()))
+            .map(|d| (d.name.clone(), d.to_string()))
+            .collect(),
     }
 }
 
 fn view(
     row: RequestRow,
-    approved: &HashSet<(String, String, String, String)>,
+    approved: &HashSet<(String, Ecosystem, String, String)>,
 ) -> Result<RequestView, ServiceError> {
     let body: Body = serde_json::from_str(&row.body)
         .map_err(|e| ServiceError::internal("a stored request does not parse", e))?;
@@ -618,7 +605,7 @@ fn view(
         .map(|e| {
             let key = (
                 row.lane.clone(),
-                e.ecosystem.clone(),
+                e.ecosystem,
                 e.name.clone(),
                 e.version.clone().unwrap_or_default(),
             );

@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use airlock_osv::Advisory;
 use airlock_policy::AdvisoryDb;
-use airlock_store::ArtifactRow;
+use airlock_store::{ArtifactRow, SnapshotRow};
+use airlock_types::Timestamp;
 
 use crate::lanes::LaneRef;
 use crate::policy::Decider;
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, Principal, Role, ServiceError, audit_entry};
 
 /// The longest snapshot name accepted.
 const MAX_SNAPSHOT_NAME_LEN: usize = 100;
@@ -25,7 +26,7 @@ const MAX_SNAPSHOT_NAME_LEN: usize = 100;
 const ADVISORY_DBS_KEPT: usize = 8;
 
 /// The microseconds of an RFC 3339 instant, or of the end of a `YYYY-MM-DD` day (UTC).
-pub fn parse_instant(text: &str) -> Option<i64> {
+pub fn parse_instant(text: &str) -> Option<Timestamp> {
     if let Some(t) = crate::time_fmt::parse_rfc3339(text) {
         return Some(t);
     }
@@ -34,7 +35,7 @@ pub fn parse_instant(text: &str) -> Option<i64> {
     let next = day.next_day()?.midnight().assume_utc();
     i64::try_from(next.unix_timestamp_nanos() / 1000)
         .ok()
-        .map(|t| t - 1)
+        .map(|t| Timestamp::from_micros(t - 1))
 }
 
 impl Airlock {
@@ -43,7 +44,7 @@ impl Airlock {
     pub(crate) async fn view_lane(
         &self,
         spec: &str,
-    ) -> Result<(LaneRef, Option<i64>), ServiceError> {
+    ) -> Result<(LaneRef, Option<Timestamp>), ServiceError> {
         let Some((lane, snapshot)) = spec.split_once('@') else {
             return Ok((self.lane(spec)?, None));
         };
@@ -56,7 +57,7 @@ impl Airlock {
                 ))
             })?,
         };
-        if at >= now_micros() {
+        if at >= Timestamp::now() {
             return Ok((current, None));
         }
         // The lane as the configuration in force then had it (if it existed then).
@@ -65,7 +66,7 @@ impl Airlock {
     }
 
     /// A decider for the lane at `at` (live when `None`).
-    pub(crate) async fn decider_at(&self, at: Option<i64>) -> Result<Decider, ServiceError> {
+    pub(crate) async fn decider_at(&self, at: Option<Timestamp>) -> Result<Decider, ServiceError> {
         match at {
             None => self.decider().await,
             Some(t) => {
@@ -82,7 +83,7 @@ impl Airlock {
     }
 
     /// The advisories as airlock knew them at `t` (the latest version of each learned by then).
-    async fn advisory_db_at(&self, t: i64) -> Result<Arc<AdvisoryDb>, ServiceError> {
+    async fn advisory_db_at(&self, t: Timestamp) -> Result<Arc<AdvisoryDb>, ServiceError> {
         if let Ok(kept) = self.snapshot_advisories.lock()
             && let Some((_, db)) = kept.iter().find(|(at, _)| *at == t)
         {
@@ -92,7 +93,7 @@ impl Airlock {
         let db = tokio::task::spawn_blocking(move || {
             let advisories: Vec<Advisory> = rows
                 .iter()
-                .filter_map(|(_, body)| serde_json::from_str(body).ok())
+                .filter_map(|r| serde_json::from_str(&r.body).ok())
                 .collect();
             AdvisoryDb::new(advisories)
         })
@@ -115,17 +116,17 @@ impl Airlock {
         &self,
         source: &str,
         rows_of: &mut HashMap<String, Vec<ArtifactRow>>,
-        t: i64,
+        t: Timestamp,
     ) -> Result<(), ServiceError> {
         if rows_of.is_empty() {
             return Ok(());
         }
         let names: Vec<&str> = rows_of.keys().map(String::as_str).collect();
         let mut yanks: HashMap<(String, String), Option<String>> = HashMap::new();
-        for (project, version, at, reason) in self.db.yank_events(source, &names).await? {
-            let state = yanks.entry((project, version)).or_insert(None);
-            if at <= t {
-                *state = reason;
+        for event in self.db.yank_events(source, &names).await? {
+            let state = yanks.entry((event.project, event.version)).or_insert(None);
+            if event.at <= t {
+                *state = event.reason;
             }
         }
         for row in rows_of.values_mut().flatten() {
@@ -143,8 +144,8 @@ impl Airlock {
         who: &Principal,
         lane: &str,
         name: &str,
-        at: Option<i64>,
-    ) -> Result<i64, ServiceError> {
+        at: Option<Timestamp>,
+    ) -> Result<Timestamp, ServiceError> {
         who.require_role(Role::Approver, "naming snapshots")?;
         who.require_lane(lane, "naming a snapshot of")?;
         self.lane(lane)?;
@@ -159,7 +160,7 @@ impl Airlock {
                 "snapshot name {name:?}: use 1 to {MAX_SNAPSHOT_NAME_LEN} letters, digits, '-', '_' and '.', and not a date"
             )));
         }
-        let now = now_micros();
+        let now = Timestamp::now();
         let at = at.unwrap_or(now).min(now);
         let mut tx = self.db.write().await?;
         if !tx.insert_snapshot(lane, name, at, &who.name, now).await? {
@@ -181,12 +182,13 @@ impl Airlock {
         Ok(at)
     }
 
-    /// A lane's named snapshots: `(name, at, created_by)`.
+    /// A lane's named snapshots, oldest first; for an approver or admin whose token applies in
+    /// the lane.
     pub async fn snapshots(
         &self,
         who: &Principal,
         lane: &str,
-    ) -> Result<Vec<(String, i64, String)>, ServiceError> {
+    ) -> Result<Vec<SnapshotRow>, ServiceError> {
         who.require_role(Role::Approver, "listing snapshots")?;
         who.require_lane(lane, "listing the snapshots of")?;
         self.lane(lane)?;

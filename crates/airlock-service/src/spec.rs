@@ -1,13 +1,15 @@
 //! Package specs as people type them (`pypi:urllib3==1.26.20`, `cran:dplyr==1.1.4`) and as `why`
 //! takes them (ecosystem, name, version), as manifest entries.
 
-use airlock_manifest::Entry;
+use airlock_manifest::{Ecosystem, Entry};
 
 use crate::ServiceError;
 
 /// `pypi:name==version`, `cran:name==version` (a bare `name==version` is Python) as an entry.
 pub fn parse_package_spec(spec: &str) -> Result<Entry, ServiceError> {
-    let (eco, rest) = spec.split_once(':').unwrap_or(("pypi", spec));
+    let (eco, rest) = spec
+        .split_once(':')
+        .unwrap_or((Ecosystem::Pypi.as_str(), spec));
     let (name, version) = rest.split_once("==").ok_or_else(|| {
         ServiceError::BadRequest(format!(
             "{spec:?} is not ecosystem:name==version (e.g. pypi:urllib3==1.26.20, cran:dplyr==1.1.4)"
@@ -18,15 +20,9 @@ pub fn parse_package_spec(spec: &str) -> Result<Entry, ServiceError> {
 
 /// An entry pinning `name` at `version` in the ecosystem named `eco` (`pypi`, `cran`).
 pub(crate) fn pinned_entry(eco: &str, name: &str, version: &str) -> Result<Entry, ServiceError> {
-    let eco = match eco {
-        "pypi" => airlock_manifest::Ecosystem::Pypi,
-        "cran" => airlock_manifest::Ecosystem::Cran,
-        other => {
-            return Err(ServiceError::BadRequest(format!(
-                "unknown ecosystem {other:?}: use pypi or cran"
-            )));
-        }
-    };
+    let eco: Ecosystem = eco.parse().map_err(|_| {
+        ServiceError::BadRequest(format!("unknown ecosystem {eco:?}: use pypi or cran"))
+    })?;
     let (name, version) = (name.trim(), version.trim());
     if name.is_empty() || version.is_empty() {
         return Err(ServiceError::BadRequest(

@@ -2,72 +2,14 @@
 //! whole token. The secret is 256 random bits, so a fast hash is as safe as a slow one here (nothing
 //! to brute-force) and keeps authentication off the hot path's budget; comparison is constant-time.
 
-use std::fmt;
-use std::str::FromStr;
-
+use airlock_types::Timestamp;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{Airlock, ServiceError, audit_entry, now_micros};
+use crate::{Airlock, ServiceError, audit_entry};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Reader,
-    Publisher,
-    Approver,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Reader => "reader",
-            Role::Publisher => "publisher",
-            Role::Approver => "approver",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Whether a token of this role may act as `needed`: admin may do everything, and every
-    /// role may do what a reader may.
-    pub fn includes(self, needed: Role) -> bool {
-        self == needed || self == Role::Admin || needed == Role::Reader
-    }
-
-    /// The roles that include this one, for messages.
-    fn holders(self) -> &'static str {
-        match self {
-            Role::Reader => "any role",
-            Role::Publisher => "publisher or admin",
-            Role::Approver => "approver or admin",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = ServiceError;
-
-    fn from_str(s: &str) -> Result<Self, ServiceError> {
-        match s {
-            "reader" => Ok(Role::Reader),
-            "publisher" => Ok(Role::Publisher),
-            "approver" => Ok(Role::Approver),
-            "admin" => Ok(Role::Admin),
-            other => Err(ServiceError::BadRequest(format!(
-                "unknown role {other:?}: use reader, publisher, approver or admin"
-            ))),
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use airlock_types::Role;
 
 /// Who is calling: a token's name and role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +104,7 @@ impl Principal {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenInfo {
     pub name: String,
-    pub role: String,
+    pub role: Role,
     /// The lanes the role applies to; empty: every lane.
     pub lanes: Vec<String>,
     pub created_at: String,
@@ -202,9 +144,9 @@ impl Airlock {
         tx.insert_token(&airlock_store::TokenRow {
             id: id.clone(),
             name: name.to_string(),
-            role: role.as_str().to_string(),
+            role,
             secret_sha256: token_hash(&token),
-            created_at: now_micros(),
+            created_at: Timestamp::now(),
             revoked_at: None,
             lanes: lanes.join(" "),
         })
@@ -234,7 +176,7 @@ impl Airlock {
         }
         Ok(Principal {
             name: row.name,
-            role: row.role.parse()?,
+            role: row.role,
             lanes: row.lanes.split_whitespace().map(str::to_string).collect(),
         })
     }
@@ -257,7 +199,7 @@ impl Airlock {
 
     pub async fn revoke_token(&self, actor: &Principal, name: &str) -> Result<(), ServiceError> {
         let mut tx = self.db.write().await?;
-        if !tx.revoke_token(name, now_micros()).await? {
+        if !tx.revoke_token(name, Timestamp::now()).await? {
             return Err(ServiceError::NotFound(format!(
                 "no active token named {name:?}"
             )));

@@ -33,7 +33,7 @@ impl Airlock {
             .map_err(|e| ServiceError::BadRequest(format!("invalid version {version:?}: {e}")))?;
         let mut tx = self.db.write().await?;
         let n = tx
-            .set_yanked(source, &project, &version, reason, crate::now_micros())
+            .set_yanked(source, &project, &version, reason, crate::Timestamp::now())
             .await?;
         if n == 0 {
             return Err(ServiceError::NotFound(format!(

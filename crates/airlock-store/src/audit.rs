@@ -1,5 +1,6 @@
 //! The audit log: append-only, each entry carrying the hash of the previous one.
 
+use airlock_types::Timestamp;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -8,7 +9,7 @@ use crate::error::DbError;
 /// What a caller records.
 #[derive(Debug, Clone)]
 pub struct AuditEntry {
-    pub at: i64,
+    pub at: Timestamp,
     pub actor: String,
     pub action: String,
     pub subject: String,
@@ -20,7 +21,7 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AuditRecord {
     pub seq: i64,
-    pub at: i64,
+    pub at: Timestamp,
     pub actor: String,
     pub action: String,
     pub subject: String,
@@ -38,7 +39,8 @@ pub fn entry_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
     for part in [
         seq.to_string().as_str(),
         prev_hash,
-        &e.at.to_string(),
+        // The number of microseconds, as the chain has always hashed it.
+        &e.at.as_micros().to_string(),
         &e.actor,
         &e.action,
         &e.subject,
@@ -67,7 +69,7 @@ pub(crate) async fn append(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(seq)
-    .bind(e.at)
+    .bind(e.at.as_micros())
     .bind(&e.actor)
     .bind(&e.action)
     .bind(&e.subject)
@@ -121,7 +123,7 @@ pub(crate) async fn entries(
         .map(|r| {
             Ok(AuditRecord {
                 seq: r.try_get(0)?,
-                at: r.try_get(1)?,
+                at: Timestamp::from_micros(r.try_get(1)?),
                 actor: r.try_get(2)?,
                 action: r.try_get(3)?,
                 subject: r.try_get(4)?,
@@ -143,7 +145,7 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let e = AuditEntry {
-                    at: seq,
+                    at: Timestamp::from_micros(seq),
                     actor: "a".into(),
                     action: "upload".into(),
                     subject: format!("s{seq}"),

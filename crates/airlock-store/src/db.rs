@@ -3,8 +3,13 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
+use airlock_types::{
+    ArtifactKind, Ecosystem, PageStatus, RequestState, Role, Timestamp, UnknownWord,
+};
+
 use crate::audit::{self, AuditEntry};
 pub use crate::error::DbError;
+use crate::metadata::ArtifactMetadata;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -24,10 +29,10 @@ pub struct Db {
 pub struct TokenRow {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub secret_sha256: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
     /// The lanes the role applies to, space-separated; empty: every lane.
     pub lanes: String,
 }
@@ -43,23 +48,23 @@ pub struct ArtifactRow {
     pub display_name: String,
     pub version: String,
     /// `bdist_wheel` or `sdist` (Python), `source` (R).
-    pub kind: String,
+    pub kind: ArtifactKind,
     pub sha256: String,
     pub size: i64,
     pub requires_python: Option<String>,
     /// sha256 of the extracted metadata file (PEP 658), stored as a blob of its own.
     pub metadata_sha256: Option<String>,
-    /// Parsed metadata fields (JSON object), kept for policy and requests.
-    pub metadata_json: String,
+    /// What is kept of the file's own metadata, for policy, requests and CRAN indexes.
+    pub metadata: ArtifactMetadata,
     /// `None`: not yanked; `Some("")`: yanked without a reason.
     pub yanked_reason: Option<String>,
-    pub upload_time: Option<i64>,
-    pub first_seen: i64,
+    pub upload_time: Option<Timestamp>,
+    pub first_seen: Timestamp,
     pub uploaded_by: Option<String>,
     /// Where a proxied file is fetched from.
     pub upstream_url: Option<String>,
     /// When the upstream stopped listing the file.
-    pub delisted_at: Option<i64>,
+    pub delisted_at: Option<Timestamp>,
 }
 
 /// What a proxy last learned of an upstream project page.
@@ -67,9 +72,8 @@ pub struct ArtifactRow {
 pub struct ProxyPageRow {
     pub source: String,
     pub project: String,
-    /// `found` or `missing`.
-    pub status: String,
-    pub checked_at: i64,
+    pub status: PageStatus,
+    pub checked_at: Timestamp,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
@@ -89,10 +93,10 @@ pub struct RequestRow {
     pub lane: String,
     pub requester: String,
     pub reason: String,
-    pub created_at: i64,
-    pub state: String,
+    pub created_at: Timestamp,
+    pub state: RequestState,
     pub decided_by: Option<String>,
-    pub decided_at: Option<i64>,
+    pub decided_at: Option<Timestamp>,
     pub decision_reason: Option<String>,
     /// JSON: the entries with their findings, and the missing dependencies.
     pub body: String,
@@ -103,7 +107,7 @@ pub struct NewRequest<'a> {
     pub lane: &'a str,
     pub requester: &'a str,
     pub reason: &'a str,
-    pub created_at: i64,
+    pub created_at: Timestamp,
     pub body: &'a str,
 }
 
@@ -111,23 +115,94 @@ pub struct NewRequest<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalRow {
     pub lane: String,
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub version: String,
     pub request_id: i64,
     pub approved_by: String,
-    pub approved_at: i64,
+    pub approved_at: Timestamp,
 }
 
 /// One file an approval was given (its sha256), and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApprovalFileRow {
     pub lane: String,
-    pub ecosystem: String,
+    pub ecosystem: Ecosystem,
     pub name: String,
     pub version: String,
     pub sha256: String,
-    pub approved_at: i64,
+    pub approved_at: Timestamp,
+}
+
+/// A project of a source: its normalised name and a display spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectName {
+    pub project: String,
+    pub display_name: String,
+}
+
+/// One version of an advisory, by identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdvisoryKey {
+    pub id: String,
+    pub modified: String,
+}
+
+/// An advisory version as stored: its OSV body and when airlock learned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoryRow {
+    pub id: String,
+    pub body: String,
+    pub learned_at: Timestamp,
+}
+
+/// A package an advisory version names (`pypi:urllib3`), or `""` when it names none of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvisoryPackageRow {
+    pub id: String,
+    pub learned_at: Timestamp,
+    pub package: String,
+}
+
+/// Changes whenever an advisory is learned: how many versions, and the latest learning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvisoriesFingerprint {
+    pub count: i64,
+    pub latest_learned_at: Timestamp,
+}
+
+/// A named instant of a lane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotRow {
+    pub name: String,
+    pub at: Timestamp,
+    pub created_by: String,
+}
+
+/// A yank (`reason` `Some`, possibly empty) or un-yank (`None`) of a release.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YankEvent {
+    pub project: String,
+    pub version: String,
+    pub at: Timestamp,
+    pub reason: Option<String>,
+}
+
+/// A version of the managed configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigVersionRow {
+    pub version: i64,
+    pub applied_at: Timestamp,
+    pub body: String,
+}
+
+fn time(r: &sqlx::any::AnyRow, index: usize) -> Result<Timestamp, sqlx::Error> {
+    Ok(Timestamp::from_micros(r.try_get(index)?))
+}
+
+fn opt_time(r: &sqlx::any::AnyRow, index: usize) -> Result<Option<Timestamp>, sqlx::Error> {
+    Ok(r.try_get::<Option<i64>, _>(index)?
+        .map(Timestamp::from_micros))
 }
 
 fn request_from_row(r: &sqlx::any::AnyRow) -> Result<RequestRow, DbError> {
@@ -136,10 +211,10 @@ fn request_from_row(r: &sqlx::any::AnyRow) -> Result<RequestRow, DbError> {
         lane: r.try_get(1)?,
         requester: r.try_get(2)?,
         reason: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        state: r.try_get(5)?,
+        created_at: time(r, 4)?,
+        state: word(r, 5, "requests.state")?,
         decided_by: r.try_get(6)?,
-        decided_at: r.try_get(7)?,
+        decided_at: opt_time(r, 7)?,
         decision_reason: r.try_get(8)?,
         body: r.try_get(9)?,
     })
@@ -168,37 +243,88 @@ macro_rules! token_columns {
     };
 }
 
-fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, sqlx::Error> {
+fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
     Ok(ArtifactRow {
         source: r.try_get(0)?,
         filename: r.try_get(1)?,
         project: r.try_get(2)?,
         display_name: r.try_get(3)?,
         version: r.try_get(4)?,
-        kind: r.try_get(5)?,
+        kind: word(r, 5, "artifacts.kind")?,
         sha256: r.try_get(6)?,
         size: r.try_get(7)?,
         requires_python: r.try_get(8)?,
         metadata_sha256: r.try_get(9)?,
-        metadata_json: r.try_get(10)?,
+        metadata: metadata_of(r, 10)?,
         yanked_reason: r.try_get(11)?,
-        upload_time: r.try_get(12)?,
-        first_seen: r.try_get(13)?,
+        upload_time: opt_time(r, 12)?,
+        first_seen: time(r, 13)?,
         uploaded_by: r.try_get(14)?,
         upstream_url: r.try_get(15)?,
-        delisted_at: r.try_get(16)?,
+        delisted_at: opt_time(r, 16)?,
     })
 }
 
-fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
+/// The `metadata_json` column; text that is no metadata object reads as nothing known, as it
+/// always has (its readers fall back: an unknown licence, no declared dependencies).
+fn metadata_of(r: &sqlx::any::AnyRow, index: usize) -> Result<ArtifactMetadata, DbError> {
+    let text: String = r.try_get(index)?;
+    Ok(ArtifactMetadata::from_json(&text).unwrap_or_else(|| {
+        tracing::warn!(metadata = %text, "stored artifact metadata is not an object; ignoring it");
+        ArtifactMetadata::default()
+    }))
+}
+
+fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, DbError> {
     Ok(TokenRow {
         id: r.try_get(0)?,
         name: r.try_get(1)?,
-        role: r.try_get(2)?,
+        role: word(r, 2, "tokens.role")?,
         secret_sha256: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-        revoked_at: r.try_get(5)?,
+        created_at: time(r, 4)?,
+        revoked_at: opt_time(r, 5)?,
         lanes: r.try_get(6)?,
+    })
+}
+
+/// A stored word (`pypi`, `pending`, ...) as its enum; an unknown one is [`DbError::Unreadable`].
+fn word<T>(r: &sqlx::any::AnyRow, index: usize, column: &'static str) -> Result<T, DbError>
+where
+    T: FromStr<Err = UnknownWord>,
+{
+    let text: String = r.try_get(index)?;
+    text.parse().map_err(|e: UnknownWord| DbError::Unreadable {
+        column,
+        reason: e.to_string(),
+        value: text,
+    })
+}
+
+fn proxy_page_from_row(r: &sqlx::any::AnyRow) -> Result<ProxyPageRow, DbError> {
+    Ok(ProxyPageRow {
+        source: r.try_get(0)?,
+        project: r.try_get(1)?,
+        status: word(r, 2, "proxy_pages.status")?,
+        checked_at: time(r, 3)?,
+        etag: r.try_get(4)?,
+        last_modified: r.try_get(5)?,
+    })
+}
+
+/// `id, body, learned_at`.
+fn advisory_from_row(r: &sqlx::any::AnyRow) -> Result<AdvisoryRow, DbError> {
+    Ok(AdvisoryRow {
+        id: r.try_get(0)?,
+        body: r.try_get(1)?,
+        learned_at: time(r, 2)?,
+    })
+}
+
+/// `id, modified`.
+fn advisory_key_from_row(r: &sqlx::any::AnyRow) -> Result<AdvisoryKey, DbError> {
+    Ok(AdvisoryKey {
+        id: r.try_get(0)?,
+        modified: r.try_get(1)?,
     })
 }
 
@@ -267,21 +393,34 @@ impl Db {
         Ok(row.try_get(0)?)
     }
 
-    /// Starts a write transaction: bumps the revision first, which takes the write lock.
+    /// Starts a write transaction: bumps the revision first, which takes the write lock. It
+    /// commits only with its audit entry ([`WriteTx::commit`]).
     pub async fn write(&self) -> Result<WriteTx, DbError> {
+        let (tx, revision) = self.begin_write().await?;
+        Ok(WriteTx { tx, revision })
+    }
+
+    /// Starts a transaction that writes only data derived from what is already stored and
+    /// audited (see [`DerivedTx`]); it takes the write lock as [`Db::write`] does.
+    pub async fn write_derived(&self) -> Result<DerivedTx, DbError> {
+        let (tx, _) = self.begin_write().await?;
+        Ok(DerivedTx { tx })
+    }
+
+    async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, sqlx::Any>, i64), DbError> {
         let mut tx = self.pool.begin().await?;
         let row =
             sqlx::query("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision")
                 .fetch_one(&mut *tx)
                 .await?;
         let revision = row.try_get(0)?;
-        Ok(WriteTx { tx, revision })
+        Ok((tx, revision))
     }
 
     pub async fn token_by_id(&self, id: &str) -> Result<Option<TokenRow>, DbError> {
         let sql = concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = $1");
         let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(token_from_row).transpose()?)
+        row.as_ref().map(token_from_row).transpose()
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRow>, DbError> {
@@ -291,7 +430,7 @@ impl Db {
             " FROM tokens ORDER BY created_at, name"
         );
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(token_from_row).collect()
     }
 
     pub async fn artifact(
@@ -309,7 +448,7 @@ impl Db {
             .bind(filename)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(artifact_from_row).transpose()?)
+        row.as_ref().map(artifact_from_row).transpose()
     }
 
     /// Files of one project in one source, oldest first.
@@ -328,10 +467,7 @@ impl Db {
             .bind(project)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
-            .map(artifact_from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(artifact_from_row).collect()
     }
 
     /// The files of several projects of one source (normalised names), in one query per 500
@@ -367,10 +503,7 @@ impl Db {
             " FROM artifacts WHERE source = $1 ORDER BY project, first_seen"
         );
         let rows = sqlx::query(sql).bind(source).fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
-            .map(artifact_from_row)
-            .collect::<Result<_, _>>()?)
+        rows.iter().map(artifact_from_row).collect()
     }
 
     /// Whether any artifact (in any source) refers to this blob, as file or as metadata.
@@ -398,8 +531,8 @@ impl Db {
             .collect()
     }
 
-    /// `(normalised, display)` project names of one source.
-    pub async fn projects(&self, source: &str) -> Result<Vec<(String, String)>, DbError> {
+    /// The project names of one source.
+    pub async fn projects(&self, source: &str) -> Result<Vec<ProjectName>, DbError> {
         let rows = sqlx::query(
             "SELECT project, MIN(display_name) FROM artifacts WHERE source = $1 GROUP BY project ORDER BY project",
         )
@@ -407,9 +540,13 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .map(|r| {
+                Ok(ProjectName {
+                    project: r.try_get(0)?,
+                    display_name: r.try_get(1)?,
+                })
+            })
+            .collect()
     }
 
     /// What a proxy knows of several project pages, in one query per 500 names.
@@ -429,14 +566,7 @@ impl Db {
                 query = query.bind(*p);
             }
             for r in query.fetch_all(&self.pool).await? {
-                out.push(ProxyPageRow {
-                    source: r.try_get(0)?,
-                    project: r.try_get(1)?,
-                    status: r.try_get(2)?,
-                    checked_at: r.try_get(3)?,
-                    etag: r.try_get(4)?,
-                    last_modified: r.try_get(5)?,
-                });
+                out.push(proxy_page_from_row(&r)?);
             }
         }
         Ok(out)
@@ -454,18 +584,7 @@ impl Db {
         .bind(project)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(ProxyPageRow {
-                source: r.try_get(0)?,
-                project: r.try_get(1)?,
-                status: r.try_get(2)?,
-                checked_at: r.try_get(3)?,
-                etag: r.try_get(4)?,
-                last_modified: r.try_get(5)?,
-            })
-        })
-        .transpose()
-        .map_err(|e: sqlx::Error| e.into())
+        row.as_ref().map(proxy_page_from_row).transpose()
     }
 
     /// Records that the upstream confirmed a page unchanged. Not a change of what any lane
@@ -474,10 +593,10 @@ impl Db {
         &self,
         source: &str,
         project: &str,
-        checked_at: i64,
+        checked_at: Timestamp,
     ) -> Result<(), DbError> {
         sqlx::query("UPDATE proxy_pages SET checked_at = $1 WHERE source = $2 AND project = $3")
-            .bind(checked_at)
+            .bind(checked_at.as_micros())
             .bind(source)
             .bind(project)
             .execute(&self.pool)
@@ -488,9 +607,10 @@ impl Db {
     /// Names a proxy source has learned of (found upstream), for root pages.
     pub async fn proxy_projects(&self, source: &str) -> Result<Vec<String>, DbError> {
         let rows = sqlx::query(
-            "SELECT project FROM proxy_pages WHERE source = $1 AND status = 'found' ORDER BY project",
+            "SELECT project FROM proxy_pages WHERE source = $1 AND status = $2 ORDER BY project",
         )
         .bind(source)
+        .bind(PageStatus::Found.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -499,43 +619,45 @@ impl Db {
             .map_err(DbError::from)
     }
 
-    /// `(id, modified)` of every advisory version known.
-    pub async fn advisory_versions(&self) -> Result<Vec<(String, String)>, DbError> {
+    /// Every advisory version known.
+    pub async fn advisory_versions(&self) -> Result<Vec<AdvisoryKey>, DbError> {
         let rows = sqlx::query("SELECT id, modified FROM advisories")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_key_from_row).collect()
     }
 
-    /// `(count, latest learned_at)` of the advisories: changes whenever one is learned.
-    pub async fn advisories_fingerprint(&self) -> Result<(i64, i64), DbError> {
+    /// Changes whenever an advisory is learned.
+    pub async fn advisories_fingerprint(&self) -> Result<AdvisoriesFingerprint, DbError> {
         let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(learned_at), 0) FROM advisories")
             .fetch_one(&self.pool)
             .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        Ok(AdvisoriesFingerprint {
+            count: row.try_get(0)?,
+            latest_learned_at: time(&row, 1)?,
+        })
     }
 
-    /// What advisory versions name: `(id, learned_at, package)` rows, `package` empty for a
-    /// version that names none of our ecosystems' packages.
-    pub async fn advisory_packages(&self) -> Result<Vec<(String, i64, String)>, DbError> {
+    /// What advisory versions name, `package` empty for a version that names none of our
+    /// ecosystems' packages.
+    pub async fn advisory_packages(&self) -> Result<Vec<AdvisoryPackageRow>, DbError> {
         let rows = sqlx::query("SELECT id, learned_at, package FROM advisory_packages")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .map(|r| {
+                Ok(AdvisoryPackageRow {
+                    id: r.try_get(0)?,
+                    learned_at: time(r, 1)?,
+                    package: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
-    /// The latest learned version of each of these advisories: `(id, body)`.
-    pub async fn current_advisories_of(
-        &self,
-        ids: &[&str],
-    ) -> Result<Vec<(String, String)>, DbError> {
-        let mut latest: std::collections::HashMap<String, (i64, String)> =
+    /// The latest learned version of each of these advisories.
+    pub async fn current_advisories_of(&self, ids: &[&str]) -> Result<Vec<AdvisoryRow>, DbError> {
+        let mut latest: std::collections::HashMap<String, AdvisoryRow> =
             std::collections::HashMap::new();
         for chunk in ids.chunks(IN_LIST_CHUNK) {
             let sql = format!(
@@ -547,58 +669,50 @@ impl Db {
                 query = query.bind(*id);
             }
             for r in query.fetch_all(&self.pool).await? {
-                let (id, body, at): (String, String, i64) =
-                    (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-                match latest.get(&id) {
-                    Some((seen, _)) if *seen >= at => {}
+                let row = advisory_from_row(&r)?;
+                match latest.get(&row.id) {
+                    Some(seen) if seen.learned_at >= row.learned_at => {}
                     _ => {
-                        latest.insert(id, (at, body));
+                        latest.insert(row.id.clone(), row);
                     }
                 }
             }
         }
-        Ok(latest
-            .into_iter()
-            .map(|(id, (_, body))| (id, body))
-            .collect())
+        Ok(latest.into_values().collect())
     }
 
-    /// Advisory versions whose packages were never recorded: `(id, modified)`.
-    pub async fn advisories_without_packages(&self) -> Result<Vec<(String, String)>, DbError> {
+    /// Advisory versions whose packages were never recorded.
+    pub async fn advisories_without_packages(&self) -> Result<Vec<AdvisoryKey>, DbError> {
         let rows = sqlx::query(
             "SELECT a.id, a.modified FROM advisories a WHERE NOT EXISTS \
              (SELECT 1 FROM advisory_packages p WHERE p.id = a.id AND p.modified = a.modified)",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_key_from_row).collect()
     }
 
-    /// One advisory version: `(body, learned_at)`.
+    /// One advisory version.
     pub async fn advisory_version(
         &self,
         id: &str,
         modified: &str,
-    ) -> Result<Option<(String, i64)>, DbError> {
-        let row =
-            sqlx::query("SELECT body, learned_at FROM advisories WHERE id = $1 AND modified = $2")
-                .bind(id)
-                .bind(modified)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()
-            .map_err(|e: sqlx::Error| DbError::from(e))
+    ) -> Result<Option<AdvisoryRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT id, body, learned_at FROM advisories WHERE id = $1 AND modified = $2",
+        )
+        .bind(id)
+        .bind(modified)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(advisory_from_row).transpose()
     }
 
     /// Requests, newest first, optionally of one lane and in one state.
     pub async fn requests(
         &self,
         lane: Option<&str>,
-        state: Option<&str>,
+        state: Option<RequestState>,
     ) -> Result<Vec<RequestRow>, DbError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -606,7 +720,7 @@ impl Db {
             " FROM requests WHERE ($1 = '' OR lane = $1) AND ($2 = '' OR state = $2) ORDER BY id DESC"
         ))
         .bind(lane.unwrap_or(""))
-        .bind(state.unwrap_or(""))
+        .bind(state.map_or("", RequestState::as_str))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(request_from_row).collect()
@@ -625,17 +739,17 @@ impl Db {
     }
 
     /// The instant of a named snapshot of a lane.
-    pub async fn snapshot(&self, lane: &str, name: &str) -> Result<Option<i64>, DbError> {
+    pub async fn snapshot(&self, lane: &str, name: &str) -> Result<Option<Timestamp>, DbError> {
         let row = sqlx::query("SELECT at FROM snapshots WHERE lane = $1 AND name = $2")
             .bind(lane)
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| r.try_get(0)).transpose().map_err(DbError::from)
+        Ok(row.as_ref().map(|r| time(r, 0)).transpose()?)
     }
 
-    /// A lane's named snapshots: `(name, at, created_by)`, oldest first.
-    pub async fn snapshots(&self, lane: &str) -> Result<Vec<(String, i64, String)>, DbError> {
+    /// A lane's named snapshots, oldest first.
+    pub async fn snapshots(&self, lane: &str) -> Result<Vec<SnapshotRow>, DbError> {
         let rows = sqlx::query(
             "SELECT name, at, created_by FROM snapshots WHERE lane = $1 ORDER BY at, name",
         )
@@ -643,18 +757,22 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .map(|r| {
+                Ok(SnapshotRow {
+                    name: r.try_get(0)?,
+                    at: time(r, 1)?,
+                    created_by: r.try_get(2)?,
+                })
+            })
+            .collect()
     }
 
-    /// Yanks and un-yanks of several projects of one source, oldest first:
-    /// `(project, version, at, reason)`, `reason` `None` for an un-yank.
+    /// Yanks and un-yanks of several projects of one source, oldest first.
     pub async fn yank_events(
         &self,
         source: &str,
         projects: &[&str],
-    ) -> Result<Vec<(String, String, i64, Option<String>)>, DbError> {
+    ) -> Result<Vec<YankEvent>, DbError> {
         let mut out = Vec::new();
         for chunk in projects.chunks(IN_LIST_CHUNK) {
             let sql = format!(
@@ -668,47 +786,48 @@ impl Db {
             for r in query.fetch_all(&self.pool).await? {
                 let yanked: i64 = r.try_get(3)?;
                 let reason: Option<String> = r.try_get(4)?;
-                out.push((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    (yanked != 0).then(|| reason.unwrap_or_default()),
-                ));
+                out.push(YankEvent {
+                    project: r.try_get(0)?,
+                    version: r.try_get(1)?,
+                    at: time(&r, 2)?,
+                    reason: (yanked != 0).then(|| reason.unwrap_or_default()),
+                });
             }
         }
         Ok(out)
     }
 
-    /// Of each advisory, the latest version learned at or before `at`: `(id, body)`.
-    pub async fn advisories_learned_by(&self, at: i64) -> Result<Vec<(String, String)>, DbError> {
+    /// Of each advisory, the latest version learned at or before `at`.
+    pub async fn advisories_learned_by(&self, at: Timestamp) -> Result<Vec<AdvisoryRow>, DbError> {
         let rows = sqlx::query(
-            "SELECT a.id, a.body FROM advisories a WHERE a.learned_at = \
+            "SELECT a.id, a.body, a.learned_at FROM advisories a WHERE a.learned_at = \
              (SELECT MAX(b.learned_at) FROM advisories b WHERE b.id = a.id AND b.learned_at <= $1)",
         )
-        .bind(at)
+        .bind(at.as_micros())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_from_row).collect()
     }
 
-    /// The managed configuration in force at `at` (the latest when `None`):
-    /// `(version, applied_at, body)`.
+    /// The managed configuration in force at `at` (the latest when `None`).
     pub async fn config_version(
         &self,
-        at: Option<i64>,
-    ) -> Result<Option<(i64, i64, String)>, DbError> {
+        at: Option<Timestamp>,
+    ) -> Result<Option<ConfigVersionRow>, DbError> {
         let row = sqlx::query(
             "SELECT version, applied_at, body FROM config_versions WHERE applied_at <= $1 ORDER BY version DESC LIMIT 1",
         )
-        .bind(at.unwrap_or(i64::MAX))
+        .bind(at.unwrap_or(Timestamp::MAX).as_micros())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .transpose()
-            .map_err(|e: sqlx::Error| DbError::from(e))
+        row.map(|r| {
+            Ok(ConfigVersionRow {
+                version: r.try_get(0)?,
+                applied_at: time(&r, 1)?,
+                body: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
 
     /// Every approval: `(lane, ecosystem, name, version, approved_at)`.
@@ -722,16 +841,15 @@ impl Db {
             .map(|r| {
                 Ok(ApprovalRow {
                     lane: r.try_get(0)?,
-                    ecosystem: r.try_get(1)?,
+                    ecosystem: word(r, 1, "approvals.ecosystem")?,
                     name: r.try_get(2)?,
                     version: r.try_get(3)?,
                     request_id: r.try_get(4)?,
                     approved_by: r.try_get(5)?,
-                    approved_at: r.try_get(6)?,
+                    approved_at: time(r, 6)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .collect()
     }
 
     /// Every file of every approval.
@@ -745,29 +863,25 @@ impl Db {
             .map(|r| {
                 Ok(ApprovalFileRow {
                     lane: r.try_get(0)?,
-                    ecosystem: r.try_get(1)?,
+                    ecosystem: word(r, 1, "approval_files.ecosystem")?,
                     name: r.try_get(2)?,
                     version: r.try_get(3)?,
                     sha256: r.try_get(4)?,
-                    approved_at: r.try_get(5)?,
+                    approved_at: time(r, 5)?,
                 })
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+            .collect()
     }
 
-    /// The latest learned version of each advisory: `(id, body, learned_at)`.
-    pub async fn current_advisories(&self) -> Result<Vec<(String, String, i64)>, DbError> {
+    /// The latest learned version of each advisory.
+    pub async fn current_advisories(&self) -> Result<Vec<AdvisoryRow>, DbError> {
         let rows = sqlx::query(
             "SELECT a.id, a.body, a.learned_at FROM advisories a \
              WHERE a.learned_at = (SELECT MAX(b.learned_at) FROM advisories b WHERE b.id = a.id) ORDER BY a.id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(DbError::from)
+        rows.iter().map(advisory_from_row).collect()
     }
 
     pub async fn audit_entries(&self, since_seq: i64) -> Result<Vec<audit::AuditRecord>, DbError> {
@@ -775,7 +889,8 @@ impl Db {
     }
 }
 
-/// A write transaction; dropping it without [`WriteTx::commit`] rolls everything back.
+/// A write transaction; dropping it without [`WriteTx::commit`] rolls everything back. Every
+/// write is audited: the only way to commit one appends its audit entry in the same transaction.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     revision: i64,
@@ -786,7 +901,10 @@ impl WriteTx {
         self.revision
     }
 
-    pub async fn commit(self) -> Result<(), DbError> {
+    /// Appends `entry` to the hash-chained audit log and commits: the change and its entry land
+    /// together or not at all.
+    pub async fn commit(mut self, entry: &AuditEntry) -> Result<(), DbError> {
+        audit::append(&mut self.tx, entry).await?;
         self.tx.commit().await?;
         Ok(())
     }
@@ -808,15 +926,7 @@ impl WriteTx {
             .bind(project)
             .fetch_all(&mut *self.tx)
             .await?;
-        Ok(rows
-            .iter()
-            .map(artifact_from_row)
-            .collect::<Result<_, _>>()?)
-    }
-
-    /// Appends an entry to the hash-chained audit log.
-    pub async fn audit(&mut self, entry: &AuditEntry) -> Result<(), DbError> {
-        audit::append(&mut self.tx, entry).await
+        rows.iter().map(artifact_from_row).collect()
     }
 
     pub async fn insert_token(&mut self, t: &TokenRow) -> Result<(), DbError> {
@@ -828,10 +938,10 @@ impl WriteTx {
         sqlx::query(sql)
             .bind(&t.id)
             .bind(&t.name)
-            .bind(&t.role)
+            .bind(t.role.as_str())
             .bind(&t.secret_sha256)
-            .bind(t.created_at)
-            .bind(t.revoked_at)
+            .bind(t.created_at.as_micros())
+            .bind(t.revoked_at.map(Timestamp::as_micros))
             .bind(&t.lanes)
             .execute(&mut *self.tx)
             .await
@@ -846,10 +956,10 @@ impl WriteTx {
     }
 
     /// Revokes the active token of that name; false if there was none.
-    pub async fn revoke_token(&mut self, name: &str, at: i64) -> Result<bool, DbError> {
+    pub async fn revoke_token(&mut self, name: &str, at: Timestamp) -> Result<bool, DbError> {
         let done =
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
-                .bind(at)
+                .bind(at.as_micros())
                 .bind(name)
                 .execute(&mut *self.tx)
                 .await?;
@@ -869,18 +979,18 @@ impl WriteTx {
             .bind(&a.project)
             .bind(&a.display_name)
             .bind(&a.version)
-            .bind(&a.kind)
+            .bind(a.kind.as_str())
             .bind(&a.sha256)
             .bind(a.size)
             .bind(&a.requires_python)
             .bind(&a.metadata_sha256)
-            .bind(&a.metadata_json)
+            .bind(a.metadata.to_json())
             .bind(&a.yanked_reason)
-            .bind(a.upload_time)
-            .bind(a.first_seen)
+            .bind(a.upload_time.map(Timestamp::as_micros))
+            .bind(a.first_seen.as_micros())
             .bind(&a.uploaded_by)
             .bind(&a.upstream_url)
-            .bind(a.delisted_at)
+            .bind(a.delisted_at.map(Timestamp::as_micros))
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {
@@ -900,8 +1010,8 @@ impl WriteTx {
         )
         .bind(&p.source)
         .bind(&p.project)
-        .bind(&p.status)
-        .bind(p.checked_at)
+        .bind(p.status.as_str())
+        .bind(p.checked_at.as_micros())
         .bind(&p.etag)
         .bind(&p.last_modified)
         .execute(&mut *self.tx)
@@ -920,10 +1030,10 @@ impl WriteTx {
         .bind(&a.requires_python)
         .bind(&a.metadata_sha256)
         .bind(&a.yanked_reason)
-        .bind(a.upload_time)
+        .bind(a.upload_time.map(Timestamp::as_micros))
         .bind(&a.upstream_url)
-        .bind(a.delisted_at)
-        .bind(&a.metadata_json)
+        .bind(a.delisted_at.map(Timestamp::as_micros))
+        .bind(a.metadata.to_json())
         .bind(&a.source)
         .bind(&a.filename)
         .execute(&mut *self.tx)
@@ -936,7 +1046,7 @@ impl WriteTx {
         &mut self,
         id: &str,
         modified: &str,
-        learned_at: i64,
+        learned_at: Timestamp,
         origin: &str,
         body: &str,
         packages: &[String],
@@ -947,7 +1057,7 @@ impl WriteTx {
         )
         .bind(id)
         .bind(modified)
-        .bind(learned_at)
+        .bind(learned_at.as_micros())
         .bind(origin)
         .bind(body)
         .execute(&mut *self.tx)
@@ -955,39 +1065,8 @@ impl WriteTx {
         if done.rows_affected() == 0 {
             return Ok(false);
         }
-        self.record_advisory_packages(id, modified, learned_at, packages)
-            .await?;
+        record_advisory_packages(&mut self.tx, id, modified, learned_at, packages).await?;
         Ok(true)
-    }
-
-    /// Records the packages an advisory version names (see [`Db::advisory_packages`]); also for
-    /// versions stored before packages were recorded.
-    pub async fn record_advisory_packages(
-        &mut self,
-        id: &str,
-        modified: &str,
-        learned_at: i64,
-        packages: &[String],
-    ) -> Result<(), DbError> {
-        let none = [String::new()];
-        let packages = if packages.is_empty() {
-            &none[..]
-        } else {
-            packages
-        };
-        for package in packages {
-            sqlx::query(
-                "INSERT INTO advisory_packages (id, modified, learned_at, package) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id, modified, package) DO NOTHING",
-            )
-            .bind(id)
-            .bind(modified)
-            .bind(learned_at)
-            .bind(package)
-            .execute(&mut *self.tx)
-            .await?;
-        }
-        Ok(())
     }
 
     /// Stores a new request; its id is the next free one.
@@ -997,13 +1076,14 @@ impl WriteTx {
             .await?;
         let id: i64 = row.try_get(0)?;
         sqlx::query(
-            "INSERT INTO requests (id, lane, requester, reason, created_at, state, body) VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+            "INSERT INTO requests (id, lane, requester, reason, created_at, state, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(r.lane)
         .bind(r.requester)
         .bind(r.reason)
-        .bind(r.created_at)
+        .bind(r.created_at.as_micros())
+        .bind(RequestState::Pending.as_str())
         .bind(r.body)
         .execute(&mut *self.tx)
         .await?;
@@ -1014,19 +1094,20 @@ impl WriteTx {
     pub async fn decide_request(
         &mut self,
         id: i64,
-        state: &str,
+        state: RequestState,
         by: &str,
-        at: i64,
+        at: Timestamp,
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
         let done = sqlx::query(
-            "UPDATE requests SET state = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND state = 'pending'",
+            "UPDATE requests SET state = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND state = $6",
         )
-        .bind(state)
+        .bind(state.as_str())
         .bind(by)
-        .bind(at)
+        .bind(at.as_micros())
         .bind(reason)
         .bind(id)
+        .bind(RequestState::Pending.as_str())
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -1039,12 +1120,12 @@ impl WriteTx {
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lane, ecosystem, name, version) DO NOTHING",
         )
         .bind(&a.lane)
-        .bind(&a.ecosystem)
+        .bind(a.ecosystem.as_str())
         .bind(&a.name)
         .bind(&a.version)
         .bind(a.request_id)
         .bind(&a.approved_by)
-        .bind(a.approved_at)
+        .bind(a.approved_at.as_micros())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1057,11 +1138,11 @@ impl WriteTx {
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lane, ecosystem, name, version, sha256) DO NOTHING",
         )
         .bind(&f.lane)
-        .bind(&f.ecosystem)
+        .bind(f.ecosystem.as_str())
         .bind(&f.name)
         .bind(&f.version)
         .bind(&f.sha256)
-        .bind(f.approved_at)
+        .bind(f.approved_at.as_micros())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -1078,7 +1159,7 @@ impl WriteTx {
         for sha256 in files {
             self.insert_approval_file(&ApprovalFileRow {
                 lane: a.lane.clone(),
-                ecosystem: a.ecosystem.clone(),
+                ecosystem: a.ecosystem,
                 name: a.name.clone(),
                 version: a.version.clone(),
                 sha256: sha256.clone(),
@@ -1096,7 +1177,7 @@ impl WriteTx {
         project: &str,
         version: &str,
         reason: Option<&str>,
-        at: i64,
+        at: Timestamp,
     ) -> Result<u64, DbError> {
         let done = sqlx::query("UPDATE artifacts SET yanked_reason = $1 WHERE source = $2 AND project = $3 AND version = $4")
             .bind(reason)
@@ -1113,7 +1194,7 @@ impl WriteTx {
             .bind(source)
             .bind(project)
             .bind(version)
-            .bind(at)
+            .bind(at.as_micros())
             .bind(i64::from(reason.is_some()))
             .bind(reason)
             .execute(&mut *self.tx)
@@ -1125,7 +1206,7 @@ impl WriteTx {
     /// Appends a version of the managed configuration; returns its number.
     pub async fn insert_config_version(
         &mut self,
-        applied_at: i64,
+        applied_at: Timestamp,
         applied_by: &str,
         body: &str,
     ) -> Result<i64, DbError> {
@@ -1137,7 +1218,7 @@ impl WriteTx {
             "INSERT INTO config_versions (version, applied_at, applied_by, body) VALUES ($1, $2, $3, $4)",
         )
         .bind(version)
-        .bind(applied_at)
+        .bind(applied_at.as_micros())
         .bind(applied_by)
         .bind(body)
         .execute(&mut *self.tx)
@@ -1150,9 +1231,9 @@ impl WriteTx {
         &mut self,
         lane: &str,
         name: &str,
-        at: i64,
+        at: Timestamp,
         created_by: &str,
-        created_at: i64,
+        created_at: Timestamp,
     ) -> Result<bool, DbError> {
         let done = sqlx::query(
             "INSERT INTO snapshots (lane, name, at, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
@@ -1160,13 +1241,68 @@ impl WriteTx {
         )
         .bind(lane)
         .bind(name)
-        .bind(at)
+        .bind(at.as_micros())
         .bind(created_by)
-        .bind(created_at)
+        .bind(created_at.as_micros())
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// A transaction that writes only data derived from rows already stored (and audited when they
+/// were), such as the packages of advisory versions stored before those were recorded. Nothing
+/// it writes changes what a lane serves or what anyone did, so it commits without an audit entry;
+/// it has no method that could write anything else.
+pub struct DerivedTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+}
+
+impl DerivedTx {
+    /// Records the packages a stored advisory version names (see [`Db::advisory_packages`]).
+    pub async fn record_advisory_packages(
+        &mut self,
+        id: &str,
+        modified: &str,
+        learned_at: Timestamp,
+        packages: &[String],
+    ) -> Result<(), DbError> {
+        record_advisory_packages(&mut self.tx, id, modified, learned_at, packages).await
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Records the packages an advisory version names; `''` when it names none.
+async fn record_advisory_packages(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+    modified: &str,
+    learned_at: Timestamp,
+    packages: &[String],
+) -> Result<(), DbError> {
+    let none = [String::new()];
+    let packages = if packages.is_empty() {
+        &none[..]
+    } else {
+        packages
+    };
+    for package in packages {
+        sqlx::query(
+            "INSERT INTO advisory_packages (id, modified, learned_at, package) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id, modified, package) DO NOTHING",
+        )
+        .bind(id)
+        .bind(modified)
+        .bind(learned_at.as_micros())
+        .bind(package)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The URL without its password, for messages and logs.

@@ -16,4 +16,12 @@ pub enum DbError {
     Unsupported(String),
     #[error("{0} already exists")]
     Conflict(String),
+    /// A stored value this version cannot read (a word it does not know, malformed JSON):
+    /// written by a newer version, or edited by hand.
+    #[error("the database's {column} holds {value:?}, which this version cannot read: {reason}")]
+    Unreadable {
+        column: &'static str,
+        value: String,
+        reason: String,
+    },
 }

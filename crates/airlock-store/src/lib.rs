@@ -9,10 +9,13 @@ mod audit;
 mod blobs;
 mod db;
 mod error;
+mod metadata;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};
 pub use db::{
-    ApprovalFileRow, ApprovalRow, ArtifactRow, Backend, Db, DbError, NewRequest, ProxyPageRow,
-    RequestRow, TokenRow, WriteTx,
+    AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
+    ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, DerivedTx, NewRequest,
+    ProjectName, ProxyPageRow, RequestRow, SnapshotRow, TokenRow, WriteTx, YankEvent,
 };
+pub use metadata::ArtifactMetadata;

@@ -6,9 +6,9 @@ use super::*;
 use crate::facts::MICROS_PER_SECOND;
 use crate::{BlockRule, NoAdvisories, ReasonCode as C};
 
-const DAY: Timestamp = 86_400 * MICROS_PER_SECOND;
+const DAY: i64 = 86_400 * MICROS_PER_SECOND;
 /// 2026-11-24 00:00 UTC.
-const NOW: Timestamp = 1_795_478_400 * MICROS_PER_SECOND;
+const NOW: Timestamp = Timestamp::from_micros(1_795_478_400 * MICROS_PER_SECOND);
 
 const CRITICAL: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"; // 9.8
 const HIGH: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"; // 7.5
@@ -713,7 +713,7 @@ fn minimum_age() {
     // From the future (clock skew) is too new, not a panic.
     check(
         policy,
-        &pypi("future", "1").with_upload_time(i64::MAX),
+        &pypi("future", "1").with_upload_time(Timestamp::MAX),
         Action::Hide,
         &[C::TooNew],
     );
@@ -967,7 +967,7 @@ proptest! {
 
     #[test]
     fn an_open_lane_without_rules_allows_everything(facts in facts_strategy(), now in any::<i64>()) {
-        let verdict = decide(&facts, &LanePolicy::open("dev"), &GlobalRules::default(), &NoAdvisories, now);
+        let verdict = decide(&facts, &LanePolicy::open("dev"), &GlobalRules::default(), &NoAdvisories, Timestamp::from_micros(now));
         prop_assert_eq!(verdict, Verdict::allow());
     }
 

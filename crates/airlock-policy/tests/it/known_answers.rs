@@ -1,6 +1,6 @@
 use airlock_license::{from_python, from_r};
 use airlock_policy::{
-    Action, AdvisorySource, ArtifactFacts, Ecosystem, GlobalRules, LanePolicy, Level,
+    Action, AdvisorySource, ArtifactFacts, Ecosystem, EcosystemExt, GlobalRules, LanePolicy, Level,
     MICROS_PER_SECOND, ReasonCode, Timestamp, Verdict, decide, new_index,
 };
 
@@ -10,7 +10,7 @@ use airlock_policy::{AdvisoryDb, Pep440Order, RVersionOrder};
 use crate::{pypa, r_db};
 
 /// 2026-11-24 00:00 UTC.
-const NOW: Timestamp = 1_795_478_400 * MICROS_PER_SECOND;
+const NOW: Timestamp = Timestamp::from_micros(1_795_478_400 * MICROS_PER_SECOND);
 
 fn lane(name: &str, toml_text: &str) -> LanePolicy {
     let mut policy: LanePolicy = toml::from_str(toml_text).unwrap();

@@ -1,4 +1,5 @@
-use airlock_store::{ArtifactRow, AuditEntry, DbError, TokenRow};
+use airlock_store::{ArtifactMetadata, ArtifactRow, AuditEntry, DbError, ProjectName, TokenRow};
+use airlock_types::{ArtifactKind, PageStatus, RequestState, Role, Timestamp};
 
 use crate::Backends;
 
@@ -9,15 +10,15 @@ fn artifact(filename: &str, version: &str) -> ArtifactRow {
         project: "demo".into(),
         display_name: "Demo".into(),
         version: version.into(),
-        kind: "bdist_wheel".into(),
+        kind: ArtifactKind::BdistWheel,
         sha256: "ab".repeat(32),
         size: 10,
         requires_python: Some(">=3.8".into()),
         metadata_sha256: None,
-        metadata_json: "{}".into(),
+        metadata: ArtifactMetadata::default(),
         yanked_reason: None,
-        upload_time: Some(1_700_000_000_000_000),
-        first_seen: 1_700_000_000_000_000,
+        upload_time: Some(Timestamp::from_micros(1_700_000_000_000_000)),
+        first_seen: Timestamp::from_micros(1_700_000_000_000_000),
         uploaded_by: Some("ci".into()),
         upstream_url: None,
         delisted_at: None,
@@ -26,7 +27,7 @@ fn artifact(filename: &str, version: &str) -> ArtifactRow {
 
 fn audit(action: &str) -> AuditEntry {
     AuditEntry {
-        at: 1,
+        at: Timestamp::from_micros(1),
         actor: "tester".into(),
         action: action.into(),
         subject: "s".into(),
@@ -42,15 +43,21 @@ async fn artifacts_round_trip_conflict_and_yank() {
         let a = artifact("demo-1.0-py3-none-any.whl", "1.0");
         let mut tx = db.write().await.unwrap();
         tx.insert_artifact(&a).await.unwrap();
-        tx.audit(&audit("upload")).await.unwrap();
         assert_eq!(tx.revision(), before + 1, "{backend}");
-        tx.commit().await.unwrap();
+        tx.commit(&audit("upload")).await.unwrap();
+        // The write and its audit entry landed together.
+        let entries = db.audit_entries(0).await.unwrap();
+        assert_eq!(entries.len(), 1, "{backend}");
+        assert_eq!(entries[0].action, "upload", "{backend}");
 
         let got = db.artifact("internal-pypi", &a.filename).await.unwrap();
         assert_eq!(got.as_ref(), Some(&a), "{backend}");
         assert_eq!(
             db.projects("internal-pypi").await.unwrap(),
-            vec![("demo".to_string(), "Demo".to_string())]
+            vec![ProjectName {
+                project: "demo".to_string(),
+                display_name: "Demo".to_string()
+            }]
         );
         assert!(db.blob_referenced(&a.sha256).await.unwrap());
 
@@ -61,25 +68,43 @@ async fn artifacts_round_trip_conflict_and_yank() {
 
         let mut tx = db.write().await.unwrap();
         assert_eq!(
-            tx.set_yanked("internal-pypi", "demo", "1.0", Some("broken"), 10)
-                .await
-                .unwrap(),
+            tx.set_yanked(
+                "internal-pypi",
+                "demo",
+                "1.0",
+                Some("broken"),
+                Timestamp::from_micros(10)
+            )
+            .await
+            .unwrap(),
             1
         );
-        tx.set_yanked("internal-pypi", "demo", "1.0", None, 20)
-            .await
-            .unwrap();
-        tx.set_yanked("internal-pypi", "demo", "1.0", Some("again"), 30)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        tx.set_yanked(
+            "internal-pypi",
+            "demo",
+            "1.0",
+            None,
+            Timestamp::from_micros(20),
+        )
+        .await
+        .unwrap();
+        tx.set_yanked(
+            "internal-pypi",
+            "demo",
+            "1.0",
+            Some("again"),
+            Timestamp::from_micros(30),
+        )
+        .await
+        .unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let rows = db.project_artifacts("internal-pypi", "demo").await.unwrap();
         assert_eq!(rows[0].yanked_reason.as_deref(), Some("again"), "{backend}");
         // Every yank and un-yank is kept, in order, for snapshots.
         let events = db.yank_events("internal-pypi", &["demo"]).await.unwrap();
         let states: Vec<(i64, Option<&str>)> = events
             .iter()
-            .map(|(_, _, at, reason)| (*at, reason.as_deref()))
+            .map(|e| (e.at.as_micros(), e.reason.as_deref()))
             .collect();
         assert_eq!(
             states,
@@ -101,7 +126,6 @@ async fn an_uncommitted_write_leaves_nothing() {
             tx.insert_artifact(&artifact("x-1-py3-none-any.whl", "1"))
                 .await
                 .unwrap();
-            tx.audit(&audit("upload")).await.unwrap();
         }
         assert!(
             db.artifact("internal-pypi", "x-1-py3-none-any.whl")
@@ -123,9 +147,9 @@ async fn tokens_names_are_unique_among_active_tokens() {
         let t = |id: &str| TokenRow {
             id: id.into(),
             name: "ci".into(),
-            role: "publisher".into(),
+            role: Role::Publisher,
             secret_sha256: "00".repeat(32),
-            created_at: 5,
+            created_at: Timestamp::from_micros(5),
             revoked_at: None,
             lanes: "prod".into(),
         };
@@ -138,17 +162,25 @@ async fn tokens_names_are_unique_among_active_tokens() {
         drop(tx);
         let mut tx = db.write().await.unwrap();
         tx.insert_token(&t("a")).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let mut tx = db.write().await.unwrap();
-        assert!(tx.revoke_token("ci", 9).await.unwrap());
-        assert!(!tx.revoke_token("ci", 9).await.unwrap());
+        assert!(
+            tx.revoke_token("ci", Timestamp::from_micros(9))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.revoke_token("ci", Timestamp::from_micros(9))
+                .await
+                .unwrap()
+        );
         tx.insert_token(&t("b")).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let all = db.tokens().await.unwrap();
         assert_eq!(all.len(), 2, "{backend}");
         assert_eq!(
             db.token_by_id("a").await.unwrap().unwrap().revoked_at,
-            Some(9)
+            Some(Timestamp::from_micros(9))
         );
         assert_eq!(db.token_by_id("b").await.unwrap().unwrap().revoked_at, None);
     }
@@ -163,9 +195,8 @@ async fn audit_entries_are_chained_and_concurrent_writers_serialise() {
         for i in 0..16 {
             let db = db.clone();
             handles.push(tokio::spawn(async move {
-                let mut tx = db.write().await.unwrap();
-                tx.audit(&audit(&format!("a{i}"))).await.unwrap();
-                tx.commit().await.unwrap();
+                let tx = db.write().await.unwrap();
+                tx.commit(&audit(&format!("a{i}"))).await.unwrap();
             }));
         }
         for h in handles {
@@ -188,8 +219,8 @@ async fn proxy_pages_upsert_and_touch_without_a_revision() {
         let mut page = airlock_store::ProxyPageRow {
             source: "pypi".into(),
             project: "demo".into(),
-            status: "found".into(),
-            checked_at: 10,
+            status: PageStatus::Found,
+            checked_at: Timestamp::from_micros(10),
             etag: Some("\"e1\"".into()),
             last_modified: None,
         };
@@ -200,16 +231,16 @@ async fn proxy_pages_upsert_and_touch_without_a_revision() {
         listed.sha256 = String::new();
         listed.upstream_url = Some("https://up.example/demo-1.0.tar.gz".into());
         tx.insert_artifact(&listed).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
 
-        page.status = "missing".into();
+        page.status = PageStatus::Missing;
         page.etag = None;
         let mut tx = db.write().await.unwrap();
         tx.upsert_proxy_page(&page).await.unwrap();
         listed.sha256 = "cd".repeat(32);
-        listed.delisted_at = Some(99);
+        listed.delisted_at = Some(Timestamp::from_micros(99));
         tx.update_listed_artifact(&listed).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         assert_eq!(
             db.proxy_page("pypi", "demo").await.unwrap().as_ref(),
             Some(&page),
@@ -226,7 +257,9 @@ async fn proxy_pages_upsert_and_touch_without_a_revision() {
         assert!(db.proxy_projects("pypi").await.unwrap().is_empty());
 
         let rev = db.revision().await.unwrap();
-        db.touch_proxy_page("pypi", "demo", 50).await.unwrap();
+        db.touch_proxy_page("pypi", "demo", Timestamp::from_micros(50))
+            .await
+            .unwrap();
         assert_eq!(
             db.revision().await.unwrap(),
             rev,
@@ -238,7 +271,7 @@ async fn proxy_pages_upsert_and_touch_without_a_revision() {
                 .unwrap()
                 .unwrap()
                 .checked_at,
-            50
+            Timestamp::from_micros(50)
         );
     }
     b.drop_all().await;
@@ -250,24 +283,178 @@ async fn approval_files_are_pinned_once_each() {
     for (backend, db) in &b.dbs {
         let file = |sha256: &str, approved_at: i64| airlock_store::ApprovalFileRow {
             lane: "prod".into(),
-            ecosystem: "pypi".into(),
+            ecosystem: airlock_types::Ecosystem::Pypi,
             name: "ap1a".into(),
             version: "1.0".into(),
             sha256: sha256.into(),
-            approved_at,
+            approved_at: Timestamp::from_micros(approved_at),
         };
         let mut tx = db.write().await.unwrap();
         tx.insert_approval_file(&file("aa", 1)).await.unwrap();
         tx.insert_approval_file(&file("aa", 2)).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         let mut tx = db.write().await.unwrap();
         tx.insert_approval_file(&file("bb", 3)).await.unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
         assert_eq!(
             db.approval_files().await.unwrap(),
             vec![file("aa", 1), file("bb", 3)],
             "{backend}"
         );
+    }
+    b.drop_all().await;
+}
+
+/// Runs one statement on a backend as an older (or newer) version of airlock would have.
+async fn raw(url: &str, sql: &str) {
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn an_unknown_stored_word_is_an_error_not_a_panic() {
+    let b = Backends::new().await;
+    for ((backend, db), url) in b.dbs.iter().zip(&b.urls) {
+        raw(
+            url,
+            "INSERT INTO proxy_pages (source, project, status, checked_at) \
+             VALUES ('pypi', 'demo', 'gone-fishing', 1)",
+        )
+        .await;
+        let err = db.proxy_page("pypi", "demo").await.unwrap_err();
+        assert!(
+            matches!(&err, DbError::Unreadable { column: "proxy_pages.status", value, .. } if value == "gone-fishing"),
+            "{backend}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains("expected found or missing"),
+            "{backend}: {err}"
+        );
+        raw(
+            url,
+            "INSERT INTO tokens (id, name, role, secret_sha256, created_at) \
+             VALUES ('t1', 'x', 'superuser', '00', 1)",
+        )
+        .await;
+        assert!(
+            matches!(
+                db.token_by_id("t1").await,
+                Err(DbError::Unreadable {
+                    column: "tokens.role",
+                    ..
+                })
+            ),
+            "{backend}"
+        );
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn words_and_times_are_stored_as_before() {
+    let b = Backends::new().await;
+    for ((backend, db), url) in b.dbs.iter().zip(&b.urls) {
+        // A row as every version so far wrote it reads back typed.
+        raw(
+            url,
+            "INSERT INTO requests (id, lane, requester, reason, created_at, state, decided_by, decided_at, body) \
+             VALUES (7, 'prod', 'ana', 'why', 1700000000000000, 'approved', 'bo', 1700000000000001, '{}')",
+        )
+        .await;
+        let r = db.request(7).await.unwrap().unwrap();
+        assert_eq!(r.state, RequestState::Approved, "{backend}");
+        assert_eq!(r.created_at, Timestamp::from_micros(1_700_000_000_000_000));
+        assert_eq!(
+            r.decided_at,
+            Some(Timestamp::from_micros(1_700_000_000_000_001))
+        );
+        assert_eq!(
+            db.requests(None, Some(RequestState::Approved))
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{backend}"
+        );
+        assert!(
+            db.requests(None, Some(RequestState::Pending))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn artifact_metadata_as_written_so_far_reads_back() {
+    let b = Backends::new().await;
+    for ((backend, db), url) in b.dbs.iter().zip(&b.urls) {
+        let insert = |filename: &str, kind: &str, metadata: &str| {
+            format!(
+                "INSERT INTO artifacts (source, filename, project, display_name, version, kind, sha256, size, \
+                 metadata_json, first_seen) VALUES ('s', '{filename}', 'p', 'p', '1.0', '{kind}', '', -1, '{metadata}', 1)"
+            )
+        };
+        // A hosted Python upload, as publishing wrote it.
+        raw(url, &insert(
+            "p-1.0-py3-none-any.whl",
+            "bdist_wheel",
+            r#"{"metadata_version":"2.1","summary":null,"requires_dist":["idna>=2.5"],"license":null,"license_expression":"MIT","classifiers":[]}"#,
+        ))
+        .await;
+        // An R upload, and a file a CRAN proxy listed.
+        raw(
+            url,
+            &insert(
+                "p_1.0.tar.gz",
+                "r-source",
+                r#"{"packages":{"Package":"p","Version":"1.0","Imports":"dep"},"title":"P"}"#,
+            ),
+        )
+        .await;
+        raw(
+            url,
+            &insert(
+                "p_0.9.tar.gz",
+                "r-source",
+                r#"{"packages":{"Package":"p","Version":"0.9"},"md5":"ABCDEF"}"#,
+            ),
+        )
+        .await;
+        // A proxied file not fetched yet, and text that is no object.
+        raw(url, &insert("p-1.0.tar.gz", "sdist", "{}")).await;
+        raw(url, &insert("p-0.9.tar.gz", "sdist", "not json")).await;
+
+        let get = |f: &'static str| async move { db.artifact("s", f).await.unwrap().unwrap() };
+        let wheel = get("p-1.0-py3-none-any.whl").await;
+        assert_eq!(wheel.kind, ArtifactKind::BdistWheel, "{backend}");
+        assert_eq!(wheel.metadata.requires_dist, ["idna>=2.5"], "{backend}");
+        assert_eq!(wheel.metadata.license_expression.as_deref(), Some("MIT"));
+        assert_eq!(wheel.metadata.summary, None);
+        let r = get("p_1.0.tar.gz").await;
+        assert_eq!(r.kind, ArtifactKind::RSource, "{backend}");
+        assert_eq!(r.metadata.packages["Imports"], "dep", "{backend}");
+        assert_eq!(r.metadata.title.as_deref(), Some("P"));
+        assert_eq!(
+            get("p_0.9.tar.gz").await.metadata.md5.as_deref(),
+            Some("ABCDEF")
+        );
+        assert!(get("p-1.0.tar.gz").await.metadata.is_empty(), "{backend}");
+        assert!(get("p-0.9.tar.gz").await.metadata.is_empty(), "{backend}");
+
+        // Written again, an empty metadata is `{}` as before, and a full one reads back equal.
+        let mut tx = db.write().await.unwrap();
+        let mut copy = wheel.clone();
+        copy.filename = "p-1.0-py2-none-any.whl".into();
+        tx.insert_artifact(&copy).await.unwrap();
+        tx.commit(&audit("write")).await.unwrap();
+        assert_eq!(db.artifact("s", &copy.filename).await.unwrap(), Some(copy));
     }
     b.drop_all().await;
 }

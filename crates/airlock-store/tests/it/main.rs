@@ -10,6 +10,8 @@ use sqlx::migrate::MigrateDatabase;
 /// A fresh database on each available backend; the temp dir keeps the SQLite file alive.
 pub struct Backends {
     pub dbs: Vec<(&'static str, Db)>,
+    /// The URL of each of `dbs`, for writing rows as older versions wrote them.
+    pub urls: Vec<String>,
     _dir: tempfile::TempDir,
     pg_url: Option<String>,
 }
@@ -17,10 +19,10 @@ pub struct Backends {
 impl Backends {
     pub async fn new() -> Backends {
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = Db::open(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .unwrap();
+        let sqlite_url = format!("sqlite://{}/t.db", dir.path().display());
+        let sqlite = Db::open(&sqlite_url).await.unwrap();
         let mut dbs = vec![("sqlite", sqlite)];
+        let mut urls = vec![sqlite_url];
         let mut pg_url = None;
         match std::env::var("AIRLOCK_TEST_POSTGRES_URL") {
             Ok(base) => {
@@ -29,6 +31,7 @@ impl Backends {
                 sqlx::any::install_default_drivers();
                 sqlx::Any::create_database(&url).await.unwrap();
                 dbs.push(("postgres", Db::open(&url).await.unwrap()));
+                urls.push(url.clone());
                 pg_url = Some(url);
             }
             Err(_) if std::env::var_os("CI").is_some() => {
@@ -38,6 +41,7 @@ impl Backends {
         }
         Backends {
             dbs,
+            urls,
             _dir: dir,
             pg_url,
         }
