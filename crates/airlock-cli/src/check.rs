@@ -34,7 +34,8 @@ impl std::fmt::Display for Exit {
 
 impl std::error::Error for Exit {}
 
-fn no_judgement(e: anyhow::Error) -> anyhow::Error {
+/// A question that could not be judged (bad input, unknown lane, no server): exit 2.
+pub fn no_judgement(e: anyhow::Error) -> anyhow::Error {
     anyhow::Error::new(Exit {
         code: 2,
         message: Some(format!("{e:#}")),

@@ -48,7 +48,14 @@ pub enum RequestItems<'a> {
 /// The operations of the commands that work both on the data directory and through a server.
 pub trait Client {
     /// Why `lane` serves, hides or refuses a version (the API's JSON).
-    async fn why(&self, lane: &str, ecosystem: &str, name: &str, version: &str) -> Result<Value>;
+    /// The lane's decision on one version (`lane`: the default check lane when `None`).
+    async fn why(
+        &self,
+        lane: Option<&str>,
+        ecosystem: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Value>;
     /// `manifest` judged against `lane` (the default check lane when `None`).
     async fn check(&self, lane: Option<&str>, manifest: &Read) -> Result<CheckReport>;
     async fn promote(
@@ -121,9 +128,19 @@ fn as_json(value: impl serde::Serialize) -> Result<Value> {
 }
 
 impl Client for Local<'_> {
-    async fn why(&self, lane: &str, ecosystem: &str, name: &str, version: &str) -> Result<Value> {
+    async fn why(
+        &self,
+        lane: Option<&str>,
+        ecosystem: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Value> {
         let app = self.app().await?;
-        let lane = app.open_lane(lane, Some(&Principal::local_admin()))?;
+        let lane = match lane {
+            Some(lane) => lane.to_string(),
+            None => app.default_check_lane()?,
+        };
+        let lane = app.open_lane(&lane, Some(&Principal::local_admin()))?;
         Ok(app.why(&lane, ecosystem, name, version).await?)
     }
 
@@ -314,7 +331,14 @@ impl Remote {
 }
 
 impl Client for Remote {
-    async fn why(&self, lane: &str, ecosystem: &str, name: &str, version: &str) -> Result<Value> {
+    async fn why(
+        &self,
+        lane: Option<&str>,
+        ecosystem: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Value> {
+        let lane = lane.context("which lane? give --lane with --server")?;
         let query = [
             ("ecosystem", ecosystem),
             ("name", name),

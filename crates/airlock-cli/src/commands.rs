@@ -11,11 +11,14 @@ use crate::requests;
 #[derive(Subcommand)]
 pub enum ClientCommand {
     /// Why a lane serves, hides or refuses a package version: `airlock why pypi:urllib3==1.26.4 --lane prod`.
+    /// Exit 0 when the lane serves it, 1 when it does not, 2 when it cannot be judged (as check).
     Why {
         /// `ecosystem:name==version`, e.g. pypi:urllib3==1.26.4 or cran:dplyr==1.1.4
         package: String,
+        /// The lane to ask (default: the last lane configured, the strictest, as check; give it
+        /// with --server).
         #[arg(long)]
-        lane: String,
+        lane: Option<String>,
         #[command(flatten)]
         server: ServerArgs,
         /// Print the JSON the API answers.
@@ -157,10 +160,14 @@ pub enum SnapshotCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Entries after sequence number SINCE (all by default), one JSON object per line.
+    /// Entries after sequence number SINCE (all by default), as a table, or one JSON object per
+    /// line with --json.
     List {
         #[arg(long, default_value_t = 0)]
         since: i64,
+        /// One JSON object per line, with the hashes that chain the entries.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -238,15 +245,30 @@ impl ClientCommand {
                 json,
                 ..
             } => {
-                let entry = airlock_service::parse_package_spec(&package)?;
-                let version = entry.version.as_deref().unwrap_or_default();
-                let answer = client
-                    .why(&lane, entry.ecosystem.as_str(), &entry.name, version)
-                    .await?;
+                let answer = async {
+                    let entry = airlock_service::parse_package_spec(&package)?;
+                    let version = entry.version.as_deref().unwrap_or_default();
+                    client
+                        .why(
+                            lane.as_deref(),
+                            entry.ecosystem.as_str(),
+                            &entry.name,
+                            version,
+                        )
+                        .await
+                }
+                .await
+                .map_err(check::no_judgement)?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&answer)?);
                 } else {
                     print_why(&answer);
+                }
+                if answer["visible"].as_bool() != Some(true) {
+                    return Err(anyhow::Error::new(check::Exit {
+                        code: 1,
+                        message: None,
+                    }));
                 }
             }
             Check {
@@ -316,15 +338,37 @@ impl ClientCommand {
                 }
             }
             Export { .. } => print!("{}", client.export().await?),
-            Audit(AuditCommand::List { since, .. }) => {
-                for e in client.audit(since).await? {
-                    println!("{}", serde_json::to_string(&e)?);
+            Audit(AuditCommand::List { since, json, .. }) => {
+                let entries = client.audit(since).await?;
+                if json {
+                    for e in entries {
+                        println!("{}", serde_json::to_string(&e)?);
+                    }
+                } else {
+                    println!(
+                        "{:>5}  {:<27}  {:<20}  {:<18}  subject  details",
+                        "seq", "at", "actor", "action"
+                    );
+                    for e in entries {
+                        println!(
+                            "{:>5}  {:<27}  {:<20}  {:<18}  {}  {}",
+                            e.seq,
+                            airlock_service::format_rfc3339(e.at),
+                            e.actor,
+                            e.action,
+                            e.subject,
+                            e.details
+                        );
+                    }
                 }
             }
             Audit(AuditCommand::Verify { .. }) => {
                 let verdict = client.verify_audit().await?;
                 match (verdict.intact, verdict.entries, verdict.broken_at) {
-                    (true, Some(n), _) => println!("audit log intact: {n} entries"),
+                    (true, Some(n), _) => println!(
+                        "audit log intact: {}",
+                        crate::text::count(n as u64, "entry", "entries")
+                    ),
                     (false, _, Some(seq)) => anyhow::bail!(
                         "audit log broken at entry {seq}: {}",
                         verdict.reason.unwrap_or_default()

@@ -19,6 +19,7 @@ mod manifest;
 mod mirror;
 mod publish;
 mod requests;
+mod text;
 
 #[derive(Parser)]
 #[command(
@@ -63,20 +64,27 @@ enum Command {
     Token(TokenCommand),
     /// Yank (PEP 592) a release of a hosted Python source, or un-yank it with --undo.
     Yank {
+        /// The project, as any spelling of its name.
         project: String,
+        /// The version; every file of it is yanked.
         version: String,
+        /// Why, shown by pip, uv and poetry to whoever still installs it (PEP 592).
         #[arg(long)]
         reason: Option<String>,
+        /// Un-yank the release instead.
         #[arg(long)]
         undo: bool,
+        /// The hosted Python source that holds the release.
         #[arg(long, default_value = "internal-pypi")]
         source: String,
     },
     /// Upload files to a hosted source of a running server: Python wheels and sdists, or R source
     /// packages (PKG_VERSION.tar.gz), as the source's ecosystem says.
     Publish {
+        /// The files to upload.
         #[arg(required = true)]
         files: Vec<String>,
+        /// The hosted source to upload to, e.g. internal-pypi or internal-cran.
         #[arg(long)]
         source: String,
         /// The server's base URL, e.g. http://127.0.0.1:8080
@@ -102,7 +110,7 @@ enum Command {
     },
     #[command(flatten)]
     Client(commands::ClientCommand),
-    /// Import OSV advisories.
+    /// Import, sync and show OSV advisories.
     #[command(subcommand)]
     Advisories(AdvisoriesCommand),
     /// Maintain the blob store.
@@ -126,6 +134,7 @@ enum BlobsCommand {
 enum TokenCommand {
     /// Create a token; it is printed once, as the last line of standard output.
     Create {
+        /// A name for the token, unique among active tokens: who or what uses it (e.g. ci).
         #[arg(long)]
         name: String,
         /// reader, publisher, approver or admin.
@@ -445,7 +454,10 @@ async fn run(cli: Cli) -> Result<()> {
             })
             .await?;
             let verb = if undo { "un-yanked" } else { "yanked" };
-            println!("{verb} {n} file(s) of {project} {version} in {source}");
+            println!(
+                "{verb} {} of {project} {version} in {source}",
+                text::count(n as u64, "file", "files")
+            );
         }
         Command::Publish {
             files,
@@ -529,13 +541,17 @@ async fn run(cli: Cli) -> Result<()> {
             .await?;
             let verb = if dry_run { "would remove" } else { "removed" };
             println!(
-                "{verb} {} unreferenced blob(s), {} bytes; kept {} referenced and {} younger than {grace}",
-                r.removed, r.removed_bytes, r.referenced, r.young
+                "{verb} {} ({} bytes); kept {} referenced and {} younger than {grace}",
+                text::count(r.removed, "unreferenced blob", "unreferenced blobs"),
+                r.removed_bytes,
+                r.referenced,
+                r.young
             );
             if !dry_run {
                 println!(
-                    "removed {} temporary file(s), {} bytes",
-                    r.tmp_removed, r.tmp_removed_bytes
+                    "removed {} ({} bytes)",
+                    text::count(r.tmp_removed, "temporary file", "temporary files"),
+                    r.tmp_removed_bytes
                 );
             }
         }

@@ -69,9 +69,10 @@ pub async fn mirror(
     }
     bar.finish_and_clear();
     println!(
-        "mirrored {} of {} requirement(s) from {source}: {files} file(s), {bytes} bytes",
+        "mirrored {} of {} from {source}: {} ({bytes} bytes)",
         wanted.len() - failed.len(),
-        wanted.len()
+        crate::text::count(wanted.len() as u64, "requirement", "requirements"),
+        crate::text::count(files as u64, "file", "files")
     );
     for f in &failed {
         eprintln!("error: {f}");

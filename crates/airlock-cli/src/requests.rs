@@ -42,11 +42,15 @@ pub async fn list(
     }
     for r in answer["requests"].as_array().into_iter().flatten() {
         println!(
-            "{:>5}  {:<9} lane {:<10} {:>3} entries  by {}: {}",
+            "{:>5}  {:<9} lane {:<10} {:>11}  by {}: {}",
             r["id"],
             s(&r["state"]),
             s(&r["lane"]),
-            r["entries"].as_array().map_or(0, Vec::len),
+            crate::text::count(
+                r["entries"].as_array().map_or(0, Vec::len) as u64,
+                "entry",
+                "entries"
+            ),
             s(&r["requester"]),
             s(&r["reason"])
         );
@@ -106,17 +110,17 @@ fn print_request(r: &Value) {
             .map(|x| s(&x["code"]))
             .collect();
         println!(
-            "  {}:{}=={}  {}{}{}  {}",
+            "  {}:{}=={}  {} when requested{}{}  {}",
             s(&e["ecosystem"]),
             s(&e["name"]),
             s(&e["version"]),
             s(&e["action"]),
-            now,
             if e["approved"] == true {
                 ", approved"
             } else {
                 ""
             },
+            now,
             findings.join(", ")
         );
     }

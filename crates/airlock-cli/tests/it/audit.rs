@@ -18,7 +18,7 @@ fn audit_log_records_mutations_and_verify_finds_the_first_edit_or_removal() {
     server.publish(&[&wheel]);
     let admin = server.token("auditor", "admin");
 
-    let list = run(&mut server.airlock(&["audit", "list"])).success();
+    let list = run(&mut server.airlock(&["audit", "list", "--json"])).success();
     let actions: Vec<String> = list
         .stdout
         .lines()
@@ -31,6 +31,22 @@ fn audit_log_records_mutations_and_verify_finds_the_first_edit_or_removal() {
         .collect();
     assert!(actions.contains(&"token.create".to_string()), "{actions:?}");
     assert!(actions.contains(&"upload".to_string()), "{actions:?}");
+    // Read by a person: a table with times in RFC 3339, not JSON with microseconds.
+    let table = run(&mut server.airlock(&["audit", "list"]))
+        .success()
+        .stdout;
+    let mut rows = table.lines();
+    assert!(
+        rows.next()
+            .is_some_and(|h| h.trim_start().starts_with("seq")),
+        "{table}"
+    );
+    let first = rows.next().expect("an entry");
+    assert!(
+        first.contains("token.create") && first.contains('T') && first.contains('Z'),
+        "{table}"
+    );
+    assert!(!table.contains("\"prev_hash\""), "{table}");
     let intact = run(&mut server.airlock(&["audit", "verify"])).success();
     assert!(
         intact

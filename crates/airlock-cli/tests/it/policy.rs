@@ -411,10 +411,12 @@ fn policy_vulnerable_version_is_refused_and_the_fixed_one_installs() {
     advisory(&in_dev, "PYSEC-2023-192");
 
     // why, from the CLI: the same answer from the data directory and through the server.
+    // A refusal exits 1, as check does.
     let cli = |extra: &[&str]| -> Value {
         let mut args = vec!["why", "pypi:urllib3==1.26.4", "--lane", "prod", "--json"];
         args.extend(extra);
-        let done = run(&mut server.airlock(&args)).success();
+        let done = run(&mut server.airlock(&args));
+        assert_eq!(done.status.code(), Some(1), "{done}");
         serde_json::from_str(&done.stdout)
             .unwrap_or_else(|e| panic!("airlock why --json: not JSON ({e})\n{done}"))
     };
@@ -426,12 +428,19 @@ fn policy_vulnerable_version_is_refused_and_the_fixed_one_installs() {
         "airlock why --json --server"
     );
     let text = run(&mut server.airlock(&["why", "pypi:urllib3==1.26.4", "--lane", "prod"]))
-        .success()
+        .failure()
         .stdout;
     assert!(
         text.contains("deny") && text.contains("PYSEC-2023-192"),
         "airlock why (text) should say deny and name the advisory:\n{text}"
     );
+    // Without --lane: the last lane configured, as check.
+    let last = run(&mut server.airlock(&["why", "pypi:urllib3==1.26.4"])).failure();
+    assert!(last.stdout.contains("in lane hide-drop: hide"), "{last}");
+    let served = run(&mut server.airlock(&["why", "pypi:urllib3==1.26.4", "--lane", "dev"]));
+    assert_eq!(served.status.code(), Some(0), "{served}");
+    let unjudged = run(&mut server.airlock(&["why", "pypi:urllib3==1.26.4", "--lane", "nope"]));
+    assert_eq!(unjudged.status.code(), Some(2), "{unjudged}");
 
     // Errors are problem+json.
     for (query, status) in [

@@ -133,6 +133,6 @@ fn promote_admits_what_the_lane_before_admitted_at_the_instant() {
     let now = run(&mut server.airlock(&["promote", "test", "prod", "--json"])).success();
     let now: Value = serde_json::from_str(&now.stdout).expect("JSON");
     assert_eq!(now["added"][0]["name"], "late-pkg", "{now:#}");
-    let audit = run(&mut server.airlock(&["audit", "list"])).success();
+    let audit = run(&mut server.airlock(&["audit", "list", "--json"])).success();
     assert_eq!(audit.stdout.matches("\"promote\"").count(), 2, "{audit}");
 }

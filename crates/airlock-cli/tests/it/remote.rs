@@ -138,12 +138,13 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
     assert!(bad.stderr.contains("\"soon\" is neither"), "{bad}");
 
     // Why and the requests.
+    // Refused in prod before the approval: exit 1 both ways.
     same_both_ways(
         server,
         &reader,
         &["why", "pypi:remotepkg==1.0", "--lane", "prod"],
     )
-    .success();
+    .failure();
     same_both_ways(
         server,
         &reader,
@@ -174,7 +175,7 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
         Duration::from_secs(30),
         "the server sees the approval",
         || {
-            let answer = remote(server, &reader, &why).success();
+            let answer = remote(server, &reader, &why);
             serde_json::from_str::<Value>(&answer.stdout).expect("JSON")["action"] == "allow"
         },
     );
@@ -221,7 +222,7 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
     assert_eq!(report(&there)["summary"]["deny"], 1, "{there}");
 
     // The audit log: every change above is in it, read alike both ways, and verified alike.
-    let audit = same_both_ways(server, &admin, &["audit", "list"]).success();
+    let audit = same_both_ways(server, &admin, &["audit", "list", "--json"]).success();
     let entries: Vec<Value> = audit
         .stdout
         .lines()
@@ -236,7 +237,8 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
     };
     assert_eq!(by("config.apply"), ["remote-admin"], "{audit}");
     assert_eq!(by("snapshot.create"), ["remote-approver"], "{audit}");
-    let since = same_both_ways(server, &admin, &["audit", "list", "--since", "3"]).success();
+    let since =
+        same_both_ways(server, &admin, &["audit", "list", "--since", "3", "--json"]).success();
     assert_eq!(since.stdout.lines().count(), entries.len() - 3, "{since}");
     let intact = same_both_ways(server, &admin, &["audit", "verify"]).success();
     assert_eq!(

@@ -184,7 +184,7 @@ fn missing_names(request: &Value) -> Vec<String> {
 
 /// The `action` of every entry of `airlock audit list`.
 fn audit_actions(server: &TestServer) -> Vec<String> {
-    let done = run(&mut server.airlock(&["audit", "list"])).success();
+    let done = run(&mut server.airlock(&["audit", "list", "--json"])).success();
     done.stdout
         .lines()
         .filter(|l| !l.trim().is_empty())

@@ -95,7 +95,7 @@ pub fn check_orphan_blobs_are_swept(server: &mut TestServer) {
 
     let dry = run(&mut server.airlock(&["blobs", "sweep", "--dry-run"])).success();
     assert!(
-        dry.stdout.contains("would remove 2 unreferenced blob(s)"),
+        dry.stdout.contains("would remove 2 unreferenced blobs"),
         "{dry}"
     );
     assert!(
@@ -122,7 +122,7 @@ pub fn check_orphan_blobs_are_swept(server: &mut TestServer) {
     set_age(&fresh_orphan, 2 * DAY);
     let swept = run(&mut server.airlock(&["blobs", "sweep"])).success();
     assert!(
-        swept.stdout.contains("removed 1 unreferenced blob(s)"),
+        swept.stdout.contains("removed 1 unreferenced blob"),
         "{swept}"
     );
     assert!(!fresh_orphan.exists());
