@@ -27,14 +27,7 @@ pub struct Snapshot {
     pub created_by: String,
 }
 
-/// The audit chain checked: intact with its length, or the first broken entry and why.
-#[derive(Debug, Deserialize)]
-pub struct AuditVerdict {
-    pub intact: bool,
-    pub entries: Option<usize>,
-    pub broken_at: Option<i64>,
-    pub reason: Option<String>,
-}
+pub use airlock_service::AuditVerdict;
 
 /// What a request asks for: a manifest file, or `ecosystem:name==version` items.
 pub enum RequestItems<'a> {
@@ -278,27 +271,11 @@ impl Client for Local<'_> {
     }
 
     async fn verify_audit(&self) -> Result<AuditVerdict> {
-        Ok(
-            match self
-                .app()
-                .await?
-                .verify_audit(&Principal::local_admin())
-                .await?
-            {
-                Ok(n) => AuditVerdict {
-                    intact: true,
-                    entries: Some(n),
-                    broken_at: None,
-                    reason: None,
-                },
-                Err((seq, why)) => AuditVerdict {
-                    intact: false,
-                    entries: None,
-                    broken_at: Some(seq),
-                    reason: Some(why.to_string()),
-                },
-            },
-        )
+        Ok(self
+            .app()
+            .await?
+            .verify_audit(&Principal::local_admin())
+            .await?)
     }
 }
 

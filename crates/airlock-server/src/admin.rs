@@ -144,34 +144,11 @@ pub async fn create_snapshot(
     ))
 }
 
-/// The audit chain checked: intact with its length, or the first broken entry and why.
-#[derive(Serialize)]
-pub struct AuditVerdict {
-    intact: bool,
-    entries: Option<usize>,
-    broken_at: Option<i64>,
-    reason: Option<&'static str>,
-}
-
 /// `GET /api/v1/audit/verify` (admin, every lane): every entry checked against its hash and
 /// the one before it. A broken chain is an answer (200, `intact: false`), not an error.
 pub async fn verify_audit(
     State(state): State<AppState>,
     Auth { who, .. }: Auth,
-) -> Result<Json<AuditVerdict>, ApiError> {
-    let verdict = state.app.verify_audit(&who).await?;
-    Ok(Json(match verdict {
-        Ok(n) => AuditVerdict {
-            intact: true,
-            entries: Some(n),
-            broken_at: None,
-            reason: None,
-        },
-        Err((seq, why)) => AuditVerdict {
-            intact: false,
-            entries: None,
-            broken_at: Some(seq),
-            reason: Some(why),
-        },
-    }))
+) -> Result<Json<airlock_service::AuditVerdict>, ApiError> {
+    Ok(Json(state.app.verify_audit(&who).await?))
 }

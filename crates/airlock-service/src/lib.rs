@@ -65,6 +65,16 @@ pub use airlock_pypi::simple::Format;
 /// of installs from memory, short enough that memory comes back soon after the load ends.
 pub const CACHED_BLOB_IDLE: Duration = Duration::from_secs(3);
 
+/// The audit chain checked: intact with its length, or the first broken entry and why (as
+/// `GET /api/v1/audit/verify` answers it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditVerdict {
+    pub intact: bool,
+    pub entries: Option<usize>,
+    pub broken_at: Option<i64>,
+    pub reason: Option<String>,
+}
+
 /// The application: configuration, storage and the caches built on them.
 pub struct Airlock {
     /// Swapped whole when an `airlock apply` lands (see [`Airlock::config`]).
@@ -234,17 +244,24 @@ impl Airlock {
     }
 
     /// Checks the whole audit chain: `Ok(count)`, or the first broken entry and why.
-    /// For an admin whose token applies in every lane.
-    pub async fn verify_audit(
-        &self,
-        who: &Principal,
-    ) -> Result<Result<usize, (i64, &'static str)>, ServiceError> {
+    /// Checks the whole audit chain, for an admin whose token applies in every lane.
+    pub async fn verify_audit(&self, who: &Principal) -> Result<AuditVerdict, ServiceError> {
         who.require_role(Role::Admin, "verifying the audit log")?;
         who.require_unlimited("verifying the audit log")?;
         let all = self.db.audit_entries(0).await?;
         Ok(match airlock_store::first_break(&all) {
-            None => Ok(all.len()),
-            Some(broken) => Err(broken),
+            None => AuditVerdict {
+                intact: true,
+                entries: Some(all.len()),
+                broken_at: None,
+                reason: None,
+            },
+            Some((seq, why)) => AuditVerdict {
+                intact: false,
+                entries: None,
+                broken_at: Some(seq),
+                reason: Some(why.to_string()),
+            },
         })
     }
 

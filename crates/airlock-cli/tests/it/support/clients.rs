@@ -8,7 +8,7 @@ use tempfile::TempDir;
 
 use super::cmd::{Finished, run};
 use super::env::{client_bin, venv_bin};
-use super::python::FOREIGN_ENV;
+use super::python::{FOREIGN_ENV, installed_version};
 
 /// A project directory and a home for one client.
 pub struct ClientProject {
@@ -79,16 +79,7 @@ impl ClientProject {
 
     /// The version of `name` installed in the project's `.venv`, if any.
     pub fn installed(&self, name: &str) -> Option<String> {
-        let done = run(Command::new(self.venv_python()).args([
-            "-c",
-            "import sys, importlib.metadata as m\n\
-             try: print(m.version(sys.argv[1]))\n\
-             except m.PackageNotFoundError: pass",
-            name,
-        ]))
-        .success();
-        let version = done.stdout.trim();
-        (!version.is_empty()).then(|| version.to_string())
+        installed_version(&self.venv_python(), name)
     }
 
     pub fn read(&self, rel: &str) -> String {

@@ -139,16 +139,7 @@ impl TargetEnv {
 
     /// The installed version of distribution `name`, if any.
     pub fn version_of(&self, name: &str) -> Option<String> {
-        let done = run(Command::new(&self.python).args([
-            "-c",
-            "import sys, importlib.metadata as m\n\
-                 try: print(m.version(sys.argv[1]))\n\
-                 except m.PackageNotFoundError: pass",
-            name,
-        ]))
-        .success();
-        let version = done.stdout.trim();
-        (!version.is_empty()).then(|| version.to_string())
+        installed_version(&self.python, name)
     }
 
     /// Runs Python code in this venv and returns its stdout.
@@ -157,4 +148,18 @@ impl TargetEnv {
             .success()
             .stdout
     }
+}
+
+/// The version of distribution `name` installed for the interpreter `python`, if any.
+pub fn installed_version(python: &Path, name: &str) -> Option<String> {
+    let done = run(Command::new(python).args([
+        "-c",
+        "import sys, importlib.metadata as m\n\
+         try: print(m.version(sys.argv[1]))\n\
+         except m.PackageNotFoundError: pass",
+        name,
+    ]))
+    .success();
+    let version = done.stdout.trim();
+    (!version.is_empty()).then(|| version.to_string())
 }
