@@ -171,7 +171,11 @@ impl Airlock {
                 airlock_pypi::filename::MAX_LEN
             )));
         }
-        check_digests(form, &content, src.ecosystem == Ecosystem::Pypi)?;
+        check_digests(
+            form,
+            &content,
+            crate::ecosystems::rules(src.ecosystem).upload_requires_digest(),
+        )?;
         match src.ecosystem {
             Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
             Ecosystem::Cran => self.publish_r(who, source, form, content).await,
