@@ -23,11 +23,11 @@ use crate::rows::{FileId, Origin, artifact_row};
 use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use bytes::Bytes;
 
+use crate::ecosystems::cran::INDEX_KEY as CRAN_INDEX_KEY;
 use crate::error::chain;
 use crate::files::ServedFile;
 use crate::index::Page;
 use crate::lanes::LaneRead;
-use crate::proxy::CRAN_INDEX_KEY;
 use crate::publish::{Published, UploadForm, bad, check_text};
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError};

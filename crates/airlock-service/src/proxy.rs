@@ -796,9 +796,6 @@ impl Airlock {
     }
 }
 
-/// The `proxy_pages` key under which a CRAN proxy records its whole index.
-pub(crate) const CRAN_INDEX_KEY: &str = crate::ecosystems::cran::INDEX_KEY;
-
 /// The MD5 an upstream's PACKAGES declared for a file, if any.
 pub(crate) fn declared_md5(row: &ArtifactRow) -> Option<String> {
     row.metadata.md5.as_deref().map(str::to_ascii_lowercase)

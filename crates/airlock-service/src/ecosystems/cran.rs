@@ -12,7 +12,8 @@ use airlock_types::ArtifactKind;
 
 use super::{EcosystemRules, FileParts};
 
-/// The key of the one index a CRAN proxy keeps: the upstream's `src/contrib`.
+/// The `proxy_pages` key under which a CRAN proxy records its one index: the upstream's
+/// `src/contrib`.
 pub(crate) const INDEX_KEY: &str = "src/contrib";
 
 /// The R ecosystem as CRAN-like repositories serve it.
