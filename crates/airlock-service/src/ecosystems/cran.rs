@@ -24,6 +24,12 @@ impl EcosystemRules for Cran {
         name.to_string()
     }
 
+    fn normalize_version(&self, version: &str) -> Result<String, String> {
+        RVersion::parse(version)
+            .map(|_| version.to_string())
+            .map_err(|e| e.to_string())
+    }
+
     fn compare_versions(&self, a: &str, b: &str) -> Option<Ordering> {
         Some(RVersion::parse(a).ok()?.cmp(&RVersion::parse(b).ok()?))
     }
@@ -110,6 +116,8 @@ mod tests {
         assert!(!r().same_version("1.2-3", "1.2.4"));
         assert_eq!(r().compare_versions("1.10", "1.9"), Some(Ordering::Greater));
         assert_eq!(r().compare_versions("1.0a", "1"), None);
+        assert_eq!(r().normalize_version("1.2-3").as_deref(), Ok("1.2-3"));
+        assert!(r().normalize_version("1.0a").is_err());
     }
 
     #[test]

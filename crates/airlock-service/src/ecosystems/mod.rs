@@ -33,6 +33,10 @@ pub(crate) trait EcosystemRules: Send + Sync {
     /// case-sensitive and kept as written).
     fn normalize_name(&self, name: &str) -> String;
 
+    /// The version's canonical spelling (PEP 440's for Python; R versions are kept as written),
+    /// or why it is no version of this ecosystem.
+    fn normalize_version(&self, version: &str) -> Result<String, String>;
+
     /// The order of two versions; `None` when either does not parse.
     fn compare_versions(&self, a: &str, b: &str) -> Option<Ordering>;
 

@@ -21,6 +21,10 @@ impl EcosystemRules for Python {
         Ecosystem::Pypi.normalize_name(name).into_owned()
     }
 
+    fn normalize_version(&self, version: &str) -> Result<String, String> {
+        airlock_pypi::version::normalize(version).map_err(|e| e.to_string())
+    }
+
     fn compare_versions(&self, a: &str, b: &str) -> Option<Ordering> {
         airlock_pypi::version::compare(a, b).ok()
     }
@@ -163,6 +167,12 @@ mod tests {
             Some(Ordering::Greater)
         );
         assert_eq!(py().compare_versions("x", "1"), None);
+        assert_eq!(
+            py().normalize_version("1.0.POST1").as_deref(),
+            Ok("1.0.post1")
+        );
+        assert_eq!(py().normalize_version("v2.0-RC1").as_deref(), Ok("2.0rc1"));
+        assert!(py().normalize_version("one").is_err());
     }
 
     #[test]
