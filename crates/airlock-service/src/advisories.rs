@@ -157,13 +157,14 @@ impl Airlock {
             .iter()
             .filter_map(|r| serde_json::from_str(&r.body).ok())
             .collect();
-        let index = airlock_osv::Index::new(advisories, |eco, name| {
-            if eco == airlock_types::Ecosystem::Pypi.osv_name() {
-                airlock_pypi::name::normalize(name)
-            } else {
-                name.to_string()
-            }
-        });
+        let index =
+            airlock_osv::Index::new(
+                advisories,
+                |eco, name| match crate::ecosystems::by_osv_name(eco) {
+                    Some(eco) => crate::ecosystems::rules(eco).normalize_name(name),
+                    None => name.to_string(),
+                },
+            );
         Ok(index
             .lookup(id)
             .into_iter()

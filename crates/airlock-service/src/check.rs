@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::ecosystems::rules;
 use airlock_config::{CheckAccess, Ecosystem, LaneConfig};
 use airlock_manifest::{Entry, Location, Manifest, NotCovered, Origin};
-use airlock_policy::EcosystemExt;
 use airlock_policy::{
     Action, ArtifactFacts, HiddenStyle, Level, Reason, ReasonCode, Verdict, package_key,
 };
@@ -95,25 +95,6 @@ pub struct AdvisoryOut {
 pub struct LicenseOut {
     pub expression: Option<String>,
     pub class: airlock_license::LicenseClass,
-}
-
-pub(crate) fn normalized(eco: Ecosystem, name: &str) -> String {
-    eco.normalize_name(name).into_owned()
-}
-
-/// Whether two version strings are the same version (PEP 440 equality for Python: `1.0` is
-/// `1.0.0`; R's `1.2-3` is `1.2.3`).
-pub(crate) fn same_version(eco: Ecosystem, a: &str, b: &str) -> bool {
-    match eco {
-        Ecosystem::Pypi => airlock_pypi::version::compare(a, b).is_ok_and(|o| o.is_eq()),
-        Ecosystem::Cran => {
-            a == b
-                || matches!(
-                    (airlock_cran::version::RVersion::parse(a), airlock_cran::version::RVersion::parse(b)),
-                    (Ok(x), Ok(y)) if x == y
-                )
-        }
-    }
 }
 
 pub use airlock_manifest::BUNDLE_CONTENT_TYPE;
@@ -354,12 +335,12 @@ impl Airlock {
             .await?;
         // Every name of an ecosystem at once: a few queries per source, not a few per name.
         let mut lookups: HashMap<(Ecosystem, String), Arc<Lookup>> = HashMap::new();
-        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+        for eco in Ecosystem::ALL {
             let names: Vec<String> = manifest
                 .entries
                 .iter()
                 .filter(|e| e.from_registry() && e.ecosystem == eco)
-                .map(|e| normalized(eco, &e.name))
+                .map(|e| rules(eco).normalize_name(&e.name))
                 .collect();
             if names.is_empty() {
                 continue;
@@ -445,7 +426,7 @@ impl Airlock {
         lookups: &mut HashMap<(Ecosystem, String), Arc<Lookup>>,
     ) -> Result<CheckedEntry, ServiceError> {
         let eco = entry.ecosystem;
-        let name = normalized(eco, &entry.name);
+        let name = rules(eco).normalize_name(&entry.name);
         let spec = format!("{eco}:{name}");
         let lane_name = &lane.name;
         let mut extra: Vec<Reason> = Vec::new();
@@ -494,7 +475,7 @@ impl Airlock {
                 } else if let Some(v) = &version {
                     judged = all
                         .iter()
-                        .filter(|(r, _)| same_version(eco, &r.version, v))
+                        .filter(|(r, _)| rules(eco).same_version(&r.version, v))
                         .copied()
                         .collect();
                     if judged.is_empty() {
@@ -681,46 +662,15 @@ fn absent(lane: &LaneConfig, spec: &str, version: Option<&str>, lookup: &Lookup)
     }
 }
 
-/// The newest version the lane lists that satisfies `wanted` (PEP 440 specifiers for Python),
-/// skipping pre-releases unless the range names one or nothing else fits, as installers do.
+/// The newest version the lane lists that satisfies `wanted`, by the ecosystem's rules (PEP 440
+/// specifiers for Python, skipping pre-releases unless the range names one or nothing else fits).
 fn pick(eco: Ecosystem, wanted: &str, rows: &[&(ArtifactRow, Verdict)]) -> Option<String> {
-    let listed = rows
+    let listed: Vec<&str> = rows
         .iter()
-        .filter(|(r, v)| v.action.listed() && r.yanked_reason.is_none());
-    match eco {
-        Ecosystem::Pypi => {
-            use airlock_pypi::version::{Specifiers, Version};
-            let specifiers: Option<Specifiers> = if wanted.is_empty() {
-                None
-            } else {
-                Some(wanted.parse().ok()?)
-            };
-            let candidates: Vec<(Version, &str)> = listed
-                .filter_map(|(r, _)| Some((r.version.parse::<Version>().ok()?, r.version.as_str())))
-                .filter(|(v, _)| specifiers.as_ref().is_none_or(|s| s.contains(v)))
-                .collect();
-            let pre_ok = specifiers
-                .as_ref()
-                .is_some_and(Specifiers::allows_prereleases);
-            let best = |allow_pre: bool| {
-                candidates
-                    .iter()
-                    .filter(|(v, _)| allow_pre || !v.is_prerelease())
-                    .max_by(|a, b| a.0.cmp(&b.0))
-                    .map(|(_, s)| s.to_string())
-            };
-            best(pre_ok).or_else(|| best(true))
-        }
-        Ecosystem::Cran => listed
-            .filter_map(|(r, _)| {
-                Some((
-                    airlock_cran::version::RVersion::parse(&r.version).ok()?,
-                    r.version.clone(),
-                ))
-            })
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .map(|(_, s)| s),
-    }
+        .filter(|(r, v)| v.action.listed() && r.yanked_reason.is_none())
+        .map(|(r, _)| r.version.as_str())
+        .collect();
+    rules(eco).newest_matching(wanted, &listed)
 }
 
 /// The sha256 digests a manifest entry lists.

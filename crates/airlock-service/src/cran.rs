@@ -23,11 +23,11 @@ use crate::rows::{FileId, Origin, artifact_row};
 use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use bytes::Bytes;
 
+use crate::ecosystems::cran::INDEX_KEY as CRAN_INDEX_KEY;
 use crate::error::chain;
 use crate::files::ServedFile;
 use crate::index::Page;
 use crate::lanes::LaneRead;
-use crate::proxy::CRAN_INDEX_KEY;
 use crate::publish::{Published, UploadForm, bad, check_text};
 use crate::upload::UploadedContent;
 use crate::{Airlock, Principal, ServiceError};
@@ -121,10 +121,11 @@ impl Airlock {
         // Checked here to refuse before the tarball is read, and again in the write transaction.
         let (package, version) = (
             expected.package.as_str().to_owned(),
-            expected.version.clone(),
+            expected.version.to_string(),
         );
+        let r_rules = crate::ecosystems::rules(Ecosystem::Cran);
         let same = move |r: &ArtifactRow| {
-            r.project == package && RVersion::parse(&r.version).is_ok_and(|v| v == version)
+            r.project == package && r_rules.same_version(&r.version, &version)
         };
         let stored = self
             .db

@@ -16,7 +16,7 @@ impl Airlock {
         let mut lanes = serde_json::Map::new();
         for lane in &self.config().lanes {
             let mut found = Vec::new();
-            for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+            for eco in Ecosystem::ALL {
                 let mut owner: std::collections::HashMap<String, String> =
                     std::collections::HashMap::new();
                 for source in &self.lane_sources(lane, eco) {

@@ -171,11 +171,12 @@ impl Airlock {
             }
             for name in candidates {
                 let rows = rows_of.remove(name).unwrap_or_default();
-                // A Python proxy that lists the page owns the name even with no file left; a
-                // CRAN index that exists may still lack the package; a snapshot has only the
-                // files of its instant.
-                let may_own_empty =
-                    source.kind == SourceKind::Proxy && eco == Ecosystem::Pypi && at.is_none();
+                // A proxy with a page per project (PyPI) owns the name when the page exists,
+                // even with no file left; one index for all (CRAN) may still lack the package;
+                // a snapshot has only the files of its instant.
+                let may_own_empty = source.kind == SourceKind::Proxy
+                    && crate::ecosystems::rules(eco).proxy_index_key().is_none()
+                    && at.is_none();
                 if rows.is_empty() && !may_own_empty {
                     continue;
                 }
@@ -380,7 +381,8 @@ pub(crate) fn render_project(project: &str, rows: &[ArtifactRow], format: Format
             versions.push(r.version.clone());
         }
     }
-    versions.sort_by(|a, b| airlock_pypi::version::compare(a, b).unwrap_or_else(|_| a.cmp(b)));
+    let pep440 = crate::ecosystems::rules(Ecosystem::Pypi);
+    versions.sort_by(|a, b| pep440.compare_versions(a, b).unwrap_or_else(|| a.cmp(b)));
     let files = rows
         .iter()
         .map(|r| FileEntry {

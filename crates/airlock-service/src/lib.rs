@@ -6,6 +6,7 @@ mod cache;
 mod check;
 mod config_as_code;
 mod cran;
+mod ecosystems;
 mod error;
 mod exposure;
 mod files;

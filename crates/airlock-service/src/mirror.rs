@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use airlock_config::{Ecosystem, SourceKind};
+use airlock_config::SourceKind;
 use futures::StreamExt;
 
+use crate::ecosystems::rules;
 use crate::{Airlock, ServiceError};
 
 /// What mirroring one requirement did.
@@ -30,16 +31,9 @@ impl Airlock {
             .filter(|s| s.kind == SourceKind::Proxy)
             .ok_or_else(|| ServiceError::NotFound(format!("no proxy source named {source:?}")))?
             .clone();
-        let (key, project) = match src.ecosystem {
-            Ecosystem::Pypi => {
-                let p = airlock_pypi::name::normalize(project);
-                (p.clone(), p)
-            }
-            Ecosystem::Cran => (
-                crate::proxy::CRAN_INDEX_KEY.to_string(),
-                project.to_string(),
-            ),
-        };
+        let rules = rules(src.ecosystem);
+        let project = rules.normalize_name(project);
+        let key = rules.proxy_page_key(&project);
         let view = self.proxy_view(&src, &key).await?;
         let missing = || ServiceError::NotFound(format!("{project} is not in {source}"));
         if !view.found {
@@ -47,10 +41,6 @@ impl Airlock {
         }
         let mut rows = self.db.project_artifacts(&src.name, &project).await?;
         rows.retain(|r| r.delisted_at.is_none());
-        let same = |a: &str, b: &str| match src.ecosystem {
-            Ecosystem::Pypi => airlock_pypi::version::compare(a, b).is_ok_and(|o| o.is_eq()),
-            Ecosystem::Cran => a == b,
-        };
         let chosen = match version {
             Some(v) => v.to_string(),
             None => {
@@ -59,10 +49,10 @@ impl Airlock {
                     .filter(|r| r.yanked_reason.is_none())
                     .map(|r| r.version.as_str())
                     .collect();
-                latest(src.ecosystem, &candidates).ok_or_else(missing)?
+                rules.latest(&candidates).ok_or_else(missing)?
             }
         };
-        rows.retain(|r| same(&r.version, &chosen));
+        rows.retain(|r| rules.same_version(&r.version, &chosen));
         if rows.is_empty() {
             return Err(ServiceError::NotFound(format!(
                 "{project} {chosen} is not in {source}"
@@ -86,24 +76,5 @@ impl Airlock {
             done.files += 1;
         }
         Ok(done)
-    }
-}
-
-/// The highest version, preferring final releases.
-fn latest(ecosystem: Ecosystem, versions: &[&str]) -> Option<String> {
-    match ecosystem {
-        Ecosystem::Pypi => {
-            let parsed: Vec<airlock_pypi::version::Version> =
-                versions.iter().filter_map(|v| v.parse().ok()).collect();
-            let finals = parsed.iter().filter(|v| !v.is_prerelease()).max();
-            finals
-                .or_else(|| parsed.iter().max())
-                .map(ToString::to_string)
-        }
-        Ecosystem::Cran => versions
-            .iter()
-            .filter_map(|v| airlock_cran::version::RVersion::parse(v).ok())
-            .max()
-            .map(|v| v.to_string()),
     }
 }

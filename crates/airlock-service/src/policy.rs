@@ -9,33 +9,8 @@ use airlock_policy::{AdvisoryDb, Approval, ArtifactFacts, LanePolicy, PackageRul
 use airlock_store::ArtifactRow;
 use airlock_types::Timestamp;
 
+use crate::ecosystems::rules;
 use crate::{Airlock, ServiceError};
-
-/// The licence the stored metadata declares, if it was read.
-pub(crate) fn license_of(
-    row: &ArtifactRow,
-    eco: Ecosystem,
-) -> Option<airlock_license::LicenseInfo> {
-    let meta = &row.metadata;
-    match eco {
-        Ecosystem::Pypi => {
-            let expression = meta.license_expression.as_deref();
-            let license = meta.license.as_deref();
-            if expression.is_none() && license.is_none() && meta.classifiers.is_empty() {
-                return None;
-            }
-            Some(airlock_license::from_python(
-                expression,
-                license,
-                &meta.classifiers,
-            ))
-        }
-        Ecosystem::Cran => meta
-            .packages
-            .get("License")
-            .map(|l| airlock_license::from_r(l)),
-    }
-}
 
 /// What the decision knows of a stored artifact.
 pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
@@ -43,7 +18,7 @@ pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
         ecosystem: eco,
         name: row.project.clone(),
         version: row.version.clone(),
-        license: license_of(row, eco),
+        license: rules(eco).license(&row.metadata),
         upload_time: row.upload_time,
         first_seen: Some(row.first_seen),
         yanked: row.yanked_reason.is_some(),

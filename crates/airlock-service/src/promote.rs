@@ -66,7 +66,7 @@ impl Airlock {
     ) -> Result<(BTreeSet<PackageVersion>, BTreeSet<PackageVersion>), ServiceError> {
         let mut admitted = BTreeSet::new();
         let mut present = BTreeSet::new();
-        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+        for eco in Ecosystem::ALL {
             let mut names = BTreeSet::new();
             for source in &self.lane_sources(lane, eco) {
                 for row in self.db.source_artifacts(&source.name).await? {

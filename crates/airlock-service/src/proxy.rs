@@ -16,8 +16,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use airlock_config::{SourceConfig, SourceKind};
-use airlock_pypi::filename::{DistFilename, DistKind};
+use airlock_config::{Ecosystem, SourceConfig, SourceKind};
+use airlock_pypi::filename::DistFilename;
 use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
 use airlock_store::{ArtifactMetadata, ArtifactRow, ProxyPageRow};
 use airlock_types::{ArtifactKind, PageStatus, Timestamp};
@@ -29,6 +29,7 @@ use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use crate::ecosystems::rules;
 use crate::error::chain;
 use crate::flight::Flights;
 use crate::listing::diff_listing;
@@ -195,8 +196,8 @@ impl Airlock {
             .pages
             .run(key.clone(), move || async move {
                 match s.ecosystem {
-                    airlock_config::Ecosystem::Pypi => this.refresh_page(&s, &p).await,
-                    airlock_config::Ecosystem::Cran => this.refresh_cran_index(&s).await,
+                    Ecosystem::Pypi => this.refresh_page(&s, &p).await,
+                    Ecosystem::Cran => this.refresh_cran_index(&s).await,
                 }
             })
             .await;
@@ -237,8 +238,8 @@ impl Airlock {
         src: &SourceConfig,
         projects: &[&'a str],
     ) -> Result<Vec<(&'a str, ProxyView)>, ServiceError> {
-        if src.ecosystem == airlock_config::Ecosystem::Cran {
-            let view = self.proxy_view(src, CRAN_INDEX_KEY).await?;
+        if let Some(index) = rules(src.ecosystem).proxy_index_key() {
+            let view = self.proxy_view(src, index).await?;
             return Ok(projects.iter().map(|p| (*p, view.clone())).collect());
         }
         if self.offline {
@@ -394,8 +395,8 @@ fn listed_rows(
         .iter()
         .filter_map(|f| {
             // An upstream may list anything; keep only files of this project.
-            let dist = DistFilename::parse(&f.filename).ok()?;
-            if dist.name() != project {
+            let parts = rules(Ecosystem::Pypi).parse_filename(&f.filename)?;
+            if parts.name != project {
                 return None;
             }
             let mut row = artifact_row(
@@ -404,8 +405,8 @@ fn listed_rows(
                     filename: f.filename.clone(),
                     project: project.to_string(),
                     display_name: project.to_string(),
-                    version: dist.version().to_string(),
-                    kind: crate::rows::python_kind(dist.kind()),
+                    version: parts.version,
+                    kind: parts.kind,
                 },
                 Origin::Listed { url: f.url.clone() },
                 ArtifactMetadata::default(),
@@ -415,7 +416,7 @@ fn listed_rows(
             row.size = f.size.map_or(-1, |s| s as i64);
             row.requires_python = f.requires_python.clone();
             row.metadata_sha256 = match &f.core_metadata {
-                CoreMetadataRef::Hashes(h) if dist.kind() == DistKind::Wheel => {
+                CoreMetadataRef::Hashes(h) if parts.kind == ArtifactKind::BdistWheel => {
                     h.get("sha256").cloned()
                 }
                 _ => None,
@@ -794,9 +795,6 @@ impl Airlock {
             .await
     }
 }
-
-/// The `proxy_pages` key under which a CRAN proxy records its whole index.
-pub(crate) const CRAN_INDEX_KEY: &str = "src/contrib";
 
 /// The MD5 an upstream's PACKAGES declared for a file, if any.
 pub(crate) fn declared_md5(row: &ArtifactRow) -> Option<String> {

@@ -9,6 +9,7 @@ use airlock_store::{ArtifactMetadata, ArtifactRow};
 use airlock_types::Timestamp;
 use bytes::Bytes;
 
+use crate::ecosystems::rules;
 use crate::error::chain;
 use crate::rows::{FileId, Origin, artifact_row};
 use crate::upload::UploadedContent;
@@ -82,23 +83,20 @@ pub(crate) fn check_digests(
 /// The form's name, version and filetype, when present, must agree with the file name.
 fn check_form_agrees(form: &UploadForm, dist: &DistFilename) -> Result<(), ServiceError> {
     if let Some(name) = form.get("name")
-        && airlock_pypi::name::normalize(name) != dist.name()
+        && rules(Ecosystem::Pypi).normalize_name(name) != dist.name()
     {
         return Err(bad(format!(
             "form field name {name:?} does not match the file name's project {:?}",
             dist.name()
         )));
     }
-    if let Some(version) = form.get("version") {
-        let same = airlock_pypi::version::compare(version, dist.version())
-            .map(|o| o.is_eq())
-            .unwrap_or(false);
-        if !same {
-            return Err(bad(format!(
-                "form field version {version:?} does not match the file name's version {:?}",
-                dist.version()
-            )));
-        }
+    if let Some(version) = form.get("version")
+        && !rules(Ecosystem::Pypi).same_version(version, dist.version())
+    {
+        return Err(bad(format!(
+            "form field version {version:?} does not match the file name's version {:?}",
+            dist.version()
+        )));
     }
     if let Some(filetype) = form.get("filetype")
         && filetype != dist.kind().filetype()
@@ -171,7 +169,11 @@ impl Airlock {
                 airlock_pypi::filename::MAX_LEN
             )));
         }
-        check_digests(form, &content, src.ecosystem == Ecosystem::Pypi)?;
+        check_digests(
+            form,
+            &content,
+            rules(src.ecosystem).upload_requires_digest(),
+        )?;
         match src.ecosystem {
             Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
             Ecosystem::Cran => self.publish_r(who, source, form, content).await,
@@ -198,7 +200,7 @@ impl Airlock {
             })?;
         who.require_role(crate::Role::Publisher, "listing what a source holds")?;
         who.require_source(&config, &src.name, "listing")?;
-        let project = airlock_pypi::name::normalize(project);
+        let project = rules(src.ecosystem).normalize_name(project);
         let rows = self.db.project_artifacts(&src.name, &project).await?;
         if rows.is_empty() {
             return Err(ServiceError::NotFound(format!(

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use airlock_config::Ecosystem;
 use airlock_config::LaneConfig;
 use airlock_manifest::{Entry, Kind, Manifest};
-use airlock_store::{ApprovalRow, ArtifactMetadata, NewRequest, RequestRow};
+use airlock_store::{ApprovalRow, NewRequest, RequestRow};
 use airlock_types::{RequestState, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{CheckedEntry, ManifestInput};
+use crate::ecosystems::rules;
 use crate::lanes::LaneRead;
 use crate::policy::Decider;
 use crate::publish::{MAX_REASON_LEN, check_text};
@@ -364,13 +365,13 @@ impl Airlock {
         version: &str,
         decider: &Decider,
     ) -> Result<Vec<String>, ServiceError> {
-        let name = crate::check::normalized(eco, name);
+        let name = rules(eco).normalize_name(name);
         let lookup = self.lane_lookup(lane, eco, &name, decider).await?;
         let files: Vec<String> = lookup
             .found
             .into_iter()
             .flat_map(|p| p.rows)
-            .filter(|(row, _)| crate::check::same_version(eco, &row.version, version))
+            .filter(|(row, _)| rules(eco).same_version(&row.version, version))
             .map(|(row, _)| row.sha256)
             .collect();
         if files.iter().any(String::is_empty) {
@@ -478,7 +479,7 @@ impl Airlock {
             .collect();
         // The dependencies each requested version declares.
         let mut wanted: Vec<(Ecosystem, String, String, String)> = Vec::new();
-        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+        for eco in Ecosystem::ALL {
             let names: Vec<&str> = entries
                 .iter()
                 .filter(|e| e.ecosystem == eco)
@@ -498,7 +499,7 @@ impl Airlock {
                     continue;
                 };
                 let needed_by = format!("{}=={version}", e.name);
-                for (name, requirement) in declared_dependencies(eco, &row.metadata, lane_cfg) {
+                for (name, requirement) in rules(eco).dependencies(&row.metadata, lane_cfg) {
                     if !requested.contains(&(eco, name.clone())) {
                         wanted.push((eco, name, requirement, needed_by.clone()));
                     }
@@ -507,7 +508,7 @@ impl Airlock {
         }
         // Which of them the lane admits some version of.
         let mut admitted: HashMap<(Ecosystem, String), bool> = HashMap::new();
-        for eco in [Ecosystem::Pypi, Ecosystem::Cran] {
+        for eco in Ecosystem::ALL {
             let names: Vec<&str> = wanted
                 .iter()
                 .filter(|w| w.0 == eco)
@@ -541,55 +542,6 @@ impl Airlock {
                 needed_by,
             })
             .collect())
-    }
-}
-
-/// `(normalised name, requirement as written)` of the dependencies stored metadata declares
-/// that apply in the lane: Python ones whose marker holds for one of the lane's Python versions
-/// and platforms, with no extra (a marker that does not parse counts as applying).
-fn declared_dependencies(
-    eco: Ecosystem,
-    meta: &ArtifactMetadata,
-    lane: &airlock_config::LaneConfig,
-) -> Vec<(String, String)> {
-    let pythons = lane.python_versions();
-    let platforms: Vec<airlock_manifest::Platform> = if lane.platforms.is_empty() {
-        airlock_manifest::Platform::ALL.to_vec()
-    } else {
-        lane.platforms
-            .iter()
-            .filter_map(|p| airlock_manifest::Platform::parse(p))
-            .collect()
-    };
-    match eco {
-        Ecosystem::Pypi => meta
-            .requires_dist
-            .iter()
-            .map(String::as_str)
-            .filter(|req| {
-                req.split_once(';').is_none_or(|(_, marker)| {
-                    airlock_manifest::marker_applies(marker.trim(), &pythons, &platforms)
-                        .unwrap_or(true)
-                })
-            })
-            .filter_map(|req| {
-                let name: String = req
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-                    .collect();
-                (!name.is_empty())
-                    .then(|| (airlock_pypi::name::normalize(&name), req.trim().to_string()))
-            })
-            .collect(),
-        Ecosystem::Cran => ["Depends", "Imports", "LinkingTo"]
-            .iter()
-            .filter_map(|f| meta.packages.get(*f))
-            .filter_map(|text| airlock_cran::deps::parse_deps(text).ok())
-            .flatten()
-            .filter(|d| !d.is_r() && !airlock_cran::deps::BASE_PACKAGES.contains(&d.name.as_str()))
-            .map(|d| (d.name.clone(), d.to_string()))
-            .collect(),
     }
 }
 

@@ -1,5 +1,6 @@
 use airlock_config::{Ecosystem, SourceKind};
 
+use crate::ecosystems::rules;
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::{Airlock, Principal, ServiceError, audit_entry};
 
@@ -28,8 +29,10 @@ impl Airlock {
         if let Some(reason) = reason {
             check_text("the yank reason", reason, MAX_REASON_LEN)?;
         }
-        let project = airlock_pypi::name::normalize(project);
-        let version = airlock_pypi::version::normalize(version)
+        let rules = rules(src.ecosystem);
+        let project = rules.normalize_name(project);
+        let version = rules
+            .normalize_version(version)
             .map_err(|e| ServiceError::BadRequest(format!("invalid version {version:?}: {e}")))?;
         let mut tx = self.db.write().await?;
         let n = tx
