@@ -58,6 +58,18 @@ impl World {
         self.server.url(&format!("/{lane}/pypi/simple/"))
     }
 
+    /// A TOML lock file (poetry, pdm) that names airlock-demo-dep 2.0 with the hash airlock serves.
+    fn assert_locks_v2(&self, lock: &str) {
+        assert!(
+            lock.contains("name = \"airlock-demo-dep\"\nversion = \"2.0\""),
+            "{lock}"
+        );
+        assert!(
+            lock.contains(&format!("sha256:{}", self.dep_v2_sha256)),
+            "{lock}"
+        );
+    }
+
     /// The versions the lane `dev` lists for `project`, through its PEP 691 page.
     fn dev_versions(&self, project: &str) -> Vec<String> {
         let page: Value = self
@@ -114,14 +126,7 @@ fn clients_poetry_locks_and_installs_from_every_kind_of_lane_and_publishes() {
     let p = poetry_project(&w.index("dev"), DEPS);
     p.run("poetry", &["lock"]).success();
     let lock = p.read("poetry.lock");
-    assert!(
-        lock.contains("name = \"airlock-demo-dep\"\nversion = \"2.0\""),
-        "{lock}"
-    );
-    assert!(
-        lock.contains(&format!("sha256:{}", w.dep_v2_sha256)),
-        "{lock}"
-    );
+    w.assert_locks_v2(&lock);
     assert!(
         lock.contains("name = \"six\"\nversion = \"1.16.0\""),
         "{lock}"
@@ -225,14 +230,7 @@ fn clients_pdm_locks_and_installs_from_every_kind_of_lane_and_publishes() {
     let p = pdm_project(&w.index("dev"), DEPS);
     p.run("pdm", &["lock"]).success();
     let lock = p.read("pdm.lock");
-    assert!(
-        lock.contains("name = \"airlock-demo-dep\"\nversion = \"2.0\""),
-        "{lock}"
-    );
-    assert!(
-        lock.contains(&format!("sha256:{}", w.dep_v2_sha256)),
-        "{lock}"
-    );
+    w.assert_locks_v2(&lock);
     p.run("pdm", &["install"]).success();
     assert_eq!(p.installed("airlock-demo-dep").as_deref(), Some("2.0"));
     assert_eq!(p.installed("six").as_deref(), Some("1.16.0"));
