@@ -148,7 +148,7 @@ impl Airlock {
             secret_sha256: token_hash(&token),
             created_at: Timestamp::now(),
             revoked_at: None,
-            lanes: lanes.join(" "),
+            lanes: lanes.to_vec(),
         })
         .await?;
         let details = serde_json::json!({ "role": role.as_str(), "id": id, "lanes": lanes });
@@ -177,7 +177,7 @@ impl Airlock {
         Ok(Principal {
             name: row.name,
             role: row.role,
-            lanes: row.lanes.split_whitespace().map(str::to_string).collect(),
+            lanes: row.lanes,
         })
     }
 
@@ -190,7 +190,7 @@ impl Airlock {
             .map(|t| TokenInfo {
                 name: t.name,
                 role: t.role,
-                lanes: t.lanes.split_whitespace().map(str::to_string).collect(),
+                lanes: t.lanes,
                 created_at: crate::format_rfc3339(t.created_at),
                 revoked_at: t.revoked_at.map(crate::format_rfc3339),
             })

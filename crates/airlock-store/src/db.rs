@@ -33,8 +33,9 @@ pub struct TokenRow {
     pub secret_sha256: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
-    /// The lanes the role applies to, space-separated; empty: every lane.
-    pub lanes: String,
+    /// The lanes the role applies to; empty: every lane. Stored space-separated (lane names
+    /// have no spaces).
+    pub lanes: Vec<String>,
 }
 
 /// One file of one source.
@@ -283,7 +284,11 @@ fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, DbError> {
         secret_sha256: r.try_get(3)?,
         created_at: time(r, 4)?,
         revoked_at: opt_time(r, 5)?,
-        lanes: r.try_get(6)?,
+        lanes: r
+            .try_get::<String, _>(6)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
     })
 }
 
@@ -942,7 +947,7 @@ impl WriteTx {
             .bind(&t.secret_sha256)
             .bind(t.created_at.as_micros())
             .bind(t.revoked_at.map(Timestamp::as_micros))
-            .bind(&t.lanes)
+            .bind(t.lanes.join(" "))
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {

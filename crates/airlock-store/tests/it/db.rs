@@ -151,7 +151,7 @@ async fn tokens_names_are_unique_among_active_tokens() {
             secret_sha256: "00".repeat(32),
             created_at: Timestamp::from_micros(5),
             revoked_at: None,
-            lanes: "prod".into(),
+            lanes: vec!["prod".into(), "test".into()],
         };
         let mut tx = db.write().await.unwrap();
         tx.insert_token(&t("a")).await.unwrap();
@@ -183,6 +183,11 @@ async fn tokens_names_are_unique_among_active_tokens() {
             Some(Timestamp::from_micros(9))
         );
         assert_eq!(db.token_by_id("b").await.unwrap().unwrap().revoked_at, None);
+        assert_eq!(
+            db.token_by_id("b").await.unwrap().unwrap().lanes,
+            ["prod", "test"],
+            "{backend}"
+        );
     }
     b.drop_all().await;
 }
