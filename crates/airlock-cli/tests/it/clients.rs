@@ -36,8 +36,10 @@ impl World {
              [[lane]]\nname = \"secret\"\nmode = \"open\"\nprivate = true\nsources = [\"internal-pypi\"]\n",
             upstream.url()
         );
+        // The request log, to see what each client asks for.
         let server = TestServer::builder()
             .config(ServerConfig::from_toml(toml))
+            .env("AIRLOCK_LOG", "info,airlock_server=debug")
             .start();
         let v1 = demo_dep("1.0").build();
         server.publish(&v1.both());
@@ -56,6 +58,33 @@ impl World {
 
     fn index(&self, lane: &str) -> String {
         self.server.url(&format!("/{lane}/pypi/simple/"))
+    }
+
+    /// The paths the server was asked for so far, in order.
+    fn requested(&self) -> Vec<String> {
+        self.server
+            .log_text()
+            .lines()
+            .filter_map(|l| l.split("http.path=").nth(1))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The client locked airlock-demo-dep 2.0 from its PEP 658 metadata, without the wheel.
+    fn assert_locked_from_metadata(&self) {
+        let asked = self.requested();
+        let wheel = "airlock_demo_dep-2.0-py3-none-any.whl";
+        assert!(
+            asked
+                .iter()
+                .any(|p| p.ends_with(&format!("{wheel}.metadata"))),
+            "no PEP 658 metadata read: {asked:#?}"
+        );
+        assert!(
+            !asked.iter().any(|p| p.ends_with(wheel)),
+            "the wheel was downloaded to lock: {asked:#?}"
+        );
     }
 
     /// A TOML lock file (poetry, pdm) that names airlock-demo-dep 2.0 with the hash airlock serves.
@@ -127,6 +156,7 @@ fn clients_poetry_locks_and_installs_from_every_kind_of_lane_and_publishes() {
     p.run("poetry", &["lock"]).success();
     let lock = p.read("poetry.lock");
     w.assert_locks_v2(&lock);
+    w.assert_locked_from_metadata();
     assert!(
         lock.contains("name = \"six\"\nversion = \"1.16.0\""),
         "{lock}"
@@ -231,6 +261,7 @@ fn clients_pdm_locks_and_installs_from_every_kind_of_lane_and_publishes() {
     p.run("pdm", &["lock"]).success();
     let lock = p.read("pdm.lock");
     w.assert_locks_v2(&lock);
+    w.assert_locked_from_metadata();
     p.run("pdm", &["install"]).success();
     assert_eq!(p.installed("airlock-demo-dep").as_deref(), Some("2.0"));
     assert_eq!(p.installed("six").as_deref(), Some("1.16.0"));
