@@ -40,7 +40,7 @@ sources = ["internal-pypi", "pypi", "internal-cran"]
 vulnerabilities = { block_at = "high" }
 TOML
 A=("$AIRLOCK" --config "$WORK/airlock.toml")
-"${A[@]}" advisories import "$DATA/advisories/pypa/vulns" | tail -1
+"${A[@]}" advisories import --init "$DATA/advisories/pypa/vulns" | tail -1
 "${A[@]}" advisories import "$DATA/advisories/r/vulns" | tail -1
 python3 "$ROOT/bench/check_manifest.py" make "$DATA/advisories/pypa/vulns" "$WORK/all-vulnerable/uv.lock" 500
 python3 "$ROOT/bench/check_manifest.py" merge "$WORK/merged/uv.lock" \
