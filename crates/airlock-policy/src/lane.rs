@@ -23,13 +23,15 @@ pub enum Mode {
     Allowlist,
 }
 
-/// How an index page shows a hidden Python version (CRAN always drops it from
-/// `PACKAGES`; it stays in `Archive`).
+/// How an index page shows a refused (hidden or denied) Python version (CRAN always drops
+/// it from `PACKAGES`; a hidden one stays in `Archive`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HiddenStyle {
     /// Listed as yanked with the verdict's summary as the reason (PEP 592): resolvers
-    /// skip it for ranges, pinned installs still work and show the reason.
+    /// skip it for ranges and say why when nothing else fits; a pinned install of a
+    /// hidden version works, one of a denied version reaches the file's refusal (403 with
+    /// the reason).
     #[default]
     Yank,
     /// Left out of the page.

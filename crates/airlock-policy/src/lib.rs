@@ -34,10 +34,9 @@
 //! `mode = "open"` admits whatever no rule rejects. Allow rules only admit: they never
 //! waive a block, an advisory or a licence. An artifact outside an allow-list lane is
 //! **denied**, not hidden: the file route must refuse it (403 with
-//! [`Verdict::summary`]), and index pages drop every denied version, so the client sees
-//! the same thing as if it were hidden with `hidden = "drop"`. `Hide` keeps the file
-//! downloadable (pins and lock files keep working, PEP 592) and is shown by index pages
-//! per [`HiddenStyle`]: yanked with the summary as the reason, or dropped. Yanked facts
+//! [`Verdict::summary`]). `Hide` keeps the file downloadable (pins and lock files keep
+//! working, PEP 592). Index pages show both per [`HiddenStyle`]: yanked with the summary as
+//! the reason (so that installers can say why a version is refused), or dropped. Yanked facts
 //! change nothing here: the index shows yanking itself.
 //!
 //! Rules are parsed once, when the policy is deserialised ([`LanePolicy`] is the

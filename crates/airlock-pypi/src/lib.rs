@@ -11,7 +11,8 @@
 //!   `.dist-info`, one top directory, metadata agreeing with the filename).
 //! - [`simple`]: the simple repository API: PEP 503 HTML, PEP 691 JSON and content
 //!   negotiation, PEP 629 `pypi:repository-version`, PEP 592 yanking, PEP 658/714 core
-//!   metadata, PEP 700 (API 1.1: `versions`, `size`, `upload-time`).
+//!   metadata, PEP 700 (API 1.1: `versions`, `size`, `upload-time`; 1.0 for a page with a
+//!   file of unknown size).
 //!
 //! Errors are one `thiserror` enum per module, written to be shown to an uploading user:
 //! print the message followed by its `source()` chain, joined with `: `.

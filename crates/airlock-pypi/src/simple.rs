@@ -1,4 +1,5 @@
-//! The simple repository API: PEP 503 HTML and PEP 691 JSON at API version 1.1 (PEP 700),
+//! The simple repository API: PEP 503 HTML and PEP 691 JSON at API version 1.1 (PEP 700; 1.0
+//! for a JSON page with a file of unknown size),
 //! with PEP 592 yanking, PEP 658/714 core metadata and PEP 691 content negotiation.
 
 use serde::Serialize;
@@ -106,6 +107,9 @@ struct Meta {
     api_version: &'static str,
 }
 
+/// PEP 691's first version, for a project page with a file of unknown size.
+const API_VERSION_1_0: &str = "1.0";
+
 const META: Meta = Meta {
     api_version: API_VERSION,
 };
@@ -190,8 +194,23 @@ pub fn project_json(page: &ProjectPage) -> String {
             },
         })
         .collect();
+    // API version 1.1 (PEP 700) requires `size` for every file. A file proxied from an HTML-only
+    // upstream (PEP 503) has none until airlock downloads it; such a page claims 1.0 rather
+    // than break 1.1, keeping `upload-time` and `versions` (a 1.0 client ignores keys it does
+    // not know; uv reads `upload-time` for `--exclude-newer`). Asking the upstream instead (a
+    // HEAD request per file on each refresh) would cost a request per file of every release,
+    // thousands for large projects, while the client waits for the page, and a bound on them
+    // would still leave files without a size; an index that says what it knows is what a
+    // careful client can rely on. The size is known, and the page 1.1, once the file is fetched.
+    let meta = if page.files.iter().all(|f| f.size.is_some()) {
+        META
+    } else {
+        Meta {
+            api_version: API_VERSION_1_0,
+        }
+    };
     to_json(&ProjectJson {
-        meta: META,
+        meta,
         name: &page.name,
         files,
         versions: &page.versions,
@@ -539,5 +558,16 @@ mod tests {
         assert_eq!(value["files"][0]["yanked"], false);
         assert!(value["files"][1].get("requires-python").is_none());
         assert!(value["files"][0].get("dist-info-metadata").is_none());
+    }
+
+    #[test]
+    fn a_file_of_unknown_size_makes_the_page_api_version_1_0() {
+        let mut page = page();
+        page.files[2].size = None;
+        let value: serde_json::Value = serde_json::from_str(&project_json(&page)).unwrap();
+        assert_eq!(value["meta"]["api-version"], "1.0");
+        assert!(value["files"][2].get("size").is_none());
+        assert_eq!(value["files"][0]["size"], 1234);
+        assert_eq!(value["versions"][0], "0.9");
     }
 }

@@ -1,6 +1,6 @@
-//! One error type for every handler, and one error path: package routes answer a plain text
-//! line (installers show it), every error under `/api/` is turned into RFC 9457
-//! `application/problem+json` by [`api_problems`], whatever produced it (a handler, an extractor's
+//! One error type for every handler, and one error path: index pages answer a plain text
+//! line, package files ([`file_problems`]) and every error under `/api/` RFC 9457
+//! `application/problem+json` ([`api_problems`]), whatever produced it (a handler, an extractor's
 //! rejection, an unknown route or method). Client errors carry their message; a 5xx body says
 //! nothing of the cause, which the metrics middleware logs once with the request's route.
 
@@ -152,6 +152,22 @@ pub(crate) async fn api_problems(
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
+    as_problem(request, next).await
+}
+
+/// The routes of package files (`/{lane}/pypi/files/…`, `/{lane}/cran/src/contrib/…` files)
+/// answer their refusals as problem+json too, the reason phrase kept: uv prints a problem's
+/// title and detail ("Server message: Forbidden, lane prod: ..."), pip the reason phrase.
+/// Index pages keep their plain text line.
+pub(crate) async fn file_problems(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    as_problem(request, next).await
+}
+
+/// Runs the request; an error answer that is not yet a problem document becomes one.
+async fn as_problem(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let response = next.run(request).await;

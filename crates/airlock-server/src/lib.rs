@@ -77,6 +77,15 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ));
+    // A lane's package files: refusals as problem+json, which installers show.
+    let file_routes = Router::new()
+        .route("/{lane}/pypi/files/{key}/{filename}", get(pypi::file))
+        .route(
+            "/{lane}/cran/src/contrib/Archive/{package}/{file}",
+            get(cran::archived),
+        )
+        .route("/{lane}/cran/src/contrib/{file}", get(cran::current))
+        .route_layer(axum::middleware::from_fn(error::file_problems));
     // The package protocols of a lane; handlers take the lane as `auth::Lane`, which opens it
     // for the caller (private lanes need a token that applies in them).
     let lane_routes = Router::new()
@@ -90,7 +99,6 @@ pub fn router(app: Arc<Airlock>) -> Router {
         )
         .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
         .route("/{lane}/pypi/simple/{project}/", get(pypi::project))
-        .route("/{lane}/pypi/files/{key}/{filename}", get(pypi::file))
         .route("/{lane}/cran/src/contrib/PACKAGES", get(cran::packages))
         .route(
             "/{lane}/cran/src/contrib/PACKAGES.gz",
@@ -104,11 +112,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
             "/{lane}/cran/src/contrib/Meta/archive.rds",
             get(cran::archive_rds),
         )
-        .route(
-            "/{lane}/cran/src/contrib/Archive/{package}/{file}",
-            get(cran::archived),
-        )
-        .route("/{lane}/cran/src/contrib/{file}", get(cran::current));
+        .merge(file_routes);
     let routes = Router::new()
         .route("/", get(ops::home))
         .route("/healthz", get(ops::healthz))

@@ -251,16 +251,34 @@ impl Airlock {
         let page = match found {
             None => None,
             Some(p) => {
-                // Listed versions as they are; hidden ones yanked with the reason (pins keep a
-                // clear message) or dropped, as the lane says; denied ones dropped.
-                let yank_hidden = lane_cfg.policy.hidden == airlock_policy::HiddenStyle::Yank;
+                // Listed versions as they are; refused ones (hidden or denied) yanked with the
+                // reason, or dropped, as the lane says. Yanked, a refusal reaches the user: uv
+                // prints the reason when nothing else fits, pip lists the ignored versions, and a
+                // pin reaches the file, whose refusal carries the reason (a denied version's file
+                // is still refused). A denied file of a version with other files listed is left
+                // out: uv would take it, yanked, for a pin of that version.
+                let yank_refused = lane_cfg.policy.hidden == airlock_policy::HiddenStyle::Yank;
+                let pep440 = crate::ecosystems::rules(Ecosystem::Pypi);
+                let offered: Vec<String> = p
+                    .rows
+                    .iter()
+                    .filter(|(_, v)| v.action.listed())
+                    .map(|(r, _)| r.version.clone())
+                    .collect();
+                let is_offered = |version: &str| {
+                    offered.iter().any(|o| {
+                        pep440.compare_versions(o, version) == Some(std::cmp::Ordering::Equal)
+                    })
+                };
                 let mut shown = Vec::new();
                 let mut refused = None;
                 for (mut row, verdict) in p.rows {
                     if verdict.action.listed() {
                         shown.push(row);
-                    } else if verdict.action.serves_file() && yank_hidden {
-                        if row.yanked_reason.is_none() {
+                    } else if yank_refused
+                        && (verdict.action.serves_file() || !is_offered(&row.version))
+                    {
+                        if row.yanked_reason.is_none() || !verdict.action.serves_file() {
                             row.yanked_reason = Some(verdict.summary());
                         }
                         shown.push(row);

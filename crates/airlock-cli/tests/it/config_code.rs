@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::support::cmd::run;
 use crate::support::fixtures::HandWheel;
-use crate::support::index::{Index, JSON};
+use crate::support::index::{Index, JSON, offered_versions};
 use crate::support::{ServerConfig, TestServer, wait_until};
 
 fn config() -> ServerConfig {
@@ -24,7 +24,7 @@ fn config() -> ServerConfig {
     )
 }
 
-/// Status and listed versions of a project page.
+/// Status and offered versions of a project page (those the lane does not refuse).
 fn listed(server: &TestServer, lane_path: &str, project: &str) -> (u16, Vec<String>) {
     let index = Index::new(server, lane_path);
     let response = index.get(&index.project_url(project), JSON);
@@ -33,12 +33,7 @@ fn listed(server: &TestServer, lane_path: &str, project: &str) -> (u16, Vec<Stri
         return (status, Vec::new());
     }
     let page: Value = response.json().expect("JSON");
-    let versions = page["versions"]
-        .as_array()
-        .expect("versions")
-        .iter()
-        .map(|v| v.as_str().expect("version").to_string())
-        .collect();
+    let versions = offered_versions(&page);
     (status, versions)
 }
 

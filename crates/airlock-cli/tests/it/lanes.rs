@@ -1,7 +1,7 @@
 //! Lanes: `prod` is an allow-list lane; what it does not admit is neither listed nor served.
 
 use crate::support::fixtures::{demo_app, demo_dep};
-use crate::support::index::{Index, JSON};
+use crate::support::index::{Index, JSON, is_lane_refusal};
 use crate::support::python::TargetEnv;
 use crate::support::{ServerConfig, TestServer};
 
@@ -28,7 +28,8 @@ fn assert_refused(index: &Index<'_>, url: &str) {
     );
 }
 
-/// The project is absent from the lane: not on the root page, and its page is missing or empty.
+/// The lane offers none of the project: not on the root page, and its page is missing or lists
+/// every file yanked with the lane's refusal.
 #[track_caller]
 fn assert_hidden(index: &Index<'_>, project: &str) {
     let names = index.project_names();
@@ -43,12 +44,13 @@ fn assert_hidden(index: &Index<'_>, project: &str) {
         404 => {}
         200 => {
             let page: serde_json::Value = response.json().expect("json");
-            assert_eq!(
-                page["files"],
-                serde_json::json!([]),
-                "{project} has files in {}",
-                index.lane
-            );
+            for file in page["files"].as_array().expect("files") {
+                assert!(
+                    is_lane_refusal(&file["yanked"]),
+                    "{project} has an offered file in {}: {file}",
+                    index.lane
+                );
+            }
         }
         other => panic!("GET {url}: {other}"),
     }
@@ -81,7 +83,7 @@ fn prod_admits_exactly_its_allow_rules() {
     assert_eq!(prod.project_names(), ["airlock-demo-dep"]);
     assert_hidden(&prod, "airlock-demo-app");
     let listed: Vec<String> = prod
-        .files("airlock-demo-dep")
+        .offered_files("airlock-demo-dep")
         .iter()
         .map(|f| f.version())
         .collect();

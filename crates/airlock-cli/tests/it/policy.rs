@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::support::cmd::{Finished, run};
 use crate::support::env::{pypa_advisories, real_dists, venv_bin};
 use crate::support::fixtures::{HandWheel, Project, demo_app, demo_dep};
-use crate::support::index::{Index, JSON, anchors};
+use crate::support::index::{Index, JSON, anchors, is_lane_refusal};
 use crate::support::python::TargetEnv;
 use crate::support::r::{HandTarball, R, RPackage, r_str};
 use crate::support::upstream::FakeUpstream;
@@ -132,13 +132,17 @@ fn listing(index: &Index<'_>, project: &str) -> Result<BTreeMap<String, Value>, 
         .collect())
 }
 
-/// The versions a project's JSON page lists (yanked or not), sorted and deduplicated; none when the
-/// page is 404.
+/// The versions a project's JSON page offers (yanked or not, but not refused by the lane: see
+/// [`assert_page_refused`]), sorted and deduplicated; none when the page is 404.
 #[track_caller]
 fn json_versions(index: &Index<'_>, project: &str) -> Vec<String> {
     match listing(index, project) {
         Ok(files) => {
-            let mut versions: Vec<String> = files.keys().map(|f| version_of(f)).collect();
+            let mut versions: Vec<String> = files
+                .iter()
+                .filter(|(_, yanked)| !is_lane_refusal(yanked))
+                .map(|(f, _)| version_of(f))
+                .collect();
             versions.sort();
             versions.dedup();
             versions
@@ -162,6 +166,43 @@ fn html_files(index: &Index<'_>, project: &str) -> BTreeMap<String, Option<Optio
             .collect(),
         404 => BTreeMap::new(),
         _ => panic!("GET {url} (HTML): {status} {body}"),
+    }
+}
+
+/// [`html_files`] less those yanked with the lane's refusal (`lane "prod": ...`).
+#[track_caller]
+fn offered_html_files(
+    index: &Index<'_>,
+    project: &str,
+) -> BTreeMap<String, Option<Option<String>>> {
+    let mut files = html_files(index, project);
+    files.retain(|_, yanked| {
+        !matches!(yanked, Some(Some(r)) if r.starts_with("lane \"") || r.starts_with("lane &quot;"))
+    });
+    files
+}
+
+/// The JSON page of `project` lists every file of it as yanked with the lane's refusal, which
+/// says each of `why` (installers show it), and none as offered.
+#[track_caller]
+fn assert_page_refused(index: &Index<'_>, project: &str, why: &[&str]) {
+    let files = listing(index, project).unwrap_or_else(|e| {
+        panic!(
+            "{project} should be listed as refused in {}: {e:?}",
+            index.lane
+        )
+    });
+    assert!(!files.is_empty(), "{project} in {}: no files", index.lane);
+    for (filename, yanked) in &files {
+        assert!(
+            is_lane_refusal(yanked),
+            "{filename} in {}: not yanked with the lane's refusal: {yanked}",
+            index.lane
+        );
+        let reason = yanked.as_str().unwrap_or_default();
+        for word in why {
+            assert!(reason.contains(word), "{filename}: {word:?} in {reason:?}");
+        }
     }
 }
 
@@ -328,7 +369,7 @@ fn policy_vulnerable_version_is_refused_and_the_fixed_one_installs() {
         let listing = listing(&index, "urllib3").expect("page");
         assert_eq!(listing[URLLIB3_NEW], json!(false), "{lane}: not yanked");
         assert_eq!(
-            html_files(&index, "urllib3")
+            offered_html_files(&index, "urllib3")
                 .into_keys()
                 .collect::<Vec<_>>(),
             [URLLIB3_NEW],
@@ -357,12 +398,16 @@ fn policy_vulnerable_version_is_refused_and_the_fixed_one_installs() {
         .pip_install(&prod_url, &["urllib3==1.26.4"])
         .failure();
     assert!(
-        pinned.output().contains("1.26.4"),
-        "pip should say what it did not find\n{pinned}"
+        pinned.output().contains("PYSEC-2023-192"),
+        "pip should say why it cannot install the pin\n{pinned}"
     );
-    target
+    let uv_pinned = target
         .uv_pip_install(&prod_url, &["urllib3==1.26.4"])
         .failure();
+    assert!(
+        uv_pinned.output().contains("PYSEC-2023-192"),
+        "uv should say why it cannot install the pin\n{uv_pinned}"
+    );
     assert_eq!(target.version_of("urllib3"), None);
     target.pip_install(&prod_url, &["urllib3"]).success();
     assert_eq!(target.version_of("urllib3").as_deref(), Some("1.26.20"));
@@ -648,13 +693,13 @@ fn policy_denied_licence_class_is_refused_where_the_lane_says() {
     let dev = Index::new(&server, "dev");
     let no_gpl = Index::new(&server, "no-gpl");
 
-    // Every copyleft one: absent from no-gpl, its files 403 naming the licence; served by dev.
+    // Every copyleft one: listed refused by no-gpl, its files 403 naming the licence; served by dev.
     for (project, licence) in [
         ("airlock-gpl", "GPL-3.0-only"),
         ("airlock-legacy-gpl", "GPL-3.0"),
         ("airlock-trove-agpl", "AGPL-3.0"),
     ] {
-        assert_page_absent(&no_gpl, project, &["no-gpl", "copyleft"]);
+        assert_page_refused(&no_gpl, project, &["no-gpl", "copyleft"]);
         assert_eq!(json_versions(&dev, project), ["1.0"], "dev lists {project}");
         for file in dev.files(project) {
             let url = file_in(&server, "no-gpl", project, &file.filename);
@@ -794,12 +839,38 @@ fn policy_allow_list_admits_only_the_versions_its_rules_name() {
         ["airlock-demo-app", "airlock-demo-dep"]
     );
     assert_eq!(json_versions(&prod, "airlock-demo-dep"), ["1.0", "1.5"]);
-    let html: Vec<String> = html_files(&prod, "airlock-demo-dep")
+    for (filename, yanked) in listing(&prod, "airlock-demo-dep").expect("page") {
+        let refused = ["0.9", "2.0"].contains(&version_of(&filename).as_str());
+        assert_eq!(is_lane_refusal(&yanked), refused, "{filename}: {yanked}");
+    }
+    let html: Vec<String> = offered_html_files(&prod, "airlock-demo-dep")
         .into_keys()
         .map(|f| version_of(&f))
         .collect();
     assert_eq!(html, ["1.0", "1.0", "1.5", "1.5"], "HTML page");
-    assert_page_absent(&prod, "airlock-demo-app", &["prod", "allow list"]);
+    assert_page_refused(&prod, "airlock-demo-app", &["prod", "allow list"]);
+    // A refused file answers an RFC 9457 problem, as uv shows its detail.
+    for url in [
+        file_in(
+            &server,
+            "prod",
+            "airlock-demo-app",
+            "airlock_demo_app-1.0.tar.gz",
+        ),
+        server.url("/prod/cran/src/contrib/airlockOther_1.0.0.tar.gz"),
+    ] {
+        let response = server.http().get(&url).send().expect("GET");
+        assert_eq!(response.status().as_u16(), 403, "{url}");
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert_eq!(content_type, "application/problem+json", "{url}");
+        let problem: Value = response.json().expect("problem document");
+        assert_eq!(problem["status"], 403, "{problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(
+            detail.starts_with("lane \"prod\"") && detail.contains("allow list"),
+            "{url}: {problem}"
+        );
+    }
     for file in dev.files("airlock-demo-app") {
         let url = file_in(&server, "prod", "airlock-demo-app", &file.filename);
         assert_refused(&server, &url, "prod", &["allow list"]);
@@ -826,6 +897,37 @@ fn policy_allow_list_admits_only_the_versions_its_rules_name() {
     target
         .uv_pip_install(&prod.simple_url(), &["airlock-demo-app"])
         .failure();
+    assert_eq!(target.version_of("airlock-demo-app"), None);
+
+    // What installers print of a package the lane refuses entirely: pip names the versions it
+    // ignored; uv, and both for a pinned version, give the lane's reason.
+    let reason = ["lane \"prod\"", "pypi:airlock-demo-app==1.0", "allow list"];
+    let says = |output: &str, words: &[&str]| {
+        let output = output.split_whitespace().collect::<Vec<_>>().join(" ");
+        words.iter().all(|w| output.contains(w))
+    };
+    let pip_any = target
+        .pip_install(&prod.simple_url(), &["airlock-demo-app"])
+        .failure();
+    assert!(
+        says(
+            &pip_any.output(),
+            &["Ignored the following yanked versions: 1.0"]
+        ),
+        "{pip_any}"
+    );
+    let uv_any = target
+        .uv_pip_install(&prod.simple_url(), &["airlock-demo-app"])
+        .failure();
+    assert!(says(&uv_any.output(), &reason), "{uv_any}");
+    let pip_pinned = target
+        .pip_install(&prod.simple_url(), &["airlock-demo-app==1.0"])
+        .failure();
+    assert!(says(&pip_pinned.output(), &reason), "{pip_pinned}");
+    let uv_pinned = target
+        .uv_pip_install(&prod.simple_url(), &["airlock-demo-app==1.0"])
+        .failure();
+    assert!(says(&uv_pinned.output(), &reason), "{uv_pinned}");
     assert_eq!(target.version_of("airlock-demo-app"), None);
 
     let why = why_api(&server, "prod", "pypi", "airlock-demo-app", "1.0");
@@ -905,7 +1007,7 @@ fn policy_block_rules_refuse_globally_or_in_their_lane() {
         let url = server.url(&format!("/{lane}/cran/src/contrib/airlockBad_1.0.0.tar.gz"));
         assert_refused(&server, &url, lane, &["ships a crypto miner"]);
         let index = Index::new(&server, lane);
-        assert_page_absent(
+        assert_page_refused(
             &index,
             "airlock-demo-app",
             &["typosquat of demo-application"],
@@ -964,7 +1066,7 @@ fn policy_block_rules_refuse_globally_or_in_their_lane() {
         assert!(
             !names.contains(&"airlock-demo-app".to_string()),
             "lane {lane}: the root page lists airlock-demo-app, which a global block rule refuses \
-             entirely (its page is 404, its files 403): {names:?}"
+             entirely (its page lists it refused, its files 403): {names:?}"
         );
     }
 }

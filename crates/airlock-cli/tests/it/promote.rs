@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::support::cmd::run;
 use crate::support::env::real_dists;
 use crate::support::fixtures::HandWheel;
-use crate::support::index::{Index, JSON};
+use crate::support::index::{Index, JSON, offered_versions};
 use crate::support::python::TargetEnv;
 use crate::support::{ServerConfig, TestServer};
 
@@ -32,6 +32,7 @@ fn lanes() -> ServerConfig {
     ServerConfig::from_toml(toml)
 }
 
+/// The versions the lane offers for `project` (not those it lists refused); none for 404.
 fn versions(server: &TestServer, lane: &str, project: &str) -> Vec<String> {
     let index = Index::new(server, lane);
     let response = index.get(&index.project_url(project), JSON);
@@ -39,12 +40,7 @@ fn versions(server: &TestServer, lane: &str, project: &str) -> Vec<String> {
         return Vec::new();
     }
     let page: Value = response.json().expect("JSON page");
-    let mut out: Vec<String> = page["versions"]
-        .as_array()
-        .expect("versions")
-        .iter()
-        .map(|v| v.as_str().expect("version").to_string())
-        .collect();
+    let mut out = offered_versions(&page);
     out.sort();
     out
 }

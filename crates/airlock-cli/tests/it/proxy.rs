@@ -225,6 +225,9 @@ fn check_fields(
 ) {
     let project = "proxy-fields";
     let page = index.project_json(project);
+    // API version 1.1 requires every file's size: without them the page claims 1.0.
+    let api_version = if listed_size_and_time { "1.1" } else { "1.0" };
+    assert_eq!(page["meta"]["api-version"], api_version, "{page:#}");
     let files = page["files"].as_array().expect("files").clone();
     let mut names: Vec<&str> = files
         .iter()

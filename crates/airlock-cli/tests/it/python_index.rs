@@ -310,3 +310,106 @@ fn health_and_metrics() {
         "no request counter above zero in /metrics:\n{text}"
     );
 }
+
+/// The check every JSON page fetched through `Index` passes refuses what PEP 691 and PEP 700
+/// forbid, and takes what they allow.
+#[test]
+fn pep691_check_follows_the_peps() {
+    use crate::support::index::check_pep691;
+    use serde_json::{Value, json};
+    let file = json!({
+        "filename": "a-1.0.tar.gz", "url": "a-1.0.tar.gz", "hashes": {"sha256": "ab12"},
+        "size": 3, "upload-time": "2024-05-01T12:30:00.123456Z", "yanked": "broken",
+        "core-metadata": false,
+    });
+    let page = |version: &str, file: Value| json!({"meta": {"api-version": version}, "name": "a", "versions": ["1.0"], "files": [file]});
+    let with = |key: &str, value: Value| {
+        let mut f = file.clone();
+        f[key] = value;
+        f
+    };
+    let without = |key: &str| {
+        let mut f = file.clone();
+        f.as_object_mut().expect("object").remove(key);
+        f
+    };
+    assert_eq!(check_pep691(&page("1.1", file.clone())), Ok(()));
+    assert_eq!(check_pep691(&page("1.0", without("size"))), Ok(()));
+    assert_eq!(check_pep691(&page("1.1", without("upload-time"))), Ok(()));
+    assert_eq!(
+        check_pep691(&page(
+            "1.1",
+            with("upload-time", json!("2024-05-01T12:30:00Z"))
+        )),
+        Ok(())
+    );
+    assert_eq!(
+        check_pep691(&page("1.1", with("hashes", json!({})))),
+        Ok(())
+    );
+    assert_eq!(
+        check_pep691(&json!({"meta": {"api-version": "1.0"}, "projects": [{"name": "a"}]})),
+        Ok(())
+    );
+    for (broken, why) in [
+        (page("1.1", without("size")), "size missing at 1.1"),
+        (page("1.1", with("size", json!(-1))), "negative size"),
+        (page("1.1", with("size", json!("3"))), "size as a string"),
+        (page("1.1", without("hashes")), "hashes missing"),
+        (
+            page("1.1", with("hashes", json!(["ab"]))),
+            "hashes as an array",
+        ),
+        (
+            page("1.1", with("hashes", json!({"sha256": "xyz"}))),
+            "a digest not hex",
+        ),
+        (page("1.1", with("yanked", json!(1))), "yanked as a number"),
+        (
+            page("1.1", with("upload-time", json!("2024-05-01 12:30:00"))),
+            "no T, no Z",
+        ),
+        (
+            page(
+                "1.1",
+                with("upload-time", json!("2024-05-01T12:30:00+00:00")),
+            ),
+            "an offset",
+        ),
+        (
+            page(
+                "1.1",
+                with("upload-time", json!("2024-05-01T12:30:00.1234567Z")),
+            ),
+            "seven digits",
+        ),
+        (
+            page("1.1", with("upload-time", json!("2024-13-01T12:30:00Z"))),
+            "month 13",
+        ),
+        (
+            page("1.1", with("core-metadata", json!("yes"))),
+            "core-metadata as a string",
+        ),
+        (page("1.1", without("url")), "url missing"),
+        (page("2.0", file.clone()), "api-version 2"),
+        (
+            json!({"meta": {"api-version": "1.1"}, "name": "a", "files": [file.clone()]}),
+            "versions missing at 1.1",
+        ),
+        (
+            json!({"meta": {"api-version": "1.1"}, "name": "a", "versions": ["1.0"]}),
+            "files missing",
+        ),
+        (
+            json!({"name": "a", "versions": [], "files": []}),
+            "meta missing",
+        ),
+        (
+            json!({"meta": {"api-version": "1.0"}, "projects": [{"title": "a"}]}),
+            "a project without a name",
+        ),
+    ] {
+        assert!(check_pep691(&broken).is_err(), "{why}: {broken}");
+    }
+}

@@ -18,7 +18,7 @@ use crate::support::api::api;
 use crate::support::cmd::{Finished, run};
 use crate::support::env::real_dists;
 use crate::support::fixtures::HandWheel;
-use crate::support::index::{Index, JSON};
+use crate::support::index::{Index, JSON, is_lane_refusal};
 use crate::support::python::TargetEnv;
 use crate::support::r::{R, RLib, RPackage};
 use crate::support::{ServerConfig, TestServer};
@@ -225,6 +225,7 @@ fn json_versions(server: &TestServer, lane: &str, project: &str) -> Vec<String> 
                 .as_array()
                 .unwrap_or_else(|| panic!("GET {url}: no files: {page}"))
                 .iter()
+                .filter(|f| !is_lane_refusal(&f["yanked"]))
                 .map(|f| version_of(f["filename"].as_str().expect("filename")))
                 .collect();
             versions.sort();

@@ -10,6 +10,7 @@ use tempfile::TempDir;
 use crate::support::api::api_raw;
 use crate::support::cmd::run;
 use crate::support::fixtures::HandWheel;
+use crate::support::index::Index;
 use crate::support::upload::{Auth, Reply, Upload};
 use crate::support::{ServerConfig, TestServer, sha256_hex};
 
@@ -182,7 +183,11 @@ fn security_approval_needs_an_explicit_readable_body() {
             body,
         )
     };
-    let prod_has = |name: &str| get(&server, &format!("/prod/pypi/simple/{name}/"), None).0 == 200;
+    let prod_index = Index::new(&server, "prod");
+    let prod_has = |name: &str| {
+        get(&server, &format!("/prod/pypi/simple/{name}/"), None).0 == 200
+            && !prod_index.offered_files(name).is_empty()
+    };
 
     // `only` without a JSON content type is refused, not read as "approve everything".
     approve(Some((r#"{"only":["req-a"]}"#, None))).assert_problem(415);

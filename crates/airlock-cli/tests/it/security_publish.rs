@@ -194,7 +194,11 @@ fn security_publish_approval_admits_only_the_reviewed_files() {
         .expect("the added file in dev");
 
     // prod does not list it, refuses its URL with the reason, and installs what was reviewed.
-    let names: Vec<String> = prod.files("ap1a").into_iter().map(|f| f.filename).collect();
+    let names: Vec<String> = prod
+        .offered_files("ap1a")
+        .into_iter()
+        .map(|f| f.filename)
+        .collect();
     assert_eq!(names, ["ap1a-1.0-py3-none-any.whl"]);
     let url = added_file.url.replace("/dev/", "/prod/");
     let response = prod.get(&url, "");

@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::support::cmd::run;
 use crate::support::env::{pypa_advisories, real_dists};
 use crate::support::fixtures::HandWheel;
-use crate::support::index::{Index, JSON};
+use crate::support::index::{Index, JSON, is_lane_refusal};
 use crate::support::python::TargetEnv;
 use crate::support::r::HandTarball;
 use crate::support::{ServerConfig, TestServer, wait_until};
@@ -43,7 +43,8 @@ fn instant() -> String {
     now
 }
 
-/// The versions a lane path (`dev`, `dev/2026-11-24`) lists for `project`, sorted; none for 404.
+/// The versions a lane path (`dev`, `dev/2026-11-24`) offers for `project` (listed, and not refused
+/// by the lane), sorted; none for 404.
 fn versions(server: &TestServer, lane_path: &str, project: &str) -> Vec<String> {
     let index = Index::new(server, lane_path);
     let response = index.get(&index.project_url(project), JSON);
@@ -54,11 +55,24 @@ fn versions(server: &TestServer, lane_path: &str, project: &str) -> Vec<String> 
     }
     assert_eq!(status, 200, "{lane_path}/{project}: {body}");
     let page: Value = serde_json::from_str(&body).expect("JSON page");
+    // Those with a file the lane does not refuse (refused ones are listed yanked).
+    let offered: std::collections::BTreeSet<String> = page["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| !is_lane_refusal(&f["yanked"]))
+        .map(|f| f["filename"].as_str().expect("filename").to_string())
+        .collect();
     let mut versions: Vec<String> = page["versions"]
         .as_array()
         .expect("versions")
         .iter()
         .map(|v| v.as_str().expect("version").to_string())
+        .filter(|v| {
+            offered
+                .iter()
+                .any(|f| f.contains(&format!("-{v}-")) || f.ends_with(&format!("-{v}.tar.gz")))
+        })
         .collect();
     versions.sort();
     versions

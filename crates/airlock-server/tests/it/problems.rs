@@ -128,6 +128,22 @@ async fn service_refusals_of_the_api_are_problem_documents() {
         .problem(404);
 }
 
+/// Package files answer problems (uv prints their title and detail), with the message as the
+/// reason phrase too (pip prints that).
+#[tokio::test]
+async fn package_files_answer_problems() {
+    let app = TestApp::start().await;
+    for path in [
+        "/dev/pypi/files/_/nothing-1.0-py3-none-any.whl",
+        "/dev/cran/src/contrib/nothing_1.0.tar.gz",
+        "/dev/cran/src/contrib/Archive/nothing/nothing_0.9.tar.gz",
+    ] {
+        let problem = app.get(path).send().await.problem(404);
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("nothing"), "{path}: {problem:#}");
+    }
+}
+
 #[tokio::test]
 async fn package_routes_keep_plain_text_errors() {
     let app = TestApp::start().await;

@@ -52,7 +52,7 @@ async fn check_refresh(html_only: bool) {
 
     // A delisted file is no longer served either; a listed one is fetched with its bytes.
     let gone = format!("/dev/pypi/files/{}/{}", old.sha256(), old.filename);
-    app.get(&gone).send().await.plain(404);
+    app.get(&gone).send().await.problem(404);
     let file = format!("/dev/pypi/files/{}/{}", new.sha256(), new.filename);
     assert_eq!(app.get(&file).send().await.ok().body, new.bytes);
 }

@@ -8,7 +8,8 @@ use crate::support::{Dist, TestApp, dists};
 
 const JSON: &str = "application/vnd.pypi.simple.v1+json";
 
-/// The file names a lane's project page lists (none when the lane has no such project).
+/// The file names a lane's project page offers: listed, and not yanked with the lane's refusal
+/// (none when the lane has no such project).
 async fn listed(app: &TestApp, lane: &str, project: &str) -> Vec<String> {
     let answer = app
         .get(&format!("/{lane}/pypi/simple/{project}/"))
@@ -22,6 +23,11 @@ async fn listed(app: &TestApp, lane: &str, project: &str) -> Vec<String> {
         .as_array()
         .expect("files")
         .iter()
+        .filter(|f| {
+            !f["yanked"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("lane \""))
+        })
         .filter_map(|f| f["filename"].as_str().map(str::to_owned))
         .collect()
 }
@@ -217,7 +223,10 @@ async fn an_approval_is_pinned_to_the_files_it_saw() {
         [wheel.filename.as_str()]
     );
     let file = format!("/prod/pypi/files/{}/{}", sdist.sha256(), sdist.filename);
-    let refused = app.get(&file).send().await.plain(403);
+    let refused = app.get(&file).send().await.problem(403)["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         refused.contains("approved files of pypi:req-p==1.0 do not include this file"),
         "{refused}"

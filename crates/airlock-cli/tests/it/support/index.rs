@@ -38,6 +38,161 @@ impl FileEntry {
             .unwrap_or_else(|| self.filename.split('-').nth(1).unwrap_or_default());
         stem.to_string()
     }
+
+    /// Whether the page lists the file as refused by its lane: yanked with the lane's verdict as
+    /// the reason (`lane "prod": ...`), as lanes with `hidden = "yank"` show what they refuse.
+    pub fn refused_by_lane(&self) -> bool {
+        is_lane_refusal(&self.raw["yanked"])
+    }
+}
+
+/// The `versions` of a PEP 691 project page that have a file the lane offers (not refused by
+/// it, see [`is_lane_refusal`]), in the page's order.
+pub fn offered_versions(page: &Value) -> Vec<String> {
+    let offered: Vec<&str> = page["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|f| !is_lane_refusal(&f["yanked"]))
+        .map(|f| f["filename"].as_str().expect("filename"))
+        .collect();
+    page["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v.as_str().expect("version").to_string())
+        .filter(|v| {
+            offered
+                .iter()
+                .any(|f| f.contains(&format!("-{v}-")) || f.ends_with(&format!("-{v}.tar.gz")))
+        })
+        .collect()
+}
+
+/// Whether a PEP 691 `yanked` value is a lane's refusal (`lane "prod": ...`).
+pub fn is_lane_refusal(yanked: &Value) -> bool {
+    yanked.as_str().is_some_and(|r| r.starts_with("lane \""))
+}
+
+/// Checks a PEP 691 JSON page (root or project) against the text of PEP 691 and PEP 700: the
+/// keys each `api-version` requires and the type of every key it defines. Keys a PEP does not
+/// define are allowed (clients ignore them).
+pub fn check_pep691(page: &Value) -> Result<(), String> {
+    let page = page.as_object().ok_or("the page is not an object")?;
+    let version = page
+        .get("meta")
+        .and_then(|m| m.get("api-version"))
+        .and_then(Value::as_str)
+        .ok_or("meta.api-version: missing or not a string")?;
+    let minor: u32 = version
+        .strip_prefix("1.")
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| format!("meta.api-version {version:?}: not 1.x"))?;
+    let v1_1 = minor >= 1;
+    if let Some(projects) = page.get("projects") {
+        for p in projects.as_array().ok_or("projects: not an array")? {
+            p.get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("projects: an entry without a string name: {p}"))?;
+        }
+        return Ok(());
+    }
+    page.get("name")
+        .and_then(Value::as_str)
+        .ok_or("name: missing or not a string")?;
+    if v1_1 || page.contains_key("versions") {
+        let versions = page
+            .get("versions")
+            .and_then(Value::as_array)
+            .ok_or("versions: required by api-version 1.1, an array")?;
+        let mut seen = std::collections::BTreeSet::new();
+        for v in versions {
+            let v = v
+                .as_str()
+                .ok_or_else(|| format!("versions: {v} is not a string"))?;
+            if !seen.insert(v) {
+                return Err(format!("versions: {v:?} twice"));
+            }
+        }
+    }
+    let files = page
+        .get("files")
+        .and_then(Value::as_array)
+        .ok_or("files: missing or not an array")?;
+    for f in files {
+        let f = f
+            .as_object()
+            .ok_or_else(|| format!("files: {f} is not an object"))?;
+        let name = f
+            .get("filename")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("a file without a string filename: {f:?}"))?;
+        let fail = |what: &str| format!("{name}: {what}");
+        f.get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| fail("url: missing or not a string"))?;
+        let hashes = f
+            .get("hashes")
+            .and_then(Value::as_object)
+            .ok_or_else(|| fail("hashes: missing or not an object"))?;
+        for (algorithm, digest) in hashes {
+            let digest = digest.as_str().unwrap_or_default();
+            if digest.is_empty() || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(fail(&format!("hashes.{algorithm}: not a hex digest")));
+            }
+        }
+        if let Some(rp) = f.get("requires-python")
+            && !rp.is_string()
+        {
+            return Err(fail("requires-python: not a string"));
+        }
+        if let Some(yanked) = f.get("yanked")
+            && !(yanked.is_boolean() || yanked.is_string())
+        {
+            return Err(fail("yanked: neither a boolean nor a string"));
+        }
+        for key in ["core-metadata", "dist-info-metadata", "gpg-sig"] {
+            match f.get(key) {
+                None | Some(Value::Bool(_)) => {}
+                Some(Value::Object(h)) if key != "gpg-sig" && h.values().all(Value::is_string) => {}
+                Some(other) => return Err(fail(&format!("{key}: {other} is not allowed"))),
+            }
+        }
+        match f.get("size") {
+            Some(size) if !size.is_u64() => return Err(fail("size: not a non-negative integer")),
+            None if v1_1 => return Err(fail("size: required by api-version 1.1")),
+            _ => {}
+        }
+        if let Some(time) = f.get("upload-time") {
+            let time = time
+                .as_str()
+                .ok_or_else(|| fail("upload-time: not a string"))?;
+            if !is_pep700_time(time) {
+                return Err(fail(&format!(
+                    "upload-time {time:?}: not yyyy-mm-ddThh:mm:ss[.ffffff]Z"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// PEP 700's `upload-time`: `yyyy-mm-ddThh:mm:ss.ffffffZ`, UTC, the fraction optional and of at
+/// most six digits.
+fn is_pep700_time(time: &str) -> bool {
+    let Some(rest) = time.strip_suffix('Z') else {
+        return false;
+    };
+    let (whole, fraction) = rest.split_once('.').unwrap_or((rest, "1"));
+    let shape = "dddd-dd-ddTdd:dd:dd";
+    whole.len() == shape.len()
+        && whole.bytes().zip(shape.bytes()).all(|(c, s)| match s {
+            b'd' => c.is_ascii_digit(),
+            s => c == s,
+        })
+        && (1..=6).contains(&fraction.len())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339).is_ok()
 }
 
 /// An `<a>` of an HTML page.
@@ -128,15 +283,35 @@ impl<'a> Index<'a> {
         format!("{}{project}/", self.simple_url())
     }
 
-    /// GET with an `Accept` header (none if `accept` is empty).
+    /// GET with an `Accept` header (none if `accept` is empty). A PEP 691 JSON page must pass
+    /// [`check_pep691`].
     pub fn get(&self, url: &str, accept: &str) -> Response {
         let mut request = self.server.http().get(url);
         if !accept.is_empty() {
             request = request.header("Accept", accept);
         }
-        request
+        let response = request
             .send()
-            .unwrap_or_else(|e| panic!("GET {url}: {e:?}"))
+            .unwrap_or_else(|e| panic!("GET {url}: {e:?}"));
+        let is_json_page = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(JSON.as_bytes()));
+        if !(response.status().is_success() && is_json_page) {
+            return response;
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().expect("body");
+        let page: Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("GET {url}: a JSON page that is not JSON ({e})"));
+        if let Err(broken) = check_pep691(&page) {
+            panic!("GET {url}: the page breaks PEP 691/700: {broken}\n{page:#}");
+        }
+        let mut rebuilt = axum::http::Response::new(body);
+        *rebuilt.status_mut() = status;
+        *rebuilt.headers_mut() = headers;
+        Response::from(rebuilt)
     }
 
     /// The JSON form of `url`; panics unless 200.
@@ -202,6 +377,14 @@ impl<'a> Index<'a> {
                 raw: f.clone(),
             })
             .collect()
+    }
+
+    /// The files of a project page that its lane offers: those not refused by it
+    /// ([`FileEntry::refused_by_lane`]).
+    pub fn offered_files(&self, project: &str) -> Vec<FileEntry> {
+        let mut files = self.files(project);
+        files.retain(|f| !f.refused_by_lane());
+        files
     }
 
     /// Downloads a file; panics unless 200.
