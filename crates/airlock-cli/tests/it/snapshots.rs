@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::support::cmd::run;
 use crate::support::env::{pypa_advisories, real_dists};
 use crate::support::fixtures::HandWheel;
-use crate::support::index::{Index, JSON, is_lane_refusal};
+use crate::support::index::{Index, JSON, offered_versions};
 use crate::support::python::TargetEnv;
 use crate::support::r::HandTarball;
 use crate::support::{ServerConfig, TestServer, wait_until};
@@ -55,25 +55,7 @@ fn versions(server: &TestServer, lane_path: &str, project: &str) -> Vec<String> 
     }
     assert_eq!(status, 200, "{lane_path}/{project}: {body}");
     let page: Value = serde_json::from_str(&body).expect("JSON page");
-    // Those with a file the lane does not refuse (refused ones are listed yanked).
-    let offered: std::collections::BTreeSet<String> = page["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .filter(|f| !is_lane_refusal(&f["yanked"]))
-        .map(|f| f["filename"].as_str().expect("filename").to_string())
-        .collect();
-    let mut versions: Vec<String> = page["versions"]
-        .as_array()
-        .expect("versions")
-        .iter()
-        .map(|v| v.as_str().expect("version").to_string())
-        .filter(|v| {
-            offered
-                .iter()
-                .any(|f| f.contains(&format!("-{v}-")) || f.ends_with(&format!("-{v}.tar.gz")))
-        })
-        .collect();
+    let mut versions = offered_versions(&page);
     versions.sort();
     versions
 }
