@@ -260,16 +260,6 @@ fn existing_data(config: &airlock_config::Config, init: bool) -> Result<()> {
     )
 }
 
-/// The data directory as a command names it in its output: absolute.
-fn data_dir_shown(global: &GlobalArgs) -> String {
-    let dir = load_config(global, None)
-        .map(|l| l.config.data_dir)
-        .unwrap_or_default();
-    std::path::absolute(&dir)
-        .map(|p| p.display().to_string())
-        .unwrap_or(dir)
-}
-
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter =
@@ -400,14 +390,13 @@ async fn run(cli: Cli) -> Result<()> {
         },
         Command::Token(TokenCommand::Create { name, role, lanes }) => {
             let role: Role = role.parse()?;
-            let token = on_data(g, false, async |app| {
-                Ok(app.create_token(&admin, &name, role, &lanes).await?)
+            let (token, dir) = on_data(g, false, async |app| {
+                let token = app.create_token(&admin, &name, role, &lanes).await?;
+                Ok((token, app.config().data_dir.clone()))
             })
             .await?;
-            println!(
-                "created token {name:?} with role {role} in {}; it is shown only once:",
-                data_dir_shown(g)
-            );
+            let dir = std::path::absolute(&dir).map_or(dir, |p| p.display().to_string());
+            println!("created token {name:?} with role {role} in {dir}; it is shown only once:");
             println!("{token}");
         }
         Command::Token(TokenCommand::List) => {

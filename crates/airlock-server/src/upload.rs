@@ -13,13 +13,15 @@ use crate::{ApiError, AppState};
 /// `%2B`: the segment is matched once decoded).
 pub async fn uploaded(
     State(state): State<AppState>,
-    Auth { who, .. }: Auth<Publisher>,
     Path((source, marker, project)): Path<(String, String, String)>,
+    who: Result<Auth<Publisher>, ApiError>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
+    // Any other path under /upload/ is not a route: 404 before asking who calls.
     if marker != "+simple" {
         return Err(ServiceError::NotFound("not found".into()).into());
     }
+    let Auth { who, .. } = who?;
     let page = state.app.uploaded_files(&who, &source, &project).await?;
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }

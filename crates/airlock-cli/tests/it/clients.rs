@@ -135,16 +135,27 @@ fn dependencies(deps: &[&str]) -> String {
         .join(", ")
 }
 
-fn poetry_project(index: &str, deps: &[&str]) -> ClientProject {
+/// A project that depends on `deps` and is not itself a package, with `tool` (the client's own
+/// tables) after its `[project]` table.
+fn consumer(deps: &[&str], tool: &str) -> ClientProject {
     ClientProject::new(&[(
         "pyproject.toml",
         &format!(
             "[project]\nname = \"consumer\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\n\
-             dependencies = [{}]\n\n[tool.poetry]\npackage-mode = false\n\n\
-             [[tool.poetry.source]]\nname = \"airlock\"\nurl = {index:?}\npriority = \"primary\"\n",
+             dependencies = [{}]\n\n{tool}",
             dependencies(deps)
         ),
     )])
+}
+
+fn poetry_project(index: &str, deps: &[&str]) -> ClientProject {
+    consumer(
+        deps,
+        &format!(
+            "[tool.poetry]\npackage-mode = false\n\n\
+             [[tool.poetry.source]]\nname = \"airlock\"\nurl = {index:?}\npriority = \"primary\"\n"
+        ),
+    )
 }
 
 #[test]
@@ -242,15 +253,13 @@ fn clients_poetry_locks_and_installs_from_every_kind_of_lane_and_publishes() {
 }
 
 fn pdm_project(index: &str, deps: &[&str]) -> ClientProject {
-    ClientProject::new(&[(
-        "pyproject.toml",
+    consumer(
+        deps,
         &format!(
-            "[project]\nname = \"consumer\"\nversion = \"0.1.0\"\nrequires-python = \">=3.9\"\n\
-             dependencies = [{}]\n\n[tool.pdm]\ndistribution = false\n\n\
-             [[tool.pdm.source]]\nname = \"pypi\"\nurl = {index:?}\n",
-            dependencies(deps)
+            "[tool.pdm]\ndistribution = false\n\n\
+             [[tool.pdm.source]]\nname = \"pypi\"\nurl = {index:?}\n"
         ),
-    )])
+    )
 }
 
 #[test]
@@ -485,8 +494,14 @@ fn clients_r_reads_a_private_lane_with_an_authorization_header() {
             r_str(&repos)
         ))
     };
+    // Without the header the index is refused (R says only that it cannot read it).
     let refused = install("").failure();
-    assert!(!refused.output().contains(&token));
+    assert!(
+        refused
+            .output()
+            .contains("unable to access index for repository"),
+        "{refused}"
+    );
     let done = install(&format!(
         ", headers = c(Authorization = {})",
         r_str(&format!("Bearer {token}"))
