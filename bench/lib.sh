@@ -119,3 +119,15 @@ CONF
     echo "nginx does not answer on $NGINX_URL$probe" >&2
     exit 1
 }
+
+# The path of the first wheel the PEP 691 page at URL $1 lists.
+wheel_path() {
+    python3 - "$1" <<'PY'
+import json, sys, urllib.parse, urllib.request
+page_url = sys.argv[1]
+request = urllib.request.Request(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+page = json.load(urllib.request.urlopen(request))
+wheel = next(f for f in page["files"] if f["filename"].endswith(".whl"))
+print(urllib.parse.urlsplit(urllib.parse.urljoin(page_url, wheel["url"])).path)
+PY
+}

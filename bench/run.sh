@@ -33,15 +33,7 @@ python3 "$ROOT/bench/seed.py" --url "$AIRLOCK_URL/upload/internal-pypi/" --token
 
 PAGE_PATH="/dev/pypi/simple/$PAGE_PROJECT/"
 ROOT_PATH="/dev/pypi/simple/"
-BIG_PATH="$(python3 - "$AIRLOCK_URL/dev/pypi/simple/bench-big/" <<'PY'
-import json, sys, urllib.parse, urllib.request
-page_url = sys.argv[1]
-request = urllib.request.Request(page_url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-page = json.load(urllib.request.urlopen(request))
-wheel = next(f for f in page["files"] if f["filename"].endswith(".whl"))
-print(urllib.parse.urlsplit(urllib.parse.urljoin(page_url, wheel["url"])).path)
-PY
-)"
+BIG_PATH="$(wheel_path "$AIRLOCK_URL/dev/pypi/simple/bench-big/")"
 
 section "nginx with the same bytes as static files"
 WWW="$WORK/www"

@@ -131,20 +131,23 @@ impl Client for Local<'_> {
         let app = self.app().await?;
         let lane = match lane {
             Some(lane) => lane.to_string(),
-            None => app.default_check_lane()?,
+            None => app.checks().default_check_lane()?,
         };
         let lane = app.open_lane(&lane, Some(&Principal::local_admin()))?;
-        Ok(app.why(&lane, ecosystem, name, version).await?)
+        Ok(app.checks().why(&lane, ecosystem, name, version).await?)
     }
 
     async fn check(&self, lane: Option<&str>, manifest: &Read) -> Result<CheckReport> {
         let app = self.app().await?;
         let lane = match lane {
             Some(lane) => lane.to_string(),
-            None => app.default_check_lane()?,
+            None => app.checks().default_check_lane()?,
         };
         let lane = app.open_lane(&lane, Some(&Principal::local_admin()))?;
-        Ok(app.check(&lane, &manifest.name, &manifest.manifest).await?)
+        Ok(app
+            .checks()
+            .check(&lane, &manifest.name, &manifest.manifest)
+            .await?)
     }
 
     async fn promote(
@@ -156,6 +159,7 @@ impl Client for Local<'_> {
     ) -> Result<Promotion> {
         let app = self.app().await?;
         Ok(app
+            .promotions()
             .promote(&Principal::local_admin(), from, to, at, dry_run)
             .await?)
     }
@@ -184,26 +188,35 @@ impl Client for Local<'_> {
         };
         let app = self.app().await?;
         as_json(
-            app.create_request(&Principal::local_admin(), lane, reason, input)
+            app.requests()
+                .create(&Principal::local_admin(), lane, reason, input)
                 .await?,
         )
     }
 
     async fn requests(&self, lane: Option<&str>, state: Option<&str>) -> Result<Value> {
         let app = self.app().await?;
-        let list = app.requests(&Principal::local_admin(), lane, state).await?;
+        let list = app
+            .requests()
+            .list(&Principal::local_admin(), lane, state)
+            .await?;
         Ok(json!({ "requests": as_json(list)? }))
     }
 
     async fn request(&self, id: i64) -> Result<Value> {
         let app = self.app().await?;
-        as_json(app.request_for(&Principal::local_admin(), id).await?)
+        as_json(
+            app.requests()
+                .request_for(&Principal::local_admin(), id)
+                .await?,
+        )
     }
 
     async fn approve(&self, id: i64, only: &[String]) -> Result<Value> {
         let app = self.app().await?;
         as_json(
-            app.approve_request(&Principal::local_admin(), id, only)
+            app.requests()
+                .approve(&Principal::local_admin(), id, only)
                 .await?,
         )
     }
@@ -211,7 +224,8 @@ impl Client for Local<'_> {
     async fn reject(&self, id: i64, reason: &str) -> Result<Value> {
         let app = self.app().await?;
         as_json(
-            app.reject_request(&Principal::local_admin(), id, reason)
+            app.requests()
+                .reject(&Principal::local_admin(), id, reason)
                 .await?,
         )
     }
@@ -220,18 +234,24 @@ impl Client for Local<'_> {
         Ok(self
             .app()
             .await?
-            .plan_config(&Principal::local_admin(), config, origin)?)
+            .settings()
+            .plan(&Principal::local_admin(), config, origin)?)
     }
 
     async fn apply(&self, config: &str, origin: &str) -> Result<ConfigChange> {
         let app = self.app().await?;
         Ok(app
-            .apply_config(&Principal::local_admin(), config, origin)
+            .settings()
+            .apply(&Principal::local_admin(), config, origin)
             .await?)
     }
 
     async fn export(&self) -> Result<String> {
-        Ok(self.app().await?.export_config(&Principal::local_admin())?)
+        Ok(self
+            .app()
+            .await?
+            .settings()
+            .export(&Principal::local_admin())?)
     }
 
     async fn create_snapshot(&self, lane: &str, name: &str, at: Option<&str>) -> Result<Snapshot> {
@@ -243,7 +263,7 @@ impl Client for Local<'_> {
         };
         let app = self.app().await?;
         let who = Principal::local_admin();
-        let at = app.create_snapshot(&who, lane, name, at).await?;
+        let at = app.snapshots().create(&who, lane, name, at).await?;
         Ok(Snapshot {
             name: name.to_string(),
             at: airlock_service::format_rfc3339(at),
@@ -254,7 +274,8 @@ impl Client for Local<'_> {
     async fn snapshots(&self, lane: &str) -> Result<Vec<Snapshot>> {
         let app = self.app().await?;
         Ok(app
-            .snapshots(&Principal::local_admin(), lane)
+            .snapshots()
+            .list(&Principal::local_admin(), lane)
             .await?
             .into_iter()
             .map(|s| Snapshot {
@@ -267,14 +288,18 @@ impl Client for Local<'_> {
 
     async fn audit(&self, since: i64) -> Result<Vec<AuditRecord>> {
         let app = self.app().await?;
-        Ok(app.audit_entries(&Principal::local_admin(), since).await?)
+        Ok(app
+            .audit()
+            .entries(&Principal::local_admin(), since)
+            .await?)
     }
 
     async fn verify_audit(&self) -> Result<AuditVerdict> {
         Ok(self
             .app()
             .await?
-            .verify_audit(&Principal::local_admin())
+            .audit()
+            .verify(&Principal::local_admin())
             .await?)
     }
 }

@@ -316,7 +316,7 @@ async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
         out.flush()?;
     }
     let watcher = tokio::spawn(app.clone().watch_revisions());
-    let sweeper = tokio::spawn(app.clone().sweep_blobs_periodically());
+    let sweeper = tokio::spawn(app.clone().sweeper().clone().sweep_periodically());
     let trimmer = tokio::spawn(give_back_memory_periodically());
     airlock_server::serve(app.clone(), listener, shutdown_signal()).await?;
     watcher.abort();
@@ -391,7 +391,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Token(TokenCommand::Create { name, role, lanes }) => {
             let role: Role = role.parse()?;
             let (token, dir) = on_data(g, false, async |app| {
-                let token = app.create_token(&admin, &name, role, &lanes).await?;
+                let token = app.tokens().create(&admin, &name, role, &lanes).await?;
                 Ok((token, app.config().data_dir.clone()))
             })
             .await?;
@@ -400,7 +400,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("{token}");
         }
         Command::Token(TokenCommand::List) => {
-            let tokens = on_data(g, false, async |app| Ok(app.list_tokens().await?)).await?;
+            let tokens = on_data(g, false, async |app| Ok(app.tokens().list().await?)).await?;
             println!("{:<24} {:<10} {:<28} revoked", "name", "role", "created");
             for t in tokens {
                 let lanes = if t.lanes.is_empty() {
@@ -419,7 +419,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Token(TokenCommand::Revoke { name }) => {
             on_data(g, false, async |app| {
-                Ok(app.revoke_token(&admin, &name).await?)
+                Ok(app.tokens().revoke(&admin, &name).await?)
             })
             .await?;
             println!("revoked token {name:?}");
@@ -438,6 +438,7 @@ async fn run(cli: Cli) -> Result<()> {
             };
             let n = on_data(g, false, async |app| {
                 Ok(app
+                    .publishing()
                     .set_yanked(&admin, &source, &project, &version, reason.as_deref())
                     .await?)
             })
@@ -474,7 +475,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             .with_context(|| format!("cannot load advisories from {path}"))?;
             let summary = on_data(g, false, async |app| {
-                Ok(app.import_advisories(&admin, report, &path).await?)
+                Ok(app.advisories().import(&admin, report, &path).await?)
             })
             .await?;
             for (file, error) in &summary.errors {
@@ -489,7 +490,8 @@ async fn run(cli: Cli) -> Result<()> {
             );
         }
         Command::Advisories(AdvisoriesCommand::Show { id }) => {
-            let found = on_data(g, false, async |app| Ok(app.find_advisories(&id).await?)).await?;
+            let found =
+                on_data(g, false, async |app| Ok(app.advisories().find(&id).await?)).await?;
             if found.is_empty() {
                 anyhow::bail!("no advisory known as {id:?}");
             }
@@ -497,7 +499,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Advisories(AdvisoriesCommand::Sync { urls }) => {
             let results = on_data(g, false, async |app| {
-                Ok(app.sync_advisories(&admin, &urls).await?)
+                Ok(app.advisories().sync(&admin, &urls).await?)
             })
             .await?;
             let mut failed = 0;
@@ -523,7 +525,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Blobs(BlobsCommand::Sweep { dry_run }) => {
             let (r, grace) = on_data(g, true, async |app| {
                 Ok((
-                    app.sweep_blobs(dry_run).await?,
+                    app.sweeper().sweep(dry_run).await?,
                     app.config().blob_sweep_grace,
                 ))
             })

@@ -58,7 +58,7 @@ pub async fn mirror(
     let (mut files, mut bytes, mut failed) = (0usize, 0u64, Vec::new());
     for (name, version) in &wanted {
         bar.set_message(name.clone());
-        match app.mirror(source, name, version.as_deref()).await {
+        match app.proxies().mirror(source, name, version.as_deref()).await {
             Ok(m) => {
                 files += m.files;
                 bytes += m.bytes;

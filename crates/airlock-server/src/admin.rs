@@ -43,7 +43,7 @@ pub async fn export(
     State(state): State<AppState>,
     Auth { who, .. }: Auth,
 ) -> Result<Json<Exported>, ApiError> {
-    let config = state.app.export_config(&who)?;
+    let config = state.app.settings().export(&who)?;
     Ok(Json(Exported { config }))
 }
 
@@ -54,7 +54,10 @@ pub async fn plan(
     Auth { who, .. }: Auth,
     Json(body): Json<ConfigBody>,
 ) -> Result<Json<airlock_service::ConfigChange>, ApiError> {
-    let changes = state.app.plan_config(&who, &body.config, body.origin())?;
+    let changes = state
+        .app
+        .settings()
+        .plan(&who, &body.config, body.origin())?;
     Ok(Json(airlock_service::ConfigChange {
         version: None,
         changes,
@@ -70,7 +73,8 @@ pub async fn apply(
 ) -> Result<Json<airlock_service::ConfigChange>, ApiError> {
     let done = state
         .app
-        .apply_config(&who, &body.config, body.origin())
+        .settings()
+        .apply(&who, &body.config, body.origin())
         .await?;
     Ok(Json(done))
 }
@@ -91,7 +95,7 @@ pub async fn snapshots(
     Auth { who, .. }: Auth,
     Path(lane): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let list = state.app.snapshots(&who, &lane).await?;
+    let list = state.app.snapshots().list(&who, &lane).await?;
     let list: Vec<Snapshot> = list
         .into_iter()
         .map(|s| Snapshot {
@@ -131,7 +135,8 @@ pub async fn create_snapshot(
     };
     let at = state
         .app
-        .create_snapshot(&who, &lane, &body.name, at)
+        .snapshots()
+        .create(&who, &lane, &body.name, at)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -150,5 +155,5 @@ pub async fn verify_audit(
     State(state): State<AppState>,
     Auth { who, .. }: Auth,
 ) -> Result<Json<airlock_service::AuditVerdict>, ApiError> {
-    Ok(Json(state.app.verify_audit(&who).await?))
+    Ok(Json(state.app.audit().verify(&who).await?))
 }

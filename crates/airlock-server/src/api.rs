@@ -27,6 +27,7 @@ pub async fn why(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let answer = state
         .app
+        .checks()
         .why(&lane, &q.ecosystem, &q.name, &q.version)
         .await?;
     Ok(Json(answer))
@@ -38,7 +39,7 @@ pub async fn exposure(
     State(state): State<AppState>,
     MaybeAuth(who): MaybeAuth,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut answer = state.app.exposure().await?;
+    let mut answer = state.app.policies().exposure().await?;
     if let Some(lanes) = answer["lanes"].as_object_mut() {
         lanes.retain(|lane, _| state.app.open_lane(lane, who.as_ref()).is_ok());
     }
@@ -52,7 +53,7 @@ pub async fn advisory(
     _: MaybeAuth,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let found = state.app.find_advisories(&id).await?;
+    let found = state.app.advisories().find(&id).await?;
     if found.is_empty() {
         return Err(ServiceError::NotFound(format!("no advisory known as {id:?}")).into());
     }
@@ -71,7 +72,7 @@ pub async fn audit(
     Auth { who, .. }: Auth<Admin>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let entries = state.app.audit_entries(&who, q.since).await?;
+    let entries = state.app.audit().entries(&who, q.since).await?;
     Ok(Json(serde_json::json!({ "entries": entries })))
 }
 
@@ -98,9 +99,12 @@ pub async fn check(
 ) -> Result<Json<airlock_service::CheckReport>, ApiError> {
     let lane = match q.lane.clone() {
         Some(l) => l,
-        None => state.app.default_check_lane()?,
+        None => state.app.checks().default_check_lane()?,
     };
-    let lane = state.app.open_lane_for_check(&lane, who.as_ref())?;
+    let lane = state
+        .app
+        .checks()
+        .open_lane_for_check(&lane, who.as_ref())?;
     let body = body.map_err(|e| body_error(&state, e.status(), e.body_text()))?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let text = String::from_utf8(Vec::from(body))
@@ -120,8 +124,8 @@ pub async fn check(
             text,
         }
     };
-    let (file, manifest) = state.app.read_manifest(input).await?;
-    let report = state.app.check(&lane, &file, &manifest).await?;
+    let (file, manifest) = state.app.checks().read_manifest(input).await?;
+    let report = state.app.checks().check(&lane, &file, &manifest).await?;
     Ok(Json(report))
 }
 
@@ -181,7 +185,8 @@ pub async fn create_request(
     };
     let view = state
         .app
-        .create_request(&who, &lane, &reason, input)
+        .requests()
+        .create(&who, &lane, &reason, input)
         .await?;
     Ok((axum::http::StatusCode::CREATED, Json(view)))
 }
@@ -200,7 +205,8 @@ pub async fn requests(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let list = state
         .app
-        .requests(&who, q.lane.as_deref(), q.state.as_deref())
+        .requests()
+        .list(&who, q.lane.as_deref(), q.state.as_deref())
         .await?;
     Ok(Json(serde_json::json!({ "requests": list })))
 }
@@ -211,7 +217,7 @@ pub async fn request(
     Auth { who, .. }: Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<airlock_service::RequestView>, ApiError> {
-    Ok(Json(state.app.request_for(&who, id).await?))
+    Ok(Json(state.app.requests().request_for(&who, id).await?))
 }
 
 /// What an approval admits: `{"all": true}`, or `{"only": [names]}`. Approving everything is
@@ -243,7 +249,7 @@ pub async fn approve(
             .into());
         }
     };
-    Ok(Json(state.app.approve_request(&who, id, &only).await?))
+    Ok(Json(state.app.requests().approve(&who, id, &only).await?))
 }
 
 #[derive(Deserialize)]
@@ -259,7 +265,7 @@ pub async fn reject(
     Json(body): Json<RejectBody>,
 ) -> Result<Json<airlock_service::RequestView>, ApiError> {
     Ok(Json(
-        state.app.reject_request(&who, id, &body.reason).await?,
+        state.app.requests().reject(&who, id, &body.reason).await?,
     ))
 }
 
@@ -281,6 +287,7 @@ pub async fn promote(
     Ok(Json(
         state
             .app
+            .promotions()
             .promote(&who, &body.from, &body.to, body.at.as_deref(), body.dry_run)
             .await?,
     ))

@@ -49,7 +49,7 @@ async fn caller(parts: &mut Parts, state: &AppState) -> Result<Option<Principal>
         return Ok(who.clone());
     }
     let who = match token(&parts.headers)? {
-        Some(t) => Some(state.app.authenticate(&t).await?),
+        Some(t) => Some(state.app.tokens().authenticate(&t).await?),
         None => None,
     };
     parts.extensions.insert(Caller(who.clone()));

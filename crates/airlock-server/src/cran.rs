@@ -16,7 +16,7 @@ async fn index(
     which: CranIndex,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let page = state.app.cran_index(lane, which).await?;
+    let page = state.app.cran().index(lane, which).await?;
     Ok(page_response(page, headers, false))
 }
 
@@ -63,7 +63,7 @@ pub async fn current(
     Path(FileParam { file }): Path<FileParam>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let served = state.app.resolve_cran_file(&lane, None, &file).await?;
+    let served = state.app.cran().resolve_file(&lane, None, &file).await?;
     respond(&state.app, &served, &headers).await
 }
 
@@ -81,7 +81,8 @@ pub async fn archived(
 ) -> Result<Response, ApiError> {
     let served = state
         .app
-        .resolve_cran_file(&lane, Some(&package), &file)
+        .cran()
+        .resolve_file(&lane, Some(&package), &file)
         .await?;
     respond(&state.app, &served, &headers).await
 }

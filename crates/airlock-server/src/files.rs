@@ -88,7 +88,7 @@ pub async fn respond(
     served: &ServedFile,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut body = app.open_file(served, None).await?;
+    let mut body = app.files().open(served, None).await?;
     let mut status = StatusCode::OK;
     if body.seekable
         && let Some(total) = body.total
@@ -96,7 +96,7 @@ pub async fn respond(
         match parse_range(headers, total) {
             Ok(None) => {}
             Ok(Some(range)) => {
-                body = app.open_file(served, Some(range)).await?;
+                body = app.files().open(served, Some(range)).await?;
                 status = StatusCode::PARTIAL_CONTENT;
             }
             Err(()) => {

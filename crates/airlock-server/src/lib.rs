@@ -64,7 +64,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
     )
     .unwrap_or(usize::MAX);
     let state = AppState {
-        metrics: Arc::new(metrics::Metrics::new(app.proxy_counters())),
+        metrics: Arc::new(metrics::Metrics::new(&app.proxies().counters)),
         app,
     };
     let upload_routes = Router::new()

@@ -43,7 +43,7 @@ pub async fn root(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let format = negotiate(&headers, &q)?;
-    let page = state.app.root_page(&lane, format).await?;
+    let page = state.app.index().root_page(&lane, format).await?;
     Ok(page_response(page, &headers, true))
 }
 
@@ -77,7 +77,11 @@ pub async fn project(
         return Ok(Redirect::permanent(&format!("../{normalized}/{query}")).into_response());
     }
     let format = negotiate(&headers, &q)?;
-    let page = state.app.project_page(&lane, &project, format).await?;
+    let page = state
+        .app
+        .index()
+        .project_page(&lane, &project, format)
+        .await?;
     Ok(page_response(page, &headers, true))
 }
 
@@ -93,6 +97,6 @@ pub async fn file(
     Path(FileParams { key, filename }): Path<FileParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let served = state.app.resolve_file(&lane, &key, &filename).await?;
+    let served = state.app.files().resolve(&lane, &key, &filename).await?;
     crate::files::respond(&state.app, &served, &headers).await
 }

@@ -22,7 +22,11 @@ pub async fn uploaded(
         return Err(ServiceError::NotFound("not found".into()).into());
     }
     let Auth { who, .. } = who?;
-    let page = state.app.uploaded_files(&who, &source, &project).await?;
+    let page = state
+        .app
+        .publishing()
+        .uploaded_files(&who, &source, &project)
+        .await?;
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
@@ -88,18 +92,23 @@ async fn receive(
         );
     }
 
-    let received =
-        match crate::form::read(&mut multipart, |filename| Ok(app.upload_sink(filename)?)).await {
-            Ok(received) => received,
-            Err(refusal) => {
-                drain(&mut multipart).await;
-                return Err(refusal);
-            }
-        };
+    let received = match crate::form::read(&mut multipart, |filename| {
+        Ok(app.publishing().upload_sink(filename)?)
+    })
+    .await
+    {
+        Ok(received) => received,
+        Err(refusal) => {
+            drain(&mut multipart).await;
+            return Err(refusal);
+        }
+    };
     let (form, content) = (received.form, received.content);
     let content = content
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "the upload has no content part"))?;
-    app.publish(&who, source, &form, content).await?;
+    app.publishing()
+        .publish(&who, source, &form, content)
+        .await?;
     Ok(())
 }
 

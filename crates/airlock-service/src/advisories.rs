@@ -9,11 +9,15 @@ use airlock_policy::AdvisoryDb;
 use airlock_store::{AdvisoriesFingerprint, AdvisoryKey};
 use airlock_types::Timestamp;
 
-use crate::error::chain;
-use crate::{Airlock, Principal, ServiceError, audit_entry};
+use crate::core::{Core, audit_entry};
+use crate::error::{ServiceError, chain};
+use crate::principal::{Principal, Role};
 
 /// The advisory index and the fingerprint of the advisories it was built from.
-pub(crate) type Fingerprinted = (AdvisoriesFingerprint, Arc<AdvisoryDb>);
+type Fingerprinted = (AdvisoriesFingerprint, Arc<AdvisoryDb>);
+
+/// Snapshot advisory indexes kept in memory (each is the whole database as of its instant).
+const ADVISORY_DBS_KEPT: usize = 8;
 
 /// What an import did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -27,18 +31,59 @@ pub struct ImportSummary {
     pub errors: Vec<(String, String)>,
 }
 
-impl Airlock {
+/// The advisories airlock knows: imports, lookups, and the indexes decisions read (today's, and
+/// those of snapshot instants).
+pub struct Advisories {
+    core: Arc<Core>,
+    /// The index of every advisory and the fingerprint it was built from.
+    current: std::sync::Mutex<Option<Fingerprinted>>,
+    /// Indexes of snapshot instants, oldest first.
+    at_instants: std::sync::Mutex<Vec<(Timestamp, Arc<AdvisoryDb>)>>,
+}
+
+/// An index of advisory versions as stored, built off the async workers.
+async fn index_of(rows: Vec<airlock_store::AdvisoryRow>) -> Result<AdvisoryDb, ServiceError> {
+    tokio::task::spawn_blocking(move || {
+        let advisories: Vec<Advisory> = rows
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.body).ok())
+            .collect();
+        AdvisoryDb::new(advisories)
+    })
+    .await
+    .map_err(|e| ServiceError::internal("cannot build the advisory index", e))
+}
+
+impl Advisories {
+    /// The advisories of `core`; records the packages of advisory versions stored before
+    /// packages were recorded.
+    pub(crate) async fn open(core: Arc<Core>) -> Result<Advisories, ServiceError> {
+        let advisories = Advisories {
+            core,
+            current: std::sync::Mutex::new(None),
+            at_instants: std::sync::Mutex::new(Vec::new()),
+        };
+        advisories.fill_advisory_packages().await?;
+        Ok(advisories)
+    }
+
     /// Imports the advisories of a loaded OSV database (directory or zip). Versions already known
     /// (same id and `modified`) are skipped, so importing twice changes nothing.
-    pub async fn import_advisories(
+    pub async fn import(
         &self,
         who: &Principal,
         report: LoadReport,
         origin: &str,
     ) -> Result<ImportSummary, ServiceError> {
-        who.require_role(crate::Role::Admin, "importing advisories")?;
+        who.require_role(Role::Admin, "importing advisories")?;
         who.require_unlimited("importing advisories")?;
-        let known: HashSet<AdvisoryKey> = self.db.advisory_versions().await?.into_iter().collect();
+        let known: HashSet<AdvisoryKey> = self
+            .core
+            .db
+            .advisory_versions()
+            .await?
+            .into_iter()
+            .collect();
         let known_ids: HashSet<&str> = known.iter().map(|k| k.id.as_str()).collect();
         let mut summary = ImportSummary {
             errors: report
@@ -70,7 +115,7 @@ impl Airlock {
         if fresh.is_empty() {
             return Ok(summary);
         }
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         for (a, body, packages) in &fresh {
             tx.insert_advisory(&a.id, &a.modified, now, origin, body, packages)
                 .await?;
@@ -79,16 +124,17 @@ impl Airlock {
             "new": summary.new, "updated": summary.updated, "unchanged": summary.unchanged,
             "errors": summary.errors.len(),
         });
-        self.commit(
-            tx,
-            audit_entry(&who.name, "advisories.import", origin, details),
-        )
-        .await?;
+        self.core
+            .commit(
+                tx,
+                audit_entry(&who.name, "advisories.import", origin, details),
+            )
+            .await?;
         Ok(summary)
     }
 
     /// Downloads and imports each OSV export of `urls` (the configured `advisory_urls` when empty).
-    pub async fn sync_advisories(
+    pub async fn sync(
         &self,
         who: &Principal,
         urls: &[String],
@@ -96,7 +142,7 @@ impl Airlock {
         use futures::StreamExt;
         const MAX_EXPORT: usize = 2 * 1024 * 1024 * 1024;
         let urls = if urls.is_empty() {
-            &self.config().advisory_urls
+            &self.core.config().advisory_urls
         } else {
             urls
         };
@@ -139,7 +185,7 @@ impl Airlock {
                     .await
                     .map_err(|e| ServiceError::internal("advisory import failed", e))?
                     .map_err(|e| ServiceError::BadRequest(format!("{url}: {}", chain(&e))))?;
-                self.import_advisories(who, report, url).await
+                self.import(who, report, url).await
             }
             .await;
             out.push((url.clone(), result));
@@ -149,8 +195,8 @@ impl Airlock {
 
     /// The advisories known under `id`: their own id, an alias (CVE, GHSA) or the R database's
     /// `upstream` ids, with the time airlock learned each.
-    pub async fn find_advisories(&self, id: &str) -> Result<Vec<serde_json::Value>, ServiceError> {
-        let rows = self.db.current_advisories().await?;
+    pub async fn find(&self, id: &str) -> Result<Vec<serde_json::Value>, ServiceError> {
+        let rows = self.core.db.current_advisories().await?;
         let learned: std::collections::HashMap<String, Timestamp> =
             rows.iter().map(|r| (r.id.clone(), r.learned_at)).collect();
         let advisories: Vec<Advisory> = rows
@@ -188,14 +234,14 @@ impl Airlock {
         &self,
         keys: &HashSet<String>,
     ) -> Result<Arc<AdvisoryDb>, ServiceError> {
-        let fingerprint = self.db.advisories_fingerprint().await?;
+        let fingerprint = self.core.db.advisories_fingerprint().await?;
         if let Some(db) = self.cached_advisory_db(fingerprint) {
             return Ok(db);
         }
         // The latest learned version of each advisory decides whether it names a package.
         let mut latest: std::collections::HashMap<String, (Timestamp, bool)> =
             std::collections::HashMap::new();
-        for row in self.db.advisory_packages().await? {
+        for row in self.core.db.advisory_packages().await? {
             let (learned_at, names) = (row.learned_at, keys.contains(&row.package));
             let slot = latest.entry(row.id).or_insert((learned_at, false));
             if learned_at > slot.0 {
@@ -209,7 +255,7 @@ impl Airlock {
             .filter(|(_, (_, wanted))| *wanted)
             .map(|(id, _)| id.as_str())
             .collect();
-        let bodies = self.db.current_advisories_of(&wanted).await?;
+        let bodies = self.core.db.current_advisories_of(&wanted).await?;
         let advisories = bodies
             .iter()
             .filter_map(|r| serde_json::from_str::<Advisory>(&r.body).ok())
@@ -219,28 +265,33 @@ impl Airlock {
 
     /// The full index, if built from advisories with this fingerprint.
     fn cached_advisory_db(&self, fingerprint: AdvisoriesFingerprint) -> Option<Arc<AdvisoryDb>> {
-        let cached = self.advisories.lock().ok()?;
+        let cached = self.current.lock().ok()?;
         let (f, db) = cached.as_ref()?;
         (*f == fingerprint).then(|| db.clone())
     }
 
     /// Records the packages of advisory versions stored before packages were recorded (once,
     /// at start). Derived data only: the advisories themselves do not change, so no audit entry.
-    pub(crate) async fn fill_advisory_packages(&self) -> Result<(), ServiceError> {
-        let missing = self.db.advisories_without_packages().await?;
+    async fn fill_advisory_packages(&self) -> Result<(), ServiceError> {
+        let missing = self.core.db.advisories_without_packages().await?;
         if missing.is_empty() {
             return Ok(());
         }
         let mut found = Vec::with_capacity(missing.len());
         for key in &missing {
-            if let Some(row) = self.db.advisory_version(&key.id, &key.modified).await? {
+            if let Some(row) = self
+                .core
+                .db
+                .advisory_version(&key.id, &key.modified)
+                .await?
+            {
                 let packages = serde_json::from_str::<Advisory>(&row.body)
                     .map(|a| airlock_policy::advisory_package_keys(&a))
                     .unwrap_or_default();
                 found.push((&key.id, &key.modified, row.learned_at, packages));
             }
         }
-        let mut tx = self.db.write_derived().await?;
+        let mut tx = self.core.db.write_derived().await?;
         for (id, modified, learned_at, packages) in &found {
             tx.record_advisory_packages(id, modified, *learned_at, packages)
                 .await?;
@@ -256,23 +307,35 @@ impl Airlock {
     /// Every advisory airlock knows (latest version of each), ready for fast decisions. Rebuilt
     /// only when the advisories themselves change, not on every revision.
     pub async fn advisory_db(&self) -> Result<Arc<AdvisoryDb>, ServiceError> {
-        let fingerprint = self.db.advisories_fingerprint().await?;
+        let fingerprint = self.core.db.advisories_fingerprint().await?;
         if let Some(db) = self.cached_advisory_db(fingerprint) {
             return Ok(db);
         }
-        let rows = self.db.current_advisories().await?;
-        let db = tokio::task::spawn_blocking(move || {
-            let advisories: Vec<Advisory> = rows
-                .iter()
-                .filter_map(|r| serde_json::from_str(&r.body).ok())
-                .collect();
-            AdvisoryDb::new(advisories)
-        })
-        .await
-        .map_err(|e| ServiceError::internal("cannot build the advisory index", e))?;
-        let db = Arc::new(db);
-        if let Ok(mut cached) = self.advisories.lock() {
+        let rows = self.core.db.current_advisories().await?;
+        let db = Arc::new(index_of(rows).await?);
+        if let Ok(mut cached) = self.current.lock() {
             *cached = Some((fingerprint, db.clone()));
+        }
+        Ok(db)
+    }
+
+    /// The advisories as airlock knew them at `t` (the latest version of each learned by then).
+    pub(crate) async fn advisory_db_at(
+        &self,
+        t: Timestamp,
+    ) -> Result<Arc<AdvisoryDb>, ServiceError> {
+        if let Ok(kept) = self.at_instants.lock()
+            && let Some((_, db)) = kept.iter().find(|(at, _)| *at == t)
+        {
+            return Ok(db.clone());
+        }
+        let rows = self.core.db.advisories_learned_by(t).await?;
+        let db = Arc::new(index_of(rows).await?);
+        if let Ok(mut kept) = self.at_instants.lock() {
+            if kept.len() >= ADVISORY_DBS_KEPT {
+                kept.remove(0);
+            }
+            kept.push((t, db.clone()));
         }
         Ok(db)
     }

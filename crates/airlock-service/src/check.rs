@@ -21,10 +21,12 @@ use serde::{Deserialize, Serialize};
 
 use tokio::sync::Semaphore;
 
-use crate::index::Lookup;
+use crate::catalog::{Catalog, Lookup};
+use crate::core::Core;
+use crate::error::ServiceError;
 use crate::lanes::LaneRead;
-use crate::policy::{Decider, facts_of};
-use crate::{Airlock, Principal, ServiceError};
+use crate::policy::{Decider, Policies, facts_of};
+use crate::principal::Principal;
 
 /// A manifest judged against a lane.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -216,23 +218,28 @@ impl LimitSettings {
     }
 }
 
-/// Bounds on reading manifests sent to the server: how many are read at once (off the async
-/// workers), and each one's [`airlock_manifest::Limits`] from the configuration.
-pub(crate) struct ManifestReaders {
-    permits: Arc<Semaphore>,
+/// Checks of manifests (lock files, requirements, renv.lock, DESCRIPTION) against lanes, and
+/// `why` of one package. Manifests sent to the server are read a few at a time (as many as the
+/// machine has CPUs), off the async workers, each within the configured
+/// [`airlock_manifest::Limits`].
+pub struct Checks {
+    core: Arc<Core>,
+    policies: Arc<Policies>,
+    catalog: Arc<Catalog>,
+    readers: Arc<Semaphore>,
 }
 
-impl ManifestReaders {
-    /// As many readers as the machine has CPUs.
-    pub(crate) fn new() -> ManifestReaders {
+impl Checks {
+    pub(crate) fn new(core: Arc<Core>, policies: Arc<Policies>, catalog: Arc<Catalog>) -> Checks {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        ManifestReaders {
-            permits: Arc::new(Semaphore::new(cpus)),
+        Checks {
+            core,
+            policies,
+            catalog,
+            readers: Arc::new(Semaphore::new(cpus)),
         }
     }
-}
 
-impl Airlock {
     /// Reads a manifest sent to the server: on a blocking thread, one of at most as many as the
     /// machine has CPUs (waiting up to 2 s for one, else 503 with `Retry-After`), within the
     /// configured limits and time (413 beyond, 422 for nesting no real file has).
@@ -240,18 +247,15 @@ impl Airlock {
         &self,
         input: ManifestInput,
     ) -> Result<(String, Manifest), ServiceError> {
-        let config = self.config();
+        let config = self.core.config();
         let busy = || ServiceError::Unavailable {
             message: "the server is reading as many manifests as it can; try again shortly".into(),
             retry_after_secs: READER_RETRY_AFTER_SECS,
         };
-        let permit = tokio::time::timeout(
-            READER_WAIT,
-            self.manifest_readers.permits.clone().acquire_owned(),
-        )
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
+        let permit = tokio::time::timeout(READER_WAIT, self.readers.clone().acquire_owned())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| busy())?;
         let time = Duration::from_millis(config.manifest_time_limit_ms);
         let limits = airlock_manifest::Limits {
             max_bytes: usize::try_from(config.max_manifest_size.0).unwrap_or(usize::MAX),
@@ -287,8 +291,8 @@ impl Airlock {
         lane: &str,
         who: Option<&Principal>,
     ) -> Result<LaneRead, ServiceError> {
-        let read = self.open_lane(lane, who)?;
-        if self.config().check_access == CheckAccess::Tokens {
+        let read = self.core.open_lane(lane, who)?;
+        if self.core.config().check_access == CheckAccess::Tokens {
             match who {
                 None => {
                     return Err(ServiceError::Unauthorized(format!(
@@ -304,7 +308,8 @@ impl Airlock {
     /// The lane a check uses when none is named: the last one configured (lanes are declared
     /// in promotion order, so the strictest, e.g. `prod`).
     pub fn default_check_lane(&self) -> Result<String, ServiceError> {
-        self.config()
+        self.core
+            .config()
             .lanes
             .last()
             .map(|l| l.name.clone())
@@ -314,13 +319,13 @@ impl Airlock {
     /// Judges every entry of `manifest` (read from `file`) against `lane` (default: see
     /// [`default_check_lane`](Self::default_check_lane)).
     pub async fn check(
-        self: &Arc<Self>,
+        &self,
         lane: &LaneRead,
         file: &str,
         manifest: &Manifest,
     ) -> Result<CheckReport, ServiceError> {
         let lane = lane.spec();
-        let lane_ref = self.lane(lane)?;
+        let lane_ref = self.core.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
         let keys: HashSet<String> = manifest
             .entries
@@ -331,7 +336,8 @@ impl Airlock {
             })
             .collect();
         let decider = self
-            .decider_with(self.advisory_db_for(&keys).await?)
+            .policies
+            .decider_with(self.policies.advisories().advisory_db_for(&keys).await?)
             .await?;
         // Every name of an ecosystem at once: a few queries per source, not a few per name.
         let mut lookups: HashMap<(Ecosystem, String), Arc<Lookup>> = HashMap::new();
@@ -346,7 +352,11 @@ impl Airlock {
                 continue;
             }
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            for (name, lookup) in self.lane_lookups(lane_cfg, eco, &names, &decider).await? {
+            for (name, lookup) in self
+                .catalog
+                .lane_lookups(lane_cfg, eco, &names, &decider)
+                .await?
+            {
                 lookups.insert((eco, name), Arc::new(lookup));
             }
         }
@@ -386,19 +396,25 @@ impl Airlock {
     /// `GET /api/v1/lanes/{lane}/why`): a checked entry plus `lane` and `visible`. `eco` is
     /// `pypi` or `cran`.
     pub async fn why(
-        self: &Arc<Self>,
+        &self,
         lane: &LaneRead,
         eco: &str,
         name: &str,
         version: &str,
     ) -> Result<serde_json::Value, ServiceError> {
         let lane = lane.spec();
-        let lane_ref = self.lane(lane)?;
+        let lane_ref = self.core.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
         let entry = crate::spec::pinned_entry(eco, name, version)?;
         let key = package_key(entry.ecosystem, &entry.name);
         let decider = self
-            .decider_with(self.advisory_db_for(&HashSet::from([key])).await?)
+            .policies
+            .decider_with(
+                self.policies
+                    .advisories()
+                    .advisory_db_for(&HashSet::from([key]))
+                    .await?,
+            )
             .await?;
         let checked = self
             .check_entry(lane_cfg, &entry, &decider, &mut HashMap::new())
@@ -419,7 +435,7 @@ impl Airlock {
     }
 
     async fn check_entry(
-        self: &Arc<Self>,
+        &self,
         lane: &LaneConfig,
         entry: &Entry,
         decider: &Decider,
@@ -459,7 +475,7 @@ impl Airlock {
                 lookup = match lookups.get(&key) {
                     Some(l) => l.clone(),
                     None => {
-                        let l = Arc::new(self.lane_lookup(lane, eco, &name, decider).await?);
+                        let l = Arc::new(self.catalog.lane_lookup(lane, eco, &name, decider).await?);
                         lookups.insert(key, l.clone());
                         l
                     }

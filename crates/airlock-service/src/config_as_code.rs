@@ -7,13 +7,15 @@
 //! `block` rules are always today's (the retroactive kill switch).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use airlock_config::{Config, managed_diff};
+use airlock_config::managed_diff;
 use airlock_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry};
+use crate::core::{Core, audit_entry, invalid};
+use crate::error::ServiceError;
+use crate::principal::{Principal, Role};
+use crate::proxy::Proxies;
 
 /// What applying a file changes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,46 +26,28 @@ pub struct ConfigChange {
     pub changes: Vec<String>,
 }
 
-fn invalid(e: airlock_config::ConfigError) -> ServiceError {
-    ServiceError::BadRequest(crate::error::chain(&e))
+/// Configuration as code: plan, apply and export of the managed configuration.
+pub struct ConfigAsCode {
+    core: Arc<Core>,
+    proxies: Arc<Proxies>,
 }
 
-impl Airlock {
-    /// Switches to the latest applied version if it is not the one in force (at start, and
-    /// when the revision moves).
-    pub(crate) async fn reload_config(&self) -> Result<(), ServiceError> {
-        let Some(airlock_store::ConfigVersionRow { version, body, .. }) =
-            self.db.config_version(None).await?
-        else {
-            return Ok(());
-        };
-        if self.config_version.load(Ordering::SeqCst) == version {
-            return Ok(());
-        }
-        let config = self
-            .base
-            .with_managed(&body, &format!("applied configuration version {version}"))
-            .map_err(invalid)?;
-        self.proxies.set_sources(&config.sources)?;
-        if let Ok(mut current) = self.config.write() {
-            *current = Arc::new(config);
-        }
-        self.config_version.store(version, Ordering::SeqCst);
-        // Views built meanwhile from the previous version must not outlive it.
-        self.drop_views();
-        tracing::info!(version, "configuration version in force");
-        Ok(())
+impl ConfigAsCode {
+    pub(crate) fn new(core: Arc<Core>, proxies: Arc<Proxies>) -> ConfigAsCode {
+        ConfigAsCode { core, proxies }
     }
 
-    /// The version of `airlock apply` in force, if any (before the first, the file's sources,
-    /// lanes and blocks are).
-    pub fn applied_version(&self) -> Option<i64> {
-        Some(self.config_version.load(Ordering::SeqCst)).filter(|v| *v > 0)
+    /// Switches to the latest applied version if it is not the one in force (at start, and
+    /// when the revision moves); the proxies take the new sources first.
+    pub(crate) async fn reload(&self) -> Result<(), ServiceError> {
+        self.core
+            .reload_config(|config| self.proxies.set_sources(&config.sources))
+            .await
     }
 
     /// The changes `text` (a managed configuration: `[[source]]`, `[[lane]]`, `block`) would make.
     /// For an approver or admin whose token applies in every lane.
-    pub fn plan_config(
+    pub fn plan(
         &self,
         who: &Principal,
         text: &str,
@@ -71,13 +55,17 @@ impl Airlock {
     ) -> Result<Vec<String>, ServiceError> {
         who.require_role(Role::Approver, "planning configuration")?;
         who.require_unlimited("planning configuration")?;
-        let new = self.base.with_managed(text, origin).map_err(invalid)?;
-        managed_diff(&self.config(), &new).map_err(invalid)
+        let new = self
+            .core
+            .base()
+            .with_managed(text, origin)
+            .map_err(invalid)?;
+        managed_diff(&self.core.config(), &new).map_err(invalid)
     }
 
     /// Puts `text` in force everywhere (admin only, audited); nothing is written when it
     /// changes nothing.
-    pub async fn apply_config(
+    pub async fn apply(
         &self,
         who: &Principal,
         text: &str,
@@ -85,21 +73,22 @@ impl Airlock {
     ) -> Result<ConfigChange, ServiceError> {
         who.require_role(Role::Admin, "applying configuration")?;
         who.require_unlimited("applying configuration")?;
-        let changes = self.plan_config(who, text, origin)?;
+        let changes = self.plan(who, text, origin)?;
         if changes.is_empty() {
             return Ok(ConfigChange {
                 version: None,
                 changes,
             });
         }
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         let version = tx
             .insert_config_version(Timestamp::now(), &who.name, text)
             .await?;
         let details = serde_json::json!({ "version": version, "changes": changes });
-        self.commit(tx, audit_entry(&who.name, "config.apply", origin, details))
+        self.core
+            .commit(tx, audit_entry(&who.name, "config.apply", origin, details))
             .await?;
-        self.reload_config().await?;
+        self.reload().await?;
         Ok(ConfigChange {
             version: Some(version),
             changes,
@@ -108,22 +97,9 @@ impl Airlock {
 
     /// The managed configuration in force, as TOML that `apply` takes unchanged.
     /// For an approver or admin whose token applies in every lane.
-    pub fn export_config(&self, who: &Principal) -> Result<String, ServiceError> {
+    pub fn export(&self, who: &Principal) -> Result<String, ServiceError> {
         who.require_role(Role::Approver, "reading the configuration")?;
         who.require_unlimited("reading the configuration")?;
-        self.config().managed_toml().map_err(invalid)
-    }
-
-    /// The configuration in force at instant `t`: the version applied by then, else the file's.
-    pub(crate) async fn config_at(&self, t: Timestamp) -> Result<Arc<Config>, ServiceError> {
-        match self.db.config_version(Some(t)).await? {
-            Some(v) if v.version == self.config_version.load(Ordering::SeqCst) => Ok(self.config()),
-            Some(airlock_store::ConfigVersionRow { version, body, .. }) => Ok(Arc::new(
-                self.base
-                    .with_managed(&body, &format!("applied configuration version {version}"))
-                    .map_err(invalid)?,
-            )),
-            None => Ok(self.base.clone()),
-        }
+        self.core.config().managed_toml().map_err(invalid)
     }
 }

@@ -11,12 +11,16 @@ use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use futures::StreamExt;
 
+use crate::cache::Cache;
+use crate::catalog::Catalog;
+use crate::core::Core;
+use crate::error::ServiceError;
 use crate::lanes::LaneRead;
-use crate::proxy::FileBody;
-use crate::{Airlock, ServiceError};
+use crate::policy::Policies;
+use crate::proxy::{FileBody, Proxies};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct FileKey {
+struct FileKey {
     lane: String,
     key: String,
     filename: String,
@@ -43,9 +47,34 @@ impl ServedFile {
     }
 }
 
-impl Airlock {
-    pub async fn resolve_file(
-        self: &Arc<Self>,
+/// The package files of the lanes: which file a lane serves under a name (or why not, cached per
+/// epoch), and its bytes.
+pub struct Files {
+    core: Arc<Core>,
+    policies: Arc<Policies>,
+    catalog: Arc<Catalog>,
+    proxies: Arc<Proxies>,
+    answers: Cache<FileKey, Result<ServedFile, ServiceError>>,
+}
+
+impl Files {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        policies: Arc<Policies>,
+        catalog: Arc<Catalog>,
+        proxies: Arc<Proxies>,
+    ) -> Files {
+        Files {
+            core,
+            policies,
+            catalog,
+            proxies,
+            answers: Cache::default(),
+        }
+    }
+
+    pub async fn resolve(
+        &self,
         lane: &LaneRead,
         key: &str,
         filename: &str,
@@ -56,27 +85,27 @@ impl Airlock {
             key: key.to_string(),
             filename: filename.to_string(),
         };
-        let generation = match self.files.get(&cache_key) {
-            Ok(answer) => return answer,
-            Err(generation) => generation,
-        };
+        let epoch = self.core.epoch();
+        if let Some(answer) = self.answers.get(epoch, &cache_key) {
+            return answer;
+        }
         let answer = self.resolve_uncached(lane, key, filename).await;
         if !matches!(
             answer,
             Err(ServiceError::Internal { .. } | ServiceError::Upstream { .. })
         ) {
-            self.files.insert(generation, cache_key, answer.clone());
+            self.answers.insert(epoch, cache_key, answer.clone());
         }
         answer
     }
 
     async fn resolve_uncached(
-        self: &Arc<Self>,
+        &self,
         lane: &str,
         key: &str,
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
-        let (lane_ref, at) = self.view_lane(lane).await?;
+        let (lane_ref, at) = self.core.view_lane(lane).await?;
         let lane_cfg: &airlock_config::LaneConfig = &lane_ref;
         let (dist_name, metadata) = match filename.strip_suffix(".metadata") {
             Some(base) => (base, true),
@@ -86,7 +115,8 @@ impl Airlock {
         let dist = DistFilename::parse(dist_name).map_err(|_| not_found())?;
         // The lane serves a project from its owning source only (no dependency confusion by URL).
         let owner = self
-            .lane_project(lane_cfg, dist.name(), &self.decider_at(at).await?)
+            .catalog
+            .lane_project(lane_cfg, dist.name(), &self.policies.decider_at(at).await?)
             .await?
             .ok_or_else(not_found)?;
         let (row, verdict) = owner
@@ -121,20 +151,21 @@ impl Airlock {
 
     /// The bytes of a served file, or of `range` of it when the file is stored (see
     /// [`FileBody::seekable`]); a proxied file not yet cached is fetched.
-    pub async fn open_file(
-        self: &Arc<Self>,
+    pub async fn open(
+        &self,
         served: &ServedFile,
         range: Option<Range<u64>>,
     ) -> Result<FileBody, ServiceError> {
         let row = &served.row;
         let proxied = self
+            .core
             .config()
             .source(&row.source)
             .is_some_and(|s| s.kind == SourceKind::Proxy);
         if served.metadata {
             let bytes = match (proxied, &row.metadata_sha256) {
-                (true, _) => self.proxied_metadata(row).await?,
-                (false, Some(sha)) => self.blobs.get_bytes(sha).await?,
+                (true, _) => self.proxies.proxied_metadata(row).await?,
+                (false, Some(sha)) => self.core.blobs.get_bytes(sha).await?,
                 (false, None) => {
                     return Err(ServiceError::NotFound(format!(
                         "no metadata for {}",
@@ -151,7 +182,7 @@ impl Airlock {
             });
         }
         if !row.sha256.is_empty() {
-            match self.blobs.read(&row.sha256, range.clone()).await {
+            match self.core.blobs.read(&row.sha256, range.clone()).await {
                 Ok(read) => {
                     return Ok(FileBody {
                         total: Some(read.total),
@@ -168,7 +199,7 @@ impl Airlock {
             }
         }
         if proxied {
-            return self.open_proxied(row).await;
+            return self.proxies.open_proxied(row).await;
         }
         Err(ServiceError::internal(
             format!("hosted file {} has no blob", row.filename),

@@ -1,21 +1,23 @@
 //! The simple index of a lane: for each project the first of the lane's sources that has the name
 //! (never a mix), the versions the lane admits, rendered once per revision and kept as bytes.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use std::time::Instant;
 
-use airlock_config::{Ecosystem, LaneConfig, SourceConfig, SourceKind};
+use airlock_config::{Ecosystem, LaneConfig, SourceKind};
 use airlock_pypi::simple::{self, FileEntry, Format, ProjectPage};
 use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::lanes::{LaneRead, listed_at};
-use crate::policy::{self, Decider};
-use crate::{Airlock, ServiceError, format_rfc3339};
-use airlock_policy::Verdict;
+use crate::cache::Cache;
+use crate::catalog::Catalog;
+use crate::core::Core;
+use crate::error::ServiceError;
+use crate::lanes::LaneRead;
+use crate::policy::{self, Policies};
+use crate::time_fmt::format_rfc3339;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PageKey {
@@ -48,22 +50,6 @@ impl Page {
     }
 }
 
-/// A project as a lane sees it: the owning source's files, each of its files with the lane's verdict.
-pub(crate) struct LaneProject {
-    pub rows: Vec<(ArtifactRow, Verdict)>,
-    /// When what proxies said must be checked again (`None`: only hosted sources were consulted).
-    pub fresh_until: Option<Instant>,
-}
-
-/// What [`Airlock::lane_lookup`] found.
-pub(crate) struct Lookup {
-    pub found: Option<LaneProject>,
-    /// The source that owns the name.
-    pub source: Option<String>,
-    /// Proxies consulted before the owner (or all of them) that could not answer offline.
-    pub unknown: Vec<String>,
-}
-
 /// A cached page (or a cached 404), and until when it may be served.
 #[derive(Clone)]
 pub(crate) struct Cached {
@@ -71,163 +57,35 @@ pub(crate) struct Cached {
     expires: Option<Instant>,
 }
 
-impl Airlock {
-    /// The lane's sources of one ecosystem, in priority order.
-    pub(crate) fn lane_sources(&self, lane: &LaneConfig, eco: Ecosystem) -> Vec<SourceConfig> {
-        let config = self.config();
-        lane.sources
-            .iter()
-            .filter_map(|s| config.source(s))
-            .filter(|c| c.ecosystem == eco)
-            .cloned()
-            .collect()
-    }
+/// The simple index pages of the lanes, each rendered once per epoch and kept as bytes.
+pub struct Index {
+    core: Arc<Core>,
+    policies: Arc<Policies>,
+    catalog: Arc<Catalog>,
+    pages: Cache<PageKey, Cached>,
+}
 
-    /// Name ownership: the first source of the lane that has `project`, with the lane's verdict on
-    /// each of its files. Proxies are refreshed on the way when stale.
-    pub(crate) async fn lane_project(
-        self: &Arc<Self>,
-        lane: &LaneConfig,
-        project: &str,
-        decider: &Decider,
-    ) -> Result<Option<LaneProject>, ServiceError> {
-        Ok(self
-            .lane_lookup(lane, Ecosystem::Pypi, project, decider)
-            .await?
-            .found)
-    }
-
-    /// [`lane_project`](Self::lane_project) for either ecosystem (`project` normalised for
-    /// Python, as written for R), and which proxies could not say (offline, never learned):
-    /// a name none of the consulted sources has may still be theirs.
-    pub(crate) async fn lane_lookup(
-        self: &Arc<Self>,
-        lane: &LaneConfig,
-        eco: Ecosystem,
-        project: &str,
-        decider: &Decider,
-    ) -> Result<Lookup, ServiceError> {
-        let mut found = self.lane_lookups(lane, eco, &[project], decider).await?;
-        Ok(found.remove(project).unwrap_or(Lookup {
-            found: None,
-            source: None,
-            unknown: Vec::new(),
-        }))
-    }
-
-    /// [`lane_lookup`](Self::lane_lookup) of many names at once (a lock file): each source is
-    /// asked for all the names still without an owner in a few queries.
-    pub(crate) async fn lane_lookups(
-        self: &Arc<Self>,
-        lane: &LaneConfig,
-        eco: Ecosystem,
-        projects: &[&str],
-        decider: &Decider,
-    ) -> Result<HashMap<String, Lookup>, ServiceError> {
-        let at = decider.snapshot();
-        let mut pending: Vec<&str> = projects.to_vec();
-        pending.sort_unstable();
-        pending.dedup();
-        let mut fresh: HashMap<&str, Option<Instant>> = HashMap::new();
-        let mut unknown: HashMap<&str, Vec<String>> = HashMap::new();
-        let mut out: HashMap<String, Lookup> = HashMap::new();
-        for source in &self.lane_sources(lane, eco) {
-            if pending.is_empty() {
-                break;
-            }
-            // A snapshot asks no upstream: every source offers what it had first seen by then.
-            let candidates: Vec<&str> = match (source.kind, at) {
-                (SourceKind::Hosted, _) | (SourceKind::Proxy, Some(_)) => pending.clone(),
-                (SourceKind::Proxy, None) => {
-                    let mut candidates = Vec::new();
-                    for (name, view) in self.proxy_views(source, &pending).await? {
-                        let at = fresh.entry(name).or_default();
-                        *at = policy::earliest(*at, Some(view.fresh_until));
-                        if view.unknown {
-                            unknown.entry(name).or_default().push(source.name.clone());
-                        }
-                        if view.found {
-                            candidates.push(name);
-                        }
-                    }
-                    candidates
-                }
-            };
-            if candidates.is_empty() {
-                continue;
-            }
-            let mut rows_of: HashMap<String, Vec<ArtifactRow>> = HashMap::new();
-            for row in self
-                .db
-                .projects_artifacts(&source.name, &candidates)
-                .await?
-            {
-                if listed_at(&row, at) {
-                    rows_of.entry(row.project.clone()).or_default().push(row);
-                }
-            }
-            if let Some(t) = at {
-                self.yank_states_at(&source.name, &mut rows_of, t).await?;
-            }
-            for name in candidates {
-                let rows = rows_of.remove(name).unwrap_or_default();
-                // A proxy with a page per project (PyPI) owns the name when the page exists,
-                // even with no file left; one index for all (CRAN) may still lack the package;
-                // a snapshot has only the files of its instant.
-                let may_own_empty = source.kind == SourceKind::Proxy
-                    && crate::ecosystems::rules(eco).proxy_index_key().is_none()
-                    && at.is_none();
-                if rows.is_empty() && !may_own_empty {
-                    continue;
-                }
-                let mut fresh_until = fresh.get(name).copied().flatten();
-                let rows: Vec<(ArtifactRow, Verdict)> = rows
-                    .into_iter()
-                    .map(|row| {
-                        let verdict = decider.decide_row(lane, eco, &row);
-                        (row, verdict)
-                    })
-                    .collect();
-                // A view with a cooldown running must be rebuilt when it ends, write or no write.
-                for (_, v) in &rows {
-                    fresh_until = policy::earliest(fresh_until, decider.changes_at(v));
-                }
-                out.insert(
-                    name.to_string(),
-                    Lookup {
-                        found: Some(LaneProject { rows, fresh_until }),
-                        source: Some(source.name.clone()),
-                        unknown: unknown.remove(name).unwrap_or_default(),
-                    },
-                );
-            }
-            pending.retain(|n| !out.contains_key(*n));
+impl Index {
+    pub(crate) fn new(core: Arc<Core>, policies: Arc<Policies>, catalog: Arc<Catalog>) -> Index {
+        Index {
+            core,
+            policies,
+            catalog,
+            pages: Cache::default(),
         }
-        for name in pending {
-            out.insert(
-                name.to_string(),
-                Lookup {
-                    found: None,
-                    source: None,
-                    unknown: unknown.remove(name).unwrap_or_default(),
-                },
-            );
-        }
-        Ok(out)
     }
 
-    /// A cached page if still valid, else the generation to store a new one under.
-    fn cached_page(&self, key: &PageKey) -> Result<Option<Arc<Page>>, u64> {
-        match self.pages.get(key) {
-            Ok(c) if c.expires.is_none_or(|t| Instant::now() < t) => Ok(c.page),
-            Ok(_) => Err(self.pages.generation()),
-            Err(generation) => Err(generation),
-        }
+    /// A cached page of `epoch` if still valid (`Some(None)`: a cached 404).
+    fn cached_page(&self, epoch: u64, key: &PageKey) -> Option<Option<Arc<Page>>> {
+        self.pages
+            .get(epoch, key)
+            .filter(|c| c.expires.is_none_or(|t| Instant::now() < t))
+            .map(|c| c.page)
     }
 
     /// `/{lane}/pypi/simple/{project}/`; `project` is already normalised.
     pub async fn project_page(
-        self: &Arc<Self>,
+        &self,
         lane: &LaneRead,
         project: &str,
         format: Format,
@@ -238,15 +96,19 @@ impl Airlock {
             project: Some(project.to_string()),
             content_type: format.content_type(),
         };
-        let generation = match self.cached_page(&key) {
-            Ok(Some(page)) => return Ok(page),
-            Ok(None) => return Err(not_found(lane, project)),
-            Err(generation) => generation,
-        };
-        let (lane_ref, at) = self.view_lane(lane).await?;
+        let epoch = self.core.epoch();
+        match self.cached_page(epoch, &key) {
+            Some(Some(page)) => return Ok(page),
+            Some(None) => return Err(not_found(lane, project)),
+            None => {}
+        }
+        let (lane_ref, at) = self.core.view_lane(lane).await?;
         let lane_cfg: &LaneConfig = &lane_ref;
-        let decider = self.decider_at(at).await?;
-        let found = self.lane_project(lane_cfg, project, &decider).await?;
+        let decider = self.policies.decider_at(at).await?;
+        let found = self
+            .catalog
+            .lane_project(lane_cfg, project, &decider)
+            .await?;
         let expires = found.as_ref().and_then(|p| p.fresh_until);
         let page = match found {
             None => None,
@@ -302,7 +164,7 @@ impl Airlock {
             }
         };
         self.pages.insert(
-            generation,
+            epoch,
             key,
             Cached {
                 page: page.clone(),
@@ -315,7 +177,7 @@ impl Airlock {
     /// `/{lane}/pypi/simple/`: the names of the lane's hosted sources, and those its proxies have
     /// learned of (an upstream's full name list is not fetched).
     pub async fn root_page(
-        self: &Arc<Self>,
+        &self,
         lane: &LaneRead,
         format: Format,
     ) -> Result<Arc<Page>, ServiceError> {
@@ -325,25 +187,27 @@ impl Airlock {
             project: None,
             content_type: format.content_type(),
         };
-        let generation = match self.cached_page(&key) {
-            Ok(Some(page)) => return Ok(page),
-            Ok(None) => return Err(ServiceError::NotFound(format!("no lane named {lane:?}"))),
-            Err(generation) => generation,
-        };
-        let (lane_ref, at) = self.view_lane(lane).await?;
+        let epoch = self.core.epoch();
+        match self.cached_page(epoch, &key) {
+            Some(Some(page)) => return Ok(page),
+            Some(None) => return Err(ServiceError::NotFound(format!("no lane named {lane:?}"))),
+            None => {}
+        }
+        let (lane_ref, at) = self.core.view_lane(lane).await?;
         let lane_cfg: &LaneConfig = &lane_ref;
-        let decider = self.decider_at(at).await?;
+        let decider = self.policies.decider_at(at).await?;
         let mut names = std::collections::BTreeSet::new();
-        for source in &self.lane_sources(lane_cfg, Ecosystem::Pypi) {
+        for source in &self.core.lane_sources(lane_cfg, Ecosystem::Pypi) {
             let projects = match source.kind {
                 SourceKind::Hosted => self
+                    .core
                     .db
                     .projects(&source.name)
                     .await?
                     .into_iter()
                     .map(|p| p.project)
                     .collect(),
-                SourceKind::Proxy => self.db.proxy_projects(&source.name).await?,
+                SourceKind::Proxy => self.core.db.proxy_projects(&source.name).await?,
             };
             for project in projects {
                 if policy::may_admit_name(&decider, lane_cfg, Ecosystem::Pypi, &project) {
@@ -356,6 +220,7 @@ impl Airlock {
             // lists the names that had versions by then.
             let all: Vec<&str> = names.iter().map(String::as_str).collect();
             let found = self
+                .catalog
                 .lane_lookups(lane_cfg, Ecosystem::Pypi, &all, &decider)
                 .await?;
             names = found
@@ -376,7 +241,7 @@ impl Airlock {
         let page = Arc::new(Page::new(body, format));
         let expires = Some(Instant::now() + std::time::Duration::from_secs(60));
         self.pages.insert(
-            generation,
+            epoch,
             key,
             Cached {
                 page: Some(page.clone()),

@@ -2,20 +2,22 @@
 //! the server crate maps these calls and their [`ServiceError`]s onto routes and status codes.
 
 mod advisories;
+mod audit;
 mod cache;
+mod catalog;
 mod check;
 mod config_as_code;
+mod core;
 mod cran;
 mod ecosystems;
 mod error;
-mod exposure;
 mod files;
 mod flight;
 mod index;
 mod lanes;
 mod listing;
-mod mirror;
 mod policy;
+mod principal;
 mod promote;
 mod proxy;
 mod publish;
@@ -26,39 +28,40 @@ mod spec;
 mod sweep;
 mod time_fmt;
 mod tokens;
-mod upload;
-mod yank;
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use airlock_config::Config;
-use airlock_store::{AuditEntry, BlobStore, Db};
+use airlock_store::{BlobStore, Db};
 
-pub use advisories::ImportSummary;
+use crate::catalog::Catalog;
+use crate::core::Core;
+
+pub use advisories::{Advisories, ImportSummary};
 pub use airlock_policy::{Action, Verdict};
+pub use audit::{Audit, AuditVerdict};
 pub use check::{
-    AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, LicenseOut, ManifestInput, Summary,
+    AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, Checks, LicenseOut, ManifestInput,
+    Summary,
 };
-pub use config_as_code::ConfigChange;
-pub use cran::CranIndex;
+pub use config_as_code::{ConfigAsCode, ConfigChange};
+pub use cran::{Cran, CranIndex};
 pub use error::ServiceError;
-pub use files::ServedFile;
-pub use index::Page;
+pub use files::{Files, ServedFile};
+pub use index::{Index, Page};
 pub use lanes::LaneRead;
-pub use mirror::Mirrored;
-pub use promote::{PackageVersion, Promotion};
-pub use proxy::{FileBody, ProxyCounters};
-pub use publish::{Published, UploadForm};
-pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView};
-pub use snapshot::parse_instant;
+pub use policy::Policies;
+pub use principal::{Principal, Role};
+pub use promote::{PackageVersion, Promotion, Promotions};
+pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
+pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent};
+pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
+pub use snapshot::Snapshots;
 pub use spec::parse_package_spec;
-pub use sweep::SweepReport;
-pub use time_fmt::{Timestamp, format_rfc3339, parse_rfc3339};
-pub use tokens::{Principal, Role, TokenInfo};
-pub use upload::{UploadSink, UploadedContent};
+pub use sweep::{SweepReport, Sweeper};
+pub use time_fmt::{Timestamp, format_rfc3339, parse_instant, parse_rfc3339};
+pub use tokens::{TokenInfo, Tokens};
 
 pub use airlock_pypi::simple::Format;
 
@@ -66,42 +69,27 @@ pub use airlock_pypi::simple::Format;
 /// of installs from memory, short enough that memory comes back soon after the load ends.
 pub const CACHED_BLOB_IDLE: Duration = Duration::from_secs(3);
 
-/// The audit chain checked: intact with its length, or the first broken entry and why (as
-/// `GET /api/v1/audit/verify` answers it).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AuditVerdict {
-    pub intact: bool,
-    pub entries: Option<usize>,
-    pub broken_at: Option<i64>,
-    pub reason: Option<String>,
-}
-
-/// The application: configuration, storage and the caches built on them.
+/// The application: the capabilities, each a small type owning what it needs (its caches, its
+/// limits), composed over one core (configuration, database, blob store, epoch). Callers reach
+/// a capability through its accessor: `airlock.index().project_page(..)`,
+/// `airlock.tokens().create(..)`.
 pub struct Airlock {
-    /// Swapped whole when an `airlock apply` lands (see [`Airlock::config`]).
-    config: std::sync::RwLock<Arc<Config>>,
-    /// The configuration as the server's file, environment and flags give it.
-    base: Arc<Config>,
-    /// The applied configuration version in force (0: none, the file's).
-    config_version: AtomicI64,
-    db: Db,
-    blobs: BlobStore,
-    revision: AtomicI64,
-    pages: cache::Cache<index::PageKey, index::Cached>,
-    proxies: proxy::Proxies,
-    cran_views: cache::Cache<String, Arc<cran::CranView>>,
-    cran_flights: flight::Flights<String, Arc<cran::CranView>>,
-    /// The advisory index and the fingerprint of the advisories it was built from.
-    advisories: std::sync::Mutex<Option<advisories::Fingerprinted>>,
-    files: cache::Cache<files::FileKey, Result<ServedFile, ServiceError>>,
-    /// Never contact upstreams (see [`Airlock::open_offline`]).
-    offline: bool,
-    /// Lane policies with their approvals, and the revision they were read at.
-    lane_policies: std::sync::Mutex<Option<(i64, policy::LanePolicies)>>,
-    /// Advisory indexes of snapshot instants, oldest first.
-    snapshot_advisories: std::sync::Mutex<Vec<(Timestamp, Arc<airlock_policy::AdvisoryDb>)>>,
-    /// Manifests sent to the server are read a few at a time, off the async workers.
-    manifest_readers: check::ManifestReaders,
+    core: Arc<Core>,
+    advisories: Arc<Advisories>,
+    policies: Arc<Policies>,
+    proxies: Arc<Proxies>,
+    index: Index,
+    files: Files,
+    cran: Arc<Cran>,
+    publishing: Publishing,
+    checks: Arc<Checks>,
+    requests: Requests,
+    promotions: Promotions,
+    snapshots: Snapshots,
+    tokens: Tokens,
+    settings: ConfigAsCode,
+    audit: Audit,
+    sweeper: Arc<Sweeper>,
 }
 
 impl Airlock {
@@ -117,84 +105,145 @@ impl Airlock {
     }
 
     async fn open_with(config: Config, offline: bool) -> Result<Arc<Airlock>, ServiceError> {
-        let data_dir = PathBuf::from(&config.data_dir);
-        std::fs::create_dir_all(&data_dir).map_err(|e| {
-            ServiceError::internal(
-                format!("cannot create data directory {}", data_dir.display()),
-                e,
-            )
-        })?;
-        let db = Db::open(&config.effective_database_url())
-            .await
-            .map_err(|e| ServiceError::internal("cannot open the database", e))?;
-        let blobs = BlobStore::local_with_cache(
-            &data_dir.join("blobs"),
-            &data_dir.join("tmp"),
-            config.blob_cache_size.0,
-        )
-        .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
-        let revision = db.revision().await?;
-        let proxies = proxy::Proxies::new(&config.sources)?;
-        let app = Arc::new(Airlock {
-            base: Arc::new(config.clone()),
-            config: std::sync::RwLock::new(Arc::new(config)),
-            config_version: AtomicI64::new(0),
-            db,
-            blobs,
-            revision: AtomicI64::new(revision),
-            pages: cache::Cache::default(),
+        let core = Arc::new(Core::open(config, offline).await?);
+        let advisories = Arc::new(Advisories::open(core.clone()).await?);
+        let policies = Arc::new(Policies::new(core.clone(), advisories.clone()));
+        let proxies = Arc::new(Proxies::new(core.clone())?);
+        let catalog = Arc::new(Catalog::new(core.clone(), proxies.clone()));
+        let checks = Arc::new(Checks::new(core.clone(), policies.clone(), catalog.clone()));
+        let settings = ConfigAsCode::new(core.clone(), proxies.clone());
+        settings.reload().await?;
+        Ok(Arc::new(Airlock {
+            index: Index::new(core.clone(), policies.clone(), catalog.clone()),
+            files: Files::new(
+                core.clone(),
+                policies.clone(),
+                catalog.clone(),
+                proxies.clone(),
+            ),
+            cran: Arc::new(Cran::new(core.clone(), policies.clone(), proxies.clone())),
+            publishing: Publishing::new(core.clone()),
+            requests: Requests::new(
+                core.clone(),
+                policies.clone(),
+                catalog.clone(),
+                checks.clone(),
+            ),
+            promotions: Promotions::new(core.clone(), policies.clone(), catalog),
+            snapshots: Snapshots::new(core.clone()),
+            tokens: Tokens::new(core.clone()),
+            audit: Audit::new(core.clone()),
+            sweeper: Arc::new(Sweeper::new(core.clone())),
+            settings,
+            checks,
+            advisories,
+            policies,
             proxies,
-            cran_views: cache::Cache::default(),
-            cran_flights: flight::Flights::default(),
-            advisories: std::sync::Mutex::new(None),
-            files: cache::Cache::default(),
-            offline,
-            lane_policies: std::sync::Mutex::new(None),
-            snapshot_advisories: std::sync::Mutex::new(Vec::new()),
-            manifest_readers: check::ManifestReaders::new(),
-        });
-        app.fill_advisory_packages().await?;
-        app.reload_config().await?;
-        Ok(app)
+            core,
+        }))
     }
 
     /// The configuration in force: the file's, with the sources, lanes and blocks of the last
-    /// `airlock apply` (see `config_as_code`).
+    /// `airlock apply` (see [`ConfigAsCode`]).
     pub fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+        self.core.config()
+    }
+
+    /// The version of `airlock apply` in force, if any (before the first, the file's sources,
+    /// lanes and blocks are).
+    pub fn applied_version(&self) -> Option<i64> {
+        self.core.applied_version()
     }
 
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.core.db
     }
 
     pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
+        &self.core.blobs
     }
 
-    /// Proxy counters, for the server's metrics.
-    pub fn proxy_counters(&self) -> &ProxyCounters {
-        &self.proxies.counters
+    /// Opens the lane of `spec` (`prod`, `prod@2026-11-24`, as routes give it, already
+    /// percent-decoded) for `who` (anonymous when `None`): anyone reads a public lane; a private
+    /// one needs a token that applies in it. The returned grant is the only way into the read
+    /// paths (index pages, files, CRAN views), so what is authorised is what is served.
+    pub fn open_lane(&self, spec: &str, who: Option<&Principal>) -> Result<LaneRead, ServiceError> {
+        self.core.open_lane(spec, who)
     }
 
-    /// Drops cached views when the database has moved past what they were built from.
-    fn observe_revision(&self, revision: i64) {
-        if self.revision.fetch_max(revision, Ordering::SeqCst) < revision {
-            self.drop_views();
-        }
+    /// Advisories: imports, synchronisation, lookups.
+    pub fn advisories(&self) -> &Advisories {
+        &self.advisories
     }
 
-    /// Forgets every cached view (pages, files, CRAN indexes, lane policies).
-    fn drop_views(&self) {
-        self.pages.clear();
-        self.files.clear();
-        self.cran_views.clear();
-        if let Ok(mut policies) = self.lane_policies.lock() {
-            *policies = None;
-        }
+    /// Lane policies and what they expose.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// Pull-through proxies: their counters, mirroring.
+    pub fn proxies(&self) -> &Arc<Proxies> {
+        &self.proxies
+    }
+
+    /// Simple index pages.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Package files of the lanes.
+    pub fn files(&self) -> &Files {
+        &self.files
+    }
+
+    /// CRAN-like repositories of the lanes.
+    pub fn cran(&self) -> &Arc<Cran> {
+        &self.cran
+    }
+
+    /// Uploads and yanks.
+    pub fn publishing(&self) -> &Publishing {
+        &self.publishing
+    }
+
+    /// Manifest checks and `why`.
+    pub fn checks(&self) -> &Checks {
+        &self.checks
+    }
+
+    /// Package requests and their review.
+    pub fn requests(&self) -> &Requests {
+        &self.requests
+    }
+
+    /// Promotion between lanes.
+    pub fn promotions(&self) -> &Promotions {
+        &self.promotions
+    }
+
+    /// Named snapshots.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
+    }
+
+    /// API tokens.
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    /// Configuration as code.
+    pub fn settings(&self) -> &ConfigAsCode {
+        &self.settings
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// The blob sweeper.
+    pub fn sweeper(&self) -> &Arc<Sweeper> {
+        &self.sweeper
     }
 
     /// Notices changes made by other processes (another server, the CLI): polls the revision. On
@@ -205,14 +254,14 @@ impl Airlock {
         ));
         loop {
             tick.tick().await;
-            self.blobs.trim_cache(CACHED_BLOB_IDLE);
-            match self.db.revision().await {
+            self.core.blobs.trim_cache(CACHED_BLOB_IDLE);
+            match self.core.db.revision().await {
                 Ok(r) => {
-                    if self.revision.load(Ordering::SeqCst) < r {
-                        if let Err(e) = self.reload_config().await {
+                    if self.core.revision() < r {
+                        if let Err(e) = self.settings.reload().await {
                             tracing::warn!(error = %error::chain(&e), "cannot switch to the applied configuration");
                         }
-                        self.observe_revision(r);
+                        self.core.observe_revision(r);
                     }
                 }
                 Err(e) => tracing::warn!(error = %error::chain(&e), "cannot read the revision"),
@@ -220,68 +269,7 @@ impl Airlock {
         }
     }
 
-    /// Commits a write transaction with its audit entry, then drops stale views.
-    async fn commit(
-        &self,
-        tx: airlock_store::WriteTx,
-        entry: AuditEntry,
-    ) -> Result<(), ServiceError> {
-        let revision = tx.revision();
-        tx.commit(&entry).await?;
-        self.observe_revision(revision);
-        Ok(())
-    }
-
-    /// Audit entries after `since_seq`, oldest first; for an admin whose token applies in every
-    /// lane.
-    pub async fn audit_entries(
-        &self,
-        who: &Principal,
-        since_seq: i64,
-    ) -> Result<Vec<airlock_store::AuditRecord>, ServiceError> {
-        who.require_role(Role::Admin, "reading the audit log")?;
-        who.require_unlimited("reading the audit log")?;
-        Ok(self.db.audit_entries(since_seq).await?)
-    }
-
-    /// Checks the whole audit chain: `Ok(count)`, or the first broken entry and why.
-    /// Checks the whole audit chain, for an admin whose token applies in every lane.
-    pub async fn verify_audit(&self, who: &Principal) -> Result<AuditVerdict, ServiceError> {
-        who.require_role(Role::Admin, "verifying the audit log")?;
-        who.require_unlimited("verifying the audit log")?;
-        let all = self.db.audit_entries(0).await?;
-        Ok(match airlock_store::first_break(&all) {
-            None => AuditVerdict {
-                intact: true,
-                entries: Some(all.len()),
-                broken_at: None,
-                reason: None,
-            },
-            Some((seq, why)) => AuditVerdict {
-                intact: false,
-                entries: None,
-                broken_at: Some(seq),
-                reason: Some(why.to_string()),
-            },
-        })
-    }
-
     pub async fn close(&self) {
-        self.db.close().await;
-    }
-}
-
-fn audit_entry(
-    actor: &str,
-    action: &str,
-    subject: impl Into<String>,
-    details: serde_json::Value,
-) -> AuditEntry {
-    AuditEntry {
-        at: Timestamp::now(),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        subject: subject.into(),
-        details: details.to_string(),
+        self.core.db.close().await;
     }
 }

@@ -8,9 +8,12 @@ use airlock_config::{Ecosystem, LaneConfig, LaneMode};
 use airlock_policy::{AdvisoryDb, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict};
 use airlock_store::ArtifactRow;
 use airlock_types::Timestamp;
+use serde_json::{Value, json};
 
+use crate::advisories::Advisories;
+use crate::core::Core;
 use crate::ecosystems::rules;
-use crate::{Airlock, ServiceError};
+use crate::error::ServiceError;
 
 /// What the decision knows of a stored artifact.
 pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
@@ -134,9 +137,32 @@ pub(crate) fn earliest(
     }
 }
 
-impl Airlock {
+/// The policies of the lanes with their approvals, and the deciders built on them and on the
+/// advisories.
+pub struct Policies {
+    core: Arc<Core>,
+    advisories: Arc<Advisories>,
+    /// The live lane policies and the epoch they were built in.
+    live: std::sync::Mutex<Option<(u64, LanePolicies)>>,
+}
+
+impl Policies {
+    pub(crate) fn new(core: Arc<Core>, advisories: Arc<Advisories>) -> Policies {
+        Policies {
+            core,
+            advisories,
+            live: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The advisories decisions read.
+    pub(crate) fn advisories(&self) -> &Arc<Advisories> {
+        &self.advisories
+    }
+
     pub(crate) async fn decider(&self) -> Result<Decider, ServiceError> {
-        self.decider_with(self.advisory_db().await?).await
+        self.decider_with(self.advisories.advisory_db().await?)
+            .await
     }
 
     /// A decider over the given advisories (a subset that covers the packages decided on).
@@ -145,7 +171,7 @@ impl Airlock {
         advisories: Arc<AdvisoryDb>,
     ) -> Result<Decider, ServiceError> {
         Ok(Decider {
-            global: self.config().global_rules(),
+            global: self.core.config().global_rules(),
             advisories,
             policies: self.lane_policies_at(None).await?,
             now: Timestamp::now(),
@@ -159,18 +185,18 @@ impl Airlock {
         &self,
         at: Option<Timestamp>,
     ) -> Result<LanePolicies, ServiceError> {
-        let revision = self.revision.load(std::sync::atomic::Ordering::SeqCst);
+        let epoch = self.core.epoch();
         if at.is_none()
-            && let Ok(cached) = self.lane_policies.lock()
-            && let Some((r, policies)) = cached.as_ref()
-            && *r == revision
+            && let Ok(cached) = self.live.lock()
+            && let Some((e, policies)) = cached.as_ref()
+            && *e == epoch
         {
             return Ok(policies.clone());
         }
         // The files each approval was given by then: (lane, ecosystem, name, version) -> sha256s.
         let mut files: HashMap<(String, Ecosystem, String, String), BTreeSet<String>> =
             HashMap::new();
-        for f in self.db.approval_files().await? {
+        for f in self.core.db.approval_files().await? {
             if at.is_none_or(|t| f.approved_at <= t) {
                 files
                     .entry((f.lane, f.ecosystem, f.name, f.version))
@@ -179,7 +205,7 @@ impl Airlock {
             }
         }
         let mut approved: HashMap<String, Vec<Approval>> = HashMap::new();
-        let approvals = self.db.approvals().await?;
+        let approvals = self.core.db.approvals().await?;
         for a in approvals
             .into_iter()
             .filter(|a| at.is_none_or(|t| a.approved_at <= t))
@@ -199,8 +225,8 @@ impl Airlock {
             }
         }
         let config = match at {
-            Some(t) => self.config_at(t).await?,
-            None => self.config(),
+            Some(t) => self.core.config_at(t).await?,
+            None => self.core.config(),
         };
         let policies: HashMap<String, LanePolicy> = config
             .lanes
@@ -212,10 +238,81 @@ impl Airlock {
             .collect();
         let policies = Arc::new(policies);
         if at.is_none()
-            && let Ok(mut cached) = self.lane_policies.lock()
+            && let Ok(mut cached) = self.live.lock()
+            && cached.as_ref().is_none_or(|(e, _)| *e <= epoch)
         {
-            *cached = Some((revision, policies.clone()));
+            *cached = Some((epoch, policies.clone()));
         }
         Ok(policies)
+    }
+
+    /// A decider for the lane at `at` (live when `None`).
+    pub(crate) async fn decider_at(&self, at: Option<Timestamp>) -> Result<Decider, ServiceError> {
+        match at {
+            None => self.decider().await,
+            Some(t) => {
+                let advisories = self.advisories.advisory_db_at(t).await?;
+                let policies = self.lane_policies_at(Some(t)).await?;
+                Ok(Decider::at(
+                    self.core.config().global_rules(),
+                    advisories,
+                    policies,
+                    t,
+                ))
+            }
+        }
+    }
+
+    /// What each lane serves right now that advisories affect: for every lane, the versions it
+    /// lists or still serves (hidden) with their advisories. Proxied files count once listed.
+    pub async fn exposure(&self) -> Result<Value, ServiceError> {
+        use airlock_policy::ReasonCode;
+        let decider = self.decider().await?;
+        let mut lanes = serde_json::Map::new();
+        for lane in &self.core.config().lanes {
+            let mut found = Vec::new();
+            for eco in Ecosystem::ALL {
+                let mut owner: std::collections::HashMap<String, String> =
+                    std::collections::HashMap::new();
+                for source in &self.core.lane_sources(lane, eco) {
+                    for row in self.core.db.source_artifacts(&source.name).await? {
+                        if row.delisted_at.is_some() {
+                            continue;
+                        }
+                        // Name ownership: only the first source with the name counts.
+                        let first = owner
+                            .entry(row.project.clone())
+                            .or_insert_with(|| source.name.clone());
+                        if *first != source.name {
+                            continue;
+                        }
+                        let verdict = decider.decide_row(lane, eco, &row);
+                        if !verdict.action.serves_file() {
+                            continue;
+                        }
+                        let advisories: Vec<Value> = verdict
+                            .reasons
+                            .iter()
+                            .filter(|r| matches!(r.code, ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored))
+                            .flat_map(|r| r.advisories.iter())
+                            .map(|f| json!({ "id": f.id, "severity": f.level, "score": f.score, "fixed": f.fixed_in }))
+                            .collect();
+                        if !advisories.is_empty() {
+                            found.push(json!({
+                                "ecosystem": eco.as_str(),
+                                "name": row.project,
+                                "version": row.version,
+                                "filename": row.filename,
+                                "source": source.name,
+                                "action": verdict.action,
+                                "advisories": advisories,
+                            }));
+                        }
+                    }
+                }
+            }
+            lanes.insert(lane.name.clone(), Value::Array(found));
+        }
+        Ok(json!({ "lanes": lanes }))
     }
 }

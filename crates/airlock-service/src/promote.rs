@@ -10,8 +10,12 @@ use airlock_store::ApprovalRow;
 use airlock_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::Decider;
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339};
+use crate::catalog::Catalog;
+use crate::core::{Core, audit_entry};
+use crate::error::ServiceError;
+use crate::policy::{Decider, Policies};
+use crate::principal::{Principal, Role};
+use crate::time_fmt::format_rfc3339;
 
 /// One package version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,11 +60,30 @@ pub struct Promotion {
     pub still_refused: Vec<(PackageVersion, String)>,
 }
 
-impl Airlock {
+/// Promotion: approving in one lane what another admitted by an instant (dev -> test -> prod).
+pub struct Promotions {
+    core: Arc<Core>,
+    policies: Arc<Policies>,
+    catalog: Arc<Catalog>,
+}
+
+impl Promotions {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        policies: Arc<Policies>,
+        catalog: Arc<Catalog>,
+    ) -> Promotions {
+        Promotions {
+            core,
+            policies,
+            catalog,
+        }
+    }
+
     /// Every version `lane` admits (lists) at the instant of `decider` (a snapshot decider: as
     /// stored, no upstream is asked), with the versions its sources have at all.
     async fn admitted_at(
-        self: &Arc<Self>,
+        &self,
         lane: &LaneConfig,
         decider: &Decider,
     ) -> Result<(BTreeSet<PackageVersion>, BTreeSet<PackageVersion>), ServiceError> {
@@ -68,13 +91,14 @@ impl Airlock {
         let mut present = BTreeSet::new();
         for eco in Ecosystem::ALL {
             let mut names = BTreeSet::new();
-            for source in &self.lane_sources(lane, eco) {
-                for row in self.db.source_artifacts(&source.name).await? {
+            for source in &self.core.lane_sources(lane, eco) {
+                for row in self.core.db.source_artifacts(&source.name).await? {
                     names.insert(row.project);
                 }
             }
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             for lookup in self
+                .catalog
                 .lane_lookups(lane, eco, &names, decider)
                 .await?
                 .into_values()
@@ -98,7 +122,7 @@ impl Airlock {
     /// Makes `to` admit what `from` admitted at `at` (a snapshot: date, instant or name; now when
     /// `None`). Approver or admin; audited. With `dry_run`, only says what would change.
     pub async fn promote(
-        self: &Arc<Self>,
+        &self,
         who: &Principal,
         from: &str,
         to: &str,
@@ -108,22 +132,22 @@ impl Airlock {
         who.require_role(Role::Approver, "promoting")?;
         who.require_lane(to, "promoting into")?;
         // What `from` admitted is read through it: a private lane only by a token that applies there.
-        self.open_lane(from, Some(who))?;
+        self.core.open_lane(from, Some(who))?;
         if from == to {
             return Err(ServiceError::BadRequest(format!(
                 "promoting {from:?} into itself changes nothing"
             )));
         }
         let (from_cfg, instant) = match at {
-            Some(snapshot) => self.view_lane(&format!("{from}@{snapshot}")).await?,
-            None => (self.lane(from)?, None),
+            Some(snapshot) => self.core.view_lane(&format!("{from}@{snapshot}")).await?,
+            None => (self.core.lane(from)?, None),
         };
-        let to_cfg = self.lane(to)?;
+        let to_cfg = self.core.lane(to)?;
         let now = Timestamp::now();
         let t = instant.unwrap_or(now);
-        let from_decider = self.decider_at(Some(t)).await?;
+        let from_decider = self.policies.decider_at(Some(t)).await?;
         let (wanted, _) = self.admitted_at(&from_cfg, &from_decider).await?;
-        let to_decider = self.decider_at(Some(now)).await?;
+        let to_decider = self.policies.decider_at(Some(now)).await?;
         let (already, present) = self.admitted_at(&to_cfg, &to_decider).await?;
         let mut promotion = Promotion {
             from: from.to_string(),
@@ -151,11 +175,12 @@ impl Airlock {
         let mut pins = Vec::with_capacity(promotion.added.len());
         for v in &promotion.added {
             pins.push(
-                self.files_to_pin(&to_cfg, v.ecosystem, &v.name, &v.version, &to_decider)
+                self.catalog
+                    .files_to_pin(&to_cfg, v.ecosystem, &v.name, &v.version, &to_decider)
                     .await?,
             );
         }
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         for (v, files) in promotion.added.iter().zip(&pins) {
             tx.insert_pinned_approval(
                 &ApprovalRow {
@@ -175,16 +200,20 @@ impl Airlock {
             "at": promotion.at, "added": promotion.added.len(), "unchanged": promotion.unchanged,
             "unavailable": promotion.unavailable.len(),
         });
-        self.commit(
-            tx,
-            audit_entry(&who.name, "promote", format!("{from} -> {to}"), details),
-        )
-        .await?;
+        self.core
+            .commit(
+                tx,
+                audit_entry(&who.name, "promote", format!("{from} -> {to}"), details),
+            )
+            .await?;
         // What the target's own rules still refuse among what was added.
-        let decider = self.decider().await?;
+        let decider = self.policies.decider().await?;
         for v in &promotion.added {
             let eco = v.ecosystem;
-            let lookup = self.lane_lookup(&to_cfg, eco, &v.name, &decider).await?;
+            let lookup = self
+                .catalog
+                .lane_lookup(&to_cfg, eco, &v.name, &decider)
+                .await?;
             let refused = lookup
                 .found
                 .into_iter()

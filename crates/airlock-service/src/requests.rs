@@ -7,19 +7,22 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use airlock_config::Ecosystem;
-use airlock_config::LaneConfig;
 use airlock_manifest::{Entry, Kind, Manifest};
 use airlock_store::{ApprovalRow, NewRequest, RequestRow};
 use airlock_types::{RequestState, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{CheckedEntry, ManifestInput};
+use crate::catalog::Catalog;
+use crate::check::{CheckedEntry, Checks, ManifestInput};
+use crate::core::{Core, audit_entry};
 use crate::ecosystems::rules;
+use crate::error::ServiceError;
 use crate::lanes::LaneRead;
-use crate::policy::Decider;
+use crate::policy::Policies;
+use crate::principal::{Principal, Role};
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::spec::parse_package_spec;
-use crate::{Airlock, Principal, Role, ServiceError, audit_entry, format_rfc3339};
+use crate::time_fmt::format_rfc3339;
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
@@ -85,16 +88,39 @@ fn not_found(id: i64) -> ServiceError {
     ServiceError::NotFound(format!("no request {id}"))
 }
 
-impl Airlock {
+/// Requests for packages and their review: a data scientist asks for what a manifest needs, an
+/// approver approves (pinning the files reviewed) or rejects.
+pub struct Requests {
+    core: Arc<Core>,
+    policies: Arc<Policies>,
+    catalog: Arc<Catalog>,
+    checks: Arc<Checks>,
+}
+
+impl Requests {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        policies: Arc<Policies>,
+        catalog: Arc<Catalog>,
+        checks: Arc<Checks>,
+    ) -> Requests {
+        Requests {
+            core,
+            policies,
+            catalog,
+            checks,
+        }
+    }
+
     /// Files a request to admit versions into `lane`; any valid token may.
-    pub async fn create_request(
-        self: &Arc<Self>,
+    pub async fn create(
+        &self,
         who: &Principal,
         lane: &str,
         reason: &str,
         input: RequestInput<'_>,
     ) -> Result<RequestView, ServiceError> {
-        self.lane(lane)?;
+        self.core.lane(lane)?;
         // A request is seen only by tokens that apply in its lane: its author among them.
         who.require_lane(lane, "requesting in")?;
         if reason.trim().is_empty() {
@@ -104,7 +130,7 @@ impl Airlock {
         }
         check_text("the reason", reason, MAX_REASON_LEN)?;
         let (file, mut manifest) = match input {
-            RequestInput::Manifest(m) => self.read_manifest(m).await?,
+            RequestInput::Manifest(m) => self.checks.read_manifest(m).await?,
             RequestInput::Packages(specs) => {
                 let entries = specs
                     .iter()
@@ -149,6 +175,7 @@ impl Airlock {
             ));
         }
         let report = self
+            .checks
             .check(&LaneRead::of_service(lane), &file, &manifest)
             .await?;
         let missing = self.missing_dependencies(lane, &report.packages).await?;
@@ -158,7 +185,7 @@ impl Airlock {
         })
         .map_err(|e| ServiceError::internal("cannot encode the request", e))?;
         let now = Timestamp::now();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         let id = tx
             .insert_request(&NewRequest {
                 lane,
@@ -170,23 +197,24 @@ impl Airlock {
             .await?;
         let details =
             serde_json::json!({ "lane": lane, "file": file, "entries": manifest.entries.len() });
-        self.commit(
-            tx,
-            audit_entry(
-                &who.name,
-                "request.create",
-                format!("request {id}"),
-                details,
-            ),
-        )
-        .await?;
+        self.core
+            .commit(
+                tx,
+                audit_entry(
+                    &who.name,
+                    "request.create",
+                    format!("request {id}"),
+                    details,
+                ),
+            )
+            .await?;
         self.request(id, false).await
     }
 
     /// Requests `who` may see (of the lanes its token applies in), newest first. A state that
     /// is none of `pending`, `approved`, `rejected` has no requests.
-    pub async fn requests(
-        self: &Arc<Self>,
+    pub async fn list(
+        &self,
         who: &Principal,
         lane: Option<&str>,
         state: Option<&str>,
@@ -196,7 +224,8 @@ impl Airlock {
             Err(_) => return Ok(Vec::new()),
         };
         let approved = self.approved_set().await?;
-        self.db
+        self.core
+            .db
             .requests(lane, state)
             .await?
             .into_iter()
@@ -206,24 +235,23 @@ impl Airlock {
     }
 
     /// One request as `who` asks for it (`show`): refused for a token limited to other lanes.
-    pub async fn request_for(
-        self: &Arc<Self>,
-        who: &Principal,
-        id: i64,
-    ) -> Result<RequestView, ServiceError> {
-        let row = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
+    pub async fn request_for(&self, who: &Principal, id: i64) -> Result<RequestView, ServiceError> {
+        let row = self.row(id).await?;
         who.require_lane(&row.lane, "reading requests of")?;
-        self.request(id, true).await
+        self.view_of(row, true).await
+    }
+
+    async fn row(&self, id: i64) -> Result<RequestRow, ServiceError> {
+        self.core.db.request(id).await?.ok_or_else(|| not_found(id))
     }
 
     /// One request; with `now`, each entry carries the lane's decision at this instant and
     /// `missing` is what the lane lacks now (else both as when the request was made).
-    pub async fn request(
-        self: &Arc<Self>,
-        id: i64,
-        now: bool,
-    ) -> Result<RequestView, ServiceError> {
-        let row = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
+    pub async fn request(&self, id: i64, now: bool) -> Result<RequestView, ServiceError> {
+        self.view_of(self.row(id).await?, now).await
+    }
+
+    async fn view_of(&self, row: RequestRow, now: bool) -> Result<RequestView, ServiceError> {
         let mut view = view(row, &self.approved_set().await?)?;
         if now {
             let manifest = Manifest {
@@ -243,6 +271,7 @@ impl Airlock {
                 requires: None,
             };
             let report = self
+                .checks
                 .check(&LaneRead::of_service(&view.lane), "request", &manifest)
                 .await?;
             let requested: Vec<CheckedEntry> =
@@ -260,8 +289,8 @@ impl Airlock {
 
     /// Approves a pending request: its registry entries (or those named in `only`) become
     /// exact-version allow entries of the lane.
-    pub async fn approve_request(
-        self: &Arc<Self>,
+    pub async fn approve(
+        &self,
         who: &Principal,
         id: i64,
         only: &[String],
@@ -287,20 +316,21 @@ impl Airlock {
             )));
         }
         // Each approval is pinned to the files of its version the lane has now.
-        let lane_cfg = self.lane(&request.lane)?;
-        let decider = self.decider().await?;
+        let lane_cfg = self.core.lane(&request.lane)?;
+        let decider = self.policies.decider().await?;
         let mut pins = Vec::with_capacity(chosen.len());
         for e in &chosen {
             pins.push(match &e.version {
                 Some(version) => {
-                    self.files_to_pin(&lane_cfg, e.ecosystem, &e.name, version, &decider)
+                    self.catalog
+                        .files_to_pin(&lane_cfg, e.ecosystem, &e.name, version, &decider)
                         .await?
                 }
                 None => Vec::new(),
             });
         }
         let now = Timestamp::now();
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         if !tx
             .decide_request(id, RequestState::Approved, &who.name, now, None)
             .await?
@@ -339,50 +369,23 @@ impl Airlock {
         let files: usize = pins.iter().map(Vec::len).sum();
         let details =
             serde_json::json!({ "lane": request.lane, "approved": approved, "files": files });
-        self.commit(
-            tx,
-            audit_entry(
-                &who.name,
-                "request.approve",
-                format!("request {id}"),
-                details,
-            ),
-        )
-        .await?;
+        self.core
+            .commit(
+                tx,
+                audit_entry(
+                    &who.name,
+                    "request.approve",
+                    format!("request {id}"),
+                    details,
+                ),
+            )
+            .await?;
         self.request(id, false).await
     }
 
-    /// The sha256 of every file of `name` `version` in the source that owns the name in `lane`,
-    /// which an approval of that version is pinned to: a file added to the release later is not
-    /// admitted without another review. Empty, and the approval then admits the version whatever
-    /// its files, when no file is known yet (approved ahead of the upload) or one has no known
-    /// hash (a proxied file whose upstream declared none, until it is downloaded).
-    pub(crate) async fn files_to_pin(
-        self: &Arc<Self>,
-        lane: &LaneConfig,
-        eco: Ecosystem,
-        name: &str,
-        version: &str,
-        decider: &Decider,
-    ) -> Result<Vec<String>, ServiceError> {
-        let name = rules(eco).normalize_name(name);
-        let lookup = self.lane_lookup(lane, eco, &name, decider).await?;
-        let files: Vec<String> = lookup
-            .found
-            .into_iter()
-            .flat_map(|p| p.rows)
-            .filter(|(row, _)| rules(eco).same_version(&row.version, version))
-            .map(|(row, _)| row.sha256)
-            .collect();
-        if files.iter().any(String::is_empty) {
-            return Ok(Vec::new());
-        }
-        Ok(files)
-    }
-
     /// Rejects a pending request, with the reviewer's reason.
-    pub async fn reject_request(
-        self: &Arc<Self>,
+    pub async fn reject(
+        &self,
         who: &Principal,
         id: i64,
         reason: &str,
@@ -394,7 +397,7 @@ impl Airlock {
             ));
         }
         check_text("the reason", reason, MAX_REASON_LEN)?;
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         if !tx
             .decide_request(
                 id,
@@ -410,16 +413,17 @@ impl Airlock {
             )));
         }
         let details = serde_json::json!({ "lane": request.lane, "reason": reason });
-        self.commit(
-            tx,
-            audit_entry(
-                &who.name,
-                "request.reject",
-                format!("request {id}"),
-                details,
-            ),
-        )
-        .await?;
+        self.core
+            .commit(
+                tx,
+                audit_entry(
+                    &who.name,
+                    "request.reject",
+                    format!("request {id}"),
+                    details,
+                ),
+            )
+            .await?;
         self.request(id, false).await
     }
 
@@ -431,7 +435,12 @@ impl Airlock {
         verb: &str,
     ) -> Result<RequestRow, ServiceError> {
         who.require_role(Role::Approver, &format!("to {verb} a request"))?;
-        let request = self.db.request(id).await?.ok_or_else(|| not_found(id))?;
+        let request = self
+            .core
+            .db
+            .request(id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         who.require_lane(&request.lane, &format!("to {verb} a request of"))?;
         if request.state != RequestState::Pending {
             return Err(ServiceError::Conflict(format!(
@@ -439,7 +448,7 @@ impl Airlock {
                 request.state
             )));
         }
-        if request.requester == who.name && !self.config().allow_self_approval {
+        if request.requester == who.name && !self.core.config().allow_self_approval {
             return Err(ServiceError::Forbidden(format!(
                 "token {:?} made request {id}: nobody may {verb} their own request (allow_self_approval is off)",
                 who.name
@@ -453,6 +462,7 @@ impl Airlock {
         &self,
     ) -> Result<HashSet<(String, Ecosystem, String, String)>, ServiceError> {
         Ok(self
+            .core
             .db
             .approvals()
             .await?
@@ -466,13 +476,13 @@ impl Airlock {
     /// `Requires-Dist` whose marker applies to the lane's environments, as the stored metadata
     /// states them.
     async fn missing_dependencies(
-        self: &Arc<Self>,
+        &self,
         lane: &str,
         entries: &[CheckedEntry],
     ) -> Result<Vec<Missing>, ServiceError> {
-        let lane_ref = self.lane(lane)?;
+        let lane_ref = self.core.lane(lane)?;
         let lane_cfg: &airlock_config::LaneConfig = &lane_ref;
-        let decider = self.decider().await?;
+        let decider = self.policies.decider().await?;
         let requested: HashSet<(Ecosystem, String)> = entries
             .iter()
             .map(|e| (e.ecosystem, e.name.clone()))
@@ -488,7 +498,10 @@ impl Airlock {
             if names.is_empty() {
                 continue;
             }
-            let found = self.lane_lookups(lane_cfg, eco, &names, &decider).await?;
+            let found = self
+                .catalog
+                .lane_lookups(lane_cfg, eco, &names, &decider)
+                .await?;
             for e in entries.iter().filter(|e| e.ecosystem == eco) {
                 let Some(version) = &e.version else { continue };
                 let Some(project) = found.get(&e.name).and_then(|l| l.found.as_ref()) else {
@@ -517,7 +530,11 @@ impl Airlock {
             if names.is_empty() {
                 continue;
             }
-            for (name, lookup) in self.lane_lookups(lane_cfg, eco, &names, &decider).await? {
+            for (name, lookup) in self
+                .catalog
+                .lane_lookups(lane_cfg, eco, &names, &decider)
+                .await?
+            {
                 let any = lookup
                     .found
                     .as_ref()

@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::{Airlock, ServiceError};
+use crate::core::Core;
+use crate::error::ServiceError;
 
 /// What one sweep found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,18 +32,27 @@ pub struct SweepReport {
     pub tmp_removed_bytes: u64,
 }
 
-impl Airlock {
+/// Removing what nothing refers to any more from the blob store.
+pub struct Sweeper {
+    core: Arc<Core>,
+}
+
+impl Sweeper {
+    pub(crate) fn new(core: Arc<Core>) -> Sweeper {
+        Sweeper { core }
+    }
+
     /// Removes the blobs no row refers to that are older than `blob_sweep_grace`, and temporary
     /// files as old; with `dry_run`, only counts the blobs it would remove.
-    pub async fn sweep_blobs(&self, dry_run: bool) -> Result<SweepReport, ServiceError> {
-        let grace = self.config().blob_sweep_grace.0;
+    pub async fn sweep(&self, dry_run: bool) -> Result<SweepReport, ServiceError> {
+        let grace = self.core.config().blob_sweep_grace.0;
         let cutoff = SystemTime::now()
             .checked_sub(grace)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         // The order matters: a blob listed here and committed meanwhile is in the references read
         // next; one written after the listing is not considered at all.
-        let stored = self.blobs.list().await?;
-        let referenced = self.db.referenced_blobs().await?;
+        let stored = self.core.blobs.list().await?;
+        let referenced = self.core.db.referenced_blobs().await?;
         let mut report = SweepReport {
             dry_run,
             ..SweepReport::default()
@@ -61,7 +71,7 @@ impl Airlock {
                 report.removed_bytes += blob.size;
                 continue;
             }
-            match self.blobs.remove_if_older(&blob.key, cutoff).await? {
+            match self.core.blobs.remove_if_older(&blob.key, cutoff).await? {
                 Some(bytes) => {
                     tracing::debug!(blob.key = %blob.key, size_bytes = bytes, "removed unreferenced blob");
                     report.removed += 1;
@@ -72,7 +82,7 @@ impl Airlock {
         }
         if !dry_run {
             (report.tmp_removed, report.tmp_removed_bytes) =
-                self.blobs.remove_tmp_older(cutoff).await?;
+                self.core.blobs.remove_tmp_older(cutoff).await?;
         }
         tracing::info!(
             dry_run,
@@ -89,12 +99,13 @@ impl Airlock {
     }
 
     /// Sweeps at once, then every `blob_sweep_grace`, for as long as the server runs.
-    pub async fn sweep_blobs_periodically(self: Arc<Self>) {
+    pub async fn sweep_periodically(self: Arc<Self>) {
         loop {
-            if let Err(e) = self.sweep_blobs(false).await {
+            if let Err(e) = self.sweep(false).await {
                 tracing::warn!(error = %crate::error::chain(&e), "blob sweep failed");
             }
             let every = self
+                .core
                 .config()
                 .blob_sweep_grace
                 .0

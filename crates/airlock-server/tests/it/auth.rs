@@ -54,7 +54,8 @@ async fn auth_refuses_missing_malformed_and_unknown_tokens() {
 
     // A revoked token is refused.
     app.service()
-        .revoke_token(&airlock_service::Principal::local_admin(), "reader")
+        .tokens()
+        .revoke(&airlock_service::Principal::local_admin(), "reader")
         .await
         .expect("revoke");
     app.get("/api/v1/requests")

@@ -35,7 +35,8 @@ async fn snapshot_paths_are_rewritten_by_the_router() {
     )
     .await;
     app.service()
-        .create_snapshot(&Principal::local_admin(), "dev", "before", None)
+        .snapshots()
+        .create(&Principal::local_admin(), "dev", "before", None)
         .await
         .expect("snapshot");
     app.publish(

@@ -4,10 +4,12 @@
 use std::cmp::Ordering;
 
 use airlock_config::LaneConfig;
+use airlock_cran::dcf::Paragraph;
 use airlock_cran::filename::SourceFilename;
+use airlock_cran::packages::PackagesEntry;
 use airlock_cran::version::RVersion;
 use airlock_license::LicenseInfo;
-use airlock_store::ArtifactMetadata;
+use airlock_store::{ArtifactMetadata, ArtifactRow};
 use airlock_types::ArtifactKind;
 
 use super::{EcosystemRules, FileParts};
@@ -15,6 +17,25 @@ use super::{EcosystemRules, FileParts};
 /// The `proxy_pages` key under which a CRAN proxy records its one index: the upstream's
 /// `src/contrib`.
 pub(crate) const INDEX_KEY: &str = "src/contrib";
+
+/// The PACKAGES fields of an entry, as stored with its artifact.
+pub(crate) fn packages_fields(entry: &PackagesEntry) -> std::collections::BTreeMap<String, String> {
+    entry
+        .fields()
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?.to_string())))
+        .collect()
+}
+
+/// The PACKAGES entry of an R package, from the fields stored with its artifact.
+pub(crate) fn packages_entry(row: &ArtifactRow) -> Option<PackagesEntry> {
+    let fields = &row.metadata.packages;
+    if fields.is_empty() {
+        return None;
+    }
+    let paragraph: Paragraph = fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    PackagesEntry::from_paragraph(&paragraph).ok()
+}
 
 /// The R ecosystem as CRAN-like repositories serve it.
 pub(crate) struct Cran;

@@ -120,7 +120,8 @@ impl TestApp {
     pub async fn token(&self, name: &str, role: Role, lanes: &[&str]) -> String {
         let lanes: Vec<String> = lanes.iter().map(|l| l.to_string()).collect();
         self.app
-            .create_token(&Principal::local_admin(), name, role, &lanes)
+            .tokens()
+            .create(&Principal::local_admin(), name, role, &lanes)
             .await
             .expect("create token")
     }

@@ -1,10 +1,12 @@
 use airlock_config::{Ecosystem, SourceKind};
 
+use super::{MAX_REASON_LEN, Publishing, check_text};
+use crate::core::audit_entry;
 use crate::ecosystems::rules;
-use crate::publish::{MAX_REASON_LEN, check_text};
-use crate::{Airlock, Principal, ServiceError, audit_entry};
+use crate::error::ServiceError;
+use crate::principal::{Principal, Role};
 
-impl Airlock {
+impl Publishing {
     /// Yanks (PEP 592) every file of one release of a hosted Python source, or with `reason: None`
     /// un-yanks it. Returns the number of files changed.
     pub async fn set_yanked(
@@ -15,7 +17,7 @@ impl Airlock {
         version: &str,
         reason: Option<&str>,
     ) -> Result<u64, ServiceError> {
-        let config = self.config();
+        let config = self.core.config();
         let src = config
             .source(source)
             .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
@@ -24,7 +26,7 @@ impl Airlock {
                 "only releases of hosted Python sources can be yanked; {source:?} is not one"
             )));
         }
-        who.require_role(crate::Role::Publisher, "yanking")?;
+        who.require_role(Role::Publisher, "yanking")?;
         who.require_source(&config, source, "yanking in")?;
         if let Some(reason) = reason {
             check_text("the yank reason", reason, MAX_REASON_LEN)?;
@@ -34,7 +36,7 @@ impl Airlock {
         let version = rules
             .normalize_version(version)
             .map_err(|e| ServiceError::BadRequest(format!("invalid version {version:?}: {e}")))?;
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         let n = tx
             .set_yanked(source, &project, &version, reason, crate::Timestamp::now())
             .await?;
@@ -45,16 +47,17 @@ impl Airlock {
         }
         let action = if reason.is_some() { "yank" } else { "unyank" };
         let details = serde_json::json!({ "reason": reason, "files": n });
-        self.commit(
-            tx,
-            audit_entry(
-                &who.name,
-                action,
-                format!("{source}/{project}/{version}"),
-                details,
-            ),
-        )
-        .await?;
+        self.core
+            .commit(
+                tx,
+                audit_entry(
+                    &who.name,
+                    action,
+                    format!("{source}/{project}/{version}"),
+                    details,
+                ),
+            )
+            .await?;
         Ok(n)
     }
 }

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
-use crate::{Airlock, ServiceError};
+use super::Publishing;
+use crate::error::ServiceError;
 
 pub struct UploadSink {
     file: tokio::io::BufWriter<tokio::fs::File>,
@@ -38,10 +39,10 @@ pub struct UploadedContent {
     pub md5_hex: String,
 }
 
-impl Airlock {
+impl Publishing {
     /// Starts receiving an upload's content; it may not exceed the configured `max_upload_size`.
     pub fn upload_sink(&self, filename: &str) -> Result<UploadSink, ServiceError> {
-        let tmp = tempfile::NamedTempFile::new_in(self.blobs.tmp_dir())
+        let tmp = tempfile::NamedTempFile::new_in(self.core.blobs.tmp_dir())
             .map_err(|e| ServiceError::internal("cannot create a temporary file", e))?;
         let (file, path) = tmp.into_parts();
         Ok(UploadSink {
@@ -49,7 +50,7 @@ impl Airlock {
             path,
             filename: filename.to_string(),
             size: 0,
-            limit: self.config().max_upload_size.0,
+            limit: self.core.config().max_upload_size.0,
             sha256: Sha256::new(),
             md5: Md5::new(),
             blake2: Blake2b::new(),

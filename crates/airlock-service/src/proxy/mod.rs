@@ -29,12 +29,18 @@ use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use crate::core::{Core, audit_entry};
 use crate::ecosystems::rules;
+use crate::error::ServiceError;
 use crate::error::chain;
 use crate::flight::Flights;
 use crate::listing::diff_listing;
 use crate::rows::{FileId, Origin, artifact_row};
-use crate::{Airlock, ServiceError, audit_entry};
+
+mod cran;
+mod mirror;
+
+pub use mirror::Mirrored;
 
 /// After a failed refresh, how long stale content is served before the upstream is tried again.
 const FAILURE_BACKOFF: Duration = Duration::from_secs(30);
@@ -49,7 +55,9 @@ pub struct ProxyCounters {
     pub stale_pages_served: Counter,
 }
 
-pub(crate) struct Proxies {
+/// The pull-through proxies of the configured proxy sources.
+pub struct Proxies {
+    core: Arc<Core>,
     /// Per proxy source; replaced when an `airlock apply` changes the sources.
     upstreams: std::sync::RwLock<HashMap<String, Arc<Upstream>>>,
     pages: Flights<(String, String), ()>,
@@ -73,9 +81,12 @@ pub(crate) struct ProxyView {
 }
 
 impl Proxies {
-    pub fn new(sources: &[SourceConfig]) -> Result<Proxies, ServiceError> {
+    /// The proxies of the sources `core`'s configuration has now.
+    pub(crate) fn new(core: Arc<Core>) -> Result<Proxies, ServiceError> {
+        let upstreams = Self::clients(&core.config().sources)?;
         Ok(Proxies {
-            upstreams: std::sync::RwLock::new(Self::clients(sources)?),
+            core,
+            upstreams: std::sync::RwLock::new(upstreams),
             pages: Flights::default(),
             downloads: Mutex::new(HashMap::new()),
             metadata: Flights::default(),
@@ -143,7 +154,7 @@ fn micros_to_instant(at: Timestamp) -> Instant {
     Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
 }
 
-impl Airlock {
+impl Proxies {
     /// What the proxy `src` knows of `project`, refreshing it from the upstream when stale.
     pub(crate) async fn proxy_view(
         self: &Arc<Self>,
@@ -152,8 +163,8 @@ impl Airlock {
     ) -> Result<ProxyView, ServiceError> {
         let ttl = src.ttl.0;
         let key = (src.name.clone(), project.to_string());
-        let known = self.db.proxy_page(&src.name, project).await?;
-        if self.offline {
+        let known = self.core.db.proxy_page(&src.name, project).await?;
+        if self.core.offline {
             // What the proxy learned before is all there is; age does not matter.
             return Ok(ProxyView {
                 found: known
@@ -172,16 +183,11 @@ impl Airlock {
                     unknown: false,
                 });
             }
-            let failed_at = self
-                .proxies
-                .failed
-                .lock()
-                .ok()
-                .and_then(|m| m.get(&key).copied());
+            let failed_at = self.failed.lock().ok().and_then(|m| m.get(&key).copied());
             if let Some(at) = failed_at
                 && at.elapsed() < FAILURE_BACKOFF
             {
-                self.proxies.counters.stale_pages_served.inc();
+                self.counters.stale_pages_served.inc();
                 return Ok(ProxyView {
                     found: k.status == PageStatus::Found,
                     fresh_until: at + FAILURE_BACKOFF,
@@ -192,7 +198,6 @@ impl Airlock {
         let this = self.clone();
         let (s, p) = (src.clone(), project.to_string());
         let refreshed = self
-            .proxies
             .pages
             .run(key.clone(), move || async move {
                 match s.ecosystem {
@@ -203,10 +208,10 @@ impl Airlock {
             .await;
         match refreshed {
             Ok(()) => {
-                if let Ok(mut m) = self.proxies.failed.lock() {
+                if let Ok(mut m) = self.failed.lock() {
                     m.remove(&key);
                 }
-                let now = self.db.proxy_page(&src.name, project).await?;
+                let now = self.core.db.proxy_page(&src.name, project).await?;
                 Ok(ProxyView {
                     found: now.is_some_and(|k| k.status == PageStatus::Found),
                     fresh_until: Instant::now() + ttl,
@@ -214,11 +219,11 @@ impl Airlock {
                 })
             }
             Err(e) => {
-                self.proxies.counters.upstream_errors.inc();
+                self.counters.upstream_errors.inc();
                 let Some(k) = known else { return Err(e) };
                 tracing::warn!(source = %src.name, project, error = %e, "upstream failed; serving the cached page");
-                self.proxies.counters.stale_pages_served.inc();
-                if let Ok(mut m) = self.proxies.failed.lock() {
+                self.counters.stale_pages_served.inc();
+                if let Ok(mut m) = self.failed.lock() {
                     m.insert(key, Instant::now());
                 }
                 Ok(ProxyView {
@@ -242,8 +247,9 @@ impl Airlock {
             let view = self.proxy_view(src, index).await?;
             return Ok(projects.iter().map(|p| (*p, view.clone())).collect());
         }
-        if self.offline {
+        if self.core.offline {
             let known: HashMap<String, bool> = self
+                .core
                 .db
                 .proxy_pages(&src.name, projects)
                 .await?
@@ -285,7 +291,7 @@ impl Airlock {
         inserts: &[ArtifactRow],
         updates: &[ArtifactRow],
     ) -> Result<(), ServiceError> {
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         tx.upsert_proxy_page(page).await?;
         for row in inserts {
             tx.insert_artifact(row).await?;
@@ -297,17 +303,18 @@ impl Airlock {
             "status": page.status, "new_files": inserts.len(), "changed_files": updates.len(),
         });
         let subject = format!("{}/{}", page.source, page.project);
-        self.commit(
-            tx,
-            audit_entry(PROXY_ACTOR, "proxy.listing", subject, details),
-        )
-        .await
+        self.core
+            .commit(
+                tx,
+                audit_entry(PROXY_ACTOR, "proxy.listing", subject, details),
+            )
+            .await
     }
 
     async fn refresh_page(&self, src: &SourceConfig, project: &str) -> Result<(), ServiceError> {
-        let upstream = self.proxies.upstream(&src.name)?;
-        let known = self.db.proxy_page(&src.name, project).await?;
-        let existing = self.db.project_artifacts(&src.name, project).await?;
+        let upstream = self.upstream(&src.name)?;
+        let known = self.core.db.proxy_page(&src.name, project).await?;
+        let existing = self.core.db.project_artifacts(&src.name, project).await?;
         let validators = match &known {
             Some(k) if k.status == PageStatus::Found => Validators {
                 etag: k.etag.clone(),
@@ -315,7 +322,7 @@ impl Airlock {
             },
             _ => Validators::default(),
         };
-        self.proxies.counters.page_fetches.inc();
+        self.counters.page_fetches.inc();
         let fetched = upstream
             .project_page(project, &validators)
             .await
@@ -323,7 +330,10 @@ impl Airlock {
         let now = Timestamp::now();
         let (status, validators, listed) = match fetched {
             PageFetch::NotModified => {
-                self.db.touch_proxy_page(&src.name, project, now).await?;
+                self.core
+                    .db
+                    .touch_proxy_page(&src.name, project, now)
+                    .await?;
                 return Ok(());
             }
             PageFetch::NotFound => (PageStatus::Missing, Validators::default(), Vec::new()),
@@ -355,7 +365,7 @@ impl Airlock {
         };
         let mut verified = std::collections::HashSet::new();
         for row in existing.iter().filter(|r| !r.sha256.is_empty()) {
-            if self.blobs.contains(&row.sha256).await? {
+            if self.core.blobs.contains(&row.sha256).await? {
                 verified.insert(row.filename.clone());
             }
         }
@@ -372,7 +382,10 @@ impl Airlock {
                 .as_ref()
                 .is_some_and(|k| k.etag == page.etag && k.last_modified == page.last_modified);
             if same_validators {
-                self.db.touch_proxy_page(&src.name, project, now).await?;
+                self.core
+                    .db
+                    .touch_proxy_page(&src.name, project, now)
+                    .await?;
                 return Ok(());
             }
         }
@@ -510,7 +523,7 @@ impl Download {
     }
 }
 
-impl Airlock {
+impl Proxies {
     /// Streams a proxied file, fetching it from the upstream unless it is cached.
     pub(crate) async fn open_proxied(
         self: &Arc<Self>,
@@ -518,11 +531,7 @@ impl Airlock {
     ) -> Result<FileBody, ServiceError> {
         let key = (row.source.clone(), row.filename.clone());
         let download = {
-            let mut map = self
-                .proxies
-                .downloads
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut map = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
             match map.get(&key) {
                 Some(d) => d.clone(),
                 None => {
@@ -561,7 +570,7 @@ impl Airlock {
     }
 
     fn start_download(self: &Arc<Self>, row: &ArtifactRow) -> Result<Arc<Download>, ServiceError> {
-        let tmp = tempfile::NamedTempFile::new_in(self.blobs.tmp_dir())
+        let tmp = tempfile::NamedTempFile::new_in(self.core.blobs.tmp_dir())
             .map_err(|e| ServiceError::internal("cannot create a temporary file", e))?;
         let (file, path) = tmp.into_parts();
         let reader = file
@@ -575,17 +584,17 @@ impl Airlock {
         });
         let this = self.clone();
         let row = row.clone();
-        self.proxies.counters.file_fetches.inc();
+        self.counters.file_fetches.inc();
         tokio::spawn(async move {
             let outcome = this.run_download(&row, file, &path, &tx).await;
             let key = (row.source.clone(), row.filename.clone());
-            if let Ok(mut map) = this.proxies.downloads.lock() {
+            if let Ok(mut map) = this.downloads.lock() {
                 map.remove(&key);
             }
             let (timeout, done) = match outcome {
                 Ok(()) => (false, Ok(())),
                 Err(e) => {
-                    this.proxies.counters.upstream_errors.inc();
+                    this.counters.upstream_errors.inc();
                     tracing::warn!(source = %row.source, file = %row.filename, error = %e, "proxied download failed; nothing kept");
                     let timeout = matches!(e, ServiceError::Upstream { timeout: true, .. });
                     (timeout, Err(e.to_string()))
@@ -607,7 +616,7 @@ impl Airlock {
         path: &tempfile::TempPath,
         progress: &watch::Sender<Progress>,
     ) -> Result<(), ServiceError> {
-        let upstream = self.proxies.upstream(&row.source)?;
+        let upstream = self.upstream(&row.source)?;
         let url = row
             .upstream_url
             .as_deref()
@@ -682,7 +691,7 @@ impl Airlock {
         }
         drop(writer);
         // The temporary file stays open for readers; the blob store renames it into place.
-        self.blobs.put_file(path, &actual).await?;
+        self.core.blobs.put_file(path, &actual).await?;
         // The wheel's own METADATA is stored either way: it serves `.metadata` when the upstream
         // declared a hash but cannot deliver, and is advertised when the upstream declared none.
         let extracted = match row.kind {
@@ -694,19 +703,20 @@ impl Airlock {
         updated.sha256 = actual.clone();
         updated.size = written as i64;
         updated.metadata_sha256 = metadata_sha256;
-        let mut tx = self.db.write().await?;
+        let mut tx = self.core.db.write().await?;
         tx.update_listed_artifact(&updated).await?;
         let details = serde_json::json!({ "sha256": actual, "size": written, "url": url });
-        self.commit(
-            tx,
-            audit_entry(
-                PROXY_ACTOR,
-                "proxy.fetch",
-                format!("{}/{}", row.source, row.filename),
-                details,
-            ),
-        )
-        .await?;
+        self.core
+            .commit(
+                tx,
+                audit_entry(
+                    PROXY_ACTOR,
+                    "proxy.fetch",
+                    format!("{}/{}", row.source, row.filename),
+                    details,
+                ),
+            )
+            .await?;
         tracing::info!(source = %row.source, file = %row.filename, size_bytes = written, "proxied file cached");
         progress.send_modify(|p| p.written = written);
         Ok(())
@@ -714,10 +724,10 @@ impl Airlock {
 
     /// The sha256 of a cached wheel's METADATA, stored as a blob; `None` if it cannot be read.
     async fn extract_wheel_metadata(&self, sha256: &str, filename: &str) -> Option<String> {
-        let bytes = self.blobs.get_bytes(sha256).await.ok()?;
+        let bytes = self.core.blobs.get_bytes(sha256).await.ok()?;
         let name = filename.to_string();
         let limits = airlock_pypi::archive::Limits {
-            max_uncompressed: self.config().max_uncompressed_size.0,
+            max_uncompressed: self.core.config().max_uncompressed_size.0,
             ..Default::default()
         };
         let inspected = tokio::task::spawn_blocking(move || {
@@ -727,7 +737,8 @@ impl Airlock {
         .await
         .ok()
         .flatten()?;
-        self.blobs
+        self.core
+            .blobs
             .put_bytes(Bytes::from(inspected.metadata_bytes))
             .await
             .ok()
@@ -745,16 +756,15 @@ impl Airlock {
                 row.filename
             )));
         };
-        if let Ok(b) = self.blobs.get_bytes(&expected).await {
+        if let Ok(b) = self.core.blobs.get_bytes(&expected).await {
             return Ok(b);
         }
         let this = self.clone();
         let row = row.clone();
         let key = (row.source.clone(), row.filename.clone());
-        self.proxies
-            .metadata
+        self.metadata
             .run(key, move || async move {
-                let upstream = this.proxies.upstream(&row.source)?;
+                let upstream = this.upstream(&row.source)?;
                 let url = format!("{}.metadata", row.upstream_url.as_deref().unwrap_or_default());
                 let from_upstream = async {
                     let mut dl = upstream.download(&url).await.ok()?;
@@ -770,7 +780,7 @@ impl Airlock {
                 if let Some(b) = from_upstream.await
                     && hex::encode(Sha256::digest(&b)) == expected
                 {
-                    this.blobs.put_bytes(b.clone()).await?;
+                    this.core.blobs.put_bytes(b.clone()).await?;
                     return Ok(b);
                 }
                 // Fall back to the wheel: fetch it through the shared download, then read it.
@@ -781,7 +791,7 @@ impl Airlock {
                         message: e.to_string(),
                     })?;
                 }
-                match this.blobs.get_bytes(&expected).await {
+                match this.core.blobs.get_bytes(&expected).await {
                     Ok(b) => Ok(b),
                     Err(_) => Err(ServiceError::Upstream {
                         timeout: false,

@@ -9,11 +9,19 @@ use airlock_store::{ArtifactMetadata, ArtifactRow};
 use airlock_types::Timestamp;
 use bytes::Bytes;
 
+use std::sync::Arc;
+
+use crate::core::{Core, audit_entry};
 use crate::ecosystems::rules;
-use crate::error::chain;
+use crate::error::{ServiceError, chain};
+use crate::principal::{Principal, Role};
 use crate::rows::{FileId, Origin, artifact_row};
-use crate::upload::UploadedContent;
-use crate::{Airlock, Principal, ServiceError, audit_entry};
+
+mod r;
+mod upload;
+mod yank;
+
+pub use upload::{UploadSink, UploadedContent};
 
 /// The non-file fields of an upload form, in the order sent (fields may repeat).
 #[derive(Debug, Default, Clone)]
@@ -141,7 +149,16 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Ser
     Ok(())
 }
 
-impl Airlock {
+/// Publishing to hosted sources: uploads (Python distributions, R source packages) and yanks.
+pub struct Publishing {
+    core: Arc<Core>,
+}
+
+impl Publishing {
+    pub(crate) fn new(core: Arc<Core>) -> Publishing {
+        Publishing { core }
+    }
+
     /// Validates and stores one uploaded file in the hosted source `source`: a Python distribution
     /// (legacy upload API) or an R source package, as the source's ecosystem says.
     pub async fn publish(
@@ -151,7 +168,7 @@ impl Airlock {
         form: &UploadForm,
         content: UploadedContent,
     ) -> Result<Published, ServiceError> {
-        let config = self.config();
+        let config = self.core.config();
         let src = config
             .source(source)
             .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
@@ -160,7 +177,7 @@ impl Airlock {
                 "source {source:?} is a proxy; uploads go to a hosted source"
             )));
         }
-        who.require_role(crate::Role::Publisher, "uploading")?;
+        who.require_role(Role::Publisher, "uploading")?;
         who.require_source(&config, source, "uploading to")?;
         if content.filename.len() > airlock_pypi::filename::MAX_LEN {
             return Err(bad(format!(
@@ -191,17 +208,17 @@ impl Airlock {
         source: &str,
         project: &str,
     ) -> Result<String, ServiceError> {
-        let config = self.config();
+        let config = self.core.config();
         let src = config
             .source(source)
             .filter(|s| s.kind == SourceKind::Hosted && s.ecosystem == Ecosystem::Pypi)
             .ok_or_else(|| {
                 ServiceError::NotFound(format!("no hosted Python source named {source:?}"))
             })?;
-        who.require_role(crate::Role::Publisher, "listing what a source holds")?;
+        who.require_role(Role::Publisher, "listing what a source holds")?;
         who.require_source(&config, &src.name, "listing")?;
         let project = rules(src.ecosystem).normalize_name(project);
-        let rows = self.db.project_artifacts(&src.name, &project).await?;
+        let rows = self.core.db.project_artifacts(&src.name, &project).await?;
         if rows.is_empty() {
             return Err(ServiceError::NotFound(format!(
                 "no project {project:?} in source {source:?}"
@@ -273,11 +290,11 @@ impl Airlock {
             |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_file(&dist));
         let same_release =
             |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_release(&dist));
-        let stored = self.db.project_artifacts(source, dist.name()).await?;
+        let stored = self.core.db.project_artifacts(source, dist.name()).await?;
         Self::check_not_taken(source, &content, stored.iter().filter(|r| same_file(r)))?;
 
         let limits = Limits {
-            max_uncompressed: self.config().max_uncompressed_size.0,
+            max_uncompressed: self.core.config().max_uncompressed_size.0,
             ..Limits::default()
         };
         let path = content.path.to_path_buf();
@@ -299,7 +316,8 @@ impl Airlock {
         // PEP 658 metadata is served for wheels only, as PyPI does: an sdist's PKG-INFO may be dynamic.
         let metadata_sha256 = match dist.kind() {
             DistKind::Wheel => Some(
-                self.blobs
+                self.core
+                    .blobs
                     .put_bytes(Bytes::from(inspected.metadata_bytes.clone()))
                     .await?,
             ),
@@ -350,9 +368,12 @@ impl Airlock {
         same_release: impl Fn(&ArtifactRow) -> bool + Send + Sync,
     ) -> Result<Published, ServiceError> {
         let source = row.source.clone();
-        self.blobs.put_file(&content.path, &content.sha256).await?;
+        self.core
+            .blobs
+            .put_file(&content.path, &content.sha256)
+            .await?;
         let stored = async {
-            let mut tx = self.db.write().await?;
+            let mut tx = self.core.db.write().await?;
             let stored = tx.project_artifacts(&source, &row.project).await?;
             Self::check_not_taken(&source, content, stored.iter().filter(|r| same_file(r)))?;
             if let Some(release) = stored.iter().find(|r| same_release(r)) {
@@ -367,14 +388,14 @@ impl Airlock {
             })?;
             let details = serde_json::json!({ "sha256": row.sha256, "size": row.size, "version": row.version });
             let subject = format!("{source}/{}", row.filename);
-            self.commit(tx, audit_entry(&who.name, "upload", subject, details)).await
+            self.core.commit(tx, audit_entry(&who.name, "upload", subject, details)).await
         }
         .await;
         if let Err(e) = stored {
             // A concurrent upload of the same name won, or the database failed: drop blobs nobody uses.
             for sha in std::iter::once(&row.sha256).chain(row.metadata_sha256.as_ref()) {
-                if !self.db.blob_referenced(sha).await.unwrap_or(true) {
-                    let _ = self.blobs.delete(sha).await;
+                if !self.core.db.blob_referenced(sha).await.unwrap_or(true) {
+                    let _ = self.core.blobs.delete(sha).await;
                 }
             }
             return Err(e);

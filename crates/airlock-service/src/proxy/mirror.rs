@@ -6,8 +6,9 @@ use std::sync::Arc;
 use airlock_config::SourceKind;
 use futures::StreamExt;
 
+use super::Proxies;
 use crate::ecosystems::rules;
-use crate::{Airlock, ServiceError};
+use crate::error::ServiceError;
 
 /// What mirroring one requirement did.
 #[derive(Debug, Clone)]
@@ -16,7 +17,7 @@ pub struct Mirrored {
     pub bytes: u64,
 }
 
-impl Airlock {
+impl Proxies {
     /// Fetches into the cache the files of `project` from proxy `source`: those of `version` when
     /// given, else of its latest version that is not yanked (pre-releases only if nothing else).
     pub async fn mirror(
@@ -26,6 +27,7 @@ impl Airlock {
         version: Option<&str>,
     ) -> Result<Mirrored, ServiceError> {
         let src = self
+            .core
             .config()
             .source(source)
             .filter(|s| s.kind == SourceKind::Proxy)
@@ -39,7 +41,7 @@ impl Airlock {
         if !view.found {
             return Err(missing());
         }
-        let mut rows = self.db.project_artifacts(&src.name, &project).await?;
+        let mut rows = self.core.db.project_artifacts(&src.name, &project).await?;
         rows.retain(|r| r.delisted_at.is_none());
         let chosen = match version {
             Some(v) => v.to_string(),
@@ -60,7 +62,7 @@ impl Airlock {
         }
         let mut done = Mirrored { files: 0, bytes: 0 };
         for row in rows {
-            if !row.sha256.is_empty() && self.blobs.contains(&row.sha256).await? {
+            if !row.sha256.is_empty() && self.core.blobs.contains(&row.sha256).await? {
                 done.files += 1;
                 done.bytes += u64::try_from(row.size).unwrap_or(0);
                 continue;

@@ -1,0 +1,237 @@
+//! What a lane offers under a name: name ownership (the first of the lane's sources that has
+//! it, never a mix), each of its files with the lane's verdict, and which proxies could not say.
+//! Index pages, checks, requests and promotion all read lanes through here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use airlock_config::{Ecosystem, LaneConfig, SourceKind};
+use airlock_policy::Verdict;
+use airlock_store::ArtifactRow;
+use airlock_types::Timestamp;
+
+use crate::core::Core;
+use crate::ecosystems::rules;
+use crate::error::ServiceError;
+use crate::lanes::listed_at;
+use crate::policy::{self, Decider};
+use crate::proxy::Proxies;
+
+/// A project as a lane sees it: the owning source's files, each of its files with the lane's verdict.
+pub(crate) struct LaneProject {
+    pub rows: Vec<(ArtifactRow, Verdict)>,
+    /// When what proxies said must be checked again (`None`: only hosted sources were consulted).
+    pub fresh_until: Option<Instant>,
+}
+
+/// What [`Catalog::lane_lookup`] found.
+pub(crate) struct Lookup {
+    pub found: Option<LaneProject>,
+    /// The source that owns the name.
+    pub source: Option<String>,
+    /// Proxies consulted before the owner (or all of them) that could not answer offline.
+    pub unknown: Vec<String>,
+}
+
+/// Lookups of names in lanes, over the stored artifacts and the proxies.
+pub(crate) struct Catalog {
+    core: Arc<Core>,
+    proxies: Arc<Proxies>,
+}
+
+impl Catalog {
+    pub(crate) fn new(core: Arc<Core>, proxies: Arc<Proxies>) -> Catalog {
+        Catalog { core, proxies }
+    }
+
+    /// Name ownership: the first source of the lane that has `project`, with the lane's verdict on
+    /// each of its files. Proxies are refreshed on the way when stale.
+    pub(crate) async fn lane_project(
+        &self,
+        lane: &LaneConfig,
+        project: &str,
+        decider: &Decider,
+    ) -> Result<Option<LaneProject>, ServiceError> {
+        Ok(self
+            .lane_lookup(lane, Ecosystem::Pypi, project, decider)
+            .await?
+            .found)
+    }
+
+    /// [`lane_project`](Self::lane_project) for either ecosystem (`project` normalised for
+    /// Python, as written for R), and which proxies could not say (offline, never learned):
+    /// a name none of the consulted sources has may still be theirs.
+    pub(crate) async fn lane_lookup(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        project: &str,
+        decider: &Decider,
+    ) -> Result<Lookup, ServiceError> {
+        let mut found = self.lane_lookups(lane, eco, &[project], decider).await?;
+        Ok(found.remove(project).unwrap_or(Lookup {
+            found: None,
+            source: None,
+            unknown: Vec::new(),
+        }))
+    }
+
+    /// [`lane_lookup`](Self::lane_lookup) of many names at once (a lock file): each source is
+    /// asked for all the names still without an owner in a few queries.
+    pub(crate) async fn lane_lookups(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        projects: &[&str],
+        decider: &Decider,
+    ) -> Result<HashMap<String, Lookup>, ServiceError> {
+        let at = decider.snapshot();
+        let mut pending: Vec<&str> = projects.to_vec();
+        pending.sort_unstable();
+        pending.dedup();
+        let mut fresh: HashMap<&str, Option<Instant>> = HashMap::new();
+        let mut unknown: HashMap<&str, Vec<String>> = HashMap::new();
+        let mut out: HashMap<String, Lookup> = HashMap::new();
+        for source in &self.core.lane_sources(lane, eco) {
+            if pending.is_empty() {
+                break;
+            }
+            // A snapshot asks no upstream: every source offers what it had first seen by then.
+            let candidates: Vec<&str> = match (source.kind, at) {
+                (SourceKind::Hosted, _) | (SourceKind::Proxy, Some(_)) => pending.clone(),
+                (SourceKind::Proxy, None) => {
+                    let mut candidates = Vec::new();
+                    for (name, view) in self.proxies.proxy_views(source, &pending).await? {
+                        let at = fresh.entry(name).or_default();
+                        *at = policy::earliest(*at, Some(view.fresh_until));
+                        if view.unknown {
+                            unknown.entry(name).or_default().push(source.name.clone());
+                        }
+                        if view.found {
+                            candidates.push(name);
+                        }
+                    }
+                    candidates
+                }
+            };
+            if candidates.is_empty() {
+                continue;
+            }
+            let mut rows_of: HashMap<String, Vec<ArtifactRow>> = HashMap::new();
+            for row in self
+                .core
+                .db
+                .projects_artifacts(&source.name, &candidates)
+                .await?
+            {
+                if listed_at(&row, at) {
+                    rows_of.entry(row.project.clone()).or_default().push(row);
+                }
+            }
+            if let Some(t) = at {
+                self.yank_states_at(&source.name, &mut rows_of, t).await?;
+            }
+            for name in candidates {
+                let rows = rows_of.remove(name).unwrap_or_default();
+                // A proxy with a page per project (PyPI) owns the name when the page exists,
+                // even with no file left; one index for all (CRAN) may still lack the package;
+                // a snapshot has only the files of its instant.
+                let may_own_empty = source.kind == SourceKind::Proxy
+                    && crate::ecosystems::rules(eco).proxy_index_key().is_none()
+                    && at.is_none();
+                if rows.is_empty() && !may_own_empty {
+                    continue;
+                }
+                let mut fresh_until = fresh.get(name).copied().flatten();
+                let rows: Vec<(ArtifactRow, Verdict)> = rows
+                    .into_iter()
+                    .map(|row| {
+                        let verdict = decider.decide_row(lane, eco, &row);
+                        (row, verdict)
+                    })
+                    .collect();
+                // A view with a cooldown running must be rebuilt when it ends, write or no write.
+                for (_, v) in &rows {
+                    fresh_until = policy::earliest(fresh_until, decider.changes_at(v));
+                }
+                out.insert(
+                    name.to_string(),
+                    Lookup {
+                        found: Some(LaneProject { rows, fresh_until }),
+                        source: Some(source.name.clone()),
+                        unknown: unknown.remove(name).unwrap_or_default(),
+                    },
+                );
+            }
+            pending.retain(|n| !out.contains_key(*n));
+        }
+        for name in pending {
+            out.insert(
+                name.to_string(),
+                Lookup {
+                    found: None,
+                    source: None,
+                    unknown: unknown.remove(name).unwrap_or_default(),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Replaces the yank state of `rows` by that of instant `t`, for releases whose yanks were
+    /// recorded (not yanked before the first, then as the last one by `t` left it); others keep
+    /// their current state.
+    pub(crate) async fn yank_states_at(
+        &self,
+        source: &str,
+        rows_of: &mut HashMap<String, Vec<ArtifactRow>>,
+        t: Timestamp,
+    ) -> Result<(), ServiceError> {
+        if rows_of.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = rows_of.keys().map(String::as_str).collect();
+        let mut yanks: HashMap<(String, String), Option<String>> = HashMap::new();
+        for event in self.core.db.yank_events(source, &names).await? {
+            let state = yanks.entry((event.project, event.version)).or_insert(None);
+            if event.at <= t {
+                *state = event.reason;
+            }
+        }
+        for row in rows_of.values_mut().flatten() {
+            if let Some(state) = yanks.get(&(row.project.clone(), row.version.clone())) {
+                row.yanked_reason = state.clone();
+            }
+        }
+        Ok(())
+    }
+
+    /// The sha256 of every file of `name` `version` in the source that owns the name in `lane`,
+    /// which an approval of that version is pinned to: a file added to the release later is not
+    /// admitted without another review. Empty, and the approval then admits the version whatever
+    /// its files, when no file is known yet (approved ahead of the upload) or one has no known
+    /// hash (a proxied file whose upstream declared none, until it is downloaded).
+    pub(crate) async fn files_to_pin(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        name: &str,
+        version: &str,
+        decider: &Decider,
+    ) -> Result<Vec<String>, ServiceError> {
+        let name = rules(eco).normalize_name(name);
+        let lookup = self.lane_lookup(lane, eco, &name, decider).await?;
+        let files: Vec<String> = lookup
+            .found
+            .into_iter()
+            .flat_map(|p| p.rows)
+            .filter(|(row, _)| rules(eco).same_version(&row.version, version))
+            .map(|(row, _)| row.sha256)
+            .collect();
+        if files.iter().any(String::is_empty) {
+            return Ok(Vec::new());
+        }
+        Ok(files)
+    }
+}
