@@ -21,6 +21,7 @@ pub mod form;
 mod metrics;
 mod ops;
 mod pypi;
+mod ui;
 mod upload;
 
 use std::future::Future;
@@ -144,6 +145,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/metrics", get(ops::metrics))
         .merge(lane_routes)
+        .merge(ui::routes())
         .merge(upload_routes)
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(error::api_problems))
@@ -187,6 +189,7 @@ fn snapshot_path<B>(mut request: axum::http::Request<B>) -> axum::http::Request<
     let is_protocol = |s: &str| s == "pypi" || s == "cran";
     if lane.is_empty()
         || lane == "api"
+        || lane == "ui"
         || snapshot.is_empty()
         || is_protocol(snapshot)
         || !is_protocol(protocol)

@@ -33,7 +33,18 @@ pub async fn not_found(uri: Uri) -> ApiError {
 
 /// `GET /`: until there is a web interface, where things are: the public lanes' index URLs,
 /// the upload URLs, the API. Private lanes are not named.
-pub async fn home(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn home(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    // A browser goes to the web interface; curl and scripts get the text below.
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        return axum::response::Redirect::to("/ui/").into_response();
+    }
     use airlock_config::{Ecosystem, SourceKind};
     let config = state.app.config();
     let mut text = format!(
@@ -63,10 +74,11 @@ pub async fn home(State(state): State<AppState>) -> impl IntoResponse {
     }
     text.push_str(
         "\nA lane at an instant: /{lane}/{YYYY-MM-DD or RFC 3339 or snapshot name}/pypi/simple/\n\
+         Web interface: /ui/ (packages, set-up)\n\
          JSON API: /api/v1/ (lanes/{lane}/why, check, requests, exposure, audit, config)\n\
          Operations: /healthz, /metrics\n",
     );
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text)
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }
 
 /// A POST to a lane's index (twine or `uv publish` pointed at the install URL): the index is

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use airlock_config::{Ecosystem, LaneConfig, SourceKind};
+use airlock_config::{Ecosystem, LaneConfig, SourceConfig, SourceKind};
 use airlock_policy::Verdict;
 use airlock_store::ArtifactRow;
 use airlock_types::Timestamp;
@@ -77,6 +77,24 @@ impl Catalog {
         }))
     }
 
+    /// The names `source` holds: its uploads if hosted, the names it has learned if a proxy.
+    pub(crate) async fn names_in(
+        &self,
+        source: &SourceConfig,
+    ) -> Result<Vec<String>, ServiceError> {
+        Ok(match source.kind {
+            SourceKind::Hosted => self
+                .core
+                .db
+                .projects(&source.name)
+                .await?
+                .into_iter()
+                .map(|p| p.project)
+                .collect(),
+            SourceKind::Proxy => self.core.db.proxy_projects(&source.name).await?,
+        })
+    }
+
     /// [`lane_lookup`](Self::lane_lookup) of many names at once (a lock file): each source is
     /// asked for all the names still without an owner in a few queries.
     pub(crate) async fn lane_lookups(
@@ -85,6 +103,29 @@ impl Catalog {
         eco: Ecosystem,
         projects: &[&str],
         decider: &Decider,
+    ) -> Result<HashMap<String, Lookup>, ServiceError> {
+        self.lookups(lane, eco, projects, decider, true).await
+    }
+
+    /// [`lane_lookups`](Self::lane_lookups) from what is stored, asking no upstream (browsing
+    /// many names at once): a proxy offers the files it has listed.
+    pub(crate) async fn lane_lookups_known(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        projects: &[&str],
+        decider: &Decider,
+    ) -> Result<HashMap<String, Lookup>, ServiceError> {
+        self.lookups(lane, eco, projects, decider, false).await
+    }
+
+    async fn lookups(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        projects: &[&str],
+        decider: &Decider,
+        ask_upstreams: bool,
     ) -> Result<HashMap<String, Lookup>, ServiceError> {
         let at = decider.snapshot();
         let mut pending: Vec<&str> = projects.to_vec();
@@ -99,8 +140,7 @@ impl Catalog {
             }
             // A snapshot asks no upstream: every source offers what it had first seen by then.
             let candidates: Vec<&str> = match (source.kind, at) {
-                (SourceKind::Hosted, _) | (SourceKind::Proxy, Some(_)) => pending.clone(),
-                (SourceKind::Proxy, None) => {
+                (SourceKind::Proxy, None) if ask_upstreams => {
                     let mut candidates = Vec::new();
                     for (name, view) in self.proxies.proxy_views(source, &pending).await? {
                         let at = fresh.entry(name).or_default();
@@ -114,6 +154,7 @@ impl Catalog {
                     }
                     candidates
                 }
+                _ => pending.clone(),
             };
             if candidates.is_empty() {
                 continue;
@@ -139,7 +180,8 @@ impl Catalog {
                 // a snapshot has only the files of its instant.
                 let may_own_empty = source.kind == SourceKind::Proxy
                     && crate::ecosystems::rules(eco).proxy_index_key().is_none()
-                    && at.is_none();
+                    && at.is_none()
+                    && ask_upstreams;
                 if rows.is_empty() && !may_own_empty {
                     continue;
                 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use std::time::Instant;
 
-use airlock_config::{Ecosystem, LaneConfig, SourceKind};
+use airlock_config::{Ecosystem, LaneConfig};
 use airlock_pypi::simple::{self, FileEntry, Format, ProjectPage};
 use airlock_store::ArtifactRow;
 use bytes::Bytes;
@@ -198,17 +198,7 @@ impl Index {
         let decider = self.policies.decider_at(at).await?;
         let mut names = std::collections::BTreeSet::new();
         for source in &self.core.lane_sources(lane_cfg, Ecosystem::Pypi) {
-            let projects = match source.kind {
-                SourceKind::Hosted => self
-                    .core
-                    .db
-                    .projects(&source.name)
-                    .await?
-                    .into_iter()
-                    .map(|p| p.project)
-                    .collect(),
-                SourceKind::Proxy => self.core.db.proxy_projects(&source.name).await?,
-            };
+            let projects = self.catalog.names_in(source).await?;
             for project in projects {
                 if policy::may_admit_name(&decider, lane_cfg, Ecosystem::Pypi, &project) {
                     names.insert(project);

@@ -3,6 +3,7 @@
 
 mod advisories;
 mod audit;
+mod browse;
 mod cache;
 mod catalog;
 mod check;
@@ -23,6 +24,7 @@ mod proxy;
 mod publish;
 mod requests;
 mod rows;
+mod sessions;
 mod snapshot;
 mod spec;
 mod sweep;
@@ -41,6 +43,9 @@ use crate::core::Core;
 pub use advisories::{Advisories, ImportSummary};
 pub use airlock_policy::{Action, Verdict};
 pub use audit::{Audit, AuditVerdict};
+pub use browse::{
+    Browse, Decision, FileView, Found, Hit, LaneOffer, PackageView, Search, VersionView,
+};
 pub use check::{
     AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, Checks, LicenseOut, ManifestInput,
     Summary,
@@ -57,6 +62,7 @@ pub use promote::{PackageVersion, Promotion, Promotions};
 pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
 pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
+pub use sessions::{SESSION_LIFETIME, Session, Sessions};
 pub use snapshot::Snapshots;
 pub use spec::parse_package_spec;
 pub use sweep::{SweepReport, Sweeper};
@@ -86,7 +92,9 @@ pub struct Airlock {
     requests: Requests,
     promotions: Promotions,
     snapshots: Snapshots,
-    tokens: Tokens,
+    tokens: Arc<Tokens>,
+    sessions: Sessions,
+    browse: Browse,
     settings: ConfigAsCode,
     audit: Audit,
     sweeper: Arc<Sweeper>,
@@ -111,6 +119,7 @@ impl Airlock {
         let proxies = Arc::new(Proxies::new(core.clone())?);
         let catalog = Arc::new(Catalog::new(core.clone(), proxies.clone()));
         let checks = Arc::new(Checks::new(core.clone(), policies.clone(), catalog.clone()));
+        let tokens = Arc::new(Tokens::new(core.clone()));
         let settings = ConfigAsCode::new(core.clone(), proxies.clone());
         settings.reload().await?;
         Ok(Arc::new(Airlock {
@@ -129,9 +138,11 @@ impl Airlock {
                 catalog.clone(),
                 checks.clone(),
             ),
-            promotions: Promotions::new(core.clone(), policies.clone(), catalog),
+            promotions: Promotions::new(core.clone(), policies.clone(), catalog.clone()),
             snapshots: Snapshots::new(core.clone()),
-            tokens: Tokens::new(core.clone()),
+            sessions: Sessions::new(core.clone(), tokens.clone()),
+            browse: Browse::new(core.clone(), policies.clone(), catalog.clone()),
+            tokens,
             audit: Audit::new(core.clone()),
             sweeper: Arc::new(Sweeper::new(core.clone())),
             settings,
@@ -229,6 +240,16 @@ impl Airlock {
     /// API tokens.
     pub fn tokens(&self) -> &Tokens {
         &self.tokens
+    }
+
+    /// Browser sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Search and package pages.
+    pub fn browse(&self) -> &Browse {
+        &self.browse
     }
 
     /// Configuration as code.

@@ -2,6 +2,7 @@
 //! whole token. The secret is 256 random bits, so a fast hash is as safe as a slow one here (nothing
 //! to brute-force) and keeps authentication off the hot path's budget; comparison is constant-time.
 
+use airlock_store::TokenRow;
 use airlock_types::Timestamp;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -27,7 +28,7 @@ pub struct TokenInfo {
 
 const PREFIX: &str = "alk_";
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -64,7 +65,7 @@ impl Tokens {
         let id = hex::encode(id);
         let token = format!("{PREFIX}{id}_{}", hex::encode(secret));
         let mut tx = self.core.db.write().await?;
-        tx.insert_token(&airlock_store::TokenRow {
+        tx.insert_token(&TokenRow {
             id: id.clone(),
             name: name.to_string(),
             role,
@@ -83,6 +84,16 @@ impl Tokens {
 
     /// The principal a token stands for, or why it is refused.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, ServiceError> {
+        let row = self.verify(token).await?;
+        Ok(Principal {
+            name: row.name,
+            role: row.role,
+            lanes: row.lanes,
+        })
+    }
+
+    /// The stored token a presented one is, if it is valid and not revoked.
+    pub(crate) async fn verify(&self, token: &str) -> Result<TokenRow, ServiceError> {
         let refused = || ServiceError::Unauthorized("invalid or revoked token".into());
         let id = token
             .strip_prefix(PREFIX)
@@ -98,11 +109,17 @@ impl Tokens {
         if !matches || row.revoked_at.is_some() {
             return Err(refused());
         }
-        Ok(Principal {
-            name: row.name,
-            role: row.role,
-            lanes: row.lanes,
-        })
+        Ok(row)
+    }
+
+    /// Whether the token with this id is still in force.
+    pub(crate) async fn in_force(&self, id: &str) -> Result<bool, ServiceError> {
+        Ok(self
+            .core
+            .db
+            .token_by_id(id)
+            .await?
+            .is_some_and(|t| t.revoked_at.is_none()))
     }
 
     pub async fn list(&self) -> Result<Vec<TokenInfo>, ServiceError> {

@@ -38,6 +38,26 @@ pub struct TokenRow {
     pub lanes: Vec<String>,
 }
 
+/// A browser session of the web interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    /// The sha256 of the cookie's secret.
+    pub id_sha256: String,
+    /// Who the session acts as.
+    pub name: String,
+    pub role: Role,
+    /// The lanes the role applies to; empty: every lane.
+    pub lanes: Vec<String>,
+    /// The API token the session was opened with; its revocation ends the session.
+    pub token_id: Option<String>,
+    /// The anti-forgery token forms carry.
+    pub csrf: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Logged out.
+    pub ended_at: Option<Timestamp>,
+}
+
 /// One file of one source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArtifactRow {
@@ -238,6 +258,12 @@ macro_rules! request_columns {
     };
 }
 
+macro_rules! session_columns {
+    () => {
+        "id_sha256, name, role, lanes, token_id, csrf, created_at, expires_at, ended_at"
+    };
+}
+
 macro_rules! token_columns {
     () => {
         "id, name, role, secret_sha256, created_at, revoked_at, lanes"
@@ -289,6 +315,24 @@ fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, DbError> {
             .split_whitespace()
             .map(str::to_string)
             .collect(),
+    })
+}
+
+fn session_from_row(r: &sqlx::any::AnyRow) -> Result<SessionRow, DbError> {
+    Ok(SessionRow {
+        id_sha256: r.try_get(0)?,
+        name: r.try_get(1)?,
+        role: word(r, 2, "sessions.role")?,
+        lanes: r
+            .try_get::<String, _>(3)?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        token_id: r.try_get(4)?,
+        csrf: r.try_get(5)?,
+        created_at: time(r, 6)?,
+        expires_at: time(r, 7)?,
+        ended_at: opt_time(r, 8)?,
     })
 }
 
@@ -426,6 +470,20 @@ impl Db {
         let sql = concat!("SELECT ", token_columns!(), " FROM tokens WHERE id = $1");
         let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(token_from_row).transpose()
+    }
+
+    /// The session whose secret has this sha256, ended or not.
+    pub async fn session(&self, id_sha256: &str) -> Result<Option<SessionRow>, DbError> {
+        let sql = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id_sha256 = $1"
+        );
+        let row = sqlx::query(sql)
+            .bind(id_sha256)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(session_from_row).transpose()
     }
 
     pub async fn tokens(&self) -> Result<Vec<TokenRow>, DbError> {
@@ -958,6 +1016,39 @@ impl WriteTx {
                 }
             })?;
         Ok(())
+    }
+
+    pub async fn insert_session(&mut self, s: &SessionRow) -> Result<(), DbError> {
+        let sql = concat!(
+            "INSERT INTO sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        );
+        sqlx::query(sql)
+            .bind(&s.id_sha256)
+            .bind(&s.name)
+            .bind(s.role.as_str())
+            .bind(s.lanes.join(" "))
+            .bind(&s.token_id)
+            .bind(&s.csrf)
+            .bind(s.created_at.as_micros())
+            .bind(s.expires_at.as_micros())
+            .bind(s.ended_at.map(Timestamp::as_micros))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a session that has not ended; false if there was none.
+    pub async fn end_session(&mut self, id_sha256: &str, at: Timestamp) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET ended_at = $1 WHERE id_sha256 = $2 AND ended_at IS NULL",
+        )
+        .bind(at.as_micros())
+        .bind(id_sha256)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Revokes the active token of that name; false if there was none.

@@ -30,5 +30,6 @@ mod security_publish;
 mod security_storage;
 mod snapshots;
 mod tokens;
+mod ui;
 mod uploads;
 mod yank;

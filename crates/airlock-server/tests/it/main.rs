@@ -7,3 +7,4 @@ mod problems;
 mod proxy;
 mod requests;
 mod routing;
+mod ui;

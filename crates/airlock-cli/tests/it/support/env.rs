@@ -66,3 +66,18 @@ pub fn client_bin(tool: &str) -> PathBuf {
     );
     path
 }
+
+/// A Python with Playwright (`AIRLOCK_TEST_BROWSER_PYTHON`, from `scripts/test`).
+pub fn browser_python() -> PathBuf {
+    PathBuf::from(required("AIRLOCK_TEST_BROWSER_PYTHON"))
+}
+
+/// The Chromium the browser tests drive (`AIRLOCK_TEST_CHROMIUM`).
+pub fn chromium() -> PathBuf {
+    PathBuf::from(required("AIRLOCK_TEST_CHROMIUM"))
+}
+
+/// Where browser tests leave their screenshots (`AIRLOCK_TEST_SCREENSHOTS`).
+pub fn screenshots() -> PathBuf {
+    PathBuf::from(required("AIRLOCK_TEST_SCREENSHOTS"))
+}

@@ -29,10 +29,19 @@ pub fn wheel(name: &str, version: &str, requires: &[&str]) -> Dist {
 
 /// Like [`wheel`], with this module text (two wheels of one version that differ in bytes).
 pub fn wheel_with(name: &str, version: &str, requires: &[&str], module: &str) -> Dist {
+    wheel_built(name, version, requires, module, "test")
+}
+
+/// Like [`wheel`], with this `Summary`.
+pub fn wheel_summarised(name: &str, version: &str, summary: &str) -> Dist {
+    wheel_built(name, version, &[], "VALUE = 1\n", summary)
+}
+
+fn wheel_built(name: &str, version: &str, requires: &[&str], module: &str, summary: &str) -> Dist {
     let dist = dist_name(name);
     let info = format!("{dist}-{version}.dist-info");
     let mut metadata =
-        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test\n");
+        format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: {summary}\n");
     for r in requires {
         metadata.push_str(&format!("Requires-Dist: {r}\n"));
     }

@@ -1,0 +1,434 @@
+//! The web interface, in process: what a page shows, that what users wrote renders inert, the
+//! login and logout with their forgery guards, private lanes hidden from who may not read them.
+//! (The browser walks through the same pages in `airlock-cli`'s end-to-end tests.)
+
+use airlock_service::Role;
+use axum::http::{StatusCode, header};
+
+use crate::support::{TestApp, dists};
+
+/// The cookie pair (`name=value`) of a response's `Set-Cookie` for `name`, and its attributes.
+fn set_cookie(answer: &crate::support::Answer, name: &str) -> Option<(String, String)> {
+    answer
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let (pair, attributes) = v.split_once(';').unwrap_or((v, ""));
+            (pair.to_string(), attributes.to_string())
+        })
+}
+
+fn hidden(html: &str, field: &str) -> String {
+    let marker = format!("name=\"{field}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {field} in {html}"))
+        + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Logs in with `token` through the form; returns the session cookie pair.
+async fn log_in(app: &TestApp, token: &str) -> String {
+    let form = app.get("/ui/login?next=/ui/setup").send().await.ok();
+    let (nonce_cookie, _) = set_cookie(&form, "airlock_login").expect("a login nonce cookie");
+    let nonce = hidden(&form.text(), "nonce");
+    let body = format!("token={token}&nonce={nonce}&next=%2Fui%2Fsetup");
+    let answer = app
+        .post("/ui/login")
+        .header("cookie", &nonce_cookie)
+        .body("application/x-www-form-urlencoded", body)
+        .send()
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{answer:?}");
+    assert_eq!(answer.headers[header::LOCATION], "/ui/setup");
+    let (session, attributes) = set_cookie(&answer, "airlock_session").expect("a session cookie");
+    assert!(attributes.contains("HttpOnly"), "{attributes}");
+    assert!(attributes.contains("SameSite=Lax"), "{attributes}");
+    session
+}
+
+#[tokio::test]
+async fn search_finds_packages_by_prefix_and_typo_with_what_each_lane_offers() {
+    let app = TestApp::start().await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    for dist in [
+        dists::wheel("requests", "2.31.0", &[]),
+        dists::wheel("requests", "2.32.3", &[]),
+        dists::wheel("numpy", "2.1.0", &[]),
+        dists::r_source("jsonlite", "1.8.9", &[]),
+    ] {
+        app.publish(&publisher, dist.source, &dist).await;
+    }
+
+    let page = app.get("/ui/packages?q=req").send().await.ok().text();
+    assert!(
+        page.contains("href=\"/ui/packages/pypi/requests\""),
+        "{page}"
+    );
+    assert!(!page.contains("numpy"), "{page}");
+    // The latest version dev lists; prod (an allow list with nothing on it) offers none.
+    assert!(
+        page.contains("<span class=\"badge allow\">2.32.3</span>"),
+        "{page}"
+    );
+    assert!(page.contains("not offered"), "{page}");
+
+    let typo = app.get("/ui/packages?q=reqeusts").send().await.ok().text();
+    assert!(
+        typo.contains("/ui/packages/pypi/requests"),
+        "a transposition still finds it: {typo}"
+    );
+
+    let r_only = app
+        .get("/ui/packages?ecosystem=cran")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(r_only.contains("/ui/packages/cran/jsonlite"), "{r_only}");
+    assert!(!r_only.contains("/ui/packages/pypi/"), "{r_only}");
+}
+
+#[tokio::test]
+async fn the_package_page_shows_each_lanes_decision_with_its_reason_and_an_install_line() {
+    let app = TestApp::start().await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    app.publish(
+        &publisher,
+        "internal-pypi",
+        &dists::wheel("demo", "1.0.0", &[]),
+    )
+    .await;
+    let page = app.get("/ui/packages/pypi/demo").send().await.ok().text();
+    assert!(
+        page.contains("<span class=\"badge allow\">allow</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<span class=\"badge deny\">deny</span>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("is not on the allow list"),
+        "the reason, as why gives it: {page}"
+    );
+    assert!(
+        page.contains("pip install --index-url http://localhost/dev/pypi/simple/ demo==1.0.0"),
+        "{page}"
+    );
+    let missing = app.get("/ui/packages/pypi/nothing-here").send().await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.text().contains("nothing-here"), "{missing:?}");
+}
+
+#[tokio::test]
+async fn what_users_wrote_renders_inert() {
+    let app = TestApp::start().await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    let summary = "<script>alert(1)</script> \"quoted\" & <img src=x onerror=alert(2)>";
+    app.publish(
+        &publisher,
+        "internal-pypi",
+        &dists::wheel_summarised("hostile", "1.0", summary),
+    )
+    .await;
+    let who = airlock_service::Principal::local_admin();
+    app.service()
+        .publishing()
+        .set_yanked(
+            &who,
+            "internal-pypi",
+            "hostile",
+            "1.0",
+            Some("<b onmouseover=alert(3)>bad</b>"),
+        )
+        .await
+        .expect("yank");
+    let page = app.get("/ui/packages/pypi/hostile").send().await.ok();
+    let html = page.text();
+    assert!(
+        html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&#60;img src=x onerror=alert(2)&#62;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("onmouseover=alert(3)"),
+        "the yank reason is shown: {html}"
+    );
+    assert!(!html.contains("<b onmouseover"), "{html}");
+    assert!(!html.contains("<script>alert"), "{html}");
+    assert!(!html.contains("<img src=x"), "{html}");
+    // And even an injection that slipped through could not run: no inline script is allowed.
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // A query is shown back escaped too.
+    let search = app
+        .get("/ui/packages?q=%3Cscript%3Ealert(4)%3C%2Fscript%3E")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(!search.contains("<script>alert(4)"), "{search}");
+}
+
+#[tokio::test]
+async fn login_needs_the_forms_nonce_and_redirects_only_to_local_paths() {
+    let app = TestApp::start().await;
+    let token = app.token("alice", Role::Reader, &[]).await;
+    // A form posted from elsewhere (no nonce cookie) is refused.
+    let forged = app
+        .post("/ui/login")
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("token={token}&nonce=guess&next=%2Fui%2F"),
+        )
+        .send()
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+    assert!(set_cookie(&forged, "airlock_session").is_none());
+
+    let session = log_in(&app, &token).await;
+    let page = app
+        .get("/ui/")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        page.contains("alice"),
+        "the layout names who is logged in: {page}"
+    );
+
+    // After login, only a local path: `//evil.example` is a host, not a path.
+    let form = app.get("/ui/login").send().await.ok();
+    let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
+    let nonce = hidden(&form.text(), "nonce");
+    let answer = app
+        .post("/ui/login")
+        .header("cookie", &nonce_cookie)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("token={token}&nonce={nonce}&next=%2F%2Fevil.example%2F"),
+        )
+        .send()
+        .await;
+    assert_eq!(answer.headers[header::LOCATION], "/ui/");
+
+    // A wrong token says so, and opens nothing.
+    let form = app.get("/ui/login").send().await.ok();
+    let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
+    let nonce = hidden(&form.text(), "nonce");
+    let wrong = app
+        .post("/ui/login")
+        .header("cookie", &nonce_cookie)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("token=alk_0000000000000000_00&nonce={nonce}"),
+        )
+        .send()
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().contains("not valid"), "{wrong:?}");
+    assert!(set_cookie(&wrong, "airlock_session").is_none());
+}
+
+#[tokio::test]
+async fn logout_needs_the_sessions_csrf_token_and_a_revoked_token_ends_its_sessions() {
+    let app = TestApp::start().await;
+    let token = app.token("bob", Role::Approver, &[]).await;
+    let session = log_in(&app, &token).await;
+    let page = app
+        .get("/ui/")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    let csrf = hidden(&page, "csrf");
+
+    let forged = app
+        .post("/ui/logout")
+        .header("cookie", &session)
+        .body("application/x-www-form-urlencoded", "csrf=forged")
+        .send()
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
+    let still = app
+        .get("/ui/")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(still.contains("bob"), "a forged logout changes nothing");
+
+    let out = app
+        .post("/ui/logout")
+        .header("cookie", &session)
+        .body("application/x-www-form-urlencoded", format!("csrf={csrf}"))
+        .send()
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER, "{out:?}");
+    let after = app
+        .get("/ui/")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        !after.contains("bob") && after.contains("Log in"),
+        "{after}"
+    );
+
+    // Revoking the token ends a session opened with it.
+    let session = log_in(&app, &token).await;
+    app.service()
+        .tokens()
+        .revoke(&airlock_service::Principal::local_admin(), "bob")
+        .await
+        .unwrap();
+    let after = app
+        .get("/ui/")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(!after.contains("bob"), "{after}");
+
+    let audit = app
+        .service()
+        .audit()
+        .entries(&airlock_service::Principal::local_admin(), 0)
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert!(actions.contains(&"session.login"), "{actions:?}");
+    assert!(actions.contains(&"session.logout"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_private_lane_shows_only_to_who_may_read_it() {
+    let app = TestApp::builder()
+        .lane("dev", "open", &["internal-pypi"], "")
+        .lane("secret", "open", &["internal-pypi"], "private = true")
+        .start()
+        .await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    app.publish(
+        &publisher,
+        "internal-pypi",
+        &dists::wheel("demo", "1.0", &[]),
+    )
+    .await;
+    let anonymous = app.get("/ui/packages/pypi/demo").send().await.ok().text();
+    assert!(!anonymous.contains("secret"), "{anonymous}");
+    let setup = app.get("/ui/setup?lane=secret").send().await.ok().text();
+    assert!(!setup.contains("/secret/"), "{setup}");
+
+    let reader = app.token("carol", Role::Reader, &["secret"]).await;
+    let session = log_in(&app, &reader).await;
+    let seen = app
+        .get("/ui/packages/pypi/demo")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(seen.contains("<th scope=\"col\">secret</th>"), "{seen}");
+    let setup = app
+        .get("/ui/setup?lane=secret&client=pip")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        setup.contains("__token__:${AIRLOCK_TOKEN}@localhost/secret/pypi/simple/"),
+        "{setup}"
+    );
+    assert!(setup.contains("is private"), "{setup}");
+    // R prints repository URLs: its token goes in a header, never in the URL.
+    let r = app
+        .get("/ui/setup?lane=secret&client=r")
+        .header("cookie", &session)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        r.contains("headers = c(Authorization = paste(&#34;Bearer&#34;"),
+        "{r}"
+    );
+    assert!(!r.contains("__token__"), "{r}");
+}
+
+#[tokio::test]
+async fn setup_gives_a_frozen_url_for_a_date_and_refuses_what_is_not_one() {
+    let app = TestApp::start().await;
+    let uv = app
+        .get("/ui/setup?lane=dev&client=uv&date=2026-01-31")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        uv.contains("url = &#34;http://localhost/dev/2026-01-31/pypi/simple/&#34;"),
+        "{uv}"
+    );
+    let r = app
+        .get("/ui/setup?lane=dev&client=r")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(r.contains("http://localhost/dev/cran"), "{r}");
+    let bad = app.get("/ui/setup?lane=dev&date=yesterday").send().await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("is not a date"), "{bad:?}");
+}
+
+#[tokio::test]
+async fn assets_are_embedded_under_their_hash_and_kept_for_ever() {
+    let app = TestApp::start().await;
+    let page = app.get("/ui/").send().await.ok().text();
+    let css = page
+        .split("href=\"")
+        .find_map(|s| s.split('"').next().filter(|h| h.ends_with(".css")))
+        .expect("a stylesheet link")
+        .to_string();
+    let answer = app.get(&css).send().await.ok();
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE],
+        "text/css; charset=utf-8"
+    );
+    assert!(
+        answer.headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    assert!(answer.text().contains(":root"));
+    let stale = app.get("/ui/assets/app.0000000000000000.css").send().await;
+    assert_eq!(stale.status, StatusCode::NOT_FOUND);
+    // Nothing on any page comes from elsewhere.
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+}

@@ -1,0 +1,137 @@
+//! Browser sessions of the web interface. Logging in with an API token opens a session: the
+//! browser keeps a random 256-bit secret in a cookie, the database only its sha256 (as for
+//! tokens, a fast hash is enough for a secret nobody can guess). A session acts as its token
+//! did, ends at logout, after [`SESSION_LIFETIME`], or when that token is revoked, and carries an
+//! anti-forgery token every form that changes something must send back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_store::SessionRow;
+use airlock_types::Timestamp;
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+
+use crate::core::{Core, audit_entry};
+use crate::error::ServiceError;
+use crate::principal::Principal;
+use crate::tokens::{Tokens, token_hash};
+
+/// How long a session lasts from login.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// An open session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub principal: Principal,
+    /// The anti-forgery token of the session's forms.
+    pub csrf: String,
+    pub expires_at: Timestamp,
+}
+
+impl Session {
+    /// Whether a form's anti-forgery token is this session's (compared in constant time).
+    pub fn accepts(&self, csrf: &str) -> bool {
+        !csrf.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(csrf.as_bytes()))
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Opening, reading and ending sessions.
+pub struct Sessions {
+    core: Arc<Core>,
+    tokens: Arc<Tokens>,
+}
+
+impl Sessions {
+    pub(crate) fn new(core: Arc<Core>, tokens: Arc<Tokens>) -> Sessions {
+        Sessions { core, tokens }
+    }
+
+    /// Opens a session for the holder of `token` (audited): the cookie's secret and the session.
+    pub async fn login_with_token(&self, token: &str) -> Result<(String, Session), ServiceError> {
+        let row = self.tokens.verify(token.trim()).await?;
+        let secret = random_hex(32);
+        let now = Timestamp::now();
+        let expires_at = now + SESSION_LIFETIME.as_micros() as i64;
+        let session = SessionRow {
+            id_sha256: token_hash(&secret),
+            name: row.name.clone(),
+            role: row.role,
+            lanes: row.lanes.clone(),
+            token_id: Some(row.id.clone()),
+            csrf: random_hex(16),
+            created_at: now,
+            expires_at,
+            ended_at: None,
+        };
+        let mut tx = self.core.db.write().await?;
+        tx.insert_session(&session).await?;
+        let details = serde_json::json!({ "with": "token", "token_id": row.id });
+        self.core
+            .commit(
+                tx,
+                audit_entry(&row.name, "session.login", &row.name, details),
+            )
+            .await?;
+        Ok((secret, open(session)))
+    }
+
+    /// The session of a cookie's secret, if it is open: not ended, not expired, its token not
+    /// revoked.
+    pub async fn session(&self, secret: &str) -> Result<Option<Session>, ServiceError> {
+        if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let Some(row) = self.core.db.session(&token_hash(secret)).await? else {
+            return Ok(None);
+        };
+        if row.ended_at.is_some() || row.expires_at <= Timestamp::now() {
+            return Ok(None);
+        }
+        if let Some(id) = &row.token_id
+            && !self.tokens.in_force(id).await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(open(row)))
+    }
+
+    /// Ends the session of a cookie's secret (audited); nothing happens for one not open.
+    pub async fn logout(&self, secret: &str) -> Result<(), ServiceError> {
+        let Some(session) = self.session(secret).await? else {
+            return Ok(());
+        };
+        let mut tx = self.core.db.write().await?;
+        if tx
+            .end_session(&token_hash(secret), Timestamp::now())
+            .await?
+        {
+            let name = &session.principal.name;
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(name, "session.logout", name, serde_json::json!({})),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn open(row: SessionRow) -> Session {
+    Session {
+        principal: Principal {
+            name: row.name,
+            role: row.role,
+            lanes: row.lanes,
+        },
+        csrf: row.csrf,
+        expires_at: row.expires_at,
+    }
+}
