@@ -11,9 +11,11 @@ use std::fmt;
 pub use airlock_policy::{GlobalRules, LanePolicy, Mode as LaneMode};
 use serde::{Deserialize, Serialize};
 
+mod auth;
 mod duration;
 mod managed;
 mod size;
+pub use auth::{AuthConfig, GroupRole, OidcConfig};
 pub use duration::{Span, SpanError};
 pub use managed::{MANAGED_KEYS, managed_diff};
 pub use size::{ByteSize, SizeError};
@@ -71,6 +73,9 @@ pub struct Config {
     /// Block rules for every lane: `block = [{ package = "pypi:evil", reason = "..." }]`.
     #[serde(default, skip_serializing_if = "airlock_policy::Rules::is_empty")]
     pub block: airlock_policy::Rules<airlock_policy::BlockRule>,
+    /// Logging in to the web interface besides API tokens: `[auth.oidc]`.
+    #[serde(default, skip_serializing_if = "AuthConfig::is_empty")]
+    pub auth: AuthConfig,
 }
 
 /// Who may have a manifest checked against a lane by the server.
@@ -328,6 +333,11 @@ impl Config {
                 .validate()
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
+        if let Some(oidc) = &self.auth.oidc
+            && let Some(problem) = oidc.problem(|l| self.lane(l).is_some())
+        {
+            return invalid(problem);
+        }
         if self.max_upload_size.0 == 0 {
             return invalid("max_upload_size must be above zero".into());
         }
@@ -552,9 +562,10 @@ impl Loaded {
                 .unwrap_or_else(|| "default".into())
         };
         // Scalars first, then the arrays of tables, as TOML requires.
-        let (scalars, tables): (Vec<_>, Vec<_>) = value.iter().partition(
-            |(_, v)| !matches!(v, toml::Value::Array(a) if a.iter().all(toml::Value::is_table)),
-        );
+        let (scalars, tables): (Vec<_>, Vec<_>) = value.iter().partition(|(_, v)| {
+            !matches!(v, toml::Value::Table(_))
+                && !matches!(v, toml::Value::Array(a) if a.iter().all(toml::Value::is_table))
+        });
         for (k, v) in scalars {
             let mut one = toml::Table::new();
             one.insert(k.clone(), v.clone());
@@ -578,6 +589,40 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn an_oidc_section_loads_and_renders_back_as_the_same_configuration() {
+        let file = r#"
+[auth.oidc]
+issuer = "https://idp.example/realms/x"
+client_id = "airlock"
+client_secret_env = "AIRLOCK_OIDC_SECRET"
+
+[[auth.oidc.role]]
+group = "it"
+role = "approver"
+lanes = ["prod"]
+"#;
+        let loaded = load(Some(("airlock.toml", file)), env(&[]), &Flags::default()).unwrap();
+        let oidc = loaded.config.auth.oidc.clone().unwrap();
+        assert_eq!(oidc.groups_claim, "groups");
+        assert_eq!(oidc.roles[0].role, airlock_types::Role::Approver);
+        let shown = loaded.render().unwrap();
+        let again = load(Some(("shown", &shown)), env(&[]), &Flags::default()).unwrap();
+        assert_eq!(again.config, loaded.config, "{shown}");
+        let unknown_lane = file.replace("[\"prod\"]", "[\"staging\"]");
+        let refused = load(
+            Some(("airlock.toml", &unknown_lane)),
+            env(&[]),
+            &Flags::default(),
+        );
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("unknown lane \"staging\"")
+        );
     }
 
     #[test]

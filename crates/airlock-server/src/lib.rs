@@ -145,7 +145,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/metrics", get(ops::metrics))
         .merge(lane_routes)
-        .merge(ui::routes())
+        .merge(ui::routes(manifest_body_limit))
         .merge(upload_routes)
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(error::api_problems))

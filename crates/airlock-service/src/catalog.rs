@@ -77,22 +77,24 @@ impl Catalog {
         }))
     }
 
-    /// The names `source` holds: its uploads if hosted, the names it has learned if a proxy.
+    /// The names `source` holds: its files' projects, and for a proxy with a page per project
+    /// (PyPI) also the names it has learned of, files or not.
     pub(crate) async fn names_in(
         &self,
         source: &SourceConfig,
     ) -> Result<Vec<String>, ServiceError> {
-        Ok(match source.kind {
-            SourceKind::Hosted => self
-                .core
-                .db
-                .projects(&source.name)
-                .await?
-                .into_iter()
-                .map(|p| p.project)
-                .collect(),
-            SourceKind::Proxy => self.core.db.proxy_projects(&source.name).await?,
-        })
+        let page_per_project = rules(source.ecosystem).proxy_index_key().is_none();
+        if source.kind == SourceKind::Proxy && page_per_project {
+            return Ok(self.core.db.proxy_projects(&source.name).await?);
+        }
+        Ok(self
+            .core
+            .db
+            .projects(&source.name)
+            .await?
+            .into_iter()
+            .map(|p| p.project)
+            .collect())
     }
 
     /// [`lane_lookup`](Self::lane_lookup) of many names at once (a lock file): each source is

@@ -27,6 +27,7 @@ mod rows;
 mod sessions;
 mod snapshot;
 mod spec;
+mod sso;
 mod sweep;
 mod time_fmt;
 mod tokens;
@@ -64,7 +65,8 @@ pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
 pub use sessions::{SESSION_LIFETIME, Session, Sessions};
 pub use snapshot::Snapshots;
-pub use spec::parse_package_spec;
+pub use spec::{packages_manifest, parse_package_spec};
+pub use sso::{Pending, SingleSignOn};
 pub use sweep::{SweepReport, Sweeper};
 pub use time_fmt::{Timestamp, format_rfc3339, parse_instant, parse_rfc3339};
 pub use tokens::{TokenInfo, Tokens};
@@ -93,7 +95,8 @@ pub struct Airlock {
     promotions: Promotions,
     snapshots: Snapshots,
     tokens: Arc<Tokens>,
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
+    sso: SingleSignOn,
     browse: Browse,
     settings: ConfigAsCode,
     audit: Audit,
@@ -120,6 +123,7 @@ impl Airlock {
         let catalog = Arc::new(Catalog::new(core.clone(), proxies.clone()));
         let checks = Arc::new(Checks::new(core.clone(), policies.clone(), catalog.clone()));
         let tokens = Arc::new(Tokens::new(core.clone()));
+        let sessions = Arc::new(Sessions::new(core.clone(), tokens.clone()));
         let settings = ConfigAsCode::new(core.clone(), proxies.clone());
         settings.reload().await?;
         Ok(Arc::new(Airlock {
@@ -140,7 +144,8 @@ impl Airlock {
             ),
             promotions: Promotions::new(core.clone(), policies.clone(), catalog.clone()),
             snapshots: Snapshots::new(core.clone()),
-            sessions: Sessions::new(core.clone(), tokens.clone()),
+            sso: SingleSignOn::new(core.clone(), sessions.clone())?,
+            sessions,
             browse: Browse::new(core.clone(), policies.clone(), catalog.clone()),
             tokens,
             audit: Audit::new(core.clone()),
@@ -245,6 +250,11 @@ impl Airlock {
     /// Browser sessions.
     pub fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    /// Single sign-on, when configured.
+    pub fn sso(&self) -> &SingleSignOn {
+        &self.sso
     }
 
     /// Search and package pages.

@@ -21,7 +21,7 @@ use crate::lanes::LaneRead;
 use crate::policy::Policies;
 use crate::principal::{Principal, Role};
 use crate::publish::{MAX_REASON_LEN, check_text};
-use crate::spec::parse_package_spec;
+use crate::spec::packages_manifest;
 use crate::time_fmt::format_rfc3339;
 
 /// What a request is made from.
@@ -131,20 +131,7 @@ impl Requests {
         check_text("the reason", reason, MAX_REASON_LEN)?;
         let (file, mut manifest) = match input {
             RequestInput::Manifest(m) => self.checks.read_manifest(m).await?,
-            RequestInput::Packages(specs) => {
-                let entries = specs
-                    .iter()
-                    .map(|s| parse_package_spec(s))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let manifest = Manifest {
-                    kind: Kind::RequirementsTxt,
-                    entries,
-                    not_covered: Vec::new(),
-                    indexes: Vec::new(),
-                    requires: None,
-                };
-                ("packages".to_string(), manifest)
-            }
+            RequestInput::Packages(specs) => ("packages".to_string(), packages_manifest(specs)?),
         };
         // The project's own code (local paths) is not for a lane to admit.
         manifest

@@ -36,7 +36,7 @@ impl Session {
     }
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
@@ -56,15 +56,32 @@ impl Sessions {
     /// Opens a session for the holder of `token` (audited): the cookie's secret and the session.
     pub async fn login_with_token(&self, token: &str) -> Result<(String, Session), ServiceError> {
         let row = self.tokens.verify(token.trim()).await?;
+        let who = Principal {
+            name: row.name,
+            role: row.role,
+            lanes: row.lanes,
+        };
+        let details = serde_json::json!({ "with": "token", "token_id": row.id });
+        self.open(who, Some(row.id), details).await
+    }
+
+    /// Opens a session acting as `who` (audited with `details`, how they proved it); with
+    /// `token_id`, the session ends when that token is revoked.
+    pub(crate) async fn open(
+        &self,
+        who: Principal,
+        token_id: Option<String>,
+        details: serde_json::Value,
+    ) -> Result<(String, Session), ServiceError> {
         let secret = random_hex(32);
         let now = Timestamp::now();
         let expires_at = now + SESSION_LIFETIME.as_micros() as i64;
         let session = SessionRow {
             id_sha256: token_hash(&secret),
-            name: row.name.clone(),
-            role: row.role,
-            lanes: row.lanes.clone(),
-            token_id: Some(row.id.clone()),
+            name: who.name.clone(),
+            role: who.role,
+            lanes: who.lanes.clone(),
+            token_id,
             csrf: random_hex(16),
             created_at: now,
             expires_at,
@@ -72,11 +89,10 @@ impl Sessions {
         };
         let mut tx = self.core.db.write().await?;
         tx.insert_session(&session).await?;
-        let details = serde_json::json!({ "with": "token", "token_id": row.id });
         self.core
             .commit(
                 tx,
-                audit_entry(&row.name, "session.login", &row.name, details),
+                audit_entry(&who.name, "session.login", &who.name, details),
             )
             .await?;
         Ok((secret, open(session)))

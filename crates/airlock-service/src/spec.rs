@@ -33,3 +33,19 @@ pub(crate) fn pinned_entry(eco: &str, name: &str, version: &str) -> Result<Entry
     entry.version = Some(version.to_string());
     Ok(entry)
 }
+
+/// A manifest of package specs (`pypi:name==version`, `cran:name==version`; a bare
+/// `name==version` is Python), as a request or a check of a list of packages reads them.
+pub fn packages_manifest(specs: &[String]) -> Result<airlock_manifest::Manifest, ServiceError> {
+    let entries = specs
+        .iter()
+        .map(|s| parse_package_spec(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(airlock_manifest::Manifest {
+        kind: airlock_manifest::Kind::RequirementsTxt,
+        entries,
+        not_covered: Vec::new(),
+        indexes: Vec::new(),
+        requires: None,
+    })
+}

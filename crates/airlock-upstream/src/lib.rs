@@ -16,6 +16,10 @@ use reqwest::header::{
 };
 use url::Url;
 
+mod identity;
+
+pub use identity::IdentityClient;
+
 /// A credential: its `Debug` and `Display` print `***`, so that no log or message can show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

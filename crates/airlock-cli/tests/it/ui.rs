@@ -1,5 +1,6 @@
 //! The web interface in a real browser: Debian's Chromium driven by Playwright for Python
-//! (`ui/walk.py`), against the real server.
+//! (`ui/walk.py`, `ui/request_flow.py`; `ui/browser.py` has what they share), against the real
+//! server.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -7,15 +8,26 @@ use std::process::Command;
 use crate::support::cmd::run;
 use crate::support::demo::twine_upload_demo;
 use crate::support::env;
-use crate::support::server::TestServer;
+use crate::support::index::Index;
+use crate::support::python::TargetEnv;
+use crate::support::server::{ServerConfig, TestServer};
 
 #[test]
 fn a_data_scientist_finds_a_package_reads_why_sets_up_uv_and_logs_in_in_a_real_browser() {
-    let server = TestServer::start();
+    walk(TestServer::start(), "walk");
+}
+
+#[test]
+fn the_browser_walk_works_on_postgresql() {
+    walk(TestServer::builder().postgres().start(), "walk-postgres");
+}
+
+/// Runs `ui/walk.py` against `server`, screenshots into `name`.
+fn walk(server: TestServer, name: &str) {
     twine_upload_demo(&server);
     let token = server.token("dana", "reader");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/walk.py");
-    let screenshots = env::screenshots().join("walk");
+    let screenshots = env::screenshots().join(name);
     run(Command::new(env::browser_python())
         .arg(script)
         .arg(server.url(""))
@@ -30,4 +42,138 @@ fn a_data_scientist_finds_a_package_reads_why_sets_up_uv_and_logs_in_in_a_real_b
             assert!(shot.exists(), "no screenshot {}", shot.display());
         }
     }
+}
+
+#[test]
+fn a_request_made_and_partly_approved_in_the_browser_admits_exactly_what_was_approved() {
+    let server = TestServer::start();
+    twine_upload_demo(&server);
+    let scientist = server.token("dana", "reader");
+    let approver = server.token("alex", "approver");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/request_flow.py");
+    let done = run(Command::new(env::browser_python())
+        .arg(script)
+        .arg(server.url(""))
+        .arg(&scientist)
+        .arg(&approver)
+        .arg("pypi:airlock-demo-dep==1.0")
+        .arg(env::chromium())
+        .arg(env::screenshots().join("requests")))
+    .success();
+    let id = done.stdout.trim();
+    assert!(
+        id.parse::<i64>().is_ok(),
+        "the flow prints the request id: {done}"
+    );
+    // prod admits the approved package, and only that.
+    let prod = Index::new(&server, "prod").simple_url();
+    let target = TargetEnv::new();
+    target
+        .pip_install(&prod, &["--no-deps", "airlock-demo-dep==1.0"])
+        .success();
+    assert_eq!(
+        target.version_of("airlock-demo-dep").as_deref(),
+        Some("1.0")
+    );
+    target
+        .pip_install(&prod, &["--no-deps", "airlock-demo-app==1.0"])
+        .failure();
+    assert_eq!(target.version_of("airlock-demo-app"), None);
+}
+
+/// The OpenID provider of the tests (`ui/oidc_provider.mjs` under node), stopped when dropped.
+struct Provider {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Provider {
+    /// Starts the provider on `port`, accepting `redirect` for client `airlock` with `secret`.
+    fn start(port: u16, redirect: &str, secret: &str) -> Provider {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("provider dir");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/oidc_provider.mjs");
+        std::fs::copy(&script, dir.path().join("provider.mjs")).expect("copy the provider");
+        std::os::unix::fs::symlink(env::node_modules(), dir.path().join("node_modules"))
+            .expect("link node_modules");
+        let mut child = Command::new("node")
+            .arg(dir.path().join("provider.mjs"))
+            .arg(port.to_string())
+            .arg(redirect)
+            .arg(secret)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start node");
+        let stdout = child.stdout.take().expect("provider stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(
+            first.starts_with("issuer "),
+            "the provider did not start: {first:?}"
+        );
+        // Keep reading what it prints: a closed pipe would end it at its next notice.
+        std::thread::spawn(move || lines.for_each(drop));
+        Provider { child, _dir: dir }
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn single_sign_on_logs_a_mapped_user_in_with_the_role_of_their_group_and_turns_others_away() {
+    let port = free_port();
+    let secret = "oidc-client-secret-for-tests";
+    let config = format!(
+        r#"
+[auth.oidc]
+issuer = "http://127.0.0.1:{port}"
+client_id = "airlock"
+client_secret_env = "AIRLOCK_TEST_OIDC_SECRET"
+scopes = ["profile", "groups"]
+
+[[auth.oidc.role]]
+group = "data-science"
+role = "reader"
+
+[[auth.oidc.role]]
+group = "it-approvers"
+role = "approver"
+lanes = ["prod"]
+"#
+    );
+    let server = TestServer::builder()
+        .config(ServerConfig::from_toml(config))
+        .env("AIRLOCK_TEST_OIDC_SECRET", secret)
+        .start();
+    let _provider = Provider::start(port, &server.url("/ui/login/oidc/callback"), secret);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/sso_flow.py");
+    run(Command::new(env::browser_python())
+        .arg(script)
+        .arg(server.url(""))
+        .arg(env::chromium())
+        .arg(env::screenshots().join("sso")))
+    .success();
+    // alice is in the audit log by her identity, with how she proved it.
+    let logins = server
+        .database()
+        .query("SELECT actor, details FROM audit_log WHERE action = 'session.login' ORDER BY seq");
+    assert_eq!(logins.len(), 1, "only alice got in: {logins:?}");
+    assert_eq!(logins[0]["actor"], "alice");
+    let details = logins[0]["details"].as_str().unwrap_or_default();
+    assert!(details.contains("\"with\":\"oidc\""), "{details}");
+    assert!(details.contains("\"role\":\"approver\""), "{details}");
 }

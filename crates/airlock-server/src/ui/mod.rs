@@ -5,8 +5,12 @@
 //! sent with a Content-Security-Policy that allows nothing from elsewhere and no inline script.
 
 mod assets;
+mod audit;
+mod requests;
+mod security;
 mod session;
 mod setup;
+mod sso;
 
 use airlock_config::Ecosystem;
 use airlock_service::{Principal, Search, ServiceError};
@@ -24,15 +28,20 @@ use session::Viewer;
 /// Hits per page of a search.
 const PAGE_SIZE: usize = 25;
 
-/// The interface's routes.
-pub(crate) fn routes() -> Router<AppState> {
+/// The interface's routes; `manifest_body_limit` bounds a request form.
+pub(crate) fn routes(manifest_body_limit: usize) -> Router<AppState> {
     Router::new()
+        .merge(requests::routes(manifest_body_limit))
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(search))
         .route("/ui/packages", get(search))
         .route("/ui/packages/{ecosystem}/{name}", get(package))
         .route("/ui/setup", get(setup::page))
+        .route("/ui/security", get(security::page))
+        .route("/ui/audit", get(audit::page))
         .route("/ui/login", get(login_form).post(login))
+        .route("/ui/login/oidc", get(sso::begin))
+        .route("/ui/login/oidc/callback", get(sso::callback))
         .route("/ui/logout", post(logout))
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::map_response(secure_headers))
@@ -149,6 +158,14 @@ fn error_page(chrome: Chrome, e: ServiceError) -> Response {
     )
 }
 
+/// The answer to a form that did not carry the session's anti-forgery token.
+fn forged(chrome: Chrome) -> Response {
+    error_page(
+        chrome,
+        ServiceError::Forbidden("the form did not come from this site".into()),
+    )
+}
+
 fn ecosystem_of(text: &str) -> Option<Ecosystem> {
     match text {
         "pypi" => Some(Ecosystem::Pypi),
@@ -172,6 +189,50 @@ fn url_path_segment(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Where a page of a long table starts, and the links to the pages around it.
+pub struct Pager {
+    pub offset: usize,
+    /// 1-based number of the first row shown.
+    pub first: usize,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// Page `page` (1-based; the first when `None`) of `total` rows, `size` a page, at `path`
+    /// with the query `params` kept in the links.
+    pub fn new(
+        path: &str,
+        params: &[(&str, &str)],
+        page: Option<usize>,
+        total: usize,
+        size: usize,
+    ) -> Pager {
+        let last_page = total.div_ceil(size).max(1);
+        let page = page.unwrap_or(1).clamp(1, last_page);
+        let link = |page: usize| {
+            let page = page.to_string();
+            let mut pairs: Vec<(&str, &str)> = params
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .copied()
+                .collect();
+            pairs.push(("page", &page));
+            format!(
+                "{path}?{}",
+                serde_urlencoded::to_string(&pairs).unwrap_or_default()
+            )
+        };
+        let offset = (page - 1) * size;
+        Pager {
+            offset,
+            first: if total == 0 { 0 } else { offset + 1 },
+            previous: (page > 1).then(|| link(page - 1)),
+            next: (page < last_page).then(|| link(page + 1)),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -262,16 +323,17 @@ async fn search(
             lanes: h.lanes.into_iter().map(|o| o.latest).collect(),
         })
         .collect::<Vec<_>>();
-    let link = |page: usize| {
-        let q = serde_urlencoded::to_string([
+    let pager = Pager::new(
+        "/ui/packages",
+        &[
             ("q", params.q.as_str()),
             ("ecosystem", params.ecosystem.as_str()),
             ("lane", lane.as_deref().unwrap_or("")),
-            ("page", &page.to_string()),
-        ])
-        .unwrap_or_default();
-        format!("/ui/packages?{q}")
-    };
+        ],
+        Some(page),
+        found.total,
+        PAGE_SIZE,
+    );
     let first = query.offset + 1;
     let last = query.offset + hits.len();
     html(
@@ -286,8 +348,8 @@ async fn search(
             total: found.total,
             first,
             last,
-            previous: (page > 1).then(|| link(page - 1)),
-            next: (last < found.total).then(|| link(page + 1)),
+            previous: pager.previous,
+            next: pager.next,
             hits,
         },
     )
@@ -474,6 +536,8 @@ struct LoginPage {
     nonce: String,
     next: String,
     error: Option<String>,
+    /// The single sign-on button's label, when it is configured.
+    sso: Option<String>,
 }
 
 /// Where to go after logging in: a local path only (no open redirect).
@@ -493,7 +557,13 @@ fn random_nonce() -> String {
     hex::encode(bytes)
 }
 
-fn login_page(chrome: Chrome, next: &str, error: Option<String>, status: StatusCode) -> Response {
+fn login_page(
+    chrome: Chrome,
+    next: &str,
+    error: Option<String>,
+    status: StatusCode,
+    sso: Option<String>,
+) -> Response {
     let nonce = random_nonce();
     let mut response = html(
         status,
@@ -502,6 +572,7 @@ fn login_page(chrome: Chrome, next: &str, error: Option<String>, status: StatusC
             nonce: nonce.clone(),
             next: local_path(next),
             error,
+            sso,
         },
     );
     response.headers_mut().append(
@@ -517,7 +588,12 @@ struct NextParam {
     next: String,
 }
 
-async fn login_form(viewer: Viewer, uri: Uri, RawQuery(q): RawQuery) -> Response {
+async fn login_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    uri: Uri,
+    RawQuery(q): RawQuery,
+) -> Response {
     let next: NextParam =
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).unwrap_or_default();
     login_page(
@@ -525,6 +601,7 @@ async fn login_form(viewer: Viewer, uri: Uri, RawQuery(q): RawQuery) -> Response
         &next.next,
         None,
         StatusCode::OK,
+        state.app.sso().label(),
     )
 }
 
@@ -552,6 +629,7 @@ async fn login(
             &form.next,
             Some("The login form expired or did not come from this site; try again.".into()),
             StatusCode::FORBIDDEN,
+            state.app.sso().label(),
         );
     }
     match state.app.sessions().login_with_token(&form.token).await {
@@ -570,6 +648,7 @@ async fn login(
             &form.next,
             Some("That token is not valid, or has been revoked.".into()),
             StatusCode::UNAUTHORIZED,
+            state.app.sso().label(),
         ),
         Err(e) => error_page(chrome, e),
     }
@@ -593,10 +672,7 @@ async fn logout(
         return Redirect::to("/ui/").into_response();
     };
     if !session.accepts(&form.csrf) {
-        return error_page(
-            chrome,
-            ServiceError::Forbidden("the form did not come from this site".into()),
-        );
+        return forged(chrome);
     }
     let secret = session::cookie(&headers, session::SESSION_COOKIE).unwrap_or_default();
     if let Err(e) = state.app.sessions().logout(&secret).await {

@@ -54,6 +54,26 @@ async fn log_in(app: &TestApp, token: &str) -> String {
     session
 }
 
+/// The default app with these distributions published.
+async fn app_with(published: &[crate::support::Dist]) -> TestApp {
+    let app = TestApp::start().await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    for dist in published {
+        app.publish(&publisher, dist.source, dist).await;
+    }
+    app
+}
+
+/// The page at `path` as the session with cookie `session` sees it (a 200).
+async fn page_as(app: &TestApp, path: &str, session: &str) -> String {
+    app.get(path)
+        .header("cookie", session)
+        .send()
+        .await
+        .ok()
+        .text()
+}
+
 #[tokio::test]
 async fn search_finds_packages_by_prefix_and_typo_with_what_each_lane_offers() {
     let app = TestApp::start().await;
@@ -98,14 +118,7 @@ async fn search_finds_packages_by_prefix_and_typo_with_what_each_lane_offers() {
 
 #[tokio::test]
 async fn the_package_page_shows_each_lanes_decision_with_its_reason_and_an_install_line() {
-    let app = TestApp::start().await;
-    let publisher = app.token("ci", Role::Publisher, &[]).await;
-    app.publish(
-        &publisher,
-        "internal-pypi",
-        &dists::wheel("demo", "1.0.0", &[]),
-    )
-    .await;
+    let app = app_with(&[dists::wheel("demo", "1.0.0", &[])]).await;
     let page = app.get("/ui/packages/pypi/demo").send().await.ok().text();
     assert!(
         page.contains("<span class=\"badge allow\">allow</span>"),
@@ -201,13 +214,7 @@ async fn login_needs_the_forms_nonce_and_redirects_only_to_local_paths() {
     assert!(set_cookie(&forged, "airlock_session").is_none());
 
     let session = log_in(&app, &token).await;
-    let page = app
-        .get("/ui/")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let page = page_as(&app, "/ui/", &session).await;
     assert!(
         page.contains("alice"),
         "the layout names who is logged in: {page}"
@@ -251,13 +258,7 @@ async fn logout_needs_the_sessions_csrf_token_and_a_revoked_token_ends_its_sessi
     let app = TestApp::start().await;
     let token = app.token("bob", Role::Approver, &[]).await;
     let session = log_in(&app, &token).await;
-    let page = app
-        .get("/ui/")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let page = page_as(&app, "/ui/", &session).await;
     let csrf = hidden(&page, "csrf");
 
     let forged = app
@@ -267,13 +268,7 @@ async fn logout_needs_the_sessions_csrf_token_and_a_revoked_token_ends_its_sessi
         .send()
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
-    let still = app
-        .get("/ui/")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let still = page_as(&app, "/ui/", &session).await;
     assert!(still.contains("bob"), "a forged logout changes nothing");
 
     let out = app
@@ -283,13 +278,7 @@ async fn logout_needs_the_sessions_csrf_token_and_a_revoked_token_ends_its_sessi
         .send()
         .await;
     assert_eq!(out.status, StatusCode::SEE_OTHER, "{out:?}");
-    let after = app
-        .get("/ui/")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let after = page_as(&app, "/ui/", &session).await;
     assert!(
         !after.contains("bob") && after.contains("Log in"),
         "{after}"
@@ -302,13 +291,7 @@ async fn logout_needs_the_sessions_csrf_token_and_a_revoked_token_ends_its_sessi
         .revoke(&airlock_service::Principal::local_admin(), "bob")
         .await
         .unwrap();
-    let after = app
-        .get("/ui/")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let after = page_as(&app, "/ui/", &session).await;
     assert!(!after.contains("bob"), "{after}");
 
     let audit = app
@@ -343,34 +326,16 @@ async fn a_private_lane_shows_only_to_who_may_read_it() {
 
     let reader = app.token("carol", Role::Reader, &["secret"]).await;
     let session = log_in(&app, &reader).await;
-    let seen = app
-        .get("/ui/packages/pypi/demo")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let seen = page_as(&app, "/ui/packages/pypi/demo", &session).await;
     assert!(seen.contains("<th scope=\"col\">secret</th>"), "{seen}");
-    let setup = app
-        .get("/ui/setup?lane=secret&client=pip")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let setup = page_as(&app, "/ui/setup?lane=secret&client=pip", &session).await;
     assert!(
         setup.contains("__token__:${AIRLOCK_TOKEN}@localhost/secret/pypi/simple/"),
         "{setup}"
     );
     assert!(setup.contains("is private"), "{setup}");
     // R prints repository URLs: its token goes in a header, never in the URL.
-    let r = app
-        .get("/ui/setup?lane=secret&client=r")
-        .header("cookie", &session)
-        .send()
-        .await
-        .ok()
-        .text();
+    let r = page_as(&app, "/ui/setup?lane=secret&client=r", &session).await;
     assert!(
         r.contains("headers = c(Authorization = paste(&#34;Bearer&#34;"),
         "{r}"
@@ -431,4 +396,287 @@ async fn assets_are_embedded_under_their_hash_and_kept_for_ever() {
         !page.contains("http://") && !page.contains("https://"),
         "{page}"
     );
+}
+
+/// A multipart form of text fields, as a browser sends one.
+fn multipart(fields: &[(&str, &str)]) -> (String, String) {
+    const BOUNDARY: &str = "airlock-ui-boundary";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{BOUNDARY}--\r\n"));
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+#[tokio::test]
+async fn requests_need_a_session_and_every_form_its_csrf_token() {
+    let app = app_with(&[dists::wheel("demo", "1.0", &[])]).await;
+    let anonymous = app.get("/ui/requests/new").send().await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        anonymous.headers[header::LOCATION],
+        "/ui/login?next=%2Fui%2Frequests%2Fnew"
+    );
+
+    let scientist = app.token("dana", Role::Reader, &[]).await;
+    let session = log_in(&app, &scientist).await;
+    let page = page_as(&app, "/ui/requests/new", &session).await;
+    let csrf = hidden(&page, "csrf");
+
+    // Check: the findings, as `airlock check` gives them; nothing is filed.
+    let (content_type, body) = multipart(&[
+        ("csrf", &csrf),
+        ("lane", "prod"),
+        ("kind", "requirements.txt"),
+        ("text", "demo==1.0\n"),
+        ("reason", ""),
+        ("action", "check"),
+    ]);
+    let checked = app
+        .post("/ui/requests")
+        .header("cookie", &session)
+        .body(&content_type, body)
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        checked.contains("<span class=\"badge deny\">deny</span>"),
+        "{checked}"
+    );
+    assert!(checked.contains("not on the allow list"), "{checked}");
+
+    // A forged form files nothing.
+    let (content_type, body) = multipart(&[
+        ("csrf", "forged"),
+        ("lane", "prod"),
+        ("text", "demo==1.0\n"),
+        ("reason", "needed"),
+        ("action", "submit"),
+    ]);
+    let forged = app
+        .post("/ui/requests")
+        .header("cookie", &session)
+        .body(&content_type, body)
+        .send()
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    // Submitted, with a reason someone could try to inject through.
+    let (content_type, body) = multipart(&[
+        ("csrf", &csrf),
+        ("lane", "prod"),
+        ("packages", "pypi:demo==1.0"),
+        ("reason", "<script>alert(5)</script>"),
+        ("action", "submit"),
+    ]);
+    let filed = app
+        .post("/ui/requests")
+        .header("cookie", &session)
+        .body(&content_type, body)
+        .send()
+        .await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{filed:?}");
+    let location = filed.headers[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let mine = page_as(&app, &location, &session).await;
+    assert!(mine.contains("pending"), "{mine}");
+    assert!(!mine.contains("<script>alert(5)"), "{mine}");
+    assert!(
+        !mine.contains("Approve all"),
+        "a reader sees no approval buttons: {mine}"
+    );
+    let id = location.rsplit('/').next().unwrap().to_string();
+
+    // A reader posting the approval by hand is refused by the service, on the page.
+    let refused = app
+        .post(&format!("/ui/requests/{id}/approve"))
+        .header("cookie", &session)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("csrf={csrf}&scope=all"),
+        )
+        .send()
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+
+    // The approver approves; without the CSRF token nothing happens.
+    let approver = app.token("alex", Role::Approver, &[]).await;
+    let review = log_in(&app, &approver).await;
+    let page = page_as(&app, &location, &review).await;
+    assert!(page.contains("Approve all"), "{page}");
+    let review_csrf = hidden(&page, "csrf");
+    let forged = app
+        .post(&format!("/ui/requests/{id}/approve"))
+        .header("cookie", &review)
+        .body("application/x-www-form-urlencoded", "csrf=forged&scope=all")
+        .send()
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let approved = app
+        .post(&format!("/ui/requests/{id}/approve"))
+        .header("cookie", &review)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("csrf={review_csrf}&scope=selected&only=demo"),
+        )
+        .send()
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{approved:?}");
+    let now = page_as(&app, &location, &review).await;
+    assert!(
+        now.contains("<span class=\"badge allow\">approved</span>"),
+        "{now}"
+    );
+    let simple = app.get("/prod/pypi/simple/demo/").send().await.ok().text();
+    assert!(
+        simple.contains("demo-1.0-py3-none-any.whl"),
+        "prod serves it now: {simple}"
+    );
+}
+
+/// An OSV advisory naming `package` (PyPI) `version`, fixed in `fixed`, imported as an admin.
+async fn import_advisory(app: &TestApp, id: &str, package: &str, version: &str, fixed: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let advisory = serde_json::json!({
+        "id": id,
+        "modified": "2026-11-01T00:00:00Z",
+        "aliases": ["CVE-2026-0001"],
+        "summary": "<script>alert(6)</script> remote code execution",
+        "affected": [{
+            "package": {"ecosystem": "PyPI", "name": package},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
+            "versions": [version]
+        }],
+        "references": [{"type": "WEB", "url": "javascript:alert(7)"}, {"type": "WEB", "url": "https://example.org/advisory"}],
+        "database_specific": {"severity": "HIGH"}
+    });
+    std::fs::write(dir.path().join(format!("{id}.json")), advisory.to_string()).unwrap();
+    let report = airlock_osv::load_dir(dir.path()).unwrap();
+    app.service()
+        .advisories()
+        .import(&airlock_service::Principal::local_admin(), report, "test")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_security_page_finds_advisories_and_shows_what_the_lanes_expose() {
+    let app = app_with(&[dists::wheel("leaky", "1.0", &[])]).await;
+    import_advisory(&app, "PYSEC-2026-1", "leaky", "1.0", "1.1").await;
+
+    let page = app.get("/ui/security").send().await.ok().text();
+    assert!(
+        page.contains("/ui/packages/pypi/leaky"),
+        "exposure lists it: {page}"
+    );
+    assert!(page.contains("PYSEC-2026-1"), "{page}");
+    assert!(page.contains("fixed in 1.1"), "{page}");
+
+    let found = app
+        .get("/ui/security?advisory=CVE-2026-0001")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(
+        found.contains("<h2 class=\"mono\">PYSEC-2026-1"),
+        "found by alias: {found}"
+    );
+    assert!(!found.contains("<script>alert(6)"), "{found}");
+    assert!(
+        !found.contains("javascript:"),
+        "only web links are links: {found}"
+    );
+    assert!(
+        found.contains("href=\"https://example.org/advisory\""),
+        "{found}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_page_is_for_admins_with_the_chain_verified_and_filters() {
+    let app = app_with(&[dists::wheel("demo", "1.0", &[])]).await;
+    let reader = app.token("rita", Role::Reader, &[]).await;
+    let session = log_in(&app, &reader).await;
+    let refused = app.get("/ui/audit").header("cookie", &session).send().await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let admin = app.token("root", Role::Admin, &[]).await;
+    let session = log_in(&app, &admin).await;
+    let page = page_as(&app, "/ui/audit", &session).await;
+    assert!(page.contains("The chain is intact"), "{page}");
+    assert!(page.contains("token.create"), "{page}");
+    assert!(page.contains(">upload<"), "{page}");
+    let uploads = page_as(&app, "/ui/audit?action=upload", &session).await;
+    assert!(uploads.contains(">upload<"), "{uploads}");
+    assert!(!uploads.contains("token.create"), "{uploads}");
+    let bad = app
+        .get("/ui/audit?from=yesterday")
+        .header("cookie", &session)
+        .send()
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn single_sign_on_refuses_an_answer_it_did_not_ask_for() {
+    // A provider nobody answers at: the checks below come before any call to it.
+    let app = TestApp::builder()
+        .setting(
+            "[auth.oidc]\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"airlock\"\n\
+             client_secret_env = \"AIRLOCK_TEST_UNSET_SECRET\"\n\
+             [[auth.oidc.role]]\ngroup = \"it\"\nrole = \"admin\"",
+        )
+        .start()
+        .await;
+    let login = app.get("/ui/login").send().await.ok().text();
+    assert!(login.contains("href=\"/ui/login/oidc?next="), "{login}");
+    assert!(login.contains("Log in with single sign-on"), "{login}");
+
+    // Sent back without having started here (no cookie): nothing happens.
+    let stray = app
+        .get("/ui/login/oidc/callback?code=abc&state=xyz")
+        .send()
+        .await;
+    assert_eq!(stray.status, StatusCode::BAD_REQUEST);
+    assert!(set_cookie(&stray, "airlock_session").is_none());
+
+    // Sent back with another login's state: refused before the code is used.
+    let pending = serde_json::json!({
+        "state": "the-state-we-sent", "nonce": "n", "verifier": "v", "next": "/ui/"
+    });
+    let cookie = format!(
+        "airlock_oidc={}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            pending.to_string()
+        )
+    );
+    let forged = app
+        .get("/ui/login/oidc/callback?code=abc&state=another-state")
+        .header("cookie", &cookie)
+        .send()
+        .await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{forged:?}");
+    assert!(
+        forged.text().contains("does not belong to this login"),
+        "{forged:?}"
+    );
+    assert!(set_cookie(&forged, "airlock_session").is_none());
+
+    // The provider said no: its reason is shown.
+    let denied = app
+        .get("/ui/login/oidc/callback?error=access_denied&error_description=%3Cb%3Enope%3C%2Fb%3E")
+        .header("cookie", &cookie)
+        .send()
+        .await;
+    assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+    assert!(denied.text().contains("access_denied"), "{denied:?}");
+    assert!(!denied.text().contains("<b>nope"), "{denied:?}");
 }

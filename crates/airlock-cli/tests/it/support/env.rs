@@ -81,3 +81,8 @@ pub fn chromium() -> PathBuf {
 pub fn screenshots() -> PathBuf {
     PathBuf::from(required("AIRLOCK_TEST_SCREENSHOTS"))
 }
+
+/// `node_modules` with the npm packages the tests run under node (`AIRLOCK_TEST_NODE_MODULES`).
+pub fn node_modules() -> PathBuf {
+    PathBuf::from(required("AIRLOCK_TEST_NODE_MODULES"))
+}
