@@ -24,6 +24,7 @@ mod proxy;
 mod publish;
 mod requests;
 mod rows;
+mod sbom;
 mod sessions;
 mod snapshot;
 mod spec;
@@ -42,6 +43,7 @@ use crate::core::Core;
 
 pub use advisories::{Advisories, ImportSummary};
 pub use airlock_policy::{Action, Verdict};
+pub use airlock_sbom::cyclonedx::Bom;
 pub use audit::{Audit, AuditVerdict};
 pub use browse::{
     Browse, Decision, FileView, Found, Hit, LaneOffer, PackageView, Search, VersionView,
@@ -62,6 +64,7 @@ pub use promote::{PackageVersion, Promotion, Promotions};
 pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
 pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
+pub use sbom::{Sboms, check_bom};
 pub use sessions::{SESSION_LIFETIME, Session, Sessions};
 pub use snapshot::Snapshots;
 pub use spec::parse_package_spec;
@@ -92,6 +95,7 @@ pub struct Airlock {
     requests: Requests,
     promotions: Promotions,
     snapshots: Snapshots,
+    sboms: Sboms,
     tokens: Arc<Tokens>,
     sessions: Sessions,
     browse: Browse,
@@ -139,6 +143,7 @@ impl Airlock {
                 checks.clone(),
             ),
             promotions: Promotions::new(core.clone(), policies.clone(), catalog.clone()),
+            sboms: Sboms::new(core.clone(), policies.clone(), catalog.clone()),
             snapshots: Snapshots::new(core.clone()),
             sessions: Sessions::new(core.clone(), tokens.clone()),
             browse: Browse::new(core.clone(), policies.clone(), catalog.clone()),
@@ -235,6 +240,11 @@ impl Airlock {
     /// Named snapshots.
     pub fn snapshots(&self) -> &Snapshots {
         &self.snapshots
+    }
+
+    /// Bills of materials of the lanes.
+    pub fn sboms(&self) -> &Sboms {
+        &self.sboms
     }
 
     /// API tokens.
