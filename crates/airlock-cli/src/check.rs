@@ -17,6 +17,8 @@ pub enum Format {
     Json,
     Sarif,
     Junit,
+    /// A CycloneDX 1.6 SBOM of the entries with the lane's decisions.
+    Cyclonedx,
 }
 
 /// Ends the process with `code` after the message (if any) is printed.
@@ -60,6 +62,10 @@ pub async fn check(client: &impl Client, args: CheckArgs) -> Result<()> {
         Format::Table => table(&report),
         Format::Sarif => serde_json::to_string_pretty(&sarif(&report, &entry_lines(&read)))? + "\n",
         Format::Junit => junit(&report),
+        Format::Cyclonedx => {
+            serde_json::to_string_pretty(&airlock_service::check_bom(&report, &read.manifest))?
+                + "\n"
+        }
     };
     print!("{out}");
     if report.passed {

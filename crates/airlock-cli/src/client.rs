@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use airlock_service::{Airlock, CheckReport, ConfigChange, Principal, Promotion};
+use airlock_service::{Airlock, Bom, CheckReport, ConfigChange, Principal, Promotion};
 use airlock_store::AuditRecord;
 use anyhow::{Context, Result};
 use reqwest::Method;
@@ -51,6 +51,9 @@ pub trait Client {
     ) -> Result<Value>;
     /// `manifest` judged against `lane` (the default check lane when `None`).
     async fn check(&self, lane: Option<&str>, manifest: &Read) -> Result<CheckReport>;
+    /// What `lane` serves (at `at`: a date, an RFC 3339 instant or a snapshot's name) as a
+    /// CycloneDX document.
+    async fn sbom(&self, lane: &str, at: Option<&str>) -> Result<Bom>;
     async fn promote(
         &self,
         from: &str,
@@ -148,6 +151,15 @@ impl Client for Local<'_> {
             .checks()
             .check(&lane, &manifest.name, &manifest.manifest)
             .await?)
+    }
+
+    async fn sbom(&self, lane: &str, at: Option<&str>) -> Result<Bom> {
+        let app = self.app().await?;
+        let mut read = app.open_lane(lane, Some(&Principal::local_admin()))?;
+        if let Some(at) = at {
+            read = read.at(at)?;
+        }
+        Ok(app.sboms().lane(&read).await?)
     }
 
     async fn promote(
@@ -369,6 +381,12 @@ impl Client for Remote {
         };
         let body = api::send(request, &url).await?;
         serde_json::from_str(&body).context("the server's answer is not a check report")
+    }
+
+    async fn sbom(&self, lane: &str, at: Option<&str>) -> Result<Bom> {
+        let query: Vec<(&str, &str)> = at.map(|at| ("at", at)).into_iter().collect();
+        self.call(Method::GET, &format!("lanes/{lane}/sbom"), &query, None)
+            .await
     }
 
     async fn promote(

@@ -43,6 +43,20 @@ pub enum ClientCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Print what a lane serves as a CycloneDX 1.6 SBOM (JSON): every file of both ecosystems
+    /// with its hashes, licence and purl, and the advisories that affect them with the lane's
+    /// decision as VEX analysis. Proxied projects as last refreshed; no upstream is asked.
+    Sbom {
+        /// The lane.
+        #[arg(long)]
+        lane: String,
+        /// The lane as it was then: a date (end of day, UTC), an RFC 3339 instant or a
+        /// snapshot's name (default: now). The document's timestamp is that instant.
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Ask for package versions to be admitted into a lane: `airlock request uv.lock --lane prod
     /// --reason "…"` or `airlock request pypi:x==1.0 cran:y==2.1 …`; prints the request id last.
     /// `airlock request show ID` shows one request with the lane's decision now.
@@ -215,6 +229,7 @@ impl ClientCommand {
         match self {
             Why { server, .. }
             | Check { server, .. }
+            | Sbom { server, .. }
             | Plan { server, .. }
             | Apply { server, .. }
             | Export { server }
@@ -233,7 +248,10 @@ impl ClientCommand {
     /// Whether the data directory is read without upstream access (proxies answer from what
     /// they learned).
     pub fn offline(&self) -> bool {
-        matches!(self, ClientCommand::Check { .. })
+        matches!(
+            self,
+            ClientCommand::Check { .. } | ClientCommand::Sbom { .. }
+        )
     }
 
     pub async fn run(self, client: &impl Client) -> Result<()> {
@@ -285,6 +303,10 @@ impl ClientCommand {
                     kind,
                 };
                 check::check(client, args).await?;
+            }
+            Sbom { lane, at, .. } => {
+                let bom = client.sbom(&lane, at.as_deref()).await?;
+                println!("{}", serde_json::to_string_pretty(&bom)?);
             }
             Request {
                 items,

@@ -5,6 +5,8 @@ use airlock_service::ServiceError;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::auth::{Admin, Approver, Auth, Lane, MaybeAuth};
@@ -31,6 +33,31 @@ pub async fn why(
         .why(&lane, &q.ecosystem, &q.name, &q.version)
         .await?;
     Ok(Json(answer))
+}
+
+#[derive(Deserialize)]
+pub struct SbomQuery {
+    at: Option<String>,
+}
+
+/// The media type of a CycloneDX 1.6 JSON document.
+const CYCLONEDX_JSON: &str = "application/vnd.cyclonedx+json; version=1.6";
+
+/// `GET /api/v1/lanes/{lane}/sbom[?at=INSTANT|SNAPSHOT]`: what the lane serves (at that instant)
+/// as a CycloneDX 1.6 document, with the advisories that affect it. Whoever may read the lane may
+/// read it; a presented token must be valid.
+pub async fn sbom(
+    State(state): State<AppState>,
+    _: MaybeAuth,
+    Lane(lane): Lane,
+    Query(q): Query<SbomQuery>,
+) -> Result<Response, ApiError> {
+    let lane = match q.at.as_deref().filter(|at| !at.is_empty()) {
+        Some(at) => lane.at(at)?,
+        None => lane,
+    };
+    let bom = state.app.sboms().lane(&lane).await?;
+    Ok(([(CONTENT_TYPE, CYCLONEDX_JSON)], Json(bom)).into_response())
 }
 
 /// `GET /api/v1/exposure`: per lane, the versions served now that advisories affect.

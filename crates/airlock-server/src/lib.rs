@@ -118,6 +118,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/", get(ops::home))
         .route("/healthz", get(ops::healthz))
         .route("/api/v1/lanes/{lane}/why", get(api::why))
+        .route("/api/v1/lanes/{lane}/sbom", get(api::sbom))
         .route("/api/v1/exposure", get(api::exposure))
         .route(
             "/api/v1/requests",

@@ -2,7 +2,7 @@
 //! it, never a mix), each of its files with the lane's verdict, and which proxies could not say.
 //! Index pages, checks, requests and promotion all read lanes through here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -119,6 +119,36 @@ impl Catalog {
         decider: &Decider,
     ) -> Result<HashMap<String, Lookup>, ServiceError> {
         self.lookups(lane, eco, projects, decider, false).await
+    }
+
+    /// Every name the lane's sources of `eco` have files of (a proxy's too, CRAN's included,
+    /// whose names are not pages), with its owner and the lane's verdict on each of the owner's
+    /// files, by name: what the lane offers, from what is stored (as
+    /// [`lane_lookups_known`](Self::lane_lookups_known)).
+    pub(crate) async fn lane_offer(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        decider: &Decider,
+    ) -> Result<BTreeMap<String, Lookup>, ServiceError> {
+        let mut names = BTreeSet::new();
+        for source in &self.core.lane_sources(lane, eco) {
+            names.extend(
+                self.core
+                    .db
+                    .projects(&source.name)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.project),
+            );
+        }
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Ok(self
+            .lookups(lane, eco, &names, decider, false)
+            .await?
+            .into_iter()
+            .filter(|(_, l)| l.found.is_some())
+            .collect())
     }
 
     async fn lookups(

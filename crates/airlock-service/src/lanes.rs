@@ -52,6 +52,18 @@ impl LaneRead {
         &self.spec
     }
 
+    /// The same lane at `snapshot` (a date, an RFC 3339 instant or a snapshot's name): reading a
+    /// lane is authorised whatever the instant. A grant that names a snapshot already takes no
+    /// other.
+    pub fn at(&self, snapshot: &str) -> Result<LaneRead, crate::error::ServiceError> {
+        if let Some((_, given)) = self.spec.split_once('@') {
+            return Err(crate::error::ServiceError::BadRequest(format!(
+                "the lane already names the snapshot {given:?}: give one instant"
+            )));
+        }
+        Ok(LaneRead::granted(&self.spec, Some(snapshot)))
+    }
+
     /// The grant [`crate::core::Core::open_lane`] gives once it has authorised the caller.
     pub(crate) fn granted(name: &str, snapshot: Option<&str>) -> LaneRead {
         LaneRead {

@@ -24,6 +24,7 @@ mod proxy;
 mod publish;
 mod requests;
 mod rows;
+mod sbom;
 mod sessions;
 mod snapshot;
 mod spec;
@@ -43,6 +44,7 @@ use crate::core::Core;
 
 pub use advisories::{Advisories, ImportSummary};
 pub use airlock_policy::{Action, Verdict};
+pub use airlock_sbom::cyclonedx::Bom;
 pub use audit::{Audit, AuditVerdict};
 pub use browse::{
     Browse, Decision, FileView, Found, Hit, LaneOffer, PackageView, Search, VersionView,
@@ -63,6 +65,7 @@ pub use promote::{PackageVersion, Promotion, Promotions};
 pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
 pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
+pub use sbom::{Sboms, check_bom};
 pub use sessions::{SESSION_LIFETIME, Session, Sessions};
 pub use snapshot::Snapshots;
 pub use spec::{packages_manifest, parse_package_spec};
@@ -94,6 +97,7 @@ pub struct Airlock {
     requests: Requests,
     promotions: Promotions,
     snapshots: Snapshots,
+    sboms: Sboms,
     tokens: Arc<Tokens>,
     sessions: Arc<Sessions>,
     sso: SingleSignOn,
@@ -143,6 +147,7 @@ impl Airlock {
                 checks.clone(),
             ),
             promotions: Promotions::new(core.clone(), policies.clone(), catalog.clone()),
+            sboms: Sboms::new(core.clone(), policies.clone(), catalog.clone()),
             snapshots: Snapshots::new(core.clone()),
             sso: SingleSignOn::new(core.clone(), sessions.clone())?,
             sessions,
@@ -240,6 +245,11 @@ impl Airlock {
     /// Named snapshots.
     pub fn snapshots(&self) -> &Snapshots {
         &self.snapshots
+    }
+
+    /// Bills of materials of the lanes.
+    pub fn sboms(&self) -> &Sboms {
+        &self.sboms
     }
 
     /// API tokens.

@@ -23,6 +23,7 @@ mod python_index;
 mod remote;
 mod requests;
 mod roles;
+mod sbom;
 mod security_access;
 mod security_archives;
 mod security_manifest;

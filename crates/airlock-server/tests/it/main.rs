@@ -7,4 +7,5 @@ mod problems;
 mod proxy;
 mod requests;
 mod routing;
+mod sbom;
 mod ui;

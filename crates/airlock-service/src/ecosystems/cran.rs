@@ -87,6 +87,14 @@ impl EcosystemRules for Cran {
             .map(|l| airlock_license::from_r(l))
     }
 
+    /// The `License` field as written.
+    fn declared_license(&self, meta: &ArtifactMetadata) -> Option<String> {
+        meta.packages
+            .get("License")
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+    }
+
     /// Every package `Depends`, `Imports` and `LinkingTo` name, besides R itself and the base
     /// packages every R installation has.
     fn dependencies(&self, meta: &ArtifactMetadata, _lane: &LaneConfig) -> Vec<(String, String)> {
@@ -180,6 +188,8 @@ mod tests {
         meta.packages.insert("License".into(), "GPL-2".into());
         let info = r().license(&meta).expect("declared");
         assert_eq!(info.source, "license");
+        assert_eq!(r().declared_license(&meta).as_deref(), Some("GPL-2"));
+        assert_eq!(r().declared_license(&ArtifactMetadata::default()), None);
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub(crate) trait EcosystemRules: Send + Sync {
     /// The licence stored metadata declares, if it was read.
     fn license(&self, meta: &ArtifactMetadata) -> Option<LicenseInfo>;
 
+    /// The licence as the metadata declares it, for people (and SBOMs) when it resolves to no
+    /// SPDX expression.
+    fn declared_license(&self, meta: &ArtifactMetadata) -> Option<String>;
+
     /// `(normalised name, requirement as written)` of the dependencies stored metadata declares
     /// that apply in `lane`.
     fn dependencies(&self, meta: &ArtifactMetadata, lane: &LaneConfig) -> Vec<(String, String)>;

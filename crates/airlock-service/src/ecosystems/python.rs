@@ -90,6 +90,27 @@ impl EcosystemRules for Python {
         ))
     }
 
+    /// `License-Expression`, else `License`, else the `License ::` classifiers (without the
+    /// prefix, joined with `; `).
+    fn declared_license(&self, meta: &ArtifactMetadata) -> Option<String> {
+        let nonempty = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        nonempty(&meta.license_expression)
+            .or_else(|| nonempty(&meta.license))
+            .or_else(|| {
+                let classifiers: Vec<&str> = meta
+                    .classifiers
+                    .iter()
+                    .filter_map(|c| c.strip_prefix("License :: "))
+                    .collect();
+                (!classifiers.is_empty()).then(|| classifiers.join("; "))
+            })
+    }
+
     /// Those whose marker holds for one of the lane's Python versions and platforms, with no
     /// extra (a marker that does not parse counts as applying).
     fn dependencies(&self, meta: &ArtifactMetadata, lane: &LaneConfig) -> Vec<(String, String)> {
@@ -239,6 +260,33 @@ mod tests {
         };
         let info = py().license(&meta).expect("declared");
         assert_eq!(info.expression.as_deref(), Some("MIT"));
+    }
+
+    #[test]
+    fn declared_licence_as_written() {
+        assert_eq!(py().declared_license(&ArtifactMetadata::default()), None);
+        let meta = ArtifactMetadata {
+            license: Some(" Acme Corp licence ".into()),
+            classifiers: vec!["License :: OSI Approved :: MIT License".into()],
+            ..ArtifactMetadata::default()
+        };
+        assert_eq!(
+            py().declared_license(&meta).as_deref(),
+            Some("Acme Corp licence")
+        );
+        let meta = ArtifactMetadata {
+            license: Some(String::new()),
+            classifiers: vec![
+                "Programming Language :: Python".into(),
+                "License :: OSI Approved :: MIT License".into(),
+                "License :: OSI Approved :: Apache Software License".into(),
+            ],
+            ..ArtifactMetadata::default()
+        };
+        assert_eq!(
+            py().declared_license(&meta).as_deref(),
+            Some("OSI Approved :: MIT License; OSI Approved :: Apache Software License")
+        );
     }
 
     #[test]

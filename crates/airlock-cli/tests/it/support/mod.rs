@@ -4,6 +4,7 @@ pub mod api;
 pub mod clients;
 pub mod cmd;
 pub mod cran_upstream;
+pub mod cyclonedx;
 pub mod db;
 pub mod demo;
 pub mod env;
