@@ -53,7 +53,7 @@ pub use check::{
     AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, Checks, LicenseOut, ManifestInput,
     Summary,
 };
-pub use config_as_code::{ConfigAsCode, ConfigChange};
+pub use config_as_code::{AppliedVersion, ConfigAsCode, ConfigChange};
 pub use cran::{Cran, CranIndex};
 pub use error::ServiceError;
 pub use files::{Files, ServedFile};

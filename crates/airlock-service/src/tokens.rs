@@ -50,6 +50,8 @@ impl Tokens {
         role: Role,
         lanes: &[String],
     ) -> Result<String, ServiceError> {
+        actor.require_role(Role::Admin, "creating tokens")?;
+        actor.require_unlimited("creating tokens")?;
         for lane in lanes {
             self.core.lane(lane)?;
         }
@@ -140,6 +142,8 @@ impl Tokens {
     }
 
     pub async fn revoke(&self, actor: &Principal, name: &str) -> Result<(), ServiceError> {
+        actor.require_role(Role::Admin, "revoking tokens")?;
+        actor.require_unlimited("revoking tokens")?;
         let mut tx = self.core.db.write().await?;
         if !tx.revoke_token(name, Timestamp::now()).await? {
             return Err(ServiceError::NotFound(format!(

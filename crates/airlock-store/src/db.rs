@@ -872,6 +872,27 @@ impl Db {
         rows.iter().map(advisory_from_row).collect()
     }
 
+    /// Every applied configuration version, oldest first: number, instant, who applied it, text.
+    pub async fn config_versions(&self) -> Result<Vec<(ConfigVersionRow, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT version, applied_at, body, applied_by FROM config_versions ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    ConfigVersionRow {
+                        version: r.try_get(0)?,
+                        applied_at: time(r, 1)?,
+                        body: r.try_get(2)?,
+                    },
+                    r.try_get(3)?,
+                ))
+            })
+            .collect()
+    }
+
     /// The managed configuration in force at `at` (the latest when `None`).
     pub async fn config_version(
         &self,

@@ -4,6 +4,7 @@
 //! JavaScript; the stylesheet and the one small script are embedded ([`assets`]). Every page is
 //! sent with a Content-Security-Policy that allows nothing from elsewhere and no inline script.
 
+mod admin;
 mod assets;
 mod audit;
 mod requests;
@@ -39,6 +40,9 @@ pub(crate) fn routes(manifest_body_limit: usize) -> Router<AppState> {
         .route("/ui/setup", get(setup::page))
         .route("/ui/security", get(security::page))
         .route("/ui/audit", get(audit::page))
+        .route("/ui/admin", get(admin::page))
+        .route("/ui/admin/tokens", post(admin::create_token))
+        .route("/ui/admin/tokens/revoke", post(admin::revoke_token))
         .route("/ui/login", get(login_form).post(login))
         .route("/ui/login/oidc", get(sso::begin))
         .route("/ui/login/oidc/callback", get(sso::callback))

@@ -59,6 +59,22 @@ pub(super) fn require_session(viewer: &Viewer, uri: &Uri) -> Result<Session, Red
     }
 }
 
+/// The session of a form that must carry its CSRF token (`csrf`), with the page's chrome; or the
+/// answer to give instead (to the login, or a refusal of a forged form).
+pub(super) fn form_session(
+    viewer: &Viewer,
+    uri: &Uri,
+    section: &'static str,
+    csrf: &str,
+) -> Result<(Session, Chrome), Box<Response>> {
+    let session = require_session(viewer, uri).map_err(|r| Box::new(r.into_response()))?;
+    let chrome = Chrome::new(viewer, section, uri);
+    if !session.accepts(csrf) {
+        return Err(Box::new(forged(chrome)));
+    }
+    Ok((session, chrome))
+}
+
 /// A finding as the findings table shows it.
 #[derive(Clone)]
 pub struct FindingRow {
@@ -685,14 +701,10 @@ async fn reject(
     Path(id): Path<i64>,
     axum::Form(form): axum::Form<RejectForm>,
 ) -> Response {
-    let session = match require_session(&viewer, &uri) {
+    let (session, chrome) = match form_session(&viewer, &uri, "requests", &form.csrf) {
         Ok(s) => s,
-        Err(r) => return r.into_response(),
+        Err(answer) => return *answer,
     };
-    let chrome = Chrome::new(&viewer, "requests", &uri);
-    if !session.accepts(&form.csrf) {
-        return forged(chrome);
-    }
     let outcome = state
         .app
         .requests()

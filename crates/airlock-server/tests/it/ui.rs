@@ -680,3 +680,99 @@ async fn single_sign_on_refuses_an_answer_it_did_not_ask_for() {
     assert!(denied.text().contains("access_denied"), "{denied:?}");
     assert!(!denied.text().contains("<b>nope"), "{denied:?}");
 }
+
+#[tokio::test]
+async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_manage_tokens() {
+    let app = TestApp::start().await;
+    let admin = airlock_service::Principal::local_admin();
+    let managed = app.service().settings().export(&admin).unwrap();
+    let edited = managed.replace("mode = \"allowlist\"", "mode = \"open\"");
+    assert_ne!(managed, edited);
+    app.service()
+        .settings()
+        .apply(&admin, &edited, "test.toml")
+        .await
+        .unwrap();
+
+    let reader = app.token("rita", Role::Reader, &[]).await;
+    let session = log_in(&app, &reader).await;
+    let refused = app.get("/ui/admin").header("cookie", &session).send().await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let approver = app.token("alex", Role::Approver, &[]).await;
+    let session = log_in(&app, &approver).await;
+    let page = page_as(&app, "/ui/admin", &session).await;
+    assert!(page.contains("<td>internal-pypi</td>"), "{page}");
+    assert!(page.contains("Version 1"), "the applied version: {page}");
+    assert!(page.contains("~ lane prod"), "and what it changed: {page}");
+    assert!(
+        !page.contains("Create the token"),
+        "tokens are for admins: {page}"
+    );
+
+    let root = app.token("root", Role::Admin, &[]).await;
+    let session = log_in(&app, &root).await;
+    let page = page_as(&app, "/ui/admin", &session).await;
+    let csrf = hidden(&page, "csrf");
+    let forged = app
+        .post("/ui/admin/tokens")
+        .header("cookie", &session)
+        .body(
+            "application/x-www-form-urlencoded",
+            "csrf=forged&name=ci&role=publisher&lanes=",
+        )
+        .send()
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let made = app
+        .post("/ui/admin/tokens")
+        .header("cookie", &session)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("csrf={csrf}&name=ci&role=publisher&lanes=dev"),
+        )
+        .send()
+        .await
+        .ok()
+        .text();
+    let start = made.find("alk_").expect("the new token is shown once");
+    let token: String = made[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let who = app.service().tokens().authenticate(&token).await.unwrap();
+    assert_eq!(
+        (who.role, who.lanes),
+        (Role::Publisher, vec!["dev".to_string()])
+    );
+
+    let revoked = app
+        .post("/ui/admin/tokens/revoke")
+        .header("cookie", &session)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("csrf={csrf}&name=ci"),
+        )
+        .send()
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
+    assert!(app.service().tokens().authenticate(&token).await.is_err());
+
+    // The service decides, whoever calls: an approver cannot make tokens.
+    let alex = app
+        .service()
+        .tokens()
+        .authenticate(&approver)
+        .await
+        .unwrap();
+    let refused = app
+        .service()
+        .tokens()
+        .create(&alex, "sneaky", Role::Admin, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, airlock_service::ServiceError::Forbidden(_)),
+        "{refused}"
+    );
+}

@@ -59,6 +59,9 @@ with sync_playwright() as p:
     shots.take(page, "request-approved")
     page.get_by_role("link", name="Requests", exact=True).click()
     shots.take(page, "requests")
+    page.get_by_role("link", name="Administration").click()
+    expect(page.get_by_role("heading", name="Sources")).to_be_visible()
+    shots.take(page, "admin")
     browser.close()
 
 if watch.problems:
