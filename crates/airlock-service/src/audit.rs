@@ -44,19 +44,24 @@ impl Audit {
         who.require_role(Role::Admin, "verifying the audit log")?;
         who.require_unlimited("verifying the audit log")?;
         let all = self.core.db.audit_entries(0).await?;
-        Ok(match airlock_store::first_break(&all) {
-            None => AuditVerdict {
-                intact: true,
-                entries: Some(all.len()),
-                broken_at: None,
-                reason: None,
-            },
-            Some((seq, why)) => AuditVerdict {
-                intact: false,
-                entries: None,
-                broken_at: Some(seq),
-                reason: Some(why.to_string()),
-            },
-        })
+        Ok(verdict_of(&all))
+    }
+}
+
+/// The verdict on a whole chain, read from its first entry on.
+pub fn verdict_of(all: &[AuditRecord]) -> AuditVerdict {
+    match airlock_store::first_break(all) {
+        None => AuditVerdict {
+            intact: true,
+            entries: Some(all.len()),
+            broken_at: None,
+            reason: None,
+        },
+        Some((seq, why)) => AuditVerdict {
+            intact: false,
+            entries: None,
+            broken_at: Some(seq),
+            reason: Some(why.to_string()),
+        },
     }
 }

@@ -24,7 +24,7 @@ const MAX_QUERY_LEN: usize = 200;
 struct Known {
     ecosystem: Ecosystem,
     name: String,
-    /// Lowercased, for matching.
+    /// Lowercased, `_` as `-`, as queries are: for matching.
     folded: String,
 }
 
@@ -170,7 +170,7 @@ impl Browse {
             seen.into_keys()
                 .map(|(ecosystem, name)| Known {
                     ecosystem,
-                    folded: name.to_lowercase(),
+                    folded: name.to_lowercase().replace('_', "-"),
                     name,
                 })
                 .collect::<Vec<_>>(),
@@ -197,11 +197,7 @@ impl Browse {
                 if query.is_empty() {
                     return Some((0, k));
                 }
-                let folded = match k.ecosystem {
-                    Ecosystem::Pypi => k.folded.clone(),
-                    Ecosystem::Cran => k.folded.replace('_', "-"),
-                };
-                rank(&query, &folded).map(|r| (r, k))
+                rank(&query, &k.folded).map(|r| (r, k))
             })
             .collect();
         ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));

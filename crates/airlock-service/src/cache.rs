@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
 
-/// Rendered views, valid for one epoch of the repository (see [`crate::core::Core::epoch`]): a
+/// Rendered views, valid for one epoch of the repository (the core's count of changes): a
 /// view is served only while the epoch it was built in is current, and the first insert of a
 /// later epoch starts the map afresh. So a capability owns its cache and needs nobody to clear
 /// it; a view whose build started before a change is never kept past it (callers read the epoch

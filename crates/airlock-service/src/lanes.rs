@@ -64,7 +64,7 @@ impl LaneRead {
         Ok(LaneRead::granted(&self.spec, Some(snapshot)))
     }
 
-    /// The grant [`crate::core::Core::open_lane`] gives once it has authorised the caller.
+    /// The grant the core's `open_lane` gives once it has authorised the caller.
     pub(crate) fn granted(name: &str, snapshot: Option<&str>) -> LaneRead {
         LaneRead {
             spec: match snapshot {

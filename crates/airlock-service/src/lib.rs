@@ -45,7 +45,7 @@ use crate::core::Core;
 pub use advisories::{Advisories, ImportSummary};
 pub use airlock_policy::{Action, Verdict};
 pub use airlock_sbom::cyclonedx::Bom;
-pub use audit::{Audit, AuditVerdict};
+pub use audit::{Audit, AuditVerdict, verdict_of};
 pub use browse::{
     Browse, Decision, FileView, Found, Hit, LaneOffer, PackageView, Search, VersionView,
 };
@@ -66,7 +66,7 @@ pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
 pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
 pub use sbom::{Sboms, check_bom};
-pub use sessions::{SESSION_LIFETIME, Session, Sessions};
+pub use sessions::{SESSION_LIFETIME, Session, Sessions, random_hex};
 pub use snapshot::Snapshots;
 pub use spec::{packages_manifest, parse_package_spec};
 pub use sso::{Pending, SingleSignOn};

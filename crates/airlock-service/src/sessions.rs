@@ -36,7 +36,8 @@ impl Session {
     }
 }
 
-pub(crate) fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes from the operating system's generator, as hex.
+pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)

@@ -553,14 +553,6 @@ fn local_path(next: &str) -> String {
     if ok { next.to_string() } else { "/ui/".into() }
 }
 
-/// 128 random bits, hex.
-fn random_nonce() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 fn login_page(
     chrome: Chrome,
     next: &str,
@@ -568,7 +560,7 @@ fn login_page(
     status: StatusCode,
     sso: Option<String>,
 ) -> Response {
-    let nonce = random_nonce();
+    let nonce = airlock_service::random_hex(16);
     let mut response = html(
         status,
         LoginPage {
