@@ -1,8 +1,9 @@
 //! The module-cycle rule, on crates made to keep and to break it.
 
+mod rules;
 mod support;
 
-use airlock_architecture::cycles::module_cycles;
+use rules::cycles::module_cycles;
 use support::Fixture;
 
 fn cycles(f: &Fixture) -> Vec<String> {

@@ -1,8 +1,9 @@
 //! The purity rule, on workspaces made to keep and to break it.
 
+mod rules;
 mod support;
 
-use airlock_architecture::{metadata, purity};
+use rules::{metadata, purity};
 use support::Fixture;
 
 const PURE: &str = "[package.metadata.airlock]\npure = true\n";

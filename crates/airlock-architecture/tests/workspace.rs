@@ -1,8 +1,10 @@
 //! The rules, on this workspace.
 
+mod rules;
+
 use std::path::PathBuf;
 
-use airlock_architecture::{cycles, metadata, purity};
+use rules::{cycles, metadata, purity};
 
 fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml")

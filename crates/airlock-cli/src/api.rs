@@ -10,7 +10,10 @@ pub fn url(server: &str, path: &str) -> String {
 
 /// A request to the API with the token (if any).
 pub fn request(method: reqwest::Method, url: &str, token: Option<&str>) -> reqwest::RequestBuilder {
-    let request = reqwest::Client::new().request(method, url);
+    let request = airlock_upstream::http_client()
+        .build()
+        .expect("an HTTP client without options builds")
+        .request(method, url);
     match token {
         Some(t) => request.bearer_auth(t),
         None => request,

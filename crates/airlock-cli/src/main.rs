@@ -51,6 +51,22 @@ struct GlobalArgs {
     init: bool,
 }
 
+/// The data-directory options again, for commands that never open the data directory (`publish`
+/// talks to a server): a subcommand that declares them does not inherit the global ones, so its
+/// help does not list them. Hidden, and ignored: a script that passes them to every command (as the
+/// tests do) keeps working.
+#[derive(Args)]
+struct NoDataDir {
+    #[arg(long, hide = true)]
+    config: Option<String>,
+    #[arg(long, hide = true)]
+    data_dir: Option<String>,
+    #[arg(long, hide = true)]
+    database_url: Option<String>,
+    #[arg(long, hide = true)]
+    init: bool,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
@@ -93,6 +109,8 @@ enum Command {
         /// A token with role publisher (or admin).
         #[arg(long, env = "AIRLOCK_TOKEN", hide_env_values = true)]
         token: String,
+        #[command(flatten)]
+        no_data_dir: NoDataDir,
     },
     /// Inspect the configuration.
     #[command(subcommand)]
@@ -454,6 +472,7 @@ async fn run(cli: Cli) -> Result<()> {
             source,
             server,
             token,
+            no_data_dir: _,
         } => publish::publish(&files, &source, &server, &token).await?,
         Command::Mirror {
             source,
@@ -616,5 +635,75 @@ fn hint(e: &anyhow::Error) -> Option<&'static str> {
         Some("another process may hold the port: pick one with --listen HOST:PORT")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    const DATA_DIR_OPTIONS: [&str; 4] = ["--config", "--data-dir", "--database-url", "--init"];
+
+    fn help(path: &[&str]) -> String {
+        let mut command = Cli::command();
+        command.build();
+        let mut sub = &mut command;
+        for name in path {
+            sub = sub.find_subcommand_mut(name).expect("subcommand");
+        }
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn the_arguments_are_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn publish_help_lists_no_data_directory_option() {
+        let publish = help(&["publish"]);
+        assert!(publish.contains("--server"), "{publish}");
+        for option in DATA_DIR_OPTIONS {
+            assert!(!publish.contains(option), "{option} in\n{publish}");
+        }
+    }
+
+    #[test]
+    fn commands_on_the_data_directory_still_list_its_options() {
+        for path in [
+            &["serve"][..],
+            &["token", "create"],
+            &["advisories", "import"],
+        ] {
+            let text = help(path);
+            for option in DATA_DIR_OPTIONS {
+                assert!(text.contains(option), "{option} not in {path:?}\n{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn publish_still_accepts_the_data_directory_options() {
+        let parsed = Cli::try_parse_from([
+            "airlock",
+            "publish",
+            "x.whl",
+            "--source",
+            "internal-pypi",
+            "--server",
+            "http://127.0.0.1:1",
+            "--token",
+            "t",
+            "--data-dir",
+            "d",
+            "--database-url",
+            "sqlite://d/a.db",
+            "--config",
+            "c.toml",
+            "--init",
+        ]);
+        assert!(parsed.is_ok(), "{:?}", parsed.err());
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 pub async fn publish(files: &[String], source: &str, server: &str, token: &str) -> Result<()> {
-    let client = reqwest::Client::builder()
+    let client = airlock_upstream::http_client()
         .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))
         .build()?;
     let url = format!("{}/upload/{source}/", server.trim_end_matches('/'));

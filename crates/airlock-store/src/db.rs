@@ -419,7 +419,7 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(connect_err)?;
-        sqlx::migrate!("./migrations")
+        crate::migrations::migrator()
             .run(&pool)
             .await
             .map_err(DbError::Migrate)?;

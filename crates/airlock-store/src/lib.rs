@@ -10,6 +10,7 @@ mod blobs;
 mod db;
 mod error;
 mod metadata;
+mod migrations;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};

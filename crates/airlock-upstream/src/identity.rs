@@ -28,7 +28,7 @@ fn unreachable(what: &str, reason: impl std::fmt::Display) -> UpstreamError {
 
 impl IdentityClient {
     pub fn new() -> Result<IdentityClient, UpstreamError> {
-        let client = reqwest::Client::builder()
+        let client = crate::http_client()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))

@@ -20,6 +20,29 @@ mod identity;
 
 pub use identity::IdentityClient;
 
+/// The start of every HTTP client of airlock (upstream fetches, the identity provider, the command
+/// line's calls to a server): a `reqwest` builder whose TLS runs on rustls with the `ring` crypto provider.
+///
+/// reqwest is built without a provider of its own (`rustls-no-provider`) and panics when a client
+/// is built before one is installed; this installs ring's first. `clippy.toml` forbids building a
+/// client any other way.
+pub fn http_client() -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    #[allow(clippy::disallowed_methods)]
+    reqwest::Client::builder()
+}
+
+/// Makes ring rustls's process-wide crypto provider, once; a provider installed before stays.
+/// [`http_client`] calls it: call it directly only before building a client of another kind (the
+/// tests' blocking clients).
+pub fn install_crypto_provider() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // An error means a provider is installed already: TLS works with that one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 /// A credential: its `Debug` and `Display` print `***`, so that no log or message can show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -154,7 +177,7 @@ impl Upstream {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        let client = reqwest::Client::builder()
+        let client = http_client()
             .connect_timeout(cfg.connect_timeout)
             .read_timeout(cfg.timeout)
             .user_agent(concat!("airlock/", env!("CARGO_PKG_VERSION")))

@@ -1530,7 +1530,7 @@ fn policy_advisories_sync_from_an_osv_export_and_withdrawn_ones_do_not_block() {
 fn policy_advisories_are_found_by_id_and_alias() {
     let server = TestServer::start();
     import_advisories(&server, &pypa_advisories());
-    let client = reqwest::blocking::Client::new();
+    let client = crate::support::http_client().build().expect("http client");
     let get = |id: &str| {
         client
             .get(server.url(&format!("/api/v1/advisories/{id}")))

@@ -341,7 +341,7 @@ fn security_attacks_that_were_refused_stay_refused() {
     ] {
         // A connection of its own each: the server closes one whose request body it refused
         // unread, and a pooled connection could be reused just as it closes.
-        let fresh = reqwest::blocking::Client::builder()
+        let fresh = crate::support::http_client()
             .pool_max_idle_per_host(0)
             .build()
             .expect("client");

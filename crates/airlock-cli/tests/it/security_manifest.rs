@@ -38,7 +38,7 @@ sources = ["internal-pypi"]
 }
 
 fn client() -> Client {
-    Client::builder()
+    crate::support::http_client()
         .no_proxy()
         .timeout(PATIENCE)
         .build()

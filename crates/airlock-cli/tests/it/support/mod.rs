@@ -22,6 +22,14 @@ use sha2::{Digest, Sha256};
 
 pub use server::{ServerConfig, TestServer};
 
+/// The start of every blocking HTTP client of the tests: rustls's crypto provider installed first
+/// (reqwest has none of its own here), as `airlock_upstream::http_client` does for airlock's own.
+pub fn http_client() -> reqwest::blocking::ClientBuilder {
+    airlock_upstream::install_crypto_provider();
+    #[allow(clippy::disallowed_methods)]
+    reqwest::blocking::Client::builder()
+}
+
 /// Lowercase hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -169,7 +169,7 @@ impl TestServerBuilder {
             fs::write(&path, config.to_toml()).expect("write config");
             common_args.extend(["--config".into(), path.into()]);
         }
-        let http = Client::builder()
+        let http = super::http_client()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))

@@ -781,10 +781,7 @@ fn prefers_json_reads_q_values() {
 fn fake_upstream_truncates_after_the_head_and_refuses_connections_when_stopped() {
     let mut upstream = FakeUpstream::start();
     let scratch = tempfile::tempdir().expect("temp dir");
-    let client = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = super::http_client().no_proxy().build().expect("client");
     for size in [1_000usize, 200_000] {
         let path = scratch.path().join(format!("fake_check-{size}.tar.gz"));
         std::fs::write(&path, vec![7u8; size]).expect("write file");
