@@ -21,7 +21,9 @@ pub use managed::{MANAGED_KEYS, managed_diff};
 pub use size::{ByteSize, SizeError};
 
 /// Route segments a lane may not be named after, since they are routes of their own.
-const RESERVED_LANE_NAMES: &[&str] = &["upload", "api", "healthz", "metrics", "static", "ui"];
+const RESERVED_LANE_NAMES: &[&str] = &[
+    "upload", "api", "healthz", "readyz", "metrics", "static", "ui",
+];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +62,19 @@ pub struct Config {
     /// it longer than any upload or download can take, on every server sharing the blob store.
     #[serde(default = "default_blob_sweep_grace")]
     pub blob_sweep_grace: Span,
+    /// Where blobs are kept: empty for `{data_dir}/blobs`, or `s3://BUCKET/PREFIX` for a bucket of an
+    /// S3-compatible store (see [`Config::blob_location`]), which every server sharing the database uses.
+    #[serde(default)]
+    pub blob_store: String,
+    /// The S3 endpoint, e.g. `http://127.0.0.1:3900` for a store of one's own; empty for AWS.
+    #[serde(default)]
+    pub s3_endpoint: String,
+    #[serde(default = "default_s3_region")]
+    pub s3_region: String,
+    /// Bucket in the path (`ENDPOINT/BUCKET/KEY`) rather than in the host name: most stores other
+    /// than AWS want it.
+    #[serde(default)]
+    pub s3_path_style: bool,
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
     #[serde(rename = "lane")]
@@ -134,6 +149,19 @@ const MIN_BLOB_SWEEP_GRACE: std::time::Duration = std::time::Duration::from_secs
 fn default_blob_sweep_grace() -> Span {
     Span(std::time::Duration::from_secs(3600))
 }
+fn default_s3_region() -> String {
+    "us-east-1".into()
+}
+
+/// Where blobs are kept, as `blob_store` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobLocation {
+    /// Files under this directory.
+    Local(String),
+    /// Objects of an S3-compatible bucket, under `prefix` (no leading or trailing '/').
+    S3 { bucket: String, prefix: String },
+}
+
 fn default_ttl() -> Span {
     Span(std::time::Duration::from_secs(600))
 }
@@ -283,8 +311,58 @@ impl Config {
         }
     }
 
+    /// Where blobs are kept: `blob_store` parsed (checked when the configuration is loaded).
+    pub fn blob_location(&self) -> Result<BlobLocation, ConfigError> {
+        let spec = self.blob_store.trim();
+        if spec.is_empty() {
+            return Ok(BlobLocation::Local(format!(
+                "{}/blobs",
+                self.data_dir.trim_end_matches('/')
+            )));
+        }
+        let Some(rest) = spec.strip_prefix("s3://") else {
+            return Err(ConfigError::Invalid(format!(
+                "blob_store {spec:?}: leave it empty for files in the data directory, or give s3://BUCKET/PREFIX"
+            )));
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(ConfigError::Invalid(format!(
+                "blob_store {spec:?}: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, '-' and '.')"
+            )));
+        }
+        let prefix = prefix.trim_matches('/');
+        if prefix
+            .split('/')
+            .any(|part| part == "." || part == ".." || (part.is_empty() && !prefix.is_empty()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "blob_store {spec:?}: the prefix has an empty, '.' or '..' part"
+            )));
+        }
+        let endpoint = &self.s3_endpoint;
+        if !(endpoint.is_empty()
+            || endpoint.starts_with("http://")
+            || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "s3_endpoint {:?}: an http:// or https:// URL",
+                self.s3_endpoint
+            )));
+        }
+        Ok(BlobLocation::S3 {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+        })
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
+        self.blob_location()?;
         if self.blob_sweep_grace.0 < MIN_BLOB_SWEEP_GRACE {
             return invalid(format!(
                 "blob_sweep_grace {} is too short: an upload in flight would lose its bytes (at least 1m)",
@@ -443,6 +521,10 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("AIRLOCK_MAX_MANIFEST_INCLUDES", "max_manifest_includes"),
     ("AIRLOCK_MANIFEST_TIME_LIMIT_MS", "manifest_time_limit_ms"),
     ("AIRLOCK_BLOB_SWEEP_GRACE", "blob_sweep_grace"),
+    ("AIRLOCK_BLOB_STORE", "blob_store"),
+    ("AIRLOCK_S3_ENDPOINT", "s3_endpoint"),
+    ("AIRLOCK_S3_REGION", "s3_region"),
+    ("AIRLOCK_S3_PATH_STYLE", "s3_path_style"),
 ];
 
 const DEFAULTS: &str = r#"
@@ -459,6 +541,10 @@ max_manifest_entries = 20000
 max_manifest_includes = 100
 manifest_time_limit_ms = 10000
 blob_sweep_grace = "1h"
+blob_store = ""
+s3_endpoint = ""
+s3_region = "us-east-1"
+s3_path_style = false
 
 [[source]]
 name = "internal-pypi"
@@ -546,6 +632,9 @@ fn scalar(key: &str, value: &str) -> toml::Value {
             | "manifest_time_limit_ms",
             Ok(n),
         ) => toml::Value::Integer(n),
+        ("s3_path_style", _) if value == "true" || value == "false" => {
+            toml::Value::Boolean(value == "true")
+        }
         _ => toml::Value::String(value.to_string()),
     }
 }
@@ -658,6 +747,54 @@ lanes = ["prod"]
         )
         .unwrap_err();
         assert!(err.to_string().contains("blob_sweep_grace"), "{err}");
+    }
+
+    #[test]
+    fn blob_store_is_the_data_directory_or_an_s3_bucket_and_nothing_else() {
+        let loaded = load(None, env(&[]), &Flags::default()).unwrap();
+        assert_eq!(
+            loaded.config.blob_location().unwrap(),
+            BlobLocation::Local("airlock-data/blobs".into())
+        );
+        let loaded = load(
+            Some(("a.toml", "blob_store = \"s3://airlock-blobs/prod/\"\n")),
+            env(&[
+                ("AIRLOCK_S3_ENDPOINT", "http://127.0.0.1:3900"),
+                ("AIRLOCK_S3_PATH_STYLE", "true"),
+            ]),
+            &Flags::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            loaded.config.blob_location().unwrap(),
+            BlobLocation::S3 {
+                bucket: "airlock-blobs".into(),
+                prefix: "prod".into()
+            }
+        );
+        assert!(loaded.config.s3_path_style);
+        assert_eq!(loaded.config.s3_endpoint, "http://127.0.0.1:3900");
+        for (bad, says) in [
+            ("/srv/blobs", "s3://BUCKET/PREFIX"),
+            ("s3://UPPER/x", "not a bucket name"),
+            ("s3://ab", "not a bucket name"),
+            ("s3://bucket/a/../b", "'..'"),
+            ("s3://bucket/a//b", "empty"),
+        ] {
+            let err =
+                load(None, env(&[("AIRLOCK_BLOB_STORE", bad)]), &Flags::default()).unwrap_err();
+            assert!(err.to_string().contains(says), "{bad}: {err}");
+        }
+        let err = load(
+            None,
+            env(&[
+                ("AIRLOCK_BLOB_STORE", "s3://bucket"),
+                ("AIRLOCK_S3_ENDPOINT", "127.0.0.1:3900"),
+            ]),
+            &Flags::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("s3_endpoint"), "{err}");
     }
 
     #[test]

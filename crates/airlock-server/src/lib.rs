@@ -7,7 +7,7 @@
 //! | `POST /upload/{source}/` | [`upload`] |
 //! | `/api/v1/...` (JSON, problem+json errors) | [`api`] |
 //! | `/api/v1/config...`, `/api/v1/lanes/{lane}/snapshots`, `/api/v1/audit/verify` | [`admin`] |
-//! | `/healthz`, `/metrics` | [`ops`] |
+//! | `/healthz`, `/readyz`, `/metrics` | [`ops`] |
 //!
 //! Callers are known through the extractors of [`auth`]; errors take one path ([`error`]).
 
@@ -117,6 +117,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
     let routes = Router::new()
         .route("/", get(ops::home))
         .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
         .route("/api/v1/lanes/{lane}/why", get(api::why))
         .route("/api/v1/lanes/{lane}/sbom", get(api::sbom))
         .route("/api/v1/exposure", get(api::exposure))

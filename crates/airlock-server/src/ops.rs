@@ -4,14 +4,15 @@ use axum::response::IntoResponse;
 
 use crate::{ApiError, AppState};
 
-pub async fn healthz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state
-        .app
-        .db()
-        .revision()
-        .await
-        .map_err(airlock_service::ServiceError::from)?;
-    Ok("ok\n")
+/// Liveness: the process answers HTTP. Whether it can serve is `/readyz`.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: 200 when the database and the blob store answer, else 503 naming the one that does not.
+pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.app.ready().await?;
+    Ok("ready\n")
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -76,7 +77,7 @@ pub async fn home(
         "\nA lane at an instant: /{lane}/{YYYY-MM-DD or RFC 3339 or snapshot name}/pypi/simple/\n\
          Web interface: /ui/ (packages, set-up)\n\
          JSON API: /api/v1/ (lanes/{lane}/why, check, requests, exposure, audit, config)\n\
-         Operations: /healthz, /metrics\n",
+         Operations: /healthz, /readyz, /metrics\n",
     );
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
 }

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use airlock_config::{Config, Ecosystem, LaneConfig, SourceConfig};
-use airlock_store::{AuditEntry, BlobStore, Db, WriteTx};
+use airlock_config::{BlobLocation, Config, Ecosystem, LaneConfig, SourceConfig};
+use airlock_store::{AuditEntry, BlobStore, Db, S3Location, WriteTx};
 use airlock_types::Timestamp;
 
 use crate::error::ServiceError;
@@ -38,6 +38,30 @@ pub(crate) fn invalid(e: airlock_config::ConfigError) -> ServiceError {
     ServiceError::BadRequest(crate::error::chain(&e))
 }
 
+/// The blob store `blob_store` names; uploads are received in the data directory's `tmp/` either way.
+fn open_blobs(config: &Config, data_dir: &std::path::Path) -> Result<BlobStore, ServiceError> {
+    let cannot =
+        |e: airlock_store::BlobError| ServiceError::internal("cannot open the blob store", e);
+    let tmp = data_dir.join("tmp");
+    match config.blob_location().map_err(invalid)? {
+        BlobLocation::Local(root) => {
+            BlobStore::local_with_cache(std::path::Path::new(&root), &tmp, config.blob_cache_size.0)
+                .map_err(cannot)
+        }
+        BlobLocation::S3 { bucket, prefix } => {
+            airlock_upstream::install_crypto_provider();
+            let location = S3Location {
+                bucket,
+                prefix,
+                endpoint: config.s3_endpoint.clone(),
+                region: config.s3_region.clone(),
+                path_style: config.s3_path_style,
+            };
+            BlobStore::s3(&location, &tmp, config.blob_cache_size.0).map_err(cannot)
+        }
+    }
+}
+
 impl Core {
     /// Opens the database (migrating it) and the blob store of `config`.
     pub async fn open(config: Config, offline: bool) -> Result<Core, ServiceError> {
@@ -51,12 +75,7 @@ impl Core {
         let db = Db::open(&config.effective_database_url())
             .await
             .map_err(|e| ServiceError::internal("cannot open the database", e))?;
-        let blobs = BlobStore::local_with_cache(
-            &data_dir.join("blobs"),
-            &data_dir.join("tmp"),
-            config.blob_cache_size.0,
-        )
-        .map_err(|e| ServiceError::internal("cannot open the blob store", e))?;
+        let blobs = open_blobs(&config, &data_dir)?;
         let revision = db.revision().await?;
         Ok(Core {
             base: Arc::new(config.clone()),

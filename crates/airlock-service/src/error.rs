@@ -66,7 +66,16 @@ impl From<airlock_store::DbError> for ServiceError {
 
 impl From<airlock_store::BlobError> for ServiceError {
     fn from(e: airlock_store::BlobError) -> Self {
-        ServiceError::internal("blob store error", e)
+        match e {
+            airlock_store::BlobError::Unavailable(cause) => {
+                tracing::warn!(error = %chain(&cause), "the blob store does not answer");
+                ServiceError::Unavailable {
+                    message: "the blob store does not answer; try again shortly".into(),
+                    retry_after_secs: 5,
+                }
+            }
+            other => ServiceError::internal("blob store error", other),
+        }
     }
 }
 

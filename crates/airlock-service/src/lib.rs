@@ -176,6 +176,29 @@ impl Airlock {
         self.core.applied_version()
     }
 
+    /// Whether the database and the blob store answer: what a load balancer asks before sending
+    /// requests (`/readyz`). The error names the one that does not.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        let unavailable = |what: &str, cause: &dyn std::error::Error| {
+            tracing::warn!(error = %error::chain(cause), "{what} does not answer");
+            ServiceError::Unavailable {
+                message: format!("{what} does not answer"),
+                retry_after_secs: 5,
+            }
+        };
+        self.core
+            .db
+            .revision()
+            .await
+            .map_err(|e| unavailable("the database", &e))?;
+        self.core
+            .blobs
+            .ready()
+            .await
+            .map_err(|e| unavailable("the blob store", &e))?;
+        Ok(())
+    }
+
     pub fn db(&self) -> &Db {
         &self.core.db
     }

@@ -26,13 +26,42 @@ pub enum BlobError {
     #[error("requested range is outside the blob")]
     Range,
     #[error("blob store error")]
-    Store(#[from] object_store::Error),
+    Store(#[source] object_store::Error),
     #[error("blob store i/o error")]
     Io(#[from] std::io::Error),
     #[error("{0:?} is not a sha256 digest")]
     BadDigest(String),
     #[error("{0:?} is not a key of the blob store")]
     BadKey(String),
+    /// The remote store did not answer (down, unreachable, or refusing): worth a retry later.
+    #[error("the blob store does not answer")]
+    Unavailable(#[source] object_store::Error),
+}
+
+impl From<object_store::Error> for BlobError {
+    /// A store's failure as a caller should see it: unavailable unless it is about the object.
+    fn from(e: object_store::Error) -> BlobError {
+        match e {
+            object_store::Error::NotFound { .. } | object_store::Error::AlreadyExists { .. } => {
+                BlobError::Store(e)
+            }
+            other => BlobError::Unavailable(other),
+        }
+    }
+}
+
+/// A bucket of an S3-compatible store. Credentials come from the environment as AWS tools read
+/// them (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, web identity, the
+/// container or instance metadata endpoints); they are never logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Key prefix of every blob (no leading or trailing '/'); empty for the bucket's root.
+    pub prefix: String,
+    /// Empty for AWS.
+    pub endpoint: String,
+    pub region: String,
+    pub path_style: bool,
 }
 
 /// A (ranged) read: the bytes of `range` out of a blob of `total` bytes.
@@ -102,6 +131,23 @@ impl HotBlobs {
 
 const READ_CHUNK: usize = 256 * 1024;
 
+/// Part size of multipart uploads (S3 wants at least 5 MiB for every part but the last); files up
+/// to this size go in one request.
+const MULTIPART_PART: usize = 8 * 1024 * 1024;
+
+/// Reads until `buf` is full or the file ends: every multipart part but the last must be full size.
+async fn read_full(file: &mut tokio::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok(filled)
+}
+
 fn is_sha256(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
@@ -141,6 +187,76 @@ impl BlobStore {
                 budget: cache_bytes,
             }),
         })
+    }
+
+    /// A store in an S3-compatible bucket; temporary files (uploads being received) go to the
+    /// local `tmp_dir`, and up to `cache_bytes` of recently read small blobs stay in memory.
+    /// Writes become visible only once complete and verified, as on the local backend. Requests
+    /// are retried briefly, then fail as [`BlobError::Unavailable`]; nothing is contacted here.
+    /// TLS needs rustls's process-wide crypto provider installed first.
+    pub fn s3(
+        location: &S3Location,
+        tmp_dir: &Path,
+        cache_bytes: u64,
+    ) -> Result<BlobStore, BlobError> {
+        use object_store::aws::AmazonS3Builder;
+        std::fs::create_dir_all(tmp_dir)?;
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&location.bucket)
+            .with_region(&location.region)
+            .with_virtual_hosted_style_request(!location.path_style)
+            .with_retry(object_store::RetryConfig {
+                backoff: object_store::BackoffConfig {
+                    init_backoff: std::time::Duration::from_millis(100),
+                    max_backoff: std::time::Duration::from_secs(2),
+                    base: 2.0,
+                },
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(10),
+            })
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_connect_timeout(std::time::Duration::from_secs(5))
+                    .with_timeout(std::time::Duration::from_secs(300)),
+            );
+        if !location.endpoint.is_empty() {
+            builder = builder
+                .with_endpoint(&location.endpoint)
+                .with_allow_http(location.endpoint.starts_with("http://"));
+        }
+        let s3: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
+        let store: Arc<dyn ObjectStore> = if location.prefix.is_empty() {
+            s3
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(
+                s3,
+                location.prefix.as_str(),
+            ))
+        };
+        Ok(BlobStore {
+            store,
+            local_root: None,
+            tmp_dir: tmp_dir.to_path_buf(),
+            hot: Arc::new(HotBlobs {
+                map: std::sync::Mutex::new(lru::LruCache::unbounded()),
+                bytes: std::sync::atomic::AtomicU64::new(0),
+                budget: cache_bytes,
+            }),
+        })
+    }
+
+    /// Whether the store answers: a listing of one key on S3, the root directory locally.
+    pub async fn ready(&self) -> Result<(), BlobError> {
+        if let Some(root) = &self.local_root {
+            tokio::fs::metadata(root).await?;
+            return Ok(());
+        }
+        let prefix = ObjectPath::from("sha256");
+        let mut listing = self.store.list(Some(&prefix));
+        match listing.next().await {
+            None | Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(e.into()),
+        }
     }
 
     /// Where callers put temporary files meant for [`BlobStore::put_file`].
@@ -230,12 +346,17 @@ impl BlobStore {
                 }
                 tokio::fs::rename(path, &dest).await?;
             }
+            None if tokio::fs::metadata(path).await?.len() <= MULTIPART_PART as u64 => {
+                let data = tokio::fs::read(path).await?;
+                self.store.put(&key, PutPayload::from(data)).await?;
+                tokio::fs::remove_file(path).await?;
+            }
             None => {
                 let mut upload = self.store.put_multipart(&key).await?;
                 let mut file = tokio::fs::File::open(path).await?;
-                let mut buf = vec![0u8; 8 * 1024 * 1024];
+                let mut buf = vec![0u8; MULTIPART_PART];
                 loop {
-                    let n = file.read(&mut buf).await?;
+                    let n = read_full(&mut file, &mut buf).await?;
                     if n == 0 {
                         break;
                     }
@@ -316,6 +437,17 @@ impl BlobStore {
             Err(object_store::Error::NotFound { .. }) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
+        if meta.size <= HOT_MAX_ITEM && self.hot.budget > 0 {
+            let got = self.store.get(&key).await?;
+            let data = got.bytes().await?;
+            if data.len() as u64 != meta.size {
+                return Err(BlobError::Io(std::io::Error::other(
+                    "blob changed while read",
+                )));
+            }
+            self.hot.insert(sha256, data.clone());
+            return Self::from_memory(data, range);
+        }
         let range = clamp(range, meta.size)?;
         let opts = GetOptions {
             range: Some(GetRange::Bounded(range.clone())),

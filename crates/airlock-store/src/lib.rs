@@ -13,7 +13,7 @@ mod metadata;
 mod migrations;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
-pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};
+pub use blobs::{BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_hex};
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, DerivedTx, NewRequest,

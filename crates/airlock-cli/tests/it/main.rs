@@ -8,6 +8,7 @@
 mod support;
 
 mod audit;
+mod blob_store;
 mod check;
 mod clients;
 mod config_code;

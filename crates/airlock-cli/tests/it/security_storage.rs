@@ -81,7 +81,7 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 /// young ones (an upload may still be in flight) and every blob a row refers to, however old.
 pub fn check_orphan_blobs_are_swept(server: &mut TestServer) {
     twine_upload_demo(server);
-    let referenced = files(&server.data_dir().join("blobs"));
+    let referenced = files(server.blobs_dir());
     assert!(referenced.len() >= 5, "dists and metadata: {referenced:?}");
     for path in &referenced {
         set_age(path, 2 * DAY);
@@ -126,7 +126,7 @@ pub fn check_orphan_blobs_are_swept(server: &mut TestServer) {
         "{swept}"
     );
     assert!(!fresh_orphan.exists());
-    assert_eq!(files(&server.data_dir().join("blobs")), referenced);
+    assert_eq!(files(server.blobs_dir()), referenced);
     assert_pip_installs_demo(server, "dev", "1.0");
 }
 

@@ -86,3 +86,37 @@ pub fn screenshots() -> PathBuf {
 pub fn node_modules() -> PathBuf {
     PathBuf::from(required("AIRLOCK_TEST_NODE_MODULES"))
 }
+
+/// Where test servers keep their blobs: `AIRLOCK_TEST_BLOBS=s3` puts them in the S3 server
+/// `scripts/test` runs, else they stay in the data directory.
+pub fn blobs_in_s3() -> bool {
+    match std::env::var("AIRLOCK_TEST_BLOBS").as_deref() {
+        Ok("s3") => true,
+        Ok("") | Ok("local") | Err(_) => false,
+        Ok(other) => panic!("AIRLOCK_TEST_BLOBS={other:?}: use s3 or local"),
+    }
+}
+
+/// The S3 server `scripts/test` runs: its endpoint, access key, secret key, and the directory it
+/// keeps buckets in (one directory each, objects as files under their keys).
+#[derive(Debug, Clone)]
+pub struct S3Server {
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub root: PathBuf,
+}
+
+/// The S3 server binary (s3s-fs), for tests that run one of their own.
+pub fn s3s_fs() -> PathBuf {
+    PathBuf::from(required("AIRLOCK_TEST_S3S_FS"))
+}
+
+pub fn s3_server() -> S3Server {
+    S3Server {
+        endpoint: required("AIRLOCK_TEST_S3_ENDPOINT"),
+        access_key: required("AIRLOCK_TEST_S3_ACCESS_KEY"),
+        secret_key: required("AIRLOCK_TEST_S3_SECRET_KEY"),
+        root: PathBuf::from(required("AIRLOCK_TEST_S3_ROOT")),
+    }
+}

@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod index;
 pub mod python;
 pub mod r;
+pub mod s3;
 pub mod server;
 pub mod upload;
 pub mod upstream;

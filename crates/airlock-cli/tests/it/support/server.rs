@@ -125,6 +125,7 @@ allow = [{}]
 pub struct TestServerBuilder {
     config: Option<ServerConfig>,
     postgres: bool,
+    s3: Option<super::env::S3Server>,
     env: Vec<(OsString, OsString)>,
 }
 
@@ -138,6 +139,18 @@ impl TestServerBuilder {
     /// Keeps the metadata in a fresh PostgreSQL database instead of SQLite.
     pub fn postgres(mut self) -> Self {
         self.postgres = true;
+        self
+    }
+
+    /// Keeps the blobs in a fresh bucket of the S3 server (as every server does under
+    /// `AIRLOCK_TEST_BLOBS=s3`).
+    pub fn s3(self) -> Self {
+        self.s3_server(super::env::s3_server())
+    }
+
+    /// Keeps the blobs in a fresh bucket of this S3 server.
+    pub fn s3_server(mut self, server: super::env::S3Server) -> Self {
+        self.s3 = Some(server);
         self
     }
 
@@ -169,6 +182,28 @@ impl TestServerBuilder {
             fs::write(&path, config.to_toml()).expect("write config");
             common_args.extend(["--config".into(), path.into()]);
         }
+        let mut env = self.env;
+        let s3 = self
+            .s3
+            .or_else(|| super::env::blobs_in_s3().then(super::env::s3_server));
+        let blobs = if let Some(s3) = s3 {
+            let bucket = fresh_bucket_name();
+            // s3s-fs keeps each bucket as a directory of its root: making one creates the bucket.
+            let dir = s3.root.join(&bucket);
+            fs::create_dir(&dir).expect("create bucket directory");
+            for (key, value) in [
+                ("AIRLOCK_BLOB_STORE", format!("s3://{bucket}")),
+                ("AIRLOCK_S3_ENDPOINT", s3.endpoint),
+                ("AIRLOCK_S3_PATH_STYLE", "true".into()),
+                ("AWS_ACCESS_KEY_ID", s3.access_key),
+                ("AWS_SECRET_ACCESS_KEY", s3.secret_key),
+            ] {
+                env.push((key.into(), value.into()));
+            }
+            dir
+        } else {
+            data_dir.join("blobs")
+        };
         let http = super::http_client()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -180,9 +215,10 @@ impl TestServerBuilder {
             port: 0,
             starts: 0,
             common_args,
-            env: self.env,
+            env,
             log: root.path().join("server.log"),
             data_dir,
+            blobs,
             database,
             http,
             publisher_token: OnceLock::new(),
@@ -202,11 +238,25 @@ pub struct TestServer {
     env: Vec<(OsString, OsString)>,
     log: PathBuf,
     data_dir: PathBuf,
+    /// Where the blobs are, as files named by their keys: `blobs/` of the data directory, or the
+    /// bucket's directory in the S3 server.
+    blobs: PathBuf,
     // Dropped after the child is killed (see `Drop`), before the temp dir.
     database: Database,
     http: Client,
     publisher_token: OnceLock<String>,
     root: TempDir,
+}
+
+/// A bucket name no other test server of any test process uses.
+fn fresh_bucket_name() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "airlock-it-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The port of a `listening on http://127.0.0.1:PORT` line.
@@ -348,10 +398,10 @@ impl TestServer {
 
     /// Files under `blobs/`, relative to it, sorted.
     fn blob_files(&self) -> Vec<PathBuf> {
-        let blobs = self.data_dir.join("blobs");
-        let mut files = files_under(&blobs);
+        let blobs = &self.blobs;
+        let mut files = files_under(blobs);
         for f in &mut files {
-            *f = f.strip_prefix(&blobs).expect("under blobs").to_path_buf();
+            *f = f.strip_prefix(blobs).expect("under blobs").to_path_buf();
         }
         files.sort();
         files
@@ -360,6 +410,11 @@ impl TestServer {
     /// The server's data directory (`blobs/`, `tmp/`, the SQLite database).
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Where the blob files are: `blobs/` of the data directory, or the server's bucket in the S3 server.
+    pub fn blobs_dir(&self) -> &Path {
+        &self.blobs
     }
 
     /// Files left in the data directory's `tmp/` (where uploads and downloads are received).
