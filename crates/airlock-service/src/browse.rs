@@ -10,6 +10,7 @@ use airlock_types::Timestamp;
 
 use crate::cache::Cache;
 use crate::catalog::Catalog;
+use crate::changes::Deps;
 use crate::core::Core;
 use crate::ecosystems::rules;
 use crate::error::ServiceError;
@@ -153,12 +154,20 @@ impl Browse {
     }
 
     /// Every package name a source holds (hosted uploads, names a proxy has learned), built
-    /// once per epoch.
+    /// again once any source has changed.
     async fn known(&self) -> Result<Arc<Vec<Known>>, ServiceError> {
-        let epoch = self.core.epoch();
-        if let Some(names) = self.names.get(epoch, &()) {
+        let stamp = self.core.stamp();
+        if let Some(names) = self.names.get(&self.core.changes, &()) {
             return Ok(names);
         }
+        let all_sources = Deps::Sources(
+            self.core
+                .config()
+                .sources
+                .iter()
+                .map(|s| s.name.clone())
+                .collect(),
+        );
         let mut seen: BTreeMap<(Ecosystem, String), ()> = BTreeMap::new();
         for source in &self.core.config().sources {
             let names = self.catalog.names_in(source).await?;
@@ -175,7 +184,7 @@ impl Browse {
                 })
                 .collect::<Vec<_>>(),
         );
-        self.names.insert(epoch, (), names.clone());
+        self.names.insert(stamp, all_sources, (), names.clone());
         Ok(names)
     }
 

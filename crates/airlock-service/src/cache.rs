@@ -2,18 +2,20 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
 
-/// Rendered views, valid for one epoch of the repository (the core's count of changes): a
-/// view is served only while the epoch it was built in is current, and the first insert of a
-/// later epoch starts the map afresh. So a capability owns its cache and needs nobody to clear
-/// it; a view whose build started before a change is never kept past it (callers read the epoch
-/// before they read what they build from).
+use crate::changes::{Changes, Deps, Stamp};
+
+/// Rendered views, each kept with the [`Stamp`] it was built at and what it was built from
+/// ([`Deps`]), and served only while that is current (see [`Changes::fresh`]). So a capability
+/// owns its cache and needs nobody to clear it; callers take the stamp before they read what
+/// they build from, so a view whose build overlapped a change is never kept past it. When
+/// everything changes (a new epoch), the first insert of the new epoch starts the map afresh.
 pub(crate) struct Cache<K, V> {
     inner: RwLock<Inner<K, V>>,
 }
 
 struct Inner<K, V> {
     epoch: u64,
-    map: HashMap<K, V>,
+    map: HashMap<K, (Stamp, Deps, V)>,
 }
 
 impl<K, V> Default for Cache<K, V> {
@@ -31,26 +33,24 @@ impl<K, V> Default for Cache<K, V> {
 const MAX_ENTRIES: usize = 100_000;
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
-    /// The value built in `epoch`, if any.
-    pub fn get(&self, epoch: u64, key: &K) -> Option<V> {
+    /// The value for `key`, if one is kept and still current.
+    pub fn get(&self, changes: &Changes, key: &K) -> Option<V> {
         let inner = self.inner.read().ok()?;
-        if inner.epoch != epoch {
-            return None;
-        }
-        inner.map.get(key).cloned()
+        let (stamp, deps, value) = inner.map.get(key)?;
+        changes.fresh(*stamp, deps).then(|| value.clone())
     }
 
-    /// Keeps `value`, built from what was current in `epoch`; dropped if a later epoch has begun.
-    pub fn insert(&self, epoch: u64, key: K, value: V) {
+    /// Keeps `value`, built at `stamp` from `deps`; dropped if a later epoch has begun.
+    pub fn insert(&self, stamp: Stamp, deps: Deps, key: K, value: V) {
         if let Ok(mut i) = self.inner.write() {
-            if epoch < i.epoch {
+            if stamp.epoch < i.epoch {
                 return;
             }
-            if epoch > i.epoch || i.map.len() >= MAX_ENTRIES {
+            if stamp.epoch > i.epoch || i.map.len() >= MAX_ENTRIES {
                 i.map.clear();
-                i.epoch = epoch;
+                i.epoch = stamp.epoch;
             }
-            i.map.insert(key, value);
+            i.map.insert(key, (stamp, deps, value));
         }
     }
 }
@@ -58,25 +58,45 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
 #[cfg(test)]
 mod tests {
     use super::Cache;
+    use crate::changes::{Changes, Deps, Stamp};
+    use airlock_store::Scope;
 
-    #[test]
-    fn a_value_is_served_only_in_the_epoch_it_was_built_in() {
-        let c: Cache<u8, u8> = Cache::default();
-        c.insert(1, 1, 10);
-        assert_eq!(c.get(1, &1), Some(10));
-        assert_eq!(c.get(2, &1), None, "a later epoch does not see it");
-        c.insert(2, 2, 20);
-        assert_eq!(c.get(2, &1), None, "a later epoch starts afresh");
-        assert_eq!(c.get(2, &2), Some(20));
+    fn stamp(c: &Changes, revision: i64) -> Stamp {
+        Stamp {
+            epoch: c.epoch(),
+            revision,
+        }
     }
 
     #[test]
-    fn a_value_built_before_a_change_is_not_kept() {
+    fn a_value_is_served_until_what_it_was_built_from_changes() {
+        let changes = Changes::default();
+        let c: Cache<&str, u8> = Cache::default();
+        c.insert(stamp(&changes, 1), Deps::Project("a".into()), "a", 1);
+        c.insert(stamp(&changes, 1), Deps::Project("b".into()), "b", 2);
+        let mut scope = Scope::default();
+        scope.everything = false;
+        scope.projects.insert(("src".into(), "a".into()));
+        changes.apply(2, &scope);
+        assert_eq!(c.get(&changes, &"a"), None);
+        assert_eq!(c.get(&changes, &"b"), Some(2));
+        changes.apply(3, &Scope::everything());
+        assert_eq!(
+            c.get(&changes, &"b"),
+            None,
+            "a new epoch makes every value stale"
+        );
+    }
+
+    #[test]
+    fn a_value_built_before_a_new_epoch_is_not_kept() {
+        let changes = Changes::default();
         let c: Cache<u8, u8> = Cache::default();
-        c.insert(3, 1, 30);
-        c.insert(2, 2, 20);
-        assert_eq!(c.get(2, &2), None);
-        assert_eq!(c.get(3, &2), None);
-        assert_eq!(c.get(3, &1), Some(30));
+        let old = stamp(&changes, 1);
+        changes.begin_epoch();
+        c.insert(stamp(&changes, 1), Deps::Everything, 1, 10);
+        c.insert(old, Deps::Everything, 2, 20);
+        assert_eq!(c.get(&changes, &2), None);
+        assert_eq!(c.get(&changes, &1), Some(10));
     }
 }

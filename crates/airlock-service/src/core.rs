@@ -1,16 +1,17 @@
 //! What every capability shares: the configuration in force, the database, the blob store, and
-//! the epoch that tells each capability's cached views whether they are still current. It knows
+//! the record of changes that tells each capability's cached views whether they are still current. It knows
 //! lanes as the configuration sets them (live or at a snapshot instant) and nothing of what the
 //! capabilities build on it.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use airlock_config::{BlobLocation, Config, Ecosystem, LaneConfig, SourceConfig};
 use airlock_store::{AuditEntry, BlobStore, Db, S3Location, WriteTx};
 use airlock_types::Timestamp;
 
+use crate::changes::{Changes, Stamp};
 use crate::error::ServiceError;
 use crate::lanes::{LaneRead, LaneRef};
 use crate::principal::Principal;
@@ -25,11 +26,12 @@ pub(crate) struct Core {
     config_version: AtomicI64,
     pub db: Db,
     pub blobs: BlobStore,
-    /// The latest database revision seen.
+    /// The latest database revision known to be committed.
     revision: AtomicI64,
-    /// Moves whenever what views are built from may have changed (a newer revision, another
-    /// configuration version); see [`crate::cache::Cache`].
-    epoch: AtomicU64,
+    /// The revision up to which the record of changes has been read.
+    observed: AtomicI64,
+    /// What changed when, for the caches of views.
+    pub changes: Changes,
     /// Never contact upstreams (one-shot commands such as `airlock check` offline).
     pub offline: bool,
 }
@@ -84,7 +86,8 @@ impl Core {
             db,
             blobs,
             revision: AtomicI64::new(revision),
-            epoch: AtomicU64::new(1),
+            observed: AtomicI64::new(revision),
+            changes: Changes::default(),
             offline,
         })
     }
@@ -108,28 +111,44 @@ impl Core {
         Some(self.config_version.load(Ordering::SeqCst)).filter(|v| *v > 0)
     }
 
-    /// The current epoch. Read it before reading what a view is built from.
+    /// The current epoch: moves when everything changes. Read it before reading what a view
+    /// is built from.
     pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
+        self.changes.epoch()
     }
 
-    /// The latest database revision seen.
-    pub fn revision(&self) -> i64 {
-        self.revision.load(Ordering::SeqCst)
-    }
-
-    /// Begins a new epoch when the database has moved past what views were built from.
-    pub fn observe_revision(&self, revision: i64) {
-        if self.revision.fetch_max(revision, Ordering::SeqCst) < revision {
-            self.epoch.fetch_add(1, Ordering::SeqCst);
+    /// When a view built from what is read next was built. Take it before reading.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            epoch: self.changes.epoch(),
+            revision: self.revision.load(Ordering::SeqCst),
         }
     }
 
-    /// Commits a write transaction with its audit entry, then begins a new epoch.
+    /// Catches up with writes of other processes: reads what the revisions committed since the
+    /// last call changed. Whether the revision moved.
+    pub async fn observe(&self) -> Result<bool, ServiceError> {
+        let latest = self.db.revision().await?;
+        let seen = self.observed.load(Ordering::SeqCst);
+        if latest <= seen {
+            return Ok(false);
+        }
+        match self.db.changes_between(seen, latest).await? {
+            Some(scope) => self.changes.apply(latest, &scope),
+            None => self.changes.begin_epoch(),
+        }
+        self.observed.fetch_max(latest, Ordering::SeqCst);
+        self.revision.fetch_max(latest, Ordering::SeqCst);
+        Ok(true)
+    }
+
+    /// Commits a write transaction with its audit entry; views built from what it changed are
+    /// stale from then on.
     pub async fn commit(&self, tx: WriteTx, entry: AuditEntry) -> Result<(), ServiceError> {
         let revision = tx.revision();
-        tx.commit(&entry).await?;
-        self.observe_revision(revision);
+        let scope = tx.commit(&entry).await?;
+        self.changes.apply(revision, &scope);
+        self.revision.fetch_max(revision, Ordering::SeqCst);
         Ok(())
     }
 
@@ -158,7 +177,7 @@ impl Core {
         }
         self.config_version.store(version, Ordering::SeqCst);
         // Views built meanwhile from the previous version must not outlive it.
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.changes.begin_epoch();
         tracing::info!(version, "configuration version in force");
         Ok(())
     }

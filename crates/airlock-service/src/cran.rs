@@ -19,6 +19,7 @@ use airlock_types::Timestamp;
 use bytes::Bytes;
 
 use crate::cache::Cache;
+use crate::changes::Deps;
 use crate::core::Core;
 use crate::ecosystems::cran::{INDEX_KEY as CRAN_INDEX_KEY, packages_entry};
 use crate::error::ServiceError;
@@ -58,8 +59,8 @@ struct CranView {
     expires: Option<std::time::Instant>,
 }
 
-/// The CRAN-like repositories of the lanes, each built once per epoch (however many ask at the
-/// same time).
+/// The CRAN-like repositories of the lanes, each built once (however many ask at the same time)
+/// and kept until a package of the lane's R sources changes.
 pub struct Cran {
     core: Arc<Core>,
     policies: Arc<Policies>,
@@ -81,13 +82,19 @@ impl Cran {
 
     /// The lane's CRAN view, from cache or built now (once, however many ask at the same time).
     async fn cran_view(self: &Arc<Self>, lane: &str) -> Result<Arc<CranView>, ServiceError> {
-        let epoch = self.core.epoch();
-        if let Some(view) = self.views.get(epoch, &lane.to_string())
+        let stamp = self.core.stamp();
+        if let Some(view) = self.views.get(&self.core.changes, &lane.to_string())
             && view.expires.is_none_or(|t| std::time::Instant::now() < t)
         {
             return Ok(view);
         }
-        self.core.view_lane(lane).await?;
+        let (lane_ref, _) = self.core.view_lane(lane).await?;
+        let sources = self
+            .core
+            .lane_sources(&lane_ref, Ecosystem::Cran)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         let this = self.clone();
         let name = lane.to_string();
         let view = self
@@ -98,7 +105,12 @@ impl Cran {
                 Ok(Arc::new(this.build_cran_view(lane_cfg, at).await?))
             })
             .await?;
-        self.views.insert(epoch, lane.to_string(), view.clone());
+        self.views.insert(
+            stamp,
+            Deps::Sources(sources),
+            lane.to_string(),
+            view.clone(),
+        );
         Ok(view)
     }
 

@@ -13,6 +13,7 @@ use futures::StreamExt;
 
 use crate::cache::Cache;
 use crate::catalog::Catalog;
+use crate::changes::Deps;
 use crate::core::Core;
 use crate::error::ServiceError;
 use crate::lanes::LaneRead;
@@ -85,8 +86,8 @@ impl Files {
             key: key.to_string(),
             filename: filename.to_string(),
         };
-        let epoch = self.core.epoch();
-        if let Some(answer) = self.answers.get(epoch, &cache_key) {
+        let stamp = self.core.stamp();
+        if let Some(answer) = self.answers.get(&self.core.changes, &cache_key) {
             return answer;
         }
         let answer = self.resolve_uncached(lane, key, filename).await;
@@ -94,7 +95,13 @@ impl Files {
             answer,
             Err(ServiceError::Internal { .. } | ServiceError::Upstream { .. })
         ) {
-            self.answers.insert(epoch, cache_key, answer.clone());
+            // The answer depends on the file's project (a name that does not parse is never one).
+            let dist_name = filename.strip_suffix(".metadata").unwrap_or(filename);
+            let deps = match DistFilename::parse(dist_name) {
+                Ok(dist) => Deps::Project(dist.name().to_string()),
+                Err(_) => Deps::Everything,
+            };
+            self.answers.insert(stamp, deps, cache_key, answer.clone());
         }
         answer
     }

@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::Cache;
 use crate::catalog::Catalog;
+use crate::changes::Deps;
 use crate::core::Core;
 use crate::error::ServiceError;
 use crate::lanes::LaneRead;
@@ -57,7 +58,8 @@ pub(crate) struct Cached {
     expires: Option<Instant>,
 }
 
-/// The simple index pages of the lanes, each rendered once per epoch and kept as bytes.
+/// The simple index pages of the lanes, each rendered once and kept as bytes until what it
+/// shows changes: a project page until that project does, a root page until its sources do.
 pub struct Index {
     core: Arc<Core>,
     policies: Arc<Policies>,
@@ -75,10 +77,10 @@ impl Index {
         }
     }
 
-    /// A cached page of `epoch` if still valid (`Some(None)`: a cached 404).
-    fn cached_page(&self, epoch: u64, key: &PageKey) -> Option<Option<Arc<Page>>> {
+    /// A cached page if still valid (`Some(None)`: a cached 404).
+    fn cached_page(&self, key: &PageKey) -> Option<Option<Arc<Page>>> {
         self.pages
-            .get(epoch, key)
+            .get(&self.core.changes, key)
             .filter(|c| c.expires.is_none_or(|t| Instant::now() < t))
             .map(|c| c.page)
     }
@@ -96,8 +98,8 @@ impl Index {
             project: Some(project.to_string()),
             content_type: format.content_type(),
         };
-        let epoch = self.core.epoch();
-        match self.cached_page(epoch, &key) {
+        let stamp = self.core.stamp();
+        match self.cached_page(&key) {
             Some(Some(page)) => return Ok(page),
             Some(None) => return Err(not_found(lane, project)),
             None => {}
@@ -164,7 +166,8 @@ impl Index {
             }
         };
         self.pages.insert(
-            epoch,
+            stamp,
+            Deps::Project(project.to_string()),
             key,
             Cached {
                 page: page.clone(),
@@ -187,8 +190,8 @@ impl Index {
             project: None,
             content_type: format.content_type(),
         };
-        let epoch = self.core.epoch();
-        match self.cached_page(epoch, &key) {
+        let stamp = self.core.stamp();
+        match self.cached_page(&key) {
             Some(Some(page)) => return Ok(page),
             Some(None) => return Err(ServiceError::NotFound(format!("no lane named {lane:?}"))),
             None => {}
@@ -230,8 +233,15 @@ impl Index {
         };
         let page = Arc::new(Page::new(body, format));
         let expires = Some(Instant::now() + std::time::Duration::from_secs(60));
+        let sources = self
+            .core
+            .lane_sources(lane_cfg, Ecosystem::Pypi)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         self.pages.insert(
-            epoch,
+            stamp,
+            Deps::Sources(sources),
             key,
             Cached {
                 page: Some(page.clone()),

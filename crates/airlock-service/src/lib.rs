@@ -6,6 +6,7 @@ mod audit;
 mod browse;
 mod cache;
 mod catalog;
+mod changes;
 mod check;
 mod config_as_code;
 mod core;
@@ -319,16 +320,14 @@ impl Airlock {
         loop {
             tick.tick().await;
             self.core.blobs.trim_cache(CACHED_BLOB_IDLE);
-            match self.core.db.revision().await {
-                Ok(r) => {
-                    if self.core.revision() < r {
-                        if let Err(e) = self.settings.reload().await {
-                            tracing::warn!(error = %error::chain(&e), "cannot switch to the applied configuration");
-                        }
-                        self.core.observe_revision(r);
+            match self.core.observe().await {
+                Ok(true) => {
+                    if let Err(e) = self.settings.reload().await {
+                        tracing::warn!(error = %error::chain(&e), "cannot switch to the applied configuration");
                     }
                 }
-                Err(e) => tracing::warn!(error = %error::chain(&e), "cannot read the revision"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %error::chain(&e), "cannot read the changes"),
             }
         }
     }

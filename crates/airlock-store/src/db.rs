@@ -442,18 +442,48 @@ impl Db {
         Ok(row.try_get(0)?)
     }
 
+    /// What the writes of revisions `after + 1 ..= upto` changed, together. `None` when some of
+    /// those revisions are older than what is kept (see [`CHANGES_KEPT`]): the caller must then
+    /// assume everything changed.
+    pub async fn changes_between(&self, after: i64, upto: i64) -> Result<Option<Scope>, DbError> {
+        if upto - after >= CHANGES_KEPT / 2 {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT source, project FROM changes WHERE revision > $1 AND revision <= $2",
+        )
+        .bind(after)
+        .bind(upto)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut scope = Scope::default();
+        scope.nothing();
+        for r in &rows {
+            let (source, project): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            if source == EVERYTHING {
+                return Ok(Some(Scope::everything()));
+            }
+            scope.touch(&source, &project);
+        }
+        Ok(Some(scope))
+    }
+
     /// Starts a write transaction: bumps the revision first, which takes the write lock. It
     /// commits only with its audit entry ([`WriteTx::commit`]).
     pub async fn write(&self) -> Result<WriteTx, DbError> {
         let (tx, revision) = self.begin_write().await?;
-        Ok(WriteTx { tx, revision })
+        Ok(WriteTx {
+            tx,
+            revision,
+            scope: Scope::default(),
+        })
     }
 
     /// Starts a transaction that writes only data derived from what is already stored and
     /// audited (see [`DerivedTx`]); it takes the write lock as [`Db::write`] does.
     pub async fn write_derived(&self) -> Result<DerivedTx, DbError> {
-        let (tx, _) = self.begin_write().await?;
-        Ok(DerivedTx { tx })
+        let (tx, revision) = self.begin_write().await?;
+        Ok(DerivedTx { tx, revision })
     }
 
     async fn begin_write(&self) -> Result<(sqlx::Transaction<'static, sqlx::Any>, i64), DbError> {
@@ -978,6 +1008,97 @@ impl Db {
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     revision: i64,
+    scope: Scope,
+}
+
+/// What a write transaction changed, as caches see it (recorded in `changes` when it commits).
+/// Each method of [`WriteTx`] says what it changes; a transaction none of whose methods said
+/// anything counts as changing everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Something every page may depend on changed.
+    pub everything: bool,
+    /// `(source, project)` pairs whose files (or proxy listing) changed.
+    pub projects: std::collections::BTreeSet<(String, String)>,
+    /// Whether any method declared its effect.
+    declared: bool,
+}
+
+impl Scope {
+    pub fn everything() -> Scope {
+        Scope {
+            everything: true,
+            projects: Default::default(),
+            declared: true,
+        }
+    }
+
+    /// Whether nothing pages are built from changed.
+    pub fn is_nothing(&self) -> bool {
+        self.declared && !self.everything && self.projects.is_empty()
+    }
+
+    fn touch(&mut self, source: &str, project: &str) {
+        self.declared = true;
+        self.projects
+            .insert((source.to_string(), project.to_string()));
+    }
+
+    fn nothing(&mut self) {
+        self.declared = true;
+    }
+
+    fn all(&mut self) {
+        self.declared = true;
+        self.everything = true;
+    }
+
+    /// As committed: undeclared means everything.
+    fn settled(mut self) -> Scope {
+        if !self.declared {
+            self.everything = true;
+            self.declared = true;
+        }
+        if self.everything {
+            self.projects.clear();
+        }
+        self
+    }
+}
+
+/// Marker of a change to everything in `changes`.
+const EVERYTHING: &str = "*";
+
+/// Rows of `changes` older than this many revisions are pruned (every 1024th revision).
+pub const CHANGES_KEPT: i64 = 100_000;
+
+/// Records `scope` as what `revision` changed, and now and then prunes old rows.
+async fn record_changes(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    revision: i64,
+    scope: &Scope,
+) -> Result<(), DbError> {
+    let everything = [(EVERYTHING.to_string(), EVERYTHING.to_string())];
+    let rows: Vec<&(String, String)> = if scope.everything {
+        everything.iter().collect()
+    } else {
+        scope.projects.iter().collect()
+    };
+    for (source, project) in rows {
+        sqlx::query("INSERT INTO changes (revision, source, project) VALUES ($1, $2, $3)")
+            .bind(revision)
+            .bind(source)
+            .bind(project)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if revision % 1024 == 0 {
+        sqlx::query("DELETE FROM changes WHERE revision < $1")
+            .bind(revision - CHANGES_KEPT)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 impl WriteTx {
@@ -987,10 +1108,13 @@ impl WriteTx {
 
     /// Appends `entry` to the hash-chained audit log and commits: the change and its entry land
     /// together or not at all.
-    pub async fn commit(mut self, entry: &AuditEntry) -> Result<(), DbError> {
+    /// Returns what the transaction changed, as recorded for every server's caches.
+    pub async fn commit(mut self, entry: &AuditEntry) -> Result<Scope, DbError> {
+        let scope = std::mem::take(&mut self.scope).settled();
+        record_changes(&mut self.tx, self.revision, &scope).await?;
         audit::append(&mut self.tx, entry).await?;
         self.tx.commit().await?;
-        Ok(())
+        Ok(scope)
     }
 
     /// Files of one project in one source, as this transaction sees them: writers are serialised
@@ -1014,6 +1138,7 @@ impl WriteTx {
     }
 
     pub async fn insert_token(&mut self, t: &TokenRow) -> Result<(), DbError> {
+        self.scope.nothing();
         let sql = concat!(
             "INSERT INTO tokens (",
             token_columns!(),
@@ -1040,6 +1165,7 @@ impl WriteTx {
     }
 
     pub async fn insert_session(&mut self, s: &SessionRow) -> Result<(), DbError> {
+        self.scope.nothing();
         let sql = concat!(
             "INSERT INTO sessions (",
             session_columns!(),
@@ -1062,6 +1188,7 @@ impl WriteTx {
 
     /// Ends a session that has not ended; false if there was none.
     pub async fn end_session(&mut self, id_sha256: &str, at: Timestamp) -> Result<bool, DbError> {
+        self.scope.nothing();
         let done = sqlx::query(
             "UPDATE sessions SET ended_at = $1 WHERE id_sha256 = $2 AND ended_at IS NULL",
         )
@@ -1074,6 +1201,7 @@ impl WriteTx {
 
     /// Revokes the active token of that name; false if there was none.
     pub async fn revoke_token(&mut self, name: &str, at: Timestamp) -> Result<bool, DbError> {
+        self.scope.nothing();
         let done =
             sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
                 .bind(at.as_micros())
@@ -1085,6 +1213,7 @@ impl WriteTx {
 
     /// Inserts a new artifact; an existing `(source, filename)` is a [`DbError::Conflict`].
     pub async fn insert_artifact(&mut self, a: &ArtifactRow) -> Result<(), DbError> {
+        self.scope.touch(&a.source, &a.project);
         let sql = concat!(
             "INSERT INTO artifacts (",
             artifact_columns!(),
@@ -1121,6 +1250,7 @@ impl WriteTx {
     }
 
     pub async fn upsert_proxy_page(&mut self, p: &ProxyPageRow) -> Result<(), DbError> {
+        self.scope.touch(&p.source, &p.project);
         sqlx::query(
             "INSERT INTO proxy_pages (source, project, status, checked_at, etag, last_modified) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (source, project) DO UPDATE SET status = $3, checked_at = $4, etag = $5, last_modified = $6",
@@ -1138,6 +1268,7 @@ impl WriteTx {
 
     /// Updates what an upstream says of a listed file (all but its identity and first sighting).
     pub async fn update_listed_artifact(&mut self, a: &ArtifactRow) -> Result<(), DbError> {
+        self.scope.touch(&a.source, &a.project);
         sqlx::query(
             "UPDATE artifacts SET sha256 = $1, size = $2, requires_python = $3, metadata_sha256 = $4, yanked_reason = $5, \
              upload_time = $6, upstream_url = $7, delisted_at = $8, metadata_json = $9 WHERE source = $10 AND filename = $11",
@@ -1168,6 +1299,7 @@ impl WriteTx {
         body: &str,
         packages: &[String],
     ) -> Result<bool, DbError> {
+        self.scope.all();
         let done = sqlx::query(
             "INSERT INTO advisories (id, modified, learned_at, origin, body) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (id, modified) DO NOTHING",
@@ -1188,6 +1320,7 @@ impl WriteTx {
 
     /// Stores a new request; its id is the next free one.
     pub async fn insert_request(&mut self, r: &NewRequest<'_>) -> Result<i64, DbError> {
+        self.scope.nothing();
         let row = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM requests")
             .fetch_one(&mut *self.tx)
             .await?;
@@ -1216,6 +1349,7 @@ impl WriteTx {
         at: Timestamp,
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
+        self.scope.all();
         let done = sqlx::query(
             "UPDATE requests SET state = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5 AND state = $6",
         )
@@ -1232,6 +1366,7 @@ impl WriteTx {
 
     /// Admits one exact version in a lane (a no-op if it already is).
     pub async fn insert_approval(&mut self, a: &ApprovalRow) -> Result<(), DbError> {
+        self.scope.all();
         sqlx::query(
             "INSERT INTO approvals (lane, ecosystem, name, version, request_id, approved_by, approved_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lane, ecosystem, name, version) DO NOTHING",
@@ -1250,6 +1385,7 @@ impl WriteTx {
 
     /// Pins one file (by sha256) to the approval of a version in a lane (a no-op if it is).
     pub async fn insert_approval_file(&mut self, f: &ApprovalFileRow) -> Result<(), DbError> {
+        self.scope.all();
         sqlx::query(
             "INSERT INTO approval_files (lane, ecosystem, name, version, sha256, approved_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lane, ecosystem, name, version, sha256) DO NOTHING",
@@ -1272,6 +1408,7 @@ impl WriteTx {
         a: &ApprovalRow,
         files: &[String],
     ) -> Result<(), DbError> {
+        self.scope.all();
         self.insert_approval(a).await?;
         for sha256 in files {
             self.insert_approval_file(&ApprovalFileRow {
@@ -1296,6 +1433,7 @@ impl WriteTx {
         reason: Option<&str>,
         at: Timestamp,
     ) -> Result<u64, DbError> {
+        self.scope.touch(source, project);
         let done = sqlx::query("UPDATE artifacts SET yanked_reason = $1 WHERE source = $2 AND project = $3 AND version = $4")
             .bind(reason)
             .bind(source)
@@ -1327,6 +1465,7 @@ impl WriteTx {
         applied_by: &str,
         body: &str,
     ) -> Result<i64, DbError> {
+        self.scope.all();
         let row = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 FROM config_versions")
             .fetch_one(&mut *self.tx)
             .await?;
@@ -1352,6 +1491,7 @@ impl WriteTx {
         created_by: &str,
         created_at: Timestamp,
     ) -> Result<bool, DbError> {
+        self.scope.all();
         let done = sqlx::query(
             "INSERT INTO snapshots (lane, name, at, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (lane, name) DO NOTHING",
@@ -1373,6 +1513,7 @@ impl WriteTx {
 /// it has no method that could write anything else.
 pub struct DerivedTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    revision: i64,
 }
 
 impl DerivedTx {
@@ -1387,7 +1528,9 @@ impl DerivedTx {
         record_advisory_packages(&mut self.tx, id, modified, learned_at, packages).await
     }
 
-    pub async fn commit(self) -> Result<(), DbError> {
+    /// Commits; advisories' derived data counts as a change to everything.
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        record_changes(&mut self.tx, self.revision, &Scope::everything()).await?;
         self.tx.commit().await?;
         Ok(())
     }

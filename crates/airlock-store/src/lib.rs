@@ -17,6 +17,7 @@ pub use blobs::{BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_h
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, DerivedTx, NewRequest,
-    ProjectName, ProxyPageRow, RequestRow, SessionRow, SnapshotRow, TokenRow, WriteTx, YankEvent,
+    ProjectName, ProxyPageRow, RequestRow, Scope, SessionRow, SnapshotRow, TokenRow, WriteTx,
+    YankEvent,
 };
 pub use metadata::ArtifactMetadata;

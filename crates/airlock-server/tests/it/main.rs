@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod caches;
 mod problems;
 mod proxy;
 mod requests;
