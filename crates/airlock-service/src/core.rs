@@ -34,6 +34,8 @@ pub(crate) struct Core {
     pub changes: Changes,
     /// Never contact upstreams (one-shot commands such as `airlock check` offline).
     pub offline: bool,
+    /// This process among the servers sharing the database, as leases name it.
+    instance: String,
 }
 
 pub(crate) fn invalid(e: airlock_config::ConfigError) -> ServiceError {
@@ -89,6 +91,7 @@ impl Core {
             observed: AtomicI64::new(revision),
             changes: Changes::default(),
             offline,
+            instance: format!("{:032x}", rand::random::<u128>()),
         })
     }
 
@@ -140,6 +143,25 @@ impl Core {
         self.observed.fetch_max(latest, Ordering::SeqCst);
         self.revision.fetch_max(latest, Ordering::SeqCst);
         Ok(true)
+    }
+
+    /// Takes (or renews) the lease `name` for this process for `length`, unless another holds
+    /// it: work that one of several servers should do at a time. Whether this process has it.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        length: std::time::Duration,
+    ) -> Result<bool, ServiceError> {
+        let now = Timestamp::now();
+        let until = Timestamp::from_micros(now.as_micros() + length.as_micros() as i64);
+        Ok(self.db.take_lease(name, &self.instance, now, until).await?)
+    }
+
+    /// Gives back the lease `name` if this process has it.
+    pub async fn release_lease(&self, name: &str) {
+        if let Err(e) = self.db.release_lease(name, &self.instance).await {
+            tracing::warn!(lease = name, error = %crate::error::chain(&e), "cannot give back a lease; it expires by itself");
+        }
     }
 
     /// Commits a write transaction with its audit entry; views built from what it changed are

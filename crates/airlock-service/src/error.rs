@@ -59,6 +59,13 @@ impl From<airlock_store::DbError> for ServiceError {
             airlock_store::DbError::Conflict(what) => {
                 ServiceError::Conflict(format!("{what} already exists"))
             }
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %chain(&e), "the database does not answer");
+                ServiceError::Unavailable {
+                    message: "the database does not answer; try again shortly".into(),
+                    retry_after_secs: 5,
+                }
+            }
             other => ServiceError::internal("database error", other),
         }
     }

@@ -18,6 +18,7 @@ use crate::core::Core;
 use crate::error::ServiceError;
 use crate::lanes::LaneRead;
 use crate::policy::Policies;
+use crate::proxy::Turn;
 use crate::proxy::{FileBody, Proxies};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -156,6 +157,28 @@ impl Files {
         })
     }
 
+    /// The stored blob `sha256` (or `range` of it); `None` when it is not stored and `absent_ok`.
+    async fn stored(
+        &self,
+        sha256: &str,
+        range: Option<Range<u64>>,
+        absent_ok: bool,
+    ) -> Result<Option<FileBody>, ServiceError> {
+        match self.core.blobs.read(sha256, range.clone()).await {
+            Ok(read) => Ok(Some(FileBody {
+                total: Some(read.total),
+                seekable: true,
+                range: range.map(|_| read.range),
+                stream: read.stream,
+            })),
+            Err(airlock_store::BlobError::NotFound(_)) if absent_ok => Ok(None),
+            Err(airlock_store::BlobError::Range) => {
+                Err(ServiceError::BadRequest("range not satisfiable".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The bytes of a served file, or of `range` of it when the file is stored (see
     /// [`FileBody::seekable`]); a proxied file not yet cached is fetched.
     pub async fn open(
@@ -188,25 +211,21 @@ impl Files {
                     .boxed(),
             });
         }
-        if !row.sha256.is_empty() {
-            match self.core.blobs.read(&row.sha256, range.clone()).await {
-                Ok(read) => {
-                    return Ok(FileBody {
-                        total: Some(read.total),
-                        seekable: true,
-                        range: range.map(|_| read.range),
-                        stream: read.stream,
-                    });
-                }
-                Err(airlock_store::BlobError::NotFound(_)) if proxied => {}
-                Err(airlock_store::BlobError::Range) => {
-                    return Err(ServiceError::BadRequest("range not satisfiable".into()));
-                }
-                Err(e) => return Err(e.into()),
-            }
+        if !row.sha256.is_empty()
+            && let Some(body) = self.stored(&row.sha256, range.clone(), proxied).await?
+        {
+            return Ok(body);
         }
         if proxied {
-            return self.proxies.open_proxied(row).await;
+            return match self.proxies.fetch_turn(row).await? {
+                Turn::Ours => self.proxies.open_proxied(row).await,
+                Turn::StoredElsewhere(stored) => self
+                    .stored(&stored.sha256, range, false)
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::internal("fetched file without blob", std::fmt::Error)
+                    }),
+            };
         }
         Err(ServiceError::internal(
             format!("hosted file {} has no blob", row.filename),

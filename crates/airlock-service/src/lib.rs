@@ -311,15 +311,44 @@ impl Airlock {
         &self.sweeper
     }
 
-    /// Notices changes made by other processes (another server, the CLI): polls the revision. On
-    /// the same tick, lets go of cached blobs nobody read for [`CACHED_BLOB_IDLE`].
+    /// Notices changes made by other processes (another server, the command line): on
+    /// PostgreSQL as soon as they commit (LISTEN/NOTIFY), and in any case every
+    /// `revision_poll_ms`. On each tick, also lets go of cached blobs nobody read for
+    /// [`CACHED_BLOB_IDLE`].
     pub async fn watch_revisions(self: Arc<Self>) {
         let mut tick = tokio::time::interval(Duration::from_millis(
             self.config().revision_poll_ms.max(50),
         ));
+        let mut signal = None;
+        let mut signal_retry = tokio::time::Instant::now();
         loop {
-            tick.tick().await;
-            self.core.blobs.trim_cache(CACHED_BLOB_IDLE);
+            if signal.is_none() && tokio::time::Instant::now() >= signal_retry {
+                match self.core.db.change_signal().await {
+                    Ok(s) => signal = s,
+                    Err(e) => {
+                        tracing::warn!(error = %error::chain(&e), "cannot listen for changes; polling");
+                        signal_retry = tokio::time::Instant::now() + Duration::from_secs(30);
+                    }
+                }
+            }
+            let notified = async {
+                match signal.as_mut() {
+                    Some(s) => s.next().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tick.tick() => {
+                    self.core.blobs.trim_cache(CACHED_BLOB_IDLE);
+                }
+                woke = notified => {
+                    if let Err(e) = woke {
+                        tracing::warn!(error = %error::chain(&e), "lost the change listener; polling");
+                        signal = None;
+                        signal_retry = tokio::time::Instant::now() + Duration::from_secs(5);
+                    }
+                }
+            }
             match self.core.observe().await {
                 Ok(true) => {
                     if let Err(e) = self.settings.reload().await {

@@ -98,18 +98,41 @@ impl Sweeper {
         Ok(report)
     }
 
-    /// Sweeps at once, then every `blob_sweep_grace`, for as long as the server runs.
+    /// Sweeps at once, then every `blob_sweep_grace`, for as long as the server runs. Of several
+    /// servers sharing the store, one sweeps the blobs each period (the one that takes the
+    /// period's lease first), and each at its start; each sweeps its own temporary files.
     pub async fn sweep_periodically(self: Arc<Self>) {
+        let mut starting = true;
         loop {
-            if let Err(e) = self.sweep(false).await {
-                tracing::warn!(error = %crate::error::chain(&e), "blob sweep failed");
-            }
             let every = self
                 .core
                 .config()
                 .blob_sweep_grace
                 .0
                 .max(Duration::from_secs(60));
+            // A failed lookup sweeps anyway: sweeping twice is safe, only wasted.
+            let ours = self
+                .core
+                .take_lease("sweep", every * 9 / 10)
+                .await
+                .unwrap_or(true)
+                || std::mem::take(&mut starting);
+            let swept = if ours {
+                self.sweep(false).await.map(|_| ())
+            } else {
+                let cutoff = SystemTime::now()
+                    .checked_sub(self.core.config().blob_sweep_grace.0)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                self.core
+                    .blobs
+                    .remove_tmp_older(cutoff)
+                    .await
+                    .map(|_| ())
+                    .map_err(ServiceError::from)
+            };
+            if let Err(e) = swept {
+                tracing::warn!(error = %crate::error::chain(&e), "blob sweep failed");
+            }
             tokio::time::sleep(every).await;
         }
     }

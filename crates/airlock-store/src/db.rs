@@ -22,6 +22,24 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// For the listener of PostgreSQL notifications (see [`Db::change_signal`]).
+    url: String,
+}
+
+/// The PostgreSQL channel a commit notifies: other servers read the changes at once rather than
+/// at their next poll.
+const CHANGES_CHANNEL: &str = "airlock_changes";
+
+/// Wakes up when another process commits a write (PostgreSQL's LISTEN/NOTIFY).
+pub struct ChangeSignal(sqlx::postgres::PgListener);
+
+impl ChangeSignal {
+    /// Waits for the next commit of any process. Returns also when the connection was lost (and
+    /// is being made again): notifications may have been missed, so the caller looks anyway.
+    pub async fn next(&mut self) -> Result<(), DbError> {
+        self.0.try_recv().await?;
+        Ok(())
+    }
 }
 
 /// A token as stored: never the secret, only its hash.
@@ -423,7 +441,21 @@ impl Db {
             .run(&pool)
             .await
             .map_err(DbError::Migrate)?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            url: url.to_string(),
+        })
+    }
+
+    /// A signal of other processes' commits, on PostgreSQL; `None` on SQLite (poll instead).
+    pub async fn change_signal(&self) -> Result<Option<ChangeSignal>, DbError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        Ok(Some(ChangeSignal(listener)))
     }
 
     pub fn backend(&self) -> Backend {
@@ -440,6 +472,40 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get(0)?)
+    }
+
+    /// Takes (or renews) the lease `name` for `holder` until `until`, unless another holder has
+    /// it past `now`. Whether `holder` has it now. Leases are coordination, not content: no
+    /// revision, no audit entry.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, DbError> {
+        let row = sqlx::query(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = $2, until = $3 \
+             WHERE leases.until < $4 OR leases.holder = $2 RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(until.as_micros())
+        .bind(now.as_micros())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Gives the lease `name` back, if `holder` has it.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// What the writes of revisions `after + 1 ..= upto` changed, together. `None` when some of
@@ -476,6 +542,7 @@ impl Db {
             tx,
             revision,
             scope: Scope::default(),
+            notify: self.backend == Backend::Postgres,
         })
     }
 
@@ -1009,6 +1076,8 @@ pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     revision: i64,
     scope: Scope,
+    /// Notify other servers when committed (PostgreSQL).
+    notify: bool,
 }
 
 /// What a write transaction changed, as caches see it (recorded in `changes` when it commits).
@@ -1112,6 +1181,14 @@ impl WriteTx {
     pub async fn commit(mut self, entry: &AuditEntry) -> Result<Scope, DbError> {
         let scope = std::mem::take(&mut self.scope).settled();
         record_changes(&mut self.tx, self.revision, &scope).await?;
+        if self.notify && !scope.is_nothing() {
+            // Delivered when (and only if) the transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGES_CHANNEL)
+                .bind(self.revision.to_string())
+                .execute(&mut *self.tx)
+                .await?;
+        }
         audit::append(&mut self.tx, entry).await?;
         self.tx.commit().await?;
         Ok(scope)

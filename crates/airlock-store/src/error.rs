@@ -25,3 +25,27 @@ pub enum DbError {
         reason: String,
     },
 }
+
+impl DbError {
+    /// Whether the database did not answer (down, restarting, unreachable, or every connection
+    /// busy) rather than refused the statement: worth a retry once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Connect { .. } => true,
+            DbError::Sql(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // PostgreSQL shutting down or starting up (class 57: operator intervention),
+                // or the connection lost mid-statement (class 08).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57") || c.starts_with("08")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}

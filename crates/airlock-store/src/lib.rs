@@ -16,8 +16,8 @@ pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_hex};
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
-    ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, DerivedTx, NewRequest,
-    ProjectName, ProxyPageRow, RequestRow, Scope, SessionRow, SnapshotRow, TokenRow, WriteTx,
-    YankEvent,
+    ApprovalRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError, DerivedTx,
+    NewRequest, ProjectName, ProxyPageRow, RequestRow, Scope, SessionRow, SnapshotRow, TokenRow,
+    WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

@@ -22,6 +22,7 @@ mod promote;
 mod proxy;
 mod python_index;
 mod remote;
+mod replicas;
 mod requests;
 mod roles;
 mod sbom;

@@ -1230,3 +1230,55 @@ fn proxy_sends_credentials_only_to_the_upstream_host() {
         "the index's credentials went to another host"
     );
 }
+
+/// Three servers of one database, each asked for the same cold file by many clients at once:
+/// one of them fetches it (the one holding the fetch's lease), the others wait for it to be
+/// stored and serve it from the store.
+#[test]
+fn proxy_a_cold_file_asked_of_three_replicas_at_once_is_fetched_once() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let upstream = FakeUpstream::start();
+    let wheel = upstream.add(&big_wheel("proxy-replicas", 1 << 20, scratch.path()));
+    let server = TestServer::builder()
+        .config(proxy_config(&upstream, ""))
+        .postgres()
+        .start();
+    let replicas = [server.start_replica("b"), server.start_replica("c")];
+    let index = Index::new(&server, "dev");
+    index.project_json("proxy-replicas");
+    let url = file_url(&index, &wheel.sha256, &wheel.filename);
+    let path = url
+        .strip_prefix(&server.url(""))
+        .expect("a URL of the server")
+        .to_string();
+    let mut urls = vec![url.clone()];
+    urls.extend(replicas.iter().map(|r| r.url(&path)));
+    upstream.set(|s| s.chunk_delay = Duration::from_millis(40));
+
+    const CLIENTS_EACH: usize = 8;
+    let barrier = Arc::new(Barrier::new(CLIENTS_EACH * urls.len()));
+    let handles: Vec<_> = urls
+        .iter()
+        .flat_map(|u| std::iter::repeat_n(u.clone(), CLIENTS_EACH))
+        .map(|u| {
+            let (client, barrier) = (server.http().clone(), barrier.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                fetch_with(&client, &u)
+            })
+        })
+        .collect();
+    for handle in handles {
+        let (status, body) = handle
+            .join()
+            .expect("client thread")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 200);
+        assert_eq!(sha256_hex(&body), wheel.sha256, "a client got other bytes");
+    }
+    assert_eq!(
+        upstream.file_requests(&wheel.filename),
+        1,
+        "one upstream fetch for three servers"
+    );
+}

@@ -63,8 +63,29 @@ pub struct Proxies {
     pages: Flights<(String, String), ()>,
     downloads: Mutex<HashMap<(String, String), Arc<Download>>>,
     metadata: Flights<(String, String), Bytes>,
+    /// Waits for another server's fetch of a file, one per file however many ask.
+    turns: Flights<(String, String), Turn>,
     failed: Mutex<HashMap<(String, String), Instant>>,
     pub counters: ProxyCounters,
+}
+
+/// Whose turn it is to fetch a proxied file that is not stored yet.
+#[derive(Clone)]
+pub(crate) enum Turn {
+    /// This server's: it fetches (or is fetching) the file.
+    Ours,
+    /// Another server of the same database fetched it meanwhile: the row as stored now.
+    StoredElsewhere(Box<ArtifactRow>),
+}
+
+/// A fetch's lease: renewed while the download runs, so that another server takes over only
+/// from a server that died.
+const FETCH_LEASE: Duration = Duration::from_secs(30);
+/// Longest wait for another server's fetch before fetching anyway.
+const FETCH_WAIT: Duration = Duration::from_secs(300);
+
+fn fetch_lease(row: &ArtifactRow) -> String {
+    format!("fetch/{}/{}", row.source, row.filename)
 }
 
 /// What the proxy knows of a project, for the lane view.
@@ -90,6 +111,7 @@ impl Proxies {
             pages: Flights::default(),
             downloads: Mutex::new(HashMap::new()),
             metadata: Flights::default(),
+            turns: Flights::default(),
             failed: Mutex::new(HashMap::new()),
             counters: ProxyCounters::default(),
         })
@@ -524,6 +546,46 @@ impl Download {
 }
 
 impl Proxies {
+    /// Before fetching a file: whether this server should, or another server of the same
+    /// database is fetching it (a lease names the one that does) and has stored it since.
+    pub(crate) async fn fetch_turn(
+        self: &Arc<Self>,
+        row: &ArtifactRow,
+    ) -> Result<Turn, ServiceError> {
+        let key = (row.source.clone(), row.filename.clone());
+        if self
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&key)
+        {
+            return Ok(Turn::Ours);
+        }
+        let this = self.clone();
+        let row = row.clone();
+        self.turns
+            .run(key, move || async move {
+                let lease = fetch_lease(&row);
+                let started = Instant::now();
+                loop {
+                    if this.core.take_lease(&lease, FETCH_LEASE).await? {
+                        return Ok(Turn::Ours);
+                    }
+                    if let Some(stored) = this.core.db.artifact(&row.source, &row.filename).await?
+                        && !stored.sha256.is_empty()
+                        && this.core.blobs.contains(&stored.sha256).await?
+                    {
+                        return Ok(Turn::StoredElsewhere(Box::new(stored)));
+                    }
+                    if started.elapsed() > FETCH_WAIT {
+                        return Ok(Turn::Ours);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await
+    }
+
     /// Streams a proxied file, fetching it from the upstream unless it is cached.
     pub(crate) async fn open_proxied(
         self: &Arc<Self>,
@@ -586,7 +648,20 @@ impl Proxies {
         let row = row.clone();
         self.counters.file_fetches.inc();
         tokio::spawn(async move {
-            let outcome = this.run_download(&row, file, &path, &tx).await;
+            let lease = fetch_lease(&row);
+            let renew = async {
+                let mut every = tokio::time::interval(FETCH_LEASE / 3);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let _ = this.core.take_lease(&lease, FETCH_LEASE).await;
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = this.run_download(&row, file, &path, &tx) => outcome,
+                never = renew => never,
+            };
+            this.core.release_lease(&lease).await;
             let key = (row.source.clone(), row.filename.clone());
             if let Ok(mut map) = this.downloads.lock() {
                 map.remove(&key);

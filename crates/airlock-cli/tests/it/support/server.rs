@@ -277,12 +277,20 @@ impl TestServer {
 
     fn spawn(&mut self) {
         self.starts += 1;
+        let (child, port) = self.spawn_serve(&format!("airlock serve, start #{}", self.starts));
+        self.port = port;
+        self.child = Some(child);
+    }
+
+    /// Starts `airlock serve` on this server's data, database and configuration, logging to its
+    /// log under `title`; returns the process and its port.
+    fn spawn_serve(&self, title: &str) -> (Child, u16) {
         let mut log = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .expect("open server log");
-        writeln!(log, "==== airlock serve, start #{} ====", self.starts).expect("write log");
+        writeln!(log, "==== {title} ====").expect("write log");
         let mut child = self
             .airlock(&["serve", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -303,10 +311,7 @@ impl TestServer {
             }
         });
         match port_rx.recv_timeout(START_TIMEOUT) {
-            Ok(port) => {
-                self.port = port;
-                self.child = Some(child);
-            }
+            Ok(port) => (child, port),
             Err(why) => {
                 let why = match why {
                     mpsc::RecvTimeoutError::Timeout => format!("not within {START_TIMEOUT:?}"),
@@ -320,6 +325,13 @@ impl TestServer {
                 );
             }
         }
+    }
+
+    /// Another server on the same data directory, database and blob store (a replica behind a
+    /// load balancer), logging to the same log; killed on drop.
+    pub fn start_replica(&self, name: &str) -> Replica {
+        let (child, port) = self.spawn_serve(&format!("replica {name}"));
+        Replica { child, port }
     }
 
     /// Kills the server (SIGKILL: what was acknowledged must already be durable).
@@ -464,6 +476,32 @@ impl Drop for TestServer {
                 self.log_text()
             );
         }
+    }
+}
+
+/// A second `airlock serve` of a [`TestServer`]'s data (see [`TestServer::start_replica`]).
+pub struct Replica {
+    child: Child,
+    port: u16,
+}
+
+impl Replica {
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// SIGKILL: what it acknowledged must already be durable.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -124,6 +124,27 @@ impl Upload {
 
     /// POSTs to the hosted source's upload URL.
     pub fn send(&self, server: &TestServer, auth: Auth<'_>) -> Reply {
+        self.send_to(server.http(), &server.upload_url(), auth)
+    }
+
+    /// POSTs to `upload_url` (e.g. of another server of the same data).
+    pub fn send_to(
+        &self,
+        http: &reqwest::blocking::Client,
+        upload_url: &str,
+        auth: Auth<'_>,
+    ) -> Reply {
+        self.try_send_to(http, upload_url, auth)
+            .unwrap_or_else(|e| panic!("upload of {} failed: {e}", self.filename))
+    }
+
+    /// As [`Upload::send_to`], with a connection that breaks (a server killed) as an error.
+    pub fn try_send_to(
+        &self,
+        http: &reqwest::blocking::Client,
+        upload_url: &str,
+        auth: Auth<'_>,
+    ) -> Result<Reply, String> {
         // Like Python's requests (twine), send the file name as it is.
         let mut form = Form::new().percent_encode_noop();
         for (key, value) in &self.fields {
@@ -134,19 +155,17 @@ impl Upload {
             .mime_str("application/octet-stream")
             .expect("mime");
         form = form.part("content", part);
-        let mut request = server.http().post(server.upload_url()).multipart(form);
+        let mut request = http.post(upload_url).multipart(form);
         request = match auth {
             Auth::None => request,
             Auth::Basic(token) => request.basic_auth("__token__", Some(token)),
             Auth::Bearer(token) => request.bearer_auth(token),
         };
-        let response = request
-            .send()
-            .unwrap_or_else(|e| panic!("upload of {} failed: {e:?}", self.filename));
-        Reply {
+        let response = request.send().map_err(|e| format!("{e:?}"))?;
+        Ok(Reply {
             status: response.status().as_u16(),
             body: response.text().unwrap_or_default(),
-        }
+        })
     }
 }
 

@@ -8,3 +8,11 @@ CREATE TABLE changes (
     project TEXT NOT NULL,
     PRIMARY KEY (revision, source, project)
 );
+
+-- Work that one server of several should do at a time (fetching one proxied file, a sweep):
+-- `holder` (a server's random id) has it until `until` (microseconds), then anyone may take it.
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until BIGINT NOT NULL
+);
