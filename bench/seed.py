@@ -73,6 +73,11 @@ def upload(url: str, token: str, name: str, version: str, payload: bytes = b"") 
         "pyversion": "py3",
         "sha256_digest": hashlib.sha256(content).hexdigest(),
     }
+    post(url, token, fields, filename, content)
+
+
+def post(url: str, token: str, fields: dict[str, str], filename: str, content: bytes) -> None:
+    """POSTs an upload form (fields, then the file as `content`) with a token, as twine does."""
     content_type, body = multipart(fields, filename, content)
     auth = base64.b64encode(f"__token__:{token}".encode()).decode()
     request = urllib.request.Request(

@@ -6,15 +6,16 @@ Packages `benchR<n>` (n = 0 .. COUNT-1), version 1.0.0 each: a DESCRIPTION and a
 """
 
 import argparse
-import base64
 import concurrent.futures
 import io
+import os
 import sys
 import tarfile
 import time
-import urllib.error
-import urllib.request
-import uuid
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seed import post  # noqa: E402
 
 
 def r_source(package: str, version: str) -> tuple[str, bytes]:
@@ -40,23 +41,7 @@ def r_source(package: str, version: str) -> tuple[str, bytes]:
 
 def upload(url: str, token: str, package: str, version: str) -> None:
     filename, content = r_source(package, version)
-    boundary = uuid.uuid4().hex
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    auth = base64.b64encode(f"__token__:{token}".encode()).decode()
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}", "Authorization": f"Basic {auth}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            response.read()
-    except urllib.error.HTTPError as e:
-        raise RuntimeError(f"{filename}: HTTP {e.code}: {e.read()[:300]!r}") from None
+    post(url, token, {}, filename, content)
 
 
 def main() -> int:

@@ -602,6 +602,30 @@ fn proxy_truncated_download_without_declared_hash_is_refused_and_not_kept() {
 }
 
 /// A wheel of `bytes` incompressible bytes, written into `dir`.
+/// GETs every URL of `urls` at the same moment, one client thread each; asserts each answer is
+/// 200 with the bytes of `sha256`.
+fn fetch_all_at_once(server: &TestServer, urls: &[String], sha256: &str) {
+    let barrier = Arc::new(Barrier::new(urls.len()));
+    let handles: Vec<_> = urls
+        .iter()
+        .map(|u| {
+            let (client, barrier, url) = (server.http().clone(), barrier.clone(), u.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                fetch_with(&client, &url)
+            })
+        })
+        .collect();
+    for handle in handles {
+        let (status, body) = handle
+            .join()
+            .expect("client thread")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 200);
+        assert_eq!(sha256_hex(&body), sha256, "a client got other bytes");
+    }
+}
+
 fn big_wheel(name: &str, bytes: u64, dir: &std::path::Path) -> std::path::PathBuf {
     HandWheel::new(name, "1.0")
         .random_member(&format!("{}/blob.bin", name.replace('-', "_")), bytes)
@@ -641,24 +665,7 @@ fn proxy_fifty_concurrent_requests_for_an_uncached_file_make_one_upstream_fetch(
     upstream.set(|s| s.chunk_delay = Duration::from_millis(40));
 
     const CLIENTS: usize = 50;
-    let barrier = Arc::new(Barrier::new(CLIENTS));
-    let handles: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (client, barrier, url) = (server.http().clone(), barrier.clone(), url.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                fetch_with(&client, &url)
-            })
-        })
-        .collect();
-    for handle in handles {
-        let (status, body) = handle
-            .join()
-            .expect("client thread")
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(status, 200);
-        assert_eq!(sha256_hex(&body), wheel.sha256, "a client got other bytes");
-    }
+    fetch_all_at_once(&server, &vec![url; CLIENTS], &wheel.sha256);
     assert_eq!(
         upstream.file_requests(&wheel.filename),
         1,
@@ -1256,26 +1263,11 @@ fn proxy_a_cold_file_asked_of_three_replicas_at_once_is_fetched_once() {
     upstream.set(|s| s.chunk_delay = Duration::from_millis(40));
 
     const CLIENTS_EACH: usize = 8;
-    let barrier = Arc::new(Barrier::new(CLIENTS_EACH * urls.len()));
-    let handles: Vec<_> = urls
+    let all: Vec<String> = urls
         .iter()
         .flat_map(|u| std::iter::repeat_n(u.clone(), CLIENTS_EACH))
-        .map(|u| {
-            let (client, barrier) = (server.http().clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                fetch_with(&client, &u)
-            })
-        })
         .collect();
-    for handle in handles {
-        let (status, body) = handle
-            .join()
-            .expect("client thread")
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(status, 200);
-        assert_eq!(sha256_hex(&body), wheel.sha256, "a client got other bytes");
-    }
+    fetch_all_at_once(&server, &all, &wheel.sha256);
     assert_eq!(
         upstream.file_requests(&wheel.filename),
         1,
