@@ -568,16 +568,19 @@ impl Proxies {
                 let lease = fetch_lease(&row);
                 let started = Instant::now();
                 loop {
-                    if this.core.take_lease(&lease, FETCH_LEASE).await? {
-                        return Ok(Turn::Ours);
-                    }
+                    let ours = this.core.take_lease(&lease, FETCH_LEASE).await?;
+                    // Looked at with the lease in hand too: the fetch that held it may have
+                    // stored the file just before giving it back.
                     if let Some(stored) = this.core.db.artifact(&row.source, &row.filename).await?
                         && !stored.sha256.is_empty()
                         && this.core.blobs.contains(&stored.sha256).await?
                     {
+                        if ours {
+                            this.core.release_lease(&lease).await;
+                        }
                         return Ok(Turn::StoredElsewhere(Box::new(stored)));
                     }
-                    if started.elapsed() > FETCH_WAIT {
+                    if ours || started.elapsed() > FETCH_WAIT {
                         return Ok(Turn::Ours);
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
