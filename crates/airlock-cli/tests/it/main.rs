@@ -24,6 +24,7 @@ mod remote;
 mod requests;
 mod roles;
 mod sbom;
+mod scan;
 mod security_access;
 mod security_archives;
 mod security_manifest;
