@@ -35,10 +35,14 @@ pub(crate) struct Member<'a> {
     pub truncated: bool,
 }
 
-/// The limits for one archive.
-pub(crate) struct Limits {
+/// How one archive is read: its limits, the scan's budget and deadline, and where limit
+/// findings go.
+pub(crate) struct Reader<'a> {
     pub max_uncompressed: u64,
     pub max_entries: u64,
+    pub budget: &'a Budget,
+    pub deadline: Instant,
+    pub findings: &'a mut Vec<Finding>,
 }
 
 /// Why the reading stopped early.
@@ -49,17 +53,16 @@ pub(crate) enum Stop {
 /// Read a zip; `visit` gets each wanted member. Limit findings go to `findings`.
 pub(crate) fn zip(
     bytes: &[u8],
-    limits: &Limits,
-    budget: &Budget,
-    deadline: Instant,
-    findings: &mut Vec<Finding>,
+    reader: Reader<'_>,
     want: impl Fn(&str) -> Want,
     mut visit: impl FnMut(Member<'_>) -> Result<(), Stop>,
 ) -> Result<(), ScanError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(ScanError::Zip)?;
     let archive = "(archive)";
-    if zip.len() as u64 > limits.max_entries {
-        findings.push(too_many_entries(archive, limits.max_entries));
+    if zip.len() as u64 > reader.max_entries {
+        reader
+            .findings
+            .push(too_many_entries(archive, reader.max_entries));
         return Ok(());
     }
     let mut declared: u64 = 0;
@@ -67,14 +70,16 @@ pub(crate) fn zip(
         let data = zip.by_index_data(index).map_err(ScanError::Zip)?;
         declared = declared.saturating_add(data.size());
     }
-    if declared > limits.max_uncompressed {
-        findings.push(too_large(archive, limits.max_uncompressed));
+    if declared > reader.max_uncompressed {
+        reader
+            .findings
+            .push(too_large(archive, reader.max_uncompressed));
         return Ok(());
     }
     let mut buffer = Vec::new();
     for index in 0..zip.len() {
-        if Instant::now() >= deadline {
-            findings.push(out_of_time(archive));
+        if Instant::now() >= reader.deadline {
+            reader.findings.push(out_of_time(archive));
             return Ok(());
         }
         let data = zip.by_index_data(index).map_err(ScanError::Zip)?;
@@ -84,19 +89,19 @@ pub(crate) fn zip(
         let name = data.name().map_err(ScanError::Zip)?.into_owned();
         let (size, compressed) = (data.size(), data.compressed_size().max(1));
         if let Err(reason) = airlock_archive::components(&name) {
-            findings.push(unsafe_path(&name, reason));
+            reader.findings.push(unsafe_path(&name, reason));
             continue;
         }
         let wanted = want(&name);
         if wanted == Want::Skip {
             continue;
         }
-        if size > 1 << 20 && size / compressed > budget.max_ratio {
-            findings.push(bomb(&name, budget.max_ratio));
+        if size > 1 << 20 && size / compressed > reader.budget.max_ratio {
+            reader.findings.push(bomb(&name, reader.budget.max_ratio));
             continue;
         }
         let limit = match wanted {
-            Want::Full => budget.max_file_size,
+            Want::Full => reader.budget.max_file_size,
             _ => HEAD,
         };
         buffer.clear();
@@ -115,7 +120,7 @@ pub(crate) fn zip(
             truncated,
         });
         if let Err(Stop::OutOfTime) = visited {
-            findings.push(out_of_time(archive));
+            reader.findings.push(out_of_time(archive));
             return Ok(());
         }
     }
@@ -159,14 +164,10 @@ impl<R: Read> Read for Counted<R> {
 
 /// Read a `.tar.gz`; member paths given to `want` and `visit` are relative to the single
 /// top-level directory (`pkg/R/zzz.R` is `R/zzz.R`) when `strip_top`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn tar_gz(
     bytes: &[u8],
     strip_top: bool,
-    limits: &Limits,
-    budget: &Budget,
-    deadline: Instant,
-    findings: &mut Vec<Finding>,
+    reader: Reader<'_>,
     want: impl Fn(&str) -> Want,
     mut visit: impl FnMut(Member<'_>) -> Result<(), Stop>,
 ) -> Result<(), ScanError> {
@@ -178,8 +179,8 @@ pub(crate) fn tar_gz(
         inner: MultiGzDecoder::new(bytes),
         out: 0,
         compressed: bytes.len() as u64,
-        max_uncompressed: limits.max_uncompressed,
-        max_ratio: budget.max_ratio,
+        max_uncompressed: reader.max_uncompressed,
+        max_ratio: reader.budget.max_ratio,
         exceeded: None,
     };
     let mut tar = tar::Archive::new(&mut counted);
@@ -190,12 +191,14 @@ pub(crate) fn tar_gz(
         for entry in entries {
             let mut entry = entry.map_err(ScanError::Tar)?;
             entries_seen += 1;
-            if entries_seen > limits.max_entries {
-                findings.push(too_many_entries(archive, limits.max_entries));
+            if entries_seen > reader.max_entries {
+                reader
+                    .findings
+                    .push(too_many_entries(archive, reader.max_entries));
                 return Ok(());
             }
-            if Instant::now() >= deadline {
-                findings.push(out_of_time(archive));
+            if Instant::now() >= reader.deadline {
+                reader.findings.push(out_of_time(archive));
                 return Ok(());
             }
             if !entry.header().entry_type().is_file() {
@@ -203,7 +206,7 @@ pub(crate) fn tar_gz(
             }
             let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             if let Err(reason) = airlock_archive::components(&raw) {
-                findings.push(unsafe_path(&raw, reason));
+                reader.findings.push(unsafe_path(&raw, reason));
                 continue;
             }
             let path = if strip_top {
@@ -220,7 +223,7 @@ pub(crate) fn tar_gz(
             }
             let size = entry.size();
             let limit = match wanted {
-                Want::Full => budget.max_file_size,
+                Want::Full => reader.budget.max_file_size,
                 _ => HEAD,
             };
             buffer.clear();
@@ -234,7 +237,7 @@ pub(crate) fn tar_gz(
                 data: &buffer,
                 truncated,
             }) {
-                findings.push(out_of_time(archive));
+                reader.findings.push(out_of_time(archive));
                 return Ok(());
             }
         }
@@ -242,11 +245,13 @@ pub(crate) fn tar_gz(
     })();
     match (result, counted.exceeded) {
         (_, Some(Exceeded::Size)) => {
-            findings.push(too_large(archive, limits.max_uncompressed));
+            reader
+                .findings
+                .push(too_large(archive, reader.max_uncompressed));
             Ok(())
         }
         (_, Some(Exceeded::Ratio)) => {
-            findings.push(bomb(archive, budget.max_ratio));
+            reader.findings.push(bomb(archive, reader.budget.max_ratio));
             Ok(())
         }
         (result, None) => result,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use tree_sitter::{Language, Node, ParseOptions, Parser, Tree};
 
 use crate::finding::{Finding, Kind, Severity};
+use crate::patterns::{self, Hit, ShellHit};
 
 /// The scan ran out of its time budget.
 #[derive(Debug)]
@@ -101,6 +102,151 @@ pub(crate) fn walk<'t>(tree: &'t Tree, mut visit: impl FnMut(Node<'t>)) {
             if !cursor.goto_parent() {
                 return;
             }
+        }
+    }
+}
+
+/// What an expression holds or does, as bits (a variable carries the bits of what was assigned
+/// to it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flags(u8);
+
+impl Flags {
+    /// Data decoded at run time (base64, hex, zlib, marshal; raw bytes, `unserialize`).
+    pub const DECODE: Flags = Flags(1);
+    /// Content fetched from the network.
+    pub const NETWORK: Flags = Flags(2);
+    /// A long encoded or escaped literal.
+    pub const ENCODED: Flags = Flags(4);
+    /// Content read from a file.
+    pub const FILE: Flags = Flags(8);
+    /// A path in the user's home directory.
+    pub const HOME: Flags = Flags(16);
+    /// A start-up file (`.Rprofile`, `.bashrc`, ...).
+    pub const PROFILE: Flags = Flags(32);
+    /// A URL literal.
+    pub const URL: Flags = Flags(64);
+
+    pub fn has(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+impl std::ops::BitOrAssign for Flags {
+    fn bitor_assign(&mut self, other: Flags) {
+        self.0 |= other.0;
+    }
+}
+
+/// The string literals under `node` (those of kind `string`, valued by `value`), joined by
+/// spaces: a command's words, or its text (`["sh", "-c", "curl ... | sh"]` and
+/// `"curl ... | sh"` alike).
+pub(crate) fn strings_in(node: Node<'_>, value: impl Fn(Node<'_>) -> String) -> String {
+    let mut words = Vec::new();
+    let mut cursor = node.walk();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "string" {
+            words.push(value(n));
+            continue;
+        }
+        stack.extend(n.named_children(&mut cursor));
+    }
+    words.reverse();
+    words.join(" ")
+}
+
+/// Rule ids of one language for what a command or a script does.
+pub(crate) struct CommandRules {
+    pub download_exec: &'static str,
+    pub reverse_shell: &'static str,
+}
+
+/// Adds the threats of a command (or script) `text`: download-then-execute and reverse shells,
+/// at `at` (a call's line and text) or else at the line of the script they are on. Returns the
+/// plain downloads.
+pub(crate) fn command_threats<'t>(
+    out: &mut FileFindings<'_>,
+    text: &'t str,
+    rules: &CommandRules,
+    at: Option<(u32, &str)>,
+) -> Vec<Hit<'t>> {
+    let mut downloads = Vec::new();
+    for hit in patterns::shell(text) {
+        let (line, excerpt) = at.unwrap_or((hit.line, hit.text));
+        match hit.what {
+            ShellHit::DownloadExec => out.add(
+                rules.download_exec,
+                Severity::Critical,
+                Kind::Threat,
+                Some(line),
+                excerpt,
+                "downloads code and runs it",
+            ),
+            ShellHit::ReverseShell => out.add(
+                rules.reverse_shell,
+                Severity::Critical,
+                Kind::Threat,
+                Some(line),
+                excerpt,
+                "runs a shell connected to a remote host",
+            ),
+            ShellHit::Download => downloads.push(hit),
+        }
+    }
+    downloads
+}
+
+/// What a file holds that exfiltration needs: a webhook with its secret, a credential read,
+/// a call that sends data out; each with its line and text.
+#[derive(Default)]
+pub(crate) struct Exfiltration {
+    pub webhook: Option<(u32, String)>,
+    pub credential: Option<(u32, String)>,
+    pub send: Option<(u32, String)>,
+}
+
+impl Exfiltration {
+    /// A string literal's part: webhooks and credential locations.
+    pub fn literal(&mut self, value: &str, line: u32) {
+        if self.webhook.is_none() && patterns::webhook(value) {
+            self.webhook = Some((line, value.to_owned()));
+        }
+        if self.credential.is_none() && patterns::credential(value) {
+            self.credential = Some((line, value.to_owned()));
+        }
+    }
+
+    /// Adds `webhook` for a webhook with its secret, `credential` for credentials read in a
+    /// file that sends data out.
+    pub fn conclude(
+        &self,
+        out: &mut FileFindings<'_>,
+        webhook: &'static str,
+        credential: &'static str,
+    ) {
+        if let Some((line, text)) = &self.webhook {
+            out.add(
+                webhook,
+                Severity::Critical,
+                Kind::Threat,
+                Some(*line),
+                text,
+                "holds a Discord or Telegram webhook with its secret: the usual exfiltration channel",
+            );
+        }
+        if let (Some((line, text)), true) = (
+            &self.credential,
+            self.send.is_some() || self.webhook.is_some(),
+        ) {
+            out.add(
+                credential,
+                Severity::Critical,
+                Kind::Threat,
+                Some(*line),
+                text,
+                "reads credentials (keys, cloud or browser stores, tokens, the environment) and sends data out",
+            );
         }
     }
 }

@@ -210,53 +210,40 @@ impl Scanner {
             }
         };
         let mut found_in_members = Vec::new();
+        let (max_uncompressed, max_entries) = match ecosystem {
+            Ecosystem::Pypi => (
+                self.budget.python.max_uncompressed,
+                self.budget.python.max_entries,
+            ),
+            Ecosystem::Cran => (self.budget.r.max_uncompressed, self.budget.r.max_entries),
+        };
+        let reader = archive::Reader {
+            max_uncompressed,
+            max_entries,
+            budget: &self.budget,
+            deadline,
+            findings: &mut findings,
+        };
         match format {
             Format::Wheel | Format::Sdist { zip: true } => {
                 let sdist = !matches!(format, Format::Wheel);
-                let limits = archive::Limits {
-                    max_uncompressed: self.budget.python.max_uncompressed,
-                    max_entries: self.budget.python.max_entries,
-                };
                 archive::zip(
                     bytes,
-                    &limits,
-                    &self.budget,
-                    deadline,
-                    &mut findings,
+                    reader,
                     |path| want_python(path, sdist),
                     |member| run(member, &mut found_in_members),
                 )?;
             }
-            Format::Sdist { zip: false } | Format::RSource => {
-                let python = matches!(format, Format::Sdist { .. });
-                let limits = if python {
-                    archive::Limits {
-                        max_uncompressed: self.budget.python.max_uncompressed,
-                        max_entries: self.budget.python.max_entries,
-                    }
-                } else {
-                    archive::Limits {
-                        max_uncompressed: self.budget.r.max_uncompressed,
-                        max_entries: self.budget.r.max_entries,
-                    }
-                };
-                archive::tar_gz(
-                    bytes,
-                    true,
-                    &limits,
-                    &self.budget,
-                    deadline,
-                    &mut findings,
-                    |path| {
-                        if python {
-                            want_python(path, true)
-                        } else {
-                            want_r(path)
-                        }
-                    },
-                    |member| run(member, &mut found_in_members),
-                )?;
-            }
+            Format::Sdist { zip: false } => archive::tar_gz(
+                bytes,
+                true,
+                reader,
+                |path| want_python(path, true),
+                |member| run(member, &mut found_in_members),
+            )?,
+            Format::RSource => archive::tar_gz(bytes, true, reader, want_r, |member| {
+                run(member, &mut found_in_members)
+            })?,
         }
         findings.extend(found_in_members);
         let popular = match ecosystem {

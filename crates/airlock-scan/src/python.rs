@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use tree_sitter::{Node, Parser};
 
-use crate::code::{self, FileFindings, OutOfTime};
+use crate::code::{self, CommandRules, Exfiltration, FileFindings, Flags, OutOfTime};
 use crate::finding::{Finding, Kind, Severity};
-use crate::patterns::{self, ShellHit};
+use crate::patterns;
 
 /// When the interpreter runs a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,27 +43,6 @@ impl Context {
         } else {
             None
         }
-    }
-}
-
-/// What an expression holds or does, as bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Flags(u8);
-
-impl Flags {
-    const DECODE: Flags = Flags(1);
-    const NETWORK: Flags = Flags(2);
-    const ENCODED: Flags = Flags(4);
-    const FILE: Flags = Flags(8);
-
-    fn has(self, other: Flags) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-impl std::ops::BitOrAssign for Flags {
-    fn bitor_assign(&mut self, other: Flags) {
-        self.0 |= other.0;
     }
 }
 
@@ -205,9 +184,7 @@ struct Facts {
     run_process: Option<(u32, String)>,
     run_exec: Option<(u32, String)>,
     run_decode: bool,
-    credential: Option<(u32, String)>,
-    send: Option<(u32, String)>,
-    webhook: Option<(u32, String)>,
+    exfil: Exfiltration,
     dup2: bool,
     socket: bool,
     spawn: Option<(u32, String)>,
@@ -249,9 +226,7 @@ pub(crate) fn scan(
         run_process: None,
         run_exec: None,
         run_decode: false,
-        credential: None,
-        send: None,
-        webhook: None,
+        exfil: Exfiltration::default(),
         dup2: false,
         socket: false,
         spawn: None,
@@ -473,12 +448,7 @@ impl<'s> File<'s> {
         // Parts of a concatenation are seen on their own.
         let value = string_value(node, self.source);
         let line = code::line(node);
-        if value.len() >= 20 && patterns::webhook(&value) && facts.webhook.is_none() {
-            facts.webhook = Some((line, value.clone()));
-        }
-        if facts.credential.is_none() && patterns::credential(&value) {
-            facts.credential = Some((line, value.clone()));
-        }
+        facts.exfil.literal(&value, line);
         if facts.reverse_string.is_none() && patterns::reverse_shell(&value) {
             facts.reverse_string = Some((line, value.clone()));
         }
@@ -526,6 +496,7 @@ impl<'s> File<'s> {
                 && args.is_some_and(|a| self.text(a).contains("os.environ)")))
         {
             facts
+                .exfil
                 .credential
                 .get_or_insert((code::line(node), excerpt.to_owned()));
         }
@@ -534,6 +505,7 @@ impl<'s> File<'s> {
                 && args.is_some_and(|a| a.named_child_count() > 1 || self.text(a).contains("data")))
         {
             facts
+                .exfil
                 .send
                 .get_or_insert((code::line(node), excerpt.to_owned()));
         }
@@ -574,33 +546,19 @@ impl<'s> File<'s> {
             }
         }
         if is_process(&name) {
-            let command = args.map(|a| self.strings_in(a)).unwrap_or_default();
-            for hit in patterns::shell(&command) {
-                match hit.what {
-                    ShellHit::DownloadExec => out.add(
-                        "py-download-exec",
-                        Severity::Critical,
-                        Kind::Threat,
-                        line,
-                        excerpt,
-                        "runs a command that downloads and executes code",
-                    ),
-                    ShellHit::ReverseShell => out.add(
-                        "py-reverse-shell",
-                        Severity::Critical,
-                        Kind::Threat,
-                        line,
-                        excerpt,
-                        "runs a shell connected to a remote host",
-                    ),
-                    ShellHit::Download => {
-                        if on_load {
-                            facts
-                                .run_network
-                                .get_or_insert((code::line(node), excerpt.to_owned()));
-                        }
-                    }
-                }
+            let command = args
+                .map(|a| code::strings_in(a, |n| string_value(n, self.source)))
+                .unwrap_or_default();
+            let rules = CommandRules {
+                download_exec: "py-download-exec",
+                reverse_shell: "py-reverse-shell",
+            };
+            let downloads =
+                code::command_threats(out, &command, &rules, Some((code::line(node), excerpt)));
+            if on_load && !downloads.is_empty() {
+                facts
+                    .run_network
+                    .get_or_insert((code::line(node), excerpt.to_owned()));
             }
             if command.contains("/bin/sh") || command.contains("/bin/bash") || name == "pty.spawn" {
                 facts
@@ -621,27 +579,6 @@ impl<'s> File<'s> {
         if is_decode(&name) && on_load && self.context == Context::Pth {
             facts.run_decode = true;
         }
-    }
-
-    /// The string literals under `node`, one per line (a command's words, or its text).
-    fn strings_in(&self, node: Node<'_>) -> String {
-        let mut words = Vec::new();
-        let mut cursor = node.walk();
-        let mut stack = vec![node];
-        while let Some(n) = stack.pop() {
-            if n.kind() == "string" {
-                words.push(string_value(n, self.source));
-                continue;
-            }
-            if n.kind() == "identifier" {
-                // A command assembled earlier: its text is unknown, but not its shape.
-                continue;
-            }
-            stack.extend(n.named_children(&mut cursor));
-        }
-        words.reverse();
-        // `["sh", "-c", "curl ... | sh"]` and `"curl ... | sh"` alike.
-        words.join(" ")
     }
 
     fn conclude(&self, facts: &Facts, out: &mut FileFindings<'_>) {
@@ -752,29 +689,9 @@ impl<'s> File<'s> {
                 "downloads, then runs a process or dynamic code, when the file runs",
             );
         }
-        if let Some((line, text)) = &facts.webhook {
-            out.add(
-                "py-webhook-exfil",
-                Severity::Critical,
-                Kind::Threat,
-                Some(*line),
-                text,
-                "holds a Discord or Telegram webhook with its secret: the usual exfiltration channel",
-            );
-        }
-        if let (Some((line, text)), true) = (
-            &facts.credential,
-            facts.send.is_some() || facts.webhook.is_some(),
-        ) {
-            out.add(
-                "py-credential-exfil",
-                Severity::Critical,
-                Kind::Threat,
-                Some(*line),
-                text,
-                "reads credentials (keys, cloud or browser stores, tokens) and sends data out",
-            );
-        }
+        facts
+            .exfil
+            .conclude(out, "py-webhook-exfil", "py-credential-exfil");
         if facts.dup2 && facts.socket && facts.spawn.is_some() {
             let (line, text) = facts.spawn.clone().unwrap_or_default();
             out.add(

@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use tree_sitter::{Node, Parser};
 
-use crate::code::{self, FileFindings, OutOfTime};
+use crate::code::{self, CommandRules, Exfiltration, FileFindings, Flags, OutOfTime};
 use crate::finding::{Finding, Kind, Severity};
-use crate::patterns::{self, ShellHit};
+use crate::patterns;
 
 /// What a member of an R source package is, for scanning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,33 +64,19 @@ fn is_r(name: &str) -> bool {
 pub(crate) fn scan_install(path: &str, source: &[u8]) -> Vec<Finding> {
     let mut out = FileFindings::new(path);
     let text = String::from_utf8_lossy(source);
-    for hit in patterns::shell(&text) {
-        match hit.what {
-            ShellHit::DownloadExec => out.add(
-                "r-configure-remote",
-                Severity::Critical,
-                Kind::Threat,
-                Some(hit.line),
-                hit.text,
-                "an install-time script downloads code and runs it",
-            ),
-            ShellHit::ReverseShell => out.add(
-                "r-reverse-shell",
-                Severity::Critical,
-                Kind::Threat,
-                Some(hit.line),
-                hit.text,
-                "an install-time script opens a remote shell",
-            ),
-            ShellHit::Download => out.add(
-                "r-configure-download",
-                Severity::Medium,
-                Kind::Capability,
-                Some(hit.line),
-                hit.text,
-                "an install-time script downloads files",
-            ),
-        }
+    let rules = CommandRules {
+        download_exec: "r-configure-remote",
+        reverse_shell: "r-reverse-shell",
+    };
+    if let Some(hit) = code::command_threats(&mut out, &text, &rules, None).first() {
+        out.add(
+            "r-configure-download",
+            Severity::Medium,
+            Kind::Capability,
+            Some(hit.line),
+            hit.text,
+            "an install-time script downloads files",
+        );
     }
     for (index, line) in text.lines().enumerate() {
         if !line.trim_start().starts_with('#') && writes_profile(line) && writes_with_shell(line) {
@@ -124,28 +110,6 @@ fn writes_profile(text: &str) -> bool {
     ]
     .iter()
     .any(|p| text.contains(p))
-}
-
-/// What an expression holds, as bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Flags(u8);
-
-impl Flags {
-    const DECODE: Flags = Flags(1);
-    const NETWORK: Flags = Flags(2);
-    const HOME: Flags = Flags(4);
-    const PROFILE: Flags = Flags(8);
-    const URL: Flags = Flags(16);
-
-    fn has(self, other: Flags) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-impl std::ops::BitOrAssign for Flags {
-    fn bitor_assign(&mut self, other: Flags) {
-        self.0 |= other.0;
-    }
 }
 
 const PROCESS: &[&str] = &[
@@ -275,9 +239,7 @@ pub(crate) fn scan(
         source,
         member,
         vars: HashMap::new(),
-        credential: None,
-        send: None,
-        webhook: None,
+        exfil: Exfiltration::default(),
     };
     code::walk(&tree, |node| file.visit(node, &mut out));
     file.conclude(&mut out);
@@ -299,9 +261,7 @@ struct File<'s> {
     source: &'s [u8],
     member: Member,
     vars: HashMap<String, Flags>,
-    credential: Option<(u32, String)>,
-    send: Option<(u32, String)>,
-    webhook: Option<(u32, String)>,
+    exfil: Exfiltration,
 }
 
 impl<'s> File<'s> {
@@ -337,12 +297,7 @@ impl<'s> File<'s> {
             "string" => {
                 let value = string_value(node, self.source);
                 let line = code::line(node);
-                if self.webhook.is_none() && patterns::webhook(value) {
-                    self.webhook = Some((line, value.to_owned()));
-                }
-                if self.credential.is_none() && patterns::credential(value) {
-                    self.credential = Some((line, value.to_owned()));
-                }
+                self.exfil.literal(value, line);
                 if patterns::is_encoded_blob(value) {
                     out.add(
                         "r-encoded-blob",
@@ -472,27 +427,31 @@ impl<'s> File<'s> {
         let flags = args.map(|a| self.flags(a)).unwrap_or_default();
 
         if SEND.contains(&name) {
-            self.send
+            self.exfil
+                .send
                 .get_or_insert((code::line(node), excerpt.to_owned()));
         }
         if name == "Sys.getenv" && args.is_some_and(|a| a.named_child_count() == 0) {
             // Every environment variable at once: tokens and keys included.
-            self.credential
+            self.exfil
+                .credential
                 .get_or_insert((code::line(node), excerpt.to_owned()));
         }
 
         let evaluates = EVAL.contains(&name) || name == "parse" && self.text(node).contains("text");
+        // A decoded serialized object is code too when restored at install or load time.
+        let restores = name == "unserialize" && when != When::Later;
+        if (evaluates || restores) && flags.has(Flags::DECODE) {
+            out.add(
+                "r-eval-decoded",
+                Severity::Critical,
+                Kind::Threat,
+                line,
+                excerpt,
+                "evaluates code decoded at run time (base64, raw bytes, serialized objects)",
+            );
+        }
         if evaluates {
-            if flags.has(Flags::DECODE) {
-                out.add(
-                    "r-eval-decoded",
-                    Severity::Critical,
-                    Kind::Threat,
-                    line,
-                    excerpt,
-                    "evaluates code decoded at run time (base64, raw bytes, serialized objects)",
-                );
-            }
             if flags.has(Flags::NETWORK)
                 || (flags.has(Flags::URL) && matches!(name, "source" | "sys.source"))
             {
@@ -521,16 +480,6 @@ impl<'s> File<'s> {
                 );
             }
         }
-        if name == "unserialize" && flags.has(Flags::DECODE) && when != When::Later {
-            out.add(
-                "r-eval-decoded",
-                Severity::Critical,
-                Kind::Threat,
-                line,
-                excerpt,
-                "restores a serialized object decoded at run time, when installed or loaded",
-            );
-        }
 
         let process = PROCESS.contains(&name)
             && PROCESS_PACKAGES.contains(&package)
@@ -541,34 +490,21 @@ impl<'s> File<'s> {
                     "run" | "exec_wait" | "exec_background" | "exec_internal"
                 ));
         if process {
-            let command = args.map(|a| self.strings_in(a)).unwrap_or_default();
-            for hit in patterns::shell(&command) {
-                match hit.what {
-                    ShellHit::DownloadExec => out.add(
-                        "r-download-exec",
-                        Severity::Critical,
-                        Kind::Threat,
-                        line,
-                        excerpt,
-                        "runs a command that downloads and executes code",
-                    ),
-                    ShellHit::ReverseShell => out.add(
-                        "r-reverse-shell",
-                        Severity::Critical,
-                        Kind::Threat,
-                        line,
-                        excerpt,
-                        "runs a shell connected to a remote host",
-                    ),
-                    ShellHit::Download => {}
-                }
-            }
+            let command = args
+                .map(|a| code::strings_in(a, |n| string_value(n, self.source).to_owned()))
+                .unwrap_or_default();
+            let rules = CommandRules {
+                download_exec: "r-download-exec",
+                reverse_shell: "r-reverse-shell",
+            };
+            code::command_threats(out, &command, &rules, Some((code::line(node), excerpt)));
             if command.contains("curl")
                 && (command.contains("-d ")
                     || command.contains("--data")
                     || command.contains("-F "))
             {
-                self.send
+                self.exfil
+                    .send
                     .get_or_insert((code::line(node), excerpt.to_owned()));
             }
             match when {
@@ -647,46 +583,9 @@ impl<'s> File<'s> {
         }
     }
 
-    /// The string literals under `node`, joined by spaces.
-    fn strings_in(&self, node: Node<'_>) -> String {
-        let mut words = Vec::new();
-        let mut cursor = node.walk();
-        let mut stack = vec![node];
-        while let Some(n) = stack.pop() {
-            if n.kind() == "string" {
-                words.push(string_value(n, self.source));
-                continue;
-            }
-            stack.extend(n.named_children(&mut cursor));
-        }
-        words.reverse();
-        words.join(" ")
-    }
-
     fn conclude(&self, out: &mut FileFindings<'_>) {
-        if let Some((line, text)) = &self.webhook {
-            out.add(
-                "r-webhook-exfil",
-                Severity::Critical,
-                Kind::Threat,
-                Some(*line),
-                text,
-                "holds a Discord or Telegram webhook with its secret: the usual exfiltration channel",
-            );
-        }
-        if let (Some((line, text)), true) = (
-            &self.credential,
-            self.send.is_some() || self.webhook.is_some(),
-        ) {
-            out.add(
-                "r-credential-exfil",
-                Severity::Critical,
-                Kind::Threat,
-                Some(*line),
-                text,
-                "reads credentials (keys, cloud stores, tokens, the whole environment) and sends data out",
-            );
-        }
+        self.exfil
+            .conclude(out, "r-webhook-exfil", "r-credential-exfil");
     }
 }
 
