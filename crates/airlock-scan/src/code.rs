@@ -126,6 +126,8 @@ impl Flags {
     pub const PROFILE: Flags = Flags(32);
     /// A URL literal.
     pub const URL: Flags = Flags(64);
+    /// Credentials: a credential file or variable named, or the whole environment.
+    pub const CRED: Flags = Flags(128);
 
     pub fn has(self, other: Flags) -> bool {
         self.0 & other.0 != 0
@@ -197,28 +199,30 @@ pub(crate) fn command_threats<'t>(
     downloads
 }
 
-/// What a file holds that exfiltration needs: a webhook with its secret, a credential read,
-/// a call that sends data out; each with its line and text.
+/// What a file holds that exfiltration needs: a webhook with its secret, and credentials passed
+/// to a call that sends data out; each with its line and text.
 #[derive(Default)]
 pub(crate) struct Exfiltration {
     pub webhook: Option<(u32, String)>,
-    pub credential: Option<(u32, String)>,
-    pub send: Option<(u32, String)>,
+    pub sent: Option<(u32, String)>,
 }
 
 impl Exfiltration {
-    /// A string literal's part: webhooks and credential locations.
+    /// A string literal's value: a webhook with its secret.
     pub fn literal(&mut self, value: &str, line: u32) {
         if self.webhook.is_none() && patterns::webhook(value) {
             self.webhook = Some((line, value.to_owned()));
         }
-        if self.credential.is_none() && patterns::credential(value) {
-            self.credential = Some((line, value.to_owned()));
+    }
+
+    /// A call that sends `flags` out.
+    pub fn send(&mut self, flags: Flags, line: u32, excerpt: &str) {
+        if flags.has(Flags::CRED) && self.sent.is_none() {
+            self.sent = Some((line, excerpt.to_owned()));
         }
     }
 
-    /// Adds `webhook` for a webhook with its secret, `credential` for credentials read in a
-    /// file that sends data out.
+    /// Adds `webhook` for a webhook with its secret, `credential` for credentials sent out.
     pub fn conclude(
         &self,
         out: &mut FileFindings<'_>,
@@ -235,18 +239,120 @@ impl Exfiltration {
                 "holds a Discord or Telegram webhook with its secret: the usual exfiltration channel",
             );
         }
-        if let (Some((line, text)), true) = (
-            &self.credential,
-            self.send.is_some() || self.webhook.is_some(),
-        ) {
+        if let Some((line, text)) = &self.sent {
             out.add(
                 credential,
                 Severity::Critical,
                 Kind::Threat,
                 Some(*line),
                 text,
-                "reads credentials (keys, cloud or browser stores, tokens, the environment) and sends data out",
+                "sends credentials (keys, cloud or browser stores, tokens, the environment) out",
             );
         }
     }
+}
+
+/// Which literal patterns a file can match at all, from its raw bytes: literals are only
+/// matched against the patterns whose tokens the file holds.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Hints {
+    pub webhook: bool,
+    pub credential: bool,
+    pub reverse_shell: bool,
+}
+
+fn holds(source: &[u8], tokens: &[&str]) -> bool {
+    tokens
+        .iter()
+        .any(|t| memchr::memmem::find(source, t.as_bytes()).is_some())
+}
+
+/// Tokens of credential locations (see `patterns::credential`).
+pub(crate) const CREDENTIAL_TOKENS: &[&str] = &[
+    ".ssh",
+    ".aws",
+    ".docker",
+    ".kube",
+    ".pypirc",
+    ".npmrc",
+    ".netrc",
+    ".git-credentials",
+    "gcloud",
+    "Login Data",
+    "firefox",
+    "Chrome",
+    "wallet",
+    "_TOKEN",
+    "_KEY",
+    "GITHUB_PAT",
+    "TWINE_PASSWORD",
+];
+
+impl Hints {
+    pub fn of(source: &[u8]) -> Hints {
+        Hints {
+            webhook: holds(source, &["webhooks", "api.telegram.org"]),
+            credential: holds(source, CREDENTIAL_TOKENS),
+            reverse_shell: holds(
+                source,
+                &["/dev/tcp", "/dev/udp", "-e ", "-i", "socat", "mkfifo"],
+            ),
+        }
+    }
+}
+
+/// Whether a plain Python module (not run at install or import) can match a threat rule at
+/// all: modules that cannot are not parsed.
+pub(crate) fn python_worth_parsing(source: &[u8]) -> bool {
+    let dynamic = holds(source, &["exec(", "eval("])
+        && holds(
+            source,
+            &[
+                "decode",
+                "unhexlify",
+                "a2b_",
+                "fromhex",
+                "decompress",
+                "marshal",
+                "urlopen",
+                "requests",
+                "httpx",
+                "urllib",
+            ],
+        );
+    let command = holds(
+        source,
+        &[
+            "system(",
+            "popen",
+            "Popen",
+            "subprocess",
+            "spawn",
+            "os.exec",
+        ],
+    ) && holds(
+        source,
+        &[
+            "curl",
+            "wget",
+            "powershell",
+            "DownloadString",
+            "Invoke-",
+            "/dev/tcp",
+            "nc -e",
+            "bash -i",
+            "sh -i",
+        ],
+    );
+    let shell = holds(source, &["/dev/tcp", "dup2"]);
+    let webhook = holds(source, &["webhooks", "api.telegram.org"]);
+    let credential = holds(source, CREDENTIAL_TOKENS) || holds(source, &["environ"]);
+    let send = holds(
+        source,
+        &[
+            "post(", "put(", "urlopen", "Request(", "send(", "sendall", "SMTP", "FTP(",
+        ],
+    );
+    let obfuscated = holds(source, &["pyarmor", "pytransform"]);
+    dynamic || command || shell || webhook || credential && send || obfuscated
 }

@@ -162,6 +162,8 @@ impl Scanner {
         let mut parser = Parser::new();
         let mut parsed = 0;
         let mut too_large = 0;
+        // setup.py's text: an executable it names is one it runs.
+        let mut install_code = String::new();
         let mut run = |member: archive::Member<'_>,
                        findings: &mut Vec<Finding>|
          -> Result<(), archive::Stop> {
@@ -178,14 +180,18 @@ impl Scanner {
                                 too_large += 1;
                                 return Ok(());
                             }
-                            if context == python::Context::Module && !python::triggered(member.data)
+                            if context == python::Context::Setup {
+                                install_code.push_str(&String::from_utf8_lossy(member.data));
+                            }
+                            if context == python::Context::Module
+                                && !code::python_worth_parsing(member.data)
                             {
                                 return Ok(());
                             }
                             parsed += 1;
                             python::scan(&mut parser, member.path, member.data, context, deadline)
                         }
-                        None => Ok(binary(sdist, "py-sdist-binary", &member)),
+                        None => Ok(binary(sdist, "py-sdist-binary", Severity::Medium, &member)),
                     }
                 }
                 Format::RSource => match r::Member::of(member.path) {
@@ -198,7 +204,7 @@ impl Scanner {
                         parsed += 1;
                         r::scan(&mut parser, member.path, member.data, kind, deadline)
                     }
-                    None => Ok(binary(true, "r-source-binary", &member)),
+                    None => Ok(binary(true, "r-source-binary", Severity::High, &member)),
                 },
             };
             match found {
@@ -246,6 +252,14 @@ impl Scanner {
             })?,
         }
         findings.extend(found_in_members);
+        for finding in &mut findings {
+            let name = finding.file.rsplit('/').next().unwrap_or(&finding.file);
+            if finding.rule == "py-sdist-binary" && install_code.contains(name) {
+                finding.severity = Severity::High;
+                finding.message =
+                    "setup.py runs an executable shipped inside the source archive".into();
+            }
+        }
         let popular = match ecosystem {
             Ecosystem::Pypi => &self.popular_pypi,
             Ecosystem::Cran => &self.popular_cran,
@@ -308,12 +322,19 @@ fn want_r(path: &str) -> archive::Want {
     }
 }
 
-/// An executable inside a source archive.
-fn binary(source: bool, rule: &'static str, member: &archive::Member<'_>) -> Vec<Finding> {
+/// An executable inside a source archive. Python sdists hold some legitimately (setuptools' and
+/// pip's Windows launchers, test fixtures): medium, high when setup.py names it. CRAN's policy
+/// allows none in a source package: high.
+fn binary(
+    source: bool,
+    rule: &'static str,
+    severity: Severity,
+    member: &archive::Member<'_>,
+) -> Vec<Finding> {
     if source && archive::is_executable(member.data, member.path) {
         vec![Finding::new(
             rule,
-            Severity::High,
+            severity,
             Kind::Threat,
             member.path,
             None,

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use tree_sitter::{Node, Parser};
 
-use crate::code::{self, CommandRules, Exfiltration, FileFindings, Flags, OutOfTime};
+use crate::code::{self, CommandRules, Exfiltration, FileFindings, Flags, Hints, OutOfTime};
 use crate::finding::{Finding, Kind, Severity};
 use crate::patterns;
 
@@ -46,34 +46,6 @@ impl Context {
     }
 }
 
-/// Tokens without which a plain module cannot match any threat rule: modules without one are
-/// not parsed (install- and import-time files always are).
-const TRIGGERS: &[&str] = &[
-    "exec",
-    "eval",
-    "system",
-    "Popen",
-    "subprocess",
-    "webhooks",
-    "telegram",
-    "/dev/tcp",
-    "dup2",
-    "pyarmor",
-    "pytransform",
-    ".ssh",
-    ".aws",
-    "Login Data",
-    "_TOKEN",
-    "environ",
-];
-
-/// Whether a plain module is worth parsing.
-pub(crate) fn triggered(source: &[u8]) -> bool {
-    TRIGGERS
-        .iter()
-        .any(|t| memchr::memmem::find(source, t.as_bytes()).is_some())
-}
-
 const NETWORK: &[&str] = &[
     "urllib.request.urlopen",
     "urllib.request.urlretrieve",
@@ -105,14 +77,12 @@ const NETWORK: &[&str] = &[
     "telnetlib.Telnet",
 ];
 
-/// Calls that send data out (a credential read is only a threat with one of these).
+/// Calls that send data out (credentials passed to one are a threat), besides the network calls.
 const SEND: &[&str] = &[
     "requests.post",
     "requests.put",
     "httpx.post",
     "httpx.put",
-    "urllib.request.Request",
-    "urllib2.Request",
     "smtplib.SMTP",
     "smtplib.SMTP_SSL",
     "ftplib.FTP",
@@ -218,6 +188,7 @@ pub(crate) fn scan(
     let mut file = File {
         source,
         context,
+        hints: Hints::of(source),
         aliases: HashMap::new(),
         vars: HashMap::new(),
     };
@@ -256,6 +227,7 @@ fn pth_lines(source: &[u8]) -> String {
 struct File<'s> {
     source: &'s [u8],
     context: Context,
+    hints: Hints,
     /// Local name -> dotted name it stands for, from import statements.
     aliases: HashMap<String, String>,
     /// Variable -> what the values assigned to it hold.
@@ -283,7 +255,8 @@ impl<'s> File<'s> {
                 ) && left.kind() == "identifier"
                 {
                     let flags = self.flags(right);
-                    *self.vars.entry(self.text(left).to_owned()).or_default() |= flags;
+                    // Document order stands for execution order: the last assignment wins.
+                    self.vars.insert(self.text(left).to_owned(), flags);
                 }
             }
             "string" => self.string(node, facts, out),
@@ -389,6 +362,9 @@ impl<'s> File<'s> {
                         if name == "open" || name.ends_with(".read_text") {
                             flags |= Flags::FILE;
                         }
+                        if name == "os.environ.copy" || name == "os.environ.items" {
+                            flags |= Flags::CRED;
+                        }
                     }
                 }
                 "identifier" => {
@@ -396,12 +372,26 @@ impl<'s> File<'s> {
                         flags |= *var;
                     }
                 }
+                // The whole environment, not one variable of it (`os.environ["X"]`,
+                // `os.environ.get("X")`).
+                "attribute"
+                    if self.text(n) == "os.environ"
+                        && n.parent()
+                            .is_some_and(|p| !matches!(p.kind(), "subscript" | "attribute")) =>
+                {
+                    flags |= Flags::CRED;
+                }
                 "string" => {
                     let written = self.text(n);
-                    if patterns::is_escaped_blob(written)
-                        || patterns::is_encoded_blob(&string_value(n, self.source))
+                    if written.len() >= 64
+                        && (patterns::is_escaped_blob(written)
+                            || patterns::is_encoded_blob(&string_value(n, self.source)))
                     {
                         flags |= Flags::ENCODED;
+                    }
+                    if self.hints.credential && patterns::credential(&string_value(n, self.source))
+                    {
+                        flags |= Flags::CRED;
                     }
                     continue;
                 }
@@ -445,14 +435,25 @@ impl<'s> File<'s> {
     }
 
     fn string(&self, node: Node<'_>, facts: &mut Facts, out: &mut FileFindings<'_>) {
-        // Parts of a concatenation are seen on their own.
+        // Parts of a concatenation are seen on their own. Most literals are short and match
+        // nothing: the value is only built when a pattern's token is in the file.
+        let written = self.text(node);
+        let blob = written.len() >= 1024;
+        if !(blob || self.hints.webhook || self.hints.reverse_shell) {
+            return;
+        }
         let value = string_value(node, self.source);
         let line = code::line(node);
-        facts.exfil.literal(&value, line);
-        if facts.reverse_string.is_none() && patterns::reverse_shell(&value) {
+        if self.hints.webhook {
+            facts.exfil.literal(&value, line);
+        }
+        if self.hints.reverse_shell
+            && facts.reverse_string.is_none()
+            && patterns::reverse_shell(&value)
+        {
             facts.reverse_string = Some((line, value.clone()));
         }
-        if patterns::is_encoded_blob(&value) || patterns::is_escaped_blob(self.text(node)) {
+        if blob && (patterns::is_encoded_blob(&value) || patterns::is_escaped_blob(written)) {
             out.add(
                 "py-encoded-blob",
                 Severity::Medium,
@@ -490,24 +491,14 @@ impl<'s> File<'s> {
         if name == "socket.socket" || name == "socket.create_connection" {
             facts.socket = true;
         }
-        if name == "os.environ.copy"
-            || name == "os.environ.items"
-            || (matches!(name.as_str(), "dict" | "json.dumps" | "str")
-                && args.is_some_and(|a| self.text(a).contains("os.environ)")))
-        {
+        let sends = SEND.contains(&name.as_str())
+            || is_network(&name)
+            || name.ends_with(".send")
+            || name.ends_with(".sendall");
+        if sends && let Some(args) = args {
             facts
                 .exfil
-                .credential
-                .get_or_insert((code::line(node), excerpt.to_owned()));
-        }
-        if SEND.contains(&name.as_str())
-            || (name.ends_with(".urlopen")
-                && args.is_some_and(|a| a.named_child_count() > 1 || self.text(a).contains("data")))
-        {
-            facts
-                .exfil
-                .send
-                .get_or_insert((code::line(node), excerpt.to_owned()));
+                .send(self.flags(args), code::line(node), excerpt);
         }
 
         if EXEC.contains(&name.as_str()) {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tree_sitter::{Node, Parser};
 
-use crate::code::{self, CommandRules, Exfiltration, FileFindings, Flags, OutOfTime};
+use crate::code::{self, CommandRules, Exfiltration, FileFindings, Flags, Hints, OutOfTime};
 use crate::finding::{Finding, Kind, Severity};
 use crate::patterns;
 
@@ -238,6 +238,7 @@ pub(crate) fn scan(
     let mut file = File {
         source,
         member,
+        hints: Hints::of(source),
         vars: HashMap::new(),
         exfil: Exfiltration::default(),
     };
@@ -260,6 +261,7 @@ enum When {
 struct File<'s> {
     source: &'s [u8],
     member: Member,
+    hints: Hints,
     vars: HashMap<String, Flags>,
     exfil: Exfiltration,
 }
@@ -291,13 +293,16 @@ impl<'s> File<'s> {
                     && matches!(target.kind(), "identifier" | "string")
                 {
                     let flags = self.flags(value);
-                    *self.vars.entry(self.text(target).to_owned()).or_default() |= flags;
+                    // Document order stands for execution order: the last assignment wins.
+                    self.vars.insert(self.text(target).to_owned(), flags);
                 }
             }
             "string" => {
                 let value = string_value(node, self.source);
                 let line = code::line(node);
-                self.exfil.literal(value, line);
+                if self.hints.webhook {
+                    self.exfil.literal(value, line);
+                }
                 if patterns::is_encoded_blob(value) {
                     out.add(
                         "r-encoded-blob",
@@ -327,6 +332,13 @@ impl<'s> File<'s> {
                         if DECODE.contains(&name) {
                             flags |= Flags::DECODE;
                         }
+                        if name == "Sys.getenv"
+                            && n.child_by_field_name("arguments")
+                                .is_some_and(|a| a.named_child_count() == 0)
+                        {
+                            // Every environment variable at once: tokens and keys included.
+                            flags |= Flags::CRED;
+                        }
                         if NETWORK.contains(&name)
                             || name == "readLines" && self.text(n).contains("http")
                         {
@@ -347,6 +359,13 @@ impl<'s> File<'s> {
                         flags |= *var;
                     }
                 }
+                // `f(name = value)`: the name is no variable.
+                "argument" => {
+                    if let Some(value) = n.child_by_field_name("value") {
+                        stack.push(value);
+                    }
+                    continue;
+                }
                 "string" => {
                     let value = string_value(n, self.source);
                     if value.starts_with("http://")
@@ -364,6 +383,9 @@ impl<'s> File<'s> {
                     }
                     if writes_profile(value) {
                         flags |= Flags::PROFILE;
+                    }
+                    if self.hints.credential && patterns::credential(value) {
+                        flags |= Flags::CRED;
                     }
                     continue;
                 }
@@ -426,16 +448,8 @@ impl<'s> File<'s> {
         let when = self.when(node);
         let flags = args.map(|a| self.flags(a)).unwrap_or_default();
 
-        if SEND.contains(&name) {
-            self.exfil
-                .send
-                .get_or_insert((code::line(node), excerpt.to_owned()));
-        }
-        if name == "Sys.getenv" && args.is_some_and(|a| a.named_child_count() == 0) {
-            // Every environment variable at once: tokens and keys included.
-            self.exfil
-                .credential
-                .get_or_insert((code::line(node), excerpt.to_owned()));
+        if SEND.contains(&name) || NETWORK.contains(&name) {
+            self.exfil.send(flags, code::line(node), excerpt);
         }
 
         let evaluates = EVAL.contains(&name) || name == "parse" && self.text(node).contains("text");
@@ -498,14 +512,8 @@ impl<'s> File<'s> {
                 reverse_shell: "r-reverse-shell",
             };
             code::command_threats(out, &command, &rules, Some((code::line(node), excerpt)));
-            if command.contains("curl")
-                && (command.contains("-d ")
-                    || command.contains("--data")
-                    || command.contains("-F "))
-            {
-                self.exfil
-                    .send
-                    .get_or_insert((code::line(node), excerpt.to_owned()));
+            if command.contains("curl") {
+                self.exfil.send(flags, code::line(node), excerpt);
             }
             match when {
                 When::Load => out.add(

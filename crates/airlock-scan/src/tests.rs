@@ -155,6 +155,33 @@ fn an_sdist_setup_py_and_a_bundled_executable() {
         .find(|f| f.rule == "py-sdist-binary")
         .expect("binary");
     assert_eq!(binary.file, "tidy/helper.bin");
+    // Not named by setup.py (like setuptools' own Windows launchers): medium.
+    assert_eq!(binary.severity, Severity::Medium);
+}
+
+#[test]
+fn an_executable_that_setup_py_runs_is_high() {
+    let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+    elf.resize(4096, 0);
+    let bytes = tar_gz(
+        "tidy-1.0",
+        &[
+            (
+                "setup.py",
+                b"import subprocess\nsubprocess.call(['tidy/helper.bin'])\n",
+            ),
+            ("tidy/helper.bin", &elf),
+        ],
+    );
+    let report = Scanner::default()
+        .scan("tidy-1.0.tar.gz", &bytes)
+        .expect("scan");
+    let binary = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "py-sdist-binary")
+        .expect("binary");
+    assert_eq!(binary.severity, Severity::High);
 }
 
 #[test]

