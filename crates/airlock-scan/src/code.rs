@@ -267,12 +267,12 @@ fn holds(source: &[u8], tokens: &[&str]) -> bool {
         .any(|t| memchr::memmem::find(source, t.as_bytes()).is_some())
 }
 
-/// Tokens of credential locations (see `patterns::credential`).
+/// Tokens of credential locations and variables (those of `patterns::credential`).
 pub(crate) const CREDENTIAL_TOKENS: &[&str] = &[
     ".ssh",
-    ".aws",
-    ".docker",
-    ".kube",
+    ".aws/",
+    ".docker/",
+    ".kube/",
     ".pypirc",
     ".npmrc",
     ".netrc",
@@ -280,12 +280,17 @@ pub(crate) const CREDENTIAL_TOKENS: &[&str] = &[
     "gcloud",
     "Login Data",
     "firefox",
-    "Chrome",
-    "wallet",
-    "_TOKEN",
-    "_KEY",
+    "Chrome/User Data",
+    "wallet.dat",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GITHUB_TOKEN",
     "GITHUB_PAT",
+    "GH_TOKEN",
+    "NPM_TOKEN",
+    "PYPI_TOKEN",
     "TWINE_PASSWORD",
+    "OPENAI_API_KEY",
 ];
 
 impl Hints {
@@ -346,7 +351,9 @@ pub(crate) fn python_worth_parsing(source: &[u8]) -> bool {
     );
     let shell = holds(source, &["/dev/tcp", "dup2"]);
     let webhook = holds(source, &["webhooks", "api.telegram.org"]);
-    let credential = holds(source, CREDENTIAL_TOKENS) || holds(source, &["environ"]);
+    // The whole environment: `dict(os.environ)`, `json.dumps(os.environ)`, `os.environ.copy()`.
+    let credential = holds(source, CREDENTIAL_TOKENS)
+        || holds(source, &["os.environ)", "environ.copy", "environ.items"]);
     let send = holds(
         source,
         &[

@@ -491,10 +491,11 @@ impl<'s> File<'s> {
         if name == "socket.socket" || name == "socket.create_connection" {
             facts.socket = true;
         }
+        // Calls that send (a client constructed with credentials, to authenticate, is not one).
         let sends = SEND.contains(&name.as_str())
-            || is_network(&name)
-            || name.ends_with(".send")
-            || name.ends_with(".sendall");
+            || [".urlopen", ".post", ".put", ".send", ".sendall"]
+                .iter()
+                .any(|suffix| name.ends_with(suffix));
         if sends && let Some(args) = args {
             facts
                 .exfil

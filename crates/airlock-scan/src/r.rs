@@ -448,7 +448,8 @@ impl<'s> File<'s> {
         let when = self.when(node);
         let flags = args.map(|a| self.flags(a)).unwrap_or_default();
 
-        if SEND.contains(&name) || NETWORK.contains(&name) {
+        // Calls that send (a GET authenticated with a token is not one).
+        if SEND.contains(&name) {
             self.exfil.send(flags, code::line(node), excerpt);
         }
 
