@@ -300,7 +300,9 @@ impl Hints {
             credential: holds(source, CREDENTIAL_TOKENS),
             reverse_shell: holds(
                 source,
-                &["/dev/tcp", "/dev/udp", "-e ", "-i", "socat", "mkfifo"],
+                &[
+                    "/dev/tcp", "/dev/udp", "nc -e", "ncat", "sh -i", "socat", "mkfifo",
+                ],
             ),
         }
     }
