@@ -204,15 +204,30 @@ fn sarif(report: &CheckReport, lines: &[(String, usize)]) -> serde_json::Value {
             }));
         }
     }
-    json!({
+    sarif_log(
+        "airlock",
+        env!("CARGO_PKG_VERSION"),
+        rules.into_values().collect(),
+        results,
+    )
+}
+
+/// A SARIF 2.1.0 log of one run of the tool `name`.
+pub fn sarif_log(
+    name: &str,
+    version: &str,
+    rules: Vec<serde_json::Value>,
+    results: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    serde_json::json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{
             "tool": { "driver": {
-                "name": "airlock",
+                "name": name,
                 "informationUri": "https://github.com/airlock",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules.into_values().collect::<Vec<_>>(),
+                "version": version,
+                "rules": rules,
             }},
             "results": results,
         }],

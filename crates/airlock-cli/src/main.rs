@@ -19,6 +19,7 @@ mod manifest;
 mod mirror;
 mod publish;
 mod requests;
+mod scan;
 mod text;
 
 #[derive(Parser)]
@@ -126,6 +127,10 @@ enum Command {
         /// Package names (name or name==version).
         names: Vec<String>,
     },
+    /// Scan wheels, sdists and R source packages for risky install- or load-time code, known
+    /// malicious patterns and typosquats, offline. Exit 0: clean; 1: a finding at or above
+    /// --fail-at; 2: a file could not be scanned.
+    Scan(scan::ScanArgs),
     #[command(flatten)]
     Client(commands::ClientCommand),
     /// Import, sync and show OSV advisories.
@@ -397,6 +402,7 @@ async fn run(cli: Cli) -> Result<()> {
     let admin = Principal::local_admin();
     match cli.command {
         Command::Serve { listen } => serve(g, listen).await?,
+        Command::Scan(args) => tokio::task::spawn_blocking(move || scan::scan(args)).await??,
         Command::Client(command) => match command.remote() {
             Some(remote) => command.run(&remote).await?,
             None => {

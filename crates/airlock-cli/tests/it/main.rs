@@ -26,6 +26,7 @@ mod replicas;
 mod requests;
 mod roles;
 mod sbom;
+mod scan;
 mod security_access;
 mod security_archives;
 mod security_manifest;

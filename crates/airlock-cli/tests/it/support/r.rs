@@ -243,6 +243,8 @@ pub struct RPackage {
     greet: String,
     /// `src/{name}.c` and the R wrapper `add_c(a, b)` calling it.
     c_code: bool,
+    /// More files, by path relative to the package directory.
+    extra: Vec<(String, String)>,
 }
 
 impl RPackage {
@@ -254,7 +256,14 @@ impl RPackage {
             imports: Vec::new(),
             greet: format!("\"{name} {version}\""),
             c_code: false,
+            extra: Vec::new(),
         }
+    }
+
+    /// Adds a file (e.g. `R/zzz.R`, `configure`) to the package.
+    pub fn file(mut self, path: &str, text: &str) -> Self {
+        self.extra.push((path.to_string(), text.to_string()));
+        self
     }
 
     pub fn license(mut self, license: &str) -> Self {
@@ -337,6 +346,7 @@ impl RPackage {
             ));
         }
         files.push(("NAMESPACE".to_string(), namespace));
+        files.extend(self.extra.iter().cloned());
         files
     }
 

