@@ -39,7 +39,12 @@ pub struct Advisories {
     current: std::sync::Mutex<Option<Fingerprinted>>,
     /// Indexes of snapshot instants, oldest first.
     at_instants: std::sync::Mutex<Vec<(Timestamp, Arc<AdvisoryDb>)>>,
+    /// Told the ids of the advisories each import added or changed (the webhooks).
+    on_import: std::sync::OnceLock<ImportListener>,
 }
+
+/// What is told of the advisories an import added or changed.
+pub(crate) type ImportListener = Box<dyn Fn(Vec<String>) + Send + Sync>;
 
 /// An index of advisory versions as stored, built off the async workers.
 async fn index_of(rows: Vec<airlock_store::AdvisoryRow>) -> Result<AdvisoryDb, ServiceError> {
@@ -62,9 +67,15 @@ impl Advisories {
             core,
             current: std::sync::Mutex::new(None),
             at_instants: std::sync::Mutex::new(Vec::new()),
+            on_import: std::sync::OnceLock::new(),
         };
         advisories.fill_advisory_packages().await?;
         Ok(advisories)
+    }
+
+    /// Sets what is told of the advisories each import adds or changes (once).
+    pub(crate) fn on_import(&self, listener: ImportListener) {
+        let _ = self.on_import.set(listener);
     }
 
     /// Imports the advisories of a loaded OSV database (directory or zip). Versions already known
@@ -130,6 +141,9 @@ impl Advisories {
                 audit_entry(&who.name, "advisories.import", origin, details),
             )
             .await?;
+        if let Some(listener) = self.on_import.get() {
+            listener(fresh.iter().map(|(a, _, _)| a.id.clone()).collect());
+        }
         Ok(summary)
     }
 

@@ -1,11 +1,13 @@
 //! The bridge from stored artifacts to the one policy decision (`airlock-policy`): facts from a
 //! row, the lane's policy, the global rules and the advisories known now.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig, LaneMode};
-use airlock_policy::{AdvisoryDb, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict};
+use airlock_policy::{
+    AdvisoryDb, AdvisoryFinding, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict,
+};
 use airlock_store::ArtifactRow;
 use airlock_types::Timestamp;
 use serde_json::{Value, json};
@@ -263,17 +265,18 @@ impl Policies {
         }
     }
 
-    /// What each lane serves right now that advisories affect: for every lane, the versions it
-    /// lists or still serves (hidden) with their advisories. Proxied files count once listed.
-    pub async fn exposure(&self) -> Result<Value, ServiceError> {
+    /// Every artifact each lane has now (of the source that owns its name), with its verdict and
+    /// the advisories of its vulnerability reasons: `f(lane, ecosystem, source, row, verdict,
+    /// advisories)`.
+    async fn walk_lanes(
+        &self,
+        mut f: impl FnMut(&str, Ecosystem, &str, &ArtifactRow, &Verdict, Vec<&AdvisoryFinding>),
+    ) -> Result<(), ServiceError> {
         use airlock_policy::ReasonCode;
         let decider = self.decider().await?;
-        let mut lanes = serde_json::Map::new();
         for lane in &self.core.config().lanes {
-            let mut found = Vec::new();
             for eco in Ecosystem::ALL {
-                let mut owner: std::collections::HashMap<String, String> =
-                    std::collections::HashMap::new();
+                let mut owner: HashMap<String, String> = HashMap::new();
                 for source in &self.core.lane_sources(lane, eco) {
                     for row in self.core.db.source_artifacts(&source.name).await? {
                         if row.delisted_at.is_some() {
@@ -287,32 +290,79 @@ impl Policies {
                             continue;
                         }
                         let verdict = decider.decide_row(lane, eco, &row);
-                        if !verdict.action.serves_file() {
-                            continue;
-                        }
-                        let advisories: Vec<Value> = verdict
+                        let advisories = verdict
                             .reasons
                             .iter()
-                            .filter(|r| matches!(r.code, ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored))
+                            .filter(|r| {
+                                matches!(
+                                    r.code,
+                                    ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored
+                                )
+                            })
                             .flat_map(|r| r.advisories.iter())
-                            .map(|f| json!({ "id": f.id, "severity": f.level, "score": f.score, "fixed": f.fixed_in }))
                             .collect();
-                        if !advisories.is_empty() {
-                            found.push(json!({
-                                "ecosystem": eco.as_str(),
-                                "name": row.project,
-                                "version": row.version,
-                                "filename": row.filename,
-                                "source": source.name,
-                                "action": verdict.action,
-                                "advisories": advisories,
-                            }));
-                        }
+                        f(&lane.name, eco, &source.name, &row, &verdict, advisories);
                     }
                 }
             }
-            lanes.insert(lane.name.clone(), Value::Array(found));
         }
+        Ok(())
+    }
+
+    /// What each lane serves right now that advisories affect: for every lane, the versions it
+    /// lists or still serves (hidden) with their advisories. Proxied files count once listed.
+    pub async fn exposure(&self) -> Result<Value, ServiceError> {
+        let mut lanes = serde_json::Map::new();
+        for lane in &self.core.config().lanes {
+            lanes.insert(lane.name.clone(), Value::Array(Vec::new()));
+        }
+        self.walk_lanes(|lane, eco, source, row, verdict, advisories| {
+            if !verdict.action.serves_file() || advisories.is_empty() {
+                return;
+            }
+            let advisories: Vec<Value> = advisories
+                .iter()
+                .map(|f| json!({ "id": f.id, "severity": f.level, "score": f.score, "fixed": f.fixed_in }))
+                .collect();
+            if let Some(Value::Array(found)) = lanes.get_mut(lane) {
+                found.push(json!({
+                    "ecosystem": eco.as_str(),
+                    "name": row.project,
+                    "version": row.version,
+                    "filename": row.filename,
+                    "source": source,
+                    "action": verdict.action,
+                    "advisories": advisories,
+                }));
+            }
+        })
+        .await?;
         Ok(json!({ "lanes": lanes }))
+    }
+
+    /// The versions lanes no longer list because of one of the advisories `ids`, by advisory:
+    /// `(lane, ecosystem, name, version, action)`, each version once per lane.
+    pub(crate) async fn blocked_by(
+        &self,
+        ids: &HashSet<String>,
+    ) -> Result<BTreeMap<String, BTreeSet<(String, Ecosystem, String, String, String)>>, ServiceError>
+    {
+        let mut blocked: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
+        self.walk_lanes(|lane, eco, _, row, verdict, advisories| {
+            if verdict.action.listed() {
+                return;
+            }
+            for f in advisories.iter().filter(|f| ids.contains(&f.id)) {
+                blocked.entry(f.id.clone()).or_default().insert((
+                    lane.to_string(),
+                    eco,
+                    row.project.clone(),
+                    row.version.clone(),
+                    verdict.action.to_string(),
+                ));
+            }
+        })
+        .await?;
+        Ok(blocked)
     }
 }

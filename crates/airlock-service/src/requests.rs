@@ -23,6 +23,8 @@ use crate::principal::{Principal, Role};
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::spec::packages_manifest;
 use crate::time_fmt::format_rfc3339;
+use crate::webhooks::Webhooks;
+use airlock_config::WebhookEvent;
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
@@ -95,6 +97,7 @@ pub struct Requests {
     policies: Arc<Policies>,
     catalog: Arc<Catalog>,
     checks: Arc<Checks>,
+    webhooks: Arc<Webhooks>,
 }
 
 impl Requests {
@@ -103,12 +106,14 @@ impl Requests {
         policies: Arc<Policies>,
         catalog: Arc<Catalog>,
         checks: Arc<Checks>,
+        webhooks: Arc<Webhooks>,
     ) -> Requests {
         Requests {
             core,
             policies,
             catalog,
             checks,
+            webhooks,
         }
     }
 
@@ -195,7 +200,10 @@ impl Requests {
                 ),
             )
             .await?;
-        self.request(id, false).await
+        let view = self.request(id, false).await?;
+        self.webhooks
+            .emit(WebhookEvent::RequestCreated, event_data(&view));
+        Ok(view)
     }
 
     /// Requests `who` may see (of the lanes its token applies in), newest first. A state that
@@ -367,7 +375,10 @@ impl Requests {
                 ),
             )
             .await?;
-        self.request(id, false).await
+        let view = self.request(id, false).await?;
+        self.webhooks
+            .emit(WebhookEvent::RequestApproved, event_data(&view));
+        Ok(view)
     }
 
     /// Rejects a pending request, with the reviewer's reason.
@@ -411,7 +422,10 @@ impl Requests {
                 ),
             )
             .await?;
-        self.request(id, false).await
+        let view = self.request(id, false).await?;
+        self.webhooks
+            .emit(WebhookEvent::RequestRejected, event_data(&view));
+        Ok(view)
     }
 
     /// The request, if `who` may decide on it now.
@@ -584,5 +598,32 @@ fn view(
         decision_reason: row.decision_reason,
         entries,
         missing: body.missing,
+    })
+}
+
+/// What a request's webhook says of it: who asked for what in which lane, and how it was decided.
+fn event_data(view: &RequestView) -> serde_json::Value {
+    let entry = |e: &RequestEntry| {
+        format!(
+            "{}:{}=={}",
+            e.requested.ecosystem,
+            e.requested.name,
+            e.requested.version.as_deref().unwrap_or("")
+        )
+    };
+    serde_json::json!({
+        "request": {
+            "id": view.id,
+            "lane": view.lane,
+            "state": view.state,
+            "requester": view.requester,
+            "reason": view.reason,
+            "created_at": view.created_at,
+            "decided_by": view.decided_by,
+            "decided_at": view.decided_at,
+            "decision_reason": view.decision_reason,
+        },
+        "packages": view.entries.iter().map(entry).collect::<Vec<_>>(),
+        "approved": view.entries.iter().filter(|e| e.approved).map(entry).collect::<Vec<_>>(),
     })
 }

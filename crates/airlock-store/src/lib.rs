@@ -17,6 +17,7 @@ pub use blobs::{BlobError, BlobRead, BlobStore, StoredBlob, sha256_hex};
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArtifactRow, Backend, ConfigVersionRow, Db, DbError, DerivedTx, NewRequest,
-    ProjectName, ProxyPageRow, RequestRow, SessionRow, SnapshotRow, TokenRow, WriteTx, YankEvent,
+    ProjectName, ProxyPageRow, RequestRow, SessionRow, SnapshotRow, TokenRow, WebhookDeliveryRow,
+    WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

@@ -33,4 +33,5 @@ mod snapshots;
 mod tokens;
 mod ui;
 mod uploads;
+mod webhooks;
 mod yank;

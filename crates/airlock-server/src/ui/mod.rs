@@ -12,6 +12,7 @@ mod security;
 mod session;
 mod setup;
 mod sso;
+mod tokens;
 
 use airlock_config::Ecosystem;
 use airlock_service::{Principal, Search, ServiceError};
@@ -30,7 +31,7 @@ use session::Viewer;
 const PAGE_SIZE: usize = 25;
 
 /// The interface's routes; `manifest_body_limit` bounds a request form.
-pub(crate) fn routes(manifest_body_limit: usize) -> Router<AppState> {
+pub(crate) fn routes(manifest_body_limit: usize, state: AppState) -> Router<AppState> {
     Router::new()
         .merge(requests::routes(manifest_body_limit))
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
@@ -42,13 +43,19 @@ pub(crate) fn routes(manifest_body_limit: usize) -> Router<AppState> {
         .route("/ui/audit", get(audit::page))
         .route("/ui/admin", get(admin::page))
         .route("/ui/admin/tokens", post(admin::create_token))
-        .route("/ui/admin/tokens/revoke", post(admin::revoke_token))
+        .route("/ui/admin/tokens/revoke", post(tokens::admin_revoke))
+        .route("/ui/tokens", get(tokens::page).post(tokens::create))
+        .route("/ui/tokens/revoke", post(tokens::revoke))
         .route("/ui/login", get(login_form).post(login))
         .route("/ui/login/oidc", get(sso::begin))
         .route("/ui/login/oidc/callback", get(sso::callback))
         .route("/ui/logout", post(logout))
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::map_response(secure_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            session::secure_cookies,
+        ))
 }
 
 /// Headers every interface response carries.

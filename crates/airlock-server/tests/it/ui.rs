@@ -746,12 +746,13 @@ async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_m
         (Role::Publisher, vec!["dev".to_string()])
     );
 
+    let id = token_id(&token);
     let revoked = app
         .post("/ui/admin/tokens/revoke")
         .header("cookie", &session)
         .body(
             "application/x-www-form-urlencoded",
-            format!("csrf={csrf}&name=ci"),
+            format!("csrf={csrf}&id={id}"),
         )
         .send()
         .await;
@@ -774,5 +775,284 @@ async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_m
     assert!(
         matches!(refused, airlock_service::ServiceError::Forbidden(_)),
         "{refused}"
+    );
+}
+
+/// The id of a token (`alk_<id>_<secret>`): what a revoke form names.
+fn token_id(token: &str) -> String {
+    token["alk_".len()..].split('_').next().unwrap().to_string()
+}
+
+/// The token a page shows once, just made.
+fn shown_token(page: &str) -> String {
+    let start = page
+        .find("alk_")
+        .unwrap_or_else(|| panic!("no token in {page}"));
+    page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+#[tokio::test]
+async fn users_make_personal_tokens_that_act_as_them_no_wider_than_their_own_and_revoke_them() {
+    let app = TestApp::start().await;
+    // Logged out, the page sends to the login.
+    let anonymous = app.get("/ui/tokens").send().await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert!(
+        anonymous.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/ui/login?next=%2Fui%2Ftokens")
+    );
+
+    let rita = app.token("rita", Role::Publisher, &["dev"]).await;
+    let session = log_in(&app, &rita).await;
+    let page = page_as(&app, "/ui/tokens", &session).await;
+    assert!(page.contains("You have no personal token yet"), "{page}");
+    assert!(
+        page.contains("<option value=\"publisher\">") && !page.contains("<option value=\"admin\">"),
+        "only roles her own includes are offered: {page}"
+    );
+    let csrf = hidden(&page, "csrf");
+    let post = |path: &'static str, body: String| {
+        app.post(path)
+            .header("cookie", &session)
+            .body("application/x-www-form-urlencoded", body)
+            .send()
+    };
+
+    // Without the session's CSRF token nothing is made.
+    let forged = post("/ui/tokens", "csrf=forged&name=x&role=reader&lanes=".into()).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Wider than her own: refused by the service, said on the page.
+    let wider = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=x&role=approver&lanes="),
+    )
+    .await;
+    assert_eq!(wider.status, StatusCode::BAD_REQUEST);
+    assert!(
+        wider.text().contains("cannot have role approver"),
+        "{wider:?}"
+    );
+    let other_lane = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=x&role=reader&lanes=prod"),
+    )
+    .await;
+    assert!(
+        other_lane
+            .text()
+            .contains("cannot apply in lane &#34;prod&#34;")
+            || other_lane
+                .text()
+                .contains("cannot apply in lane &quot;prod&quot;"),
+        "{other_lane:?}"
+    );
+    // A hostile name is shown inert.
+    let made = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=%3Cb%3Elaptop&role=reader&lanes="),
+    )
+    .await
+    .ok()
+    .text();
+    assert!(!made.contains("<b>laptop"), "{made}");
+    let token = shown_token(&made);
+    let who = app.service().tokens().authenticate(&token).await.unwrap();
+    assert_eq!(who.name, "rita", "a personal token acts as its owner");
+    assert_eq!(
+        (who.role, who.lanes.clone()),
+        (Role::Reader, vec!["dev".to_string()]),
+        "empty lanes: hers"
+    );
+    let page = page_as(&app, "/ui/tokens", &session).await;
+    assert!(page.contains("&#60;b&#62;laptop"), "listed: {page}");
+
+    // Somebody else cannot revoke it: to them it does not exist.
+    let sam = app.token("sam", Role::Reader, &[]).await;
+    let sam_session = log_in(&app, &sam).await;
+    let sam_page = page_as(&app, "/ui/tokens", &sam_session).await;
+    assert!(!sam_page.contains("laptop"), "{sam_page}");
+    let sam_csrf = hidden(&sam_page, "csrf");
+    let refused = app
+        .post("/ui/tokens/revoke")
+        .header("cookie", &sam_session)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("csrf={sam_csrf}&id={}", token_id(&token)),
+        )
+        .send()
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
+    assert!(app.service().tokens().authenticate(&token).await.is_ok());
+    // Nor can a reader make tokens through the administration's form.
+    let refused = app
+        .post("/ui/admin/tokens")
+        .header("cookie", &sam_session)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("csrf={sam_csrf}&name=mine&role=admin&lanes="),
+        )
+        .send()
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    let all = app.service().tokens().list().await.unwrap();
+    assert!(!all.iter().any(|t| t.name == "mine"), "{all:?}");
+
+    // Admins see everyone's personal tokens, with whose they are, and revoke them.
+    let root = app.token("root", Role::Admin, &[]).await;
+    let root_session = log_in(&app, &root).await;
+    let admin = page_as(&app, "/ui/admin", &root_session).await;
+    assert!(admin.contains("<td>rita</td>"), "{admin}");
+    let root_csrf = hidden(&admin, "csrf");
+    let revoked = app
+        .post("/ui/admin/tokens/revoke")
+        .header("cookie", &root_session)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("csrf={root_csrf}&id={}", token_id(&token)),
+        )
+        .send()
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
+    assert!(app.service().tokens().authenticate(&token).await.is_err());
+
+    // Her own revoke works too, and both are in the audit log by name.
+    let made = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=ci&role=reader&lanes=dev"),
+    )
+    .await
+    .ok()
+    .text();
+    let second = shown_token(&made);
+    let revoked = post(
+        "/ui/tokens/revoke",
+        format!("csrf={csrf}&id={}", token_id(&second)),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
+    assert!(app.service().tokens().authenticate(&second).await.is_err());
+    let log = app
+        .service()
+        .audit()
+        .entries(&airlock_service::Principal::local_admin(), 0)
+        .await
+        .unwrap();
+    let actions: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|e| e.action.starts_with("token."))
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
+    assert!(actions.contains(&("rita", "token.create")), "{actions:?}");
+    assert!(actions.contains(&("root", "token.revoke")), "{actions:?}");
+    assert!(actions.contains(&("rita", "token.revoke")), "{actions:?}");
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_a_trusted_proxy_says_the_browser_used_tls() {
+    let secure = |answer: &crate::support::Answer| {
+        let (_, attributes) = set_cookie(answer, "airlock_login").expect("a login nonce cookie");
+        attributes.contains("Secure")
+    };
+    let app = TestApp::builder()
+        .setting("trusted_proxies = [\"127.0.0.1/32\"]")
+        .start()
+        .await;
+    let via = |peer: &'static str, proto: Option<&'static str>| {
+        let mut call = app.get("/ui/login").peer(peer);
+        if let Some(proto) = proto {
+            call = call.header("x-forwarded-proto", proto);
+        }
+        call.send()
+    };
+    assert!(secure(&via("127.0.0.1:5000", Some("https")).await));
+    assert!(secure(&via("127.0.0.1:5000", Some("https, http")).await));
+    assert!(!secure(&via("127.0.0.1:5000", Some("http")).await));
+    assert!(!secure(&via("127.0.0.1:5000", None).await));
+    // Anyone else may claim anything: not believed.
+    assert!(!secure(&via("10.1.2.3:5000", Some("https")).await));
+
+    // The session cookie too, once logged in through the proxy.
+    let token = app.token("alice", Role::Reader, &[]).await;
+    let form = via("127.0.0.1:5000", Some("https")).await;
+    let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
+    let nonce = hidden(&form.text(), "nonce");
+    let answer = app
+        .post("/ui/login")
+        .peer("127.0.0.1:5000")
+        .header("x-forwarded-proto", "https")
+        .header("cookie", &nonce_cookie)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("token={token}&nonce={nonce}&next=%2Fui%2F"),
+        )
+        .send()
+        .await;
+    let (_, attributes) = set_cookie(&answer, "airlock_session").expect("a session cookie");
+    assert!(attributes.contains("Secure"), "{attributes}");
+    assert!(attributes.contains("HttpOnly"), "{attributes}");
+
+    // Without trusted proxies, the header is never believed.
+    let plain = TestApp::start().await;
+    let answer = plain
+        .get("/ui/login")
+        .peer("127.0.0.1:5000")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await;
+    assert!(!secure(&answer));
+}
+
+#[tokio::test]
+async fn admins_see_webhook_deliveries_and_one_without_its_secret_is_recorded_as_failed() {
+    let app = TestApp::builder()
+        .setting(
+            "[[webhook]]\nurl = \"http://127.0.0.1:9/hook\"\nevents = [\"request.created\"]\n\
+             secret_env = \"AIRLOCK_TEST_WEBHOOK_SECRET_NOT_SET\"",
+        )
+        .start()
+        .await;
+    let dana = app.token("dana", Role::Reader, &[]).await;
+    let who = app.service().tokens().authenticate(&dana).await.unwrap();
+    let packages = vec!["pypi:x==1.0".to_string()];
+    app.service()
+        .requests()
+        .create(
+            &who,
+            "prod",
+            "for the model",
+            airlock_service::RequestInput::Packages(&packages),
+        )
+        .await
+        .unwrap();
+    app.service()
+        .webhooks()
+        .settle(std::time::Duration::from_secs(10))
+        .await;
+
+    let approver = app.token("alex", Role::Approver, &[]).await;
+    let session = log_in(&app, &approver).await;
+    let page = page_as(&app, "/ui/admin", &session).await;
+    assert!(
+        !page.contains("request.created"),
+        "deliveries are for admins: {page}"
+    );
+
+    let root = app.token("root", Role::Admin, &[]).await;
+    let session = log_in(&app, &root).await;
+    let page = page_as(&app, "/ui/admin", &session).await;
+    assert!(
+        page.contains("<td class=\"mono\">http://127.0.0.1:9/hook</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>request.created</td>"), "{page}");
+    assert!(page.contains(">failed</span>"), "{page}");
+    assert!(
+        page.contains("AIRLOCK_TEST_WEBHOOK_SECRET_NOT_SET is not set"),
+        "{page}"
     );
 }
