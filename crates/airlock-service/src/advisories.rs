@@ -207,6 +207,34 @@ impl Advisories {
         Ok(out)
     }
 
+    /// Every advisory known, newest first: the last learned first, then the last published; each
+    /// with its aliases, summary, severity and when airlock learned it.
+    pub async fn newest(&self) -> Result<Vec<serde_json::Value>, ServiceError> {
+        let rows = self.core.db.current_advisories().await?;
+        let mut known: Vec<(Timestamp, Advisory)> = rows
+            .iter()
+            .filter_map(|r| Some((r.learned_at, serde_json::from_str(&r.body).ok()?)))
+            .collect();
+        known.sort_by(|(la, a), (lb, b)| {
+            lb.cmp(la)
+                .then_with(|| b.published.cmp(&a.published))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(known
+            .into_iter()
+            .map(|(learned, a)| {
+                serde_json::json!({
+                    "id": a.id,
+                    "aliases": a.aliases,
+                    "summary": a.summary,
+                    "severity": a.severity_info().level,
+                    "published": a.published,
+                    "learned_at": crate::format_rfc3339(learned),
+                })
+            })
+            .collect())
+    }
+
     /// The advisories known under `id`: their own id, an alias (CVE, GHSA) or the R database's
     /// `upstream` ids, with the time airlock learned each.
     pub async fn find(&self, id: &str) -> Result<Vec<serde_json::Value>, ServiceError> {

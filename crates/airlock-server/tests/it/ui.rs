@@ -600,6 +600,61 @@ async fn the_security_page_finds_advisories_and_shows_what_the_lanes_expose() {
 }
 
 #[tokio::test]
+async fn exposure_includes_named_snapshots_and_lists_the_newest_advisories_first() {
+    let app = app_with(&[
+        dists::wheel("oldbug", "1.0", &[]),
+        dists::wheel("leaky", "1.0", &[]),
+    ])
+    .await;
+    import_advisory(&app, "PYSEC-2026-1", "oldbug", "1.0", "1.1").await;
+    // The snapshot is taken before the second advisory is learned.
+    let admin = airlock_service::Principal::local_admin();
+    app.service()
+        .snapshots()
+        .create(&admin, "dev", "release-1", None)
+        .await
+        .unwrap();
+    import_advisory(&app, "PYSEC-2026-2", "leaky", "1.0", "1.1").await;
+
+    let page = app.get("/ui/security").send().await.ok().text();
+    let newest = page
+        .find("<h2>Newest advisories</h2>")
+        .expect("the newest advisories");
+    let exposure = page.find("<h2>Exposure").expect("the exposure");
+    let (listed, exposed) = (&page[newest..exposure], &page[exposure..]);
+    assert!(
+        listed.find("PYSEC-2026-2") < listed.find("PYSEC-2026-1"),
+        "the newest first: {listed}"
+    );
+    assert!(!page.contains("<script>alert(6)"), "{page}");
+    // The lane now and its snapshot both serve leaky 1.0; newest advisory first.
+    let rows: Vec<&str> = exposed.split("<tr>").skip(2).collect();
+    assert_eq!(
+        rows.len(),
+        4,
+        "dev and dev@release-1, two packages each: {exposed}"
+    );
+    assert!(
+        rows[0].contains("leaky") && rows[1].contains("leaky"),
+        "{exposed}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("leaky") && r.contains("snapshot release-1")),
+        "the snapshot served it before the advisory was learned: {exposed}"
+    );
+    let api = app.get("/api/v1/exposure").send().await.ok().json();
+    assert_eq!(api["snapshots"]["dev"][0]["snapshot"], "release-1", "{api}");
+    assert_eq!(
+        api["snapshots"]["dev"][0]["found"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
 async fn the_audit_page_is_for_admins_with_the_chain_verified_and_filters() {
     let app = app_with(&[dists::wheel("demo", "1.0", &[])]).await;
     let reader = app.token("rita", Role::Reader, &[]).await;
