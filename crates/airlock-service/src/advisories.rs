@@ -207,6 +207,22 @@ impl Advisories {
         Ok(out)
     }
 
+    /// The advisories of `ids` as stored now (those known), in no particular order.
+    pub(crate) async fn by_ids(
+        &self,
+        ids: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<Advisory>, ServiceError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.core.db.current_advisories().await?;
+        Ok(rows
+            .iter()
+            .filter(|r| ids.contains(&r.id))
+            .filter_map(|r| serde_json::from_str(&r.body).ok())
+            .collect())
+    }
+
     /// Every advisory known, newest first: the last learned first, then the last published; each
     /// with its aliases, summary, severity and when airlock learned it.
     pub async fn newest(&self) -> Result<Vec<serde_json::Value>, ServiceError> {

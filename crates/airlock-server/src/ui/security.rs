@@ -83,7 +83,7 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn severity_class(level: &str) -> &'static str {
+pub(super) fn severity_class(level: &str) -> &'static str {
     match level {
         "critical" | "high" => "deny",
         "medium" | "moderate" => "warn",

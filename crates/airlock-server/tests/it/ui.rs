@@ -655,6 +655,105 @@ async fn exposure_includes_named_snapshots_and_lists_the_newest_advisories_first
 }
 
 #[tokio::test]
+async fn the_package_page_shows_a_snapshots_decisions_its_advisories_and_who_needs_it() {
+    let app = app_with(&[
+        dists::wheel("leaky", "1.0", &[]),
+        dists::wheel("app", "1.0", &["leaky>=1.0"]),
+    ])
+    .await;
+    let admin = airlock_service::Principal::local_admin();
+    app.service()
+        .snapshots()
+        .create(&admin, "dev", "before", None)
+        .await
+        .unwrap();
+    let publisher = app.token("ci2", Role::Publisher, &[]).await;
+    let newer = dists::wheel("leaky", "2.0", &[]);
+    app.publish(&publisher, newer.source, &newer).await;
+    import_advisory(&app, "PYSEC-2026-1", "leaky", "1.0", "1.1").await;
+
+    let page = app.get("/ui/packages/pypi/leaky").send().await.ok().text();
+    assert!(page.contains("<option value=\"dev@before\">"), "{page}");
+    assert!(
+        !page.contains("<th scope=\"col\">dev@before</th>"),
+        "{page}"
+    );
+    // Who needs it, linked.
+    assert!(
+        page.contains("<a href=\"/ui/packages/pypi/app\">app</a>"),
+        "{page}"
+    );
+    // The advisory: id linked to its page, alias, range, fix, the version it hits; inert.
+    let advisories = &page[page.find("<h2>Advisories</h2>").expect("advisories")..];
+    assert!(
+        advisories.contains("href=\"/ui/security?advisory=PYSEC-2026-1\""),
+        "{advisories}"
+    );
+    assert!(advisories.contains("CVE-2026-0001"), "{advisories}");
+    assert!(
+        advisories.contains("introduced 0, fixed 1.1"),
+        "{advisories}"
+    );
+    assert!(
+        advisories.contains("<dd class=\"mono\">1.0</dd>"),
+        "{advisories}"
+    );
+    assert!(!page.contains("<script>alert(6)"), "{page}");
+
+    // Chosen, the snapshot's column: 2.0 came after it.
+    let page = app
+        .get("/ui/packages/pypi/leaky?snapshot=dev%40before")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(page.contains("<th scope=\"col\">dev@before</th>"), "{page}");
+    assert!(
+        page.contains("<option value=\"dev@before\" selected>"),
+        "{page}"
+    );
+    let row = |version: &str| {
+        let start = page
+            .find(&format!("<tr id=\"v-{version}\">"))
+            .unwrap_or_else(|| panic!("no row {version}: {page}"));
+        page[start..].split("</tr>").next().unwrap().to_string()
+    };
+    let cells =
+        |row: &str| -> Vec<String> { row.split("<td>").skip(1).map(str::to_string).collect() };
+    let (newer, older) = (cells(&row("2.0")), cells(&row("1.0")));
+    assert_eq!(
+        newer.len(),
+        1 + 3,
+        "files, dev, prod, the snapshot: {newer:?}"
+    );
+    assert!(
+        newer[3].contains("not in lane"),
+        "2.0 came after: {newer:?}"
+    );
+    assert!(
+        !newer[1].contains("not in lane"),
+        "dev has it now: {newer:?}"
+    );
+    assert!(!older[3].contains("not in lane"), "{older:?}");
+    // The install line stays with the lanes now.
+    let install = &page[page.find("<select id=\"lane\"").unwrap()..];
+    let install = &install[..install.find("</select>").unwrap()];
+    assert!(!install.contains("dev@before"), "{install}");
+    // The app's page links the dependency held here.
+    let app_page = app.get("/ui/packages/pypi/app").send().await.ok().text();
+    assert!(
+        app_page.contains("<a href=\"/ui/packages/pypi/leaky\">leaky</a>"),
+        "{app_page}"
+    );
+    // An unknown snapshot is said so.
+    let unknown = app
+        .get("/ui/packages/pypi/leaky?snapshot=dev%40nope")
+        .send()
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn the_audit_page_is_for_admins_with_the_chain_verified_and_filters() {
     let app = app_with(&[dists::wheel("demo", "1.0", &[])]).await;
     let reader = app.token("rita", Role::Reader, &[]).await;
