@@ -89,6 +89,23 @@ impl Decider {
         )
     }
 
+    /// This decider with `approvals` added to `lane`'s: what it would decide once they are given.
+    pub(crate) fn with_approvals(&self, lane: &LaneConfig, approvals: &[Approval]) -> Decider {
+        let mut policy = self.policy(lane).clone();
+        for a in approvals {
+            policy.approved.push(a.clone());
+        }
+        let mut policies = (*self.policies).clone();
+        policies.insert(lane.name.clone(), policy);
+        Decider {
+            global: self.global.clone(),
+            advisories: self.advisories.clone(),
+            policies: Arc::new(policies),
+            now: self.now,
+            at: self.at,
+        }
+    }
+
     /// The lane's policy as decisions apply it: configured rules plus approvals.
     pub fn policy<'a>(&'a self, lane: &'a LaneConfig) -> &'a LanePolicy {
         self.policies.get(&lane.name).unwrap_or(&lane.policy)

@@ -61,6 +61,10 @@ pub struct RequestEntry {
     /// The lane's decision on this version now (`show` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<Now>,
+    /// The lane's decision once this version is approved, for a pending request (`show` only):
+    /// an approval admits it past an allow-list, not past a block, an advisory or a licence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_approved: Option<Now>,
 }
 
 /// The lane's decision at the time of asking.
@@ -277,6 +281,46 @@ impl Requests {
                     action: current.action,
                     reasons: current.reasons,
                 });
+            }
+            if view.state == RequestState::Pending {
+                // What approving every version would make of each: the diff a decision makes.
+                let approvals: Vec<airlock_policy::Approval> = view
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.requested.origin,
+                            airlock_manifest::Origin::Registry { .. }
+                        )
+                    })
+                    .filter_map(|e| {
+                        let version = e.requested.version.as_deref()?;
+                        let rule = airlock_policy::PackageRule::parse(&format!(
+                            "{}:{}=={version}",
+                            e.requested.ecosystem, e.requested.name
+                        ))
+                        .ok()?;
+                        Some(airlock_policy::Approval {
+                            rule,
+                            files: Default::default(),
+                        })
+                    })
+                    .collect();
+                let after = self
+                    .checks
+                    .check_approving(
+                        &LaneRead::of_service(&view.lane),
+                        "request",
+                        &manifest,
+                        &approvals,
+                    )
+                    .await?;
+                for (entry, then) in view.entries.iter_mut().zip(after.packages) {
+                    entry.if_approved = Some(Now {
+                        action: then.action,
+                        reasons: then.reasons,
+                    });
+                }
             }
         }
         Ok(view)
@@ -583,6 +627,7 @@ fn view(
                 approved: approved.contains(&key),
                 requested: e,
                 now: None,
+                if_approved: None,
             }
         })
         .collect();

@@ -510,6 +510,11 @@ async fn requests_need_a_session_and_every_form_its_csrf_token() {
     let review = log_in(&app, &approver).await;
     let page = page_as(&app, &location, &review).await;
     assert!(page.contains("Approve all"), "{page}");
+    assert!(
+        page.contains("What approving all would change in prod"),
+        "{page}"
+    );
+    assert!(page.contains("+ pypi:demo==1.0"), "{page}");
     let review_csrf = hidden(&page, "csrf");
     let forged = app
         .post(&format!("/ui/requests/{id}/approve"))
@@ -751,6 +756,91 @@ async fn the_package_page_shows_a_snapshots_decisions_its_advisories_and_who_nee
         .send()
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_approver_sees_what_approving_would_make_available_and_what_stays_refused() {
+    let app = TestApp::builder()
+        .setting("block = [{ package = \"pypi:bad\", reason = \"known malware\" }]")
+        .start()
+        .await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    for dist in [
+        dists::wheel("good", "1.0", &[]),
+        dists::wheel("bad", "1.0", &[]),
+        dists::wheel("open", "1.0", &[]),
+    ] {
+        app.publish(&publisher, dist.source, &dist).await;
+    }
+    let dana = app.token("dana", Role::Reader, &[]).await;
+    let who = app.service().tokens().authenticate(&dana).await.unwrap();
+    let packages: Vec<String> = ["pypi:good==1.0", "pypi:bad==1.0"]
+        .map(String::from)
+        .to_vec();
+    let request = app
+        .service()
+        .requests()
+        .create(
+            &who,
+            "prod",
+            "for the model",
+            airlock_service::RequestInput::Packages(&packages),
+        )
+        .await
+        .unwrap();
+    let dev = app
+        .service()
+        .requests()
+        .create(
+            &who,
+            "dev",
+            "already there",
+            airlock_service::RequestInput::Packages(&["pypi:open==1.0".to_string()]),
+        )
+        .await
+        .unwrap();
+
+    let approver = app.token("alex", Role::Approver, &[]).await;
+    let session = log_in(&app, &approver).await;
+    let page = page_as(&app, &format!("/ui/requests/{}", request.id), &session).await;
+    let diff = &page[page.find("id=\"diff\"").expect("the diff")..];
+    let diff = &diff[..diff.find("</div>").unwrap()];
+    assert!(diff.contains("+ pypi:good==1.0"), "{diff}");
+    assert!(!diff.contains("+ pypi:bad==1.0"), "{diff}");
+    assert!(diff.contains("Still refused"), "{diff}");
+    assert!(diff.contains("known malware"), "{diff}");
+    // Nothing was approved by looking.
+    let still = app
+        .service()
+        .requests()
+        .request(request.id, false)
+        .await
+        .unwrap();
+    assert!(still.entries.iter().all(|e| !e.approved));
+
+    let page = page_as(&app, &format!("/ui/requests/{}", dev.id), &session).await;
+    assert!(page.contains("Already available"), "{page}");
+    assert!(
+        page.contains("<strong>Becomes available:</strong> <span class=\"muted\">nothing</span>"),
+        "{page}"
+    );
+
+    // Decided, a request shows no diff.
+    app.service()
+        .requests()
+        .approve(
+            &app.service()
+                .tokens()
+                .authenticate(&approver)
+                .await
+                .unwrap(),
+            request.id,
+            &[],
+        )
+        .await
+        .unwrap();
+    let page = page_as(&app, &format!("/ui/requests/{}", request.id), &session).await;
+    assert!(!page.contains("id=\"diff\""), "{page}");
 }
 
 #[tokio::test]
