@@ -9,11 +9,11 @@ import sys
 
 from playwright.sync_api import expect, sync_playwright
 
-from browser import Shots, Watch, launch, log_out
+from browser import Shots, Watch, launch, new_context, log_out
 
 base, chromium, shots = sys.argv[1:4]
-shots = Shots(shots)
 watch = Watch(base)
+shots = Shots(shots, watch)
 
 
 def through_the_provider(page, login):
@@ -36,7 +36,7 @@ def through_the_provider(page, login):
 
 with sync_playwright() as p:
     browser = launch(p, chromium)
-    page = browser.new_context().new_page()
+    page = new_context(browser).new_page()
     watch.on(page)
     through_the_provider(page, "alice")
     expect(page).to_have_url(base + "/ui/requests")
@@ -46,7 +46,7 @@ with sync_playwright() as p:
     log_out(page)
 
     # A fresh browser, so that the provider does not remember alice.
-    page = browser.new_context().new_page()
+    page = new_context(browser).new_page()
     watch.on(page)
     watch.expected_statuses.add(403)
     through_the_provider(page, "mallory")
