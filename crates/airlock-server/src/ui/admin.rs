@@ -3,7 +3,7 @@
 //! with what each changed; for admins, the tokens (create, revoke).
 
 use airlock_config::SourceKind;
-use airlock_service::{Delivery, Role, ServiceError, Session};
+use airlock_service::{Delivery, Role, Session};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::requests::{form_session, require_session};
 use super::session::Viewer;
-use super::tokens::{TokenRow, day_time};
+use super::tokens::{CreateForm, TokenRow, day_time};
 use super::{Chrome, Pager, error_page, html};
 use crate::AppState;
 
@@ -183,18 +183,6 @@ pub(super) async fn page(
     admin_page(&state, chrome, &session, None, None, params.page).await
 }
 
-#[derive(Deserialize)]
-pub(super) struct CreateForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    lanes: String,
-}
-
 pub(super) async fn create_token(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -207,11 +195,7 @@ pub(super) async fn create_token(
     };
     let who = &session.principal;
     let made = async {
-        let role: Role = form
-            .role
-            .parse()
-            .map_err(|e| ServiceError::BadRequest(format!("{e}")))?;
-        let lanes: Vec<String> = form.lanes.split_whitespace().map(str::to_string).collect();
+        let (role, lanes) = form.role_and_lanes()?;
         state
             .app
             .tokens()

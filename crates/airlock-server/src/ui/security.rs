@@ -83,6 +83,14 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
+/// An advisory's `aliases`, comma-separated.
+fn aliases(advisory: &Value) -> String {
+    advisory["aliases"]
+        .as_array()
+        .map(|l| l.iter().map(text).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
+}
+
 pub(super) fn severity_class(level: &str) -> &'static str {
     match level {
         "critical" | "high" => "deny",
@@ -136,10 +144,7 @@ fn advisory_view(found: &Value) -> AdvisoryView {
     let severity = text(&found["severity"]);
     AdvisoryView {
         id: text(&a["id"]),
-        aliases: a["aliases"]
-            .as_array()
-            .map(|l| l.iter().map(text).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default(),
+        aliases: aliases(a),
         summary: text(&a["summary"]),
         severity_class: severity_class(&severity),
         severity,
@@ -184,10 +189,7 @@ pub(super) async fn page(
             let severity = text(&a["severity"]);
             RecentAdvisory {
                 id: text(&a["id"]),
-                aliases: a["aliases"]
-                    .as_array()
-                    .map(|l| l.iter().map(text).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
+                aliases: aliases(a),
                 summary: text(&a["summary"]),
                 severity_class: severity_class(&severity),
                 severity,

@@ -129,16 +129,32 @@ pub(super) async fn page(
     tokens_page(&state, chrome, &session, base, None, None).await
 }
 
+/// A form that makes a token (a personal one here, one of its own on the administration page).
 #[derive(Deserialize)]
 pub(super) struct CreateForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
     #[serde(default)]
-    name: String,
+    pub name: String,
     #[serde(default)]
     role: String,
+    /// Space-separated.
     #[serde(default)]
     lanes: String,
+}
+
+impl CreateForm {
+    /// The role and lanes asked for.
+    pub(super) fn role_and_lanes(&self) -> Result<(Role, Vec<String>), ServiceError> {
+        let role: Role = self
+            .role
+            .parse()
+            .map_err(|e| ServiceError::BadRequest(format!("{e}")))?;
+        Ok((
+            role,
+            self.lanes.split_whitespace().map(str::to_string).collect(),
+        ))
+    }
 }
 
 pub(super) async fn create(
@@ -156,11 +172,7 @@ pub(super) async fn create(
     let who = &session.principal;
     let name = form.name.trim();
     let made = async {
-        let role: Role = form
-            .role
-            .parse()
-            .map_err(|e| ServiceError::BadRequest(format!("{e}")))?;
-        let lanes: Vec<String> = form.lanes.split_whitespace().map(str::to_string).collect();
+        let (role, lanes) = form.role_and_lanes()?;
         state
             .app
             .tokens()

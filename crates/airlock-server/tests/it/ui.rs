@@ -40,18 +40,27 @@ async fn log_in(app: &TestApp, token: &str) -> String {
     let (nonce_cookie, _) = set_cookie(&form, "airlock_login").expect("a login nonce cookie");
     let nonce = hidden(&form.text(), "nonce");
     let body = format!("token={token}&nonce={nonce}&next=%2Fui%2Fsetup");
-    let answer = app
-        .post("/ui/login")
-        .header("cookie", &nonce_cookie)
-        .body("application/x-www-form-urlencoded", body)
-        .send()
-        .await;
+    let answer = post_form(app, "/ui/login", &nonce_cookie, body).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{answer:?}");
     assert_eq!(answer.headers[header::LOCATION], "/ui/setup");
     let (session, attributes) = set_cookie(&answer, "airlock_session").expect("a session cookie");
     assert!(attributes.contains("HttpOnly"), "{attributes}");
     assert!(attributes.contains("SameSite=Lax"), "{attributes}");
     session
+}
+
+/// A form POSTed by the session whose cookie pair is `session`.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    session: &str,
+    body: impl Into<String>,
+) -> crate::support::Answer {
+    app.post(path)
+        .header("cookie", session)
+        .body("application/x-www-form-urlencoded", body.into())
+        .send()
+        .await
 }
 
 /// The default app with these distributions published.
@@ -224,30 +233,26 @@ async fn login_needs_the_forms_nonce_and_redirects_only_to_local_paths() {
     let form = app.get("/ui/login").send().await.ok();
     let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
     let nonce = hidden(&form.text(), "nonce");
-    let answer = app
-        .post("/ui/login")
-        .header("cookie", &nonce_cookie)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("token={token}&nonce={nonce}&next=%2F%2Fevil.example%2F"),
-        )
-        .send()
-        .await;
+    let answer = post_form(
+        &app,
+        "/ui/login",
+        &nonce_cookie,
+        format!("token={token}&nonce={nonce}&next=%2F%2Fevil.example%2F"),
+    )
+    .await;
     assert_eq!(answer.headers[header::LOCATION], "/ui/");
 
     // A wrong token says so, and opens nothing.
     let form = app.get("/ui/login").send().await.ok();
     let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
     let nonce = hidden(&form.text(), "nonce");
-    let wrong = app
-        .post("/ui/login")
-        .header("cookie", &nonce_cookie)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("token=alk_0000000000000000_00&nonce={nonce}"),
-        )
-        .send()
-        .await;
+    let wrong = post_form(
+        &app,
+        "/ui/login",
+        &nonce_cookie,
+        format!("token=alk_0000000000000000_00&nonce={nonce}"),
+    )
+    .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.text().contains("not valid"), "{wrong:?}");
     assert!(set_cookie(&wrong, "airlock_session").is_none());
@@ -261,22 +266,12 @@ async fn logout_needs_the_sessions_csrf_token_and_a_revoked_token_ends_its_sessi
     let page = page_as(&app, "/ui/", &session).await;
     let csrf = hidden(&page, "csrf");
 
-    let forged = app
-        .post("/ui/logout")
-        .header("cookie", &session)
-        .body("application/x-www-form-urlencoded", "csrf=forged")
-        .send()
-        .await;
+    let forged = post_form(&app, "/ui/logout", &session, "csrf=forged").await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
     let still = page_as(&app, "/ui/", &session).await;
     assert!(still.contains("bob"), "a forged logout changes nothing");
 
-    let out = app
-        .post("/ui/logout")
-        .header("cookie", &session)
-        .body("application/x-www-form-urlencoded", format!("csrf={csrf}"))
-        .send()
-        .await;
+    let out = post_form(&app, "/ui/logout", &session, format!("csrf={csrf}")).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER, "{out:?}");
     let after = page_as(&app, "/ui/", &session).await;
     assert!(
@@ -494,15 +489,13 @@ async fn requests_need_a_session_and_every_form_its_csrf_token() {
     let id = location.rsplit('/').next().unwrap().to_string();
 
     // A reader posting the approval by hand is refused by the service, on the page.
-    let refused = app
-        .post(&format!("/ui/requests/{id}/approve"))
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={csrf}&scope=all"),
-        )
-        .send()
-        .await;
+    let refused = post_form(
+        &app,
+        &format!("/ui/requests/{id}/approve"),
+        &session,
+        format!("csrf={csrf}&scope=all"),
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
 
     // The approver approves; without the CSRF token nothing happens.
@@ -516,22 +509,21 @@ async fn requests_need_a_session_and_every_form_its_csrf_token() {
     );
     assert!(page.contains("+ pypi:demo==1.0"), "{page}");
     let review_csrf = hidden(&page, "csrf");
-    let forged = app
-        .post(&format!("/ui/requests/{id}/approve"))
-        .header("cookie", &review)
-        .body("application/x-www-form-urlencoded", "csrf=forged&scope=all")
-        .send()
-        .await;
+    let forged = post_form(
+        &app,
+        &format!("/ui/requests/{id}/approve"),
+        &review,
+        "csrf=forged&scope=all",
+    )
+    .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let approved = app
-        .post(&format!("/ui/requests/{id}/approve"))
-        .header("cookie", &review)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={review_csrf}&scope=selected&only=demo"),
-        )
-        .send()
-        .await;
+    let approved = post_form(
+        &app,
+        &format!("/ui/requests/{id}/approve"),
+        &review,
+        format!("csrf={review_csrf}&scope=selected&only=demo"),
+    )
+    .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER, "{approved:?}");
     let now = page_as(&app, &location, &review).await;
     assert!(
@@ -958,27 +950,23 @@ async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_m
     let session = log_in(&app, &root).await;
     let page = page_as(&app, "/ui/admin", &session).await;
     let csrf = hidden(&page, "csrf");
-    let forged = app
-        .post("/ui/admin/tokens")
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            "csrf=forged&name=ci&role=publisher&lanes=",
-        )
-        .send()
-        .await;
+    let forged = post_form(
+        &app,
+        "/ui/admin/tokens",
+        &session,
+        "csrf=forged&name=ci&role=publisher&lanes=",
+    )
+    .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let made = app
-        .post("/ui/admin/tokens")
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={csrf}&name=ci&role=publisher&lanes=dev"),
-        )
-        .send()
-        .await
-        .ok()
-        .text();
+    let made = post_form(
+        &app,
+        "/ui/admin/tokens",
+        &session,
+        format!("csrf={csrf}&name=ci&role=publisher&lanes=dev"),
+    )
+    .await
+    .ok()
+    .text();
     let start = made.find("alk_").expect("the new token is shown once");
     let token: String = made[start..]
         .chars()
@@ -991,15 +979,13 @@ async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_m
     );
 
     let id = token_id(&token);
-    let revoked = app
-        .post("/ui/admin/tokens/revoke")
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={csrf}&id={id}"),
-        )
-        .send()
-        .await;
+    let revoked = post_form(
+        &app,
+        "/ui/admin/tokens/revoke",
+        &session,
+        format!("csrf={csrf}&id={id}"),
+    )
+    .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
     assert!(app.service().tokens().authenticate(&token).await.is_err());
 
@@ -1121,27 +1107,23 @@ async fn users_make_personal_tokens_that_act_as_them_no_wider_than_their_own_and
     let sam_page = page_as(&app, "/ui/tokens", &sam_session).await;
     assert!(!sam_page.contains("laptop"), "{sam_page}");
     let sam_csrf = hidden(&sam_page, "csrf");
-    let refused = app
-        .post("/ui/tokens/revoke")
-        .header("cookie", &sam_session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={sam_csrf}&id={}", token_id(&token)),
-        )
-        .send()
-        .await;
+    let refused = post_form(
+        &app,
+        "/ui/tokens/revoke",
+        &sam_session,
+        format!("csrf={sam_csrf}&id={}", token_id(&token)),
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
     assert!(app.service().tokens().authenticate(&token).await.is_ok());
     // Nor can a reader make tokens through the administration's form.
-    let refused = app
-        .post("/ui/admin/tokens")
-        .header("cookie", &sam_session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={sam_csrf}&name=mine&role=admin&lanes="),
-        )
-        .send()
-        .await;
+    let refused = post_form(
+        &app,
+        "/ui/admin/tokens",
+        &sam_session,
+        format!("csrf={sam_csrf}&name=mine&role=admin&lanes="),
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
     let all = app.service().tokens().list().await.unwrap();
     assert!(!all.iter().any(|t| t.name == "mine"), "{all:?}");
@@ -1152,15 +1134,13 @@ async fn users_make_personal_tokens_that_act_as_them_no_wider_than_their_own_and
     let admin = page_as(&app, "/ui/admin", &root_session).await;
     assert!(admin.contains("<td>rita</td>"), "{admin}");
     let root_csrf = hidden(&admin, "csrf");
-    let revoked = app
-        .post("/ui/admin/tokens/revoke")
-        .header("cookie", &root_session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={root_csrf}&id={}", token_id(&token)),
-        )
-        .send()
-        .await;
+    let revoked = post_form(
+        &app,
+        "/ui/admin/tokens/revoke",
+        &root_session,
+        format!("csrf={root_csrf}&id={}", token_id(&token)),
+    )
+    .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
     assert!(app.service().tokens().authenticate(&token).await.is_err());
 
