@@ -189,17 +189,48 @@ lanes = ["prod"]
         .start();
     let _provider = Provider::start(port, &server.url("/ui/login/oidc/callback"), secret);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/sso_flow.py");
-    run(Command::new(env::browser_python())
+    let walked = run(Command::new(env::browser_python())
         .arg(script)
         .arg(server.url(""))
         .arg(env::chromium())
         .arg(env::screenshots().join(name)))
     .success();
+    // The personal token alice made acts as her, in her lane only.
+    let personal = walked
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("personal token: "))
+        .unwrap_or_else(|| panic!("no personal token: {walked}"))
+        .trim()
+        .to_string();
+    let asked = |lane: &str| {
+        crate::support::api::api(
+            &server,
+            "POST",
+            "/requests",
+            Some(&personal),
+            Some(
+                &serde_json::json!({ "lane": lane, "reason": "from her workstation",
+                                      "packages": ["pypi:anything==1.0"] }),
+            ),
+        )
+    };
+    let made = asked("prod");
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(made.json()["requester"], "alice");
+    asked("dev").assert_problem(403);
     // alice is in the audit log by her identity, with how she proved it.
     let logins = server
         .database()
         .query("SELECT actor, details FROM audit_log WHERE action = 'session.login' ORDER BY seq");
     assert_eq!(logins.len(), 1, "only alice got in: {logins:?}");
+    let made = server
+        .database()
+        .query("SELECT actor, details FROM audit_log WHERE action = 'token.create'");
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0]["actor"], "alice");
+    let details = made[0]["details"].as_str().unwrap_or_default();
+    assert!(details.contains("\"owner\":\"alice\""), "{details}");
     assert_eq!(logins[0]["actor"], "alice");
     let details = logins[0]["details"].as_str().unwrap_or_default();
     assert!(details.contains("\"with\":\"oidc\""), "{details}");

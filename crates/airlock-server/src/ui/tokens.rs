@@ -70,6 +70,8 @@ struct TokensPage {
     /// Whom the tokens act as.
     user: String,
     base: String,
+    /// A lane of the user's, for the example index URL.
+    example_lane: String,
 }
 
 async fn tokens_page(
@@ -107,6 +109,12 @@ async fn tokens_page(
                 .filter(|r| who.role.includes(**r))
                 .map(|r| r.to_string())
                 .collect(),
+            example_lane: who
+                .lanes
+                .first()
+                .cloned()
+                .or_else(|| state.app.config().lanes.first().map(|l| l.name.clone()))
+                .unwrap_or_default(),
             own_lanes: who.lanes.clone(),
             user: who.name.clone(),
             base,

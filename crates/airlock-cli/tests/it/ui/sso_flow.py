@@ -43,6 +43,17 @@ with sync_playwright() as p:
     expect(page.locator("header")).to_contain_text("alice")
     expect(page.locator("header")).to_contain_text("approver")
     shots.take(page, "sso-logged-in")
+
+    # A personal token for her machine: it acts as alice, as an approver in her lane.
+    page.get_by_role("link", name="Tokens").click()
+    expect(page.locator("#token-role option")).to_have_text(["reader", "approver"])
+    page.get_by_label("Name (e.g. the machine it is for)").fill("workstation")
+    page.get_by_label("Role").select_option("approver")
+    page.get_by_role("button", name="Create the token").click()
+    expect(page.locator("#new-token")).to_contain_text("alk_")
+    personal = page.locator("#new-token").inner_text().strip()
+    expect(page.locator("table")).to_contain_text("prod")
+    shots.take(page, "sso-tokens")
     log_out(page)
 
     # A fresh browser, so that the provider does not remember alice.
@@ -56,4 +67,4 @@ with sync_playwright() as p:
 
 if watch.problems:
     sys.exit("\n".join(watch.problems))
-print("single sign-on walked")
+print(f"personal token: {personal}")
