@@ -41,6 +41,8 @@ pub struct Advisories {
     at_instants: std::sync::Mutex<Vec<(Timestamp, Arc<AdvisoryDb>)>>,
     /// Told the ids of the advisories each import added or changed (the webhooks).
     on_import: std::sync::OnceLock<ImportListener>,
+    /// Every advisory, newest first, as [`Advisories::newest`] lists them.
+    newest: crate::cache::Cache<(), Arc<Vec<serde_json::Value>>>,
 }
 
 /// What is told of the advisories an import added or changed.
@@ -68,6 +70,7 @@ impl Advisories {
             current: std::sync::Mutex::new(None),
             at_instants: std::sync::Mutex::new(Vec::new()),
             on_import: std::sync::OnceLock::new(),
+            newest: crate::cache::Cache::default(),
         };
         advisories.fill_advisory_packages().await?;
         Ok(advisories)
@@ -224,8 +227,12 @@ impl Advisories {
     }
 
     /// Every advisory known, newest first: the last learned first, then the last published; each
-    /// with its aliases, summary, severity and when airlock learned it.
-    pub async fn newest(&self) -> Result<Vec<serde_json::Value>, ServiceError> {
+    /// with its aliases, summary, severity and when airlock learned it. Built once per epoch.
+    pub async fn newest(&self) -> Result<Arc<Vec<serde_json::Value>>, ServiceError> {
+        let epoch = self.core.epoch();
+        if let Some(known) = self.newest.get(epoch, &()) {
+            return Ok(known);
+        }
         let rows = self.core.db.current_advisories().await?;
         let mut known: Vec<(Timestamp, Advisory)> = rows
             .iter()
@@ -236,19 +243,23 @@ impl Advisories {
                 .then_with(|| b.published.cmp(&a.published))
                 .then_with(|| a.id.cmp(&b.id))
         });
-        Ok(known
-            .into_iter()
-            .map(|(learned, a)| {
-                serde_json::json!({
-                    "id": a.id,
-                    "aliases": a.aliases,
-                    "summary": a.summary,
-                    "severity": a.severity_info().level,
-                    "published": a.published,
-                    "learned_at": crate::format_rfc3339(learned),
+        let known: Arc<Vec<serde_json::Value>> = Arc::new(
+            known
+                .into_iter()
+                .map(|(learned, a)| {
+                    serde_json::json!({
+                        "id": a.id,
+                        "aliases": a.aliases,
+                        "summary": a.summary,
+                        "severity": a.severity_info().level,
+                        "published": a.published,
+                        "learned_at": crate::format_rfc3339(learned),
+                    })
                 })
-            })
-            .collect())
+                .collect(),
+        );
+        self.newest.insert(epoch, (), known.clone());
+        Ok(known)
     }
 
     /// The advisories known under `id`: their own id, an alias (CVE, GHSA) or the R database's

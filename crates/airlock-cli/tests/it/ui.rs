@@ -236,3 +236,31 @@ lanes = ["prod"]
     assert!(details.contains("\"with\":\"oidc\""), "{details}");
     assert!(details.contains("\"role\":\"approver\""), "{details}");
 }
+
+#[test]
+fn behind_a_trusted_proxy_that_ends_tls_the_cookies_are_secure() {
+    let server = TestServer::builder()
+        .config(ServerConfig::from_toml(
+            "trusted_proxies = [\"127.0.0.1/32\"]\n".to_string(),
+        ))
+        .start();
+    let login_cookie = |proto: Option<&str>| {
+        let mut call = server.http().get(server.url("/ui/login"));
+        if let Some(proto) = proto {
+            call = call.header("x-forwarded-proto", proto);
+        }
+        let answer = call.send().expect("the login page");
+        answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("airlock_login="))
+            .expect("a login cookie")
+            .to_string()
+    };
+    // The test connects from 127.0.0.1, the trusted proxy: its word is taken.
+    assert!(login_cookie(Some("https")).contains("; Secure"));
+    assert!(!login_cookie(Some("http")).contains("Secure"));
+    assert!(!login_cookie(None).contains("Secure"));
+}
