@@ -169,7 +169,7 @@ enum TokenCommand {
     },
     /// List tokens (never their secrets).
     List,
-    /// Revoke the active token of that name.
+    /// Revoke the active token of that name (a personal token: of that id, as `list` shows it).
     Revoke { name: String },
 }
 
@@ -432,8 +432,14 @@ async fn run(cli: Cli) -> Result<()> {
                 } else {
                     format!("  (lanes: {})", t.lanes.join(", "))
                 };
+                // A personal token is revoked by its id (its name is its owner's choice).
+                let owner = if t.owner.is_empty() {
+                    String::new()
+                } else {
+                    format!("  (personal token of {}; id {})", t.owner, t.id)
+                };
                 println!(
-                    "{:<24} {:<10} {:<28} {}{lanes}",
+                    "{:<24} {:<10} {:<28} {}{lanes}{owner}",
                     t.name,
                     t.role,
                     t.created_at,

@@ -15,10 +15,12 @@ mod auth;
 mod duration;
 mod managed;
 mod size;
+mod webhook;
 pub use auth::{AuthConfig, GroupRole, OidcConfig};
 pub use duration::{Span, SpanError};
 pub use managed::{MANAGED_KEYS, managed_diff};
 pub use size::{ByteSize, SizeError};
+pub use webhook::{WebhookConfig, WebhookEvent};
 
 /// Route segments a lane may not be named after, since they are routes of their own.
 const RESERVED_LANE_NAMES: &[&str] = &[
@@ -88,6 +90,14 @@ pub struct Config {
     /// Block rules for every lane: `block = [{ package = "pypi:evil", reason = "..." }]`.
     #[serde(default, skip_serializing_if = "airlock_policy::Rules::is_empty")]
     pub block: airlock_policy::Rules<airlock_policy::BlockRule>,
+    /// Addresses of the reverse proxies in front of airlock (`"10.0.0.5"`, `"10.0.0.0/8"`,
+    /// `"::1/128"`): only a request from one of them has its `X-Forwarded-Proto` believed, which
+    /// makes the interface's cookies `Secure` when the browser used TLS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_proxies: Vec<String>,
+    /// Receivers of events: `[[webhook]]`.
+    #[serde(default, rename = "webhook", skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookConfig>,
     /// Logging in to the web interface besides API tokens: `[auth.oidc]`.
     #[serde(default, skip_serializing_if = "AuthConfig::is_empty")]
     pub auth: AuthConfig,
@@ -360,9 +370,29 @@ impl Config {
         })
     }
 
+    /// Whether `ip` is one of `trusted_proxies`.
+    pub fn is_trusted_proxy(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|net| parse_network(net))
+            .any(|(net, prefix)| in_network(ip, net, prefix))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |msg: String| Err(ConfigError::Invalid(msg));
         self.blob_location()?;
+        if let Some(bad) = self
+            .trusted_proxies
+            .iter()
+            .find(|n| parse_network(n).is_none())
+        {
+            return invalid(format!(
+                "trusted_proxies entry {bad:?} is not an address or a network (\"10.0.0.0/8\")"
+            ));
+        }
+        if let Some(problem) = self.webhooks.iter().find_map(WebhookConfig::problem) {
+            return invalid(problem);
+        }
         if self.blob_sweep_grace.0 < MIN_BLOB_SWEEP_GRACE {
             return invalid(format!(
                 "blob_sweep_grace {} is too short: an upload in flight would lose its bytes (at least 1m)",
@@ -476,6 +506,44 @@ impl fmt::Display for Origin {
             Origin::Flag(v) => write!(f, "flag {v}"),
             Origin::Applied(n) => write!(f, "applied version {n} (airlock apply)"),
         }
+    }
+}
+
+/// `addr` or `addr/prefix` as an address and a prefix length (the whole address without one).
+fn parse_network(text: &str) -> Option<(std::net::IpAddr, u32)> {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let addr: std::net::IpAddr = addr.trim().parse().ok()?;
+    let bits = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        Some(p) => p.trim().parse::<u32>().ok().filter(|p| *p <= bits)?,
+        None => bits,
+    };
+    Some((addr, prefix))
+}
+
+/// Whether `ip` is in `net/prefix`; an IPv4-mapped IPv6 address counts as its IPv4 address.
+fn in_network(ip: std::net::IpAddr, net: std::net::IpAddr, prefix: u32) -> bool {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    let masked = |bits: u128, width: u32| {
+        if prefix == 0 {
+            0
+        } else {
+            bits >> (width - prefix)
+        }
+    };
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            masked(u32::from(a).into(), 32) == masked(u32::from(n).into(), 32)
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => masked(u128::from(a), 128) == masked(u128::from(n), 128),
+        _ => false,
     }
 }
 
@@ -712,6 +780,80 @@ lanes = ["prod"]
                 .to_string()
                 .contains("unknown lane \"staging\"")
         );
+    }
+
+    #[test]
+    fn webhooks_load_with_defaults_render_back_and_bad_ones_are_refused() {
+        let file = "[[webhook]]\nurl = \"https://hooks.example/airlock\"\nevents = [\"request.created\", \"advisory.blocked\"]\nsecret_env = \"HOOK_SECRET\"\n";
+        let loaded = load(Some(("a.toml", file)), env(&[]), &Flags::default()).unwrap();
+        let hook = &loaded.config.webhooks[0];
+        assert_eq!(
+            hook.events,
+            [WebhookEvent::RequestCreated, WebhookEvent::AdvisoryBlocked]
+        );
+        assert_eq!((hook.attempts, hook.backoff.to_string()), (5, "2s".into()));
+        let shown = loaded.render().unwrap();
+        let again = load(Some(("shown", &shown)), env(&[]), &Flags::default()).unwrap();
+        assert_eq!(again.config, loaded.config, "{shown}");
+        for (bad, needle) in [
+            (
+                file.replace("https://hooks.example", "ftp://x"),
+                "http(s) URL",
+            ),
+            (
+                file.replace("\"request.created\", \"advisory.blocked\"", ""),
+                "needs events",
+            ),
+            (
+                file.replace("request.created", "request.eaten"),
+                "request.eaten",
+            ),
+            (file.replace("HOOK_SECRET", ""), "secret_env"),
+            (format!("{file}attempts = 0\n"), "attempts"),
+        ] {
+            let err = load(Some(("a.toml", &bad)), env(&[]), &Flags::default()).unwrap_err();
+            let mut msg = err.to_string();
+            if let Some(source) = std::error::Error::source(&err) {
+                msg.push_str(&source.to_string());
+            }
+            assert!(msg.contains(needle), "{msg:?} lacks {needle:?}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_and_nothing_else() {
+        let file = "trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"fd00::/8\"]\n";
+        let loaded = load(Some(("a.toml", file)), env(&[]), &Flags::default()).unwrap();
+        let c = &loaded.config;
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(c.is_trusted_proxy(ip("127.0.0.1")));
+        assert!(!c.is_trusted_proxy(ip("127.0.0.2")));
+        assert!(c.is_trusted_proxy(ip("10.200.3.4")));
+        assert!(c.is_trusted_proxy(ip("::ffff:10.1.1.1")));
+        assert!(!c.is_trusted_proxy(ip("11.0.0.1")));
+        assert!(c.is_trusted_proxy(ip("fd12::1")));
+        assert!(!c.is_trusted_proxy(ip("fe80::1")));
+        let none = load(None, env(&[]), &Flags::default()).unwrap();
+        assert!(
+            !none.config.is_trusted_proxy(ip("127.0.0.1")),
+            "none by default"
+        );
+        let all = load(
+            Some(("a.toml", "trusted_proxies = [\"0.0.0.0/0\"]\n")),
+            env(&[]),
+            &Flags::default(),
+        )
+        .unwrap();
+        assert!(all.config.is_trusted_proxy(ip("8.8.8.8")));
+        for bad in ["10.0.0.0/33", "proxy.example", "10.0.0.0/x"] {
+            let err = load(
+                Some(("a.toml", &format!("trusted_proxies = [{bad:?}]\n"))),
+                env(&[]),
+                &Flags::default(),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("trusted_proxies"), "{err}");
+        }
     }
 
     #[test]

@@ -60,15 +60,18 @@ pub async fn sbom(
     Ok(([(CONTENT_TYPE, CYCLONEDX_JSON)], Json(bom)).into_response())
 }
 
-/// `GET /api/v1/exposure`: per lane, the versions served now that advisories affect.
+/// `GET /api/v1/exposure`: per lane, the versions served now that advisories affect; per lane
+/// and named snapshot, those it serves.
 /// Private lanes are left out unless the token applies in them.
 pub async fn exposure(
     State(state): State<AppState>,
     MaybeAuth(who): MaybeAuth,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut answer = state.app.policies().exposure().await?;
-    if let Some(lanes) = answer["lanes"].as_object_mut() {
-        lanes.retain(|lane, _| state.app.open_lane(lane, who.as_ref()).is_ok());
+    for key in ["lanes", "snapshots"] {
+        if let Some(lanes) = answer[key].as_object_mut() {
+            lanes.retain(|lane, _| state.app.open_lane(lane, who.as_ref()).is_ok());
+        }
     }
     Ok(Json(answer))
 }

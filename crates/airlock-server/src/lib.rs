@@ -147,7 +147,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/metrics", get(ops::metrics))
         .merge(lane_routes)
-        .merge(ui::routes(manifest_body_limit))
+        .merge(ui::routes(manifest_body_limit, state.clone()))
         .merge(upload_routes)
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(error::api_problems))
@@ -172,9 +172,13 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(app).into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer's address decides whether `X-Forwarded-Proto` is believed (`trusted_proxies`).
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// `/{lane}/{snapshot}/pypi/…` and `/{lane}/{snapshot}/cran/…` are the lane `lane@snapshot`

@@ -39,7 +39,14 @@ pub struct Advisories {
     current: std::sync::Mutex<Option<Fingerprinted>>,
     /// Indexes of snapshot instants, oldest first.
     at_instants: std::sync::Mutex<Vec<(Timestamp, Arc<AdvisoryDb>)>>,
+    /// Told the ids of the advisories each import added or changed (the webhooks).
+    on_import: std::sync::OnceLock<ImportListener>,
+    /// Every advisory, newest first, as [`Advisories::newest`] lists them.
+    newest: crate::cache::Cache<(), Arc<Vec<serde_json::Value>>>,
 }
+
+/// What is told of the advisories an import added or changed.
+pub(crate) type ImportListener = Box<dyn Fn(Vec<String>) + Send + Sync>;
 
 /// An index of advisory versions as stored, built off the async workers.
 async fn index_of(rows: Vec<airlock_store::AdvisoryRow>) -> Result<AdvisoryDb, ServiceError> {
@@ -62,9 +69,16 @@ impl Advisories {
             core,
             current: std::sync::Mutex::new(None),
             at_instants: std::sync::Mutex::new(Vec::new()),
+            on_import: std::sync::OnceLock::new(),
+            newest: crate::cache::Cache::default(),
         };
         advisories.fill_advisory_packages().await?;
         Ok(advisories)
+    }
+
+    /// Sets what is told of the advisories each import adds or changes (once).
+    pub(crate) fn on_import(&self, listener: ImportListener) {
+        let _ = self.on_import.set(listener);
     }
 
     /// Imports the advisories of a loaded OSV database (directory or zip). Versions already known
@@ -130,6 +144,9 @@ impl Advisories {
                 audit_entry(&who.name, "advisories.import", origin, details),
             )
             .await?;
+        if let Some(listener) = self.on_import.get() {
+            listener(fresh.iter().map(|(a, _, _)| a.id.clone()).collect());
+        }
         Ok(summary)
     }
 
@@ -191,6 +208,60 @@ impl Advisories {
             out.push((url.clone(), result));
         }
         Ok(out)
+    }
+
+    /// The advisories of `ids` as stored now (those known), in no particular order.
+    pub(crate) async fn by_ids(
+        &self,
+        ids: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<Advisory>, ServiceError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.core.db.current_advisories().await?;
+        Ok(rows
+            .iter()
+            .filter(|r| ids.contains(&r.id))
+            .filter_map(|r| serde_json::from_str(&r.body).ok())
+            .collect())
+    }
+
+    /// Every advisory known, newest first: the last learned first, then the last published; each
+    /// with its aliases, summary, severity and when airlock learned it. Built again when
+    /// advisories change (which changes everything).
+    pub async fn newest(&self) -> Result<Arc<Vec<serde_json::Value>>, ServiceError> {
+        let stamp = self.core.stamp();
+        if let Some(known) = self.newest.get(&self.core.changes, &()) {
+            return Ok(known);
+        }
+        let rows = self.core.db.current_advisories().await?;
+        let mut known: Vec<(Timestamp, Advisory)> = rows
+            .iter()
+            .filter_map(|r| Some((r.learned_at, serde_json::from_str(&r.body).ok()?)))
+            .collect();
+        known.sort_by(|(la, a), (lb, b)| {
+            lb.cmp(la)
+                .then_with(|| b.published.cmp(&a.published))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        let known: Arc<Vec<serde_json::Value>> = Arc::new(
+            known
+                .into_iter()
+                .map(|(learned, a)| {
+                    serde_json::json!({
+                        "id": a.id,
+                        "aliases": a.aliases,
+                        "summary": a.summary,
+                        "severity": a.severity_info().level,
+                        "published": a.published,
+                        "learned_at": crate::format_rfc3339(learned),
+                    })
+                })
+                .collect(),
+        );
+        self.newest
+            .insert(stamp, crate::changes::Deps::Everything, (), known.clone());
+        Ok(known)
     }
 
     /// The advisories known under `id`: their own id, an alias (CVE, GHSA) or the R database's

@@ -77,8 +77,31 @@ pub struct PackageView {
     pub dependencies: Vec<(String, String, bool)>,
     /// Newest first.
     pub versions: Vec<VersionView>,
-    /// The lanes shown, in configuration order.
+    /// The lanes shown, in configuration order; then the snapshot asked for (`lane@name`).
     pub lanes: Vec<String>,
+    /// The named snapshots of the lanes shown (`lane@name`), to choose one from.
+    pub snapshots: Vec<String>,
+    /// The advisories that affect a version shown, by id.
+    pub advisories: Vec<AdvisoryView>,
+    /// The packages here (of the same ecosystem) a version of which declares it needs this one.
+    pub dependents: Vec<String>,
+}
+
+/// An advisory as a package page shows it.
+#[derive(Debug, Clone)]
+pub struct AdvisoryView {
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    /// `critical`, `high`, ... as the decision scores it.
+    pub severity: String,
+    /// The affected ranges it gives for this package (`introduced 0, fixed 1.1`) and the
+    /// versions it lists.
+    pub affected: Vec<String>,
+    /// The versions that fix it.
+    pub fixed: Vec<String>,
+    /// The versions shown it affects.
+    pub versions: Vec<String>,
 }
 
 /// One version: its files and each lane's decision.
@@ -113,7 +136,11 @@ pub struct Browse {
     policies: Arc<Policies>,
     catalog: Arc<Catalog>,
     names: Cache<(), Arc<Vec<Known>>>,
+    /// Who needs whom: a package's dependents, by ecosystem and name.
+    dependents: Cache<(), Arc<Dependents>>,
 }
+
+type Dependents = HashMap<(Ecosystem, String), std::collections::BTreeSet<String>>;
 
 /// How well `name` answers `query` (both lowercased): lower is better, `None` not at all.
 fn rank(query: &str, name: &str) -> Option<usize> {
@@ -150,6 +177,7 @@ impl Browse {
             policies,
             catalog,
             names: Cache::default(),
+            dependents: Cache::default(),
         }
     }
 
@@ -305,23 +333,75 @@ impl Browse {
     }
 
     /// One package as each lane `who` may read sees it now (proxies refreshed when stale).
+    /// Which packages here declare they need which, from every version's metadata; built again
+    /// when any source changes.
+    async fn dependents(&self) -> Result<Arc<Dependents>, ServiceError> {
+        let stamp = self.core.stamp();
+        if let Some(found) = self.dependents.get(&self.core.changes, &()) {
+            return Ok(found);
+        }
+        let config = self.core.config();
+        let all_sources = Deps::Sources(config.sources.iter().map(|s| s.name.clone()).collect());
+        let mut found = Dependents::new();
+        if let Some(lane) = config.lanes.first() {
+            for source in &config.sources {
+                let rules = rules(source.ecosystem);
+                for row in self.core.db.source_artifacts(&source.name).await? {
+                    for (dep, _) in rules.dependencies(&row.metadata, lane) {
+                        let dep = rules.normalize_name(&dep);
+                        if dep != row.project {
+                            found
+                                .entry((source.ecosystem, dep))
+                                .or_default()
+                                .insert(row.project.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let found = Arc::new(found);
+        self.dependents
+            .insert(stamp, all_sources, (), found.clone());
+        Ok(found)
+    }
+
+    /// One package as every lane `who` may read sees it, and, given `snapshot` (`lane@name`, a
+    /// lane they may read), as that snapshot does.
     pub async fn package(
         &self,
         who: Option<&Principal>,
         ecosystem: Ecosystem,
         name: &str,
+        snapshot: Option<&str>,
     ) -> Result<PackageView, ServiceError> {
         let rules = rules(ecosystem);
         let name = rules.normalize_name(name);
         let config = self.core.config();
         let lanes = readable(&config.lanes, who);
         let decider = self.policies.decider().await?;
+        // The lanes now, each with the live decider; then the snapshot, with its own.
+        let mut columns: Vec<(String, LaneConfig, Option<Decider>)> = lanes
+            .iter()
+            .map(|l| (l.name.clone(), (*l).clone(), None))
+            .collect();
+        if let Some(spec) = snapshot {
+            self.core.open_lane(spec, who)?;
+            let (lane, at) = self.core.view_lane(spec).await?;
+            let then = self.policies.decider_at(at).await?;
+            columns.push((spec.to_string(), (*lane).clone(), Some(then)));
+        }
+        let mut snapshots = Vec::new();
+        for lane in &lanes {
+            for s in self.core.db.snapshots(&lane.name).await? {
+                snapshots.push(format!("{}@{}", lane.name, s.name));
+            }
+        }
         let mut versions: Vec<VersionView> = Vec::new();
         let mut newest: Option<airlock_store::ArtifactRow> = None;
-        for (i, lane) in lanes.iter().enumerate() {
+        for (i, (_, lane, then)) in columns.iter().enumerate() {
             let lookup = self
                 .catalog
-                .lane_lookup(lane, ecosystem, &name, &decider)
+                .lane_lookup(lane, ecosystem, &name, then.as_ref().unwrap_or(&decider))
                 .await?;
             for (row, verdict) in lookup.found.map(|p| p.rows).unwrap_or_default() {
                 let at = match versions
@@ -333,7 +413,7 @@ impl Browse {
                         versions.push(VersionView {
                             version: row.version.clone(),
                             files: Vec::new(),
-                            decisions: vec![None; lanes.len()],
+                            decisions: vec![None; columns.len()],
                         });
                         versions.len() - 1
                     }
@@ -409,6 +489,13 @@ impl Browse {
             }
             None => (None, None, Vec::new()),
         };
+        let advisories = self.advisories_of(ecosystem, &name, &versions).await?;
+        let dependents = self
+            .dependents()
+            .await?
+            .get(&(ecosystem, name.clone()))
+            .map(|d| d.iter().cloned().collect())
+            .unwrap_or_default();
         Ok(PackageView {
             ecosystem,
             name,
@@ -416,8 +503,94 @@ impl Browse {
             license,
             dependencies,
             versions,
-            lanes: lanes.iter().map(|l| l.name.clone()).collect(),
+            lanes: columns.into_iter().map(|(label, _, _)| label).collect(),
+            snapshots,
+            advisories,
+            dependents,
         })
+    }
+
+    /// The advisories the decisions on `versions` name, with what they say of package `name`.
+    async fn advisories_of(
+        &self,
+        ecosystem: Ecosystem,
+        name: &str,
+        versions: &[VersionView],
+    ) -> Result<Vec<AdvisoryView>, ServiceError> {
+        use airlock_policy::ReasonCode;
+        let rules = rules(ecosystem);
+        // Each advisory, its severity and the versions it hits.
+        let mut hits: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        for v in versions {
+            let findings = v
+                .decisions
+                .iter()
+                .flatten()
+                .flat_map(|d| d.reasons.iter())
+                .filter(|r| {
+                    matches!(
+                        r.code,
+                        ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored
+                    )
+                })
+                .flat_map(|r| r.advisories.iter());
+            for f in findings {
+                let (_, hit) = hits
+                    .entry(f.id.clone())
+                    .or_insert_with(|| (f.level.to_string(), Vec::new()));
+                if !hit.contains(&v.version) {
+                    hit.push(v.version.clone());
+                }
+            }
+        }
+        let ids = hits.keys().cloned().collect();
+        let mut found = Vec::new();
+        for a in self.policies.advisories().by_ids(&ids).await? {
+            let Some((severity, versions)) = hits.remove(&a.id) else {
+                continue;
+            };
+            let mut affected = Vec::new();
+            let mut fixed = Vec::new();
+            let ours = a.affected.iter().filter(|p| {
+                p.package
+                    .as_ref()
+                    .is_some_and(|p| rules.normalize_name(&p.name) == name)
+            });
+            for p in ours {
+                for range in &p.ranges {
+                    let events: Vec<String> = range
+                        .events
+                        .iter()
+                        .map(|e| match e {
+                            airlock_osv::Event::Introduced(v) => format!("introduced {v}"),
+                            airlock_osv::Event::Fixed(v) => {
+                                fixed.push(v.clone());
+                                format!("fixed {v}")
+                            }
+                            airlock_osv::Event::LastAffected(v) => format!("last affected {v}"),
+                            airlock_osv::Event::Limit(v) => format!("limit {v}"),
+                        })
+                        .collect();
+                    if !events.is_empty() {
+                        affected.push(events.join(", "));
+                    }
+                }
+                if !p.versions.is_empty() {
+                    affected.push(format!("versions {}", p.versions.join(", ")));
+                }
+            }
+            fixed.dedup();
+            found.push(AdvisoryView {
+                id: a.id,
+                aliases: a.aliases,
+                summary: a.summary,
+                severity,
+                affected,
+                fixed,
+                versions,
+            });
+        }
+        Ok(found)
     }
 }
 

@@ -324,6 +324,18 @@ impl Checks {
         file: &str,
         manifest: &Manifest,
     ) -> Result<CheckReport, ServiceError> {
+        self.check_approving(lane, file, manifest, &[]).await
+    }
+
+    /// [`check`](Self::check) as if `approvals` were given in the lane too: what approving
+    /// would change.
+    pub(crate) async fn check_approving(
+        &self,
+        lane: &LaneRead,
+        file: &str,
+        manifest: &Manifest,
+        approvals: &[airlock_policy::Approval],
+    ) -> Result<CheckReport, ServiceError> {
         let lane = lane.spec();
         let lane_ref = self.core.lane(lane)?;
         let lane_cfg: &LaneConfig = &lane_ref;
@@ -339,6 +351,11 @@ impl Checks {
             .policies
             .decider_with(self.policies.advisories().advisory_db_for(&keys).await?)
             .await?;
+        let decider = if approvals.is_empty() {
+            decider
+        } else {
+            decider.with_approvals(lane_cfg, approvals)
+        };
         // Every name of an ecosystem at once: a few queries per source, not a few per name.
         let mut lookups: HashMap<(Ecosystem, String), Arc<Lookup>> = HashMap::new();
         for eco in Ecosystem::ALL {

@@ -33,6 +33,7 @@ mod sso;
 mod sweep;
 mod time_fmt;
 mod tokens;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +75,7 @@ pub use sso::{Pending, SingleSignOn};
 pub use sweep::{SweepReport, Sweeper};
 pub use time_fmt::{Timestamp, format_rfc3339, parse_instant, parse_rfc3339};
 pub use tokens::{TokenInfo, Tokens};
+pub use webhooks::{Delivery, Webhooks, webhook_signature};
 
 pub use airlock_pypi::simple::Format;
 
@@ -106,6 +108,7 @@ pub struct Airlock {
     settings: ConfigAsCode,
     audit: Audit,
     sweeper: Arc<Sweeper>,
+    webhooks: Arc<Webhooks>,
 }
 
 impl Airlock {
@@ -131,6 +134,9 @@ impl Airlock {
         let sessions = Arc::new(Sessions::new(core.clone(), tokens.clone()));
         let settings = ConfigAsCode::new(core.clone(), proxies.clone());
         settings.reload().await?;
+        let webhooks = Arc::new(Webhooks::new(core.clone(), policies.clone()));
+        let told = webhooks.clone();
+        advisories.on_import(Box::new(move |ids| told.advisories_imported(ids)));
         Ok(Arc::new(Airlock {
             index: Index::new(core.clone(), policies.clone(), catalog.clone()),
             files: Files::new(
@@ -146,6 +152,7 @@ impl Airlock {
                 policies.clone(),
                 catalog.clone(),
                 checks.clone(),
+                webhooks.clone(),
             ),
             promotions: Promotions::new(core.clone(), policies.clone(), catalog.clone()),
             sboms: Sboms::new(core.clone(), policies.clone(), catalog.clone()),
@@ -156,6 +163,7 @@ impl Airlock {
             tokens,
             audit: Audit::new(core.clone()),
             sweeper: Arc::new(Sweeper::new(core.clone())),
+            webhooks,
             settings,
             checks,
             advisories,
@@ -307,6 +315,10 @@ impl Airlock {
     }
 
     /// The blob sweeper.
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.webhooks
+    }
+
     pub fn sweeper(&self) -> &Arc<Sweeper> {
         &self.sweeper
     }
@@ -362,6 +374,8 @@ impl Airlock {
     }
 
     pub async fn close(&self) {
+        // Deliveries record their attempts: they go before the database.
+        self.webhooks.settle(Duration::from_secs(30)).await;
         self.core.db.close().await;
     }
 }

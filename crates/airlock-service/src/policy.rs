@@ -1,11 +1,13 @@
 //! The bridge from stored artifacts to the one policy decision (`airlock-policy`): facts from a
 //! row, the lane's policy, the global rules and the advisories known now.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig, LaneMode};
-use airlock_policy::{AdvisoryDb, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict};
+use airlock_policy::{
+    AdvisoryDb, AdvisoryFinding, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict,
+};
 use airlock_store::ArtifactRow;
 use airlock_types::Timestamp;
 use serde_json::{Value, json};
@@ -85,6 +87,23 @@ impl Decider {
             self.advisories.as_ref(),
             self.now,
         )
+    }
+
+    /// This decider with `approvals` added to `lane`'s: what it would decide once they are given.
+    pub(crate) fn with_approvals(&self, lane: &LaneConfig, approvals: &[Approval]) -> Decider {
+        let mut policy = self.policy(lane).clone();
+        for a in approvals {
+            policy.approved.push(a.clone());
+        }
+        let mut policies = (*self.policies).clone();
+        policies.insert(lane.name.clone(), policy);
+        Decider {
+            global: self.global.clone(),
+            advisories: self.advisories.clone(),
+            policies: Arc::new(policies),
+            now: self.now,
+            at: self.at,
+        }
     }
 
     /// The lane's policy as decisions apply it: configured rules plus approvals.
@@ -263,20 +282,28 @@ impl Policies {
         }
     }
 
-    /// What each lane serves right now that advisories affect: for every lane, the versions it
-    /// lists or still serves (hidden) with their advisories. Proxied files count once listed.
-    pub async fn exposure(&self) -> Result<Value, ServiceError> {
+    /// Every artifact each lane has at `at` (now when `None`; of the source that owns its name),
+    /// with its verdict at that instant and the advisories known now that affect it (of the
+    /// vulnerability reasons the decision gives today): `f(lane, ecosystem, source, row, verdict,
+    /// advisories)`. A snapshot serves what it served, so a new advisory exposes it.
+    async fn walk_lanes(
+        &self,
+        at: Option<Timestamp>,
+        lanes: &[LaneConfig],
+        mut f: impl FnMut(&str, Ecosystem, &str, &ArtifactRow, &Verdict, Vec<&AdvisoryFinding>),
+    ) -> Result<(), ServiceError> {
         use airlock_policy::ReasonCode;
-        let decider = self.decider().await?;
-        let mut lanes = serde_json::Map::new();
-        for lane in &self.core.config().lanes {
-            let mut found = Vec::new();
+        let now = self.decider().await?;
+        let then = match at {
+            Some(_) => Some(self.decider_at(at).await?),
+            None => None,
+        };
+        for lane in lanes {
             for eco in Ecosystem::ALL {
-                let mut owner: std::collections::HashMap<String, String> =
-                    std::collections::HashMap::new();
+                let mut owner: HashMap<String, String> = HashMap::new();
                 for source in &self.core.lane_sources(lane, eco) {
                     for row in self.core.db.source_artifacts(&source.name).await? {
-                        if row.delisted_at.is_some() {
+                        if !crate::lanes::listed_at(&row, at) {
                             continue;
                         }
                         // Name ownership: only the first source with the name counts.
@@ -286,33 +313,117 @@ impl Policies {
                         if *first != source.name {
                             continue;
                         }
-                        let verdict = decider.decide_row(lane, eco, &row);
-                        if !verdict.action.serves_file() {
-                            continue;
-                        }
-                        let advisories: Vec<Value> = verdict
+                        let today = now.decide_row(lane, eco, &row);
+                        let verdict = match &then {
+                            Some(then) => then.decide_row(lane, eco, &row),
+                            None => today.clone(),
+                        };
+                        let advisories = today
                             .reasons
                             .iter()
-                            .filter(|r| matches!(r.code, ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored))
+                            .filter(|r| {
+                                matches!(
+                                    r.code,
+                                    ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored
+                                )
+                            })
                             .flat_map(|r| r.advisories.iter())
-                            .map(|f| json!({ "id": f.id, "severity": f.level, "score": f.score, "fixed": f.fixed_in }))
                             .collect();
-                        if !advisories.is_empty() {
-                            found.push(json!({
-                                "ecosystem": eco.as_str(),
-                                "name": row.project,
-                                "version": row.version,
-                                "filename": row.filename,
-                                "source": source.name,
-                                "action": verdict.action,
-                                "advisories": advisories,
-                            }));
-                        }
+                        f(&lane.name, eco, &source.name, &row, &verdict, advisories);
                     }
                 }
             }
-            lanes.insert(lane.name.clone(), Value::Array(found));
         }
-        Ok(json!({ "lanes": lanes }))
+        Ok(())
+    }
+
+    /// What `lanes` serve at `at` that advisories known now affect, as the exposure lists it.
+    async fn exposed(
+        &self,
+        at: Option<Timestamp>,
+        lanes: &[LaneConfig],
+    ) -> Result<serde_json::Map<String, Value>, ServiceError> {
+        let mut found = serde_json::Map::new();
+        for lane in lanes {
+            found.insert(lane.name.clone(), Value::Array(Vec::new()));
+        }
+        self.walk_lanes(at, lanes, |lane, eco, source, row, verdict, advisories| {
+            if !verdict.action.serves_file() || advisories.is_empty() {
+                return;
+            }
+            let advisories: Vec<Value> = advisories
+                .iter()
+                .map(|f| json!({ "id": f.id, "severity": f.level, "score": f.score, "fixed": f.fixed_in }))
+                .collect();
+            if let Some(Value::Array(list)) = found.get_mut(lane) {
+                list.push(json!({
+                    "ecosystem": eco.as_str(),
+                    "name": row.project,
+                    "version": row.version,
+                    "filename": row.filename,
+                    "source": source,
+                    "action": verdict.action,
+                    "advisories": advisories,
+                }));
+            }
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// What each lane serves right now that advisories affect: for every lane, the versions it
+    /// lists or still serves (hidden) with their advisories. Proxied files count once listed.
+    /// And the same of every named snapshot (`snapshots`: by lane, each snapshot's name, instant
+    /// and versions): what it served then, with the advisories known now.
+    pub async fn exposure(&self) -> Result<Value, ServiceError> {
+        let config = self.core.config();
+        let lanes = self.exposed(None, &config.lanes).await?;
+        let mut snapshots = serde_json::Map::new();
+        for lane in &config.lanes {
+            let mut of_lane = Vec::new();
+            for snapshot in self.core.db.snapshots(&lane.name).await? {
+                let mut found = self
+                    .exposed(Some(snapshot.at), std::slice::from_ref(lane))
+                    .await?;
+                of_lane.push(json!({
+                    "snapshot": snapshot.name,
+                    "at": crate::format_rfc3339(snapshot.at),
+                    "found": found.remove(&lane.name).unwrap_or(Value::Array(Vec::new())),
+                }));
+            }
+            snapshots.insert(lane.name.clone(), Value::Array(of_lane));
+        }
+        Ok(json!({ "lanes": lanes, "snapshots": snapshots }))
+    }
+
+    /// The versions lanes no longer list because of one of the advisories `ids`, by advisory:
+    /// `(lane, ecosystem, name, version, action)`, each version once per lane.
+    pub(crate) async fn blocked_by(
+        &self,
+        ids: &HashSet<String>,
+    ) -> Result<BTreeMap<String, BTreeSet<(String, Ecosystem, String, String, String)>>, ServiceError>
+    {
+        let mut blocked: BTreeMap<String, BTreeSet<_>> = BTreeMap::new();
+        let config = self.core.config();
+        self.walk_lanes(
+            None,
+            &config.lanes,
+            |lane, eco, _, row, verdict, advisories| {
+                if verdict.action.listed() {
+                    return;
+                }
+                for f in advisories.iter().filter(|f| ids.contains(&f.id)) {
+                    blocked.entry(f.id.clone()).or_default().insert((
+                        lane.to_string(),
+                        eco,
+                        row.project.clone(),
+                        row.version.clone(),
+                        verdict.action.to_string(),
+                    ));
+                }
+            },
+        )
+        .await?;
+        Ok(blocked)
     }
 }

@@ -23,6 +23,8 @@ use crate::principal::{Principal, Role};
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::spec::packages_manifest;
 use crate::time_fmt::format_rfc3339;
+use crate::webhooks::Webhooks;
+use airlock_config::WebhookEvent;
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
@@ -59,6 +61,10 @@ pub struct RequestEntry {
     /// The lane's decision on this version now (`show` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<Now>,
+    /// The lane's decision once this version is approved, for a pending request (`show` only):
+    /// an approval admits it past an allow-list, not past a block, an advisory or a licence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_approved: Option<Now>,
 }
 
 /// The lane's decision at the time of asking.
@@ -95,6 +101,7 @@ pub struct Requests {
     policies: Arc<Policies>,
     catalog: Arc<Catalog>,
     checks: Arc<Checks>,
+    webhooks: Arc<Webhooks>,
 }
 
 impl Requests {
@@ -103,12 +110,14 @@ impl Requests {
         policies: Arc<Policies>,
         catalog: Arc<Catalog>,
         checks: Arc<Checks>,
+        webhooks: Arc<Webhooks>,
     ) -> Requests {
         Requests {
             core,
             policies,
             catalog,
             checks,
+            webhooks,
         }
     }
 
@@ -195,7 +204,10 @@ impl Requests {
                 ),
             )
             .await?;
-        self.request(id, false).await
+        let view = self.request(id, false).await?;
+        self.webhooks
+            .emit(WebhookEvent::RequestCreated, event_data(&view));
+        Ok(view)
     }
 
     /// Requests `who` may see (of the lanes its token applies in), newest first. A state that
@@ -269,6 +281,46 @@ impl Requests {
                     action: current.action,
                     reasons: current.reasons,
                 });
+            }
+            if view.state == RequestState::Pending {
+                // What approving every version would make of each: the diff a decision makes.
+                let approvals: Vec<airlock_policy::Approval> = view
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.requested.origin,
+                            airlock_manifest::Origin::Registry { .. }
+                        )
+                    })
+                    .filter_map(|e| {
+                        let version = e.requested.version.as_deref()?;
+                        let rule = airlock_policy::PackageRule::parse(&format!(
+                            "{}:{}=={version}",
+                            e.requested.ecosystem, e.requested.name
+                        ))
+                        .ok()?;
+                        Some(airlock_policy::Approval {
+                            rule,
+                            files: Default::default(),
+                        })
+                    })
+                    .collect();
+                let after = self
+                    .checks
+                    .check_approving(
+                        &LaneRead::of_service(&view.lane),
+                        "request",
+                        &manifest,
+                        &approvals,
+                    )
+                    .await?;
+                for (entry, then) in view.entries.iter_mut().zip(after.packages) {
+                    entry.if_approved = Some(Now {
+                        action: then.action,
+                        reasons: then.reasons,
+                    });
+                }
             }
         }
         Ok(view)
@@ -367,7 +419,10 @@ impl Requests {
                 ),
             )
             .await?;
-        self.request(id, false).await
+        let view = self.request(id, false).await?;
+        self.webhooks
+            .emit(WebhookEvent::RequestApproved, event_data(&view));
+        Ok(view)
     }
 
     /// Rejects a pending request, with the reviewer's reason.
@@ -411,7 +466,10 @@ impl Requests {
                 ),
             )
             .await?;
-        self.request(id, false).await
+        let view = self.request(id, false).await?;
+        self.webhooks
+            .emit(WebhookEvent::RequestRejected, event_data(&view));
+        Ok(view)
     }
 
     /// The request, if `who` may decide on it now.
@@ -569,6 +627,7 @@ fn view(
                 approved: approved.contains(&key),
                 requested: e,
                 now: None,
+                if_approved: None,
             }
         })
         .collect();
@@ -584,5 +643,32 @@ fn view(
         decision_reason: row.decision_reason,
         entries,
         missing: body.missing,
+    })
+}
+
+/// What a request's webhook says of it: who asked for what in which lane, and how it was decided.
+fn event_data(view: &RequestView) -> serde_json::Value {
+    let entry = |e: &RequestEntry| {
+        format!(
+            "{}:{}=={}",
+            e.requested.ecosystem,
+            e.requested.name,
+            e.requested.version.as_deref().unwrap_or("")
+        )
+    };
+    serde_json::json!({
+        "request": {
+            "id": view.id,
+            "lane": view.lane,
+            "state": view.state,
+            "requester": view.requester,
+            "reason": view.reason,
+            "created_at": view.created_at,
+            "decided_by": view.decided_by,
+            "decided_at": view.decided_at,
+            "decision_reason": view.decision_reason,
+        },
+        "packages": view.entries.iter().map(entry).collect::<Vec<_>>(),
+        "approved": view.entries.iter().filter(|e| e.approved).map(entry).collect::<Vec<_>>(),
     })
 }

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use crate::core::{Core, audit_entry};
 use crate::error::ServiceError;
 use crate::principal::Principal;
-use crate::tokens::{Tokens, token_hash};
+use crate::tokens::{Tokens, principal_of, token_hash};
 
 /// How long a session lasts from login.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -57,13 +57,9 @@ impl Sessions {
     /// Opens a session for the holder of `token` (audited): the cookie's secret and the session.
     pub async fn login_with_token(&self, token: &str) -> Result<(String, Session), ServiceError> {
         let row = self.tokens.verify(token.trim()).await?;
-        let who = Principal {
-            name: row.name,
-            role: row.role,
-            lanes: row.lanes,
-        };
-        let details = serde_json::json!({ "with": "token", "token_id": row.id });
-        self.open(who, Some(row.id), details).await
+        let id = row.id.clone();
+        let details = serde_json::json!({ "with": "token", "token_id": id });
+        self.open(principal_of(row), Some(id), details).await
     }
 
     /// Opens a session acting as `who` (audited with `details`, how they proved it); with

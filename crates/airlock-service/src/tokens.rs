@@ -1,6 +1,10 @@
 //! API tokens: `alk_<id>_<secret>`. The database keeps the id (to find the row) and the sha256 of the
 //! whole token. The secret is 256 random bits, so a fast hash is as safe as a slow one here (nothing
 //! to brute-force) and keeps authentication off the hot path's budget; comparison is constant-time.
+//!
+//! A token is either a token of its own (made by an admin, for a machine or a team: it acts under
+//! its name) or a personal token (made by a logged-in user for pip, uv, R or the CLI: it acts as
+//! its owner, with a role and lanes no wider than the owner's when it was made).
 
 use airlock_store::TokenRow;
 use airlock_types::Timestamp;
@@ -18,7 +22,12 @@ use crate::principal::{Principal, Role};
 /// A token as listed: never its secret.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TokenInfo {
+    /// The public part of the token (`alk_<id>_...`), by which a personal token is revoked.
+    pub id: String,
     pub name: String,
+    /// The user a personal token acts as; empty for a token of its own.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub owner: String,
     pub role: Role,
     /// The lanes the role applies to; empty: every lane.
     pub lanes: Vec<String>,
@@ -52,6 +61,48 @@ impl Tokens {
     ) -> Result<String, ServiceError> {
         actor.require_role(Role::Admin, "creating tokens")?;
         actor.require_unlimited("creating tokens")?;
+        self.insert(actor, name, role, lanes, "").await
+    }
+
+    /// Creates a personal token of `actor`: it acts as them, with `role` (one their own role
+    /// includes) in `lanes` (among their own; empty: all of their own). Returns the token; this
+    /// is the only time its secret is seen.
+    pub async fn create_personal(
+        &self,
+        actor: &Principal,
+        name: &str,
+        role: Role,
+        lanes: &[String],
+    ) -> Result<String, ServiceError> {
+        if !actor.role.includes(role) {
+            return Err(ServiceError::Forbidden(format!(
+                "{:?} has role {}; a personal token cannot have role {role}",
+                actor.name, actor.role
+            )));
+        }
+        let lanes: Vec<String> = if lanes.is_empty() {
+            actor.lanes.clone()
+        } else {
+            lanes.to_vec()
+        };
+        if let Some(lane) = lanes.iter().find(|l| !actor.in_lane(l)) {
+            return Err(ServiceError::Forbidden(format!(
+                "{:?} is limited to lane(s) {}; a personal token cannot apply in lane {lane:?}",
+                actor.name,
+                actor.lanes.join(", ")
+            )));
+        }
+        self.insert(actor, name, role, &lanes, &actor.name).await
+    }
+
+    async fn insert(
+        &self,
+        actor: &Principal,
+        name: &str,
+        role: Role,
+        lanes: &[String],
+        owner: &str,
+    ) -> Result<String, ServiceError> {
         for lane in lanes {
             self.core.lane(lane)?;
         }
@@ -75,9 +126,13 @@ impl Tokens {
             created_at: Timestamp::now(),
             revoked_at: None,
             lanes: lanes.to_vec(),
+            owner: owner.to_string(),
         })
         .await?;
-        let details = serde_json::json!({ "role": role.as_str(), "id": id, "lanes": lanes });
+        let mut details = serde_json::json!({ "role": role.as_str(), "id": id, "lanes": lanes });
+        if !owner.is_empty() {
+            details["owner"] = owner.into();
+        }
         self.core
             .commit(tx, audit_entry(&actor.name, "token.create", name, details))
             .await?;
@@ -86,12 +141,7 @@ impl Tokens {
 
     /// The principal a token stands for, or why it is refused.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, ServiceError> {
-        let row = self.verify(token).await?;
-        Ok(Principal {
-            name: row.name,
-            role: row.role,
-            lanes: row.lanes,
-        })
+        Ok(principal_of(self.verify(token).await?))
     }
 
     /// The stored token a presented one is, if it is valid and not revoked.
@@ -124,21 +174,51 @@ impl Tokens {
             .is_some_and(|t| t.revoked_at.is_none()))
     }
 
+    /// Every token, personal ones included.
     pub async fn list(&self) -> Result<Vec<TokenInfo>, ServiceError> {
-        Ok(self
+        Ok(self.core.db.tokens().await?.into_iter().map(info).collect())
+    }
+
+    /// The tokens `actor` may see and revoke: every token for an admin of every lane, otherwise
+    /// their own personal tokens.
+    pub async fn visible_to(&self, actor: &Principal) -> Result<Vec<TokenInfo>, ServiceError> {
+        let rows = if is_token_admin(actor) {
+            self.core.db.tokens().await?
+        } else {
+            self.core.db.tokens_of(&actor.name).await?
+        };
+        Ok(rows.into_iter().map(info).collect())
+    }
+
+    /// Revokes the token with this id: an admin of every lane revokes any, a user their own
+    /// personal tokens.
+    pub async fn revoke_id(&self, actor: &Principal, id: &str) -> Result<(), ServiceError> {
+        let not_found = || ServiceError::NotFound(format!("no active token with id {id:?}"));
+        let row = self
             .core
             .db
-            .tokens()
+            .token_by_id(id)
             .await?
-            .into_iter()
-            .map(|t| TokenInfo {
-                name: t.name,
-                role: t.role,
-                lanes: t.lanes,
-                created_at: crate::format_rfc3339(t.created_at),
-                revoked_at: t.revoked_at.map(crate::format_rfc3339),
-            })
-            .collect())
+            .filter(|t| t.revoked_at.is_none())
+            .ok_or_else(not_found)?;
+        if !is_token_admin(actor) && (row.owner.is_empty() || row.owner != actor.name) {
+            // Someone else's token is as good as absent: its existence is not disclosed.
+            return Err(not_found());
+        }
+        let mut tx = self.core.db.write().await?;
+        if !tx.revoke_token_id(id, Timestamp::now()).await? {
+            return Err(not_found());
+        }
+        let mut details = serde_json::json!({ "id": id });
+        if !row.owner.is_empty() {
+            details["owner"] = row.owner.clone().into();
+        }
+        self.core
+            .commit(
+                tx,
+                audit_entry(&actor.name, "token.revoke", &row.name, details),
+            )
+            .await
     }
 
     pub async fn revoke(&self, actor: &Principal, name: &str) -> Result<(), ServiceError> {
@@ -146,6 +226,11 @@ impl Tokens {
         actor.require_unlimited("revoking tokens")?;
         let mut tx = self.core.db.write().await?;
         if !tx.revoke_token(name, Timestamp::now()).await? {
+            drop(tx);
+            // A personal token is named by its owner: an admin revokes it by its id.
+            if self.core.db.token_by_id(name).await?.is_some() {
+                return self.revoke_id(actor, name).await;
+            }
             return Err(ServiceError::NotFound(format!(
                 "no active token named {name:?}"
             )));
@@ -156,5 +241,35 @@ impl Tokens {
                 audit_entry(&actor.name, "token.revoke", name, serde_json::json!({})),
             )
             .await
+    }
+}
+
+/// Whether `actor` administers every token: an admin of every lane.
+fn is_token_admin(actor: &Principal) -> bool {
+    actor.role == Role::Admin && actor.lanes.is_empty()
+}
+
+/// Who a stored token acts as: its owner for a personal token, else its own name.
+pub(crate) fn principal_of(row: TokenRow) -> Principal {
+    Principal {
+        name: if row.owner.is_empty() {
+            row.name
+        } else {
+            row.owner
+        },
+        role: row.role,
+        lanes: row.lanes,
+    }
+}
+
+fn info(t: TokenRow) -> TokenInfo {
+    TokenInfo {
+        id: t.id,
+        name: t.name,
+        owner: t.owner,
+        role: t.role,
+        lanes: t.lanes,
+        created_at: crate::format_rfc3339(t.created_at),
+        revoked_at: t.revoked_at.map(crate::format_rfc3339),
     }
 }

@@ -54,6 +54,28 @@ pub struct TokenRow {
     /// The lanes the role applies to; empty: every lane. Stored space-separated (lane names
     /// have no spaces).
     pub lanes: Vec<String>,
+    /// The user a personal token was made by and acts as; empty for a token of its own (made by
+    /// an admin for a machine or a team).
+    pub owner: String,
+}
+
+/// One webhook delivery: an event for one receiver, and how sending it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookDeliveryRow {
+    pub id: String,
+    pub url: String,
+    pub event: String,
+    /// The JSON body sent.
+    pub body: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    /// The HTTP status of the last attempt, if one answered.
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A browser session of the web interface.
@@ -284,8 +306,29 @@ macro_rules! session_columns {
 
 macro_rules! token_columns {
     () => {
-        "id, name, role, secret_sha256, created_at, revoked_at, lanes"
+        "id, name, role, secret_sha256, created_at, revoked_at, lanes, owner"
     };
+}
+
+macro_rules! webhook_delivery_columns {
+    () => {
+        "id, url, event, body, state, attempts, last_status, last_error, created_at, updated_at"
+    };
+}
+
+fn webhook_delivery_from_row(r: &sqlx::any::AnyRow) -> Result<WebhookDeliveryRow, DbError> {
+    Ok(WebhookDeliveryRow {
+        id: r.try_get(0)?,
+        url: r.try_get(1)?,
+        event: r.try_get(2)?,
+        body: r.try_get(3)?,
+        state: r.try_get(4)?,
+        attempts: r.try_get(5)?,
+        last_status: r.try_get(6)?,
+        last_error: r.try_get(7)?,
+        created_at: time(r, 8)?,
+        updated_at: time(r, 9)?,
+    })
 }
 
 fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
@@ -333,6 +376,7 @@ fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRow, DbError> {
             .split_whitespace()
             .map(str::to_string)
             .collect(),
+        owner: r.try_get(7)?,
     })
 }
 
@@ -591,6 +635,85 @@ impl Db {
         );
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(token_from_row).collect()
+    }
+
+    /// The personal tokens of `owner`, revoked ones included.
+    pub async fn tokens_of(&self, owner: &str) -> Result<Vec<TokenRow>, DbError> {
+        let sql = concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE owner = $1 ORDER BY created_at, name"
+        );
+        let rows = sqlx::query(sql).bind(owner).fetch_all(&self.pool).await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    /// Records a webhook delivery about to be attempted. Deliveries are not part of what lanes
+    /// serve: written outside the revisioned write transactions.
+    pub async fn insert_webhook_delivery(&self, d: &WebhookDeliveryRow) -> Result<(), DbError> {
+        let sql = concat!(
+            "INSERT INTO webhook_deliveries (",
+            webhook_delivery_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        );
+        sqlx::query(sql)
+            .bind(&d.id)
+            .bind(&d.url)
+            .bind(&d.event)
+            .bind(&d.body)
+            .bind(&d.state)
+            .bind(d.attempts)
+            .bind(d.last_status)
+            .bind(&d.last_error)
+            .bind(d.created_at.as_micros())
+            .bind(d.updated_at.as_micros())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the outcome of an attempt of delivery `id`.
+    pub async fn update_webhook_delivery(&self, d: &WebhookDeliveryRow) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, attempts = $2, last_status = $3, \
+             last_error = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(&d.state)
+        .bind(d.attempts)
+        .bind(d.last_status)
+        .bind(&d.last_error)
+        .bind(d.updated_at.as_micros())
+        .bind(&d.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` webhook deliveries after skipping `offset`, and how many there are.
+    pub async fn webhook_deliveries(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<WebhookDeliveryRow>, i64), DbError> {
+        let sql = concat!(
+            "SELECT ",
+            webhook_delivery_columns!(),
+            " FROM webhook_deliveries ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"
+        );
+        let rows = sqlx::query(sql)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM webhook_deliveries")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let rows = rows
+            .iter()
+            .map(webhook_delivery_from_row)
+            .collect::<Result<_, _>>()?;
+        Ok((rows, total))
     }
 
     pub async fn artifact(
@@ -1219,7 +1342,7 @@ impl WriteTx {
         let sql = concat!(
             "INSERT INTO tokens (",
             token_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         );
         sqlx::query(sql)
             .bind(&t.id)
@@ -1229,6 +1352,7 @@ impl WriteTx {
             .bind(t.created_at.as_micros())
             .bind(t.revoked_at.map(Timestamp::as_micros))
             .bind(t.lanes.join(" "))
+            .bind(&t.owner)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {
@@ -1276,13 +1400,26 @@ impl WriteTx {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Revokes the active token of that name; false if there was none.
+    /// Revokes the active token of that name that has no owner; false if there was none.
     pub async fn revoke_token(&mut self, name: &str, at: Timestamp) -> Result<bool, DbError> {
         self.scope.nothing();
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND owner = '' AND revoked_at IS NULL",
+        )
+        .bind(at.as_micros())
+        .bind(name)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Revokes the token with this id if it is active; false if it was not.
+    pub async fn revoke_token_id(&mut self, id: &str, at: Timestamp) -> Result<bool, DbError> {
+        self.scope.nothing();
         let done =
-            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(at.as_micros())
-                .bind(name)
+                .bind(id)
                 .execute(&mut *self.tx)
                 .await?;
         Ok(done.rows_affected() > 0)

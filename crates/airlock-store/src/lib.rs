@@ -18,6 +18,6 @@ pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError, DerivedTx,
     NewRequest, ProjectName, ProxyPageRow, RequestRow, Scope, SessionRow, SnapshotRow, TokenRow,
-    WriteTx, YankEvent,
+    WebhookDeliveryRow, WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

@@ -17,8 +17,10 @@ use reqwest::header::{
 use url::Url;
 
 mod identity;
+mod webhook;
 
 pub use identity::IdentityClient;
+pub use webhook::WebhookClient;
 
 /// The start of every HTTP client of airlock (upstream fetches, the identity provider, the command
 /// line's calls to a server): a `reqwest` builder whose TLS runs on rustls with the `ring` crypto provider.

@@ -36,4 +36,5 @@ mod snapshots;
 mod tokens;
 mod ui;
 mod uploads;
+mod webhooks;
 mod yank;

@@ -26,6 +26,7 @@ fn the_browser_walk_works_on_postgresql() {
 fn walk(server: TestServer, name: &str) {
     twine_upload_demo(&server);
     let token = server.token("dana", "reader");
+    let admin = server.token("root", "admin");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/walk.py");
     let screenshots = env::screenshots().join(name);
     run(Command::new(env::browser_python())
@@ -34,9 +35,12 @@ fn walk(server: TestServer, name: &str) {
         .arg(&token)
         .arg("dana")
         .arg(env::chromium())
-        .arg(&screenshots))
+        .arg(&screenshots)
+        .arg(&admin))
     .success();
-    for page in ["search", "package", "setup", "login"] {
+    for page in [
+        "search", "package", "setup", "security", "login", "tokens", "admin", "audit",
+    ] {
         for width in ["desktop", "phone"] {
             let shot = screenshots.join(format!("{page}-{width}.png"));
             assert!(shot.exists(), "no screenshot {}", shot.display());
@@ -46,7 +50,20 @@ fn walk(server: TestServer, name: &str) {
 
 #[test]
 fn a_request_made_and_partly_approved_in_the_browser_admits_exactly_what_was_approved() {
-    let server = TestServer::start();
+    request_flow(TestServer::start(), "requests");
+}
+
+#[test]
+fn the_browser_request_flow_works_on_postgresql() {
+    request_flow(
+        TestServer::builder().postgres().start(),
+        "requests-postgres",
+    );
+}
+
+/// Runs `ui/request_flow.py` against `server`, screenshots into `name`; then pip installs from
+/// prod exactly what was approved.
+fn request_flow(server: TestServer, name: &str) {
     twine_upload_demo(&server);
     let scientist = server.token("dana", "reader");
     let approver = server.token("alex", "approver");
@@ -58,7 +75,7 @@ fn a_request_made_and_partly_approved_in_the_browser_admits_exactly_what_was_app
         .arg(&approver)
         .arg("pypi:airlock-demo-dep==1.0")
         .arg(env::chromium())
-        .arg(env::screenshots().join("requests")))
+        .arg(env::screenshots().join(name)))
     .success();
     let id = done.stdout.trim();
     assert!(
@@ -135,6 +152,17 @@ fn free_port() -> u16 {
 
 #[test]
 fn single_sign_on_logs_a_mapped_user_in_with_the_role_of_their_group_and_turns_others_away() {
+    single_sign_on(TestServer::builder(), "sso");
+}
+
+#[test]
+fn single_sign_on_works_on_postgresql() {
+    single_sign_on(TestServer::builder().postgres(), "sso-postgres");
+}
+
+/// The single sign-on flow (`ui/sso_flow.py`) against a server of `builder`, screenshots into
+/// `name`.
+fn single_sign_on(builder: crate::support::server::TestServerBuilder, name: &str) {
     let port = free_port();
     let secret = "oidc-client-secret-for-tests";
     let config = format!(
@@ -155,25 +183,84 @@ role = "approver"
 lanes = ["prod"]
 "#
     );
-    let server = TestServer::builder()
+    let server = builder
         .config(ServerConfig::from_toml(config))
         .env("AIRLOCK_TEST_OIDC_SECRET", secret)
         .start();
     let _provider = Provider::start(port, &server.url("/ui/login/oidc/callback"), secret);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/sso_flow.py");
-    run(Command::new(env::browser_python())
+    let walked = run(Command::new(env::browser_python())
         .arg(script)
         .arg(server.url(""))
         .arg(env::chromium())
-        .arg(env::screenshots().join("sso")))
+        .arg(env::screenshots().join(name)))
     .success();
+    // The personal token alice made acts as her, in her lane only.
+    let personal = walked
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("personal token: "))
+        .unwrap_or_else(|| panic!("no personal token: {walked}"))
+        .trim()
+        .to_string();
+    let asked = |lane: &str| {
+        crate::support::api::api(
+            &server,
+            "POST",
+            "/requests",
+            Some(&personal),
+            Some(
+                &serde_json::json!({ "lane": lane, "reason": "from her workstation",
+                                      "packages": ["pypi:anything==1.0"] }),
+            ),
+        )
+    };
+    let made = asked("prod");
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(made.json()["requester"], "alice");
+    asked("dev").assert_problem(403);
     // alice is in the audit log by her identity, with how she proved it.
     let logins = server
         .database()
         .query("SELECT actor, details FROM audit_log WHERE action = 'session.login' ORDER BY seq");
     assert_eq!(logins.len(), 1, "only alice got in: {logins:?}");
+    let made = server
+        .database()
+        .query("SELECT actor, details FROM audit_log WHERE action = 'token.create'");
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0]["actor"], "alice");
+    let details = made[0]["details"].as_str().unwrap_or_default();
+    assert!(details.contains("\"owner\":\"alice\""), "{details}");
     assert_eq!(logins[0]["actor"], "alice");
     let details = logins[0]["details"].as_str().unwrap_or_default();
     assert!(details.contains("\"with\":\"oidc\""), "{details}");
     assert!(details.contains("\"role\":\"approver\""), "{details}");
+}
+
+#[test]
+fn behind_a_trusted_proxy_that_ends_tls_the_cookies_are_secure() {
+    let server = TestServer::builder()
+        .config(ServerConfig::from_toml(
+            "trusted_proxies = [\"127.0.0.1/32\"]\n".to_string(),
+        ))
+        .start();
+    let login_cookie = |proto: Option<&str>| {
+        let mut call = server.http().get(server.url("/ui/login"));
+        if let Some(proto) = proto {
+            call = call.header("x-forwarded-proto", proto);
+        }
+        let answer = call.send().expect("the login page");
+        answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("airlock_login="))
+            .expect("a login cookie")
+            .to_string()
+    };
+    // The test connects from 127.0.0.1, the trusted proxy: its word is taken.
+    assert!(login_cookie(Some("https")).contains("; Secure"));
+    assert!(!login_cookie(Some("http")).contains("Secure"));
+    assert!(!login_cookie(None).contains("Secure"));
 }

@@ -3,25 +3,18 @@
 //! with what each changed; for admins, the tokens (create, revoke).
 
 use airlock_config::SourceKind;
-use airlock_service::{Role, ServiceError, Session};
+use airlock_service::{Delivery, Role, Session};
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::requests::{form_session, require_session};
 use super::session::Viewer;
-use super::{Chrome, error_page, html};
+use super::tokens::{CreateForm, TokenRow, day_time};
+use super::{Chrome, Pager, error_page, html};
 use crate::AppState;
-
-struct TokenRow {
-    name: String,
-    role: String,
-    lanes: String,
-    created: String,
-    revoked: Option<String>,
-}
 
 #[derive(Template)]
 #[template(path = "ui/admin.html")]
@@ -41,14 +34,22 @@ struct AdminPage {
     is_admin: bool,
     tokens: Vec<TokenRow>,
     roles: Vec<String>,
+    webhooks: Vec<(String, String)>,
+    deliveries: Vec<Delivery>,
+    total: usize,
+    first: usize,
+    last: usize,
+    previous: Option<String>,
+    next: Option<String>,
 }
 
-fn day_time(rfc3339: &str) -> String {
-    rfc3339
-        .chars()
-        .take(16)
-        .collect::<String>()
-        .replace('T', " ")
+/// Webhook deliveries a page of the administration shows.
+const DELIVERIES_PAGE: usize = 25;
+
+#[derive(Deserialize, Default)]
+pub(super) struct AdminParams {
+    #[serde(default)]
+    page: Option<usize>,
 }
 
 async fn admin_page(
@@ -57,6 +58,7 @@ async fn admin_page(
     session: &Session,
     error: Option<String>,
     new_token: Option<(String, String)>,
+    page: Option<usize>,
 ) -> Response {
     let who = &session.principal;
     if let Err(e) = who.require_role(Role::Approver, "administration") {
@@ -70,25 +72,31 @@ async fn admin_page(
     };
     let is_admin = who.role == Role::Admin && who.lanes.is_empty();
     let tokens = if is_admin {
-        match state.app.tokens().list().await {
-            Ok(list) => list
-                .into_iter()
-                .map(|t| TokenRow {
-                    name: t.name,
-                    role: t.role.to_string(),
-                    lanes: if t.lanes.is_empty() {
-                        "every lane".into()
-                    } else {
-                        t.lanes.join(" ")
-                    },
-                    created: day_time(&t.created_at),
-                    revoked: t.revoked_at.as_deref().map(day_time),
-                })
-                .collect(),
+        match state.app.tokens().visible_to(who).await {
+            Ok(list) => list.into_iter().map(TokenRow::of).collect(),
             Err(e) => return error_page(chrome, e),
         }
     } else {
         Vec::new()
+    };
+    let (deliveries, total, pager) = if is_admin {
+        // The total first, for the page asked for; then that page.
+        let total = match state.app.webhooks().deliveries(who, 0, 0).await {
+            Ok((_, total)) => total,
+            Err(e) => return error_page(chrome, e),
+        };
+        let pager = Pager::new("/ui/admin", &[], page, total, DELIVERIES_PAGE);
+        match state
+            .app
+            .webhooks()
+            .deliveries(who, pager.offset, DELIVERIES_PAGE)
+            .await
+        {
+            Ok((list, total)) => (list, total, pager),
+            Err(e) => return error_page(chrome, e),
+        }
+    } else {
+        (Vec::new(), 0, Pager::new("/ui/admin", &[], None, 0, 1))
     };
     html(
         if error.is_some() {
@@ -143,29 +151,36 @@ async fn admin_page(
             is_admin,
             tokens,
             roles: Role::ALL.iter().map(|r| r.to_string()).collect(),
+            webhooks: config
+                .webhooks
+                .iter()
+                .map(|h| {
+                    let events: Vec<&str> = h.events.iter().map(|e| e.as_str()).collect();
+                    (h.url.clone(), events.join(", "))
+                })
+                .collect(),
+            first: pager.first,
+            last: pager.offset + deliveries.len(),
+            total,
+            previous: pager.previous,
+            next: pager.next,
+            deliveries,
         },
     )
 }
 
-pub(super) async fn page(State(state): State<AppState>, viewer: Viewer, uri: Uri) -> Response {
+pub(super) async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    uri: Uri,
+    Query(params): Query<AdminParams>,
+) -> Response {
     let session = match require_session(&viewer, &uri) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
     let chrome = Chrome::new(&viewer, "admin", &uri);
-    admin_page(&state, chrome, &session, None, None).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct CreateForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    lanes: String,
+    admin_page(&state, chrome, &session, None, None, params.page).await
 }
 
 pub(super) async fn create_token(
@@ -180,11 +195,7 @@ pub(super) async fn create_token(
     };
     let who = &session.principal;
     let made = async {
-        let role: Role = form
-            .role
-            .parse()
-            .map_err(|e| ServiceError::BadRequest(format!("{e}")))?;
-        let lanes: Vec<String> = form.lanes.split_whitespace().map(str::to_string).collect();
+        let (role, lanes) = form.role_and_lanes()?;
         state
             .app
             .tokens()
@@ -200,35 +211,10 @@ pub(super) async fn create_token(
                 &session,
                 None,
                 Some((form.name.trim().to_string(), token)),
+                None,
             )
             .await
         }
-        Err(e) => admin_page(&state, chrome, &session, Some(e.to_string()), None).await,
-    }
-}
-
-#[derive(Deserialize)]
-pub(super) struct RevokeForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-}
-
-pub(super) async fn revoke_token(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    uri: Uri,
-    axum::Form(form): axum::Form<RevokeForm>,
-) -> Response {
-    let (session, chrome) = match form_session(&viewer, &uri, "admin", &form.csrf) {
-        Ok(s) => s,
-        Err(answer) => return *answer,
-    };
-    let who = &session.principal;
-    let revoked = async { state.app.tokens().revoke(who, &form.name).await }.await;
-    match revoked {
-        Ok(()) => Redirect::to("/ui/admin").into_response(),
-        Err(e) => admin_page(&state, chrome, &session, Some(e.to_string()), None).await,
+        Err(e) => admin_page(&state, chrome, &session, Some(e.to_string()), None, None).await,
     }
 }

@@ -12,6 +12,7 @@ mod security;
 mod session;
 mod setup;
 mod sso;
+mod tokens;
 
 use airlock_config::Ecosystem;
 use airlock_service::{Principal, Search, ServiceError};
@@ -30,7 +31,7 @@ use session::Viewer;
 const PAGE_SIZE: usize = 25;
 
 /// The interface's routes; `manifest_body_limit` bounds a request form.
-pub(crate) fn routes(manifest_body_limit: usize) -> Router<AppState> {
+pub(crate) fn routes(manifest_body_limit: usize, state: AppState) -> Router<AppState> {
     Router::new()
         .merge(requests::routes(manifest_body_limit))
         .route("/ui", get(|| async { Redirect::permanent("/ui/") }))
@@ -42,13 +43,19 @@ pub(crate) fn routes(manifest_body_limit: usize) -> Router<AppState> {
         .route("/ui/audit", get(audit::page))
         .route("/ui/admin", get(admin::page))
         .route("/ui/admin/tokens", post(admin::create_token))
-        .route("/ui/admin/tokens/revoke", post(admin::revoke_token))
+        .route("/ui/admin/tokens/revoke", post(tokens::admin_revoke))
+        .route("/ui/tokens", get(tokens::page).post(tokens::create))
+        .route("/ui/tokens/revoke", post(tokens::revoke))
         .route("/ui/login", get(login_form).post(login))
         .route("/ui/login/oidc", get(sso::begin))
         .route("/ui/login/oidc/callback", get(sso::callback))
         .route("/ui/logout", post(logout))
         .route("/ui/assets/{name}", get(assets::serve))
         .layer(axum::middleware::map_response(secure_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            session::secure_cookies,
+        ))
 }
 
 /// Headers every interface response carries.
@@ -389,16 +396,39 @@ struct PackagePage {
     license: Option<(String, String)>,
     /// Name, requirement, held here, link.
     dependencies: Vec<(String, String, bool, String)>,
+    /// Name and link of the packages here that need this one.
+    dependents: Vec<(String, String)>,
+    advisories: Vec<PackageAdvisory>,
+    /// The columns of decisions: every lane, then the snapshot chosen.
     lanes: Vec<String>,
+    /// The lanes now, for the install line.
+    live_lanes: Vec<String>,
+    snapshots: Vec<String>,
+    snapshot: String,
     install_lane: String,
     install: String,
     versions: Vec<VersionRow>,
+}
+
+/// An advisory of a package, for its page.
+struct PackageAdvisory {
+    id: String,
+    aliases: String,
+    summary: String,
+    severity: String,
+    severity_class: &'static str,
+    affected: Vec<String>,
+    fixed: String,
+    versions: String,
 }
 
 #[derive(Deserialize, Default)]
 struct PackageParams {
     #[serde(default)]
     lane: String,
+    /// `lane@name` of a named snapshot whose decisions to show too.
+    #[serde(default)]
+    snapshot: String,
 }
 
 /// A size for people.
@@ -444,14 +474,24 @@ async fn package(
     let view = match state
         .app
         .browse()
-        .package(viewer.principal(), eco, &name)
+        .package(
+            viewer.principal(),
+            eco,
+            &name,
+            Some(params.snapshot.as_str()).filter(|s| !s.is_empty()),
+        )
         .await
     {
         Ok(view) => view,
         Err(e) => return error_page(chrome, e),
     };
-    let install_lane = view
-        .lanes
+    // The snapshot's column comes last.
+    let live_lanes: Vec<String> = if params.snapshot.is_empty() {
+        view.lanes.clone()
+    } else {
+        view.lanes[..view.lanes.len().saturating_sub(1)].to_vec()
+    };
+    let install_lane = live_lanes
         .iter()
         .find(|l| **l == params.lane)
         .or(view.lanes.first())
@@ -524,7 +564,29 @@ async fn package(
                 .iter()
                 .map(|(n, spec, held)| (n.clone(), spec.clone(), *held, package_href(eco, n)))
                 .collect(),
+            dependents: view
+                .dependents
+                .iter()
+                .map(|n| (n.clone(), package_href(eco, n)))
+                .collect(),
+            advisories: view
+                .advisories
+                .iter()
+                .map(|a| PackageAdvisory {
+                    id: a.id.clone(),
+                    aliases: a.aliases.join(", "),
+                    summary: a.summary.clone().unwrap_or_default(),
+                    severity_class: security::severity_class(&a.severity),
+                    severity: a.severity.clone(),
+                    affected: a.affected.clone(),
+                    fixed: a.fixed.join(", "),
+                    versions: a.versions.join(", "),
+                })
+                .collect(),
             lanes: view.lanes.clone(),
+            live_lanes,
+            snapshots: view.snapshots.clone(),
+            snapshot: params.snapshot.clone(),
             install_lane,
             install,
             versions,

@@ -480,7 +480,21 @@ struct EntryView {
     asked_reasons: Vec<String>,
     now_action: Option<String>,
     now_reasons: Vec<String>,
+    /// The decision once approved (pending requests).
+    then_action: Option<String>,
+    then_reasons: Vec<String>,
     approved: bool,
+}
+
+/// What approving every package of a pending request changes in its lane.
+#[derive(Default)]
+struct ApprovalDiff {
+    /// Versions the lane would start to list.
+    available: Vec<String>,
+    /// Versions it would still refuse, with why.
+    refused: Vec<(String, Vec<String>)>,
+    /// Versions it lists already.
+    already: Vec<String>,
 }
 
 #[derive(Template)]
@@ -499,6 +513,7 @@ struct RequestPage {
     entries: Vec<EntryView>,
     /// `name requirement`, needed by.
     missing: Vec<(String, String)>,
+    diff: Option<ApprovalDiff>,
     can_review: bool,
     error: Option<String>,
 }
@@ -513,6 +528,29 @@ fn request_page(
     let who = &session.principal;
     let pending = v.state.as_str() == "pending";
     let can_review = pending && who.role.includes(Role::Approver) && who.in_lane(&v.lane);
+    let mut diff = ApprovalDiff::default();
+    for e in &v.entries {
+        let (Some(now), Some(then)) = (&e.now, &e.if_approved) else {
+            continue;
+        };
+        let r = &e.requested;
+        let spec = format!(
+            "{}:{}=={}",
+            r.ecosystem.as_str(),
+            r.name,
+            r.version.as_deref().unwrap_or_default()
+        );
+        if now.action.listed() {
+            diff.already.push(spec);
+        } else if then.action.listed() {
+            diff.available.push(spec);
+        } else {
+            let why = then.reasons.iter().map(|x| x.message.clone()).collect();
+            diff.refused.push((spec, why));
+        }
+    }
+    let shows_diff =
+        !(diff.available.is_empty() && diff.refused.is_empty() && diff.already.is_empty());
     let entries = v
         .entries
         .iter()
@@ -535,6 +573,12 @@ fn request_page(
                 now_action: e.now.as_ref().map(|n| n.action.to_string()),
                 now_reasons: e
                     .now
+                    .as_ref()
+                    .map(|n| n.reasons.iter().map(|x| x.message.clone()).collect())
+                    .unwrap_or_default(),
+                then_action: e.if_approved.as_ref().map(|n| n.action.to_string()),
+                then_reasons: e
+                    .if_approved
                     .as_ref()
                     .map(|n| n.reasons.iter().map(|x| x.message.clone()).collect())
                     .unwrap_or_default(),
@@ -571,6 +615,7 @@ fn request_page(
                 .iter()
                 .map(|m| (format!("{} {}", m.name, m.requirement), m.needed_by.clone()))
                 .collect(),
+            diff: shows_diff.then_some(diff),
             can_review,
             error,
         },

@@ -1,5 +1,6 @@
-//! The security page: advisories found by id or alias, and the exposure view (what each lane you
-//! may read serves that advisories affect), paginated.
+//! The security page: advisories found by id or alias, the newest advisories, and the exposure
+//! view (what each lane you may read, and each of its named snapshots, serves that advisories
+//! affect; the newest advisories first), paginated.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -14,6 +15,9 @@ use crate::AppState;
 
 /// Exposure rows per page.
 const PAGE_SIZE: usize = 50;
+
+/// Advisories the page lists as the newest.
+const NEWEST: usize = 10;
 
 #[derive(Deserialize, Default)]
 pub(super) struct Params {
@@ -36,8 +40,20 @@ struct AdvisoryView {
     references: Vec<String>,
 }
 
+/// One of the newest advisories.
+struct RecentAdvisory {
+    id: String,
+    aliases: String,
+    summary: String,
+    severity: String,
+    severity_class: &'static str,
+    learned: String,
+}
+
 struct ExposureRow {
     lane: String,
+    /// The named snapshot of the lane that serves it, or none: the lane as it is now.
+    snapshot: Option<String>,
     name: String,
     version: String,
     ecosystem: String,
@@ -54,6 +70,7 @@ struct SecurityPage {
     chrome: Chrome,
     query: String,
     advisories: Vec<AdvisoryView>,
+    newest: Vec<RecentAdvisory>,
     exposure: Vec<ExposureRow>,
     total: usize,
     first: usize,
@@ -66,7 +83,15 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn severity_class(level: &str) -> &'static str {
+/// An advisory's `aliases`, comma-separated.
+fn aliases(advisory: &Value) -> String {
+    advisory["aliases"]
+        .as_array()
+        .map(|l| l.iter().map(text).collect::<Vec<_>>().join(", "))
+        .unwrap_or_default()
+}
+
+pub(super) fn severity_class(level: &str) -> &'static str {
     match level {
         "critical" | "high" => "deny",
         "medium" | "moderate" => "warn",
@@ -119,10 +144,7 @@ fn advisory_view(found: &Value) -> AdvisoryView {
     let severity = text(&found["severity"]);
     AdvisoryView {
         id: text(&a["id"]),
-        aliases: a["aliases"]
-            .as_array()
-            .map(|l| l.iter().map(text).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default(),
+        aliases: aliases(a),
         summary: text(&a["summary"]),
         severity_class: severity_class(&severity),
         severity,
@@ -147,13 +169,47 @@ pub(super) async fn page(
             Err(e) => return error_page(chrome, e),
         }
     }
-    let exposure = match state.app.policies().exposure().await {
-        Ok(e) => e,
-        Err(e) => return error_page(chrome, e),
+    let (exposure, known) = match (
+        state.app.policies().exposure().await,
+        state.app.advisories().newest().await,
+    ) {
+        (Ok(e), Ok(k)) => (e, k),
+        (Err(e), _) | (_, Err(e)) => return error_page(chrome, e),
     };
-    let mut rows = Vec::new();
+    // How new each advisory is: 0 the newest.
+    let rank: std::collections::HashMap<String, usize> = known
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (text(&a["id"]), i))
+        .collect();
+    let newest = known
+        .iter()
+        .take(NEWEST)
+        .map(|a| {
+            let severity = text(&a["severity"]);
+            RecentAdvisory {
+                id: text(&a["id"]),
+                aliases: aliases(a),
+                summary: text(&a["summary"]),
+                severity_class: severity_class(&severity),
+                severity,
+                learned: text(&a["learned_at"]).chars().take(10).collect(),
+            }
+        })
+        .collect();
+    // The lanes now, then each named snapshot of each lane.
+    let mut served: Vec<(String, Option<String>, &Value)> = Vec::new();
     for (lane, found) in exposure["lanes"].as_object().into_iter().flatten() {
-        if state.app.open_lane(lane, viewer.principal()).is_err() {
+        served.push((lane.clone(), None, found));
+    }
+    for (lane, snapshots) in exposure["snapshots"].as_object().into_iter().flatten() {
+        for s in snapshots.as_array().into_iter().flatten() {
+            served.push((lane.clone(), Some(text(&s["snapshot"])), &s["found"]));
+        }
+    }
+    let mut rows = Vec::new();
+    for (lane, snapshot, found) in served {
+        if state.app.open_lane(&lane, viewer.principal()).is_err() {
             continue;
         }
         for f in found.as_array().into_iter().flatten() {
@@ -161,6 +217,7 @@ pub(super) async fn page(
             let ecosystem = text(&f["ecosystem"]);
             rows.push(ExposureRow {
                 lane: lane.clone(),
+                snapshot: snapshot.clone(),
                 href: ecosystem_of(&ecosystem)
                     .map(|e| package_href(e, &name))
                     .unwrap_or_default(),
@@ -178,6 +235,15 @@ pub(super) async fn page(
             });
         }
     }
+    // The newest advisories first (a row as new as its newest advisory); ties as served.
+    rows.sort_by_key(|r| {
+        r.advisories
+            .iter()
+            .filter_map(|a| rank.get(&a.0))
+            .min()
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     let pager = Pager::new(
         "/ui/security",
         &[("advisory", &query)],
@@ -197,6 +263,7 @@ pub(super) async fn page(
             chrome,
             query,
             advisories,
+            newest,
             first: pager.first,
             last: pager.offset + exposure.len(),
             previous: pager.previous,

@@ -2,12 +2,20 @@
 //! cookies themselves. The session cookie is HttpOnly and SameSite=Lax; forms that change
 //! something also carry the session's anti-forgery token. Logging in is guarded by a nonce in a
 //! short-lived cookie that the login form repeats (no session exists yet to hold one).
+//!
+//! Cookies are also `Secure` when the browser reached airlock over TLS. airlock itself speaks
+//! plain HTTP, so TLS ends at a proxy in front of it: the proxy's `X-Forwarded-Proto: https` says
+//! so, and is believed only from the addresses of `trusted_proxies` (anyone else could send it).
 
 use airlock_service::{SESSION_LIFETIME, Session};
-use axum::extract::FromRequestParts;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
 use crate::{ApiError, AppState};
@@ -62,4 +70,47 @@ impl Viewer {
     pub fn principal(&self) -> Option<&airlock_service::Principal> {
         self.0.as_ref().map(|s| &s.principal)
     }
+}
+
+/// Whether the request came over TLS: `X-Forwarded-Proto: https` from a trusted proxy (the
+/// connection's peer address, never a header, decides who that is).
+pub fn came_over_tls(state: &AppState, parts: &Parts) -> bool {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return false;
+    };
+    if !state.app.config().is_trusted_proxy(peer.ip()) {
+        return false;
+    }
+    // A chain of proxies appends: the first value is what the client used.
+    parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// Marks the cookies the interface sets `Secure` when the request came over TLS.
+pub async fn secure_cookies(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let tls = came_over_tls(&state, &parts);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if tls {
+        let headers = response.headers_mut();
+        let cookies: Vec<HeaderValue> = headers.get_all(SET_COOKIE).iter().cloned().collect();
+        headers.remove(SET_COOKIE);
+        for cookie in cookies {
+            let mut secure = cookie.as_bytes().to_vec();
+            secure.extend_from_slice(b"; Secure");
+            headers.append(
+                SET_COOKIE,
+                HeaderValue::from_bytes(&secure).unwrap_or(cookie),
+            );
+        }
+    }
+    response
 }

@@ -40,18 +40,27 @@ async fn log_in(app: &TestApp, token: &str) -> String {
     let (nonce_cookie, _) = set_cookie(&form, "airlock_login").expect("a login nonce cookie");
     let nonce = hidden(&form.text(), "nonce");
     let body = format!("token={token}&nonce={nonce}&next=%2Fui%2Fsetup");
-    let answer = app
-        .post("/ui/login")
-        .header("cookie", &nonce_cookie)
-        .body("application/x-www-form-urlencoded", body)
-        .send()
-        .await;
+    let answer = post_form(app, "/ui/login", &nonce_cookie, body).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{answer:?}");
     assert_eq!(answer.headers[header::LOCATION], "/ui/setup");
     let (session, attributes) = set_cookie(&answer, "airlock_session").expect("a session cookie");
     assert!(attributes.contains("HttpOnly"), "{attributes}");
     assert!(attributes.contains("SameSite=Lax"), "{attributes}");
     session
+}
+
+/// A form POSTed by the session whose cookie pair is `session`.
+async fn post_form(
+    app: &TestApp,
+    path: &str,
+    session: &str,
+    body: impl Into<String>,
+) -> crate::support::Answer {
+    app.post(path)
+        .header("cookie", session)
+        .body("application/x-www-form-urlencoded", body.into())
+        .send()
+        .await
 }
 
 /// The default app with these distributions published.
@@ -224,30 +233,26 @@ async fn login_needs_the_forms_nonce_and_redirects_only_to_local_paths() {
     let form = app.get("/ui/login").send().await.ok();
     let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
     let nonce = hidden(&form.text(), "nonce");
-    let answer = app
-        .post("/ui/login")
-        .header("cookie", &nonce_cookie)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("token={token}&nonce={nonce}&next=%2F%2Fevil.example%2F"),
-        )
-        .send()
-        .await;
+    let answer = post_form(
+        &app,
+        "/ui/login",
+        &nonce_cookie,
+        format!("token={token}&nonce={nonce}&next=%2F%2Fevil.example%2F"),
+    )
+    .await;
     assert_eq!(answer.headers[header::LOCATION], "/ui/");
 
     // A wrong token says so, and opens nothing.
     let form = app.get("/ui/login").send().await.ok();
     let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
     let nonce = hidden(&form.text(), "nonce");
-    let wrong = app
-        .post("/ui/login")
-        .header("cookie", &nonce_cookie)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("token=alk_0000000000000000_00&nonce={nonce}"),
-        )
-        .send()
-        .await;
+    let wrong = post_form(
+        &app,
+        "/ui/login",
+        &nonce_cookie,
+        format!("token=alk_0000000000000000_00&nonce={nonce}"),
+    )
+    .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.text().contains("not valid"), "{wrong:?}");
     assert!(set_cookie(&wrong, "airlock_session").is_none());
@@ -261,22 +266,12 @@ async fn logout_needs_the_sessions_csrf_token_and_a_revoked_token_ends_its_sessi
     let page = page_as(&app, "/ui/", &session).await;
     let csrf = hidden(&page, "csrf");
 
-    let forged = app
-        .post("/ui/logout")
-        .header("cookie", &session)
-        .body("application/x-www-form-urlencoded", "csrf=forged")
-        .send()
-        .await;
+    let forged = post_form(&app, "/ui/logout", &session, "csrf=forged").await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "{forged:?}");
     let still = page_as(&app, "/ui/", &session).await;
     assert!(still.contains("bob"), "a forged logout changes nothing");
 
-    let out = app
-        .post("/ui/logout")
-        .header("cookie", &session)
-        .body("application/x-www-form-urlencoded", format!("csrf={csrf}"))
-        .send()
-        .await;
+    let out = post_form(&app, "/ui/logout", &session, format!("csrf={csrf}")).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER, "{out:?}");
     let after = page_as(&app, "/ui/", &session).await;
     assert!(
@@ -494,15 +489,13 @@ async fn requests_need_a_session_and_every_form_its_csrf_token() {
     let id = location.rsplit('/').next().unwrap().to_string();
 
     // A reader posting the approval by hand is refused by the service, on the page.
-    let refused = app
-        .post(&format!("/ui/requests/{id}/approve"))
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={csrf}&scope=all"),
-        )
-        .send()
-        .await;
+    let refused = post_form(
+        &app,
+        &format!("/ui/requests/{id}/approve"),
+        &session,
+        format!("csrf={csrf}&scope=all"),
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
 
     // The approver approves; without the CSRF token nothing happens.
@@ -510,23 +503,27 @@ async fn requests_need_a_session_and_every_form_its_csrf_token() {
     let review = log_in(&app, &approver).await;
     let page = page_as(&app, &location, &review).await;
     assert!(page.contains("Approve all"), "{page}");
+    assert!(
+        page.contains("What approving all would change in prod"),
+        "{page}"
+    );
+    assert!(page.contains("+ pypi:demo==1.0"), "{page}");
     let review_csrf = hidden(&page, "csrf");
-    let forged = app
-        .post(&format!("/ui/requests/{id}/approve"))
-        .header("cookie", &review)
-        .body("application/x-www-form-urlencoded", "csrf=forged&scope=all")
-        .send()
-        .await;
+    let forged = post_form(
+        &app,
+        &format!("/ui/requests/{id}/approve"),
+        &review,
+        "csrf=forged&scope=all",
+    )
+    .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let approved = app
-        .post(&format!("/ui/requests/{id}/approve"))
-        .header("cookie", &review)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={review_csrf}&scope=selected&only=demo"),
-        )
-        .send()
-        .await;
+    let approved = post_form(
+        &app,
+        &format!("/ui/requests/{id}/approve"),
+        &review,
+        format!("csrf={review_csrf}&scope=selected&only=demo"),
+    )
+    .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER, "{approved:?}");
     let now = page_as(&app, &location, &review).await;
     assert!(
@@ -597,6 +594,245 @@ async fn the_security_page_finds_advisories_and_shows_what_the_lanes_expose() {
         found.contains("href=\"https://example.org/advisory\""),
         "{found}"
     );
+}
+
+#[tokio::test]
+async fn exposure_includes_named_snapshots_and_lists_the_newest_advisories_first() {
+    let app = app_with(&[
+        dists::wheel("oldbug", "1.0", &[]),
+        dists::wheel("leaky", "1.0", &[]),
+    ])
+    .await;
+    import_advisory(&app, "PYSEC-2026-1", "oldbug", "1.0", "1.1").await;
+    // The snapshot is taken before the second advisory is learned.
+    let admin = airlock_service::Principal::local_admin();
+    app.service()
+        .snapshots()
+        .create(&admin, "dev", "release-1", None)
+        .await
+        .unwrap();
+    import_advisory(&app, "PYSEC-2026-2", "leaky", "1.0", "1.1").await;
+
+    let page = app.get("/ui/security").send().await.ok().text();
+    let newest = page
+        .find("<h2>Newest advisories</h2>")
+        .expect("the newest advisories");
+    let exposure = page.find("<h2>Exposure").expect("the exposure");
+    let (listed, exposed) = (&page[newest..exposure], &page[exposure..]);
+    assert!(
+        listed.find("PYSEC-2026-2") < listed.find("PYSEC-2026-1"),
+        "the newest first: {listed}"
+    );
+    assert!(!page.contains("<script>alert(6)"), "{page}");
+    // The lane now and its snapshot both serve leaky 1.0; newest advisory first.
+    let rows: Vec<&str> = exposed.split("<tr>").skip(2).collect();
+    assert_eq!(
+        rows.len(),
+        4,
+        "dev and dev@release-1, two packages each: {exposed}"
+    );
+    assert!(
+        rows[0].contains("leaky") && rows[1].contains("leaky"),
+        "{exposed}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("leaky") && r.contains("snapshot release-1")),
+        "the snapshot served it before the advisory was learned: {exposed}"
+    );
+    let api = app.get("/api/v1/exposure").send().await.ok().json();
+    assert_eq!(api["snapshots"]["dev"][0]["snapshot"], "release-1", "{api}");
+    assert_eq!(
+        api["snapshots"]["dev"][0]["found"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_package_page_shows_a_snapshots_decisions_its_advisories_and_who_needs_it() {
+    let app = app_with(&[
+        dists::wheel("leaky", "1.0", &[]),
+        dists::wheel("app", "1.0", &["leaky>=1.0"]),
+    ])
+    .await;
+    let admin = airlock_service::Principal::local_admin();
+    app.service()
+        .snapshots()
+        .create(&admin, "dev", "before", None)
+        .await
+        .unwrap();
+    let publisher = app.token("ci2", Role::Publisher, &[]).await;
+    let newer = dists::wheel("leaky", "2.0", &[]);
+    app.publish(&publisher, newer.source, &newer).await;
+    import_advisory(&app, "PYSEC-2026-1", "leaky", "1.0", "1.1").await;
+
+    let page = app.get("/ui/packages/pypi/leaky").send().await.ok().text();
+    assert!(page.contains("<option value=\"dev@before\">"), "{page}");
+    assert!(
+        !page.contains("<th scope=\"col\">dev@before</th>"),
+        "{page}"
+    );
+    // Who needs it, linked.
+    assert!(
+        page.contains("<a href=\"/ui/packages/pypi/app\">app</a>"),
+        "{page}"
+    );
+    // The advisory: id linked to its page, alias, range, fix, the version it hits; inert.
+    let advisories = &page[page.find("<h2>Advisories</h2>").expect("advisories")..];
+    assert!(
+        advisories.contains("href=\"/ui/security?advisory=PYSEC-2026-1\""),
+        "{advisories}"
+    );
+    assert!(advisories.contains("CVE-2026-0001"), "{advisories}");
+    assert!(
+        advisories.contains("introduced 0, fixed 1.1"),
+        "{advisories}"
+    );
+    assert!(
+        advisories.contains("<dd class=\"mono\">1.0</dd>"),
+        "{advisories}"
+    );
+    assert!(!page.contains("<script>alert(6)"), "{page}");
+
+    // Chosen, the snapshot's column: 2.0 came after it.
+    let page = app
+        .get("/ui/packages/pypi/leaky?snapshot=dev%40before")
+        .send()
+        .await
+        .ok()
+        .text();
+    assert!(page.contains("<th scope=\"col\">dev@before</th>"), "{page}");
+    assert!(
+        page.contains("<option value=\"dev@before\" selected>"),
+        "{page}"
+    );
+    let row = |version: &str| {
+        let start = page
+            .find(&format!("<tr id=\"v-{version}\">"))
+            .unwrap_or_else(|| panic!("no row {version}: {page}"));
+        page[start..].split("</tr>").next().unwrap().to_string()
+    };
+    let cells =
+        |row: &str| -> Vec<String> { row.split("<td>").skip(1).map(str::to_string).collect() };
+    let (newer, older) = (cells(&row("2.0")), cells(&row("1.0")));
+    assert_eq!(
+        newer.len(),
+        1 + 3,
+        "files, dev, prod, the snapshot: {newer:?}"
+    );
+    assert!(
+        newer[3].contains("not in lane"),
+        "2.0 came after: {newer:?}"
+    );
+    assert!(
+        !newer[1].contains("not in lane"),
+        "dev has it now: {newer:?}"
+    );
+    assert!(!older[3].contains("not in lane"), "{older:?}");
+    // The install line stays with the lanes now.
+    let install = &page[page.find("<select id=\"lane\"").unwrap()..];
+    let install = &install[..install.find("</select>").unwrap()];
+    assert!(!install.contains("dev@before"), "{install}");
+    // The app's page links the dependency held here.
+    let app_page = app.get("/ui/packages/pypi/app").send().await.ok().text();
+    assert!(
+        app_page.contains("<a href=\"/ui/packages/pypi/leaky\">leaky</a>"),
+        "{app_page}"
+    );
+    // An unknown snapshot is said so.
+    let unknown = app
+        .get("/ui/packages/pypi/leaky?snapshot=dev%40nope")
+        .send()
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_approver_sees_what_approving_would_make_available_and_what_stays_refused() {
+    let app = TestApp::builder()
+        .setting("block = [{ package = \"pypi:bad\", reason = \"known malware\" }]")
+        .start()
+        .await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    for dist in [
+        dists::wheel("good", "1.0", &[]),
+        dists::wheel("bad", "1.0", &[]),
+        dists::wheel("open", "1.0", &[]),
+    ] {
+        app.publish(&publisher, dist.source, &dist).await;
+    }
+    let dana = app.token("dana", Role::Reader, &[]).await;
+    let who = app.service().tokens().authenticate(&dana).await.unwrap();
+    let packages: Vec<String> = ["pypi:good==1.0", "pypi:bad==1.0"]
+        .map(String::from)
+        .to_vec();
+    let request = app
+        .service()
+        .requests()
+        .create(
+            &who,
+            "prod",
+            "for the model",
+            airlock_service::RequestInput::Packages(&packages),
+        )
+        .await
+        .unwrap();
+    let dev = app
+        .service()
+        .requests()
+        .create(
+            &who,
+            "dev",
+            "already there",
+            airlock_service::RequestInput::Packages(&["pypi:open==1.0".to_string()]),
+        )
+        .await
+        .unwrap();
+
+    let approver = app.token("alex", Role::Approver, &[]).await;
+    let session = log_in(&app, &approver).await;
+    let page = page_as(&app, &format!("/ui/requests/{}", request.id), &session).await;
+    let diff = &page[page.find("id=\"diff\"").expect("the diff")..];
+    let diff = &diff[..diff.find("</div>").unwrap()];
+    assert!(diff.contains("+ pypi:good==1.0"), "{diff}");
+    assert!(!diff.contains("+ pypi:bad==1.0"), "{diff}");
+    assert!(diff.contains("Still refused"), "{diff}");
+    assert!(diff.contains("known malware"), "{diff}");
+    // Nothing was approved by looking.
+    let still = app
+        .service()
+        .requests()
+        .request(request.id, false)
+        .await
+        .unwrap();
+    assert!(still.entries.iter().all(|e| !e.approved));
+
+    let page = page_as(&app, &format!("/ui/requests/{}", dev.id), &session).await;
+    assert!(page.contains("Already available"), "{page}");
+    assert!(
+        page.contains("<strong>Becomes available:</strong> <span class=\"muted\">nothing</span>"),
+        "{page}"
+    );
+
+    // Decided, a request shows no diff.
+    app.service()
+        .requests()
+        .approve(
+            &app.service()
+                .tokens()
+                .authenticate(&approver)
+                .await
+                .unwrap(),
+            request.id,
+            &[],
+        )
+        .await
+        .unwrap();
+    let page = page_as(&app, &format!("/ui/requests/{}", request.id), &session).await;
+    assert!(!page.contains("id=\"diff\""), "{page}");
 }
 
 #[tokio::test]
@@ -714,27 +950,23 @@ async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_m
     let session = log_in(&app, &root).await;
     let page = page_as(&app, "/ui/admin", &session).await;
     let csrf = hidden(&page, "csrf");
-    let forged = app
-        .post("/ui/admin/tokens")
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            "csrf=forged&name=ci&role=publisher&lanes=",
-        )
-        .send()
-        .await;
+    let forged = post_form(
+        &app,
+        "/ui/admin/tokens",
+        &session,
+        "csrf=forged&name=ci&role=publisher&lanes=",
+    )
+    .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let made = app
-        .post("/ui/admin/tokens")
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={csrf}&name=ci&role=publisher&lanes=dev"),
-        )
-        .send()
-        .await
-        .ok()
-        .text();
+    let made = post_form(
+        &app,
+        "/ui/admin/tokens",
+        &session,
+        format!("csrf={csrf}&name=ci&role=publisher&lanes=dev"),
+    )
+    .await
+    .ok()
+    .text();
     let start = made.find("alk_").expect("the new token is shown once");
     let token: String = made[start..]
         .chars()
@@ -746,15 +978,14 @@ async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_m
         (Role::Publisher, vec!["dev".to_string()])
     );
 
-    let revoked = app
-        .post("/ui/admin/tokens/revoke")
-        .header("cookie", &session)
-        .body(
-            "application/x-www-form-urlencoded",
-            format!("csrf={csrf}&name=ci"),
-        )
-        .send()
-        .await;
+    let id = token_id(&token);
+    let revoked = post_form(
+        &app,
+        "/ui/admin/tokens/revoke",
+        &session,
+        format!("csrf={csrf}&id={id}"),
+    )
+    .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
     assert!(app.service().tokens().authenticate(&token).await.is_err());
 
@@ -774,5 +1005,278 @@ async fn administration_shows_what_is_in_force_and_its_history_and_lets_admins_m
     assert!(
         matches!(refused, airlock_service::ServiceError::Forbidden(_)),
         "{refused}"
+    );
+}
+
+/// The id of a token (`alk_<id>_<secret>`): what a revoke form names.
+fn token_id(token: &str) -> String {
+    token["alk_".len()..].split('_').next().unwrap().to_string()
+}
+
+/// The token a page shows once, just made.
+fn shown_token(page: &str) -> String {
+    let start = page
+        .find("alk_")
+        .unwrap_or_else(|| panic!("no token in {page}"));
+    page[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+#[tokio::test]
+async fn users_make_personal_tokens_that_act_as_them_no_wider_than_their_own_and_revoke_them() {
+    let app = TestApp::start().await;
+    // Logged out, the page sends to the login.
+    let anonymous = app.get("/ui/tokens").send().await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+    assert!(
+        anonymous.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/ui/login?next=%2Fui%2Ftokens")
+    );
+
+    let rita = app.token("rita", Role::Publisher, &["dev"]).await;
+    let session = log_in(&app, &rita).await;
+    let page = page_as(&app, "/ui/tokens", &session).await;
+    assert!(page.contains("You have no personal token yet"), "{page}");
+    assert!(
+        page.contains("<option value=\"publisher\">") && !page.contains("<option value=\"admin\">"),
+        "only roles her own includes are offered: {page}"
+    );
+    let csrf = hidden(&page, "csrf");
+    let post = |path: &'static str, body: String| {
+        app.post(path)
+            .header("cookie", &session)
+            .body("application/x-www-form-urlencoded", body)
+            .send()
+    };
+
+    // Without the session's CSRF token nothing is made.
+    let forged = post("/ui/tokens", "csrf=forged&name=x&role=reader&lanes=".into()).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Wider than her own: refused by the service, said on the page.
+    let wider = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=x&role=approver&lanes="),
+    )
+    .await;
+    assert_eq!(wider.status, StatusCode::BAD_REQUEST);
+    assert!(
+        wider.text().contains("cannot have role approver"),
+        "{wider:?}"
+    );
+    let other_lane = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=x&role=reader&lanes=prod"),
+    )
+    .await;
+    assert!(
+        other_lane
+            .text()
+            .contains("cannot apply in lane &#34;prod&#34;")
+            || other_lane
+                .text()
+                .contains("cannot apply in lane &quot;prod&quot;"),
+        "{other_lane:?}"
+    );
+    // A hostile name is shown inert.
+    let made = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=%3Cb%3Elaptop&role=reader&lanes="),
+    )
+    .await
+    .ok()
+    .text();
+    assert!(!made.contains("<b>laptop"), "{made}");
+    let token = shown_token(&made);
+    let who = app.service().tokens().authenticate(&token).await.unwrap();
+    assert_eq!(who.name, "rita", "a personal token acts as its owner");
+    assert_eq!(
+        (who.role, who.lanes.clone()),
+        (Role::Reader, vec!["dev".to_string()]),
+        "empty lanes: hers"
+    );
+    let page = page_as(&app, "/ui/tokens", &session).await;
+    assert!(page.contains("&#60;b&#62;laptop"), "listed: {page}");
+
+    // Somebody else cannot revoke it: to them it does not exist.
+    let sam = app.token("sam", Role::Reader, &[]).await;
+    let sam_session = log_in(&app, &sam).await;
+    let sam_page = page_as(&app, "/ui/tokens", &sam_session).await;
+    assert!(!sam_page.contains("laptop"), "{sam_page}");
+    let sam_csrf = hidden(&sam_page, "csrf");
+    let refused = post_form(
+        &app,
+        "/ui/tokens/revoke",
+        &sam_session,
+        format!("csrf={sam_csrf}&id={}", token_id(&token)),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND, "{refused:?}");
+    assert!(app.service().tokens().authenticate(&token).await.is_ok());
+    // Nor can a reader make tokens through the administration's form.
+    let refused = post_form(
+        &app,
+        "/ui/admin/tokens",
+        &sam_session,
+        format!("csrf={sam_csrf}&name=mine&role=admin&lanes="),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    let all = app.service().tokens().list().await.unwrap();
+    assert!(!all.iter().any(|t| t.name == "mine"), "{all:?}");
+
+    // Admins see everyone's personal tokens, with whose they are, and revoke them.
+    let root = app.token("root", Role::Admin, &[]).await;
+    let root_session = log_in(&app, &root).await;
+    let admin = page_as(&app, "/ui/admin", &root_session).await;
+    assert!(admin.contains("<td>rita</td>"), "{admin}");
+    let root_csrf = hidden(&admin, "csrf");
+    let revoked = post_form(
+        &app,
+        "/ui/admin/tokens/revoke",
+        &root_session,
+        format!("csrf={root_csrf}&id={}", token_id(&token)),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
+    assert!(app.service().tokens().authenticate(&token).await.is_err());
+
+    // Her own revoke works too, and both are in the audit log by name.
+    let made = post(
+        "/ui/tokens",
+        format!("csrf={csrf}&name=ci&role=reader&lanes=dev"),
+    )
+    .await
+    .ok()
+    .text();
+    let second = shown_token(&made);
+    let revoked = post(
+        "/ui/tokens/revoke",
+        format!("csrf={csrf}&id={}", token_id(&second)),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
+    assert!(app.service().tokens().authenticate(&second).await.is_err());
+    let log = app
+        .service()
+        .audit()
+        .entries(&airlock_service::Principal::local_admin(), 0)
+        .await
+        .unwrap();
+    let actions: Vec<(&str, &str)> = log
+        .iter()
+        .filter(|e| e.action.starts_with("token."))
+        .map(|e| (e.actor.as_str(), e.action.as_str()))
+        .collect();
+    assert!(actions.contains(&("rita", "token.create")), "{actions:?}");
+    assert!(actions.contains(&("root", "token.revoke")), "{actions:?}");
+    assert!(actions.contains(&("rita", "token.revoke")), "{actions:?}");
+}
+
+#[tokio::test]
+async fn cookies_are_secure_when_a_trusted_proxy_says_the_browser_used_tls() {
+    let secure = |answer: &crate::support::Answer| {
+        let (_, attributes) = set_cookie(answer, "airlock_login").expect("a login nonce cookie");
+        attributes.contains("Secure")
+    };
+    let app = TestApp::builder()
+        .setting("trusted_proxies = [\"127.0.0.1/32\"]")
+        .start()
+        .await;
+    let via = |peer: &'static str, proto: Option<&'static str>| {
+        let mut call = app.get("/ui/login").peer(peer);
+        if let Some(proto) = proto {
+            call = call.header("x-forwarded-proto", proto);
+        }
+        call.send()
+    };
+    assert!(secure(&via("127.0.0.1:5000", Some("https")).await));
+    assert!(secure(&via("127.0.0.1:5000", Some("https, http")).await));
+    assert!(!secure(&via("127.0.0.1:5000", Some("http")).await));
+    assert!(!secure(&via("127.0.0.1:5000", None).await));
+    // Anyone else may claim anything: not believed.
+    assert!(!secure(&via("10.1.2.3:5000", Some("https")).await));
+
+    // The session cookie too, once logged in through the proxy.
+    let token = app.token("alice", Role::Reader, &[]).await;
+    let form = via("127.0.0.1:5000", Some("https")).await;
+    let (nonce_cookie, _) = set_cookie(&form, "airlock_login").unwrap();
+    let nonce = hidden(&form.text(), "nonce");
+    let answer = app
+        .post("/ui/login")
+        .peer("127.0.0.1:5000")
+        .header("x-forwarded-proto", "https")
+        .header("cookie", &nonce_cookie)
+        .body(
+            "application/x-www-form-urlencoded",
+            format!("token={token}&nonce={nonce}&next=%2Fui%2F"),
+        )
+        .send()
+        .await;
+    let (_, attributes) = set_cookie(&answer, "airlock_session").expect("a session cookie");
+    assert!(attributes.contains("Secure"), "{attributes}");
+    assert!(attributes.contains("HttpOnly"), "{attributes}");
+
+    // Without trusted proxies, the header is never believed.
+    let plain = TestApp::start().await;
+    let answer = plain
+        .get("/ui/login")
+        .peer("127.0.0.1:5000")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await;
+    assert!(!secure(&answer));
+}
+
+#[tokio::test]
+async fn admins_see_webhook_deliveries_and_one_without_its_secret_is_recorded_as_failed() {
+    let app = TestApp::builder()
+        .setting(
+            "[[webhook]]\nurl = \"http://127.0.0.1:9/hook\"\nevents = [\"request.created\"]\n\
+             secret_env = \"AIRLOCK_TEST_WEBHOOK_SECRET_NOT_SET\"",
+        )
+        .start()
+        .await;
+    let dana = app.token("dana", Role::Reader, &[]).await;
+    let who = app.service().tokens().authenticate(&dana).await.unwrap();
+    let packages = vec!["pypi:x==1.0".to_string()];
+    app.service()
+        .requests()
+        .create(
+            &who,
+            "prod",
+            "for the model",
+            airlock_service::RequestInput::Packages(&packages),
+        )
+        .await
+        .unwrap();
+    app.service()
+        .webhooks()
+        .settle(std::time::Duration::from_secs(10))
+        .await;
+
+    let approver = app.token("alex", Role::Approver, &[]).await;
+    let session = log_in(&app, &approver).await;
+    let page = page_as(&app, "/ui/admin", &session).await;
+    assert!(
+        !page.contains("request.created"),
+        "deliveries are for admins: {page}"
+    );
+
+    let root = app.token("root", Role::Admin, &[]).await;
+    let session = log_in(&app, &root).await;
+    let page = page_as(&app, "/ui/admin", &session).await;
+    assert!(
+        page.contains("<td class=\"mono\">http://127.0.0.1:9/hook</td>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>request.created</td>"), "{page}");
+    assert!(page.contains(">failed</span>"), "{page}");
+    assert!(
+        page.contains("AIRLOCK_TEST_WEBHOOK_SECRET_NOT_SET is not set"),
+        "{page}"
     );
 }

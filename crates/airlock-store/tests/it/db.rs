@@ -1,4 +1,6 @@
-use airlock_store::{ArtifactMetadata, ArtifactRow, AuditEntry, DbError, ProjectName, TokenRow};
+use airlock_store::{
+    ArtifactMetadata, ArtifactRow, AuditEntry, DbError, ProjectName, TokenRow, WebhookDeliveryRow,
+};
 use airlock_types::{ArtifactKind, PageStatus, RequestState, Role, Timestamp};
 
 use crate::Backends;
@@ -152,6 +154,7 @@ async fn tokens_names_are_unique_among_active_tokens() {
             created_at: Timestamp::from_micros(5),
             revoked_at: None,
             lanes: vec!["prod".into(), "test".into()],
+            owner: String::new(),
         };
         let mut tx = db.write().await.unwrap();
         tx.insert_token(&t("a")).await.unwrap();
@@ -188,6 +191,85 @@ async fn tokens_names_are_unique_among_active_tokens() {
             ["prod", "test"],
             "{backend}"
         );
+        // Personal tokens: names are unique per owner; revoking by name leaves them alone.
+        let personal = |id: &str, owner: &str| TokenRow {
+            owner: owner.into(),
+            ..t(id)
+        };
+        let mut tx = db.write().await.unwrap();
+        tx.insert_token(&personal("c", "alice")).await.unwrap();
+        tx.insert_token(&personal("d", "bob")).await.unwrap();
+        assert!(
+            matches!(
+                tx.insert_token(&personal("e", "alice")).await,
+                Err(DbError::Conflict(_))
+            ),
+            "{backend}"
+        );
+        drop(tx);
+        let mut tx = db.write().await.unwrap();
+        tx.insert_token(&personal("c", "alice")).await.unwrap();
+        tx.insert_token(&personal("d", "bob")).await.unwrap();
+        assert!(
+            tx.revoke_token("ci", Timestamp::from_micros(10))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.revoke_token("ci", Timestamp::from_micros(10))
+                .await
+                .unwrap()
+        );
+        assert!(
+            tx.revoke_token_id("c", Timestamp::from_micros(11))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.revoke_token_id("c", Timestamp::from_micros(11))
+                .await
+                .unwrap()
+        );
+        tx.commit(&audit("write")).await.unwrap();
+        let alice = db.tokens_of("alice").await.unwrap();
+        assert_eq!(alice.len(), 1, "{backend}");
+        assert_eq!(alice[0].revoked_at, Some(Timestamp::from_micros(11)));
+        assert_eq!(alice[0].owner, "alice");
+        assert_eq!(db.tokens_of("bob").await.unwrap()[0].revoked_at, None);
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn webhook_deliveries_are_recorded_and_listed_newest_first() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let row = |id: &str, at: i64| WebhookDeliveryRow {
+            id: id.into(),
+            url: "http://127.0.0.1:1/hook".into(),
+            event: "request.created".into(),
+            body: "{}".into(),
+            state: "pending".into(),
+            attempts: 0,
+            last_status: None,
+            last_error: None,
+            created_at: Timestamp::from_micros(at),
+            updated_at: Timestamp::from_micros(at),
+        };
+        db.insert_webhook_delivery(&row("old", 1)).await.unwrap();
+        db.insert_webhook_delivery(&row("new", 2)).await.unwrap();
+        let mut done = row("old", 1);
+        done.state = "delivered".into();
+        done.attempts = 2;
+        done.last_status = Some(200);
+        done.updated_at = Timestamp::from_micros(3);
+        db.update_webhook_delivery(&done).await.unwrap();
+        let (rows, total) = db.webhook_deliveries(0, 10).await.unwrap();
+        assert_eq!(total, 2, "{backend}");
+        assert_eq!(rows[0].id, "new", "{backend}");
+        assert_eq!(rows[1], done, "{backend}");
+        let (rows, _) = db.webhook_deliveries(1, 10).await.unwrap();
+        assert_eq!(rows.len(), 1, "{backend}");
     }
     b.drop_all().await;
 }

@@ -11,15 +11,15 @@ import sys
 
 from playwright.sync_api import expect, sync_playwright
 
-from browser import Shots, Watch, launch, log_in, log_out
+from browser import Shots, Watch, launch, new_context, log_in, log_out
 
 base, scientist, approver, approve_only, chromium, shots = sys.argv[1:7]
-shots = Shots(shots)
 watch = Watch(base)
+shots = Shots(shots, watch)
 
 with sync_playwright() as p:
     browser = launch(p, chromium)
-    page = browser.new_context().new_page()
+    page = new_context(browser).new_page()
     watch.on(page)
 
     # The data scientist checks a requirements.txt against prod, then asks for it.

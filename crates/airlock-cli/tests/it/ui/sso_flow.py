@@ -9,11 +9,11 @@ import sys
 
 from playwright.sync_api import expect, sync_playwright
 
-from browser import Shots, Watch, launch, log_out
+from browser import Shots, Watch, launch, new_context, log_out
 
 base, chromium, shots = sys.argv[1:4]
-shots = Shots(shots)
 watch = Watch(base)
+shots = Shots(shots, watch)
 
 
 def through_the_provider(page, login):
@@ -36,17 +36,28 @@ def through_the_provider(page, login):
 
 with sync_playwright() as p:
     browser = launch(p, chromium)
-    page = browser.new_context().new_page()
+    page = new_context(browser).new_page()
     watch.on(page)
     through_the_provider(page, "alice")
     expect(page).to_have_url(base + "/ui/requests")
     expect(page.locator("header")).to_contain_text("alice")
     expect(page.locator("header")).to_contain_text("approver")
     shots.take(page, "sso-logged-in")
+
+    # A personal token for her machine: it acts as alice, as an approver in her lane.
+    page.get_by_role("link", name="Tokens").click()
+    expect(page.locator("#token-role option")).to_have_text(["reader", "approver"])
+    page.get_by_label("Name (e.g. the machine it is for)").fill("workstation")
+    page.get_by_label("Role").select_option("approver")
+    page.get_by_role("button", name="Create the token").click()
+    expect(page.locator("#new-token")).to_contain_text("alk_")
+    personal = page.locator("#new-token").inner_text().strip()
+    expect(page.locator("table")).to_contain_text("prod")
+    shots.take(page, "sso-tokens")
     log_out(page)
 
     # A fresh browser, so that the provider does not remember alice.
-    page = browser.new_context().new_page()
+    page = new_context(browser).new_page()
     watch.on(page)
     watch.expected_statuses.add(403)
     through_the_provider(page, "mallory")
@@ -56,4 +67,4 @@ with sync_playwright() as p:
 
 if watch.problems:
     sys.exit("\n".join(watch.problems))
-print("single sign-on walked")
+print(f"personal token: {personal}")

@@ -199,6 +199,13 @@ impl Call<'_> {
         self.header(header::AUTHORIZATION.as_str(), &format!("Bearer {token}"))
     }
 
+    /// The connection's peer address, as the server records it for a real connection.
+    pub fn peer(mut self, addr: &str) -> Self {
+        let addr: std::net::SocketAddr = addr.parse().expect("a socket address");
+        self.request = self.request.extension(axum::extract::ConnectInfo(addr));
+        self
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.request = self.request.header(name, value);
         self
