@@ -169,7 +169,7 @@ python3 -B "$ROOT/bench/trickle.py" --url "$LB/upload/internal-pypi/" --token "$
 TRICKLE=$!
 sleep 1
 for i in "${!paths[@]}"; do busy[$i]="$(measure "${paths[$i]}")"; done
-kill -INT "$TRICKLE" 2>/dev/null || true
+kill "$TRICKLE" 2>/dev/null || true
 wait "$TRICKLE" 2>/dev/null || true
 printf '  %-14s %12s %9s %12s %9s %7s\n' read "quiet req/s" "p99" "busy req/s" "p99" ratio
 for i in "${!paths[@]}"; do

