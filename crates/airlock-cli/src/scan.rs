@@ -59,7 +59,7 @@ pub fn scan(args: ScanArgs) -> Result<()> {
             .and_then(|bytes| {
                 scanner
                     .scan(&name, &bytes)
-                    .map_err(|e| format!("cannot scan {file}: {}", chain(&e)))
+                    .map_err(|e| format!("cannot scan {file}: {:#}", anyhow::Error::from(e)))
             });
         match scanned {
             Ok(mut report) => {
@@ -101,17 +101,6 @@ pub fn scan(args: ScanArgs) -> Result<()> {
         code,
         message: None,
     }))
-}
-
-/// An error with its causes, `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 fn location(f: &Finding) -> String {

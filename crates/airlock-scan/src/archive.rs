@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
 
+use crate::code::OutOfTime;
 use crate::finding::{Finding, Kind, Severity};
 use crate::{Budget, ScanError};
 
@@ -45,17 +46,12 @@ pub(crate) struct Reader<'a> {
     pub findings: &'a mut Vec<Finding>,
 }
 
-/// Why the reading stopped early.
-pub(crate) enum Stop {
-    OutOfTime,
-}
-
 /// Read a zip; `visit` gets each wanted member. Limit findings go to `findings`.
 pub(crate) fn zip(
     bytes: &[u8],
     reader: Reader<'_>,
     want: impl Fn(&str) -> Want,
-    mut visit: impl FnMut(Member<'_>) -> Result<(), Stop>,
+    mut visit: impl FnMut(Member<'_>) -> Result<(), OutOfTime>,
 ) -> Result<(), ScanError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(ScanError::Zip)?;
     let archive = "(archive)";
@@ -119,7 +115,7 @@ pub(crate) fn zip(
             data: &buffer,
             truncated,
         });
-        if let Err(Stop::OutOfTime) = visited {
+        if let Err(OutOfTime) = visited {
             reader.findings.push(out_of_time(archive));
             return Ok(());
         }
@@ -163,13 +159,12 @@ impl<R: Read> Read for Counted<R> {
 }
 
 /// Read a `.tar.gz`; member paths given to `want` and `visit` are relative to the single
-/// top-level directory (`pkg/R/zzz.R` is `R/zzz.R`) when `strip_top`.
+/// top-level directory (`pkg/R/zzz.R` is `R/zzz.R`).
 pub(crate) fn tar_gz(
     bytes: &[u8],
-    strip_top: bool,
     reader: Reader<'_>,
     want: impl Fn(&str) -> Want,
-    mut visit: impl FnMut(Member<'_>) -> Result<(), Stop>,
+    mut visit: impl FnMut(Member<'_>) -> Result<(), OutOfTime>,
 ) -> Result<(), ScanError> {
     let archive = "(archive)";
     if !bytes.starts_with(&[0x1f, 0x8b]) {
@@ -209,13 +204,9 @@ pub(crate) fn tar_gz(
                 reader.findings.push(unsafe_path(&raw, reason));
                 continue;
             }
-            let path = if strip_top {
-                match raw.trim_start_matches("./").split_once('/') {
-                    Some((_, rest)) => rest.to_owned(),
-                    None => continue,
-                }
-            } else {
-                raw.clone()
+            let path = match raw.trim_start_matches("./").split_once('/') {
+                Some((_, rest)) => rest.to_owned(),
+                None => continue,
             };
             let wanted = want(&path);
             if wanted == Want::Skip {
@@ -232,7 +223,7 @@ pub(crate) fn tar_gz(
                 .read_to_end(&mut buffer)
                 .map_err(ScanError::Tar)?;
             let truncated = read as u64 == limit && size > limit;
-            if let Err(Stop::OutOfTime) = visit(Member {
+            if let Err(OutOfTime) = visit(Member {
                 path: &path,
                 data: &buffer,
                 truncated,

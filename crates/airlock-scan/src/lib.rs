@@ -166,7 +166,7 @@ impl Scanner {
         let mut install_code = String::new();
         let mut run = |member: archive::Member<'_>,
                        findings: &mut Vec<Finding>|
-         -> Result<(), archive::Stop> {
+         -> Result<(), code::OutOfTime> {
             let found = match &format {
                 Format::Wheel | Format::Sdist { .. } => {
                     let sdist = !matches!(format, Format::Wheel);
@@ -207,13 +207,8 @@ impl Scanner {
                     None => Ok(binary(true, "r-source-binary", Severity::High, &member)),
                 },
             };
-            match found {
-                Ok(found) => {
-                    findings.extend(found);
-                    Ok(())
-                }
-                Err(code::OutOfTime) => Err(archive::Stop::OutOfTime),
-            }
+            findings.extend(found?);
+            Ok(())
         };
         let mut found_in_members = Vec::new();
         let (max_uncompressed, max_entries) = match ecosystem {
@@ -242,12 +237,11 @@ impl Scanner {
             }
             Format::Sdist { zip: false } => archive::tar_gz(
                 bytes,
-                true,
                 reader,
                 |path| want_python(path, true),
                 |member| run(member, &mut found_in_members),
             )?,
-            Format::RSource => archive::tar_gz(bytes, true, reader, want_r, |member| {
+            Format::RSource => archive::tar_gz(bytes, reader, want_r, |member| {
                 run(member, &mut found_in_members)
             })?,
         }

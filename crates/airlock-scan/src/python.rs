@@ -147,6 +147,7 @@ fn is_decode(name: &str) -> bool {
 }
 
 /// Facts of one file, gathered in one walk.
+#[derive(Default)]
 struct Facts {
     /// Network, process and dynamic exec calls made when the file runs (setup.py's code, a
     /// `.pth` line, `__init__.py`'s top level): (line, excerpt).
@@ -192,17 +193,7 @@ pub(crate) fn scan(
         aliases: HashMap::new(),
         vars: HashMap::new(),
     };
-    let mut facts = Facts {
-        run_network: None,
-        run_process: None,
-        run_exec: None,
-        run_decode: false,
-        exfil: Exfiltration::default(),
-        dup2: false,
-        socket: false,
-        spawn: None,
-        reverse_string: None,
-    };
+    let mut facts = Facts::default();
     code::walk(&tree, |node| file.visit(node, &mut facts, &mut out));
     file.conclude(&facts, &mut out);
     Ok(out.findings)

@@ -218,10 +218,10 @@ impl Advisories {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = self.core.db.current_advisories().await?;
+        let wanted: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let rows = self.core.db.current_advisories_of(&wanted).await?;
         Ok(rows
             .iter()
-            .filter(|r| ids.contains(&r.id))
             .filter_map(|r| serde_json::from_str(&r.body).ok())
             .collect())
     }

@@ -188,16 +188,10 @@ impl Browse {
         if let Some(names) = self.names.get(&self.core.changes, &()) {
             return Ok(names);
         }
-        let all_sources = Deps::Sources(
-            self.core
-                .config()
-                .sources
-                .iter()
-                .map(|s| s.name.clone())
-                .collect(),
-        );
+        let config = self.core.config();
+        let all_sources = Deps::sources(&config.sources);
         let mut seen: BTreeMap<(Ecosystem, String), ()> = BTreeMap::new();
-        for source in &self.core.config().sources {
+        for source in &config.sources {
             let names = self.catalog.names_in(source).await?;
             for name in names {
                 seen.insert((source.ecosystem, name), ());
@@ -341,7 +335,7 @@ impl Browse {
             return Ok(found);
         }
         let config = self.core.config();
-        let all_sources = Deps::Sources(config.sources.iter().map(|s| s.name.clone()).collect());
+        let all_sources = Deps::sources(&config.sources);
         let mut found = Dependents::new();
         if let Some(lane) = config.lanes.first() {
             for source in &config.sources {
@@ -564,7 +558,9 @@ impl Browse {
                         .map(|e| match e {
                             airlock_osv::Event::Introduced(v) => format!("introduced {v}"),
                             airlock_osv::Event::Fixed(v) => {
-                                fixed.push(v.clone());
+                                if !fixed.contains(v) {
+                                    fixed.push(v.clone());
+                                }
                                 format!("fixed {v}")
                             }
                             airlock_osv::Event::LastAffected(v) => format!("last affected {v}"),
@@ -579,7 +575,6 @@ impl Browse {
                     affected.push(format!("versions {}", p.versions.join(", ")));
                 }
             }
-            fixed.dedup();
             found.push(AdvisoryView {
                 id: a.id,
                 aliases: a.aliases,

@@ -32,6 +32,15 @@ pub(crate) enum Deps {
     Sources(Vec<String>),
 }
 
+impl Deps {
+    /// Every project of these sources.
+    pub fn sources<'a>(
+        sources: impl IntoIterator<Item = &'a airlock_config::SourceConfig>,
+    ) -> Deps {
+        Deps::Sources(sources.into_iter().map(|s| s.name.clone()).collect())
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Changes {
     epoch: AtomicU64,

@@ -89,12 +89,7 @@ impl Cran {
             return Ok(view);
         }
         let (lane_ref, _) = self.core.view_lane(lane).await?;
-        let sources = self
-            .core
-            .lane_sources(&lane_ref, Ecosystem::Cran)
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
+        let sources = Deps::sources(&self.core.lane_sources(&lane_ref, Ecosystem::Cran));
         let this = self.clone();
         let name = lane.to_string();
         let view = self
@@ -105,12 +100,8 @@ impl Cran {
                 Ok(Arc::new(this.build_cran_view(lane_cfg, at).await?))
             })
             .await?;
-        self.views.insert(
-            stamp,
-            Deps::Sources(sources),
-            lane.to_string(),
-            view.clone(),
-        );
+        self.views
+            .insert(stamp, sources, lane.to_string(), view.clone());
         Ok(view)
     }
 

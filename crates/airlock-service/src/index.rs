@@ -200,7 +200,8 @@ impl Index {
         let lane_cfg: &LaneConfig = &lane_ref;
         let decider = self.policies.decider_at(at).await?;
         let mut names = std::collections::BTreeSet::new();
-        for source in &self.core.lane_sources(lane_cfg, Ecosystem::Pypi) {
+        let sources = self.core.lane_sources(lane_cfg, Ecosystem::Pypi);
+        for source in &sources {
             let projects = self.catalog.names_in(source).await?;
             for project in projects {
                 if policy::may_admit_name(&decider, lane_cfg, Ecosystem::Pypi, &project) {
@@ -233,15 +234,9 @@ impl Index {
         };
         let page = Arc::new(Page::new(body, format));
         let expires = Some(Instant::now() + std::time::Duration::from_secs(60));
-        let sources = self
-            .core
-            .lane_sources(lane_cfg, Ecosystem::Pypi)
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
         self.pages.insert(
             stamp,
-            Deps::Sources(sources),
+            Deps::sources(&sources),
             key,
             Cached {
                 page: Some(page.clone()),

@@ -80,6 +80,12 @@ impl Principal {
         )))
     }
 
+    /// An admin of every lane: who administers everything (every token, webhooks, the whole
+    /// configuration).
+    pub fn is_unlimited_admin(&self) -> bool {
+        self.role == Role::Admin && self.lanes.is_empty()
+    }
+
     /// The operator at the machine, for actions taken through the CLI on the data directory itself.
     pub fn local_admin() -> Principal {
         Principal {

@@ -182,7 +182,7 @@ impl Tokens {
     /// The tokens `actor` may see and revoke: every token for an admin of every lane, otherwise
     /// their own personal tokens.
     pub async fn visible_to(&self, actor: &Principal) -> Result<Vec<TokenInfo>, ServiceError> {
-        let rows = if is_token_admin(actor) {
+        let rows = if actor.is_unlimited_admin() {
             self.core.db.tokens().await?
         } else {
             self.core.db.tokens_of(&actor.name).await?
@@ -201,7 +201,7 @@ impl Tokens {
             .await?
             .filter(|t| t.revoked_at.is_none())
             .ok_or_else(not_found)?;
-        if !is_token_admin(actor) && (row.owner.is_empty() || row.owner != actor.name) {
+        if !actor.is_unlimited_admin() && (row.owner.is_empty() || row.owner != actor.name) {
             // Someone else's token is as good as absent: its existence is not disclosed.
             return Err(not_found());
         }
@@ -228,12 +228,12 @@ impl Tokens {
         if !tx.revoke_token(name, Timestamp::now()).await? {
             drop(tx);
             // A personal token is named by its owner: an admin revokes it by its id.
-            if self.core.db.token_by_id(name).await?.is_some() {
-                return self.revoke_id(actor, name).await;
-            }
-            return Err(ServiceError::NotFound(format!(
-                "no active token named {name:?}"
-            )));
+            return match self.revoke_id(actor, name).await {
+                Err(ServiceError::NotFound(_)) => Err(ServiceError::NotFound(format!(
+                    "no active token named {name:?}"
+                ))),
+                other => other,
+            };
         }
         self.core
             .commit(
@@ -242,11 +242,6 @@ impl Tokens {
             )
             .await
     }
-}
-
-/// Whether `actor` administers every token: an admin of every lane.
-fn is_token_admin(actor: &Principal) -> bool {
-    actor.role == Role::Admin && actor.lanes.is_empty()
 }
 
 /// Who a stored token acts as: its owner for a personal token, else its own name.

@@ -94,6 +94,14 @@ struct HotBlobs {
 const HOT_MAX_ITEM: u64 = 8 * 1024 * 1024;
 
 impl HotBlobs {
+    fn new(budget: u64) -> Arc<HotBlobs> {
+        Arc::new(HotBlobs {
+            map: std::sync::Mutex::new(lru::LruCache::unbounded()),
+            bytes: std::sync::atomic::AtomicU64::new(0),
+            budget,
+        })
+    }
+
     fn get(&self, sha256: &str) -> Option<Bytes> {
         let mut map = self.map.lock().ok()?;
         let (data, used) = map.get_mut(sha256)?;
@@ -181,11 +189,7 @@ impl BlobStore {
             store: Arc::new(fs),
             local_root: Some(root),
             tmp_dir: tmp_dir.to_path_buf(),
-            hot: Arc::new(HotBlobs {
-                map: std::sync::Mutex::new(lru::LruCache::unbounded()),
-                bytes: std::sync::atomic::AtomicU64::new(0),
-                budget: cache_bytes,
-            }),
+            hot: HotBlobs::new(cache_bytes),
         })
     }
 
@@ -237,11 +241,7 @@ impl BlobStore {
             store,
             local_root: None,
             tmp_dir: tmp_dir.to_path_buf(),
-            hot: Arc::new(HotBlobs {
-                map: std::sync::Mutex::new(lru::LruCache::unbounded()),
-                bytes: std::sync::atomic::AtomicU64::new(0),
-                budget: cache_bytes,
-            }),
+            hot: HotBlobs::new(cache_bytes),
         })
     }
 
@@ -432,15 +432,17 @@ impl BlobStore {
                 stream,
             });
         }
-        let meta = match self.store.head(&key).await {
-            Ok(m) => m,
+        // One GET answers the size and, for the whole blob, the bytes too: a ranged read of a
+        // large blob asks again for just its range.
+        let got = match self.store.get(&key).await {
+            Ok(got) => got,
             Err(object_store::Error::NotFound { .. }) => return Err(not_found()),
             Err(e) => return Err(e.into()),
         };
-        if meta.size <= HOT_MAX_ITEM && self.hot.budget > 0 {
-            let got = self.store.get(&key).await?;
+        let total = got.meta.size;
+        if total <= HOT_MAX_ITEM && self.hot.budget > 0 {
             let data = got.bytes().await?;
-            if data.len() as u64 != meta.size {
+            if data.len() as u64 != total {
                 return Err(BlobError::Io(std::io::Error::other(
                     "blob changed while read",
                 )));
@@ -448,18 +450,23 @@ impl BlobStore {
             self.hot.insert(sha256, data.clone());
             return Self::from_memory(data, range);
         }
-        let range = clamp(range, meta.size)?;
-        let opts = GetOptions {
-            range: Some(GetRange::Bounded(range.clone())),
-            ..GetOptions::default()
+        let range = clamp(range, total)?;
+        let got = if range == (0..total) {
+            got
+        } else {
+            drop(got);
+            let opts = GetOptions {
+                range: Some(GetRange::Bounded(range.clone())),
+                ..GetOptions::default()
+            };
+            self.store.get_opts(&key, opts).await?
         };
-        let got = self.store.get_opts(&key, opts).await?;
         let stream = got
             .into_stream()
             .map(|r| r.map_err(std::io::Error::other))
             .boxed();
         Ok(BlobRead {
-            total: meta.size,
+            total,
             range,
             stream,
         })

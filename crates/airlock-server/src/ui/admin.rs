@@ -70,7 +70,7 @@ async fn admin_page(
         (Ok(m), Ok(h)) => (Some(m), h),
         (Err(e), _) | (_, Err(e)) => return error_page(chrome, e),
     };
-    let is_admin = who.role == Role::Admin && who.lanes.is_empty();
+    let is_admin = who.is_unlimited_admin();
     let tokens = if is_admin {
         match state.app.tokens().visible_to(who).await {
             Ok(list) => list.into_iter().map(TokenRow::of).collect(),
