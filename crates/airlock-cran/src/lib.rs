@@ -15,6 +15,8 @@
 //! - [`rds`]: R's serialization format (XDR, versions 2 and 3, gzip/xz), enough for
 //!   `PACKAGES.rds` (a character matrix) and `Meta/archive.rds` (a list of `file.info()`
 //!   data frames, read by pak/pkgcache, remotes and renv for old versions).
+//! - [`indexes`]: the four index files of a repository kept in chunks of packages, so that
+//!   one changed package re-encodes its chunk only (same bytes as the writers above).
 //! - [`tarball`]: upload validation of source packages (paths, links, bombs, one top
 //!   directory, DESCRIPTION agreeing with the file name).
 //!
@@ -39,6 +41,7 @@ pub mod dcf;
 pub mod deps;
 pub mod description;
 pub mod filename;
+pub mod indexes;
 pub mod name;
 pub mod packages;
 pub mod rds;

@@ -201,14 +201,19 @@ pub fn write_packages(entries: &[PackagesEntry]) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        for (name, value) in entry.fields() {
-            if let Some(value) = value.filter(|v| !v.is_empty()) {
-                out.push_str(&format_field_like_r(name, value));
-                out.push('\n');
-            }
-        }
+        write_record(&mut out, entry);
     }
     out
+}
+
+/// One record of PACKAGES, each field on its line(s), without the blank line between records.
+pub(crate) fn write_record(out: &mut String, entry: &PackagesEntry) {
+    for (name, value) in entry.fields() {
+        if let Some(value) = value.filter(|v| !v.is_empty()) {
+            out.push_str(&format_field_like_r(name, value));
+            out.push('\n');
+        }
+    }
 }
 
 /// `PACKAGES.gz`: the same text, gzip-compressed.

@@ -264,21 +264,7 @@ const fn r_version(major: i32, minor: i32, patch: i32) -> i32 {
 /// The uncompressed serialization stream of `object` (what `serialize(x, NULL)` gives).
 pub fn serialize(object: &RObject, version: RdsVersion) -> Vec<u8> {
     let mut writer = Writer::default();
-    writer.out.extend_from_slice(b"X\n");
-    match version {
-        RdsVersion::V2 => {
-            writer.int(2);
-            writer.int(WRITER_R_VERSION);
-            writer.int(r_version(2, 3, 0));
-        }
-        RdsVersion::V3 => {
-            writer.int(3);
-            writer.int(WRITER_R_VERSION);
-            writer.int(r_version(3, 5, 0));
-            writer.int(5);
-            writer.out.extend_from_slice(b"UTF-8");
-        }
-    }
+    writer.header(version);
     writer.item(object);
     writer.out
 }
@@ -288,18 +274,40 @@ pub fn write_rds(object: &RObject, version: RdsVersion) -> Vec<u8> {
     crate::packages::gzip(&serialize(object, version))
 }
 
+/// A serialization stream being written. Public to the crate so that [`crate::indexes`] can
+/// write an object in parts (see there).
 #[derive(Default)]
-struct Writer {
-    out: Vec<u8>,
-    symbols: HashMap<String, i32>,
+pub(crate) struct Writer {
+    pub(crate) out: Vec<u8>,
+    /// Symbols written so far and their index in the reference table.
+    pub(crate) symbols: HashMap<String, i32>,
 }
 
 impl Writer {
-    fn int(&mut self, value: i32) {
+    /// `X\n`, the format version and the R versions (and, for version 3, the native encoding).
+    pub(crate) fn header(&mut self, version: RdsVersion) {
+        self.out.extend_from_slice(b"X\n");
+        match version {
+            RdsVersion::V2 => {
+                self.int(2);
+                self.int(WRITER_R_VERSION);
+                self.int(r_version(2, 3, 0));
+            }
+            RdsVersion::V3 => {
+                self.int(3);
+                self.int(WRITER_R_VERSION);
+                self.int(r_version(3, 5, 0));
+                self.int(5);
+                self.out.extend_from_slice(b"UTF-8");
+            }
+        }
+    }
+
+    pub(crate) fn int(&mut self, value: i32) {
         self.out.extend_from_slice(&value.to_be_bytes());
     }
 
-    fn length(&mut self, len: usize) {
+    pub(crate) fn length(&mut self, len: usize) {
         match i32::try_from(len) {
             Ok(len) => self.int(len),
             Err(_) => {
@@ -313,7 +321,7 @@ impl Writer {
         }
     }
 
-    fn charsxp(&mut self, value: Option<&str>) {
+    pub(crate) fn charsxp(&mut self, value: Option<&str>) {
         match value {
             None => {
                 self.int(i32::from(CHARSXP));
@@ -328,7 +336,7 @@ impl Writer {
         }
     }
 
-    fn symbol(&mut self, name: &str) {
+    pub(crate) fn symbol(&mut self, name: &str) {
         if let Some(index) = self.symbols.get(name) {
             self.int((index << 8) | i32::from(REFSXP));
             return;
@@ -341,14 +349,36 @@ impl Writer {
 
     fn attributes(&mut self, attributes: &Attributes) {
         for (name, value) in &attributes.0 {
-            self.int(i32::from(LISTSXP) | HAS_TAG);
-            self.symbol(name);
+            self.attribute_tag(name);
             self.item(value);
         }
+        self.end_attributes();
+    }
+
+    /// The start of a character vector (`strings`) or a list of `len` elements, which
+    /// [`Writer::charsxp`] or [`Writer::item`] calls then write, followed by the attributes
+    /// when `has_attributes` (each [`Writer::attribute_tag`] then its value, then
+    /// [`Writer::end_attributes`]). What [`Writer::item`] writes for a vector without a class.
+    pub(crate) fn vector_start(&mut self, strings: bool, len: usize, has_attributes: bool) {
+        let mut flags = i32::from(if strings { STRSXP } else { VECSXP });
+        if has_attributes {
+            flags |= HAS_ATTR;
+        }
+        self.int(flags);
+        self.length(len);
+    }
+
+    /// The tag of the next attribute; its value follows.
+    pub(crate) fn attribute_tag(&mut self, name: &str) {
+        self.int(i32::from(LISTSXP) | HAS_TAG);
+        self.symbol(name);
+    }
+
+    pub(crate) fn end_attributes(&mut self) {
         self.int(i32::from(NILVALUE_SXP));
     }
 
-    fn item(&mut self, object: &RObject) {
+    pub(crate) fn item(&mut self, object: &RObject) {
         let Some(attributes) = object.attributes() else {
             self.int(i32::from(NILVALUE_SXP));
             return;
@@ -899,9 +929,27 @@ fn compact_seq_state(state: &Item) -> Result<(usize, f64, f64), RdsError> {
 /// Columns of the PACKAGES.rds matrix for these entries: the standard fields, then
 /// `File` and `Path` when any entry has one.
 fn packages_columns(entries: &[PackagesEntry]) -> Vec<&'static str> {
+    let mut extras = [false; 2];
+    for entry in entries {
+        let has = extra_columns(entry);
+        extras = [extras[0] || has[0], extras[1] || has[1]];
+    }
+    columns_with(extras)
+}
+
+/// The optional columns, `File` and `Path`, in order.
+const EXTRA_COLUMNS: [&str; 2] = ["File", "Path"];
+
+/// Which of the optional columns this entry has a value for.
+pub(crate) fn extra_columns(entry: &PackagesEntry) -> [bool; 2] {
+    EXTRA_COLUMNS.map(|c| entry.field(c).is_some())
+}
+
+/// The standard columns, then those of the optional ones that some entry has.
+pub(crate) fn columns_with(extras: [bool; 2]) -> Vec<&'static str> {
     let mut columns: Vec<&'static str> = STANDARD_FIELDS.to_vec();
-    for extra in ["File", "Path"] {
-        if entries.iter().any(|e| e.field(extra).is_some()) {
+    for (extra, present) in EXTRA_COLUMNS.into_iter().zip(extras) {
+        if present {
             columns.push(extra);
         }
     }
@@ -1004,7 +1052,7 @@ const ARCHIVE_MODE: i32 = 0o644;
 const ARCHIVE_UID: i32 = 0;
 const ARCHIVE_USER: &str = "root";
 
-fn archive_frame(files: &[ArchivedFile]) -> RObject {
+pub(crate) fn archive_frame(files: &[ArchivedFile]) -> RObject {
     let n = files.len();
     let times = || {
         RObject::double(

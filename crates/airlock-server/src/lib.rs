@@ -65,7 +65,10 @@ pub fn router(app: Arc<Airlock>) -> Router {
     )
     .unwrap_or(usize::MAX);
     let state = AppState {
-        metrics: Arc::new(metrics::Metrics::new(&app.proxies().counters)),
+        metrics: Arc::new(metrics::Metrics::new(
+            &app.proxies().counters,
+            &app.cran().counters,
+        )),
         app,
     };
     let upload_routes = Router::new()

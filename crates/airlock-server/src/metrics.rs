@@ -43,8 +43,21 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(proxy: &airlock_service::ProxyCounters) -> Metrics {
+    pub fn new(
+        proxy: &airlock_service::ProxyCounters,
+        cran: &airlock_service::CranCounters,
+    ) -> Metrics {
         let mut registry = Registry::with_prefix("airlock");
+        registry.register(
+            "cran_view_builds",
+            "CRAN views of lanes built from every package of their sources",
+            cran.builds.clone(),
+        );
+        registry.register(
+            "cran_view_updates",
+            "CRAN views of lanes brought up to date by reading the changed packages only",
+            cran.updates.clone(),
+        );
         registry.register(
             "proxy_page_fetches",
             "Project pages requested from upstreams",

@@ -40,6 +40,14 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         changes.fresh(*stamp, deps).then(|| value.clone())
     }
 
+    /// The value kept for `key` and the stamp it was built at, current or not: a view to bring
+    /// up to date rather than build anew.
+    pub fn last(&self, key: &K) -> Option<(Stamp, V)> {
+        let inner = self.inner.read().ok()?;
+        let (stamp, _, value) = inner.map.get(key)?;
+        Some((*stamp, value.clone()))
+    }
+
     /// Keeps `value`, built at `stamp` from `deps`; dropped if a later epoch has begun.
     pub fn insert(&self, stamp: Stamp, deps: Deps, key: K, value: V) {
         if let Ok(mut i) = self.inner.write() {
@@ -49,6 +57,13 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
             if stamp.epoch > i.epoch || i.map.len() >= MAX_ENTRIES {
                 i.map.clear();
                 i.epoch = stamp.epoch;
+            }
+            // A value built from older reads never replaces one built from newer.
+            if i.map
+                .get(&key)
+                .is_some_and(|(kept, _, _)| kept.revision > stamp.revision)
+            {
+                return;
             }
             i.map.insert(key, (stamp, deps, value));
         }

@@ -6,9 +6,9 @@
 //! sharing the database, the command line) through the database's record of changes, read
 //! when the revision moves (see `Core::observe`).
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use airlock_store::Scope;
 
@@ -48,7 +48,21 @@ pub(crate) struct Changes {
     projects: RwLock<HashMap<String, i64>>,
     /// Source -> the last revision that changed any of its projects.
     sources: RwLock<HashMap<String, i64>>,
+    /// The latest changes one by one, for views brought up to date in place.
+    log: Mutex<Log>,
 }
+
+/// Changes of this epoch, oldest first: (revision, source, project). Bounded: past
+/// [`LOG_ENTRIES`] the oldest are forgotten, and a view older than what was forgotten is
+/// rebuilt whole.
+#[derive(Debug, Default)]
+struct Log {
+    entries: VecDeque<(i64, String, String)>,
+    /// The highest revision of an entry dropped from the log.
+    forgotten: i64,
+}
+
+const LOG_ENTRIES: usize = 16_384;
 
 impl Default for Changes {
     fn default() -> Self {
@@ -56,6 +70,7 @@ impl Default for Changes {
             epoch: AtomicU64::new(1),
             projects: RwLock::default(),
             sources: RwLock::default(),
+            log: Mutex::default(),
         }
     }
 }
@@ -68,6 +83,32 @@ impl Changes {
     /// Everything changed: every view built before is stale.
     pub fn begin_epoch(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut log) = self.log.lock() {
+            let newest = log.entries.iter().map(|e| e.0).max().unwrap_or(0);
+            log.forgotten = log.forgotten.max(newest);
+            log.entries.clear();
+        }
+    }
+
+    /// The projects of `sources` changed since a view was built at `stamp`: what to read again
+    /// to bring it up to date. `None` when that is not known (everything changed since, or
+    /// the log no longer reaches back that far): then rebuild it whole.
+    pub fn changed_since(&self, stamp: Stamp, sources: &[String]) -> Option<BTreeSet<String>> {
+        if stamp.epoch != self.epoch() {
+            return None;
+        }
+        let log = self.log.lock().ok()?;
+        if log.forgotten > stamp.revision {
+            return None;
+        }
+        let changed = log
+            .entries
+            .iter()
+            .filter(|(revision, source, _)| *revision > stamp.revision && sources.contains(source))
+            .map(|(_, _, project)| project.clone())
+            .collect();
+        // An epoch that began while the log was read makes the answer unreliable.
+        (stamp.epoch == self.epoch()).then_some(changed)
     }
 
     /// Records what the write of `revision` changed.
@@ -78,6 +119,24 @@ impl Changes {
         }
         if scope.projects.is_empty() {
             return;
+        }
+        // The log first: whoever sees the change in the maps below finds it in the log.
+        match self.log.lock() {
+            Ok(mut log) => {
+                for (source, project) in &scope.projects {
+                    log.entries
+                        .push_back((revision, source.clone(), project.clone()));
+                }
+                while log.entries.len() > LOG_ENTRIES {
+                    if let Some((dropped, _, _)) = log.entries.pop_front() {
+                        log.forgotten = log.forgotten.max(dropped);
+                    }
+                }
+            }
+            Err(_) => {
+                self.begin_epoch();
+                return;
+            }
         }
         if let (Ok(mut projects), Ok(mut sources)) = (self.projects.write(), self.sources.write()) {
             for (source, project) in &scope.projects {
@@ -157,6 +216,47 @@ mod tests {
         c.apply(11, &Scope::everything());
         assert!(!c.fresh(built, &Deps::Everything));
         assert!(!c.fresh(built, &Deps::Project("b".into())));
+    }
+
+    #[test]
+    fn the_projects_changed_since_a_view_was_built() {
+        let c = Changes::default();
+        c.apply(5, &touching(&[("internal", "old")]));
+        let built = Stamp {
+            epoch: c.epoch(),
+            revision: 10,
+        };
+        c.apply(11, &touching(&[("internal", "a"), ("mirror", "m")]));
+        c.apply(12, &touching(&[("internal", "b")]));
+        let sources = vec!["internal".to_string()];
+        let changed = c.changed_since(built, &sources).expect("known");
+        assert_eq!(changed.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        c.apply(13, &Scope::everything());
+        assert_eq!(c.changed_since(built, &sources), None, "everything changed");
+        let after = Stamp {
+            epoch: c.epoch(),
+            revision: 13,
+        };
+        assert_eq!(c.changed_since(after, &sources), Some(Default::default()));
+    }
+
+    #[test]
+    fn a_view_older_than_the_log_is_not_updated_in_place() {
+        let c = Changes::default();
+        let built = Stamp {
+            epoch: c.epoch(),
+            revision: 0,
+        };
+        for n in 0..super::LOG_ENTRIES + 1 {
+            c.apply(n as i64 + 1, &touching(&[("internal", &format!("p{n}"))]));
+        }
+        let sources = vec!["internal".to_string()];
+        assert_eq!(c.changed_since(built, &sources), None);
+        let recent = Stamp {
+            epoch: c.epoch(),
+            revision: super::LOG_ENTRIES as i64,
+        };
+        assert_eq!(c.changed_since(recent, &sources).map(|s| s.len()), Some(1));
     }
 
     #[test]

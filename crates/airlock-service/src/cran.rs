@@ -6,20 +6,21 @@
 //! `Archive/` and in `Meta/archive.rds`, which remotes, renv and pak read to find them. R has no yank:
 //! a version the lane does not admit is absent from every index, and its file answers 403.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig};
-use airlock_cran::packages;
-use airlock_cran::rds::{self, ArchivedFile};
+use airlock_cran::indexes::{IndexedPackage, Indexes};
+use airlock_cran::rds::ArchivedFile;
 use airlock_cran::version::RVersion;
 use airlock_store::ArtifactRow;
 
 use airlock_types::Timestamp;
 use bytes::Bytes;
+use prometheus_client::metrics::counter::Counter;
 
 use crate::cache::Cache;
-use crate::changes::Deps;
+use crate::changes::{Deps, Stamp};
 use crate::core::Core;
 use crate::ecosystems::cran::{INDEX_KEY as CRAN_INDEX_KEY, packages_entry};
 use crate::error::ServiceError;
@@ -27,7 +28,7 @@ use crate::files::ServedFile;
 use crate::flight::Flights;
 use crate::index::Page;
 use crate::lanes::LaneRead;
-use crate::policy::Policies;
+use crate::policy::{Decider, Policies};
 use crate::proxy::Proxies;
 use airlock_policy::Verdict;
 
@@ -50,23 +51,51 @@ impl CranIndex {
     }
 }
 
-/// Everything a lane's CRAN repository serves, built once per revision.
+/// Everything a lane's CRAN repository serves, built once and then brought up to date in place:
+/// a write to some packages reads those packages again and re-encodes their chunks of the
+/// indexes (see [`airlock_cran::indexes`]), not the whole repository.
 struct CranView {
-    indexes: HashMap<CranIndex, Arc<Page>>,
-    /// File name -> (row, verdict, is the current version).
-    files: HashMap<String, (ArtifactRow, Verdict, bool)>,
-    /// When a proxy's index must be checked again.
+    /// The R sources whose packages the view shows, in lane order (a proxy whose upstream has
+    /// no index is left out).
+    sources: Vec<String>,
+    packages: BTreeMap<String, Arc<CranPackage>>,
+    indexes: Arc<Indexes>,
+    pages: HashMap<CranIndex, Arc<Page>>,
+    /// When a proxy's index must be checked again, or a verdict changes with time: then the
+    /// view is built anew.
     expires: Option<std::time::Instant>,
 }
 
+/// One package of a lane's CRAN view: the versions its owning source offers (by version), the
+/// lane's verdict on each, and what the indexes show of it.
+struct CranPackage {
+    rows: Vec<(ArtifactRow, Verdict)>,
+    /// The version PACKAGES lists: the latest the lane lists.
+    current: Option<usize>,
+    indexed: Arc<IndexedPackage>,
+}
+
+/// Counters the server exports: how the lanes' CRAN views were brought up to date.
+#[derive(Default, Clone)]
+pub struct CranCounters {
+    /// Views built from every package of their sources.
+    pub builds: Counter,
+    /// Views brought up to date by reading the changed packages only.
+    pub updates: Counter,
+}
+
+/// Past this many changed packages, a view is built anew rather than updated in place.
+const MAX_IN_PLACE: usize = 2_000;
+
 /// The CRAN-like repositories of the lanes, each built once (however many ask at the same time)
-/// and kept until a package of the lane's R sources changes.
+/// and brought up to date when packages of the lane's R sources change.
 pub struct Cran {
     core: Arc<Core>,
     policies: Arc<Policies>,
     proxies: Arc<Proxies>,
     views: Cache<String, Arc<CranView>>,
-    flights: Flights<String, Arc<CranView>>,
+    flights: Flights<String, (Stamp, Arc<CranView>)>,
+    pub counters: CranCounters,
 }
 
 impl Cran {
@@ -77,32 +106,73 @@ impl Cran {
             proxies,
             views: Cache::default(),
             flights: Flights::default(),
+            counters: CranCounters::default(),
         }
     }
 
-    /// The lane's CRAN view, from cache or built now (once, however many ask at the same time).
+    /// The lane's CRAN view, current as of this call: from cache, or brought up to date now
+    /// (once, however many ask at the same time).
     async fn cran_view(self: &Arc<Self>, lane: &str) -> Result<Arc<CranView>, ServiceError> {
-        let stamp = self.core.stamp();
-        if let Some(view) = self.views.get(&self.core.changes, &lane.to_string())
-            && view.expires.is_none_or(|t| std::time::Instant::now() < t)
-        {
-            return Ok(view);
+        let wanted = self.core.stamp();
+        let key = lane.to_string();
+        let mut attempts = 0;
+        loop {
+            if let Some(view) = self.views.get(&self.core.changes, &key)
+                && view.expires.is_none_or(|t| std::time::Instant::now() < t)
+            {
+                return Ok(view);
+            }
+            let this = self.clone();
+            let name = key.clone();
+            let (stamp, view) = self
+                .flights
+                .run(
+                    key.clone(),
+                    move || async move { this.refresh(&name).await },
+                )
+                .await?;
+            attempts += 1;
+            // A run that began before this call may miss a write this caller must see: then
+            // one more run, which only reads what changed since.
+            if (stamp.epoch, stamp.revision) >= (wanted.epoch, wanted.revision) || attempts >= 3 {
+                return Ok(view);
+            }
         }
-        let (lane_ref, _) = self.core.view_lane(lane).await?;
-        let sources = Deps::sources(&self.core.lane_sources(&lane_ref, Ecosystem::Cran));
-        let this = self.clone();
-        let name = lane.to_string();
-        let view = self
-            .flights
-            .run(name.clone(), move || async move {
-                let (lane_ref, at) = this.core.view_lane(&name).await?;
-                let lane_cfg: &LaneConfig = &lane_ref;
-                Ok(Arc::new(this.build_cran_view(lane_cfg, at).await?))
-            })
-            .await?;
+    }
+
+    /// Brings the lane's view up to date and keeps it: in place when only some packages
+    /// changed since the kept one was built, else built anew.
+    async fn refresh(self: &Arc<Self>, lane: &str) -> Result<(Stamp, Arc<CranView>), ServiceError> {
+        let stamp = self.core.stamp();
+        let (lane_ref, at) = self.core.view_lane(lane).await?;
+        let lane_cfg: &LaneConfig = &lane_ref;
+        let sources = self.core.lane_sources(lane_cfg, Ecosystem::Cran);
+        let deps = Deps::sources(&sources);
+        let previous = self
+            .views
+            .last(&lane.to_string())
+            .and_then(|(built, view)| {
+                if view.expires.is_some_and(|t| std::time::Instant::now() >= t) {
+                    return None;
+                }
+                let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+                let changed = self.core.changes.changed_since(built, &names)?;
+                (changed.len() <= MAX_IN_PLACE).then_some((view, changed))
+            });
+        let view = match previous {
+            Some((view, changed)) => {
+                self.counters.updates.inc();
+                self.update_cran_view(lane_cfg, at, &view, changed).await?
+            }
+            None => {
+                self.counters.builds.inc();
+                self.build_cran_view(lane_cfg, at).await?
+            }
+        };
+        let view = Arc::new(view);
         self.views
-            .insert(stamp, sources, lane.to_string(), view.clone());
-        Ok(view)
+            .insert(stamp, deps, lane.to_string(), view.clone());
+        Ok((stamp, view))
     }
 
     /// The view of the lane, live or at the snapshot instant `at` (then no upstream is asked,
@@ -116,6 +186,7 @@ impl Cran {
         let decider = self.policies.decider_at(at).await?;
         // Name ownership: the first source (in lane order) that has a package keeps it.
         let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
+        let mut sources = Vec::new();
         for source in &self.core.lane_sources(lane, Ecosystem::Cran) {
             if source.kind == airlock_config::SourceKind::Proxy && at.is_none() {
                 let view = self.proxies.proxy_view(source, CRAN_INDEX_KEY).await?;
@@ -124,6 +195,7 @@ impl Cran {
                     continue;
                 }
             }
+            sources.push(source.name.clone());
             let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
             for row in self.core.db.source_artifacts(&source.name).await? {
                 if crate::lanes::listed_at(&row, at) {
@@ -134,63 +206,107 @@ impl Cran {
                 owned.entry(name).or_insert(rows);
             }
         }
-        let mut files = HashMap::new();
-        let mut current = Vec::new();
-        let mut archive: BTreeMap<String, Vec<ArchivedFile>> = BTreeMap::new();
-        for (name, mut rows) in owned {
-            rows.sort_by_key(|r| RVersion::parse(&r.version).ok());
-            let verdicts: Vec<Verdict> = rows
-                .iter()
-                .map(|r| decider.decide_row(lane, Ecosystem::Cran, r))
-                .collect();
-            for v in &verdicts {
-                expires = crate::policy::earliest(expires, decider.changes_at(v));
-            }
-            let latest = rows
-                .iter()
-                .zip(&verdicts)
-                .rposition(|(_, v)| v.action.listed());
-            for (i, (row, verdict)) in rows.into_iter().zip(verdicts).enumerate() {
-                let is_current = Some(i) == latest;
-                if verdict.action.listed() {
-                    if is_current {
-                        if let Some(entry) = packages_entry(&row) {
-                            current.push(entry);
-                        }
-                    } else {
-                        archive.entry(name.clone()).or_default().push(ArchivedFile {
-                            path: format!("{name}/{}", row.filename),
-                            size: u64::try_from(row.size).unwrap_or(0),
-                            mtime_unix_secs: row.upload_time.unwrap_or(row.first_seen).as_micros()
-                                / 1_000_000,
-                        });
-                    }
+        let mut packages = BTreeMap::new();
+        for (name, rows) in owned {
+            let package = cran_package(&decider, lane, &name, rows, &mut expires);
+            packages.insert(name, Arc::new(package));
+        }
+        self.finish(sources, packages, None, expires).await
+    }
+
+    /// `view` brought up to date: the packages named in `changed` read again (from the sources
+    /// the view shows), the others kept as they are.
+    async fn update_cran_view(
+        self: &Arc<Self>,
+        lane: &LaneConfig,
+        at: Option<Timestamp>,
+        view: &CranView,
+        changed: BTreeSet<String>,
+    ) -> Result<CranView, ServiceError> {
+        let mut expires = view.expires;
+        if changed.is_empty() {
+            return Ok(CranView {
+                sources: view.sources.clone(),
+                packages: view.packages.clone(),
+                indexes: view.indexes.clone(),
+                pages: view.pages.clone(),
+                expires,
+            });
+        }
+        let decider = self.policies.decider_at(at).await?;
+        let names: Vec<&str> = changed.iter().map(String::as_str).collect();
+        let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
+        for source in &view.sources {
+            let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
+            for row in self.core.db.projects_artifacts(source, &names).await? {
+                if crate::lanes::listed_at(&row, at) {
+                    by_name.entry(row.project.clone()).or_default().push(row);
                 }
-                files.insert(row.filename.clone(), (row, verdict, is_current));
+            }
+            for (name, rows) in by_name {
+                owned.entry(name).or_insert(rows);
             }
         }
-        // Rendering and compressing the indexes is CPU work (about a second for 20,000
-        // packages): off the async workers.
-        let indexes = tokio::task::spawn_blocking(move || {
-            let text = packages::write_packages(&current);
-            let mut indexes = HashMap::new();
-            let mut add = |which: CranIndex, body: Vec<u8>| {
-                indexes.insert(
-                    which,
-                    Arc::new(Page::from_bytes(Bytes::from(body), which.content_type())),
+        let mut packages = view.packages.clone();
+        for name in changed {
+            match owned.remove(&name) {
+                Some(rows) => {
+                    let package = cran_package(&decider, lane, &name, rows, &mut expires);
+                    packages.insert(name, Arc::new(package));
+                }
+                None => {
+                    packages.remove(&name);
+                }
+            }
+        }
+        self.finish(
+            view.sources.clone(),
+            packages,
+            Some(view.indexes.clone()),
+            expires,
+        )
+        .await
+    }
+
+    /// The view of these packages, its indexes encoded from `previous`'s where they are the
+    /// same.
+    async fn finish(
+        &self,
+        sources: Vec<String>,
+        packages: BTreeMap<String, Arc<CranPackage>>,
+        previous: Option<Arc<Indexes>>,
+        expires: Option<std::time::Instant>,
+    ) -> Result<CranView, ServiceError> {
+        let indexed: Vec<Arc<IndexedPackage>> =
+            packages.values().map(|p| p.indexed.clone()).collect();
+        // Encoding and compressing is CPU work (most of a second for 20,000 packages when
+        // nothing can be kept): off the async workers.
+        let (indexes, pages) = tokio::task::spawn_blocking(move || {
+            let indexes = Indexes::update(previous.as_deref(), &indexed);
+            let files = indexes.files();
+            let etag = hex::encode(&files.digest[..16]);
+            let mut pages = HashMap::new();
+            let mut add = |which: CranIndex, body: Vec<u8>, suffix: &str| {
+                let page = Page::with_etag(
+                    Bytes::from(body),
+                    which.content_type(),
+                    format!("\"{etag}{suffix}\""),
                 );
+                pages.insert(which, Arc::new(page));
             };
-            add(CranIndex::PackagesGz, packages::packages_gz(&text));
-            add(CranIndex::PackagesRds, rds::packages_matrix(&current));
-            add(CranIndex::ArchiveRds, rds::archive_index(&archive));
-            add(CranIndex::Packages, text.into_bytes());
-            indexes
+            add(CranIndex::Packages, files.packages, "");
+            add(CranIndex::PackagesGz, files.packages_gz, "-gz");
+            add(CranIndex::PackagesRds, files.packages_rds, "-rds");
+            add(CranIndex::ArchiveRds, files.archive_rds, "-archive");
+            (Arc::new(indexes), pages)
         })
         .await
         .map_err(|e| ServiceError::internal("cannot render the CRAN indexes", e))?;
         Ok(CranView {
+            sources,
+            packages,
             indexes,
-            files,
+            pages,
             expires,
         })
     }
@@ -202,7 +318,7 @@ impl Cran {
         which: CranIndex,
     ) -> Result<Arc<Page>, ServiceError> {
         let view = self.cran_view(lane.spec()).await?;
-        view.indexes
+        view.pages
             .get(&which)
             .cloned()
             .ok_or_else(|| ServiceError::internal("index not built", std::fmt::Error))
@@ -221,7 +337,18 @@ impl Cran {
         let view = self.cran_view(lane).await?;
         let not_found =
             || ServiceError::NotFound(format!("no package file {filename} in lane {lane:?}"));
-        let (row, verdict, is_current) = view.files.get(filename).ok_or_else(not_found)?;
+        // A package name has no `_`: the file `{pkg}_{version}.tar.gz` belongs to `pkg`.
+        let package = filename
+            .split_once('_')
+            .and_then(|(name, _)| view.packages.get(name))
+            .ok_or_else(not_found)?;
+        let (i, (row, verdict)) = package
+            .rows
+            .iter()
+            .enumerate()
+            .find(|(_, (row, _))| row.filename == filename)
+            .ok_or_else(not_found)?;
+        let is_current = package.current == Some(i);
         if archive_of.is_some_and(|pkg| pkg != row.project) {
             return Err(not_found());
         }
@@ -233,5 +360,50 @@ impl Cran {
             return Err(not_found());
         }
         Ok(ServedFile::new(row.clone(), "application/gzip"))
+    }
+}
+
+/// The package `name` as the lane shows it, from the rows of its owning source: each version's
+/// verdict, the current version (the latest listed), the superseded listed ones under
+/// `Archive/`. `expires` is brought forward to when a verdict changes with time.
+fn cran_package(
+    decider: &Decider,
+    lane: &LaneConfig,
+    name: &str,
+    mut rows: Vec<ArtifactRow>,
+    expires: &mut Option<std::time::Instant>,
+) -> CranPackage {
+    rows.sort_by_key(|r| RVersion::parse(&r.version).ok());
+    let rows: Vec<(ArtifactRow, Verdict)> = rows
+        .into_iter()
+        .map(|r| {
+            let verdict = decider.decide_row(lane, Ecosystem::Cran, &r);
+            (r, verdict)
+        })
+        .collect();
+    for (_, v) in &rows {
+        *expires = crate::policy::earliest(*expires, decider.changes_at(v));
+    }
+    let current = rows.iter().rposition(|(_, v)| v.action.listed());
+    let mut entry = None;
+    let mut archived = Vec::new();
+    for (i, (row, verdict)) in rows.iter().enumerate() {
+        if !verdict.action.listed() {
+            continue;
+        }
+        if Some(i) == current {
+            entry = packages_entry(row);
+        } else {
+            archived.push(ArchivedFile {
+                path: format!("{name}/{}", row.filename),
+                size: u64::try_from(row.size).unwrap_or(0),
+                mtime_unix_secs: row.upload_time.unwrap_or(row.first_seen).as_micros() / 1_000_000,
+            });
+        }
+    }
+    CranPackage {
+        rows,
+        current,
+        indexed: Arc::new(IndexedPackage::new(name, entry, archived)),
     }
 }

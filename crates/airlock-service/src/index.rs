@@ -43,8 +43,17 @@ impl Page {
 
     pub(crate) fn from_bytes(body: Bytes, content_type: &'static str) -> Page {
         let digest = Sha256::digest(&body);
+        Page::with_etag(
+            body,
+            content_type,
+            format!("\"{}\"", &hex::encode(digest)[..32]),
+        )
+    }
+
+    /// A page whose entity tag (quoted) its maker derived from what the body holds.
+    pub(crate) fn with_etag(body: Bytes, content_type: &'static str, etag: String) -> Page {
         Page {
-            etag: format!("\"{}\"", &hex::encode(digest)[..32]),
+            etag,
             body,
             content_type,
         }

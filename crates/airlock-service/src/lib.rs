@@ -56,7 +56,7 @@ pub use check::{
     Summary,
 };
 pub use config_as_code::{AppliedVersion, ConfigAsCode, ConfigChange};
-pub use cran::{Cran, CranIndex};
+pub use cran::{Cran, CranCounters, CranIndex};
 pub use error::ServiceError;
 pub use files::{Files, ServedFile};
 pub use index::{Index, Page};

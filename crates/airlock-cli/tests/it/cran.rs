@@ -613,6 +613,125 @@ fn cran_index_files_have_etags_and_answer_304() {
     assert_eq!(dev.versions(), map(&[("pkgA", "0.2.0")]));
 }
 
+/// A small source package made in memory, laid out as `R CMD build` lays it out.
+fn small_package(name: &str, version: &str) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, text) in [
+        (format!("{name}/DESCRIPTION"), description(name, version)),
+        (format!("{name}/NAMESPACE"), "export(f)\n".to_string()),
+        (
+            format!("{name}/R/code.R"),
+            "f <- function() 1\n".to_string(),
+        ),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_600_000_000);
+        tar.append_data(&mut header, &path, text.as_bytes())
+            .expect("tar member");
+    }
+    tar.into_inner().expect("tar").finish().expect("gzip")
+}
+
+/// The value of a counter in `/metrics`.
+fn counter(server: &TestServer, name: &str) -> u64 {
+    let text = get(server, &server.url("/metrics")).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name} in /metrics:\n{text}"))
+}
+
+/// A lane's indexes are kept up to date in place, package by package (a busy repository would
+/// otherwise rebuild all of them at every upload): after uploads of new packages and new
+/// versions, each read between them, the four index files are the very bytes a server that
+/// builds them from scratch serves.
+#[test]
+fn cran_indexes_updated_in_place_are_those_built_from_scratch() {
+    let mut server = TestServer::start();
+    let token = server.publisher_token().to_string();
+    let send = |server: &TestServer, name: &str, version: &str| {
+        upload_to(
+            server,
+            "internal-cran",
+            &format!("{name}_{version}.tar.gz"),
+            small_package(name, version),
+            Auth::Basic(&token),
+        )
+        .assert_ok();
+    };
+    // Enough packages for the indexes to be kept in several chunks.
+    for n in 0..400 {
+        send(&server, &format!("pkg{n:03}"), "1.0.0");
+    }
+    let dev = Repo::new(&server, "dev");
+    let files = [
+        "PACKAGES",
+        "PACKAGES.gz",
+        "PACKAGES.rds",
+        "Meta/archive.rds",
+    ];
+    let read_all = |server: &TestServer| -> Vec<(Vec<u8>, Option<String>)> {
+        let dev = Repo::new(server, "dev");
+        files
+            .iter()
+            .map(|f| {
+                let got = dev.get(f);
+                assert_eq!(got.status, 200, "{f}: {}", got.text());
+                (got.body, got.etag)
+            })
+            .collect()
+    };
+    read_all(&server);
+    let builds = counter(&server, "airlock_cran_view_builds_total");
+
+    // New versions (the old ones move to the archive), new names first, in the middle and
+    // last; the indexes read after each.
+    for (name, version) in [
+        ("pkg200", "1.1.0"),
+        ("Apkg", "0.1.0"),
+        ("pkg200a", "2.0"),
+        ("zpkg", "3.0.0"),
+        ("pkg000", "1.0.1"),
+        ("pkg399", "9.9"),
+        ("pkg200", "1.2.0"),
+    ] {
+        send(&server, name, version);
+        let packages = dev.get("PACKAGES").text();
+        assert!(
+            packages.contains(&format!("Package: {name}\nVersion: {version}\n")),
+            "{name} {version} listed at once"
+        );
+    }
+    assert_eq!(
+        counter(&server, "airlock_cran_view_builds_total"),
+        builds,
+        "brought up to date in place, not rebuilt"
+    );
+    assert!(counter(&server, "airlock_cran_view_updates_total") >= 7);
+    let updated = read_all(&server);
+    let versions = dev.versions();
+    assert_eq!(versions.len(), 403);
+    assert_eq!(versions["pkg200"], "1.2.0");
+
+    server.restart();
+    let rebuilt = read_all(&server);
+    assert_eq!(counter(&server, "airlock_cran_view_builds_total"), 1);
+    for ((file, (a, a_tag)), (b, b_tag)) in files.iter().zip(&updated).zip(&rebuilt) {
+        assert!(
+            a == b,
+            "{file}: updated in place ({} bytes) differs from built anew ({} bytes)",
+            a.len(),
+            b.len()
+        );
+        assert_eq!(a_tag, b_tag, "{file}: the same bytes have the same ETag");
+    }
+}
+
 #[test]
 fn cran_prod_admits_exactly_its_allow_rules() {
     let Some(r) = R::find() else { return };
