@@ -66,9 +66,9 @@ pub fn project_html(page: &ProjectPage) -> String {
 }
 
 /// The PEP 503 HTML root page; `projects` are normalised names.
-pub fn root_html(projects: &[String]) -> String {
+pub fn root_html<'a>(projects: impl IntoIterator<Item = &'a str>) -> String {
     let body: String = projects
-        .iter()
+        .into_iter()
         .map(|name| {
             let name = escape(name);
             format!("    <a href=\"{name}/\">{name}</a><br />\n")
@@ -218,10 +218,13 @@ pub fn project_json(page: &ProjectPage) -> String {
 }
 
 /// The PEP 691 JSON root page.
-pub fn root_json(projects: &[String]) -> String {
+pub fn root_json<'a>(projects: impl IntoIterator<Item = &'a str>) -> String {
     to_json(&RootJson {
         meta: META,
-        projects: projects.iter().map(|name| RootProject { name }).collect(),
+        projects: projects
+            .into_iter()
+            .map(|name| RootProject { name })
+            .collect(),
     })
 }
 
@@ -541,8 +544,8 @@ mod tests {
     #[test]
     fn root_pages() {
         let projects = ["frob".to_owned(), "a<b".to_owned()];
-        insta::assert_snapshot!("root_html", root_html(&projects));
-        insta::assert_snapshot!("root_json", root_json(&projects));
+        insta::assert_snapshot!("root_html", root_html(projects.iter().map(String::as_str)));
+        insta::assert_snapshot!("root_json", root_json(projects.iter().map(String::as_str)));
     }
 
     #[test]

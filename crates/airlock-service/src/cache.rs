@@ -1,8 +1,11 @@
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::RwLock;
 
 use crate::changes::{Changes, Deps, Stamp};
+use crate::error::ServiceError;
+use crate::flight::Flights;
 
 /// Rendered views, each kept with the [`Stamp`] it was built at and what it was built from
 /// ([`Deps`]), and served only while that is current (see [`Changes::fresh`]). So a capability
@@ -67,6 +70,66 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
             }
             i.map.insert(key, (stamp, deps, value));
         }
+    }
+}
+
+/// Views kept in a [`Cache`] and brought up to date by one run at a time per key, however many
+/// ask at the same time: the run may start from the value kept before ([`Views::last`]) and
+/// read only what changed since.
+pub(crate) struct Views<K, V: Clone> {
+    cache: Cache<K, V>,
+    flights: Flights<K, (Stamp, Deps, V)>,
+}
+
+impl<K, V: Clone> Default for Views<K, V> {
+    fn default() -> Self {
+        Views {
+            cache: Cache::default(),
+            flights: Flights::default(),
+        }
+    }
+}
+
+impl<K, V> Views<K, V>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// The view for `key`, current as of `wanted` (the caller's [`Core::stamp`] taken when its
+    /// request began): kept, if still current and `usable`, else what `refresh` makes (the
+    /// stamp it took before reading, what it read, the view). A run that began before `wanted`
+    /// may miss a write the caller must see: then one more run follows.
+    ///
+    /// [`Core::stamp`]: crate::core::Core::stamp
+    pub async fn get<F, Fut>(
+        &self,
+        changes: &Changes,
+        wanted: Stamp,
+        key: &K,
+        usable: impl Fn(&V) -> bool,
+        refresh: F,
+    ) -> Result<V, ServiceError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<(Stamp, Deps, V), ServiceError>> + Send + 'static,
+    {
+        let mut runs = 0;
+        loop {
+            if let Some(value) = self.cache.get(changes, key).filter(&usable) {
+                return Ok(value);
+            }
+            let (stamp, deps, value) = self.flights.run(key.clone(), &refresh).await?;
+            self.cache.insert(stamp, deps, key.clone(), value.clone());
+            runs += 1;
+            if (stamp.epoch, stamp.revision) >= (wanted.epoch, wanted.revision) || runs >= 3 {
+                return Ok(value);
+            }
+        }
+    }
+
+    /// The value kept for `key` and its stamp, current or not.
+    pub fn last(&self, key: &K) -> Option<(Stamp, V)> {
+        self.cache.last(key)
     }
 }
 

@@ -97,6 +97,27 @@ impl Catalog {
             .collect())
     }
 
+    /// Which of `names` [`names_in`](Self::names_in) would list.
+    pub(crate) async fn names_among(
+        &self,
+        source: &SourceConfig,
+        names: &[&str],
+    ) -> Result<Vec<String>, ServiceError> {
+        let page_per_project = rules(source.ecosystem).proxy_index_key().is_none();
+        if source.kind == SourceKind::Proxy && page_per_project {
+            return Ok(self
+                .core
+                .db
+                .proxy_pages(&source.name, names)
+                .await?
+                .into_iter()
+                .filter(|p| p.status == airlock_types::PageStatus::Found)
+                .map(|p| p.project)
+                .collect());
+        }
+        Ok(self.core.db.projects_among(&source.name, names).await?)
+    }
+
     /// [`lane_lookup`](Self::lane_lookup) of many names at once (a lock file): each source is
     /// asked for all the names still without an owner in a few queries.
     pub(crate) async fn lane_lookups(

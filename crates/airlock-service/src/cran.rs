@@ -19,13 +19,12 @@ use airlock_types::Timestamp;
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 
-use crate::cache::Cache;
+use crate::cache::Views;
 use crate::changes::{Deps, Stamp};
 use crate::core::Core;
 use crate::ecosystems::cran::{INDEX_KEY as CRAN_INDEX_KEY, packages_entry};
 use crate::error::ServiceError;
 use crate::files::ServedFile;
-use crate::flight::Flights;
 use crate::index::Page;
 use crate::lanes::LaneRead;
 use crate::policy::{Decider, Policies};
@@ -93,8 +92,7 @@ pub struct Cran {
     core: Arc<Core>,
     policies: Arc<Policies>,
     proxies: Arc<Proxies>,
-    views: Cache<String, Arc<CranView>>,
-    flights: Flights<String, (Stamp, Arc<CranView>)>,
+    views: Views<String, Arc<CranView>>,
     pub counters: CranCounters,
 }
 
@@ -104,8 +102,7 @@ impl Cran {
             core,
             policies,
             proxies,
-            views: Cache::default(),
-            flights: Flights::default(),
+            views: Views::default(),
             counters: CranCounters::default(),
         }
     }
@@ -115,34 +112,22 @@ impl Cran {
     async fn cran_view(self: &Arc<Self>, lane: &str) -> Result<Arc<CranView>, ServiceError> {
         let wanted = self.core.stamp();
         let key = lane.to_string();
-        let mut attempts = 0;
-        loop {
-            if let Some(view) = self.views.get(&self.core.changes, &key)
-                && view.expires.is_none_or(|t| std::time::Instant::now() < t)
-            {
-                return Ok(view);
-            }
-            let this = self.clone();
-            let name = key.clone();
-            let (stamp, view) = self
-                .flights
-                .run(
-                    key.clone(),
-                    move || async move { this.refresh(&name).await },
-                )
-                .await?;
-            attempts += 1;
-            // A run that began before this call may miss a write this caller must see: then
-            // one more run, which only reads what changed since.
-            if (stamp.epoch, stamp.revision) >= (wanted.epoch, wanted.revision) || attempts >= 3 {
-                return Ok(view);
-            }
-        }
+        let usable =
+            |view: &Arc<CranView>| view.expires.is_none_or(|t| std::time::Instant::now() < t);
+        self.views
+            .get(&self.core.changes, wanted, &key, usable, || {
+                let (this, lane) = (self.clone(), key.clone());
+                async move { this.refresh(&lane).await }
+            })
+            .await
     }
 
     /// Brings the lane's view up to date and keeps it: in place when only some packages
     /// changed since the kept one was built, else built anew.
-    async fn refresh(self: &Arc<Self>, lane: &str) -> Result<(Stamp, Arc<CranView>), ServiceError> {
+    async fn refresh(
+        self: &Arc<Self>,
+        lane: &str,
+    ) -> Result<(Stamp, Deps, Arc<CranView>), ServiceError> {
         let stamp = self.core.stamp();
         let (lane_ref, at) = self.core.view_lane(lane).await?;
         let lane_cfg: &LaneConfig = &lane_ref;
@@ -169,10 +154,7 @@ impl Cran {
                 self.build_cran_view(lane_cfg, at).await?
             }
         };
-        let view = Arc::new(view);
-        self.views
-            .insert(stamp, deps, lane.to_string(), view.clone());
-        Ok((stamp, view))
+        Ok((stamp, deps, Arc::new(view)))
     }
 
     /// The view of the lane, live or at the snapshot instant `at` (then no upstream is asked,

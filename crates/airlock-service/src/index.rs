@@ -1,8 +1,8 @@
 //! The simple index of a lane: for each project the first of the lane's sources that has the name
 //! (never a mix), the versions the lane admits, rendered once per revision and kept as bytes.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
-
 use std::time::Instant;
 
 use airlock_config::{Ecosystem, LaneConfig};
@@ -11,9 +11,9 @@ use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Views};
 use crate::catalog::Catalog;
-use crate::changes::Deps;
+use crate::changes::{Deps, Stamp};
 use crate::core::Core;
 use crate::error::ServiceError;
 use crate::lanes::LaneRead;
@@ -74,6 +74,7 @@ pub struct Index {
     policies: Arc<Policies>,
     catalog: Arc<Catalog>,
     pages: Cache<PageKey, Cached>,
+    roots: Views<PageKey, Arc<Root>>,
 }
 
 impl Index {
@@ -83,6 +84,7 @@ impl Index {
             policies,
             catalog,
             pages: Cache::default(),
+            roots: Views::default(),
         }
     }
 
@@ -187,44 +189,122 @@ impl Index {
     }
 
     /// `/{lane}/pypi/simple/`: the names of the lane's hosted sources, and those its proxies have
-    /// learned of (an upstream's full name list is not fetched).
+    /// learned of (an upstream's full name list is not fetched). Kept with the names it lists,
+    /// and brought up to date by looking at the names written since: most writes (a new version,
+    /// a proxied file) leave the list, and so the page, as it is.
     pub async fn root_page(
-        &self,
+        self: &Arc<Self>,
         lane: &LaneRead,
         format: Format,
     ) -> Result<Arc<Page>, ServiceError> {
-        let lane = lane.spec();
         let key = PageKey {
-            lane: lane.to_string(),
+            lane: lane.spec().to_string(),
             project: None,
             content_type: format.content_type(),
         };
+        let wanted = self.core.stamp();
+        let usable = |root: &Arc<Root>| Instant::now() < root.expires;
+        let root = self
+            .roots
+            .get(&self.core.changes, wanted, &key, usable, || {
+                let (this, key) = (self.clone(), key.clone());
+                async move { this.refresh_root(key, format).await }
+            })
+            .await?;
+        Ok(root.page.clone())
+    }
+
+    /// The root page of `key`: the one kept with the names written since looked at again, or
+    /// (when that is not known, or the page is old) made anew.
+    async fn refresh_root(
+        self: &Arc<Self>,
+        key: PageKey,
+        format: Format,
+    ) -> Result<(Stamp, Deps, Arc<Root>), ServiceError> {
         let stamp = self.core.stamp();
-        match self.cached_page(&key) {
-            Some(Some(page)) => return Ok(page),
-            Some(None) => return Err(ServiceError::NotFound(format!("no lane named {lane:?}"))),
-            None => {}
-        }
-        let (lane_ref, at) = self.core.view_lane(lane).await?;
+        let (lane_ref, at) = self.core.view_lane(&key.lane).await?;
         let lane_cfg: &LaneConfig = &lane_ref;
         let decider = self.policies.decider_at(at).await?;
-        let mut names = std::collections::BTreeSet::new();
         let sources = self.core.lane_sources(lane_cfg, Ecosystem::Pypi);
-        for source in &sources {
-            let projects = self.catalog.names_in(source).await?;
+        let deps = Deps::sources(&sources);
+        let previous = self.roots.last(&key).and_then(|(built, root)| {
+            if Instant::now() >= root.expires {
+                return None;
+            }
+            let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+            let changed = self.core.changes.changed_since(built, &names)?;
+            (changed.len() <= MAX_IN_PLACE).then_some((root, changed))
+        });
+        let (names, expires) = match previous {
+            Some((root, changed)) => {
+                let candidates: Vec<&str> = changed.iter().map(String::as_str).collect();
+                let listed = self
+                    .listed_names(lane_cfg, at, &decider, &sources, Some(&candidates))
+                    .await?;
+                let mut names = root.names.clone();
+                for name in &changed {
+                    names.remove(name);
+                }
+                names.extend(listed);
+                if names == root.names {
+                    return Ok((stamp, deps, root));
+                }
+                (names, root.expires)
+            }
+            None => {
+                let names = self
+                    .listed_names(lane_cfg, at, &decider, &sources, None)
+                    .await?;
+                (names, Instant::now() + ROOT_REFRESH)
+            }
+        };
+        let list = names.iter().map(String::as_str);
+        let body = match format {
+            Format::Json => simple::root_json(list),
+            _ => simple::root_html(list),
+        };
+        let page = Arc::new(Page::new(body, format));
+        Ok((
+            stamp,
+            deps,
+            Arc::new(Root {
+                names,
+                page,
+                expires,
+            }),
+        ))
+    }
+
+    /// The names the lane's root page lists: of its sources' names (or of `among` only), those
+    /// the lane may admit; on an allow-list lane or at a snapshot, only those with a version the
+    /// lane lists.
+    async fn listed_names(
+        &self,
+        lane: &LaneConfig,
+        at: Option<airlock_types::Timestamp>,
+        decider: &policy::Decider,
+        sources: &[airlock_config::SourceConfig],
+        among: Option<&[&str]>,
+    ) -> Result<BTreeSet<String>, ServiceError> {
+        let mut names = BTreeSet::new();
+        for source in sources {
+            let projects = match among {
+                None => self.catalog.names_in(source).await?,
+                Some(among) => self.catalog.names_among(source, among).await?,
+            };
             for project in projects {
-                if policy::may_admit_name(&decider, lane_cfg, Ecosystem::Pypi, &project) {
+                if policy::may_admit_name(decider, lane, Ecosystem::Pypi, &project) {
                     names.insert(project);
                 }
             }
         }
-        if lane_cfg.policy.mode == airlock_config::LaneMode::Allowlist || at.is_some() {
+        if lane.policy.mode == airlock_config::LaneMode::Allowlist || at.is_some() {
             // A name on the allow list may still have none of its versions admitted; a snapshot
             // lists the names that had versions by then.
             let all: Vec<&str> = names.iter().map(String::as_str).collect();
             let found = self
                 .catalog
-                .lane_lookups(lane_cfg, Ecosystem::Pypi, &all, &decider)
+                .lane_lookups(lane, Ecosystem::Pypi, &all, decider)
                 .await?;
             names = found
                 .into_iter()
@@ -236,25 +316,23 @@ impl Index {
                 .map(|(name, _)| name)
                 .collect();
         }
-        let names: Vec<String> = names.into_iter().collect();
-        let body = match format {
-            Format::Json => simple::root_json(&names),
-            _ => simple::root_html(&names),
-        };
-        let page = Arc::new(Page::new(body, format));
-        let expires = Some(Instant::now() + std::time::Duration::from_secs(60));
-        self.pages.insert(
-            stamp,
-            Deps::sources(&sources),
-            key,
-            Cached {
-                page: Some(page.clone()),
-                expires,
-            },
-        );
-        Ok(page)
+        Ok(names)
     }
 }
+
+/// A lane's root page and the names it lists.
+pub(crate) struct Root {
+    names: BTreeSet<String>,
+    page: Arc<Page>,
+    /// When the page is made anew all the same (what proxies have learned is read again).
+    expires: Instant,
+}
+
+/// How long a root page is kept before it is made anew rather than updated in place.
+const ROOT_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Past this many names written since a root page was made, it is made anew.
+const MAX_IN_PLACE: usize = 2_000;
 
 fn not_found(lane: &str, project: &str) -> ServiceError {
     ServiceError::NotFound(format!("no project {project:?} in lane {lane:?}"))

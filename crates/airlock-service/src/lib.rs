@@ -92,7 +92,7 @@ pub struct Airlock {
     advisories: Arc<Advisories>,
     policies: Arc<Policies>,
     proxies: Arc<Proxies>,
-    index: Index,
+    index: Arc<Index>,
     files: Files,
     cran: Arc<Cran>,
     publishing: Publishing,
@@ -138,7 +138,7 @@ impl Airlock {
         let told = webhooks.clone();
         advisories.on_import(Box::new(move |ids| told.advisories_imported(ids)));
         Ok(Arc::new(Airlock {
-            index: Index::new(core.clone(), policies.clone(), catalog.clone()),
+            index: Arc::new(Index::new(core.clone(), policies.clone(), catalog.clone())),
             files: Files::new(
                 core.clone(),
                 policies.clone(),
@@ -240,7 +240,7 @@ impl Airlock {
     }
 
     /// Simple index pages.
-    pub fn index(&self) -> &Index {
+    pub fn index(&self) -> &Arc<Index> {
         &self.index
     }
 

@@ -832,6 +832,30 @@ impl Db {
             .collect()
     }
 
+    /// Which of these projects (normalised names) have files in the source, in one query per
+    /// 500 names.
+    pub async fn projects_among(
+        &self,
+        source: &str,
+        projects: &[&str],
+    ) -> Result<Vec<String>, DbError> {
+        let mut out = Vec::new();
+        for chunk in projects.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT DISTINCT project FROM artifacts WHERE source = $1 AND project IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(source);
+            for p in chunk {
+                query = query.bind(*p);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.push(r.try_get(0)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// What a proxy knows of several project pages, in one query per 500 names.
     pub async fn proxy_pages(
         &self,

@@ -82,8 +82,27 @@ async fn an_upload_rebuilds_only_the_views_it_changes() {
         .await
         .expect("root");
     assert!(
-        !Arc::ptr_eq(&root, &root_after),
-        "the root list of its source is built again"
+        Arc::ptr_eq(&root, &root_after),
+        "a new version of a listed project leaves the root list as it is"
+    );
+    app.publish(
+        &token,
+        "internal-pypi",
+        &dists::wheel("epsilon", "1.0", &[]),
+    )
+    .await;
+    let root_new = service
+        .index()
+        .root_page(&dev, Format::Json)
+        .await
+        .expect("root");
+    assert!(
+        String::from_utf8_lossy(&root_new.body).contains("\"epsilon\""),
+        "a new project is listed at once"
+    );
+    assert!(
+        Arc::ptr_eq(&beta, &page("beta").await),
+        "and leaves the other pages alone"
     );
 
     app.publish(
