@@ -10,6 +10,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::support::cmd::run;
+use crate::support::db::PrivateCluster;
 use crate::support::fixtures::HandWheel;
 use crate::support::index::JSON;
 use crate::support::upload::{Auth, Upload};
@@ -245,4 +246,74 @@ fn postgres_connections_cut_under_load_lose_no_acknowledged_upload() {
     );
     let acknowledged = acknowledged.lock().expect("lock").clone();
     assert_all_listed(&server, "cut-connections", &acknowledged);
+}
+
+/// PostgreSQL itself stopped (as an administrator's restart stops it: sessions cut, transactions
+/// in flight rolled back), down for a while, then started again, under a stream of uploads:
+/// while it is down uploads answer 503 and `/readyz` says so; airlock reconnects by itself, with
+/// no restart of its own, and every upload it acknowledged, before and after, is there.
+#[test]
+fn postgres_restarted_under_load_loses_no_acknowledged_upload() {
+    let cluster = PrivateCluster::start();
+    let server = TestServer::builder()
+        .postgres_on(&cluster.admin_url)
+        .start();
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let uploader = upload_until(
+        server.http().clone(),
+        server.upload_url(),
+        server.publisher_token().to_string(),
+        "pg-restart",
+        stop.clone(),
+        acknowledged.clone(),
+    );
+    let count = || acknowledged.lock().expect("lock").len();
+    wait_until(Duration::from_secs(60), "uploads under way", || {
+        count() >= 3
+    });
+    let readyz = || {
+        server
+            .http()
+            .get(server.url("/readyz"))
+            .send()
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    assert_eq!(readyz(), 200);
+
+    cluster.stop_server();
+    wait_until(
+        Duration::from_secs(30),
+        "/readyz to say the database is gone",
+        || readyz() == 503,
+    );
+    let while_down = count();
+    thread::sleep(Duration::from_secs(2));
+    assert!(
+        count() <= while_down + 1,
+        "no upload is acknowledged while the database is down (one may have been committing)"
+    );
+    cluster.start_server();
+    wait_until(Duration::from_secs(60), "/readyz ready again", || {
+        readyz() == 200
+    });
+    let after_restart = count();
+    wait_until(
+        Duration::from_secs(60),
+        "uploads acknowledged again",
+        || count() >= after_restart + 3,
+    );
+    stop.store(true, Ordering::SeqCst);
+    let refused = uploader.join().expect("uploader");
+    assert!(
+        !refused.is_empty(),
+        "uploads were tried while the database was down"
+    );
+    assert!(
+        refused.iter().all(|s| *s == 503),
+        "uploads caught by the restart answer 503: {refused:?}"
+    );
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert_all_listed(&server, "pg-restart", &acknowledged);
 }

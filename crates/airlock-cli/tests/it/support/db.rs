@@ -1,6 +1,7 @@
 //! The server's metadata database, read from outside: SQLite through Python's sqlite3, PostgreSQL through
 //! psql and pg_dump. Each PostgreSQL test gets a database of its own.
 
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -152,6 +153,11 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub fn create() -> Self {
+        Self::create_on(&postgres_url())
+    }
+
+    /// A fresh database on the server of `admin_url` (a role that may create databases).
+    pub fn create_on(admin_url: &str) -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -162,7 +168,7 @@ impl TestDatabase {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let admin_url = postgres_url();
+        let admin_url = admin_url.to_string();
         psql(&admin_url, &format!("CREATE DATABASE {name}"));
         let url = with_database(&admin_url, &name);
         TestDatabase {
@@ -196,4 +202,101 @@ fn with_database_replaces_only_the_database_name() {
         with_database("postgres://u:p@h:5/db?sslmode=disable", "t2"),
         "postgres://u:p@h:5/t2?sslmode=disable"
     );
+}
+
+/// A PostgreSQL cluster of its own (`initdb` in a temporary directory, on a free loopback port),
+/// for tests that stop and start the whole server; stopped and removed on drop. The binaries are
+/// those scripts/test uses (`AIRLOCK_TEST_PG_BIN`); as root the cluster runs as `postgres`.
+pub struct PrivateCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    /// `postgres://` URL of a role that may create databases.
+    pub admin_url: String,
+}
+
+impl PrivateCluster {
+    pub fn start() -> Self {
+        let bin = PathBuf::from(super::env::required("AIRLOCK_TEST_PG_BIN"));
+        let made = run(pg_command("mktemp").args(["-d", "/tmp/airlock-pg-XXXXXX"])).success();
+        let dir = PathBuf::from(made.stdout.trim());
+        let data = dir.join("data");
+        run(pg_command(bin.join("initdb"))
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-locale",
+                "--encoding=UTF8",
+                "-D",
+            ])
+            .arg(&data))
+        .success();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = ''\n\
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+        );
+        let write_conf = "printf '%s' \"$2\" >> \"$1/postgresql.conf\" && \
+                          echo 'host all all 127.0.0.1/32 trust' > \"$1/pg_hba.conf\"";
+        run(pg_command("sh")
+            .args(["-c", write_conf, "sh"])
+            .arg(&data)
+            .arg(conf))
+        .success();
+        let cluster = PrivateCluster {
+            dir,
+            bin,
+            admin_url: format!("postgres://airlock@127.0.0.1:{port}/postgres"),
+        };
+        cluster.start_server();
+        psql(
+            &format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            "CREATE ROLE airlock LOGIN CREATEDB",
+        );
+        cluster
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Command {
+        let mut cmd = pg_command(self.bin.join("pg_ctl"));
+        cmd.arg("-D").arg(self.dir.join("data")).args(args);
+        cmd
+    }
+
+    /// Starts the server (again), waiting until it accepts connections.
+    pub fn start_server(&self) {
+        let log = self.dir.join("server.log");
+        let log = log.to_string_lossy();
+        run(&mut self.pg_ctl(&["-l", &log, "-w", "-t", "60", "start"])).success();
+    }
+
+    /// Stops the server as an administrator's restart does (`-m fast`: sessions are cut,
+    /// transactions in flight rolled back).
+    pub fn stop_server(&self) {
+        run(&mut self.pg_ctl(&["-m", "fast", "-w", "stop"])).success();
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["-m", "immediate", "-w", "stop"]).output();
+        let _ = pg_command("rm").arg("-rf").arg(&self.dir).output();
+    }
+}
+
+/// `program` run as the user that owns PostgreSQL clusters: `postgres` when this is root
+/// (initdb refuses root), else this user.
+fn pg_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let root =
+        *ROOT.get_or_init(|| run(Command::new("id").arg("-u")).success().stdout.trim() == "0");
+    if root {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
 }

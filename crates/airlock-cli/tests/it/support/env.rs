@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-fn required(var: &str) -> String {
+pub(crate) fn required(var: &str) -> String {
     match std::env::var(var) {
         Ok(value) if !value.is_empty() => value,
         _ => panic!("{var} is not set: run scripts/test (sets {var})"),

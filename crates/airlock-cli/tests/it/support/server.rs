@@ -124,7 +124,8 @@ allow = [{}]
 #[derive(Default)]
 pub struct TestServerBuilder {
     config: Option<ServerConfig>,
-    postgres: bool,
+    /// PostgreSQL instead of SQLite: on the test cluster, or on the server of this URL.
+    postgres: Option<Option<String>>,
     s3: Option<super::env::S3Server>,
     env: Vec<(OsString, OsString)>,
 }
@@ -138,7 +139,14 @@ impl TestServerBuilder {
 
     /// Keeps the metadata in a fresh PostgreSQL database instead of SQLite.
     pub fn postgres(mut self) -> Self {
-        self.postgres = true;
+        self.postgres = Some(None);
+        self
+    }
+
+    /// Keeps the metadata in a fresh database of this PostgreSQL server (`admin_url`: a role
+    /// that may create databases).
+    pub fn postgres_on(mut self, admin_url: &str) -> Self {
+        self.postgres = Some(Some(admin_url.to_string()));
         self
     }
 
@@ -167,10 +175,10 @@ impl TestServerBuilder {
             .expect("temp dir");
         let data_dir = root.path().join("data");
         fs::create_dir(&data_dir).expect("create data dir");
-        let database = if self.postgres {
-            Database::Postgres(TestDatabase::create())
-        } else {
-            Database::Sqlite(data_dir.join("airlock.db"))
+        let database = match &self.postgres {
+            Some(None) => Database::Postgres(TestDatabase::create()),
+            Some(Some(admin_url)) => Database::Postgres(TestDatabase::create_on(admin_url)),
+            None => Database::Sqlite(data_dir.join("airlock.db")),
         };
         // What every airlock command of this server gets: its data, database and config.
         let mut common_args: Vec<OsString> = vec!["--data-dir".into(), data_dir.clone().into()];
