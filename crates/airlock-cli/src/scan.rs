@@ -34,7 +34,7 @@ pub struct ScanArgs {
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
+    s.to_ascii_lowercase().parse().map_err(|e| format!("{e}"))
 }
 
 /// A file that could not be scanned, and why.

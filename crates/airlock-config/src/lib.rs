@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 mod auth;
 mod duration;
 mod managed;
+mod scan;
 mod size;
 mod webhook;
 pub use auth::{AuthConfig, GroupRole, OidcConfig};
 pub use duration::{Span, SpanError};
 pub use managed::{MANAGED_KEYS, managed_diff};
+pub use scan::{ScanConfig, Threshold};
 pub use size::{ByteSize, SizeError};
 pub use webhook::{WebhookConfig, WebhookEvent};
 
@@ -101,6 +103,9 @@ pub struct Config {
     /// Logging in to the web interface besides API tokens: `[auth.oidc]`.
     #[serde(default, skip_serializing_if = "AuthConfig::is_empty")]
     pub auth: AuthConfig,
+    /// Content scanning of uploads: `[scan]`.
+    #[serde(default, skip_serializing_if = "ScanConfig::is_default")]
+    pub scan: ScanConfig,
 }
 
 /// Who may have a manifest checked against a lane by the server.

@@ -7,7 +7,7 @@ use airlock_osv::{Advisory, Level};
 
 use crate::advisories::AdvisorySource;
 use crate::ecosystem::EcosystemExt;
-use crate::facts::{ArtifactFacts, Timestamp};
+use crate::facts::{ArtifactFacts, ScanNote, Timestamp};
 use crate::lane::{GlobalRules, LanePolicy, Mode};
 use crate::rule::{BlockRule, Match, PackageRule, QueryVersion, Rules};
 use crate::time::{format_minute, format_minute_ceil};
@@ -44,6 +44,7 @@ pub fn decide(
     }
     ctx.advisories(advisories, &mut verdict);
     ctx.license(facts, &mut verdict);
+    ctx.scan(facts, &mut verdict);
     ctx.age(facts, now, &mut verdict);
     verdict
 }
@@ -317,6 +318,71 @@ impl<'a> Ctx<'a> {
             self.message(format_args!("{} {body}", self.subject())),
         );
         reason.advisories = findings;
+        verdict.push(reason);
+    }
+
+    /// Findings of the file's content scan: those at or above `block_at` get the lane's
+    /// action, the others `below` (most lanes: allow).
+    fn scan(&self, facts: &ArtifactFacts, verdict: &mut Verdict) {
+        let Some(summary) = &facts.scan else {
+            return;
+        };
+        let policy = &self.lane.scan;
+        let (at_or_above, below): (Vec<&ScanNote>, Vec<&ScanNote>) = summary
+            .findings
+            .iter()
+            .partition(|f| policy.block_at.is_some_and(|at| f.severity >= at));
+        if let Some(at) = policy.block_at
+            && !at_or_above.is_empty()
+        {
+            let what = format!("at or above {at}");
+            self.scan_reason(policy.action.action(), &what, &at_or_above, verdict);
+        }
+        if policy.below != Action::Allow && !below.is_empty() {
+            let what = match policy.block_at {
+                Some(at) => format!("below {at}"),
+                None => "(no severity blocks in this lane)".to_owned(),
+            };
+            self.scan_reason(policy.below, &what, &below, verdict);
+        }
+    }
+
+    /// `the content scan found 2 findings at or above high: py-pth-exec (critical) in x.pth:1: ...`.
+    fn scan_reason(
+        &self,
+        action: Action,
+        what: &str,
+        findings: &[&ScanNote],
+        verdict: &mut Verdict,
+    ) {
+        let count = match findings.len() {
+            1 => "1 finding".to_owned(),
+            n => format!("{n} findings"),
+        };
+        let mut named = String::new();
+        for (i, f) in findings.iter().take(NAMED_IN_MESSAGE).enumerate() {
+            if i > 0 {
+                named.push_str("; ");
+            }
+            let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+            let _ = write!(
+                named,
+                "{} ({}) in {}{line}: {}",
+                f.rule, f.severity, f.file, f.message
+            );
+        }
+        if findings.len() > NAMED_IN_MESSAGE {
+            let _ = write!(named, "; and {} more", findings.len() - NAMED_IN_MESSAGE);
+        }
+        let mut reason = Reason::new(
+            ReasonCode::ScanFinding,
+            action,
+            self.message(format_args!(
+                "{}: the content scan found {count} {what}: {named}",
+                self.subject()
+            )),
+        );
+        reason.findings = findings.iter().map(|f| (*f).clone()).collect();
         verdict.push(reason);
     }
 

@@ -3,7 +3,9 @@
 use airlock_license::LicenseInfo;
 use serde::Serialize;
 
-pub use airlock_types::{Ecosystem, EcosystemError, MICROS_PER_SECOND, Timestamp};
+pub use airlock_types::{
+    Ecosystem, EcosystemError, MICROS_PER_SECOND, ScanNote, ScanSummary, Timestamp,
+};
 
 /// Everything the decision needs to know about one artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,6 +28,8 @@ pub struct ArtifactFacts {
     /// The sha256 of the one file decided on; `None` for a version as a whole. Approvals admit
     /// only the files they were given.
     pub sha256: Option<String>,
+    /// What the content scan of the file found; `None`: not scanned (or a version as a whole).
+    pub scan: Option<ScanSummary>,
 }
 
 impl ArtifactFacts {
@@ -40,6 +44,7 @@ impl ArtifactFacts {
             first_seen: None,
             yanked: false,
             sha256: None,
+            scan: None,
         }
     }
 

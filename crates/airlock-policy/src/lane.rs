@@ -103,6 +103,57 @@ fn deserialize_block_at<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Level>
     }
 }
 
+/// `scan = { block_at = "high", below = "warn", action = "deny", pending = "deny" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanPolicy {
+    /// Findings at or above this severity (`low`, `medium`, `high`, `critical`) get `action`.
+    /// Unset: no finding refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_at: Option<airlock_types::Severity>,
+    /// What findings below `block_at` (all of them when unset) get: `allow` or `warn`.
+    #[serde(default)]
+    pub below: Action,
+    #[serde(default)]
+    pub action: Enforcement,
+    /// With `block_at` set, what a proxied file not scanned yet gets when asked for: `deny`
+    /// (quarantine: it is fetched and scanned whole before its first byte is served) or
+    /// `allow` (served as it arrives, scanned as it is stored; the result applies from then).
+    #[serde(default)]
+    pub pending: Pending,
+}
+
+impl Default for ScanPolicy {
+    fn default() -> Self {
+        ScanPolicy {
+            block_at: None,
+            below: Action::Allow,
+            action: Enforcement::Deny,
+            pending: Pending::Deny,
+        }
+    }
+}
+
+impl ScanPolicy {
+    pub fn is_default(&self) -> bool {
+        *self == ScanPolicy::default()
+    }
+
+    /// Whether a proxied file is fetched and scanned whole before it is served.
+    pub fn quarantines(&self) -> bool {
+        self.block_at.is_some() && self.pending == Pending::Deny
+    }
+}
+
+/// See [`ScanPolicy::pending`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pending {
+    #[default]
+    Deny,
+    Allow,
+}
+
 /// `licenses = { deny = ["strong-copyleft", "network-copyleft"], unknown = "warn", action = "deny" }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,6 +297,9 @@ pub struct LanePolicy {
     pub vulnerabilities: VulnerabilityPolicy,
     #[serde(default)]
     pub licenses: LicensePolicy,
+    /// What content-scan findings get: `scan = { block_at = "high" }`.
+    #[serde(default, skip_serializing_if = "ScanPolicy::is_default")]
+    pub scan: ScanPolicy,
     /// Cooldown: versions published less than this long ago are hidden.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_age: Option<MinAge>,

@@ -102,6 +102,9 @@ pub enum ReasonCode {
     License,
     /// The licence is not known (no metadata read yet, or nothing recognisable).
     LicenseUnknown,
+    /// The content scan of the file found something at or above the lane's `scan.block_at`
+    /// (or below it, when the lane's `scan.below` says to warn).
+    ScanFinding,
     /// Published less than the lane's minimum age ago.
     TooNew,
     /// Minimum age set, and neither upload time nor first-seen time is known.
@@ -137,6 +140,7 @@ impl ReasonCode {
             ReasonCode::VulnerabilityUndecidable => "vulnerability_undecidable",
             ReasonCode::License => "license",
             ReasonCode::LicenseUnknown => "license_unknown",
+            ReasonCode::ScanFinding => "scan_finding",
             ReasonCode::TooNew => "too_new",
             ReasonCode::NoPublishTime => "no_publish_time",
             ReasonCode::NotInSources => "not_in_sources",
@@ -186,6 +190,9 @@ pub struct Reason {
     /// For [`ReasonCode::TooNew`]: the instant the version becomes eligible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eligible_at: Option<Timestamp>,
+    /// For [`ReasonCode::ScanFinding`]: the findings, most severe first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<airlock_types::ScanNote>,
 }
 
 impl Reason {
@@ -197,6 +204,7 @@ impl Reason {
             rule: None,
             advisories: Vec::new(),
             eligible_at: None,
+            findings: Vec::new(),
         }
     }
 }

@@ -2,56 +2,15 @@
 
 use serde::Serialize;
 
-/// How much a finding matters. Ordered: `Low < Medium < High < Critical`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
+pub use airlock_types::Severity;
 
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-
-    /// Points towards the package score.
-    fn weight(self) -> u32 {
-        match self {
-            Self::Low => 1,
-            Self::Medium => 5,
-            Self::High => 25,
-            Self::Critical => 100,
-        }
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "low" => Ok(Self::Low),
-            "medium" => Ok(Self::Medium),
-            "high" => Ok(Self::High),
-            "critical" => Ok(Self::Critical),
-            _ => Err(format!(
-                "unknown severity {s:?}: expected low, medium, high or critical"
-            )),
-        }
+/// Points a finding of this severity adds to the package score.
+fn weight(severity: Severity) -> u32 {
+    match severity {
+        Severity::Low => 1,
+        Severity::Medium => 5,
+        Severity::High => 25,
+        Severity::Critical => 100,
     }
 }
 
@@ -155,7 +114,7 @@ pub fn excerpt_of(text: &str) -> String {
 pub fn score(findings: &[Finding]) -> u32 {
     findings
         .iter()
-        .map(|f| f.severity.weight())
+        .map(|f| weight(f.severity))
         .sum::<u32>()
         .min(100)
 }
@@ -187,7 +146,7 @@ mod tests {
     #[test]
     fn severities_order_and_parse() {
         assert!(Severity::Low < Severity::Medium && Severity::High < Severity::Critical);
-        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
+        assert_eq!("high".parse::<Severity>(), Ok(Severity::High));
         assert!("severe".parse::<Severity>().is_err());
     }
 }

@@ -90,6 +90,24 @@ pub async fn advisory(
     Ok(Json(serde_json::json!({ "advisories": found })))
 }
 
+/// `GET /api/v1/scan/{ecosystem}/{name}/{version}` (a token): the content scans of the
+/// version's files, in the sources the token may read.
+pub async fn scan(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth,
+    Path((ecosystem, name, version)): Path<(String, String, String)>,
+) -> Result<Json<airlock_service::VersionScans>, ApiError> {
+    let ecosystem = ecosystem
+        .parse::<airlock_config::Ecosystem>()
+        .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+    let scans = state
+        .app
+        .publishing()
+        .scans(&who, ecosystem, &name, &version)
+        .await?;
+    Ok(Json(scans))
+}
+
 #[derive(Deserialize)]
 pub struct AuditQuery {
     #[serde(default)]

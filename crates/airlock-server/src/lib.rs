@@ -148,6 +148,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
             get(admin::snapshots).post(admin::create_snapshot),
         )
         .route("/api/v1/advisories/{id}", get(api::advisory))
+        .route("/api/v1/scan/{ecosystem}/{name}/{version}", get(api::scan))
         .route("/metrics", get(ops::metrics))
         .merge(lane_routes)
         .merge(ui::routes(manifest_body_limit, state.clone()))

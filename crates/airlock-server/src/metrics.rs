@@ -59,6 +59,11 @@ impl Metrics {
             cran.updates.clone(),
         );
         registry.register(
+            "cran_view_update_seconds",
+            "Time to bring a CRAN view up to date in place",
+            cran.update_seconds.clone(),
+        );
+        registry.register(
             "proxy_page_fetches",
             "Project pages requested from upstreams",
             proxy.page_fetches.clone(),

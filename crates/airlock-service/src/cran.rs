@@ -18,6 +18,7 @@ use airlock_store::ArtifactRow;
 use airlock_types::Timestamp;
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 
 use crate::cache::Views;
 use crate::changes::{Deps, Stamp};
@@ -75,12 +76,26 @@ struct CranPackage {
 }
 
 /// Counters the server exports: how the lanes' CRAN views were brought up to date.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct CranCounters {
     /// Views built from every package of their sources.
     pub builds: Counter,
     /// Views brought up to date by reading the changed packages only.
     pub updates: Counter,
+    /// How long bringing a view up to date in place took, from its start to the files ready.
+    pub update_seconds: Histogram,
+}
+
+impl Default for CranCounters {
+    fn default() -> Self {
+        CranCounters {
+            builds: Counter::default(),
+            updates: Counter::default(),
+            update_seconds: Histogram::new([
+                0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+            ]),
+        }
+    }
 }
 
 /// Past this many changed packages, a view is built anew rather than updated in place.
@@ -147,7 +162,12 @@ impl Cran {
         let view = match previous {
             Some((view, changed)) => {
                 self.counters.updates.inc();
-                self.update_cran_view(lane_cfg, at, &view, changed).await?
+                let started = std::time::Instant::now();
+                let view = self.update_cran_view(lane_cfg, at, &view, changed).await?;
+                self.counters
+                    .update_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                view
             }
             None => {
                 self.counters.builds.inc();
@@ -341,7 +361,8 @@ impl Cran {
         if archive_of.is_none() && !is_current {
             return Err(not_found());
         }
-        Ok(ServedFile::new(row.clone(), "application/gzip"))
+        let (lane_ref, _) = self.core.view_lane(lane).await?;
+        Ok(ServedFile::new(row.clone(), "application/gzip").quarantine(lane, &lane_ref.policy))
     }
 }
 

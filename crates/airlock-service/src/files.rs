@@ -36,6 +36,9 @@ pub struct ServedFile {
     metadata: bool,
     pub filename: String,
     pub content_type: &'static str,
+    /// The lane (as asked for) that quarantines this proxied file until it is scanned: it is
+    /// fetched and scanned whole, and decided again, before its first byte is served.
+    quarantined_in: Option<String>,
 }
 
 impl ServedFile {
@@ -45,7 +48,17 @@ impl ServedFile {
             row,
             metadata: false,
             content_type,
+            quarantined_in: None,
         }
+    }
+
+    /// Quarantined in `lane` when the lane says so (`scan.pending`) and the file is not
+    /// scanned yet.
+    pub(crate) fn quarantine(mut self, lane: &str, policy: &airlock_policy::LanePolicy) -> Self {
+        if self.row.scan.is_none() && !self.metadata && policy.scan.quarantines() {
+            self.quarantined_in = Some(lane.to_string());
+        }
+        self
     }
 }
 
@@ -154,7 +167,9 @@ impl Files {
             metadata,
             filename: filename.to_string(),
             content_type,
-        })
+            quarantined_in: None,
+        }
+        .quarantine(lane, &lane_cfg.policy))
     }
 
     /// The stored blob `sha256` (or `range` of it); `None` when it is not stored and `absent_ok`.
@@ -177,6 +192,40 @@ impl Files {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A quarantined proxied file: fetched and scanned whole, decided again with what the scan
+    /// found, then served from the store, or refused with the findings.
+    async fn open_after_scan(
+        &self,
+        lane: &str,
+        row: &ArtifactRow,
+        range: Option<Range<u64>>,
+    ) -> Result<FileBody, ServiceError> {
+        self.proxies.fetch_whole(row).await?;
+        let fresh = self
+            .core
+            .db
+            .artifact(&row.source, &row.filename)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no file {}", row.filename)))?;
+        let (lane_ref, at) = self.core.view_lane(lane).await?;
+        let eco = self
+            .core
+            .config()
+            .source(&row.source)
+            .map_or(airlock_config::Ecosystem::Pypi, |s| s.ecosystem);
+        let verdict = self
+            .policies
+            .decider_at(at)
+            .await?
+            .decide_row(&lane_ref, eco, &fresh);
+        if !verdict.action.serves_file() {
+            return Err(ServiceError::Forbidden(verdict.summary()));
+        }
+        self.stored(&fresh.sha256, range, false)
+            .await?
+            .ok_or_else(|| ServiceError::internal("fetched file without blob", std::fmt::Error))
     }
 
     /// The bytes of a served file, or of `range` of it when the file is stored (see
@@ -215,6 +264,9 @@ impl Files {
             && let Some(body) = self.stored(&row.sha256, range.clone(), proxied).await?
         {
             return Ok(body);
+        }
+        if proxied && let Some(lane) = &served.quarantined_in {
+            return self.open_after_scan(lane, row, range).await;
         }
         if proxied {
             return match self.proxies.fetch_turn(row).await? {

@@ -148,9 +148,14 @@ impl Index {
                 let mut shown = Vec::new();
                 let mut refused = None;
                 for (mut row, verdict) in p.rows {
+                    // A file the content scan refuses is never listed, not even yanked.
+                    let quarantined = verdict.reasons.iter().any(|r| {
+                        r.code == airlock_policy::ReasonCode::ScanFinding && !r.action.serves_file()
+                    });
                     if verdict.action.listed() {
                         shown.push(row);
                     } else if yank_refused
+                        && !quarantined
                         && (verdict.action.serves_file() || !is_offered(&row.version))
                     {
                         if row.yanked_reason.is_none() || !verdict.action.serves_file() {

@@ -29,6 +29,7 @@ pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
         yanked: row.yanked_reason.is_some(),
         // A proxied file whose upstream declared no hash is decided as its version.
         sha256: Some(row.sha256.clone()).filter(|s| !s.is_empty()),
+        scan: row.scan.clone(),
     }
 }
 

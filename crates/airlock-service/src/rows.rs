@@ -69,5 +69,6 @@ pub(crate) fn artifact_row(
         uploaded_by,
         upstream_url,
         delisted_at: None,
+        scan: None,
     }
 }

@@ -4,7 +4,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor, Row};
 
 use airlock_types::{
-    ArtifactKind, Ecosystem, PageStatus, RequestState, Role, Timestamp, UnknownWord,
+    ArtifactKind, Ecosystem, PageStatus, RequestState, Role, ScanSummary, Timestamp, UnknownWord,
 };
 
 use crate::audit::{self, AuditEntry};
@@ -126,6 +126,23 @@ pub struct ArtifactRow {
     pub upstream_url: Option<String>,
     /// When the upstream stopped listing the file.
     pub delisted_at: Option<Timestamp>,
+    /// What the latest content scan of the file found; `None`: not scanned (yet).
+    pub scan: Option<ScanSummary>,
+}
+
+/// One content scan of a stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanRow {
+    pub sha256: String,
+    /// The scanner's version.
+    pub scanner: String,
+    pub scanned_at: Timestamp,
+    /// The most severe finding's severity (`low` .. `critical`); `None`: nothing found.
+    pub worst: Option<String>,
+    /// 0 (nothing found) to 100.
+    pub score: i64,
+    /// The scanner's report, as JSON.
+    pub report_json: String,
 }
 
 /// What a proxy last learned of an upstream project page.
@@ -144,7 +161,7 @@ macro_rules! artifact_columns {
     () => {
         "source, filename, project, display_name, version, kind, sha256, size, requires_python, \
          metadata_sha256, metadata_json, yanked_reason, upload_time, first_seen, uploaded_by, \
-         upstream_url, delisted_at"
+         upstream_url, delisted_at, scan_json"
     };
 }
 /// A request to admit package versions into a lane.
@@ -350,7 +367,15 @@ fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
         uploaded_by: r.try_get(14)?,
         upstream_url: r.try_get(15)?,
         delisted_at: opt_time(r, 16)?,
+        scan: scan_of(r, 17)?,
     })
+}
+
+/// The `scan_json` column; text that does not read as a scan counts as not scanned (it is
+/// scanned again).
+fn scan_of(r: &sqlx::any::AnyRow, index: usize) -> Result<Option<ScanSummary>, DbError> {
+    let text: Option<String> = r.try_get(index)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
 /// The `metadata_json` column; text that is no metadata object reads as nothing known, as it
@@ -775,6 +800,34 @@ impl Db {
                 out.push(artifact_from_row(&row)?);
             }
         }
+        Ok(out)
+    }
+
+    /// The scans of these files (sha256), newest first.
+    pub async fn scans_of(&self, sha256s: &[&str]) -> Result<Vec<ScanRow>, DbError> {
+        let mut out = Vec::new();
+        for chunk in sha256s.chunks(IN_LIST_CHUNK) {
+            let sql = format!(
+                "SELECT sha256, scanner, scanned_at, worst, score, report_json FROM scans \
+                 WHERE sha256 IN ({}) ORDER BY scanned_at DESC, scanner DESC",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for sha in chunk {
+                query = query.bind(*sha);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.push(ScanRow {
+                    sha256: r.try_get(0)?,
+                    scanner: r.try_get(1)?,
+                    scanned_at: Timestamp::from_micros(r.try_get(2)?),
+                    worst: r.try_get(3)?,
+                    score: r.try_get(4)?,
+                    report_json: r.try_get(5)?,
+                });
+            }
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.scanned_at));
         Ok(out)
     }
 
@@ -1455,7 +1508,7 @@ impl WriteTx {
         let sql = concat!(
             "INSERT INTO artifacts (",
             artifact_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         );
         sqlx::query(sql)
             .bind(&a.source)
@@ -1475,6 +1528,7 @@ impl WriteTx {
             .bind(&a.uploaded_by)
             .bind(&a.upstream_url)
             .bind(a.delisted_at.map(Timestamp::as_micros))
+            .bind(a.scan.as_ref().and_then(|s| serde_json::to_string(s).ok()))
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {
@@ -1484,6 +1538,26 @@ impl WriteTx {
                     e.into()
                 }
             })?;
+        Ok(())
+    }
+
+    /// Keeps a scan of a stored file; a scan of the same file by the same scanner version is
+    /// kept once (the first).
+    pub async fn insert_scan(&mut self, scan: &ScanRow) -> Result<(), DbError> {
+        // A scan is read with its file's project, in the same transaction as the file.
+        self.scope.nothing();
+        sqlx::query(
+            "INSERT INTO scans (sha256, scanner, scanned_at, worst, score, report_json) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256, scanner) DO NOTHING",
+        )
+        .bind(&scan.sha256)
+        .bind(&scan.scanner)
+        .bind(scan.scanned_at.as_micros())
+        .bind(&scan.worst)
+        .bind(scan.score)
+        .bind(&scan.report_json)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 
@@ -1524,6 +1598,24 @@ impl WriteTx {
         .bind(&a.filename)
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Keeps what the latest content scan of a stored file found, with the file.
+    pub async fn set_scan(
+        &mut self,
+        source: &str,
+        project: &str,
+        filename: &str,
+        scan: &ScanSummary,
+    ) -> Result<(), DbError> {
+        self.scope.touch(source, project);
+        sqlx::query("UPDATE artifacts SET scan_json = $1 WHERE source = $2 AND filename = $3")
+            .bind(serde_json::to_string(scan).ok())
+            .bind(source)
+            .bind(filename)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 

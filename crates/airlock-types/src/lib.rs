@@ -1,5 +1,6 @@
 //! The words every layer of airlock shares: [`Ecosystem`], [`Timestamp`], [`ArtifactKind`],
-//! [`RequestState`], [`PageStatus`], [`Role`]. Pure (serde and `time` only).
+//! [`RequestState`], [`PageStatus`], [`Role`], [`Severity`] (and what a content scan found,
+//! [`ScanSummary`]). Pure (serde and `time` only).
 //!
 //! Each enum's spelling is written once, in its `words!` declaration: `as_str`, `Display`,
 //! `FromStr` and serde all read it, so the configuration, the database, the API and the CLI cannot
@@ -35,6 +36,45 @@ impl Ecosystem {
     pub fn index(self) -> usize {
         self as usize
     }
+}
+
+words! {
+    /// How much a content-scan finding matters, least first.
+    Severity "severity" {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Critical = "critical",
+    }
+}
+
+/// What a content scan found in one stored file, as kept with it and as policy reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanSummary {
+    /// The scanner's version.
+    pub scanner: String,
+    /// Most severe first.
+    pub findings: Vec<ScanNote>,
+}
+
+impl ScanSummary {
+    /// The most severe finding's severity.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings.iter().map(|f| f.severity).max()
+    }
+}
+
+/// One finding of a [`ScanSummary`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanNote {
+    /// The rule's stable id (`py-pth-exec`, `typosquat`, ...).
+    pub rule: String,
+    pub severity: Severity,
+    /// Path inside the archive, or the archive's name.
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub message: String,
 }
 
 words! {

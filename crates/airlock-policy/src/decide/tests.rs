@@ -992,3 +992,86 @@ fn odd_versions_stay_on_one_line() {
     );
     assert!(message(&v).contains("pypi:x==1 2 "), "{}", message(&v));
 }
+
+// --- content scan findings ---------------------------------------------------------
+
+fn scanned(mut facts: ArtifactFacts, findings: &[(&str, Severity)]) -> ArtifactFacts {
+    facts.scan = Some(ScanSummary {
+        scanner: "0.1.0".into(),
+        findings: findings
+            .iter()
+            .map(|(rule, severity)| ScanNote {
+                rule: (*rule).into(),
+                severity: *severity,
+                file: "demo/__init__.py".into(),
+                line: Some(3),
+                message: "does something".into(),
+            })
+            .collect(),
+    });
+    facts
+}
+
+use airlock_types::{ScanNote, ScanSummary, Severity};
+
+#[test]
+fn scan_findings_at_or_above_the_lane_level_refuse_the_file() {
+    let evil = scanned(
+        pypi("demo", "1.0"),
+        &[
+            ("py-pth-exec", Severity::Critical),
+            ("py-import-process", Severity::Medium),
+        ],
+    );
+    let verdict = check(
+        "scan = { block_at = \"high\" }",
+        &evil,
+        Action::Deny,
+        &[C::ScanFinding],
+    );
+    assert_eq!(
+        message(&verdict),
+        "lane \"test\": pypi:demo==1.0: the content scan found 1 finding at or above high: \
+         py-pth-exec (critical) in demo/__init__.py:3: does something"
+    );
+    assert_eq!(verdict.reasons[0].findings.len(), 1);
+    // Below the level: allowed unless the lane asks for a warning.
+    check(
+        "scan = { block_at = \"critical\" }",
+        &scanned(pypi("demo", "1.0"), &[("py-setup-network", Severity::High)]),
+        Action::Allow,
+        &[],
+    );
+    check(
+        "scan = { block_at = \"critical\", below = \"warn\", action = \"hide\" }",
+        &evil,
+        Action::Hide,
+        &[C::ScanFinding, C::ScanFinding],
+    );
+    // No scan policy: findings are information only; not scanned: nothing to say.
+    check("", &evil, Action::Allow, &[]);
+    check(
+        "scan = { block_at = \"low\" }",
+        &pypi("demo", "1.0"),
+        Action::Allow,
+        &[],
+    );
+}
+
+#[test]
+fn a_scan_policy_quarantines_only_with_a_level() {
+    assert!(lane("scan = { block_at = \"high\" }").scan.quarantines());
+    assert!(
+        !lane("scan = { block_at = \"high\", pending = \"allow\" }")
+            .scan
+            .quarantines()
+    );
+    assert!(!lane("scan = { below = \"warn\" }").scan.quarantines());
+    let bad = toml::from_str::<LanePolicy>("scan = { block_at = \"severe\" }")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        bad.contains("expected one of `low`, `medium`, `high`, `critical`"),
+        "{bad}"
+    );
+}

@@ -589,23 +589,59 @@ impl Proxies {
             .await
     }
 
+    /// The download of a proxied file under way, or one started now.
+    fn download_of(self: &Arc<Self>, row: &ArtifactRow) -> Result<Arc<Download>, ServiceError> {
+        let key = (row.source.clone(), row.filename.clone());
+        let mut map = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(&key) {
+            Some(d) => Ok(d.clone()),
+            None => {
+                let d = self.start_download(row)?;
+                map.insert(key, d.clone());
+                Ok(d)
+            }
+        }
+    }
+
+    /// Fetches a proxied file whole (and scans it) before any of it is served: a quarantine.
+    /// Returns once it is stored, here or by another server.
+    pub(crate) async fn fetch_whole(
+        self: &Arc<Self>,
+        row: &ArtifactRow,
+    ) -> Result<(), ServiceError> {
+        if let Turn::StoredElsewhere(_) = self.fetch_turn(row).await? {
+            return Ok(());
+        }
+        let download = self.download_of(row)?;
+        let mut rx = download.progress.clone();
+        loop {
+            let p = rx.borrow_and_update().clone();
+            match p.done {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(message)) => {
+                    return Err(ServiceError::Upstream {
+                        timeout: p.timeout,
+                        message,
+                    });
+                }
+                None => {
+                    if rx.changed().await.is_err() {
+                        return Err(ServiceError::internal(
+                            "download abandoned",
+                            std::fmt::Error,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
     /// Streams a proxied file, fetching it from the upstream unless it is cached.
     pub(crate) async fn open_proxied(
         self: &Arc<Self>,
         row: &ArtifactRow,
     ) -> Result<FileBody, ServiceError> {
-        let key = (row.source.clone(), row.filename.clone());
-        let download = {
-            let mut map = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(&key) {
-                Some(d) => d.clone(),
-                None => {
-                    let d = self.start_download(row)?;
-                    map.insert(key, d.clone());
-                    d
-                }
-            }
-        };
+        let download = self.download_of(row)?;
         // Answer with an error rather than a broken body when the upstream fails before any byte.
         let mut rx = download.progress.clone();
         loop {
@@ -768,6 +804,9 @@ impl Proxies {
             });
         }
         drop(writer);
+        // Scanned before it is stored (and its end released to readers).
+        let scan =
+            crate::scanning::scan_fetched(&self.core, &row.filename, &actual, path.as_ref()).await;
         // The temporary file stays open for readers; the blob store renames it into place.
         self.core.blobs.put_file(path, &actual).await?;
         // The wheel's own METADATA is stored either way: it serves `.metadata` when the upstream
@@ -783,6 +822,11 @@ impl Proxies {
         updated.metadata_sha256 = metadata_sha256;
         let mut tx = self.core.db.write().await?;
         tx.update_listed_artifact(&updated).await?;
+        if let Some((summary, history)) = &scan {
+            tx.set_scan(&row.source, &row.project, &row.filename, summary)
+                .await?;
+            tx.insert_scan(history).await?;
+        }
         let details = serde_json::json!({ "sha256": actual, "size": written, "url": url });
         self.core
             .commit(

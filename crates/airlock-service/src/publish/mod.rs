@@ -231,6 +231,17 @@ impl Publishing {
         ))
     }
 
+    /// The content scans of the files of `name` `version` (`GET /api/v1/scan/...`).
+    pub async fn scans(
+        &self,
+        who: &Principal,
+        ecosystem: Ecosystem,
+        name: &str,
+        version: &str,
+    ) -> Result<crate::scanning::VersionScans, ServiceError> {
+        crate::scanning::version_scans(&self.core, who, ecosystem, name, version).await
+    }
+
     /// Refuses an upload whose file the source has already, under any spelling: `same` says
     /// which stored row is that file by the ecosystem's rules. Identical bytes: already there
     /// (400); other bytes: published files are immutable (409).
@@ -350,8 +361,29 @@ impl Publishing {
         );
         row.requires_python = meta.requires_python.clone();
         row.metadata_sha256 = metadata_sha256.clone();
-        self.store_upload(who, row, &content, same_file, same_release)
+        let scan = self.scan(&content).await?;
+        self.store_upload(who, row, &content, scan, same_file, same_release)
             .await
+    }
+
+    /// Scans an upload before it is stored; refuses it when a finding reaches
+    /// `[scan] refuse_uploads_at`.
+    pub(crate) async fn scan(
+        &self,
+        content: &UploadedContent,
+    ) -> Result<Option<airlock_scan::Report>, ServiceError> {
+        let Some(report) =
+            crate::scanning::scan_upload(&self.core, &content.filename, &content.path).await?
+        else {
+            return Ok(None);
+        };
+        if let Err(refused) =
+            crate::scanning::refuse_at(&report, self.core.config().scan.refuse_uploads_at)
+        {
+            tracing::warn!(file = %content.filename, sha256 = %content.sha256, score = report.score, findings = report.findings.len(), "upload refused by the content scan");
+            return Err(refused);
+        }
+        Ok(Some(report))
     }
 
     /// Stores a validated upload: its blob (verified, then renamed into place), then its row and
@@ -364,10 +396,12 @@ impl Publishing {
         who: &Principal,
         mut row: ArtifactRow,
         content: &UploadedContent,
+        scan: Option<airlock_scan::Report>,
         same_file: impl Fn(&ArtifactRow) -> bool + Send + Sync,
         same_release: impl Fn(&ArtifactRow) -> bool + Send + Sync,
     ) -> Result<Published, ServiceError> {
         let source = row.source.clone();
+        row.scan = scan.as_ref().map(crate::scanning::summary);
         self.core
             .blobs
             .put_file(&content.path, &content.sha256)
@@ -386,9 +420,25 @@ impl Publishing {
                 }
                 other => other.into(),
             })?;
-            let details = serde_json::json!({ "sha256": row.sha256, "size": row.size, "version": row.version });
+            if let Some(report) = &scan {
+                tx.insert_scan(&crate::scanning::scan_row(&row.sha256, report))
+                    .await?;
+            }
+            let details = serde_json::json!({
+                "sha256": row.sha256,
+                "size": row.size,
+                "version": row.version,
+                "scan": scan.as_ref().map(|r| serde_json::json!({
+                    "scanner": r.scanner,
+                    "score": r.score,
+                    "worst": r.worst(),
+                    "findings": r.findings.len(),
+                })),
+            });
             let subject = format!("{source}/{}", row.filename);
-            self.core.commit(tx, audit_entry(&who.name, "upload", subject, details)).await
+            self.core
+                .commit(tx, audit_entry(&who.name, "upload", subject, details))
+                .await
         }
         .await;
         if let Err(e) = stored {

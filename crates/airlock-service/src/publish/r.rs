@@ -112,6 +112,8 @@ impl Publishing {
             },
             Timestamp::now(),
         );
-        self.store_upload(who, row, &content, &same, &same).await
+        let scan = self.scan(&content).await?;
+        self.store_upload(who, row, &content, scan, &same, &same)
+            .await
     }
 }

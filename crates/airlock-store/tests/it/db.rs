@@ -24,6 +24,7 @@ fn artifact(filename: &str, version: &str) -> ArtifactRow {
         uploaded_by: Some("ci".into()),
         upstream_url: None,
         delisted_at: None,
+        scan: None,
     }
 }
 

@@ -751,6 +751,13 @@ impl ProxyToml {
         self
     }
 
+    /// An open lane over `sources` with more TOML lines of the lane (`scan = { ... }`).
+    pub fn lane_with(mut self, name: &str, sources: &[&str], settings: &str) -> Self {
+        self = self.lane(name, sources);
+        let _ = writeln!(self.toml, "{settings}");
+        self
+    }
+
     pub fn config(self) -> ServerConfig {
         ServerConfig::from_toml(self.toml)
     }
