@@ -340,10 +340,12 @@ async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
     }
     let watcher = tokio::spawn(app.clone().watch_revisions());
     let sweeper = tokio::spawn(app.clone().sweeper().clone().sweep_periodically());
+    let rescanner = tokio::spawn(app.rescanner().clone().rescan_periodically());
     let trimmer = tokio::spawn(give_back_memory_periodically());
     airlock_server::serve(app.clone(), listener, shutdown_signal()).await?;
     watcher.abort();
     sweeper.abort();
+    rescanner.abort();
     trimmer.abort();
     app.close().await;
     Ok(())

@@ -69,7 +69,7 @@ pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
 pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
 pub use sbom::{Sboms, check_bom};
-pub use scanning::{FileScans, VersionScans};
+pub use scanning::{FileScans, RescanReport, Rescanner, VersionScans};
 pub use sessions::{SESSION_LIFETIME, Session, Sessions, random_hex};
 pub use snapshot::Snapshots;
 pub use spec::{packages_manifest, parse_package_spec};
@@ -110,6 +110,7 @@ pub struct Airlock {
     settings: ConfigAsCode,
     audit: Audit,
     sweeper: Arc<Sweeper>,
+    rescanner: Arc<scanning::Rescanner>,
     webhooks: Arc<Webhooks>,
 }
 
@@ -165,6 +166,7 @@ impl Airlock {
             tokens,
             audit: Audit::new(core.clone()),
             sweeper: Arc::new(Sweeper::new(core.clone())),
+            rescanner: Arc::new(scanning::Rescanner::new(core.clone())),
             webhooks,
             settings,
             checks,
@@ -314,6 +316,11 @@ impl Airlock {
     /// The audit log.
     pub fn audit(&self) -> &Audit {
         &self.audit
+    }
+
+    /// Scans of stored files no current scan covers, in the background.
+    pub fn rescanner(&self) -> &Arc<scanning::Rescanner> {
+        &self.rescanner
     }
 
     /// The blob sweeper.

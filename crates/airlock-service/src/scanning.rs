@@ -54,11 +54,8 @@ pub(crate) async fn scan_upload(
     })
     .await
     .map_err(|e| ServiceError::internal("the content scan failed", e))??;
-    // A hosted package's name is the organisation's own choice: the typosquat check is for
-    // what proxies fetch (and `airlock scan`), not for uploads.
     let mut report = report;
-    report.findings.retain(|f| f.rule != "typosquat");
-    report.score = airlock_scan::score(&report.findings);
+    without_name_checks(&mut report);
     Ok(Some(report))
 }
 
@@ -186,6 +183,157 @@ fn unreadable(filename: &str, why: &str) -> Report {
         too_large: 0,
         scanner: airlock_scan::VERSION,
     }
+}
+
+/// How often stored files are looked through for ones to scan (again).
+const RESCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+/// Most files scanned in one pass (the rest wait for the next).
+const RESCAN_BATCH: usize = 500;
+pub(crate) const SCANNER_ACTOR: &str = "system:scanner";
+
+/// Scans, in the background, stored files no scan of this scanner version covers: files
+/// stored before scanning was turned on, or scanned by an older scanner (new rules), so that
+/// what lanes decide follows what the scanner knows now. Of several servers, one scans each
+/// period (the one that takes the period's lease).
+pub struct Rescanner {
+    core: Arc<Core>,
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RescanReport {
+    /// Stored files no current scan covers.
+    pub due: u64,
+    pub scanned: u64,
+    /// Due, but their bytes are not in the store (proxied files never fetched).
+    pub not_stored: u64,
+}
+
+impl Rescanner {
+    pub(crate) fn new(core: Arc<Core>) -> Rescanner {
+        Rescanner { core }
+    }
+
+    /// One pass: up to `limit` due files scanned, each result kept with its file (audited).
+    pub async fn rescan(&self, limit: usize) -> Result<RescanReport, ServiceError> {
+        let config = self.core.config();
+        let mut report = RescanReport::default();
+        if !config.scan.uploads && !config.scan.proxied {
+            return Ok(report);
+        }
+        let due: Vec<airlock_store::ScanState> = self
+            .core
+            .db
+            .scan_states()
+            .await?
+            .into_iter()
+            .filter(|s| s.scanner.as_deref() != Some(airlock_scan::VERSION))
+            .collect();
+        report.due = due.len() as u64;
+        if due.is_empty() {
+            return Ok(report);
+        }
+        // What the store holds, listed once: a proxied file never fetched has no bytes to scan.
+        let stored: std::collections::HashSet<String> = self
+            .core
+            .blobs
+            .list()
+            .await?
+            .into_iter()
+            .filter_map(|b| b.sha256)
+            .collect();
+        for state in due {
+            if report.scanned as usize >= limit {
+                break;
+            }
+            if !stored.contains(&state.sha256) {
+                report.not_stored += 1;
+                continue;
+            }
+            let Some(source) = config.source(&state.source) else {
+                continue;
+            };
+            let hosted = source.kind == airlock_config::SourceKind::Hosted;
+            if !(if hosted {
+                config.scan.uploads
+            } else {
+                config.scan.proxied
+            }) {
+                continue;
+            }
+            let bytes = self.core.blobs.get_bytes(&state.sha256).await?;
+            let scanner = scanner(&self.core);
+            let name = state.filename.clone();
+            let scanned = tokio::task::spawn_blocking(move || {
+                scanner
+                    .scan(&name, &bytes)
+                    .map_err(|e| crate::error::chain(&e))
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+            let mut scan = match scanned {
+                Ok(scan) => scan,
+                Err(why) => unreadable(&state.filename, &why),
+            };
+            if hosted {
+                without_name_checks(&mut scan);
+            }
+            let (summary, history) = (summary(&scan), scan_row(&state.sha256, &scan));
+            let mut tx = self.core.db.write().await?;
+            tx.set_scan(&state.source, &state.project, &state.filename, &summary)
+                .await?;
+            tx.insert_scan(&history).await?;
+            let details = serde_json::json!({
+                "scanner": summary.scanner,
+                "worst": summary.worst(),
+                "findings": summary.findings.len(),
+            });
+            self.core
+                .commit(
+                    tx,
+                    crate::core::audit_entry(
+                        SCANNER_ACTOR,
+                        "scan",
+                        format!("{}/{}", state.source, state.filename),
+                        details,
+                    ),
+                )
+                .await?;
+            report.scanned += 1;
+        }
+        tracing::info!(
+            due = report.due,
+            scanned = report.scanned,
+            not_stored = report.not_stored,
+            "rescan"
+        );
+        Ok(report)
+    }
+
+    /// A pass at once, then every ten minutes, for as long as the server runs. Each server
+    /// makes a pass at its start (scanning a file twice is harmless, only wasted).
+    pub async fn rescan_periodically(self: Arc<Self>) {
+        let mut starting = true;
+        loop {
+            let ours = self
+                .core
+                .take_lease("rescan", RESCAN_EVERY * 9 / 10)
+                .await
+                .unwrap_or(false)
+                || std::mem::take(&mut starting);
+            if ours && let Err(e) = self.rescan(RESCAN_BATCH).await {
+                tracing::warn!(error = %crate::error::chain(&e), "rescan failed");
+            }
+            tokio::time::sleep(RESCAN_EVERY).await;
+        }
+    }
+}
+
+/// A hosted package's name is the organisation's own choice: the typosquat check is for what
+/// proxies fetch (and `airlock scan`), not for uploads.
+fn without_name_checks(report: &mut Report) {
+    report.findings.retain(|f| f.rule != "typosquat");
+    report.score = airlock_scan::score(&report.findings);
 }
 
 /// The row that keeps `report` of the file `sha256`.

@@ -130,6 +130,16 @@ pub struct ArtifactRow {
     pub scan: Option<ScanSummary>,
 }
 
+/// A stored file and which scanner version made its latest scan (`None`: never scanned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanState {
+    pub source: String,
+    pub filename: String,
+    pub project: String,
+    pub sha256: String,
+    pub scanner: Option<String>,
+}
+
 /// One content scan of a stored file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanRow {
@@ -829,6 +839,27 @@ impl Db {
         }
         out.sort_by_key(|s| std::cmp::Reverse(s.scanned_at));
         Ok(out)
+    }
+
+    /// Every stored file (one with a sha256) with what its latest scan was made by: what a
+    /// rescan looks through. `(source, filename, project, sha256, scanner or None)`.
+    pub async fn scan_states(&self) -> Result<Vec<ScanState>, DbError> {
+        let rows = sqlx::query(
+            "SELECT source, filename, project, sha256, scan_json FROM artifacts WHERE sha256 <> '' ORDER BY source, filename",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScanState {
+                    source: r.try_get(0)?,
+                    filename: r.try_get(1)?,
+                    project: r.try_get(2)?,
+                    sha256: r.try_get(3)?,
+                    scanner: scan_of(r, 4)?.map(|s| s.scanner),
+                })
+            })
+            .collect()
     }
 
     /// Every file of one source.

@@ -17,7 +17,7 @@ pub use blobs::{BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_h
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError, DerivedTx,
-    NewRequest, ProjectName, ProxyPageRow, RequestRow, ScanRow, Scope, SessionRow, SnapshotRow,
-    TokenRow, WebhookDeliveryRow, WriteTx, YankEvent,
+    NewRequest, ProjectName, ProxyPageRow, RequestRow, ScanRow, ScanState, Scope, SessionRow,
+    SnapshotRow, TokenRow, WebhookDeliveryRow, WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

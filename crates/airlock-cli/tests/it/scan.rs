@@ -429,3 +429,52 @@ fn proxied_files_are_quarantined_until_scanned_and_malicious_ones_refused() {
     assert_eq!(body["files"][0]["source"], "pypi");
     assert_eq!(body["files"][0]["scans"][0]["worst"], "critical", "{body}");
 }
+
+/// Files stored before scanning was on (or scanned by an older scanner) are scanned in the
+/// background, at a server's start and then every ten minutes; each scan is audited.
+#[test]
+fn stored_files_without_a_current_scan_are_scanned_in_the_background() {
+    let mut server = TestServer::start();
+    let dir = TempDir::new().expect("temp dir");
+    let clean = HandWheel::new("plain-tools", "2.0")
+        .member(
+            "plain_tools/__init__.py",
+            "def add(a, b):\n    return a + b\n",
+        )
+        .write(dir.path());
+    twine_upload(&server, server.publisher_token(), &[&clean], &[]).success();
+    // As a file stored before scanning existed.
+    server
+        .database()
+        .execute("UPDATE artifacts SET scan_json = NULL");
+    server.database().execute("DELETE FROM scans");
+    let reader = server.token("scan-reader", "reader");
+    let scans = |server: &TestServer| {
+        let (status, body) = scans_api(server, &reader, "pypi/plain-tools/2.0");
+        assert_eq!(status, 200, "{body}");
+        body["files"][0]["scans"].as_array().map_or(0, Vec::len)
+    };
+    assert_eq!(scans(&server), 0);
+    server.restart();
+    crate::support::wait_until(
+        std::time::Duration::from_secs(60),
+        "the stored file scanned",
+        || scans(&server) == 1,
+    );
+    assert_eq!(server.database().count_rows("scans"), 1);
+    let admin = server.token("auditor", "admin");
+    let audit: Value = server
+        .http()
+        .get(server.url("/api/v1/audit"))
+        .bearer_auth(&admin)
+        .send()
+        .expect("audit")
+        .json()
+        .expect("JSON");
+    let scanned = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .any(|e| e["action"] == "scan" && e["actor"] == "system:scanner");
+    assert!(scanned, "{audit}");
+}
