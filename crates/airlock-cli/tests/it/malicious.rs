@@ -218,6 +218,18 @@ fn malicious_packages_are_refused_in_every_lane_and_every_snapshot() {
         .success();
     assert_eq!(target.version_of("coloramas").as_deref(), Some("1.0"));
 
+    // The web interface's package page lists the advisory.
+    let (status, ui) = get(
+        &server,
+        &server.url("/ui/packages/pypi/aiohttpp"),
+        "text/html",
+    );
+    assert_eq!(status, 200, "{ui}");
+    assert!(
+        ui.contains(AIOHTTPP),
+        "the package page should list {AIOHTTPP}: {ui}"
+    );
+
     // why (API and CLI) and check name the advisory and the reason code.
     let url = server.url("/api/v1/lanes/prod/why");
     let why: Value = server
