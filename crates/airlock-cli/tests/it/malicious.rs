@@ -218,6 +218,26 @@ fn malicious_packages_are_refused_in_every_lane_and_every_snapshot() {
         .success();
     assert_eq!(target.version_of("coloramas").as_deref(), Some("1.0"));
 
+    // A record withdrawn upstream (a false positive) lifts the refusal everywhere, snapshots too.
+    let record = testdata().join("advisories/malicious/pypi/coloramas/MAL-2024-4924.json");
+    let mut withdrawn: Value =
+        serde_json::from_slice(&std::fs::read(&record).expect("read the record")).expect("JSON");
+    withdrawn["modified"] = json!("2026-12-01T00:00:00Z");
+    withdrawn["withdrawn"] = json!("2026-12-01T00:00:00Z");
+    let update = scratch.path().join("withdrawn");
+    std::fs::create_dir_all(&update).expect("mkdir");
+    std::fs::write(update.join("MAL-2024-4924.json"), withdrawn.to_string()).expect("write");
+    run(&mut server.airlock(&["advisories", "import", update.to_str().expect("UTF-8 path")]))
+        .success();
+    wait_until(PICKUP, "the server sees the withdrawal", || {
+        get(&server, &coloramas_urls[0].1, "*/*").0 == 200
+    });
+    for (lane, bad, _) in &coloramas_urls {
+        assert_eq!(get(&server, bad, "*/*").0, 200, "{lane}: {bad}");
+    }
+    // The other records still refuse.
+    assert_refused(&server, &urls[3].1, "prod", &[AIOHTTPP]);
+
     // The web interface's package page lists the advisory.
     let (status, ui) = get(
         &server,
