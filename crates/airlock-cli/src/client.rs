@@ -27,6 +27,17 @@ pub struct Snapshot {
     pub created_by: String,
 }
 
+/// A hosted project's status after `archive` or `unarchive`.
+#[derive(Debug, Deserialize)]
+pub struct ProjectStatus {
+    pub source: String,
+    pub project: String,
+    /// `archived` or `active` (PEP 792).
+    pub status: String,
+    /// Whether it had another status before.
+    pub changed: bool,
+}
+
 pub use airlock_service::AuditVerdict;
 
 /// What a request asks for: a manifest file, or `ecosystem:name==version` items.
@@ -82,6 +93,15 @@ pub trait Client {
     /// Names an instant of `lane`: now, or `at` (an RFC 3339 instant or a date); returns it.
     async fn create_snapshot(&self, lane: &str, name: &str, at: Option<&str>) -> Result<Snapshot>;
     async fn snapshots(&self, lane: &str) -> Result<Vec<Snapshot>>;
+    /// Archives a project of a hosted source (PEP 792: no uploads, downloads continue), or
+    /// with `archived: false` undoes it.
+    async fn set_project_status(
+        &self,
+        source: &str,
+        project: &str,
+        archived: bool,
+        reason: Option<&str>,
+    ) -> Result<ProjectStatus>;
     /// Audit entries after sequence number `since`.
     async fn audit(&self, since: i64) -> Result<Vec<AuditRecord>>;
     async fn verify_audit(&self) -> Result<AuditVerdict>;
@@ -280,6 +300,26 @@ impl Client for Local<'_> {
             name: name.to_string(),
             at: airlock_service::format_rfc3339(at),
             created_by: who.name,
+        })
+    }
+
+    async fn set_project_status(
+        &self,
+        source: &str,
+        project: &str,
+        archived: bool,
+        reason: Option<&str>,
+    ) -> Result<ProjectStatus> {
+        let app = self.app().await?;
+        let done = app
+            .publishing()
+            .set_archived(&Principal::local_admin(), source, project, archived, reason)
+            .await?;
+        Ok(ProjectStatus {
+            source: done.source,
+            project: done.project,
+            status: if done.archived { "archived" } else { "active" }.to_owned(),
+            changed: done.changed,
         })
     }
 
@@ -483,6 +523,24 @@ impl Client for Remote {
         self.call(
             Method::POST,
             &format!("lanes/{lane}/snapshots"),
+            &[],
+            Some(body),
+        )
+        .await
+    }
+
+    async fn set_project_status(
+        &self,
+        source: &str,
+        project: &str,
+        archived: bool,
+        reason: Option<&str>,
+    ) -> Result<ProjectStatus> {
+        let status = if archived { "archived" } else { "active" };
+        let body = json!({ "status": status, "reason": reason });
+        self.call(
+            Method::POST,
+            &format!("sources/{source}/projects/{project}/status"),
             &[],
             Some(body),
         )

@@ -150,6 +150,32 @@ pub enum ClientCommand {
     /// Dates (`/prod/2026-11-24/…`, end of day UTC) and RFC 3339 instants work without a name.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Archive a project of a hosted source (PEP 792): uploads to it are refused, its files stay
+    /// installable, index pages show the status `archived`. `--undo` (or `unarchive`) reopens it.
+    /// Admin; audited.
+    Archive {
+        /// The project's name.
+        project: String,
+        /// The hosted source that holds it.
+        #[arg(long)]
+        source: String,
+        /// Why (shown as the status reason).
+        #[arg(long, conflicts_with = "undo")]
+        reason: Option<String>,
+        /// Reopen the project to uploads.
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Reopen an archived project to uploads (as `archive --undo`).
+    Unarchive {
+        project: String,
+        #[arg(long)]
+        source: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -233,6 +259,8 @@ impl ClientCommand {
             | Plan { server, .. }
             | Apply { server, .. }
             | Export { server }
+            | Archive { server, .. }
+            | Unarchive { server, .. }
             | Audit(AuditCommand::List { server, .. } | AuditCommand::Verify { server })
             | Snapshot(
                 SnapshotCommand::Create { server, .. } | SnapshotCommand::List { server, .. },
@@ -410,9 +438,42 @@ impl ClientCommand {
                     println!("{}\t{}\t{}", s.name, s.at, s.created_by);
                 }
             }
+            Archive {
+                project,
+                source,
+                reason,
+                undo,
+                ..
+            } => {
+                let done = client
+                    .set_project_status(&source, &project, !undo, reason.as_deref())
+                    .await?;
+                print_status(&done);
+            }
+            Unarchive {
+                project, source, ..
+            } => {
+                let done = client
+                    .set_project_status(&source, &project, false, None)
+                    .await?;
+                print_status(&done);
+            }
         }
         Ok(())
     }
+}
+
+/// `project demo of internal-pypi: archived` (or `: already archived`).
+fn print_status(done: &crate::client::ProjectStatus) {
+    let already = if done.changed { "" } else { "already " };
+    let what = match done.status.as_str() {
+        "archived" => "archived (uploads refused, files still served)",
+        _ => "active (uploads accepted)",
+    };
+    println!(
+        "project {} of {}: {already}{what}",
+        done.project, done.source
+    );
 }
 
 fn read_file(file: &str) -> Result<String> {

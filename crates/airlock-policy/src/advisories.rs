@@ -31,6 +31,15 @@ pub fn advisory_package_keys(advisory: &Advisory) -> Vec<String> {
     keys
 }
 
+/// Whether the advisory reports a malicious package rather than a flaw: an id (or alias) in the
+/// `MAL-` namespace of the OSV schema, the OpenSSF Malicious Packages database. Such records are
+/// a kill switch: they deny in every lane and in every snapshot, also those taken before airlock
+/// learned them.
+pub fn is_malicious(advisory: &Advisory) -> bool {
+    let mal = |id: &str| id.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("MAL-"));
+    mal(&advisory.id) || advisory.aliases.iter().any(|a| mal(a))
+}
+
 /// `pypi:<normalised name>` or `cran:<name>`: how advisories are found by package.
 pub fn package_key(ecosystem: Ecosystem, name: &str) -> String {
     format!("{}:{}", ecosystem.as_str(), ecosystem.normalize_name(name))

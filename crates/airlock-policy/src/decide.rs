@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use airlock_license::LicenseClass;
 use airlock_osv::{Advisory, Level};
 
-use crate::advisories::AdvisorySource;
+use crate::advisories::{AdvisoryHit, AdvisorySource, is_malicious};
 use crate::ecosystem::EcosystemExt;
 use crate::facts::{ArtifactFacts, ScanNote, Timestamp};
 use crate::lane::{GlobalRules, LanePolicy, Mode};
@@ -47,6 +47,97 @@ pub fn decide(
     ctx.scan(facts, &mut verdict);
     ctx.age(facts, now, &mut verdict);
     verdict
+}
+
+/// Why a whole project is quarantined in a lane (PEP 792 status `quarantined`: no file of it is
+/// offered): a block rule (global or the lane's) that names the project without versions, or a
+/// malicious-package advisory that affects every version of `versions` (the versions the lane's
+/// source has; with none known, any such advisory on the name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantine {
+    pub code: ReasonCode,
+    /// One line naming the lane and the rule or advisories, as a reason's message.
+    pub message: String,
+}
+
+/// Whether `lane` quarantines the whole project `name` (see [`Quarantine`]).
+pub fn quarantine(
+    lane: &LanePolicy,
+    global: &GlobalRules,
+    advisories: &dyn AdvisorySource,
+    ecosystem: Ecosystem,
+    name: &str,
+    versions: &[&str],
+) -> Option<Quarantine> {
+    let name = ecosystem.normalize_name(name);
+    let prefix = if lane.name.is_empty() {
+        String::new()
+    } else {
+        format!("lane {:?}: ", lane.name)
+    };
+    for (rules, code, scope) in [
+        (&global.block, ReasonCode::BlockedGlobally, "global rule"),
+        (&lane.block, ReasonCode::Blocked, "rule"),
+    ] {
+        if let Some(block) = rules
+            .for_package(ecosystem, &name)
+            .find(|b| !b.rule.has_versions())
+        {
+            let because = block
+                .reason
+                .as_ref()
+                .map_or(String::new(), |r| format!(" ({r})"));
+            let message = format!(
+                "{prefix}{ecosystem}:{name} is blocked by {scope} \"{}\"{because}",
+                block.rule
+            );
+            return Some(Quarantine { code, message });
+        }
+    }
+    let every_version_malicious = |ids: &mut Vec<String>| {
+        let mut first = None;
+        for version in versions {
+            let hits = advisories.affecting(ecosystem, &name, version);
+            let mal: Vec<&str> = hits
+                .iter()
+                .filter(|h| is_malicious(h.advisory))
+                .map(|h| h.advisory.id.as_str())
+                .collect();
+            if mal.is_empty() {
+                return false;
+            }
+            if first.is_none() {
+                first = Some(mal.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            }
+        }
+        *ids = first.unwrap_or_default();
+        true
+    };
+    let mut ids = Vec::new();
+    let quarantined = if versions.is_empty() {
+        ids = advisories
+            .advisories_for(ecosystem, &name)
+            .into_iter()
+            .filter(|a| is_malicious(a) && a.withdrawn.is_none())
+            .map(|a| a.id.clone())
+            .collect();
+        !ids.is_empty()
+    } else {
+        every_version_malicious(&mut ids)
+    };
+    if !quarantined {
+        return None;
+    }
+    ids.sort();
+    ids.dedup();
+    let plural = if ids.len() > 1 { "ies" } else { "y" };
+    Some(Quarantine {
+        code: ReasonCode::Malicious,
+        message: format!(
+            "{prefix}{ecosystem}:{name} is reported malicious by advisor{plural} {}: every version is refused",
+            ids.join(", ")
+        ),
+    })
 }
 
 struct Ctx<'a> {
@@ -196,6 +287,11 @@ impl<'a> Ctx<'a> {
         if hits.is_empty() {
             return;
         }
+        let (malicious, hits): (Vec<_>, Vec<_>) =
+            hits.into_iter().partition(|hit| is_malicious(hit.advisory));
+        if !malicious.is_empty() {
+            self.malicious(&malicious, verdict);
+        }
         let policy = &self.lane.vulnerabilities;
         let mut blocking: Vec<AdvisoryFinding> = Vec::new();
         let mut below: Vec<AdvisoryFinding> = Vec::new();
@@ -259,6 +355,44 @@ impl<'a> Ctx<'a> {
                 verdict,
             );
         }
+    }
+
+    /// Malicious-package advisories deny whatever the lane's vulnerability policy says; one that
+    /// cannot be evaluated for this version (it does not parse) denies too: a report of malware
+    /// on the name is reason enough to refuse what cannot be shown to be outside it.
+    fn malicious(&self, hits: &[AdvisoryHit<'_>], verdict: &mut Verdict) {
+        let mut findings: Vec<AdvisoryFinding> = hits
+            .iter()
+            .map(|hit| finding(hit.advisory, hit.severity.level, hit.severity.score, None))
+            .collect();
+        findings.sort_by(|a, b| a.id.cmp(&b.id));
+        findings.dedup_by(|a, b| a.id == b.id);
+        let ids = findings
+            .iter()
+            .take(NAMED_IN_MESSAGE)
+            .map(|f| f.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = match findings.len().saturating_sub(NAMED_IN_MESSAGE) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        let undecidable = if hits.iter().all(|h| h.undecidable) {
+            " (the version does not parse, so it cannot be shown to be unaffected)"
+        } else {
+            ""
+        };
+        let plural = if findings.len() > 1 { "ies" } else { "y" };
+        let mut reason = Reason::new(
+            ReasonCode::Malicious,
+            Action::Deny,
+            self.message(format_args!(
+                "{} is reported malicious by advisor{plural} {ids}{more}{undecidable}: refused in every lane",
+                self.subject()
+            )),
+        );
+        reason.advisories = findings;
+        verdict.push(reason);
     }
 
     /// `has advisory X (high, CVSS 8.1), <what>; fixed in 1.2` or

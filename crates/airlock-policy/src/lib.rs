@@ -22,7 +22,8 @@
 //! | global `block` | a global block rule matches (name and versions) | deny ([`ReasonCode::BlockedGlobally`]) |
 //! | lane `block` | a block rule of the lane matches | deny ([`ReasonCode::Blocked`]) |
 //! | `mode = "allowlist"` | no `allow` rule and no approval admits the version | deny ([`ReasonCode::NotAllowListed`]) |
-//! | `vulnerabilities` | a non-withdrawn advisory affects the version with level >= `block_at` | `action` (default deny) |
+//! | malicious package | a non-withdrawn OSV `MAL-` record (id or alias; see [`is_malicious`]) affects the version, or may (a version does not parse) | deny ([`ReasonCode::Malicious`]), whatever `vulnerabilities` says |
+//! | `vulnerabilities` | any other non-withdrawn advisory affects the version with level >= `block_at` | `action` (default deny) |
 //! | | ... scored, below `block_at` (or no `block_at`) | `below` (default warn) |
 //! | | ... without any severity (most PyPA records) | `unscored` (default warn) |
 //! | | ... cannot be evaluated (a version does not parse) | warn ([`ReasonCode::VulnerabilityUndecidable`]) |
@@ -38,6 +39,10 @@
 //! working, PEP 592). Index pages show both per [`HiddenStyle`]: yanked with the summary as
 //! the reason (so that installers can say why a version is refused), or dropped. Yanked facts
 //! change nothing here: the index shows yanking itself.
+//!
+//! [`quarantine`] says when a lane refuses a whole project (PEP 792 status `quarantined`):
+//! a block rule without versions names it, or a malicious-package record affects every version
+//! its source has.
 //!
 //! Rules are parsed once, when the policy is deserialised ([`LanePolicy`] is the
 //! `[[lane]]` table of `airlock.toml` without `sources`), into typed matchers indexed
@@ -75,10 +80,10 @@ mod time;
 mod verdict;
 
 pub use advisories::{
-    AdvisoryDb, AdvisoryHit, AdvisorySource, NoAdvisories, advisory_package_keys, new_index,
-    package_key,
+    AdvisoryDb, AdvisoryHit, AdvisorySource, NoAdvisories, advisory_package_keys, is_malicious,
+    new_index, package_key,
 };
-pub use decide::decide;
+pub use decide::{Quarantine, decide, quarantine};
 pub use ecosystem::{EcosystemExt, Pep440Order, RVersionOrder};
 pub use facts::{ArtifactFacts, Ecosystem, EcosystemError, MICROS_PER_SECOND, Timestamp};
 pub use lane::{

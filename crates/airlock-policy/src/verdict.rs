@@ -90,6 +90,9 @@ pub enum ReasonCode {
     Blocked,
     /// A global block rule matches.
     BlockedGlobally,
+    /// A malicious-package advisory (an OSV `MAL-` record) names the version: always denied,
+    /// in every lane and at every instant, whatever the lane's vulnerability policy.
+    Malicious,
     /// Scored advisories affect the version (at or above the block level, or below it
     /// when the lane's `below` action says so).
     Vulnerable,
@@ -135,6 +138,7 @@ impl ReasonCode {
             ReasonCode::FileNotApproved => "file_not_approved",
             ReasonCode::Blocked => "blocked",
             ReasonCode::BlockedGlobally => "blocked_globally",
+            ReasonCode::Malicious => "malicious",
             ReasonCode::Vulnerable => "vulnerable",
             ReasonCode::VulnerabilityUnscored => "vulnerability_unscored",
             ReasonCode::VulnerabilityUndecidable => "vulnerability_undecidable",

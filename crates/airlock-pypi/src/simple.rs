@@ -1,5 +1,5 @@
 //! The simple repository API: PEP 503 HTML and PEP 691 JSON at API version 1.1 (PEP 700; 1.0
-//! for a JSON page with a file of unknown size),
+//! for a JSON page with a file of unknown size; 1.4 for a page with a PEP 792 project status),
 //! with PEP 592 yanking, PEP 658/714 core metadata and PEP 691 content negotiation.
 
 use serde::Serialize;
@@ -35,7 +35,43 @@ pub struct ProjectPage {
     pub files: Vec<FileEntry>,
     /// All versions, including those without files (PEP 700).
     pub versions: Vec<String>,
+    /// The PEP 792 status; `None` is `active`, which pages leave unsaid.
+    pub status: Option<ProjectStatus>,
 }
+
+/// A PEP 792 project status marker other than `active` (API version 1.4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectStatus {
+    pub status: Status,
+    /// Free text for humans (`project-status-reason`).
+    pub reason: Option<String>,
+}
+
+/// PEP 792 statuses (the specification's "Project Status Markers").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    /// No uploads; existing files stay offered.
+    Archived,
+    /// No uploads, and no file offered (malware, a block of the whole project).
+    Quarantined,
+    Deprecated,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Archived => "archived",
+            Status::Quarantined => "quarantined",
+            Status::Deprecated => "deprecated",
+        }
+    }
+}
+
+/// The API version of pages that carry a project status (PEP 792).
+const API_VERSION_STATUS: &str = "1.4";
 
 /// The PEP 503 HTML project page.
 pub fn project_html(page: &ProjectPage) -> String {
@@ -62,7 +98,20 @@ pub fn project_html(page: &ProjectPage) -> String {
         }
         body += &format!(">{}</a><br />\n", escape(&file.filename));
     }
-    html_page(&title, &body)
+    let Some(status) = &page.status else {
+        return html_page(&title, &body);
+    };
+    let mut head = format!(
+        "<meta name=\"pypi:project-status\" content=\"{}\">\n    ",
+        status.status.as_str()
+    );
+    if let Some(reason) = &status.reason {
+        head += &format!(
+            "<meta name=\"pypi:project-status-reason\" content=\"{}\">\n    ",
+            escape(reason)
+        );
+    }
+    page_with(API_VERSION_STATUS, &head, &title, &body)
 }
 
 /// The PEP 503 HTML root page; `projects` are normalised names.
@@ -78,10 +127,16 @@ pub fn root_html<'a>(projects: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 fn html_page(title: &str, body: &str) -> String {
+    page_with(API_VERSION, "", title, body)
+}
+
+/// A page declaring repository version `version`, with `head` (whole lines, each followed by
+/// the indentation of the next) before its title.
+fn page_with(version: &str, head: &str, title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html>\n  <head>\n    \
-         <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    \
-         <title>{title}</title>\n  </head>\n  <body>\n{body}  </body>\n</html>\n"
+         <meta name=\"pypi:repository-version\" content=\"{version}\">\n    \
+         {head}<title>{title}</title>\n  </head>\n  <body>\n{body}  </body>\n</html>\n"
     )
 }
 
@@ -156,6 +211,15 @@ struct ProjectJson<'a> {
     name: &'a str,
     files: Vec<FileJson<'a>>,
     versions: &'a [String],
+    #[serde(rename = "project-status", skip_serializing_if = "Option::is_none")]
+    project_status: Option<StatusJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -202,7 +266,13 @@ pub fn project_json(page: &ProjectPage) -> String {
     // thousands for large projects, while the client waits for the page, and a bound on them
     // would still leave files without a size; an index that says what it knows is what a
     // careful client can rely on. The size is known, and the page 1.1, once the file is fetched.
-    let meta = if page.files.iter().all(|f| f.size.is_some()) {
+    // A status is API version 1.4 (PEP 792); such a page is of a hosted project (every size
+    // known) or offers no file.
+    let meta = if page.status.is_some() && page.files.iter().all(|f| f.size.is_some()) {
+        Meta {
+            api_version: API_VERSION_STATUS,
+        }
+    } else if page.files.iter().all(|f| f.size.is_some()) {
         META
     } else {
         Meta {
@@ -214,6 +284,10 @@ pub fn project_json(page: &ProjectPage) -> String {
         name: &page.name,
         files,
         versions: &page.versions,
+        project_status: page.status.as_ref().map(|s| StatusJson {
+            status: s.status,
+            reason: s.reason.as_deref(),
+        }),
     })
 }
 
@@ -532,7 +606,60 @@ mod tests {
                 },
             ],
             versions: vec!["0.9".into(), "1.0".into(), "1.1".into()],
+            status: None,
         }
+    }
+
+    #[test]
+    fn project_status_markers() {
+        // Archived: files stay; the status and its reason in both forms, API version 1.4.
+        let archived = ProjectPage {
+            status: Some(ProjectStatus {
+                status: Status::Archived,
+                reason: Some("moved to \"frob2\" <soon>".into()),
+            }),
+            ..page()
+        };
+        let html = project_html(&archived);
+        assert!(
+            html.contains("<meta name=\"pypi:repository-version\" content=\"1.4\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<meta name=\"pypi:project-status\" content=\"archived\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<meta name=\"pypi:project-status-reason\" content=\"moved to &quot;frob2&quot; &lt;soon&gt;\">"),
+            "{html}"
+        );
+        assert_eq!(html.matches("<a href").count(), 3);
+        let json: serde_json::Value = serde_json::from_str(&project_json(&archived)).unwrap();
+        assert_eq!(json["meta"]["api-version"], "1.4");
+        assert_eq!(json["project-status"]["status"], "archived");
+        assert_eq!(
+            json["project-status"]["reason"],
+            "moved to \"frob2\" <soon>"
+        );
+        assert_eq!(json["files"].as_array().map(Vec::len), Some(3));
+        // Quarantined without a reason; no status: no key, no tag, version 1.1.
+        let quarantined = ProjectPage {
+            files: Vec::new(),
+            versions: Vec::new(),
+            status: Some(ProjectStatus {
+                status: Status::Quarantined,
+                reason: None,
+            }),
+            ..page()
+        };
+        let json: serde_json::Value = serde_json::from_str(&project_json(&quarantined)).unwrap();
+        assert_eq!(
+            json["project-status"],
+            serde_json::json!({"status": "quarantined"})
+        );
+        assert!(!project_html(&quarantined).contains("project-status-reason"));
+        assert!(!project_html(&page()).contains("project-status"));
+        assert!(!project_json(&page()).contains("project-status"));
     }
 
     #[test]

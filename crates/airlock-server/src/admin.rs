@@ -1,5 +1,5 @@
 //! The administration part of the JSON API: configuration as code (`plan`, `apply`, `export`),
-//! named snapshots of a lane and verification of the audit log. Errors answer problem+json.
+//! named snapshots of a lane, the status of hosted projects and verification of the audit log. Errors answer problem+json.
 //!
 //! | route | who |
 //! |---|---|
@@ -8,6 +8,7 @@
 //! | `POST /api/v1/config/apply` | admin, every lane |
 //! | `GET`, `POST /api/v1/lanes/{lane}/snapshots` | admin or approver applying in the lane |
 //! | `GET /api/v1/audit/verify` | admin, every lane |
+//! | `POST /api/v1/sources/{source}/projects/{project}/status` | admin (of a lane serving the source, for a lane-limited token) |
 
 use airlock_service::ServiceError;
 use axum::Json;
@@ -156,4 +157,45 @@ pub async fn verify_audit(
     Auth { who, .. }: Auth,
 ) -> Result<Json<airlock_service::AuditVerdict>, ApiError> {
     Ok(Json(state.app.audit().verify(&who).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewStatus {
+    /// `archived`, or `active` to undo it.
+    status: String,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/sources/{source}/projects/{project}/status` (admin) with
+/// `{"status": "archived" | "active", "reason": TEXT?}`: archives a project of a hosted source
+/// (PEP 792: uploads refused, files still served) or undoes it (audited). Answers
+/// `{"source", "project", "status", "changed"}`; `changed` is false when it had that status.
+pub async fn set_project_status(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth,
+    Path((source, project)): Path<(String, String)>,
+    Json(body): Json<NewStatus>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let archived = match body.status.as_str() {
+        "archived" => true,
+        "active" => false,
+        other => {
+            return Err(ServiceError::BadRequest(format!(
+                "status {other:?} cannot be set: expected \"archived\" or \"active\""
+            ))
+            .into());
+        }
+    };
+    let done = state
+        .app
+        .publishing()
+        .set_archived(&who, &source, &project, archived, body.reason.as_deref())
+        .await?;
+    Ok(Json(serde_json::json!({
+        "source": done.source,
+        "project": done.project,
+        "status": if done.archived { "archived" } else { "active" },
+        "changed": done.changed,
+    })))
 }

@@ -147,6 +147,10 @@ pub fn router(app: Arc<Airlock>) -> Router {
             "/api/v1/lanes/{lane}/snapshots",
             get(admin::snapshots).post(admin::create_snapshot),
         )
+        .route(
+            "/api/v1/sources/{source}/projects/{project}/status",
+            post(admin::set_project_status),
+        )
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/api/v1/scan/{ecosystem}/{name}/{version}", get(api::scan))
         .route("/metrics", get(ops::metrics))

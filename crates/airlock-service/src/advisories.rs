@@ -37,8 +37,9 @@ pub struct Advisories {
     core: Arc<Core>,
     /// The index of every advisory and the fingerprint it was built from.
     current: std::sync::Mutex<Option<Fingerprinted>>,
-    /// Indexes of snapshot instants, oldest first.
-    at_instants: std::sync::Mutex<Vec<(Timestamp, Arc<AdvisoryDb>)>>,
+    /// Indexes of snapshot instants, oldest first, each with the fingerprint of the advisories
+    /// it was built from (it holds the malicious-package records known now).
+    at_instants: std::sync::Mutex<Vec<(Timestamp, AdvisoriesFingerprint, Arc<AdvisoryDb>)>>,
     /// Told the ids of the advisories each import added or changed (the webhooks).
     on_import: std::sync::OnceLock<ImportListener>,
     /// Every advisory, newest first, as [`Advisories::newest`] lists them.
@@ -50,11 +51,21 @@ pub(crate) type ImportListener = Box<dyn Fn(Vec<String>) + Send + Sync>;
 
 /// An index of advisory versions as stored, built off the async workers.
 async fn index_of(rows: Vec<airlock_store::AdvisoryRow>) -> Result<AdvisoryDb, ServiceError> {
+    index_with(rows, Vec::new()).await
+}
+
+/// An index of advisory versions as stored and of `more` (of one id, the greatest `modified`
+/// wins), built off the async workers.
+async fn index_with(
+    rows: Vec<airlock_store::AdvisoryRow>,
+    more: Vec<Advisory>,
+) -> Result<AdvisoryDb, ServiceError> {
     tokio::task::spawn_blocking(move || {
-        let advisories: Vec<Advisory> = rows
+        let mut advisories: Vec<Advisory> = rows
             .iter()
             .filter_map(|r| serde_json::from_str(&r.body).ok())
             .collect();
+        advisories.extend(more);
         AdvisoryDb::new(advisories)
     })
     .await
@@ -390,23 +401,36 @@ impl Advisories {
         Ok(db)
     }
 
-    /// The advisories as airlock knew them at `t` (the latest version of each learned by then).
+    /// The advisories as airlock knew them at `t` (the latest version of each learned by then),
+    /// and every malicious-package record known now (its latest version): a report of malware
+    /// is a kill switch, so it applies to every instant, also those before airlock learned it
+    /// (and a withdrawal lifts it everywhere). Kept per instant until the advisories change.
     pub(crate) async fn advisory_db_at(
         &self,
         t: Timestamp,
     ) -> Result<Arc<AdvisoryDb>, ServiceError> {
+        let fingerprint = self.core.db.advisories_fingerprint().await?;
         if let Ok(kept) = self.at_instants.lock()
-            && let Some((_, db)) = kept.iter().find(|(at, _)| *at == t)
+            && let Some((_, _, db)) = kept.iter().find(|(at, f, _)| *at == t && *f == fingerprint)
         {
             return Ok(db.clone());
         }
         let rows = self.core.db.advisories_learned_by(t).await?;
-        let db = Arc::new(index_of(rows).await?);
+        let malicious: Vec<Advisory> = self
+            .advisory_db()
+            .await?
+            .advisories()
+            .iter()
+            .filter(|a| airlock_policy::is_malicious(a))
+            .cloned()
+            .collect();
+        let db = Arc::new(index_with(rows, malicious).await?);
         if let Ok(mut kept) = self.at_instants.lock() {
+            kept.retain(|(at, f, _)| *at != t && *f == fingerprint);
             if kept.len() >= ADVISORY_DBS_KEPT {
                 kept.remove(0);
             }
-            kept.push((t, db.clone()));
+            kept.push((t, fingerprint, db.clone()));
         }
         Ok(db)
     }

@@ -524,7 +524,9 @@ impl Browse {
                 .filter(|r| {
                     matches!(
                         r.code,
-                        ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored
+                        ReasonCode::Malicious
+                            | ReasonCode::Vulnerable
+                            | ReasonCode::VulnerabilityUnscored
                     )
                 })
                 .flat_map(|r| r.advisories.iter());

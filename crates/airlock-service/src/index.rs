@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use airlock_config::{Ecosystem, LaneConfig};
-use airlock_pypi::simple::{self, FileEntry, Format, ProjectPage};
+use airlock_pypi::simple::{self, FileEntry, Format, ProjectPage, ProjectStatus, Status};
 use airlock_store::ArtifactRow;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -118,14 +118,41 @@ impl Index {
         let (lane_ref, at) = self.core.view_lane(lane).await?;
         let lane_cfg: &LaneConfig = &lane_ref;
         let decider = self.policies.decider_at(at).await?;
-        let found = self
+        let lookup = self
             .catalog
-            .lane_project(lane_cfg, project, &decider)
+            .lane_lookup(lane_cfg, Ecosystem::Pypi, project, &decider)
             .await?;
+        let found = lookup.found;
         let expires = found.as_ref().and_then(|p| p.fresh_until);
         let page = match found {
             None => None,
-            Some(p) => {
+            Some(p) => 'page: {
+                // PEP 792: a project the lane refuses whole is quarantined and offers no file.
+                let versions: Vec<&str> = p.rows.iter().map(|(r, _)| r.version.as_str()).collect();
+                if let Some(q) = decider.quarantine(lane_cfg, Ecosystem::Pypi, project, &versions) {
+                    let status = ProjectStatus {
+                        status: Status::Quarantined,
+                        reason: Some(q.message),
+                    };
+                    break 'page Some(Arc::new(Page::new(
+                        render_project(project, &[], Some(status), format),
+                        format,
+                    )));
+                }
+                let hosted = lookup.source.as_deref().filter(|s| {
+                    self.core
+                        .config()
+                        .source(s)
+                        .is_some_and(|s| s.kind == airlock_config::SourceKind::Hosted)
+                });
+                let archived = match hosted {
+                    Some(source) => self.core.db.project_archived(source, project, at).await?,
+                    None => None,
+                };
+                let status = archived.map(|a| ProjectStatus {
+                    status: Status::Archived,
+                    reason: a.reason,
+                });
                 // Listed versions as they are; refused ones (hidden or denied) yanked with the
                 // reason, or dropped, as the lane says. Yanked, a refusal reaches the user: uv
                 // prints the reason when nothing else fits, pip lists the ignored versions, and a
@@ -176,7 +203,7 @@ impl Index {
                     )));
                 }
                 Some(Arc::new(Page::new(
-                    render_project(project, &shown, format),
+                    render_project(project, &shown, status, format),
                     format,
                 )))
             }
@@ -344,7 +371,12 @@ fn not_found(lane: &str, project: &str) -> ServiceError {
 }
 
 /// A project page of `rows` (one project's files), file URLs relative to the page.
-pub(crate) fn render_project(project: &str, rows: &[ArtifactRow], format: Format) -> String {
+pub(crate) fn render_project(
+    project: &str,
+    rows: &[ArtifactRow],
+    status: Option<ProjectStatus>,
+    format: Format,
+) -> String {
     let mut versions: Vec<String> = Vec::new();
     for r in rows {
         if !versions.contains(&r.version) {
@@ -377,6 +409,7 @@ pub(crate) fn render_project(project: &str, rows: &[ArtifactRow], format: Format
         name: project.to_string(),
         files,
         versions,
+        status,
     };
     match format {
         Format::Json => simple::project_json(&page),

@@ -66,7 +66,7 @@ pub use policy::Policies;
 pub use principal::{Principal, Role};
 pub use promote::{PackageVersion, Promotion, Promotions};
 pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
-pub use publish::{Published, Publishing, UploadForm, UploadSink, UploadedContent};
+pub use publish::{Archived, Published, Publishing, UploadForm, UploadSink, UploadedContent};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
 pub use sbom::{Sboms, check_bom};
 pub use scanning::{FileScans, RescanReport, Rescanner, VersionScans};

@@ -123,6 +123,25 @@ impl Decider {
     pub fn advisory_db(&self) -> &AdvisoryDb {
         &self.advisories
     }
+
+    /// Whether the lane refuses the whole project `name` (PEP 792 `quarantined`): a block rule
+    /// without versions, or a malicious-package advisory on every one of `versions`.
+    pub fn quarantine(
+        &self,
+        lane: &LaneConfig,
+        eco: Ecosystem,
+        name: &str,
+        versions: &[&str],
+    ) -> Option<airlock_policy::Quarantine> {
+        airlock_policy::quarantine(
+            self.policy(lane),
+            &self.global,
+            self.advisories.as_ref(),
+            eco,
+            name,
+            versions,
+        )
+    }
 }
 
 /// Whether the lane can admit some version of `name` at all (for root pages): not when a block
@@ -325,7 +344,9 @@ impl Policies {
                             .filter(|r| {
                                 matches!(
                                     r.code,
-                                    ReasonCode::Vulnerable | ReasonCode::VulnerabilityUnscored
+                                    ReasonCode::Malicious
+                                        | ReasonCode::Vulnerable
+                                        | ReasonCode::VulnerabilityUnscored
                                 )
                             })
                             .flat_map(|r| r.advisories.iter())

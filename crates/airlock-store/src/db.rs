@@ -259,6 +259,33 @@ pub struct AdvisoriesFingerprint {
     pub latest_learned_at: Timestamp,
 }
 
+/// A hosted project's archiving (PEP 792 `archived`): since when, by whom, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedRow {
+    pub at: Timestamp,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+/// The archiving of `source`/`project` in force at `at` (now when `None`), from its events.
+const ARCHIVED_SQL: &str = "SELECT archived, at, changed_by, reason FROM project_status_events \
+     WHERE source = $1 AND project = $2 AND at <= $3 ORDER BY at DESC LIMIT 1";
+
+fn archived_from(row: Option<sqlx::any::AnyRow>) -> Result<Option<ArchivedRow>, DbError> {
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let archived: i64 = r.try_get(0)?;
+    if archived == 0 {
+        return Ok(None);
+    }
+    Ok(Some(ArchivedRow {
+        at: time(&r, 1)?,
+        by: r.try_get(2)?,
+        reason: r.try_get(3)?,
+    }))
+}
+
 /// A named instant of a lane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotRow {
@@ -1188,6 +1215,22 @@ impl Db {
         Ok(out)
     }
 
+    /// Whether the project of `source` is archived at `at` (now when `None`), and since when.
+    pub async fn project_archived(
+        &self,
+        source: &str,
+        project: &str,
+        at: Option<Timestamp>,
+    ) -> Result<Option<ArchivedRow>, DbError> {
+        let row = sqlx::query(ARCHIVED_SQL)
+            .bind(source)
+            .bind(project)
+            .bind(at.map_or(i64::MAX, Timestamp::as_micros))
+            .fetch_optional(&self.pool)
+            .await?;
+        archived_from(row)
+    }
+
     /// Of each advisory, the latest version learned at or before `at`.
     pub async fn advisories_learned_by(&self, at: Timestamp) -> Result<Vec<AdvisoryRow>, DbError> {
         let rows = sqlx::query(
@@ -1443,6 +1486,49 @@ impl WriteTx {
             .fetch_all(&mut *self.tx)
             .await?;
         rows.iter().map(artifact_from_row).collect()
+    }
+
+    /// Whether the project of `source` is archived, as this transaction sees it (an upload
+    /// reads it here, so an archiving cannot slip in before the upload commits).
+    pub async fn project_archived(
+        &mut self,
+        source: &str,
+        project: &str,
+    ) -> Result<Option<ArchivedRow>, DbError> {
+        let row = sqlx::query(ARCHIVED_SQL)
+            .bind(source)
+            .bind(project)
+            .bind(i64::MAX)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        archived_from(row)
+    }
+
+    /// Archives the project of `source` (PEP 792 `archived`), or with `archived: false` undoes
+    /// it; appended, so snapshots keep the status of their instant.
+    pub async fn set_archived(
+        &mut self,
+        source: &str,
+        project: &str,
+        archived: bool,
+        reason: Option<&str>,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<(), DbError> {
+        self.scope.touch(source, project);
+        sqlx::query(
+            "INSERT INTO project_status_events (source, project, at, archived, reason, changed_by) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(source)
+        .bind(project)
+        .bind(at.as_micros())
+        .bind(i64::from(archived))
+        .bind(reason)
+        .bind(by)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     pub async fn insert_token(&mut self, t: &TokenRow) -> Result<(), DbError> {

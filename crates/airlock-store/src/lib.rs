@@ -16,8 +16,8 @@ pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_hex};
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
-    ApprovalRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError, DerivedTx,
-    NewRequest, ProjectName, ProxyPageRow, RequestRow, ScanRow, ScanState, Scope, SessionRow,
-    SnapshotRow, TokenRow, WebhookDeliveryRow, WriteTx, YankEvent,
+    ApprovalRow, ArchivedRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError,
+    DerivedTx, NewRequest, ProjectName, ProxyPageRow, RequestRow, ScanRow, ScanState, Scope,
+    SessionRow, SnapshotRow, TokenRow, WebhookDeliveryRow, WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

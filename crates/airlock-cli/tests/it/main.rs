@@ -16,6 +16,7 @@ mod cran;
 mod first_run;
 mod install;
 mod lanes;
+mod malicious;
 mod policy;
 mod postgres;
 mod promote;

@@ -1006,12 +1006,20 @@ fn policy_block_rules_refuse_globally_or_in_their_lane() {
         }
         let url = server.url(&format!("/{lane}/cran/src/contrib/airlockBad_1.0.0.tar.gz"));
         assert_refused(&server, &url, lane, &["ships a crypto miner"]);
-        let index = Index::new(&server, lane);
-        assert_page_refused(
-            &index,
-            "airlock-demo-app",
-            &["typosquat of demo-application"],
+        // A block of the whole project quarantines it (PEP 792): no file offered, the reason said.
+        let page = Index::new(&server, lane).project_json("airlock-demo-app");
+        assert_eq!(
+            page["project-status"]["status"], "quarantined",
+            "{lane}: {page:#}"
         );
+        let reason = page["project-status"]["reason"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            reason.contains("typosquat of demo-application"),
+            "{lane}: {page:#}"
+        );
+        assert_eq!(page["files"], json!([]), "{lane}: {page:#}");
         for filename in [
             "airlock_demo_app-1.0-py3-none-any.whl",
             "airlock_demo_app-1.0.tar.gz",
@@ -1066,7 +1074,7 @@ fn policy_block_rules_refuse_globally_or_in_their_lane() {
         assert!(
             !names.contains(&"airlock-demo-app".to_string()),
             "lane {lane}: the root page lists airlock-demo-app, which a global block rule refuses \
-             entirely (its page lists it refused, its files 403): {names:?}"
+             entirely (its page is quarantined, its files 403): {names:?}"
         );
     }
 }

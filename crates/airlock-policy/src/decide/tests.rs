@@ -1075,3 +1075,209 @@ fn a_scan_policy_quarantines_only_with_a_level() {
         "{bad}"
     );
 }
+
+// --- malicious-package advisories ------------------------------------------------
+
+/// A record of the OpenSSF Malicious Packages database in `testdata/advisories/malicious`.
+fn mal_record(path: &str) -> Advisory {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/advisories/malicious/pypi")
+        .join(path);
+    let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    airlock_osv::parse_json(&bytes).unwrap()
+}
+
+#[test]
+fn malicious_advisories_deny_in_every_lane_whatever_the_vulnerability_policy() {
+    let mal = [mal_record("aiohttpp/MAL-2023-1579.json")];
+    // An open lane that lets every other advisory through.
+    let open = "vulnerabilities = { below = \"allow\", unscored = \"allow\" }";
+    let v = check_with(
+        open,
+        "",
+        &mal,
+        &pypi("aiohttpp", "3.8.4"),
+        Action::Deny,
+        &[C::Malicious],
+    );
+    assert_eq!(
+        v.summary(),
+        "lane \"test\": pypi:aiohttpp==3.8.4 is reported malicious by advisory MAL-2023-1579: refused in every lane"
+    );
+    assert_eq!(v.reasons[0].advisories[0].id, "MAL-2023-1579");
+    // An allow-list lane whose allow rule admits the version: refused all the same.
+    let allowlist = "mode = \"allowlist\"\nallow = [\"pypi:aiohttpp==3.8.4\"]";
+    check_with(
+        allowlist,
+        "",
+        &mal,
+        &pypi("AioHTTPP", "3.8.4"),
+        Action::Deny,
+        &[C::Malicious],
+    );
+    // Not a vulnerability: no vulnerability reason besides.
+    let strict = "vulnerabilities = { block_at = \"low\", unscored = \"deny\" }";
+    check_with(
+        strict,
+        "",
+        &mal,
+        &pypi("aiohttpp", "0.0.1"),
+        Action::Deny,
+        &[C::Malicious],
+    );
+    // Another name is not concerned.
+    check_with(
+        open,
+        "",
+        &mal,
+        &pypi("aiohttp", "3.8.4"),
+        Action::Allow,
+        &[],
+    );
+}
+
+#[test]
+fn malicious_advisories_listing_versions_deny_those_versions() {
+    let mal = [
+        mal_record("coloramas/MAL-2024-4924.json"),
+        mal_record("nasrtox/MAL-2024-1546.json"),
+    ];
+    check_with(
+        "",
+        "",
+        &mal,
+        &pypi("coloramas", "0.25"),
+        Action::Deny,
+        &[C::Malicious],
+    );
+    check_with("", "", &mal, &pypi("coloramas", "9.9"), Action::Allow, &[]);
+    // The record writes `Nasrtox`; names compare normalised.
+    check_with(
+        "",
+        "",
+        &mal,
+        &pypi("nasrtox", "8.0"),
+        Action::Deny,
+        &[C::Malicious],
+    );
+}
+
+#[test]
+fn malicious_advisories_deny_versions_that_do_not_parse() {
+    let mal = [mal_record("aiohttpp/MAL-2023-1579.json")];
+    let v = check_with(
+        "",
+        "",
+        &mal,
+        &pypi("aiohttpp", "nightly"),
+        Action::Deny,
+        &[C::Malicious],
+    );
+    assert!(
+        message(&v).contains("cannot be shown to be unaffected"),
+        "{}",
+        message(&v)
+    );
+}
+
+#[test]
+fn withdrawn_malicious_advisories_affect_nothing() {
+    let mut mal = mal_record("aiohttpp/MAL-2023-1579.json");
+    mal.withdrawn = Some("2026-01-02T00:00:00Z".to_owned());
+    check_with("", "", &[mal], &pypi("aiohttpp", "1.0"), Action::Allow, &[]);
+}
+
+#[test]
+fn an_alias_in_the_mal_namespace_makes_an_advisory_malicious() {
+    let mut ghsa = advisory("GHSA-xxxx-yyyy-zzzz", None, "0", "99");
+    assert!(!crate::is_malicious(&ghsa));
+    ghsa.aliases.push("MAL-2022-1".to_owned());
+    assert!(crate::is_malicious(&ghsa));
+    check_with(
+        "",
+        "",
+        &[ghsa],
+        &pypi("demo", "1.0"),
+        Action::Deny,
+        &[C::Malicious],
+    );
+}
+
+#[test]
+fn quarantined_projects() {
+    let mal = vec![
+        mal_record("aiohttpp/MAL-2023-1579.json"),
+        mal_record("coloramas/MAL-2024-4924.json"),
+    ];
+    let open = lane("");
+    let none = global("");
+    let q = quarantine(
+        &open,
+        &none,
+        &mal,
+        Ecosystem::Pypi,
+        "aiohttpp",
+        &["1.0", "2.0"],
+    )
+    .unwrap();
+    assert_eq!(q.code, C::Malicious);
+    assert_eq!(
+        q.message,
+        "lane \"test\": pypi:aiohttpp is reported malicious by advisory MAL-2023-1579: every version is refused"
+    );
+    // Every version listed by the record: quarantined; a version outside it: not.
+    assert!(
+        quarantine(
+            &open,
+            &none,
+            &mal,
+            Ecosystem::Pypi,
+            "coloramas",
+            &["0.2", "0.26"]
+        )
+        .is_some()
+    );
+    assert!(
+        quarantine(
+            &open,
+            &none,
+            &mal,
+            Ecosystem::Pypi,
+            "coloramas",
+            &["0.2", "1.0"]
+        )
+        .is_none()
+    );
+    // No version known: a record on the name is enough.
+    assert!(quarantine(&open, &none, &mal, Ecosystem::Pypi, "aiohttpp", &[]).is_some());
+    assert!(quarantine(&open, &none, &mal, Ecosystem::Pypi, "aiohttp", &["1.0"]).is_none());
+    // Block rules: of the whole project only.
+    let blocked = lane("block = [{ package = \"pypi:demo\", reason = \"typosquat\" }]");
+    let q = quarantine(
+        &blocked,
+        &none,
+        &NoAdvisories,
+        Ecosystem::Pypi,
+        "Demo",
+        &["1"],
+    )
+    .unwrap();
+    assert_eq!(q.code, C::Blocked);
+    assert_eq!(
+        q.message,
+        "lane \"test\": pypi:demo is blocked by rule \"pypi:demo\" (typosquat)"
+    );
+    let some = lane("block = [{ package = \"pypi:demo<2\" }]");
+    assert!(quarantine(&some, &none, &NoAdvisories, Ecosystem::Pypi, "demo", &["1"]).is_none());
+    let everywhere = global("block = [{ package = \"pypi:demo\" }]");
+    let q = quarantine(
+        &open,
+        &everywhere,
+        &NoAdvisories,
+        Ecosystem::Pypi,
+        "demo",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(q.code, C::BlockedGlobally);
+}

@@ -18,9 +18,11 @@ use crate::principal::{Principal, Role};
 use crate::rows::{FileId, Origin, artifact_row};
 
 mod r;
+mod status;
 mod upload;
 mod yank;
 
+pub use status::Archived;
 pub use upload::{UploadSink, UploadedContent};
 
 /// The non-file fields of an upload form, in the order sent (fields may repeat).
@@ -227,6 +229,7 @@ impl Publishing {
         Ok(crate::index::render_project(
             &project,
             &rows,
+            None,
             airlock_pypi::simple::Format::Html,
         ))
     }
@@ -301,6 +304,7 @@ impl Publishing {
             |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_file(&dist));
         let same_release =
             |r: &ArtifactRow| DistFilename::parse(&r.filename).is_ok_and(|f| f.same_release(&dist));
+        self.check_not_archived(source, dist.name()).await?;
         let stored = self.core.db.project_artifacts(source, dist.name()).await?;
         Self::check_not_taken(source, &content, stored.iter().filter(|r| same_file(r)))?;
 
@@ -408,6 +412,9 @@ impl Publishing {
             .await?;
         let stored = async {
             let mut tx = self.core.db.write().await?;
+            if let Some(archived) = tx.project_archived(&source, &row.project).await? {
+                return Err(status::archived_refusal(&source, &row.project, &archived));
+            }
             let stored = tx.project_artifacts(&source, &row.project).await?;
             Self::check_not_taken(&source, content, stored.iter().filter(|r| same_file(r)))?;
             if let Some(release) = stored.iter().find(|r| same_release(r)) {

@@ -61,6 +61,8 @@ impl Publishing {
         let same = move |r: &ArtifactRow| {
             r.project == package && r_rules.same_version(&r.version, &version)
         };
+        self.check_not_archived(source, expected.package.as_str())
+            .await?;
         let stored = self
             .core
             .db

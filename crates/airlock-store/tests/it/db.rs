@@ -546,3 +546,61 @@ async fn artifact_metadata_as_written_so_far_reads_back() {
     }
     b.drop_all().await;
 }
+
+#[tokio::test]
+async fn archiving_is_kept_per_instant() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let at = Timestamp::from_micros;
+        assert_eq!(
+            db.project_archived("internal-pypi", "demo", None)
+                .await
+                .unwrap(),
+            None,
+            "{backend}"
+        );
+        let mut tx = db.write().await.unwrap();
+        tx.set_archived(
+            "internal-pypi",
+            "demo",
+            true,
+            Some("unmaintained"),
+            "ci",
+            at(10),
+        )
+        .await
+        .unwrap();
+        let seen = tx.project_archived("internal-pypi", "demo").await.unwrap();
+        assert_eq!(seen.map(|a| a.at), Some(at(10)), "{backend}");
+        let scope = tx.commit(&audit("project.archive")).await.unwrap();
+        // Only that project's pages change.
+        assert!(!scope.everything, "{backend}");
+        assert!(
+            scope
+                .projects
+                .contains(&("internal-pypi".into(), "demo".into()))
+        );
+        let mut tx = db.write().await.unwrap();
+        tx.set_archived("internal-pypi", "demo", false, None, "ci", at(20))
+            .await
+            .unwrap();
+        tx.commit(&audit("project.unarchive")).await.unwrap();
+        let archived = |t: Option<Timestamp>| db.project_archived("internal-pypi", "demo", t);
+        assert_eq!(archived(Some(at(5))).await.unwrap(), None, "{backend}");
+        let then = archived(Some(at(15))).await.unwrap().unwrap();
+        assert_eq!(
+            (then.at, then.by.as_str(), then.reason.as_deref()),
+            (at(10), "ci", Some("unmaintained")),
+            "{backend}"
+        );
+        assert_eq!(archived(None).await.unwrap(), None, "{backend}");
+        assert_eq!(
+            db.project_archived("other", "demo", Some(at(15)))
+                .await
+                .unwrap(),
+            None,
+            "{backend}"
+        );
+    }
+    b.drop_all().await;
+}

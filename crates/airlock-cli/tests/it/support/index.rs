@@ -115,6 +115,22 @@ pub fn check_pep691(page: &Value) -> Result<(), String> {
             }
         }
     }
+    if let Some(status) = page.get("project-status") {
+        // PEP 792 (api-version 1.4): `status` one of four words, `reason` a string if present.
+        if minor < 4 {
+            return Err(format!("project-status on an api-version {version} page"));
+        }
+        let word = status.get("status").and_then(Value::as_str);
+        if !matches!(
+            word,
+            Some("active" | "archived" | "quarantined" | "deprecated")
+        ) {
+            return Err(format!("project-status: bad status: {status}"));
+        }
+        if status.get("reason").is_some_and(|r| !r.is_string()) {
+            return Err(format!("project-status: reason not a string: {status}"));
+        }
+    }
     let files = page
         .get("files")
         .and_then(Value::as_array)
