@@ -157,7 +157,8 @@ PACKAGES="/dev/cran/src/contrib/PACKAGES.gz"
 labels=("project page" "small wheel" "PACKAGES.gz")
 paths=("$PAGE" "$SMALL" "$PACKAGES")
 measure() { # measure PATH -> "req/s p99"
-    curl -fsS -o /dev/null "$LB$1"
+    # Warm on every server, not only the one nginx picks: a cold view is built once per server.
+    for url in "${URLS[@]}"; do curl -fsS -o /dev/null "$url$1"; done
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$LB$1" |
         awk '/^Requests\/sec:/ {rps=$2} /^ +99%/ {p99=$2} END {print rps, p99}'
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Span;
+use crate::{ByteSize, Span};
 
 /// What the content scanner does with uploads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -18,6 +18,9 @@ pub struct ScanConfig {
     pub refuse_uploads_at: Threshold,
     /// Longest one archive's scan may take; running out is itself a finding (`scan-timeout`).
     pub time_limit: Span,
+    /// Largest file scanned (a scan reads the file whole); a larger one is not read, and that is
+    /// a finding of its own (`scan-too-large`, medium).
+    pub max_size: ByteSize,
 }
 
 impl Default for ScanConfig {
@@ -27,6 +30,7 @@ impl Default for ScanConfig {
             proxied: true,
             refuse_uploads_at: Threshold::High,
             time_limit: Span(std::time::Duration::from_secs(30)),
+            max_size: ByteSize(512 << 20),
         }
     }
 }

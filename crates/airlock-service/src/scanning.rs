@@ -40,20 +40,9 @@ pub(crate) async fn scan_upload(
     if !core.config().scan.uploads {
         return Ok(None);
     }
-    let scanner = scanner(core);
-    let (filename, path) = (filename.to_string(), path.to_path_buf());
-    let report = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| ServiceError::internal("cannot read the upload to scan it", e))?;
-        scanner.scan(&filename, &bytes).map_err(|e| {
-            ServiceError::BadRequest(format!(
-                "cannot scan {filename}: {}",
-                crate::error::chain(&e)
-            ))
-        })
-    })
-    .await
-    .map_err(|e| ServiceError::internal("the content scan failed", e))??;
+    let report = scan_path(core, filename, path)
+        .await
+        .map_err(|why| ServiceError::BadRequest(format!("cannot scan {filename}: {why}")))?;
     let mut report = report;
     without_name_checks(&mut report);
     Ok(Some(report))
@@ -144,16 +133,7 @@ pub(crate) async fn scan_fetched(
     if !core.config().scan.proxied {
         return None;
     }
-    let scanner = scanner(core);
-    let (name, path) = (filename.to_string(), path.to_path_buf());
-    let scanned = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
-        scanner
-            .scan(&name, &bytes)
-            .map_err(|e| crate::error::chain(&e))
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    let scanned = scan_path(core, filename, path).await;
     let report = match scanned {
         Ok(report) => report,
         Err(why) => unreadable(filename, &why),
@@ -161,16 +141,54 @@ pub(crate) async fn scan_fetched(
     Some((summary(&report), scan_row(sha256, &report)))
 }
 
+/// Scans the file at `path` off the async workers (a report, or why the archive cannot be read).
+async fn scan_path(core: &Core, filename: &str, path: &Path) -> Result<Report, String> {
+    let scanner = scanner(core);
+    let max = core.config().scan.max_size.0;
+    let (name, path) = (filename.to_string(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
+        if size > max {
+            return Ok(too_large(&name, size, max));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        scanner
+            .scan(&name, &bytes)
+            .map_err(|e| crate::error::chain(&e))
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()))
+}
+
 /// The report of an archive the scanner could not read.
 fn unreadable(filename: &str, why: &str) -> Report {
+    one_finding(
+        filename,
+        "scan-unreadable",
+        Severity::High,
+        format!("the archive cannot be read: {why}"),
+    )
+}
+
+/// The report of an archive too large to scan.
+fn too_large(filename: &str, size: u64, max: u64) -> Report {
+    one_finding(
+        filename,
+        "scan-too-large",
+        Severity::Medium,
+        format!("{size} bytes, more than the {max} a scan reads ([scan] max_size): not scanned"),
+    )
+}
+
+fn one_finding(filename: &str, rule: &'static str, severity: Severity, message: String) -> Report {
     let finding = airlock_scan::Finding {
-        rule: "scan-unreadable",
-        severity: Severity::High,
+        rule,
+        severity,
         kind: airlock_scan::Kind::Threat,
         file: filename.to_string(),
         line: None,
         excerpt: String::new(),
-        message: format!("the archive cannot be read: {why}"),
+        message,
     };
     Report {
         file: filename.to_string(),
@@ -234,22 +252,22 @@ impl Rescanner {
             return Ok(report);
         }
         // What the store holds, listed once: a proxied file never fetched has no bytes to scan.
-        let stored: std::collections::HashSet<String> = self
+        let stored: std::collections::HashMap<String, u64> = self
             .core
             .blobs
             .list()
             .await?
             .into_iter()
-            .filter_map(|b| b.sha256)
+            .filter_map(|b| Some((b.sha256?, b.size)))
             .collect();
         for state in due {
             if report.scanned as usize >= limit {
                 break;
             }
-            if !stored.contains(&state.sha256) {
+            let Some(&size) = stored.get(&state.sha256) else {
                 report.not_stored += 1;
                 continue;
-            }
+            };
             let Some(source) = config.source(&state.source) else {
                 continue;
             };
@@ -261,16 +279,21 @@ impl Rescanner {
             }) {
                 continue;
             }
-            let bytes = self.core.blobs.get_bytes(&state.sha256).await?;
-            let scanner = scanner(&self.core);
-            let name = state.filename.clone();
-            let scanned = tokio::task::spawn_blocking(move || {
-                scanner
-                    .scan(&name, &bytes)
-                    .map_err(|e| crate::error::chain(&e))
-            })
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
+            let max = config.scan.max_size.0;
+            let scanned = if size > max {
+                Ok(too_large(&state.filename, size, max))
+            } else {
+                let bytes = self.core.blobs.get_bytes(&state.sha256).await?;
+                let scanner = scanner(&self.core);
+                let name = state.filename.clone();
+                tokio::task::spawn_blocking(move || {
+                    scanner
+                        .scan(&name, &bytes)
+                        .map_err(|e| crate::error::chain(&e))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+            };
             let mut scan = match scanned {
                 Ok(scan) => scan,
                 Err(why) => unreadable(&state.filename, &why),

@@ -478,3 +478,25 @@ fn stored_files_without_a_current_scan_are_scanned_in_the_background() {
         .any(|e| e["action"] == "scan" && e["actor"] == "system:scanner");
     assert!(scanned, "{audit}");
 }
+
+/// A file larger than `[scan] max_size` is not read by the scan: its report is the finding
+/// `scan-too-large` (medium), which refuses nothing at the default `high`.
+#[test]
+fn files_past_the_scan_size_are_a_finding_not_read() {
+    let server = TestServer::builder()
+        .config(ServerConfig::from_toml(
+            "[scan]\nmax_size = \"1KiB\"\n".to_string() + DEFAULT_SOURCES_AND_LANES,
+        ))
+        .start();
+    let dir = TempDir::new().expect("temp dir");
+    let big = HandWheel::new("roomy-tools", "1.0")
+        .random_member("roomy_tools/data.bin", 64 * 1024)
+        .write(dir.path());
+    twine_upload(&server, server.publisher_token(), &[&big], &[]).success();
+    let reader = server.token("scan-reader", "reader");
+    let (status, body) = scans_api(&server, &reader, "pypi/roomy-tools/1.0");
+    assert_eq!(status, 200, "{body}");
+    let scan = &body["files"][0]["scans"][0];
+    assert_eq!(scan["findings"][0]["rule"], "scan-too-large", "{body}");
+    assert_eq!(scan["worst"], "medium", "{body}");
+}
