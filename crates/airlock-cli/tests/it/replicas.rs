@@ -147,6 +147,50 @@ fn upload_until(
     })
 }
 
+/// Uploads of new versions of one project to a server, one after the other, until stopped;
+/// started once three have been acknowledged.
+struct UploadStream {
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<Mutex<Vec<(String, String)>>>,
+    uploader: thread::JoinHandle<Vec<u16>>,
+}
+
+impl UploadStream {
+    fn start(server: &TestServer, project: &'static str) -> UploadStream {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let uploader = upload_until(
+            server.http().clone(),
+            server.upload_url(),
+            server.publisher_token().to_string(),
+            project,
+            stop.clone(),
+            acknowledged.clone(),
+        );
+        let stream = UploadStream {
+            stop,
+            acknowledged,
+            uploader,
+        };
+        wait_until(Duration::from_secs(60), "uploads under way", || {
+            stream.count() >= 3
+        });
+        stream
+    }
+
+    fn count(&self) -> usize {
+        self.acknowledged.lock().expect("lock").len()
+    }
+
+    /// Stops the stream: the statuses of the refused uploads, and the acknowledged ones.
+    fn stop(self) -> (Vec<u16>, Vec<(String, String)>) {
+        self.stop.store(true, Ordering::SeqCst);
+        let refused = self.uploader.join().expect("uploader");
+        let acknowledged = self.acknowledged.lock().expect("lock").clone();
+        (refused, acknowledged)
+    }
+}
+
 /// Every acknowledged upload is listed by `server` with its sha256, and its bytes are served.
 fn assert_all_listed(server: &TestServer, project: &str, acknowledged: &[(String, String)]) {
     let url = server.url(&format!("/dev/pypi/simple/{project}/"));
@@ -211,20 +255,8 @@ fn replicas_a_replica_killed_mid_upload_loses_nothing_it_acknowledged() {
 #[test]
 fn postgres_connections_cut_under_load_lose_no_acknowledged_upload() {
     let server = TestServer::builder().postgres().start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let uploader = upload_until(
-        server.http().clone(),
-        server.upload_url(),
-        server.publisher_token().to_string(),
-        "cut-connections",
-        stop.clone(),
-        acknowledged.clone(),
-    );
-    let count = || acknowledged.lock().expect("lock").len();
-    wait_until(Duration::from_secs(60), "uploads under way", || {
-        count() >= 3
-    });
+    let stream = UploadStream::start(&server, "cut-connections");
+    let count = || stream.count();
     for _ in 0..3 {
         server.database().execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
@@ -238,13 +270,11 @@ fn postgres_connections_cut_under_load_lose_no_acknowledged_upload() {
         "uploads acknowledged again",
         || count() >= after_cuts + 3,
     );
-    stop.store(true, Ordering::SeqCst);
-    let refused = uploader.join().expect("uploader");
+    let (refused, acknowledged) = stream.stop();
     assert!(
         refused.iter().all(|s| *s == 503),
         "uploads caught by the cut answer 503: {refused:?}"
     );
-    let acknowledged = acknowledged.lock().expect("lock").clone();
     assert_all_listed(&server, "cut-connections", &acknowledged);
 }
 
@@ -258,20 +288,8 @@ fn postgres_restarted_under_load_loses_no_acknowledged_upload() {
     let server = TestServer::builder()
         .postgres_on(&cluster.admin_url)
         .start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let uploader = upload_until(
-        server.http().clone(),
-        server.upload_url(),
-        server.publisher_token().to_string(),
-        "pg-restart",
-        stop.clone(),
-        acknowledged.clone(),
-    );
-    let count = || acknowledged.lock().expect("lock").len();
-    wait_until(Duration::from_secs(60), "uploads under way", || {
-        count() >= 3
-    });
+    let stream = UploadStream::start(&server, "pg-restart");
+    let count = || stream.count();
     let readyz = || {
         server
             .http()
@@ -304,8 +322,7 @@ fn postgres_restarted_under_load_loses_no_acknowledged_upload() {
         "uploads acknowledged again",
         || count() >= after_restart + 3,
     );
-    stop.store(true, Ordering::SeqCst);
-    let refused = uploader.join().expect("uploader");
+    let (refused, acknowledged) = stream.stop();
     assert!(
         !refused.is_empty(),
         "uploads were tried while the database was down"
@@ -314,6 +331,5 @@ fn postgres_restarted_under_load_loses_no_acknowledged_upload() {
         refused.iter().all(|s| *s == 503),
         "uploads caught by the restart answer 503: {refused:?}"
     );
-    let acknowledged = acknowledged.lock().expect("lock").clone();
     assert_all_listed(&server, "pg-restart", &acknowledged);
 }

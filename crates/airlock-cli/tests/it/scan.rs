@@ -229,6 +229,16 @@ fn unreadable_files_exit_2_and_the_others_are_still_reported() {
     assert_eq!(code(&missing), 2, "{missing}");
 }
 
+/// `plain-tools` 2.0: a wheel with nothing to find.
+fn clean_wheel(dir: &Path) -> PathBuf {
+    HandWheel::new("plain-tools", "2.0")
+        .member(
+            "plain_tools/__init__.py",
+            "def add(a, b):\n    return a + b\n",
+        )
+        .write(dir)
+}
+
 /// `GET /api/v1/scan/{ecosystem}/{name}/{version}` with `token`: status and JSON.
 fn scans_api(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
     let response = server
@@ -262,12 +272,7 @@ fn uploads_are_scanned_and_a_malicious_one_is_refused_with_its_findings() {
     assert_eq!(status, 404, "nothing of the refused upload is kept");
     assert_eq!(server.database().count_rows("scans"), 0);
 
-    let clean = HandWheel::new("plain-tools", "2.0")
-        .member(
-            "plain_tools/__init__.py",
-            "def add(a, b):\n    return a + b\n",
-        )
-        .write(dir.path());
+    let clean = clean_wheel(dir.path());
     twine_upload(&server, server.publisher_token(), &[&clean], &[]).success();
     let (status, body) = scans_api(&server, &reader, "pypi/Plain_Tools/2.0");
     assert_eq!(status, 200, "{body}");
@@ -313,9 +318,7 @@ fn r_uploads_are_scanned_and_findings_kept_when_only_recorded() {
     assert!(reply.body.contains("r-onload-system"), "{reply:?}");
 
     let recording = TestServer::builder()
-        .config(ServerConfig::from_toml(
-            "[scan]\nrefuse_uploads_at = \"never\"\n".to_string() + DEFAULT_SOURCES_AND_LANES,
-        ))
+        .config(ServerConfig::default().top("[scan]\nrefuse_uploads_at = \"never\"\n"))
         .start();
     let reply = upload(&recording).expect("upload");
     assert!((200..300).contains(&reply.status), "{reply:?}");
@@ -333,23 +336,6 @@ fn r_uploads_are_scanned_and_findings_kept_when_only_recorded() {
     assert_eq!(body["files"][0]["scans"][0]["worst"], "critical", "{body}");
 }
 
-const DEFAULT_SOURCES_AND_LANES: &str = r#"
-[[source]]
-name = "internal-pypi"
-kind = "hosted"
-ecosystem = "pypi"
-
-[[source]]
-name = "internal-cran"
-kind = "hosted"
-ecosystem = "cran"
-
-[[lane]]
-name = "dev"
-mode = "open"
-sources = ["internal-pypi", "internal-cran"]
-"#;
-
 /// A lane with `scan = { block_at = "high" }` quarantines what its proxies fetch: a proxied file
 /// is fetched and scanned whole before its first byte is served. A malicious wheel is refused
 /// (pip sees 403 with the findings), and from then on the lane's page lists no file of it; a
@@ -360,12 +346,7 @@ fn proxied_files_are_quarantined_until_scanned_and_malicious_ones_refused() {
     let upstream = FakeUpstream::start();
     let dir = TempDir::new().expect("temp dir");
     let evil = malicious_wheel(dir.path());
-    let clean = HandWheel::new("plain-tools", "2.0")
-        .member(
-            "plain_tools/__init__.py",
-            "def add(a, b):\n    return a + b\n",
-        )
-        .write(dir.path());
+    let clean = clean_wheel(dir.path());
     upstream.add(&evil);
     upstream.add(&clean);
     let config = ProxyToml::new()
@@ -436,12 +417,7 @@ fn proxied_files_are_quarantined_until_scanned_and_malicious_ones_refused() {
 fn stored_files_without_a_current_scan_are_scanned_in_the_background() {
     let mut server = TestServer::start();
     let dir = TempDir::new().expect("temp dir");
-    let clean = HandWheel::new("plain-tools", "2.0")
-        .member(
-            "plain_tools/__init__.py",
-            "def add(a, b):\n    return a + b\n",
-        )
-        .write(dir.path());
+    let clean = clean_wheel(dir.path());
     twine_upload(&server, server.publisher_token(), &[&clean], &[]).success();
     // As a file stored before scanning existed.
     server
@@ -484,9 +460,7 @@ fn stored_files_without_a_current_scan_are_scanned_in_the_background() {
 #[test]
 fn files_past_the_scan_size_are_a_finding_not_read() {
     let server = TestServer::builder()
-        .config(ServerConfig::from_toml(
-            "[scan]\nmax_size = \"1KiB\"\n".to_string() + DEFAULT_SOURCES_AND_LANES,
-        ))
+        .config(ServerConfig::default().top("[scan]\nmax_size = \"1KiB\"\n"))
         .start();
     let dir = TempDir::new().expect("temp dir");
     let big = HandWheel::new("roomy-tools", "1.0")

@@ -151,6 +151,16 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize) -> Result<(), Ser
     Ok(())
 }
 
+/// The source named `source` of `config`, or 404.
+pub(crate) fn source_named<'c>(
+    config: &'c airlock_config::Config,
+    source: &str,
+) -> Result<&'c airlock_config::SourceConfig, ServiceError> {
+    config
+        .source(source)
+        .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))
+}
+
 /// Publishing to hosted sources: uploads (Python distributions, R source packages) and yanks.
 pub struct Publishing {
     core: Arc<Core>,
@@ -171,9 +181,7 @@ impl Publishing {
         content: UploadedContent,
     ) -> Result<Published, ServiceError> {
         let config = self.core.config();
-        let src = config
-            .source(source)
-            .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
+        let src = source_named(&config, source)?;
         if src.kind != SourceKind::Hosted {
             return Err(bad(format!(
                 "source {source:?} is a proxy; uploads go to a hosted source"

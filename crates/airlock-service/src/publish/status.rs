@@ -1,3 +1,4 @@
+use super::source_named;
 use airlock_config::SourceKind;
 use airlock_store::ArchivedRow;
 
@@ -32,9 +33,7 @@ impl Publishing {
         reason: Option<&str>,
     ) -> Result<Archived, ServiceError> {
         let config = self.core.config();
-        let src = config
-            .source(source)
-            .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
+        let src = source_named(&config, source)?;
         if src.kind != SourceKind::Hosted {
             return Err(bad(format!(
                 "only projects of hosted sources can be archived; {source:?} is a proxy"

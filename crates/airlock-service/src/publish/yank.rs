@@ -1,3 +1,4 @@
+use super::source_named;
 use airlock_config::{Ecosystem, SourceKind};
 
 use super::{MAX_REASON_LEN, Publishing, check_text};
@@ -18,9 +19,7 @@ impl Publishing {
         reason: Option<&str>,
     ) -> Result<u64, ServiceError> {
         let config = self.core.config();
-        let src = config
-            .source(source)
-            .ok_or_else(|| ServiceError::NotFound(format!("no source named {source:?}")))?;
+        let src = source_named(&config, source)?;
         if src.kind != SourceKind::Hosted || src.ecosystem != Ecosystem::Pypi {
             return Err(ServiceError::BadRequest(format!(
                 "only releases of hosted Python sources can be yanked; {source:?} is not one"

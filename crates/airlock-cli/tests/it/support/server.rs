@@ -45,6 +45,8 @@ pub struct ServerConfig {
     prod_allow: Vec<String>,
     max_upload_size: Option<String>,
     max_uncompressed_size: Option<String>,
+    /// Top-level TOML put before the sources and lanes (e.g. a `[scan]` table).
+    top: String,
 }
 
 impl ServerConfig {
@@ -65,6 +67,12 @@ impl ServerConfig {
     /// Upload limit as written in the file, e.g. `"1MiB"`.
     pub fn max_upload_size(mut self, size: &str) -> Self {
         self.max_upload_size = Some(size.to_string());
+        self
+    }
+
+    /// Top-level TOML before the default sources and lanes, e.g. `"[scan]\nmax_size = \"1KiB\"\n"`.
+    pub fn top(mut self, toml: &str) -> Self {
+        self.top.push_str(toml);
         self
     }
 
@@ -92,6 +100,7 @@ impl ServerConfig {
         if let Some(size) = &self.max_uncompressed_size {
             toml += &format!("max_uncompressed_size = {size:?}\n");
         }
+        toml += &self.top;
         toml += &format!(
             r#"
 [[source]]
