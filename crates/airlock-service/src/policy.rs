@@ -1,6 +1,7 @@
 //! The bridge from stored artifacts to the one policy decision (`airlock-policy`): facts from a
 //! row, the lane's policy, the global rules and the advisories known now.
 
+use airlock_types::ScanSummary;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -45,7 +46,13 @@ pub(crate) struct Decider {
     now: Timestamp,
     /// The snapshot instant decisions are made for (`now` is then that instant).
     at: Option<Timestamp>,
+    /// At a snapshot: the latest scan of each file (by sha256) made by its instant, so that a
+    /// snapshot keeps the scan results of its instant; live, each file's latest scan.
+    scans_then: Option<ScansThen>,
 }
+
+/// The latest scan of each file made by an instant, by sha256.
+pub(crate) type ScansThen = Arc<HashMap<String, ScanSummary>>;
 
 impl Decider {
     /// A decider for a snapshot at `t`.
@@ -54,6 +61,7 @@ impl Decider {
         advisories: Arc<AdvisoryDb>,
         policies: LanePolicies,
         t: Timestamp,
+        scans: ScansThen,
     ) -> Decider {
         Decider {
             global,
@@ -61,6 +69,7 @@ impl Decider {
             policies,
             now: t,
             at: Some(t),
+            scans_then: Some(scans),
         }
     }
 
@@ -104,6 +113,7 @@ impl Decider {
             policies: Arc::new(policies),
             now: self.now,
             at: self.at,
+            scans_then: self.scans_then.clone(),
         }
     }
 
@@ -117,7 +127,11 @@ impl Decider {
     }
 
     pub fn decide_row(&self, lane: &LaneConfig, eco: Ecosystem, row: &ArtifactRow) -> Verdict {
-        self.decide(lane, &facts_of(row, eco))
+        let mut facts = facts_of(row, eco);
+        if let Some(scans) = &self.scans_then {
+            facts.scan = scans.get(&row.sha256).cloned();
+        }
+        self.decide(lane, &facts)
     }
 
     pub fn advisory_db(&self) -> &AdvisoryDb {
@@ -183,7 +197,12 @@ pub struct Policies {
     advisories: Arc<Advisories>,
     /// The live lane policies and the epoch they were built in.
     live: std::sync::Mutex<Option<(u64, LanePolicies)>>,
+    /// The scans made by recent snapshot instants.
+    scans_then: std::sync::Mutex<Vec<(Timestamp, ScansThen)>>,
 }
+
+/// How many instants' scans are kept.
+const SCANS_THEN_KEPT: usize = 8;
 
 impl Policies {
     pub(crate) fn new(core: Arc<Core>, advisories: Arc<Advisories>) -> Policies {
@@ -191,6 +210,7 @@ impl Policies {
             core,
             advisories,
             live: std::sync::Mutex::new(None),
+            scans_then: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -215,6 +235,7 @@ impl Policies {
             policies: self.lane_policies_at(None).await?,
             now: Timestamp::now(),
             at: None,
+            scans_then: None,
         })
     }
 
@@ -297,9 +318,36 @@ impl Policies {
                     advisories,
                     policies,
                     t,
+                    self.scans_at(t).await?,
                 ))
             }
         }
+    }
+
+    /// The latest scan of each file made by `t`. Scans are only ever added with the instant they
+    /// are made, so what was made by a past instant never changes: kept per instant.
+    async fn scans_at(&self, t: Timestamp) -> Result<ScansThen, ServiceError> {
+        if let Ok(kept) = self.scans_then.lock()
+            && let Some((_, scans)) = kept.iter().find(|(at, _)| *at == t)
+        {
+            return Ok(scans.clone());
+        }
+        let mut scans = HashMap::new();
+        for row in self.core.db.scans_made_by(t).await? {
+            match serde_json::from_str::<ScanSummary>(&row.report_json) {
+                Ok(summary) => scans.insert(row.sha256, summary),
+                Err(_) => scans.remove(&row.sha256),
+            };
+        }
+        let scans = Arc::new(scans);
+        let past = t.as_micros() < Timestamp::now().as_micros() - 1_000_000;
+        if past && let Ok(mut kept) = self.scans_then.lock() {
+            if kept.len() >= SCANS_THEN_KEPT {
+                kept.remove(0);
+            }
+            kept.push((t, scans.clone()));
+        }
+        Ok(scans)
     }
 
     /// Every artifact each lane has at `at` (now when `None`; of the source that owns its name),

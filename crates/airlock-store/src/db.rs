@@ -868,6 +868,29 @@ impl Db {
         Ok(out)
     }
 
+    /// Every scan made by `t`, oldest first: what a snapshot at `t` decides with.
+    pub async fn scans_made_by(&self, t: Timestamp) -> Result<Vec<ScanRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT sha256, scanner, scanned_at, worst, score, report_json FROM scans \
+             WHERE scanned_at <= $1 ORDER BY scanned_at, scanner",
+        )
+        .bind(t.as_micros())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ScanRow {
+                    sha256: r.try_get(0)?,
+                    scanner: r.try_get(1)?,
+                    scanned_at: Timestamp::from_micros(r.try_get(2)?),
+                    worst: r.try_get(3)?,
+                    score: r.try_get(4)?,
+                    report_json: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
     /// Every stored file (one with a sha256) with what its latest scan was made by: what a
     /// rescan looks through. `(source, filename, project, sha256, scanner or None)`.
     pub async fn scan_states(&self) -> Result<Vec<ScanState>, DbError> {

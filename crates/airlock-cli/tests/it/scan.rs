@@ -474,3 +474,55 @@ fn files_past_the_scan_size_are_a_finding_not_read() {
     assert_eq!(scan["findings"][0]["rule"], "scan-too-large", "{body}");
     assert_eq!(scan["worst"], "medium", "{body}");
 }
+
+/// A snapshot keeps the scan results of its instant: a file scanned only after it (here, by the
+/// background rescan) is refused by the live lane, and still served by the snapshot as it was.
+#[test]
+fn a_snapshot_keeps_the_scan_results_of_its_instant() {
+    let mut server = TestServer::builder()
+        .config(
+            ServerConfig::default()
+                .top("[scan]\nrefuse_uploads_at = \"never\"\n")
+                .dev("scan = { block_at = \"high\" }"),
+        )
+        .start();
+    let dir = TempDir::new().expect("temp dir");
+    let evil = malicious_wheel(dir.path());
+    twine_upload(&server, server.publisher_token(), &[&evil], &[]).success();
+    // As if stored before scanning existed; then a snapshot of that.
+    server
+        .database()
+        .execute("UPDATE artifacts SET scan_json = NULL");
+    server.database().execute("DELETE FROM scans");
+    let admin = server.token("snapshots", "admin");
+    run(&mut server.airlock(&["snapshot", "create", "dev", "--name", "before-scan"])).success();
+    server.restart();
+    let reader = server.token("scan-reader", "reader");
+    crate::support::wait_until(std::time::Duration::from_secs(60), "rescanned", || {
+        scans_api(&server, &reader, "pypi/tidy-helpers/1.0").1["files"][0]["scans"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    });
+    let file = |lane: &str| {
+        server
+            .http()
+            .get(server.url(&format!(
+                "/{lane}/pypi/files/_/tidy_helpers-1.0-py3-none-any.whl"
+            )))
+            .bearer_auth(&admin)
+            .send()
+            .expect("GET")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        file("dev"),
+        403,
+        "the live lane refuses what the scan found"
+    );
+    assert_eq!(
+        file("dev@before-scan"),
+        200,
+        "the snapshot serves what it served"
+    );
+}

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     max_uncompressed_size: Option<String>,
     /// Top-level TOML put before the sources and lanes (e.g. a `[scan]` table).
     top: String,
+    /// More TOML lines of the `dev` lane.
+    dev: String,
 }
 
 impl ServerConfig {
@@ -73,6 +75,13 @@ impl ServerConfig {
     /// Top-level TOML before the default sources and lanes, e.g. `"[scan]\nmax_size = \"1KiB\"\n"`.
     pub fn top(mut self, toml: &str) -> Self {
         self.top.push_str(toml);
+        self
+    }
+
+    /// More TOML lines of the `dev` lane, e.g. `scan = { block_at = "high" }`.
+    pub fn dev(mut self, toml: &str) -> Self {
+        self.dev.push_str(toml);
+        self.dev.push('\n');
         self
     }
 
@@ -117,13 +126,14 @@ ecosystem = "cran"
 name = "dev"
 mode = "open"
 sources = ["internal-pypi", "internal-cran"]
-
+{}
 [[lane]]
 name = "prod"
 mode = "allowlist"
 sources = ["internal-pypi", "internal-cran"]
 allow = [{}]
 "#,
+            self.dev,
             quoted(&self.prod_allow)
         );
         toml
