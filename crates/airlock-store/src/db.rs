@@ -408,6 +408,18 @@ fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
     })
 }
 
+/// A row of `scans` (columns in table order).
+fn scan_from_row(r: &sqlx::any::AnyRow) -> Result<ScanRow, DbError> {
+    Ok(ScanRow {
+        sha256: r.try_get(0)?,
+        scanner: r.try_get(1)?,
+        scanned_at: Timestamp::from_micros(r.try_get(2)?),
+        worst: r.try_get(3)?,
+        score: r.try_get(4)?,
+        report_json: r.try_get(5)?,
+    })
+}
+
 /// The `scan_json` column; text that does not read as a scan counts as not scanned (it is
 /// scanned again).
 fn scan_of(r: &sqlx::any::AnyRow, index: usize) -> Result<Option<ScanSummary>, DbError> {
@@ -854,14 +866,7 @@ impl Db {
                 query = query.bind(*sha);
             }
             for r in query.fetch_all(&self.pool).await? {
-                out.push(ScanRow {
-                    sha256: r.try_get(0)?,
-                    scanner: r.try_get(1)?,
-                    scanned_at: Timestamp::from_micros(r.try_get(2)?),
-                    worst: r.try_get(3)?,
-                    score: r.try_get(4)?,
-                    report_json: r.try_get(5)?,
-                });
+                out.push(scan_from_row(&r)?);
             }
         }
         out.sort_by_key(|s| std::cmp::Reverse(s.scanned_at));
@@ -877,18 +882,7 @@ impl Db {
         .bind(t.as_micros())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ScanRow {
-                    sha256: r.try_get(0)?,
-                    scanner: r.try_get(1)?,
-                    scanned_at: Timestamp::from_micros(r.try_get(2)?),
-                    worst: r.try_get(3)?,
-                    score: r.try_get(4)?,
-                    report_json: r.try_get(5)?,
-                })
-            })
-            .collect()
+        rows.iter().map(scan_from_row).collect()
     }
 
     /// Every stored file (one with a sha256) with what its latest scan was made by: what a
