@@ -274,8 +274,8 @@ pub fn write_rds(object: &RObject, version: RdsVersion) -> Vec<u8> {
     crate::packages::gzip(&serialize(object, version))
 }
 
-/// A serialization stream being written. Public to the crate so that [`crate::indexes`] can
-/// write an object in parts (see there).
+/// A serialization stream being written. Public to the crate so that an object can be written
+/// in parts (the repository indexes, kept in chunks).
 #[derive(Default)]
 pub(crate) struct Writer {
     pub(crate) out: Vec<u8>,

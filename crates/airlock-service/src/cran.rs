@@ -64,6 +64,8 @@ struct CranView {
     /// When a proxy's index must be checked again, or a verdict changes with time: then the
     /// view is built anew.
     expires: Option<std::time::Instant>,
+    /// Whether the lane quarantines proxied files until they are scanned (`scan.pending`).
+    quarantines: bool,
 }
 
 /// One package of a lane's CRAN view: the versions its owning source offers (by version), the
@@ -159,7 +161,7 @@ impl Cran {
                 let changed = self.core.changes.changed_since(built, &names)?;
                 (changed.len() <= MAX_IN_PLACE).then_some((view, changed))
             });
-        let view = match previous {
+        let mut view = match previous {
             Some((view, changed)) => {
                 self.counters.updates.inc();
                 let started = std::time::Instant::now();
@@ -174,6 +176,7 @@ impl Cran {
                 self.build_cran_view(lane_cfg, at).await?
             }
         };
+        view.quarantines = lane_cfg.policy.scan.quarantines();
         Ok((stamp, deps, Arc::new(view)))
     }
 
@@ -233,6 +236,7 @@ impl Cran {
                 indexes: view.indexes.clone(),
                 pages: view.pages.clone(),
                 expires,
+                quarantines: view.quarantines,
             });
         }
         let decider = self.policies.decider_at(at).await?;
@@ -310,6 +314,7 @@ impl Cran {
             indexes,
             pages,
             expires,
+            quarantines: false,
         })
     }
 
@@ -361,8 +366,7 @@ impl Cran {
         if archive_of.is_none() && !is_current {
             return Err(not_found());
         }
-        let (lane_ref, _) = self.core.view_lane(lane).await?;
-        Ok(ServedFile::new(row.clone(), "application/gzip").quarantine(lane, &lane_ref.policy))
+        Ok(ServedFile::new(row.clone(), "application/gzip").quarantine(lane, view.quarantines))
     }
 }
 

@@ -54,8 +54,8 @@ impl ServedFile {
 
     /// Quarantined in `lane` when the lane says so (`scan.pending`) and the file is not
     /// scanned yet.
-    pub(crate) fn quarantine(mut self, lane: &str, policy: &airlock_policy::LanePolicy) -> Self {
-        if self.row.scan.is_none() && !self.metadata && policy.scan.quarantines() {
+    pub(crate) fn quarantine(mut self, lane: &str, lane_quarantines: bool) -> Self {
+        if self.row.scan.is_none() && !self.metadata && lane_quarantines {
             self.quarantined_in = Some(lane.to_string());
         }
         self
@@ -169,7 +169,7 @@ impl Files {
             content_type,
             quarantined_in: None,
         }
-        .quarantine(lane, &lane_cfg.policy))
+        .quarantine(lane, lane_cfg.policy.scan.quarantines()))
     }
 
     /// The stored blob `sha256` (or `range` of it); `None` when it is not stored and `absent_ok`.
