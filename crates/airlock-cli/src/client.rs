@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use airlock_service::{Airlock, Bom, CheckReport, ConfigChange, Principal, Promotion};
+use airlock_service::{Airlock, Bom, CheckReport, ConfigChange, NewWaiver, Principal, Promotion};
 use airlock_store::AuditRecord;
 use anyhow::{Context, Result};
 use reqwest::Method;
@@ -85,6 +85,11 @@ pub trait Client {
     /// Approves every entry when `only` is empty.
     async fn approve(&self, id: i64, only: &[String]) -> Result<Value>;
     async fn reject(&self, id: i64, reason: &str) -> Result<Value>;
+    /// `{"waivers": [...]}`, newest first.
+    async fn waivers(&self, lane: Option<&str>) -> Result<Value>;
+    /// Waives one content-scan rule for an exact version in a lane.
+    async fn waive(&self, waiver: &NewWaiver<'_>) -> Result<Value>;
+    async fn unwaive(&self, id: i64) -> Result<Value>;
     /// The changes `config` (named `origin`) would make.
     async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>>;
     async fn apply(&self, config: &str, origin: &str) -> Result<ConfigChange>;
@@ -260,6 +265,26 @@ impl Client for Local<'_> {
                 .reject(&Principal::local_admin(), id, reason)
                 .await?,
         )
+    }
+
+    async fn waivers(&self, lane: Option<&str>) -> Result<Value> {
+        let app = self.app().await?;
+        let list = app.waivers().list(&Principal::local_admin(), lane).await?;
+        Ok(json!({ "waivers": as_json(list)? }))
+    }
+
+    async fn waive(&self, waiver: &NewWaiver<'_>) -> Result<Value> {
+        let app = self.app().await?;
+        as_json(
+            app.waivers()
+                .create(&Principal::local_admin(), waiver)
+                .await?,
+        )
+    }
+
+    async fn unwaive(&self, id: i64) -> Result<Value> {
+        let app = self.app().await?;
+        as_json(app.waivers().revoke(&Principal::local_admin(), id).await?)
     }
 
     async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>> {
@@ -493,6 +518,27 @@ impl Client for Remote {
             Some(body),
         )
         .await
+    }
+
+    async fn waivers(&self, lane: Option<&str>) -> Result<Value> {
+        let query: Vec<(&str, &str)> = lane.map(|l| ("lane", l)).into_iter().collect();
+        self.call(Method::GET, "waivers", &query, None).await
+    }
+
+    async fn waive(&self, waiver: &NewWaiver<'_>) -> Result<Value> {
+        let body = json!({
+            "lane": waiver.lane,
+            "package": waiver.package,
+            "rule": waiver.rule,
+            "justification": waiver.justification,
+            "expires": waiver.expires,
+        });
+        self.call(Method::POST, "waivers", &[], Some(body)).await
+    }
+
+    async fn unwaive(&self, id: i64) -> Result<Value> {
+        self.call(Method::POST, &format!("waivers/{id}/revoke"), &[], None)
+            .await
     }
 
     async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>> {

@@ -108,6 +108,43 @@ pub enum ClientCommand {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Waive one content-scan finding for an exact version in a lane (role approver or admin):
+    /// `airlock waive pypi:x==1.0 --lane prod --rule py-setup-network --justification "…"
+    /// --expires 2027-01-31`. The finding no longer blocks there; it is shown as waived. Prints
+    /// the waiver's number last.
+    Waive {
+        /// `ecosystem:name==version` (`name==version` is Python).
+        package: String,
+        #[arg(long)]
+        lane: String,
+        /// The finding's rule id, as `airlock scan`, `why` and the 403 answers name it.
+        #[arg(long)]
+        rule: String,
+        /// What was reviewed, and why the finding is acceptable (audited).
+        #[arg(long)]
+        justification: String,
+        /// The last day it applies (`2027-01-31`, UTC) or an RFC 3339 instant; default: until
+        /// revoked.
+        #[arg(long)]
+        expires: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// List waivers of content-scan findings, newest first (revoked and expired ones too).
+    Waivers {
+        #[arg(long)]
+        lane: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a waiver (role approver or admin): its finding blocks again from now on.
+    Unwaive {
+        id: i64,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Make a lane admit what another admitted at an instant: `airlock promote test prod --at
     /// 2026-11-24`. Prints what changes; `--dry-run` changes nothing.
     Promote {
@@ -269,6 +306,9 @@ impl ClientCommand {
             | Requests { remote: r, .. }
             | Approve { remote: r, .. }
             | Reject { remote: r, .. }
+            | Waive { remote: r, .. }
+            | Waivers { remote: r, .. }
+            | Unwaive { remote: r, .. }
             | Promote { remote: r, .. } => remote(&r.server, &r.token),
         }
     }
@@ -360,6 +400,37 @@ impl ClientCommand {
             } => requests::list(client, lane.as_deref(), state.as_deref(), json).await?,
             Approve { id, only, .. } => requests::approve(client, id, &only).await?,
             Reject { id, reason, .. } => requests::reject(client, id, &reason).await?,
+            Waive {
+                package,
+                lane,
+                rule,
+                justification,
+                expires,
+                ..
+            } => {
+                let waiver = client
+                    .waive(&airlock_service::NewWaiver {
+                        lane: &lane,
+                        package: &package,
+                        rule: &rule,
+                        justification: &justification,
+                        expires: expires.as_deref(),
+                    })
+                    .await?;
+                requests::print_waiver(&waiver);
+                println!("{}", waiver["id"]);
+            }
+            Waivers { lane, json, .. } => {
+                let answer = client.waivers(lane.as_deref()).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&answer)?);
+                } else {
+                    for w in answer["waivers"].as_array().into_iter().flatten() {
+                        requests::print_waiver(w);
+                    }
+                }
+            }
+            Unwaive { id, .. } => requests::print_waiver(&client.unwaive(id).await?),
             Promote {
                 from,
                 to,

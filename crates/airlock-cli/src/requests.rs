@@ -1,5 +1,5 @@
-//! `airlock request`, `requests`, `approve`, `reject`: the review workflow, on the data directory
-//! or through a server.
+//! `airlock request`, `requests`, `approve`, `reject`, and the waivers of scan findings (`waive`,
+//! `waivers`, `unwaive`): the review workflow, on the data directory or through a server.
 
 use anyhow::Result;
 use serde_json::Value;
@@ -76,6 +76,30 @@ pub async fn approve(client: &impl Client, id: i64, only: &[String]) -> Result<(
 pub async fn reject(client: &impl Client, id: i64, reason: &str) -> Result<()> {
     print_request(&client.reject(id, reason).await?);
     Ok(())
+}
+
+/// `waiver 3 (active) lane prod: pypi:x==1.0 py-setup-network, by alice until 2027-02-01T00:00:00Z: "…"`.
+pub fn print_waiver(w: &Value) {
+    let until = w["expires_at"]
+        .as_str()
+        .map(|at| format!(" until {at}"))
+        .unwrap_or_default();
+    let revoked = w["revoked_by"]
+        .as_str()
+        .map(|by| format!(", revoked by {by} at {}", s(&w["revoked_at"])))
+        .unwrap_or_default();
+    println!(
+        "waiver {} ({}) lane {}: {}:{}=={} {}, by {}{until}{revoked}: {:?}",
+        w["id"],
+        s(&w["state"]),
+        s(&w["lane"]),
+        s(&w["ecosystem"]),
+        s(&w["name"]),
+        s(&w["version"]),
+        s(&w["rule"]),
+        s(&w["created_by"]),
+        s(&w["justification"])
+    );
 }
 
 fn s(v: &Value) -> String {

@@ -12,6 +12,7 @@ use crate::lane::{GlobalRules, LanePolicy, Mode};
 use crate::rule::{BlockRule, Match, PackageRule, QueryVersion, Rules};
 use crate::time::{format_minute, format_minute_ceil};
 use crate::verdict::{Action, AdvisoryFinding, Reason, ReasonCode, Verdict};
+use crate::waiver::Waiver;
 use airlock_types::Ecosystem;
 
 /// How many advisories a message names before `and N more` (the reason lists them all).
@@ -44,7 +45,7 @@ pub fn decide(
     }
     ctx.advisories(advisories, &mut verdict);
     ctx.license(facts, &mut verdict);
-    ctx.scan(facts, &mut verdict);
+    ctx.scan(facts, now, &mut verdict);
     ctx.age(facts, now, &mut verdict);
     verdict
 }
@@ -456,16 +457,34 @@ impl<'a> Ctx<'a> {
     }
 
     /// Findings of the file's content scan: those at or above `block_at` get the lane's
-    /// action, the others `below` (most lanes: allow).
-    fn scan(&self, facts: &ArtifactFacts, verdict: &mut Verdict) {
+    /// action, the others `below` (most lanes: allow). A finding an approver waived for this
+    /// version (and file) is a warning naming the waiver instead, until the waiver expires.
+    fn scan(&self, facts: &ArtifactFacts, now: Timestamp, verdict: &mut Verdict) {
         let Some(summary) = &facts.scan else {
             return;
         };
         let policy = &self.lane.scan;
-        let (at_or_above, below): (Vec<&ScanNote>, Vec<&ScanNote>) = summary
-            .findings
-            .iter()
-            .partition(|f| policy.block_at.is_some_and(|at| f.severity >= at));
+        let sha256 = facts.sha256.as_deref();
+        let waivers: Vec<&Waiver> = self
+            .lane
+            .waivers
+            .for_package(self.ecosystem, self.name)
+            .collect();
+        let mut waived: Vec<(&ScanNote, &Waiver)> = Vec::new();
+        let mut at_or_above: Vec<&ScanNote> = Vec::new();
+        let mut below: Vec<&ScanNote> = Vec::new();
+        for finding in &summary.findings {
+            if let Some(w) = waivers
+                .iter()
+                .find(|w| w.covers(finding, &self.version, sha256, now))
+            {
+                waived.push((finding, w));
+            } else if policy.block_at.is_some_and(|at| finding.severity >= at) {
+                at_or_above.push(finding);
+            } else {
+                below.push(finding);
+            }
+        }
         if let Some(at) = policy.block_at
             && !at_or_above.is_empty()
         {
@@ -479,6 +498,57 @@ impl<'a> Ctx<'a> {
             };
             self.scan_reason(policy.below, &what, &below, verdict);
         }
+        if !waived.is_empty() {
+            self.waived_reason(&waived, verdict);
+        }
+    }
+
+    /// `waiver 3 (by alice, until 2027-01-31 00:00 UTC: "reviewed: the download is the
+    /// vendored ICU data") covers py-setup-network (high) in setup.py:12`.
+    fn waived_reason(&self, waived: &[(&ScanNote, &Waiver)], verdict: &mut Verdict) {
+        let mut ids: Vec<i64> = waived.iter().map(|(_, w)| w.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut body = String::new();
+        for (i, id) in ids.iter().enumerate() {
+            let Some(w) = waived.iter().map(|(_, w)| *w).find(|w| w.id == *id) else {
+                continue;
+            };
+            if i > 0 {
+                body.push_str("; ");
+            }
+            let until = w
+                .expires_at
+                .map(|at| format!(", until {}", format_minute(at)))
+                .unwrap_or_default();
+            let covered: Vec<String> = waived
+                .iter()
+                .filter(|(_, x)| x.id == *id)
+                .map(|(f, _)| {
+                    let line = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+                    format!("{} ({}) in {}{line}", f.rule, f.severity, f.file)
+                })
+                .collect();
+            let _ = write!(
+                body,
+                "waiver {id} (by {}{until}: {:?}) covers {}",
+                w.by,
+                w.justification,
+                covered.join(", ")
+            );
+        }
+        let mut reason = Reason::new(
+            ReasonCode::ScanWaived,
+            Action::Warn,
+            self.message(format_args!(
+                "{}: content-scan findings waived: {body}",
+                self.subject()
+            )),
+        );
+        reason.findings = waived.iter().map(|(f, _)| (*f).clone()).collect();
+        reason.waivers = ids;
+        reason.expires_at = waived.iter().filter_map(|(_, w)| w.expires_at).min();
+        verdict.push(reason);
     }
 
     /// `the content scan found 2 findings at or above high: py-pth-exec (critical) in x.pth:1: ...`.

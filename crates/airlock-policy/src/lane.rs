@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::rule::{Approval, BlockRule, PackageRule, Rules, deserialize_allow};
 use crate::verdict::Action;
+use crate::waiver::Waiver;
 
 /// What a lane admits when no rule speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +292,9 @@ pub struct LanePolicy {
     /// the files reviewed.
     #[serde(skip)]
     pub approved: Rules<Approval>,
+    /// Content-scan findings waived by approvers (from the store), for exact versions.
+    #[serde(skip)]
+    pub waivers: Rules<Waiver>,
     #[serde(default)]
     pub block: Rules<BlockRule>,
     #[serde(default)]
@@ -345,6 +349,12 @@ impl LanePolicy {
         approved: impl IntoIterator<Item = A>,
     ) -> Self {
         self.approved = approved.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The same policy with the waivers of its content-scan findings.
+    pub fn with_waivers(mut self, waivers: impl IntoIterator<Item = Waiver>) -> Self {
+        self.waivers = waivers.into_iter().collect();
         self
     }
 

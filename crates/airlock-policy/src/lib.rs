@@ -78,6 +78,7 @@ mod lane;
 pub mod rule;
 mod time;
 mod verdict;
+mod waiver;
 
 pub use advisories::{
     AdvisoryDb, AdvisoryHit, AdvisorySource, NoAdvisories, advisory_package_keys, is_malicious,
@@ -92,6 +93,7 @@ pub use lane::{
 };
 pub use rule::{Approval, BlockRule, PackageRule, RuleError, RuleErrorKind, Rules};
 pub use verdict::{Action, ActionError, AdvisoryFinding, Reason, ReasonCode, Verdict};
+pub use waiver::Waiver;
 
 // Re-exported so callers name the same types the facts and policies hold.
 pub use airlock_license::{LicenseClass, LicenseInfo};

@@ -108,6 +108,9 @@ pub enum ReasonCode {
     /// The content scan of the file found something at or above the lane's `scan.block_at`
     /// (or below it, when the lane's `scan.below` says to warn).
     ScanFinding,
+    /// Content-scan findings that would block, waived by an approver for this version (a
+    /// warning naming the waivers).
+    ScanWaived,
     /// Published less than the lane's minimum age ago.
     TooNew,
     /// Minimum age set, and neither upload time nor first-seen time is known.
@@ -145,6 +148,7 @@ impl ReasonCode {
             ReasonCode::License => "license",
             ReasonCode::LicenseUnknown => "license_unknown",
             ReasonCode::ScanFinding => "scan_finding",
+            ReasonCode::ScanWaived => "scan_waived",
             ReasonCode::TooNew => "too_new",
             ReasonCode::NoPublishTime => "no_publish_time",
             ReasonCode::NotInSources => "not_in_sources",
@@ -194,9 +198,17 @@ pub struct Reason {
     /// For [`ReasonCode::TooNew`]: the instant the version becomes eligible.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eligible_at: Option<Timestamp>,
-    /// For [`ReasonCode::ScanFinding`]: the findings, most severe first.
+    /// For [`ReasonCode::ScanFinding`] and [`ReasonCode::ScanWaived`]: the findings, most
+    /// severe first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<airlock_types::ScanNote>,
+    /// For [`ReasonCode::ScanWaived`]: the waivers' numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<i64>,
+    /// For [`ReasonCode::ScanWaived`]: the instant the first of the waivers expires (the
+    /// verdict changes by itself then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl Reason {
@@ -209,6 +221,8 @@ impl Reason {
             advisories: Vec::new(),
             eligible_at: None,
             findings: Vec::new(),
+            waivers: Vec::new(),
+            expires_at: None,
         }
     }
 }

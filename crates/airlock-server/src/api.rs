@@ -109,6 +109,67 @@ pub async fn scan(
 }
 
 #[derive(Deserialize)]
+pub struct WaiversQuery {
+    lane: Option<String>,
+}
+
+/// `GET /api/v1/waivers[?lane=LANE]` (any valid token): the waivers of the lanes the token may
+/// read, newest first, revoked and expired ones included.
+pub async fn waivers(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth,
+    Query(q): Query<WaiversQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = state.app.waivers().list(&who, q.lane.as_deref()).await?;
+    Ok(Json(serde_json::json!({ "waivers": list })))
+}
+
+/// A new waiver: `{"lane", "package": "pypi:name==1.0", "rule", "justification", "expires"?}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWaiverBody {
+    lane: String,
+    package: String,
+    rule: String,
+    justification: String,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+/// `POST /api/v1/waivers` (approver or admin of the lane): waives one content-scan rule for an
+/// exact version; 201 with the waiver.
+pub async fn create_waiver(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth<Approver>,
+    Json(body): Json<NewWaiverBody>,
+) -> Result<(axum::http::StatusCode, Json<airlock_service::WaiverView>), ApiError> {
+    let waiver = state
+        .app
+        .waivers()
+        .create(
+            &who,
+            &airlock_service::NewWaiver {
+                lane: &body.lane,
+                package: &body.package,
+                rule: &body.rule,
+                justification: &body.justification,
+                expires: body.expires.as_deref().filter(|e| !e.trim().is_empty()),
+            },
+        )
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(waiver)))
+}
+
+/// `POST /api/v1/waivers/{id}/revoke` (approver or admin of the lane).
+pub async fn revoke_waiver(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth<Approver>,
+    Path(id): Path<i64>,
+) -> Result<Json<airlock_service::WaiverView>, ApiError> {
+    Ok(Json(state.app.waivers().revoke(&who, id).await?))
+}
+
+#[derive(Deserialize)]
 pub struct AuditQuery {
     #[serde(default)]
     since: i64,

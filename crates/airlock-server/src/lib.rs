@@ -153,6 +153,11 @@ pub fn router(app: Arc<Airlock>) -> Router {
         )
         .route("/api/v1/advisories/{id}", get(api::advisory))
         .route("/api/v1/scan/{ecosystem}/{name}/{version}", get(api::scan))
+        .route(
+            "/api/v1/waivers",
+            get(api::waivers).post(api::create_waiver),
+        )
+        .route("/api/v1/waivers/{id}/revoke", post(api::revoke_waiver))
         .route("/metrics", get(ops::metrics))
         .merge(lane_routes)
         .merge(ui::routes(manifest_body_limit, state.clone()))

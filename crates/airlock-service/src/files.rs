@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Instant;
 
 use airlock_config::SourceKind;
 use airlock_pypi::filename::DistFilename;
@@ -69,7 +70,9 @@ pub struct Files {
     policies: Arc<Policies>,
     catalog: Arc<Catalog>,
     proxies: Arc<Proxies>,
-    answers: Cache<FileKey, Result<ServedFile, ServiceError>>,
+    /// Each answer with the instant it changes by itself, if any (a waiver expiring, a cooldown
+    /// ending).
+    answers: Cache<FileKey, (Result<ServedFile, ServiceError>, Option<Instant>)>,
 }
 
 impl Files {
@@ -101,10 +104,12 @@ impl Files {
             filename: filename.to_string(),
         };
         let stamp = self.core.stamp();
-        if let Some(answer) = self.answers.get(&self.core.changes, &cache_key) {
+        if let Some((answer, until)) = self.answers.get(&self.core.changes, &cache_key)
+            && until.is_none_or(|t| Instant::now() < t)
+        {
             return answer;
         }
-        let answer = self.resolve_uncached(lane, key, filename).await;
+        let (answer, until) = self.resolve_uncached(lane, key, filename).await;
         if !matches!(
             answer,
             Err(ServiceError::Internal { .. } | ServiceError::Upstream { .. })
@@ -115,7 +120,8 @@ impl Files {
                 Ok(dist) => Deps::Project(dist.name().to_string()),
                 Err(_) => Deps::Everything,
             };
-            self.answers.insert(stamp, deps, cache_key, answer.clone());
+            self.answers
+                .insert(stamp, deps, cache_key, (answer.clone(), until));
         }
         answer
     }
@@ -125,6 +131,20 @@ impl Files {
         lane: &str,
         key: &str,
         filename: &str,
+    ) -> (Result<ServedFile, ServiceError>, Option<Instant>) {
+        let mut until = None;
+        let answer = self.resolve_file(lane, key, filename, &mut until).await;
+        (answer, until)
+    }
+
+    /// Which file the lane serves under `filename`; sets `until` to the instant the lane's
+    /// verdict on it changes by itself.
+    async fn resolve_file(
+        &self,
+        lane: &str,
+        key: &str,
+        filename: &str,
+        until: &mut Option<Instant>,
     ) -> Result<ServedFile, ServiceError> {
         let (lane_ref, at) = self.core.view_lane(lane).await?;
         let lane_cfg: &airlock_config::LaneConfig = &lane_ref;
@@ -135,9 +155,10 @@ impl Files {
         let not_found = || ServiceError::NotFound(format!("no file {filename} in lane {lane:?}"));
         let dist = DistFilename::parse(dist_name).map_err(|_| not_found())?;
         // The lane serves a project from its owning source only (no dependency confusion by URL).
+        let decider = self.policies.decider_at(at).await?;
         let owner = self
             .catalog
-            .lane_project(lane_cfg, dist.name(), &self.policies.decider_at(at).await?)
+            .lane_project(lane_cfg, dist.name(), &decider)
             .await?
             .ok_or_else(not_found)?;
         let (row, verdict) = owner
@@ -149,6 +170,7 @@ impl Files {
         if !key_matches {
             return Err(not_found());
         }
+        *until = decider.changes_at(&verdict);
         if !verdict.action.serves_file() {
             return Err(ServiceError::Forbidden(verdict.summary()));
         }

@@ -34,6 +34,7 @@ mod sso;
 mod sweep;
 mod time_fmt;
 mod tokens;
+mod waivers;
 mod webhooks;
 
 use std::sync::Arc;
@@ -77,6 +78,7 @@ pub use sso::{Pending, SingleSignOn};
 pub use sweep::{SweepReport, Sweeper};
 pub use time_fmt::{Timestamp, format_rfc3339, parse_instant, parse_rfc3339};
 pub use tokens::{TokenInfo, Tokens};
+pub use waivers::{NewWaiver, WaiverView, Waivers};
 pub use webhooks::{Delivery, Webhooks, webhook_signature};
 
 pub use airlock_pypi::simple::Format;
@@ -100,6 +102,7 @@ pub struct Airlock {
     publishing: Publishing,
     checks: Arc<Checks>,
     requests: Requests,
+    waivers: Waivers,
     promotions: Promotions,
     snapshots: Snapshots,
     sboms: Sboms,
@@ -157,6 +160,7 @@ impl Airlock {
                 checks.clone(),
                 webhooks.clone(),
             ),
+            waivers: Waivers::new(core.clone(), policies.clone(), catalog.clone()),
             promotions: Promotions::new(core.clone(), policies.clone(), catalog.clone()),
             sboms: Sboms::new(core.clone(), policies.clone(), catalog.clone()),
             snapshots: Snapshots::new(core.clone()),
@@ -271,6 +275,11 @@ impl Airlock {
     /// Package requests and their review.
     pub fn requests(&self) -> &Requests {
         &self.requests
+    }
+
+    /// Waivers of content-scan findings.
+    pub fn waivers(&self) -> &Waivers {
+        &self.waivers
     }
 
     /// Promotion between lanes.

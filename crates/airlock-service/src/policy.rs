@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig, LaneMode};
 use airlock_policy::{
-    AdvisoryDb, AdvisoryFinding, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict,
+    AdvisoryDb, AdvisoryFinding, Approval, ArtifactFacts, LanePolicy, PackageRule, Verdict, Waiver,
 };
 use airlock_store::ArtifactRow;
 use airlock_types::Timestamp;
@@ -73,13 +73,19 @@ impl Decider {
         }
     }
 
-    /// The earliest instant a verdict changes by itself (a cooldown ending); never at a
+    /// The earliest instant a verdict changes by itself (a cooldown ending, a waiver
+    /// expiring); never at a
     /// snapshot, whose clock stands still.
     pub fn changes_at(&self, verdict: &Verdict) -> Option<std::time::Instant> {
         if self.at.is_some() {
             return None;
         }
-        let at = verdict.reasons.iter().filter_map(|r| r.eligible_at).min()?;
+        let at = verdict
+            .reasons
+            .iter()
+            .flat_map(|r| [r.eligible_at, r.expires_at])
+            .flatten()
+            .min()?;
         let wait = u64::try_from(at.micros_since(self.now)).unwrap_or(0);
         Some(std::time::Instant::now() + std::time::Duration::from_micros(wait))
     }
@@ -288,12 +294,41 @@ impl Policies {
             Some(t) => self.core.config_at(t).await?,
             None => self.core.config(),
         };
+        // The waivers in force by then (all not revoked, live); expiry is the decisions' own.
+        let mut waivers: HashMap<String, Vec<Waiver>> = HashMap::new();
+        for w in self.core.db.waivers().await? {
+            let in_force = match at {
+                Some(t) => w.in_force_at(t),
+                None => w.revoked_at.is_none(),
+            };
+            if !in_force {
+                continue;
+            }
+            match PackageRule::exact(w.ecosystem, &w.name, &w.version) {
+                Ok(version) => waivers.entry(w.lane).or_default().push(Waiver {
+                    id: w.id,
+                    version,
+                    rule: w.rule,
+                    files: w.files.into_iter().collect(),
+                    justification: w.justification,
+                    by: w.created_by,
+                    expires_at: w.expires_at,
+                }),
+                Err(e) => {
+                    tracing::warn!(waiver = w.id, error = %e, "ignoring a waiver that is no rule")
+                }
+            }
+        }
         let policies: HashMap<String, LanePolicy> = config
             .lanes
             .iter()
             .map(|l| {
                 let rules = approved.remove(&l.name).unwrap_or_default();
-                (l.name.clone(), l.policy.clone().with_approved(rules))
+                let waived = waivers.remove(&l.name).unwrap_or_default();
+                (
+                    l.name.clone(),
+                    l.policy.clone().with_approved(rules).with_waivers(waived),
+                )
             })
             .collect();
         let policies = Arc::new(policies);

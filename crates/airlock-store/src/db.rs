@@ -222,6 +222,34 @@ pub struct ApprovalFileRow {
     pub approved_at: Timestamp,
 }
 
+/// A waiver of one content-scan rule for an exact version in a lane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaiverRow {
+    pub id: i64,
+    pub lane: String,
+    pub ecosystem: Ecosystem,
+    pub name: String,
+    pub version: String,
+    /// The finding's rule id.
+    pub rule: String,
+    /// The sha256 of the files it covers (those with the finding when it was given).
+    pub files: Vec<String>,
+    pub justification: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_by: Option<String>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl WaiverRow {
+    /// Whether the waiver had been given and not revoked at `at` (expiry aside: decisions
+    /// compare it with their own clock).
+    pub fn in_force_at(&self, at: Timestamp) -> bool {
+        self.created_at <= at && self.revoked_at.is_none_or(|r| r > at)
+    }
+}
+
 /// A project of a source: its normalised name and a display spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectName {
@@ -1345,6 +1373,39 @@ impl Db {
             .collect()
     }
 
+    /// Every waiver, revoked ones included, by number.
+    pub async fn waivers(&self) -> Result<Vec<WaiverRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, lane, ecosystem, name, version, rule, files_json, justification, created_by, created_at, expires_at, revoked_by, revoked_at FROM waivers ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let files: String = r.try_get(6)?;
+                Ok(WaiverRow {
+                    id: r.try_get(0)?,
+                    lane: r.try_get(1)?,
+                    ecosystem: word(r, 2, "waivers.ecosystem")?,
+                    name: r.try_get(3)?,
+                    version: r.try_get(4)?,
+                    rule: r.try_get(5)?,
+                    files: serde_json::from_str(&files).map_err(|e| DbError::Unreadable {
+                        column: "waivers.files_json",
+                        value: files.clone(),
+                        reason: e.to_string(),
+                    })?,
+                    justification: r.try_get(7)?,
+                    created_by: r.try_get(8)?,
+                    created_at: time(r, 9)?,
+                    expires_at: opt_time(r, 10)?,
+                    revoked_by: r.try_get(11)?,
+                    revoked_at: opt_time(r, 12)?,
+                })
+            })
+            .collect()
+    }
+
     /// The latest learned version of each advisory.
     pub async fn current_advisories(&self) -> Result<Vec<AdvisoryRow>, DbError> {
         let rows = sqlx::query(
@@ -1886,6 +1947,54 @@ impl WriteTx {
             .await?;
         }
         Ok(())
+    }
+
+    /// Stores a new waiver (its `id`, `revoked_*` are ignored); returns its number, the next
+    /// free one.
+    pub async fn insert_waiver(&mut self, w: &WaiverRow) -> Result<i64, DbError> {
+        self.scope.all();
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM waivers")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        let id: i64 = row.try_get(0)?;
+        let files = serde_json::to_string(&w.files).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "INSERT INTO waivers (id, lane, ecosystem, name, version, rule, files_json, justification, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(&w.lane)
+        .bind(w.ecosystem.as_str())
+        .bind(&w.name)
+        .bind(&w.version)
+        .bind(&w.rule)
+        .bind(files)
+        .bind(&w.justification)
+        .bind(&w.created_by)
+        .bind(w.created_at.as_micros())
+        .bind(w.expires_at.map(Timestamp::as_micros))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Revokes a waiver in force; `false` if there is none by that number, or it was revoked.
+    pub async fn revoke_waiver(
+        &mut self,
+        id: i64,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<bool, DbError> {
+        self.scope.all();
+        let done = sqlx::query(
+            "UPDATE waivers SET revoked_by = $1, revoked_at = $2 WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(by)
+        .bind(at.as_micros())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Sets (or with `None` clears) the yank of every file of one release; returns the number of files.

@@ -18,6 +18,6 @@ pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArchivedRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError,
     DerivedTx, NewRequest, ProjectName, ProxyPageRow, RequestRow, ScanRow, ScanState, Scope,
-    SessionRow, SnapshotRow, TokenRow, WebhookDeliveryRow, WriteTx, YankEvent,
+    SessionRow, SnapshotRow, TokenRow, WaiverRow, WebhookDeliveryRow, WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

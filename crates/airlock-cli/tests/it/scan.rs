@@ -526,3 +526,182 @@ fn a_snapshot_keeps_the_scan_results_of_its_instant() {
         "the snapshot serves what it served"
     );
 }
+
+/// A wheel whose `__init__.py` reaches the network at import: `py-import-network` (high).
+fn phoning_wheel(dir: &Path) -> PathBuf {
+    HandWheel::new("net-probe", "1.0")
+        .member(
+            "net_probe/__init__.py",
+            "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:9/ping')\n",
+        )
+        .write(dir)
+}
+
+/// `airlock ARGS… --server URL --token TOKEN`.
+fn cli(server: &TestServer, token: &str, args: &[&str]) -> Finished {
+    let url = server.url("");
+    let mut all = args.to_vec();
+    all.extend(["--server", &url, "--token", token]);
+    run(&mut server.airlock(&all))
+}
+
+/// An approver waives a finding for an exact version: the lane serves it (pip installs it) with
+/// the waiver shown as a warning, until the waiver expires by itself; a snapshot taken meanwhile
+/// keeps serving it. Only approvers waive, only findings the files have, with a justification;
+/// revoking and giving are audited.
+#[test]
+fn a_waived_finding_is_served_until_the_waiver_expires() {
+    let server = TestServer::builder()
+        .config(
+            ServerConfig::default()
+                .top("[scan]\nrefuse_uploads_at = \"never\"\n")
+                .dev("scan = { block_at = \"high\" }"),
+        )
+        .start();
+    let dir = TempDir::new().expect("temp dir");
+    let wheel = phoning_wheel(dir.path());
+    twine_upload(&server, server.publisher_token(), &[&wheel], &[]).success();
+    let file = |lane: &str| {
+        server
+            .http()
+            .get(server.url(&format!(
+                "/{lane}/pypi/files/_/net_probe-1.0-py3-none-any.whl"
+            )))
+            .send()
+            .expect("GET")
+    };
+    let refused = file("dev");
+    assert_eq!(refused.status().as_u16(), 403);
+    assert!(refused.text().unwrap().contains("py-import-network"));
+
+    let approver = server.token("reviewer", "approver");
+    let publisher = server.publisher_token().to_string();
+    let waive = |token: &str, rule: &str, justification: &str, expires: Option<&str>| {
+        let mut args = vec![
+            "waive",
+            "pypi:Net_Probe==1.0",
+            "--lane",
+            "dev",
+            "--rule",
+            rule,
+            "--justification",
+            justification,
+        ];
+        if let Some(at) = expires {
+            args.extend(["--expires", at]);
+        }
+        cli(&server, token, &args)
+    };
+    let why = "reviewed: it pings the licence server, nothing is sent";
+    // Only an approver; only a finding the version has; with a justification; in the future.
+    let denied = waive(&publisher, "py-import-network", why, None).failure();
+    assert!(denied.stderr.contains("approver"), "{denied}");
+    let wrong = waive(&approver, "py-pth-exec", why, None).failure();
+    assert!(
+        wrong
+            .stderr
+            .contains("has a py-pth-exec finding; its findings: py-import-network"),
+        "{wrong}"
+    );
+    let bare = waive(&approver, "py-import-network", " ", None).failure();
+    assert!(bare.stderr.contains("justification"), "{bare}");
+    let past = waive(&approver, "py-import-network", why, Some("2020-01-01")).failure();
+    assert!(past.stderr.contains("not in the future"), "{past}");
+    assert_eq!(file("dev").status().as_u16(), 403);
+
+    // Given for a few seconds: pip installs it, `why` names the waiver.
+    let expires = (time::OffsetDateTime::now_utc() + time::Duration::seconds(8))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let given = waive(&approver, "py-import-network", why, Some(&expires)).success();
+    let id = given.stdout.lines().last().expect("id").trim().to_string();
+    assert!(given.stdout.contains("(active)"), "{given}");
+    let target = TargetEnv::new();
+    target
+        .pip_install(&server.url("/dev/pypi/simple/"), &["net-probe==1.0"])
+        .success();
+    let shown = cli(
+        &server,
+        &approver,
+        &["why", "pypi:net-probe==1.0", "--lane", "dev"],
+    )
+    .success();
+    assert!(
+        shown
+            .stdout
+            .contains(&format!("waiver {id} (by reviewer, until")),
+        "{shown}"
+    );
+    let admin = server.token("snapshots", "admin");
+    run(&mut server.airlock(&["snapshot", "create", "dev", "--name", "waived"])).success();
+
+    // Expired: refused again by itself; the snapshot keeps what it served.
+    crate::support::wait_until(
+        std::time::Duration::from_secs(30),
+        "the waiver expired",
+        || file("dev").status().as_u16() == 403,
+    );
+    let page = server
+        .http()
+        .get(server.url("/dev/pypi/simple/net-probe/"))
+        .send()
+        .expect("page");
+    assert!(
+        !page
+            .text()
+            .unwrap()
+            .contains("net_probe-1.0-py3-none-any.whl"),
+        "an expired waiver lists nothing"
+    );
+    let snapshot = server
+        .http()
+        .get(server.url("/dev@waived/pypi/files/_/net_probe-1.0-py3-none-any.whl"))
+        .bearer_auth(&admin)
+        .send()
+        .expect("GET");
+    assert_eq!(snapshot.status().as_u16(), 200);
+
+    let listed = cli(&server, &approver, &["waivers", "--lane", "dev", "--json"]).success();
+    let listed: Value = serde_json::from_str(&listed.stdout).expect("JSON");
+    assert_eq!(listed["waivers"][0]["state"], "expired", "{listed}");
+    assert_eq!(listed["waivers"][0]["rule"], "py-import-network");
+    assert_eq!(
+        listed["waivers"][0]["files"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    // A waiver until revoked, then revoked: refused again.
+    let lasting = waive(&approver, "py-import-network", why, None).success();
+    let lasting_id = lasting
+        .stdout
+        .lines()
+        .last()
+        .expect("id")
+        .trim()
+        .to_string();
+    crate::support::wait_until(
+        std::time::Duration::from_secs(10),
+        "served under the new waiver",
+        || file("dev").status().as_u16() == 200,
+    );
+    let revoked = cli(&server, &approver, &["unwaive", &lasting_id]).success();
+    assert!(revoked.stdout.contains("(revoked)"), "{revoked}");
+    cli(&server, &approver, &["unwaive", &lasting_id]).failure();
+    assert_eq!(file("dev").status().as_u16(), 403);
+    let audit: Value = server
+        .http()
+        .get(server.url("/api/v1/audit"))
+        .bearer_auth(&admin)
+        .send()
+        .expect("audit")
+        .json()
+        .expect("JSON");
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .filter(|a| a.starts_with("waiver."))
+        .collect();
+    assert_eq!(actions, ["waiver.create", "waiver.create", "waiver.revoke"]);
+}

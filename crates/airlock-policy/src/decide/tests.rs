@@ -1058,6 +1058,108 @@ fn scan_findings_at_or_above_the_lane_level_refuse_the_file() {
     );
 }
 
+fn waiver(id: i64, version: &str, rule: &str, expires_at: Option<Timestamp>) -> crate::Waiver {
+    crate::Waiver {
+        id,
+        version: PackageRule::parse(version).unwrap(),
+        rule: rule.into(),
+        files: Default::default(),
+        justification: "reviewed: only the vendored data is fetched".into(),
+        by: "alice".into(),
+        expires_at,
+    }
+}
+
+#[test]
+fn a_waiver_turns_its_finding_into_a_warning_until_it_expires() {
+    let evil = scanned(
+        pypi("Demo", "1.0"),
+        &[
+            ("py-setup-network", Severity::High),
+            ("py-pth-exec", Severity::Critical),
+        ],
+    );
+    let with =
+        |waivers: Vec<crate::Waiver>| lane("scan = { block_at = \"high\" }").with_waivers(waivers);
+    let decide_in = |policy: &LanePolicy, facts: &ArtifactFacts, now: Timestamp| {
+        decide(facts, policy, &GlobalRules::default(), &NoAdvisories, now)
+    };
+    // One of two findings waived: still refused for the other, the waiver shown.
+    let one = with(vec![waiver(3, "pypi:demo==1.0", "py-setup-network", None)]);
+    let v = decide_in(&one, &evil, NOW);
+    assert_eq!(v.action, Action::Deny);
+    let codes: Vec<C> = v.reasons.iter().map(|r| r.code).collect();
+    assert_eq!(codes, [C::ScanFinding, C::ScanWaived]);
+    assert_eq!(v.reasons[0].findings.len(), 1);
+    assert_eq!(v.reasons[0].findings[0].rule, "py-pth-exec");
+    assert_eq!(
+        v.reasons[1].message,
+        "lane \"test\": pypi:demo==1.0: content-scan findings waived: waiver 3 (by alice: \
+         \"reviewed: only the vendored data is fetched\") covers py-setup-network (high) in \
+         demo/__init__.py:3"
+    );
+    assert_eq!(v.reasons[1].waivers, [3]);
+    // Both waived, one until tomorrow: a warning, which changes by itself tomorrow.
+    let both = with(vec![
+        waiver(3, "pypi:demo==1.0", "py-setup-network", None),
+        waiver(4, "pypi:demo==1.0", "py-pth-exec", Some(NOW + DAY)),
+    ]);
+    let v = decide_in(&both, &evil, NOW);
+    assert_eq!(v.action, Action::Warn, "{v:?}");
+    assert_eq!(v.reasons.len(), 1);
+    assert_eq!(v.reasons[0].waivers, [3, 4]);
+    assert_eq!(v.reasons[0].expires_at, Some(NOW + DAY));
+    assert!(
+        v.reasons[0].message.contains("until 2026-11-25 00:00 UTC"),
+        "{}",
+        v.reasons[0].message
+    );
+    // Expired: refused again.
+    let v = decide_in(&both, &evil, NOW + DAY);
+    assert_eq!(v.action, Action::Deny);
+    assert_eq!(v.reasons[0].findings[0].rule, "py-pth-exec");
+    // Another version, or another rule, is not covered.
+    let v = decide_in(
+        &both,
+        &scanned(pypi("demo", "1.1"), &[("py-pth-exec", Severity::Critical)]),
+        NOW,
+    );
+    assert_eq!(v.action, Action::Deny);
+    let v = decide_in(
+        &both,
+        &scanned(
+            pypi("demo", "1.0"),
+            &[("py-exec-decoded", Severity::Critical)],
+        ),
+        NOW,
+    );
+    assert_eq!(v.action, Action::Deny);
+    // PEP 440 equality: 1.0.0 is 1.0.
+    let v = decide_in(
+        &both,
+        &scanned(
+            pypi("demo", "1.0.0"),
+            &[("py-pth-exec", Severity::Critical)],
+        ),
+        NOW,
+    );
+    assert_eq!(v.action, Action::Warn);
+}
+
+#[test]
+fn a_waiver_covers_only_the_files_it_was_given() {
+    let mut w = waiver(7, "pypi:demo==1.0", "py-pth-exec", None);
+    w.files.insert("aa".repeat(32));
+    let policy = lane("scan = { block_at = \"high\" }").with_waivers([w]);
+    let file = |sha: &str| {
+        let facts =
+            scanned(pypi("demo", "1.0"), &[("py-pth-exec", Severity::Critical)]).with_sha256(sha);
+        decide(&facts, &policy, &GlobalRules::default(), &NoAdvisories, NOW).action
+    };
+    assert_eq!(file(&"aa".repeat(32)), Action::Warn);
+    assert_eq!(file(&"bb".repeat(32)), Action::Deny, "a file added later");
+}
+
 #[test]
 fn a_scan_policy_quarantines_only_with_a_level() {
     assert!(lane("scan = { block_at = \"high\" }").scan.quarantines());

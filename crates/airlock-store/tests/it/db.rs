@@ -393,6 +393,69 @@ async fn approval_files_are_pinned_once_each() {
     b.drop_all().await;
 }
 
+#[tokio::test]
+async fn waivers_are_numbered_kept_and_revoked_once() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let waiver = |rule: &str, expires_at: Option<i64>| airlock_store::WaiverRow {
+            id: 0,
+            lane: "prod".into(),
+            ecosystem: airlock_types::Ecosystem::Cran,
+            name: "nettools".into(),
+            version: "1.0-2".into(),
+            rule: rule.into(),
+            files: vec!["aa".repeat(32)],
+            justification: "reviewed: it \"downloads\" the vendored test data".into(),
+            created_by: "alice".into(),
+            created_at: Timestamp::from_micros(10),
+            expires_at: expires_at.map(Timestamp::from_micros),
+            revoked_by: None,
+            revoked_at: None,
+        };
+        let mut tx = db.write().await.unwrap();
+        let first = tx
+            .insert_waiver(&waiver("r-configure-download", None))
+            .await
+            .unwrap();
+        let second = tx
+            .insert_waiver(&waiver("typosquat", Some(99)))
+            .await
+            .unwrap();
+        tx.commit(&audit("waiver.create")).await.unwrap();
+        assert_eq!((first, second), (1, 2), "{backend}");
+        let mut tx = db.write().await.unwrap();
+        assert!(
+            tx.revoke_waiver(1, "bob", Timestamp::from_micros(20))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.revoke_waiver(1, "bob", Timestamp::from_micros(21))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.revoke_waiver(7, "bob", Timestamp::from_micros(21))
+                .await
+                .unwrap()
+        );
+        tx.commit(&audit("waiver.revoke")).await.unwrap();
+        let stored = db.waivers().await.unwrap();
+        let mut revoked = waiver("r-configure-download", None);
+        revoked.id = 1;
+        revoked.revoked_by = Some("bob".into());
+        revoked.revoked_at = Some(Timestamp::from_micros(20));
+        let mut kept = waiver("typosquat", Some(99));
+        kept.id = 2;
+        assert_eq!(stored, vec![revoked.clone(), kept.clone()], "{backend}");
+        assert!(!revoked.in_force_at(Timestamp::from_micros(9)));
+        assert!(revoked.in_force_at(Timestamp::from_micros(19)));
+        assert!(!revoked.in_force_at(Timestamp::from_micros(20)));
+        assert!(kept.in_force_at(Timestamp::from_micros(1_000)));
+    }
+    b.drop_all().await;
+}
+
 /// Runs one statement on a backend as an older (or newer) version of airlock would have.
 async fn raw(url: &str, sql: &str) {
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
