@@ -11,8 +11,9 @@
 #                for the first R_PACKAGES (400) names of crates/airlock-scan/data/r-popular.txt,
 #                renamed PKG_VERSION.tar.gz
 #   benign-tests/ the real distributions the tests use (.tmp/real-dists, when scripts/test made it)
-#   big/         a 100 MB wheel of native libraries (90 MB) and Python modules, and a worst case: a
-#                100 MB wheel of Python modules only, each one calling a process (every one is parsed)
+#   big/         a 100 MB wheel of native libraries (90 MB) and Python modules; 100 MB wheels of Python
+#                modules only, each calling curl: without a URL (not parsed), and with one (the worst
+#                case: every module is parsed)
 #
 # Knobs: BENIGN, SDISTS, MAX_MB, R_PACKAGES, AIRLOCK_BIN (a prebuilt binary; else
 # target/release/airlock, built when missing or with BUILD=1).
@@ -86,14 +87,16 @@ python3 - "$DIR/big" <<'PY'
 import os, random, sys, zipfile
 out = sys.argv[1]
 rng = random.Random(7)
-def module(command):
-    # Holds data that compresses about 2:1; with `curl` as the command every module is parsed.
+def module(command, url):
+    # Holds data that compresses about 2:1. A module that runs `curl` with a URL may download and
+    # run code: it is parsed; with `git`, or `curl` and no URL, it is not.
+    target = "'https://example.invalid/f', " if url else ""
     body = "".join(
         f"def f_{rng.getrandbits(64):x}(x):\n    if x == '{rng.randbytes(60).hex()}':\n"
-        f"        return subprocess.run(['{command}', x], check=False)\n    return os.path.join('a', x)\n\n"
+        f"        return subprocess.run(['{command}', {target}x], check=False)\n    return os.path.join('a', x)\n\n"
         for _ in range(150))
     return "import os\nimport subprocess\n\n" + body
-def write(path, native_mb, target_mb, command):
+def write(path, native_mb, target_mb, command, url=False):
     if os.path.exists(path):
         return
     with open(path + ".part", "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z:
@@ -101,15 +104,17 @@ def write(path, native_mb, target_mb, command):
             z.writestr(zipfile.ZipInfo(f"bigpkg/_lib{i}.so"), rng.randbytes(1 << 20), compress_type=zipfile.ZIP_STORED)
         i = 0
         while raw.tell() < target_mb * 1000000:
-            z.writestr(f"bigpkg/m{i}.py", module(command))
+            z.writestr(f"bigpkg/m{i}.py", module(command, url))
             i += 1
         z.writestr("bigpkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: bigpkg\nVersion: 1.0\n\n")
         z.writestr("bigpkg-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: py3-none-any\n")
     os.replace(path + ".part", path)
-# Typical of a large wheel: native libraries and a few hundred modules that run processes. Worst
-# case: modules only, every one parsed.
+# Typical of a large wheel: native libraries and a few hundred modules that run processes. Then
+# modules only (290 MB of source) that run curl, without and with a URL: the worst case parses
+# every one.
 write(os.path.join(out, "bigpkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"), 90, 100, "git")
 write(os.path.join(out, "bigpkg-2.0-py3-none-any.whl"), 0, 100, "curl")
+write(os.path.join(out, "bigpkg-3.0-py3-none-any.whl"), 0, 100, "curl", url=True)
 PY
 for wheel in "$DIR"/big/*.whl; do
     python3 - "$AIRLOCK" "$wheel" <<'PY'

