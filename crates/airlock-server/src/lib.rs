@@ -15,7 +15,7 @@ mod admin;
 mod api;
 mod auth;
 mod cran;
-mod encoding;
+pub mod encoding;
 mod error;
 mod files;
 pub mod form;
