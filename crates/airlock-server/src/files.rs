@@ -23,22 +23,48 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// A rendered index page, or 304 when the client has it; `vary_accept` for negotiated pages.
+/// A page that may be content-coded is served in the coding `Accept-Encoding` asks for (see
+/// [`crate::encoding`]), each coding with its own ETag, and says that it varies with it.
 pub fn page_response(page: Arc<Page>, headers: &HeaderMap, vary_accept: bool) -> Response {
-    let mut resp = if not_modified(headers, &page.etag) {
+    let coded = if page.negotiable {
+        crate::encoding::choose(headers, page.codings()).and_then(|c| page.encoded(c))
+    } else {
+        None
+    };
+    let (body, etag) = match coded {
+        Some(coded) => (&coded.body, &coded.etag),
+        None => (&page.body, &page.etag),
+    };
+    let mut resp = if not_modified(headers, etag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        Body::from(page.body.clone()).into_response()
+        let mut resp = Body::from(body.clone()).into_response();
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        if let Some(coded) = coded {
+            h.insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(coded.coding.token()),
+            );
+        }
+        resp
     };
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(page.content_type),
     );
-    if vary_accept {
-        h.insert(header::VARY, HeaderValue::from_static("Accept"));
+    let vary = match (vary_accept, page.negotiable) {
+        (true, true) => Some("Accept, Accept-Encoding"),
+        (true, false) => Some("Accept"),
+        (false, true) => Some("Accept-Encoding"),
+        (false, false) => None,
+    };
+    if let Some(vary) = vary {
+        h.insert(header::VARY, HeaderValue::from_static(vary));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(&page.etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         h.insert(header::ETAG, v);
     }
     resp

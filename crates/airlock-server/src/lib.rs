@@ -15,6 +15,7 @@ mod admin;
 mod api;
 mod auth;
 mod cran;
+pub mod encoding;
 mod error;
 mod files;
 pub mod form;

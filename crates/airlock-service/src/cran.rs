@@ -26,8 +26,8 @@ use crate::core::Core;
 use crate::ecosystems::cran::{INDEX_KEY as CRAN_INDEX_KEY, packages_entry};
 use crate::error::ServiceError;
 use crate::files::ServedFile;
-use crate::index::Page;
 use crate::lanes::LaneRead;
+use crate::page::{Coding, Page};
 use crate::policy::{Decider, Policies};
 use crate::proxy::Proxies;
 use airlock_policy::Verdict;
@@ -291,19 +291,25 @@ impl Cran {
             let indexes = Indexes::update(previous.as_deref(), &indexed);
             let files = indexes.files();
             let etag = hex::encode(&files.digest[..16]);
-            let mut pages = HashMap::new();
-            let mut add = |which: CranIndex, body: Vec<u8>, suffix: &str| {
-                let page = Page::with_etag(
-                    Bytes::from(body),
-                    which.content_type(),
-                    format!("\"{etag}{suffix}\""),
-                );
+            let tag = |suffix: &str| format!("\"{etag}{suffix}\"");
+            let packages_gz = Bytes::from(files.packages_gz);
+            // PACKAGES.gz is PACKAGES as one gzip member, made chunk by chunk with the indexes:
+            // PACKAGES's gzip coding too. No zstd: compressing the whole of PACKAGES again on
+            // every change would undo that (R itself reads PACKAGES.rds, or PACKAGES.gz).
+            let packages = Page::coded(
+                Bytes::from(files.packages),
+                CranIndex::Packages.content_type(),
+                tag(""),
+                [(Coding::Gzip, packages_gz.clone())],
+            );
+            let mut pages = HashMap::from([(CranIndex::Packages, Arc::new(packages))]);
+            let mut plain = |which: CranIndex, body: Bytes, suffix: &str| {
+                let page = Page::plain(body, which.content_type(), tag(suffix));
                 pages.insert(which, Arc::new(page));
             };
-            add(CranIndex::Packages, files.packages, "");
-            add(CranIndex::PackagesGz, files.packages_gz, "-gz");
-            add(CranIndex::PackagesRds, files.packages_rds, "-rds");
-            add(CranIndex::ArchiveRds, files.archive_rds, "-archive");
+            plain(CranIndex::PackagesGz, packages_gz, "-gz");
+            plain(CranIndex::PackagesRds, files.packages_rds.into(), "-rds");
+            plain(CranIndex::ArchiveRds, files.archive_rds.into(), "-archive");
             (Arc::new(indexes), pages)
         })
         .await

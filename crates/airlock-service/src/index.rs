@@ -8,8 +8,6 @@ use std::time::Instant;
 use airlock_config::{Ecosystem, LaneConfig};
 use airlock_pypi::simple::{self, FileEntry, Format, ProjectPage, ProjectStatus, Status};
 use airlock_store::ArtifactRow;
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use crate::cache::{Cache, Views};
 use crate::catalog::Catalog;
@@ -17,6 +15,7 @@ use crate::changes::{Deps, Stamp};
 use crate::core::Core;
 use crate::error::ServiceError;
 use crate::lanes::LaneRead;
+use crate::page::Page;
 use crate::policy::{self, Policies};
 use crate::time_fmt::format_rfc3339;
 
@@ -25,39 +24,6 @@ pub(crate) struct PageKey {
     lane: String,
     project: Option<String>,
     content_type: &'static str,
-}
-
-/// A rendered page.
-#[derive(Debug)]
-pub struct Page {
-    pub body: Bytes,
-    /// A strong ETag, quoted.
-    pub etag: String,
-    pub content_type: &'static str,
-}
-
-impl Page {
-    fn new(body: String, format: Format) -> Page {
-        Page::from_bytes(Bytes::from(body), format.content_type())
-    }
-
-    pub(crate) fn from_bytes(body: Bytes, content_type: &'static str) -> Page {
-        let digest = Sha256::digest(&body);
-        Page::with_etag(
-            body,
-            content_type,
-            format!("\"{}\"", &hex::encode(digest)[..32]),
-        )
-    }
-
-    /// A page whose entity tag (quoted) its maker derived from what the body holds.
-    pub(crate) fn with_etag(body: Bytes, content_type: &'static str, etag: String) -> Page {
-        Page {
-            etag,
-            body,
-            content_type,
-        }
-    }
 }
 
 /// A cached page (or a cached 404), and until when it may be served.
@@ -134,10 +100,8 @@ impl Index {
                         status: Status::Quarantined,
                         reason: Some(q.message),
                     };
-                    break 'page Some(Arc::new(Page::new(
-                        render_project(project, &[], Some(status), format),
-                        format,
-                    )));
+                    let body = render_project(project, &[], Some(status), format);
+                    break 'page Some(Arc::new(Page::rendered(body, format.content_type()).await?));
                 }
                 let hosted = lookup.source.as_deref().filter(|s| {
                     self.core
@@ -202,10 +166,8 @@ impl Index {
                         not_found(lane, project)
                     )));
                 }
-                Some(Arc::new(Page::new(
-                    render_project(project, &shown, status, format),
-                    format,
-                )))
+                let body = render_project(project, &shown, status, format);
+                Some(Arc::new(Page::rendered(body, format.content_type()).await?))
             }
         };
         self.pages.insert(
@@ -295,7 +257,7 @@ impl Index {
             Format::Json => simple::root_json(list),
             _ => simple::root_html(list),
         };
-        let page = Arc::new(Page::new(body, format));
+        let page = Arc::new(Page::rendered(body, format.content_type()).await?);
         Ok((
             stamp,
             deps,

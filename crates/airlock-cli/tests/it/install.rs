@@ -39,9 +39,27 @@ fn twine_and_uv_publish_then_pip_and_uv_install() {
     )
     .success();
 
+    // The dependency's page (four files) is served compressed to what pip (gzip) and uv (zstd)
+    // send: the installs below read it so.
+    let index = Index::new(&server, "dev");
+    for (accepted, coding) in [
+        ("gzip, deflate", "gzip"),
+        ("gzip, deflate, br, zstd", "zstd"),
+    ] {
+        let response = server
+            .http()
+            .get(index.project_url("airlock-demo-dep"))
+            .header("Accept", "application/vnd.pypi.simple.v1+json")
+            .header("Accept-Encoding", accepted)
+            .send()
+            .expect("the dependency's page");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], coding, "{accepted}");
+    }
+
     assert_pip_installs_demo(&server, "dev", "1.1");
 
-    let index_url = Index::new(&server, "dev").simple_url();
+    let index_url = index.simple_url();
     let target = TargetEnv::new();
     target
         .uv_pip_install(&index_url, &["airlock-demo-app"])

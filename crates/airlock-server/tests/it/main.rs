@@ -4,6 +4,7 @@ mod support;
 
 mod auth;
 mod caches;
+mod encodings;
 mod problems;
 mod proxy;
 mod requests;
