@@ -285,10 +285,12 @@ fn bomb(file: &str, ratio: u64) -> Finding {
     )
 }
 
+/// High, as an archive past a limit: what the rest holds is unknown, and padding an archive
+/// with code that must be parsed would otherwise hide the rest behind a medium finding.
 fn out_of_time(file: &str) -> Finding {
     Finding::new(
         "scan-timeout",
-        Severity::Medium,
+        Severity::High,
         Kind::Threat,
         file,
         None,

@@ -313,6 +313,7 @@ fn an_exhausted_time_budget_is_a_finding() {
         .scan("tidy-1.0-py3-none-any.whl", &bytes)
         .expect("scan");
     assert_eq!(rules(&report), ["scan-timeout"]);
+    assert_eq!(report.worst(), Some(Severity::High));
 }
 
 #[test]
