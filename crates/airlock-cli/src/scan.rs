@@ -54,11 +54,12 @@ pub fn scan(args: ScanArgs) -> Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| file.clone());
-        let scanned = std::fs::read(file)
+        let scanned = std::fs::File::open(file)
+            .and_then(|f| Ok((f.metadata()?.len(), f)))
             .map_err(|e| format!("cannot read {file}: {e}"))
-            .and_then(|bytes| {
+            .and_then(|(size, f)| {
                 scanner
-                    .scan(&name, &bytes)
+                    .scan_reader(&name, std::io::BufReader::new(f), size)
                     .map_err(|e| format!("cannot scan {file}: {:#}", anyhow::Error::from(e)))
             });
         match scanned {

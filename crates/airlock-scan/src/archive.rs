@@ -6,7 +6,7 @@
 //! Only the members a rule looks at are decompressed in a zip; a tar stream is decompressed
 //! whole, as it has no index.
 
-use std::io::{self, Cursor, Read};
+use std::io::{self, Cursor, Read, Seek};
 use std::time::Instant;
 
 use flate2::read::MultiGzDecoder;
@@ -46,14 +46,14 @@ pub(crate) struct Reader<'a> {
     pub findings: &'a mut Vec<Finding>,
 }
 
-/// Read a zip; `visit` gets each wanted member. Limit findings go to `findings`.
-pub(crate) fn zip(
-    bytes: &[u8],
+/// Read a zip from `source`; `visit` gets each wanted member. Limit findings go to `findings`.
+pub(crate) fn zip<R: Read + Seek>(
+    source: R,
     reader: Reader<'_>,
     want: impl Fn(&str) -> Want,
     mut visit: impl FnMut(Member<'_>) -> Result<(), OutOfTime>,
 ) -> Result<(), ScanError> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(ScanError::Zip)?;
+    let mut zip = zip::ZipArchive::new(source).map_err(ScanError::Zip)?;
     let archive = "(archive)";
     if zip.len() as u64 > reader.max_entries {
         reader
@@ -158,22 +158,24 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
-/// Read a `.tar.gz`; member paths given to `want` and `visit` are relative to the single
-/// top-level directory (`pkg/R/zzz.R` is `R/zzz.R`).
-pub(crate) fn tar_gz(
-    bytes: &[u8],
+/// Read a `.tar.gz` of `compressed` bytes from `source`; member paths given to `want` and
+/// `visit` are relative to the single top-level directory (`pkg/R/zzz.R` is `R/zzz.R`).
+pub(crate) fn tar_gz<R: Read>(
+    mut source: R,
+    compressed: u64,
     reader: Reader<'_>,
     want: impl Fn(&str) -> Want,
     mut visit: impl FnMut(Member<'_>) -> Result<(), OutOfTime>,
 ) -> Result<(), ScanError> {
     let archive = "(archive)";
-    if !bytes.starts_with(&[0x1f, 0x8b]) {
+    let mut magic = [0u8; 2];
+    if source.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
         return Err(ScanError::NotGzip);
     }
     let mut counted = Counted {
-        inner: MultiGzDecoder::new(bytes),
+        inner: MultiGzDecoder::new(Cursor::new(magic).chain(source)),
         out: 0,
-        compressed: bytes.len() as u64,
+        compressed,
         max_uncompressed: reader.max_uncompressed,
         max_ratio: reader.budget.max_ratio,
         exceeded: None,

@@ -379,7 +379,10 @@ const MODULE_TOKENS: &[(Token, &[&str])] = &[
     (Token::Shell, &["/dev/tcp", "dup2"]),
     (Token::Webhook, &["webhooks", "api.telegram.org"]),
     // The whole environment: `dict(os.environ)`, `json.dumps(os.environ)`, `os.environ.copy()`.
-    (Token::Credential, &["os.environ)", "environ.copy", "environ.items"]),
+    (
+        Token::Credential,
+        &["os.environ)", "environ.copy", "environ.items"],
+    ),
     (
         Token::Send,
         &[

@@ -152,6 +152,17 @@ impl Scanner {
     /// Scan the archive `bytes`, named `filename` (its name decides how it is read: wheel,
     /// sdist, or R source package).
     pub fn scan(&self, filename: &str, bytes: &[u8]) -> Result<Report, ScanError> {
+        self.scan_reader(filename, std::io::Cursor::new(bytes), bytes.len() as u64)
+    }
+
+    /// [`scan`](Self::scan) of an archive of `size` bytes read from `source` (a file): only the
+    /// members scanned are held in memory, one at a time.
+    pub fn scan_reader<R: std::io::Read + std::io::Seek>(
+        &self,
+        filename: &str,
+        source: R,
+        size: u64,
+    ) -> Result<Report, ScanError> {
         let deadline = Instant::now() + self.budget.time;
         let (format, name, version) = identify(filename)?;
         let ecosystem = match format {
@@ -229,19 +240,20 @@ impl Scanner {
             Format::Wheel | Format::Sdist { zip: true } => {
                 let sdist = !matches!(format, Format::Wheel);
                 archive::zip(
-                    bytes,
+                    source,
                     reader,
                     |path| want_python(path, sdist),
                     |member| run(member, &mut found_in_members),
                 )?;
             }
             Format::Sdist { zip: false } => archive::tar_gz(
-                bytes,
+                source,
+                size,
                 reader,
                 |path| want_python(path, true),
                 |member| run(member, &mut found_in_members),
             )?,
-            Format::RSource => archive::tar_gz(bytes, reader, want_r, |member| {
+            Format::RSource => archive::tar_gz(source, size, reader, want_r, |member| {
                 run(member, &mut found_in_members)
             })?,
         }

@@ -151,9 +151,9 @@ async fn scan_path(core: &Core, filename: &str, path: &Path) -> Result<Report, S
         if size > max {
             return Ok(too_large(&name, size, max));
         }
-        let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
+        let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
         scanner
-            .scan(&name, &bytes)
+            .scan_reader(&name, std::io::BufReader::new(file), size)
             .map_err(|e| crate::error::chain(&e))
     })
     .await
