@@ -60,8 +60,11 @@ cleanup_workdir() {
 # Starts `airlock serve` with the arguments given (plus a loopback port chosen by the kernel), its
 # stdout in $WORK/airlock.out and its log in $WORK/airlock.log, and waits until it listens. Sets
 # AIRLOCK_PID and AIRLOCK_URL.
+# With SERVER_CPU set, the server runs pinned to that CPU (as nginx does, see start_nginx).
 start_airlock() {
-    "$AIRLOCK" serve "$@" --listen 127.0.0.1:0 >"$WORK/airlock.out" 2>"$WORK/airlock.log" &
+    local pin=()
+    [[ -n "${SERVER_CPU:-}" ]] && pin=(taskset -c "$SERVER_CPU")
+    "${pin[@]}" "$AIRLOCK" serve "$@" --listen 127.0.0.1:0 >"$WORK/airlock.out" 2>"$WORK/airlock.log" &
     AIRLOCK_PID=$!
     for _ in $(seq 600); do
         grep -q '^listening on http://' "$WORK/airlock.out" 2>/dev/null && break
@@ -78,16 +81,21 @@ free_port() {
 }
 
 # Serves directory $1 as static files with nginx on a free loopback port and waits until path $2
-# answers. Sets NGINX_PORT, NGINX_URL and NGINX_PID.
+# answers. Sets NGINX_PORT, NGINX_URL and NGINX_PID. With SERVER_CPU set, one worker pinned to
+# that CPU; NGINX_SERVER adds lines to the server block (e.g. `gzip_static on;`).
 start_nginx() {
-    local www="$1" probe="$2" user_line=""
+    local www="$1" probe="$2" user_line="" workers="auto" pin=()
+    if [[ -n "${SERVER_CPU:-}" ]]; then
+        workers=1
+        pin=(taskset -c "$SERVER_CPU")
+    fi
     NGINX_PORT="$(free_port)"
     NGINX_URL="http://127.0.0.1:$NGINX_PORT"
     mkdir -p "$WORK/nginx"
     [[ "$(id -u)" -eq 0 ]] && user_line="user root;"
     cat >"$WORK/nginx/nginx.conf" <<CONF
 $user_line
-worker_processes auto;
+worker_processes $workers;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
 events { worker_connections 4096; }
@@ -106,10 +114,11 @@ http {
     server {
         listen 127.0.0.1:$NGINX_PORT;
         root $www;
+        ${NGINX_SERVER:-}
     }
 }
 CONF
-    nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+    "${pin[@]}" nginx -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
     NGINX_PID=$!
     for _ in $(seq 100); do
         curl -fsS -o /dev/null "$NGINX_URL$probe" 2>/dev/null && return 0

@@ -96,13 +96,15 @@ def main() -> int:
     parser.add_argument("--token", required=True, help="a publisher token")
     parser.add_argument("--projects", type=int, default=2000)
     parser.add_argument("--versions", type=int, default=5)
-    parser.add_argument("--big-mb", type=float, default=1.0, help="size of the bench-big wheel's payload")
+    parser.add_argument("--big-mb", type=float, default=1.0, help="size of the bench-big wheel's payload (0: none)")
+    parser.add_argument("--prefix", default="bench-pkg", help="project names: PREFIX-0000, PREFIX-0001, ...")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
 
-    jobs = [(f"bench-pkg-{p:04d}", f"1.0.{v}") for p in range(args.projects) for v in range(args.versions)]
+    jobs = [(f"{args.prefix}-{p:04d}", f"1.0.{v}") for p in range(args.projects) for v in range(args.versions)]
     started = time.monotonic()
-    upload(args.url, args.token, "bench-big", "1.0.0", os.urandom(int(args.big_mb * 1024 * 1024)))
+    if args.big_mb > 0:
+        upload(args.url, args.token, "bench-big", "1.0.0", os.urandom(int(args.big_mb * 1024 * 1024)))
     done = 0
     pool = concurrent.futures.ThreadPoolExecutor(args.concurrency)
     futures = [pool.submit(upload, args.url, args.token, name, version) for name, version in jobs]
