@@ -72,7 +72,8 @@ pub struct Files {
     proxies: Arc<Proxies>,
     /// Each answer with the instant it changes by itself, if any (a waiver expiring, a cooldown
     /// ending).
-    answers: Cache<FileKey, (Result<ServedFile, ServiceError>, Option<Instant>)>,
+    /// Answers are shared, not copied, by the requests they serve.
+    answers: Cache<FileKey, (Result<Arc<ServedFile>, ServiceError>, Option<Instant>)>,
 }
 
 impl Files {
@@ -96,7 +97,7 @@ impl Files {
         lane: &LaneRead,
         key: &str,
         filename: &str,
-    ) -> Result<ServedFile, ServiceError> {
+    ) -> Result<Arc<ServedFile>, ServiceError> {
         let lane = lane.spec();
         let cache_key = FileKey {
             lane: lane.to_string(),
@@ -131,10 +132,10 @@ impl Files {
         lane: &str,
         key: &str,
         filename: &str,
-    ) -> (Result<ServedFile, ServiceError>, Option<Instant>) {
+    ) -> (Result<Arc<ServedFile>, ServiceError>, Option<Instant>) {
         let mut until = None;
         let answer = self.resolve_file(lane, key, filename, &mut until).await;
-        (answer, until)
+        (answer.map(Arc::new), until)
     }
 
     /// Which file the lane serves under `filename`; sets `until` to the instant the lane's
