@@ -63,6 +63,9 @@ impl ServedFile {
     }
 }
 
+/// Which file a lane serves under a name, or why not.
+type FileAnswer = Result<Arc<ServedFile>, ServiceError>;
+
 /// The package files of the lanes: which file a lane serves under a name (or why not, cached per
 /// epoch), and its bytes.
 pub struct Files {
@@ -73,7 +76,7 @@ pub struct Files {
     /// Each answer with the instant it changes by itself, if any (a waiver expiring, a cooldown
     /// ending).
     /// Answers are shared, not copied, by the requests they serve.
-    answers: Cache<FileKey, (Result<Arc<ServedFile>, ServiceError>, Option<Instant>)>,
+    answers: Cache<FileKey, (FileAnswer, Option<Instant>)>,
 }
 
 impl Files {
@@ -97,7 +100,7 @@ impl Files {
         lane: &LaneRead,
         key: &str,
         filename: &str,
-    ) -> Result<Arc<ServedFile>, ServiceError> {
+    ) -> FileAnswer {
         let lane = lane.spec();
         let cache_key = FileKey {
             lane: lane.to_string(),
@@ -132,7 +135,7 @@ impl Files {
         lane: &str,
         key: &str,
         filename: &str,
-    ) -> (Result<Arc<ServedFile>, ServiceError>, Option<Instant>) {
+    ) -> (FileAnswer, Option<Instant>) {
         let mut until = None;
         let answer = self.resolve_file(lane, key, filename, &mut until).await;
         (answer.map(Arc::new), until)
