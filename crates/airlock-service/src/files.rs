@@ -95,12 +95,7 @@ impl Files {
         }
     }
 
-    pub async fn resolve(
-        &self,
-        lane: &LaneRead,
-        key: &str,
-        filename: &str,
-    ) -> FileAnswer {
+    pub async fn resolve(&self, lane: &LaneRead, key: &str, filename: &str) -> FileAnswer {
         let lane = lane.spec();
         let cache_key = FileKey {
             lane: lane.to_string(),

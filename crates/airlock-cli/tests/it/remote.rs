@@ -26,20 +26,12 @@ fn local(server: &TestServer, args: &[&str]) -> Finished {
     run(&mut server.airlock(args))
 }
 
-/// `airlock ARGS… --server URL --token TOKEN`.
-fn remote(server: &TestServer, token: &str, args: &[&str]) -> Finished {
-    let url = server.url("");
-    let mut all = args.to_vec();
-    all.extend(["--server", &url, "--token", token]);
-    run(&mut server.airlock(&all))
-}
-
 /// Asserts that the command prints the same and exits alike on the data directory and through
 /// the server; returns the remote run.
 #[track_caller]
 fn same_both_ways(server: &TestServer, token: &str, args: &[&str]) -> Finished {
     let here = local(server, args);
-    let there = remote(server, token, args);
+    let there = server.remote(token, args);
     assert_eq!(
         here.status.code(),
         there.status.code(),
@@ -77,7 +69,9 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
     let wanted_file = wanted_file.to_str().expect("UTF-8");
     let plan = same_both_ways(server, &admin, &["plan", "-f", wanted_file]).success();
     assert!(plan.stdout.contains("+ lane staging"), "{plan}");
-    let applied = remote(server, &admin, &["apply", "-f", wanted_file]).success();
+    let applied = server
+        .remote(&admin, &["apply", "-f", wanted_file])
+        .success();
     assert_eq!(
         applied.stdout,
         format!("{}applied as configuration version 1\n", plan.stdout),
@@ -91,24 +85,24 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, "[[lane]\n").expect("write");
     let broken = broken.to_str().expect("UTF-8");
-    let refused = remote(server, &admin, &["apply", "-f", broken]).failure();
+    let refused = server.remote(&admin, &["apply", "-f", broken]).failure();
     assert!(refused.stderr.contains("400 Bad Request"), "{refused}");
 
     // Snapshots: an approver names one through the server, both list it.
-    let made = remote(
-        server,
-        &approver,
-        &[
-            "snapshot",
-            "create",
-            "dev",
-            "--name",
-            "v1",
-            "--at",
-            "2026-01-02",
-        ],
-    )
-    .success();
+    let made = server
+        .remote(
+            &approver,
+            &[
+                "snapshot",
+                "create",
+                "dev",
+                "--name",
+                "v1",
+                "--at",
+                "2026-01-02",
+            ],
+        )
+        .success();
     assert_eq!(
         made.stdout,
         "snapshot v1 of lane dev at 2026-01-02T23:59:59.999999Z: /dev/v1/pypi/simple/, /dev/v1/cran/\n",
@@ -121,20 +115,17 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
     );
     // A name taken and a bad instant are refused both ways.
     same_both_ways(server, &admin, &["snapshot", "list", "prod"]).success();
-    let taken = remote(
-        server,
-        &admin,
-        &["snapshot", "create", "dev", "--name", "v1"],
-    )
-    .failure();
+    let taken = server
+        .remote(&admin, &["snapshot", "create", "dev", "--name", "v1"])
+        .failure();
     assert!(taken.stderr.contains("409 Conflict"), "{taken}");
     local(server, &["snapshot", "create", "dev", "--name", "v1"]).failure();
-    let bad = remote(
-        server,
-        &admin,
-        &["snapshot", "create", "dev", "--name", "v2", "--at", "soon"],
-    )
-    .failure();
+    let bad = server
+        .remote(
+            &admin,
+            &["snapshot", "create", "dev", "--name", "v2", "--at", "soon"],
+        )
+        .failure();
     assert!(bad.stderr.contains("\"soon\" is neither"), "{bad}");
 
     // Why and the requests.
@@ -151,19 +142,19 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
         &["why", "pypi:remotepkg==1.0", "--lane", "dev", "--json"],
     )
     .success();
-    let asked = remote(
-        server,
-        &reader,
-        &[
-            "request",
-            "remotepkg==1.0",
-            "--lane",
-            "prod",
-            "--reason",
-            "needed",
-        ],
-    )
-    .success();
+    let asked = server
+        .remote(
+            &reader,
+            &[
+                "request",
+                "remotepkg==1.0",
+                "--lane",
+                "prod",
+                "--reason",
+                "needed",
+            ],
+        )
+        .success();
     let id = asked.stdout.lines().last().expect("id").trim().to_string();
     same_both_ways(server, &admin, &["requests", "--json"]).success();
     same_both_ways(server, &admin, &["request", "show", &id]).success();
@@ -175,7 +166,7 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
         Duration::from_secs(30),
         "the server sees the approval",
         || {
-            let answer = remote(server, &reader, &why);
+            let answer = server.remote(&reader, &why);
             serde_json::from_str::<Value>(&answer.stdout).expect("JSON")["action"] == "allow"
         },
     );
@@ -211,7 +202,7 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
     let requirements = requirements.to_str().expect("UTF-8");
     let args = ["check", requirements, "--lane", "prod", "--format", "json"];
     let here = local(server, &args).failure();
-    let there = remote(server, &reader, &args).failure();
+    let there = server.remote(&reader, &args).failure();
     assert_eq!(here.status.code(), Some(1), "{here}");
     assert_eq!(there.status.code(), Some(1), "{there}");
     let report = |done: &Finished| -> Value {
@@ -257,7 +248,7 @@ pub fn check_remote_commands_print_what_the_local_ones_print(server: &TestServer
 fn remote_commands_need_a_token_with_the_role() {
     let server = TestServer::builder().config(config()).start();
     let approver = server.token("only-approver", "approver");
-    let refused = remote(&server, &approver, &["audit", "verify"]).failure();
+    let refused = server.remote(&approver, &["audit", "verify"]).failure();
     assert!(
         refused.stderr.contains("403 Forbidden") && refused.stderr.contains("needs admin"),
         "{refused}"

@@ -65,21 +65,13 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// `airlock ARGS… --server URL --token TOKEN`.
-fn cli(server: &TestServer, token: &str, args: &[&str]) -> Finished {
-    let url = server.url("");
-    let mut all = args.to_vec();
-    all.extend(["--server", &url, "--token", token]);
-    run(&mut server.airlock(&all))
-}
-
 /// `airlock request ITEMS… --lane LANE --reason REASON`: the id, from the last line of stdout.
 #[track_caller]
 fn request(server: &TestServer, token: &str, items: &[&str], lane: &str, reason: &str) -> i64 {
     let mut args = vec!["request"];
     args.extend(items);
     args.extend(["--lane", lane, "--reason", reason]);
-    let done = cli(server, token, &args).success();
+    let done = server.remote(token, &args).success();
     let last = done
         .stdout
         .lines()
@@ -94,7 +86,9 @@ fn request(server: &TestServer, token: &str, items: &[&str], lane: &str, reason:
 #[track_caller]
 fn show(server: &TestServer, token: &str, id: i64) -> Value {
     let id = id.to_string();
-    let done = cli(server, token, &["request", "show", &id, "--json"]).success();
+    let done = server
+        .remote(token, &["request", "show", &id, "--json"])
+        .success();
     serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{done}"))
 }
 
@@ -104,7 +98,7 @@ fn list(server: &TestServer, token: &str, filters: &[&str]) -> (Vec<i64>, Value)
     let mut args = vec!["requests"];
     args.extend(filters);
     args.push("--json");
-    let done = cli(server, token, &args).success();
+    let done = server.remote(token, &args).success();
     let answer: Value =
         serde_json::from_str(&done.stdout).unwrap_or_else(|e| panic!("not JSON ({e})\n{done}"));
     let ids = answer["requests"]
@@ -128,13 +122,13 @@ fn approve(server: &TestServer, token: &str, id: i64, only: &[&str]) -> Finished
     for name in only {
         args.extend(["--only", name]);
     }
-    cli(server, token, &args)
+    server.remote(token, &args)
 }
 
 /// `airlock reject ID --reason REASON`.
 fn reject(server: &TestServer, token: &str, id: i64, reason: &str) -> Finished {
     let id = id.to_string();
-    cli(server, token, &["reject", &id, "--reason", reason])
+    server.remote(token, &["reject", &id, "--reason", reason])
 }
 
 /// The command failed and its stderr says each of `words`.
@@ -340,7 +334,9 @@ fn requests_python_flow() {
 
     // The human form of show names the package too.
     let id_arg = id.to_string();
-    let human = cli(&server, &reader, &["request", "show", &id_arg]).success();
+    let human = server
+        .remote(&reader, &["request", "show", &id_arg])
+        .success();
     assert!(human.stdout.contains("urllib3"), "{human}");
 
     // Listed as pending.
@@ -889,19 +885,19 @@ fn requests_api_needs_a_token_and_validates() {
     .assert_problem(400);
     assert!(problem.to_string().contains("urllib3"), "{problem:#}");
     // The command line refuses it too, and creates nothing.
-    let done = cli(
-        &server,
-        &requester,
-        &[
-            "request",
-            "pypi:urllib3>=1",
-            "--lane",
-            "prod",
-            "--reason",
-            "x",
-        ],
-    )
-    .failure();
+    let done = server
+        .remote(
+            &requester,
+            &[
+                "request",
+                "pypi:urllib3>=1",
+                "--lane",
+                "prod",
+                "--reason",
+                "x",
+            ],
+        )
+        .failure();
     assert!(done.stderr.contains("urllib3"), "{done}");
     assert_eq!(
         api(&server, "GET", "/requests", Some(&reader), None).json()["requests"],

@@ -439,20 +439,11 @@ fn stored_files_without_a_current_scan_are_scanned_in_the_background() {
     );
     assert_eq!(server.database().count_rows("scans"), 1);
     let admin = server.token("auditor", "admin");
-    let audit: Value = server
-        .http()
-        .get(server.url("/api/v1/audit"))
-        .bearer_auth(&admin)
-        .send()
-        .expect("audit")
-        .json()
-        .expect("JSON");
-    let scanned = audit["entries"]
-        .as_array()
-        .expect("entries")
+    let audit = audit_entries(&server, &admin);
+    let scanned = audit
         .iter()
         .any(|e| e["action"] == "scan" && e["actor"] == "system:scanner");
-    assert!(scanned, "{audit}");
+    assert!(scanned, "{audit:?}");
 }
 
 /// A file larger than `[scan] max_size` is not read by the scan: its report is the finding
@@ -475,17 +466,36 @@ fn files_past_the_scan_size_are_a_finding_not_read() {
     assert_eq!(scan["worst"], "medium", "{body}");
 }
 
-/// A snapshot keeps the scan results of its instant: a file scanned only after it (here, by the
-/// background rescan) is refused by the live lane, and still served by the snapshot as it was.
-#[test]
-fn a_snapshot_keeps_the_scan_results_of_its_instant() {
-    let mut server = TestServer::builder()
+/// The audit log's entries, read with an admin token.
+fn audit_entries(server: &TestServer, admin: &str) -> Vec<Value> {
+    let audit: Value = server
+        .http()
+        .get(server.url("/api/v1/audit"))
+        .bearer_auth(admin)
+        .send()
+        .expect("audit")
+        .json()
+        .expect("JSON");
+    audit["entries"].as_array().expect("entries").clone()
+}
+
+/// A server that stores uploads whatever their findings, and whose dev lane refuses findings at
+/// or above high.
+fn recording_server() -> TestServer {
+    TestServer::builder()
         .config(
             ServerConfig::default()
                 .top("[scan]\nrefuse_uploads_at = \"never\"\n")
                 .dev("scan = { block_at = \"high\" }"),
         )
-        .start();
+        .start()
+}
+
+/// A snapshot keeps the scan results of its instant: a file scanned only after it (here, by the
+/// background rescan) is refused by the live lane, and still served by the snapshot as it was.
+#[test]
+fn a_snapshot_keeps_the_scan_results_of_its_instant() {
+    let mut server = recording_server();
     let dir = TempDir::new().expect("temp dir");
     let evil = malicious_wheel(dir.path());
     twine_upload(&server, server.publisher_token(), &[&evil], &[]).success();
@@ -537,27 +547,13 @@ fn phoning_wheel(dir: &Path) -> PathBuf {
         .write(dir)
 }
 
-/// `airlock ARGS… --server URL --token TOKEN`.
-fn cli(server: &TestServer, token: &str, args: &[&str]) -> Finished {
-    let url = server.url("");
-    let mut all = args.to_vec();
-    all.extend(["--server", &url, "--token", token]);
-    run(&mut server.airlock(&all))
-}
-
 /// An approver waives a finding for an exact version: the lane serves it (pip installs it) with
 /// the waiver shown as a warning, until the waiver expires by itself; a snapshot taken meanwhile
 /// keeps serving it. Only approvers waive, only findings the files have, with a justification;
 /// revoking and giving are audited.
 #[test]
 fn a_waived_finding_is_served_until_the_waiver_expires() {
-    let server = TestServer::builder()
-        .config(
-            ServerConfig::default()
-                .top("[scan]\nrefuse_uploads_at = \"never\"\n")
-                .dev("scan = { block_at = \"high\" }"),
-        )
-        .start();
+    let server = recording_server();
     let dir = TempDir::new().expect("temp dir");
     let wheel = phoning_wheel(dir.path());
     twine_upload(&server, server.publisher_token(), &[&wheel], &[]).success();
@@ -590,7 +586,7 @@ fn a_waived_finding_is_served_until_the_waiver_expires() {
         if let Some(at) = expires {
             args.extend(["--expires", at]);
         }
-        cli(&server, token, &args)
+        server.remote(token, &args)
     };
     let why = "reviewed: it pings the licence server, nothing is sent";
     // Only an approver; only a finding the version has; with a justification; in the future.
@@ -620,12 +616,9 @@ fn a_waived_finding_is_served_until_the_waiver_expires() {
     target
         .pip_install(&server.url("/dev/pypi/simple/"), &["net-probe==1.0"])
         .success();
-    let shown = cli(
-        &server,
-        &approver,
-        &["why", "pypi:net-probe==1.0", "--lane", "dev"],
-    )
-    .success();
+    let shown = server
+        .remote(&approver, &["why", "pypi:net-probe==1.0", "--lane", "dev"])
+        .success();
     assert!(
         shown
             .stdout
@@ -661,7 +654,9 @@ fn a_waived_finding_is_served_until_the_waiver_expires() {
         .expect("GET");
     assert_eq!(snapshot.status().as_u16(), 200);
 
-    let listed = cli(&server, &approver, &["waivers", "--lane", "dev", "--json"]).success();
+    let listed = server
+        .remote(&approver, &["waivers", "--lane", "dev", "--json"])
+        .success();
     let listed: Value = serde_json::from_str(&listed.stdout).expect("JSON");
     assert_eq!(listed["waivers"][0]["state"], "expired", "{listed}");
     assert_eq!(listed["waivers"][0]["rule"], "py-import-network");
@@ -684,21 +679,16 @@ fn a_waived_finding_is_served_until_the_waiver_expires() {
         "served under the new waiver",
         || file("dev").status().as_u16() == 200,
     );
-    let revoked = cli(&server, &approver, &["unwaive", &lasting_id]).success();
+    let revoked = server
+        .remote(&approver, &["unwaive", &lasting_id])
+        .success();
     assert!(revoked.stdout.contains("(revoked)"), "{revoked}");
-    cli(&server, &approver, &["unwaive", &lasting_id]).failure();
+    server
+        .remote(&approver, &["unwaive", &lasting_id])
+        .failure();
     assert_eq!(file("dev").status().as_u16(), 403);
-    let audit: Value = server
-        .http()
-        .get(server.url("/api/v1/audit"))
-        .bearer_auth(&admin)
-        .send()
-        .expect("audit")
-        .json()
-        .expect("JSON");
-    let actions: Vec<&str> = audit["entries"]
-        .as_array()
-        .expect("entries")
+    let audit = audit_entries(&server, &admin);
+    let actions: Vec<&str> = audit
         .iter()
         .filter_map(|e| e["action"].as_str())
         .filter(|a| a.starts_with("waiver."))

@@ -404,6 +404,14 @@ impl TestServer {
         cmd
     }
 
+    /// `airlock ARGS… --server URL --token TOKEN`: the command through this server's API, run.
+    pub fn remote(&self, token: &str, args: &[&str]) -> crate::support::cmd::Finished {
+        let url = self.url("");
+        let mut all = args.to_vec();
+        all.extend(["--server", &url, "--token", token]);
+        crate::support::cmd::run(&mut self.airlock(&all))
+    }
+
     /// Creates a token with `airlock token create` and returns it (the last line of stdout).
     pub fn token(&self, name: &str, role: &str) -> String {
         self.token_in_lanes(name, role, &[])
