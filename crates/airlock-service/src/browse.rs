@@ -1,12 +1,13 @@
 //! Browsing for people (the web interface): packages of every source found by name, prefix or a
-//! typo away, and one package as every lane sees it, version by version, with the reasons.
+//! typo away, and one package as every lane sees it, version by version, with the reasons, each
+//! file's content scan and the waivers of its findings.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use airlock_config::{Ecosystem, LaneConfig};
 use airlock_policy::{Action, Reason};
-use airlock_types::Timestamp;
+use airlock_types::{ScanNote, ScanSummary, Severity, Timestamp};
 
 use crate::cache::Cache;
 use crate::catalog::Catalog;
@@ -16,6 +17,7 @@ use crate::ecosystems::rules;
 use crate::error::ServiceError;
 use crate::policy::{Decider, Policies};
 use crate::principal::Principal;
+use crate::waivers::WaiverView;
 
 /// The longest query looked at.
 const MAX_QUERY_LEN: usize = 200;
@@ -85,6 +87,9 @@ pub struct PackageView {
     pub advisories: Vec<AdvisoryView>,
     /// The packages here (of the same ecosystem) a version of which declares it needs this one.
     pub dependents: Vec<String>,
+    /// The waivers of the package's findings in the lanes shown (revoked and expired ones
+    /// included), newest first.
+    pub waivers: Vec<WaiverView>,
 }
 
 /// An advisory as a package page shows it.
@@ -121,6 +126,44 @@ pub struct FileView {
     pub uploaded: Option<Timestamp>,
     pub yanked: Option<String>,
     pub source: String,
+    /// Its latest content scan; `None`: not scanned (yet).
+    pub scan: Option<FileScan>,
+}
+
+/// What the latest content scan of a file found.
+#[derive(Debug, Clone)]
+pub struct FileScan {
+    /// The scanner's version.
+    pub scanner: String,
+    /// The most severe finding's severity; `None`: nothing found.
+    pub worst: Option<Severity>,
+    /// Most severe first.
+    pub findings: Vec<Finding>,
+}
+
+/// One finding of a file, with the waivers in force that cover it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub note: ScanNote,
+    /// The numbers of the active waivers of [`PackageView::waivers`] that cover it.
+    pub waivers: Vec<i64>,
+}
+
+impl FileScan {
+    fn of(summary: &ScanSummary) -> FileScan {
+        FileScan {
+            scanner: summary.scanner.clone(),
+            worst: summary.worst(),
+            findings: summary
+                .findings
+                .iter()
+                .map(|note| Finding {
+                    note: note.clone(),
+                    waivers: Vec::new(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A lane's decision on a version, with every reason.
@@ -430,6 +473,7 @@ impl Browse {
                         uploaded: row.upload_time.or(Some(row.first_seen)),
                         yanked: row.yanked_reason.clone(),
                         source: row.source.clone(),
+                        scan: row.scan.as_ref().map(FileScan::of),
                     });
                 }
                 let newer = newest.as_ref().is_none_or(|n| {
@@ -483,6 +527,9 @@ impl Browse {
             }
             None => (None, None, Vec::new()),
         };
+        let waivers = self
+            .waivers_of(&lanes, ecosystem, &name, &mut versions)
+            .await?;
         let advisories = self.advisories_of(ecosystem, &name, &versions).await?;
         let dependents = self
             .dependents()
@@ -501,7 +548,55 @@ impl Browse {
             snapshots,
             advisories,
             dependents,
+            waivers,
         })
+    }
+
+    /// The waivers of package `name` in `lanes`, newest first; each finding of `versions` learns
+    /// the active ones that cover it.
+    async fn waivers_of(
+        &self,
+        lanes: &[&LaneConfig],
+        ecosystem: Ecosystem,
+        name: &str,
+        versions: &mut [VersionView],
+    ) -> Result<Vec<WaiverView>, ServiceError> {
+        let rules = rules(ecosystem);
+        let now = Timestamp::now();
+        let mut waivers: Vec<WaiverView> = self
+            .core
+            .db
+            .waivers()
+            .await?
+            .into_iter()
+            .filter(|w| {
+                w.ecosystem == ecosystem && w.name == name && lanes.iter().any(|l| l.name == w.lane)
+            })
+            .map(|w| WaiverView::of(w, now))
+            .collect();
+        waivers.reverse();
+        for v in versions.iter_mut() {
+            let of_version: Vec<&WaiverView> = waivers
+                .iter()
+                .filter(|w| rules.same_version(&w.version, &v.version))
+                .collect();
+            if of_version.is_empty() {
+                continue;
+            }
+            for file in &mut v.files {
+                let Some(scan) = &mut file.scan else {
+                    continue;
+                };
+                for finding in &mut scan.findings {
+                    finding.waivers = of_version
+                        .iter()
+                        .filter(|w| w.covers(&finding.note.rule, &file.sha256))
+                        .map(|w| w.id)
+                        .collect();
+                }
+            }
+        }
+        Ok(waivers)
     }
 
     /// The advisories the decisions on `versions` name, with what they say of package `name`.

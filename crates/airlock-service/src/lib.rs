@@ -52,7 +52,8 @@ pub use airlock_policy::{Action, Verdict};
 pub use airlock_sbom::cyclonedx::Bom;
 pub use audit::{Audit, AuditVerdict, verdict_of};
 pub use browse::{
-    Browse, Decision, FileView, Found, Hit, LaneOffer, PackageView, Search, VersionView,
+    Browse, Decision, FileScan, FileView, Finding, Found, Hit, LaneOffer, PackageView, Search,
+    VersionView,
 };
 pub use check::{
     AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, Checks, LicenseOut, ManifestInput,

@@ -49,7 +49,15 @@ pub struct WaiverView {
 }
 
 impl WaiverView {
-    fn of(row: WaiverRow, now: Timestamp) -> WaiverView {
+    /// Whether the waiver is in force and covers a finding of `rule` in the file `sha256` of its
+    /// version (as decisions apply it: the files it lists, or every file when it lists none).
+    pub fn covers(&self, rule: &str, sha256: &str) -> bool {
+        self.state == "active"
+            && self.rule == rule
+            && (self.files.is_empty() || self.files.iter().any(|f| f == sha256))
+    }
+
+    pub(crate) fn of(row: WaiverRow, now: Timestamp) -> WaiverView {
         let state = if row.revoked_at.is_some() {
             "revoked"
         } else if row.expires_at.is_some_and(|at| at <= now) {

@@ -538,7 +538,7 @@ fn a_snapshot_keeps_the_scan_results_of_its_instant() {
 }
 
 /// A wheel whose `__init__.py` reaches the network at import: `py-import-network` (high).
-fn phoning_wheel(dir: &Path) -> PathBuf {
+pub(crate) fn phoning_wheel(dir: &Path) -> PathBuf {
     HandWheel::new("net-probe", "1.0")
         .member(
             "net_probe/__init__.py",

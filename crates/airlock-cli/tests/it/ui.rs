@@ -1,6 +1,6 @@
 //! The web interface in a real browser: Debian's Chromium driven by Playwright for Python
-//! (`ui/walk.py`, `ui/request_flow.py`; `ui/browser.py` has what they share), against the real
-//! server.
+//! (`ui/walk.py`, `ui/request_flow.py`, `ui/waiver_flow.py`, `ui/sso_flow.py`; `ui/browser.py`
+//! has what they share), against the real server.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,6 +10,7 @@ use crate::support::demo::twine_upload_demo;
 use crate::support::env;
 use crate::support::index::Index;
 use crate::support::python::TargetEnv;
+use crate::support::python::twine_upload;
 use crate::support::server::{ServerConfig, TestServer};
 
 #[test]
@@ -96,6 +97,65 @@ fn request_flow(server: TestServer, name: &str) {
         .pip_install(&prod, &["--no-deps", "airlock-demo-app==1.0"])
         .failure();
     assert_eq!(target.version_of("airlock-demo-app"), None);
+}
+
+/// An approver waives a content-scan finding on the package page and revokes it; a reader sees
+/// the waivers but no form (`ui/waiver_flow.py`). The audit log has both changes, by the approver.
+#[test]
+fn an_approver_waives_a_scan_finding_and_revokes_it_in_a_real_browser() {
+    let server = TestServer::builder()
+        .config(
+            ServerConfig::default()
+                .top("[scan]\nrefuse_uploads_at = \"never\"\n")
+                .dev("scan = { block_at = \"high\" }"),
+        )
+        .start();
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let wheel = crate::scan::phoning_wheel(dir.path());
+    twine_upload(&server, server.publisher_token(), &[&wheel], &[]).success();
+    let approver = server.token("alex", "approver");
+    let reader = server.token("dana", "reader");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/ui/waiver_flow.py");
+    let screenshots = env::screenshots().join("waivers");
+    run(Command::new(env::browser_python())
+        .arg(script)
+        .arg(server.url(""))
+        .arg(&approver)
+        .arg(&reader)
+        .arg(env::chromium())
+        .arg(&screenshots))
+    .success();
+    for page in ["package-findings", "package-waived", "package-reader"] {
+        let shot = screenshots.join(format!("{page}-desktop.png"));
+        assert!(shot.exists(), "no screenshot {}", shot.display());
+    }
+    let changes = server
+        .database()
+        .query("SELECT actor, action FROM audit_log WHERE action LIKE 'waiver.%' ORDER BY seq");
+    let changes: Vec<(String, String)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c["actor"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("alex".to_string(), "waiver.create".to_string()),
+            ("alex".to_string(), "waiver.revoke".to_string())
+        ],
+        "the forged form changed nothing"
+    );
+    // Revoked: dev refuses the file again.
+    let file = server
+        .http()
+        .get(server.url("/dev/pypi/files/_/net_probe-1.0-py3-none-any.whl"))
+        .send()
+        .expect("GET");
+    assert_eq!(file.status().as_u16(), 403);
 }
 
 /// The OpenID provider of the tests (`ui/oidc_provider.mjs` under node), stopped when dropped.

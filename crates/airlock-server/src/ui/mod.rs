@@ -1,6 +1,6 @@
 //! The web interface under `/ui/`: packages found by name, one package as every lane sees it
-//! (each version's decision with its reasons), the configuration snippet for each tool, and
-//! logging in. Server-rendered HTML (askama templates, escaped by default) that works without
+//! (each version's decision with its reasons, each file's content scan, the waivers of its
+//! findings), the configuration snippet for each tool, and logging in. Server-rendered HTML (askama templates, escaped by default) that works without
 //! JavaScript; the stylesheet and the one small script are embedded ([`assets`]). Every page is
 //! sent with a Content-Security-Policy that allows nothing from elsewhere and no inline script.
 
@@ -13,6 +13,7 @@ mod session;
 mod setup;
 mod sso;
 mod tokens;
+mod waivers;
 
 use airlock_config::Ecosystem;
 use airlock_service::{Principal, Search, ServiceError};
@@ -38,6 +39,14 @@ pub(crate) fn routes(manifest_body_limit: usize, state: AppState) -> Router<AppS
         .route("/ui/", get(search))
         .route("/ui/packages", get(search))
         .route("/ui/packages/{ecosystem}/{name}", get(package))
+        .route(
+            "/ui/packages/{ecosystem}/{name}/waivers",
+            post(waivers::create),
+        )
+        .route(
+            "/ui/packages/{ecosystem}/{name}/waivers/revoke",
+            post(waivers::revoke),
+        )
         .route("/ui/setup", get(setup::page))
         .route("/ui/security", get(security::page))
         .route("/ui/audit", get(audit::page))
@@ -368,7 +377,8 @@ async fn search(
 
 struct VersionRow {
     version: String,
-    files: Vec<FileRow>,
+    /// Each file with its scan.
+    files: Vec<(FileRow, waivers::ScanCell)>,
     decisions: Vec<Option<DecisionCell>>,
 }
 
@@ -408,6 +418,8 @@ struct PackagePage {
     install_lane: String,
     install: String,
     versions: Vec<VersionRow>,
+    /// The content scans and the waivers of their findings.
+    scan: waivers::Section,
 }
 
 /// An advisory of a package, for its page.
@@ -423,7 +435,7 @@ struct PackageAdvisory {
 }
 
 #[derive(Deserialize, Default)]
-struct PackageParams {
+pub(super) struct PackageParams {
     #[serde(default)]
     lane: String,
     /// `lane@name` of a named snapshot whose decisions to show too.
@@ -471,13 +483,37 @@ async fn package(
             ServiceError::NotFound(format!("no ecosystem {ecosystem:?}: pypi or cran")),
         );
     };
+    let form = waivers::FormState::default();
+    package_page(
+        &state,
+        &viewer,
+        chrome,
+        &headers,
+        (eco, &name),
+        &params,
+        form,
+    )
+    .await
+}
+
+/// The page of package `name` as `viewer` sees it; `form` is what a waiver form answered (its
+/// refusal sets the status).
+async fn package_page(
+    state: &AppState,
+    viewer: &Viewer,
+    chrome: Chrome,
+    headers: &HeaderMap,
+    (eco, name): (Ecosystem, &str),
+    params: &PackageParams,
+    form: waivers::FormState,
+) -> Response {
     let view = match state
         .app
         .browse()
         .package(
             viewer.principal(),
             eco,
-            &name,
+            name,
             Some(params.snapshot.as_str()).filter(|s| !s.is_empty()),
         )
         .await
@@ -504,7 +540,7 @@ async fn package(
             .and_then(|i| v.decisions[i].as_ref())
             .is_some_and(|d| d.action.listed())
     });
-    let base = base_url(&headers);
+    let base = base_url(headers);
     let install = match (eco, in_lane) {
         (_, None) => format!("# lane {install_lane} lists no version of {}", view.name),
         (Ecosystem::Pypi, Some(v)) => format!(
@@ -516,10 +552,16 @@ async fn package(
             view.name
         ),
     };
+    let status = form
+        .refusal
+        .as_ref()
+        .map_or(StatusCode::OK, |(status, _)| *status);
+    let scan = waivers::section(&view, &live_lanes, viewer.0.as_ref(), form);
     let versions = view
         .versions
         .iter()
-        .map(|v| VersionRow {
+        .zip(waivers::cells(&view))
+        .map(|(v, cells)| VersionRow {
             version: v.version.clone(),
             files: v
                 .files
@@ -534,6 +576,7 @@ async fn package(
                     source: f.source.clone(),
                     yanked: f.yanked.clone(),
                 })
+                .zip(cells)
                 .collect(),
             decisions: v
                 .decisions
@@ -548,7 +591,7 @@ async fn package(
         })
         .collect();
     html(
-        StatusCode::OK,
+        status,
         PackagePage {
             chrome,
             ecosystem: eco.as_str(),
@@ -590,6 +633,7 @@ async fn package(
             install_lane,
             install,
             versions,
+            scan,
             name: view.name,
         },
     )

@@ -1280,3 +1280,257 @@ async fn admins_see_webhook_deliveries_and_one_without_its_secret_is_recorded_as
         "{page}"
     );
 }
+
+/// A module whose import phones out: the content scan finds `py-import-network` (high).
+const PHONING: &str = "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:9/ping')\n";
+
+/// Uploads are kept whatever they hold; dev refuses high findings. `net-probe` 1.0 phones out,
+/// 0.9 is clean.
+async fn scanned_app() -> TestApp {
+    let both = ["internal-pypi", "internal-cran"];
+    let app = TestApp::builder()
+        .setting("[scan]\nrefuse_uploads_at = \"never\"")
+        .lane("dev", "open", &both, "scan = { block_at = \"high\" }")
+        .lane("prod", "allowlist", &both, "")
+        .start()
+        .await;
+    let publisher = app.token("ci", Role::Publisher, &[]).await;
+    for dist in [
+        dists::wheel_with("net-probe", "1.0", &[], PHONING),
+        dists::wheel("net-probe", "0.9", &[]),
+    ] {
+        app.publish(&publisher, dist.source, &dist).await;
+    }
+    app
+}
+
+const PAGE: &str = "/ui/packages/pypi/net-probe";
+
+/// The row of version `version` in the versions table.
+fn version_row<'a>(page: &'a str, version: &str) -> &'a str {
+    let start = page
+        .find(&format!("<tr id=\"v-{version}\">"))
+        .unwrap_or_else(|| panic!("no row of {version}: {page}"));
+    let rest = &page[start..];
+    &rest[..rest.find("</tr>").unwrap_or(rest.len())]
+}
+
+/// What the first lane (dev) decides on `version`, as its badge says.
+fn dev_decision(page: &str, version: &str) -> String {
+    let row = version_row(page, version);
+    let dev = row.split("<td>").nth(2).expect("a dev cell");
+    let badge = dev.split("\">").nth(1).expect("a badge");
+    badge.split('<').next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn the_package_page_lists_each_files_scan_and_an_approver_waives_and_revokes_a_finding() {
+    let app = scanned_app().await;
+
+    // Anyone who may read the lanes sees the findings; the clean file says so; no form.
+    let page = app.get(PAGE).send().await.ok().text();
+    assert!(page.contains("<h2 id=\"scan\">Content scan</h2>"), "{page}");
+    assert!(page.contains("id=\"scan-1.0\""), "{page}");
+    assert!(
+        !page.contains("id=\"scan-0.9\""),
+        "a clean version is not detailed: {page}"
+    );
+    assert!(page.contains("py-import-network"), "{page}");
+    assert!(page.contains("net_probe/__init__.py:2"), "{page}");
+    assert!(page.contains("scanner "), "{page}");
+    assert!(
+        version_row(&page, "1.0").contains("scan: <a href=\"#scan-1.0\">1 finding, worst high</a>"),
+        "{page}"
+    );
+    assert!(
+        version_row(&page, "0.9").contains("scan: clean (scanner "),
+        "{page}"
+    );
+    assert_eq!(dev_decision(&page, "1.0"), "deny", "{page}");
+    assert_eq!(dev_decision(&page, "0.9"), "allow", "{page}");
+    assert!(
+        page.contains("No finding of this package is waived."),
+        "{page}"
+    );
+    assert!(!page.contains("Waive the finding"), "{page}");
+
+    // An approver gets the form, offering the version and the rule that have findings.
+    let approver = app.token("reviewer", Role::Approver, &[]).await;
+    let session = log_in(&app, &approver).await;
+    let page = page_as(&app, PAGE, &session).await;
+    assert!(
+        page.contains("action=\"/ui/packages/pypi/net-probe/waivers\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"py-import-network\""),
+        "{page}"
+    );
+    assert!(page.contains("<option value=\"1.0\""), "{page}");
+    assert!(
+        !page.contains("<option value=\"0.9\""),
+        "0.9 has nothing to waive: {page}"
+    );
+    let csrf = hidden(&page, "csrf");
+
+    // The service's refusals show on the page, the form keeps what was typed.
+    let waive =
+        |body: String| post_form(&app, "/ui/packages/pypi/net-probe/waivers", &session, body);
+    let bare = waive(format!(
+        "csrf={csrf}&lane=dev&version=1.0&rule=py-import-network&justification=+&expires="
+    ))
+    .await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST, "{bare:?}");
+    assert!(
+        bare.text().contains("a waiver needs a justification"),
+        "{bare:?}"
+    );
+    let past = waive(format!(
+        "csrf={csrf}&lane=dev&version=1.0&rule=py-import-network&justification=kept+text&expires=2020-01-01"
+    ))
+    .await;
+    assert_eq!(past.status, StatusCode::BAD_REQUEST);
+    let html = past.text();
+    assert!(html.contains("role=\"alert\""), "{html}");
+    assert!(html.contains("is not in the future"), "{html}");
+    assert!(html.contains(">kept text</textarea>"), "{html}");
+
+    // Waived, with a justification that tries to be markup: the decision is a warning.
+    let given = waive(format!(
+        "csrf={csrf}&lane=dev&version=1.0&rule=py-import-network&expires=\
+         &justification=%3Cscript%3Ealert(5)%3C%2Fscript%3E+reviewed%3A+it+pings+the+licence+server"
+    ))
+    .await;
+    assert_eq!(given.status, StatusCode::SEE_OTHER, "{given:?}");
+    assert_eq!(given.headers[header::LOCATION], format!("{PAGE}#waivers"));
+    let page = page_as(&app, PAGE, &session).await;
+    assert_eq!(dev_decision(&page, "1.0"), "warn", "{page}");
+    assert!(page.contains("<tr id=\"waiver-1\">"), "{page}");
+    assert!(
+        page.contains("waiver 1 in dev, by reviewer, until revoked"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "&#60;script&#62;alert(5)&#60;/script&#62; reviewed: it pings the licence server"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert(5)"), "{page}");
+    assert!(page.contains("Revoke waiver 1"), "{page}");
+
+    // Revoked: refused again, the waiver listed as revoked; revoking twice is refused.
+    let revoke = |id: &str| {
+        post_form(
+            &app,
+            "/ui/packages/pypi/net-probe/waivers/revoke",
+            &session,
+            format!("csrf={csrf}&id={id}"),
+        )
+    };
+    let revoked = revoke("1").await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{revoked:?}");
+    let page = page_as(&app, PAGE, &session).await;
+    assert_eq!(dev_decision(&page, "1.0"), "deny", "{page}");
+    assert!(
+        page.contains("<span class=\"badge hide\">revoked</span>"),
+        "{page}"
+    );
+    assert!(page.contains("by reviewer"), "{page}");
+    assert!(!page.contains("Revoke waiver 1"), "{page}");
+    assert!(
+        !page.contains("waiver 1 in dev"),
+        "no longer covers the finding: {page}"
+    );
+    let again = revoke("1").await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{again:?}");
+    assert!(again.text().contains("waiver 1 was already revoked"));
+    let nonsense = revoke("one").await;
+    assert_eq!(nonsense.status, StatusCode::BAD_REQUEST, "{nonsense:?}");
+}
+
+#[tokio::test]
+async fn readers_see_the_waivers_without_the_forms_and_a_forged_or_unentitled_post_is_refused() {
+    let app = scanned_app().await;
+    let approver = airlock_service::Principal {
+        name: "reviewer".into(),
+        role: Role::Approver,
+        lanes: Vec::new(),
+    };
+    let given = app
+        .service()
+        .waivers()
+        .create(
+            &approver,
+            &airlock_service::NewWaiver {
+                lane: "dev",
+                package: "pypi:net-probe==1.0",
+                rule: "py-import-network",
+                justification: "<b onmouseover=alert(6)>checked</b>",
+                expires: Some("2999-12-31"),
+            },
+        )
+        .await
+        .expect("waiver");
+    let reader = app.token("dana", Role::Reader, &[]).await;
+    let session = log_in(&app, &reader).await;
+    let page = page_as(&app, PAGE, &session).await;
+    assert!(page.contains("<tr id=\"waiver-1\">"), "{page}");
+    assert!(page.contains("until 3000-01-01 00:00 UTC"), "{page}");
+    assert!(
+        page.contains("&#60;b onmouseover=alert(6)&#62;checked"),
+        "{page}"
+    );
+    assert!(!page.contains("<b onmouseover"), "{page}");
+    assert!(!page.contains("Waive the finding"), "{page}");
+    assert!(!page.contains("Revoke waiver"), "{page}");
+
+    // The reader's own form, with its token: the service refuses, the page says why.
+    let csrf = hidden(&page, "csrf");
+    let path = "/ui/packages/pypi/net-probe/waivers";
+    let body = "lane=dev&version=1.0&rule=py-import-network&justification=mine&expires=";
+    let refused = post_form(&app, path, &session, format!("csrf={csrf}&{body}")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    assert!(refused.text().contains("approver"), "{refused:?}");
+    let revoke = "/ui/packages/pypi/net-probe/waivers/revoke";
+    let refused = post_form(&app, revoke, &session, format!("csrf={csrf}&id=1")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+
+    // An approver's session, but a form from elsewhere: without or with a wrong token.
+    let token = app.token("reviewer", Role::Approver, &[]).await;
+    let approving = log_in(&app, &token).await;
+    for forged in [body.to_string(), format!("csrf=not-the-token&{body}")] {
+        let answer = post_form(&app, path, &approving, forged).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{answer:?}");
+        assert!(
+            answer
+                .text()
+                .contains("the form did not come from this site")
+        );
+    }
+    let answer = post_form(&app, revoke, &approving, "id=1").await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{answer:?}");
+    // No session at all: to the login.
+    let anonymous = app
+        .post(revoke)
+        .body("application/x-www-form-urlencoded", "id=1")
+        .send()
+        .await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "{anonymous:?}");
+    assert!(
+        anonymous.headers[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with("/ui/login?next=")
+    );
+    let who = airlock_service::Principal::local_admin();
+    let listed = app
+        .service()
+        .waivers()
+        .list(&who, None)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, given.id);
+    assert_eq!(listed[0].state, "active", "nothing forged got through");
+}
