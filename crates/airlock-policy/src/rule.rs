@@ -433,8 +433,15 @@ pub struct Approval {
 impl Approval {
     /// Whether the approval admits the file with this sha256 (`None`: the version as a whole).
     pub fn admits(&self, sha256: Option<&str>) -> bool {
-        self.files.is_empty() || sha256.is_none_or(|s| self.files.contains(s))
+        pins_admit(&self.files, sha256)
     }
+}
+
+/// Whether a review pinned to `files` (an approval, a waiver) covers the file `sha256` (`None`:
+/// the version as a whole): every file when it lists none.
+pub fn pins_admit<S: AsRef<str>>(files: impl IntoIterator<Item = S>, sha256: Option<&str>) -> bool {
+    let mut files = files.into_iter().peekable();
+    files.peek().is_none() || sha256.is_none_or(|s| files.any(|f| f.as_ref() == s))
 }
 
 impl From<PackageRule> for Approval {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::facts::{ScanNote, Timestamp};
-use crate::rule::{Match, PackageRule, QueryVersion};
+use crate::rule::{Match, PackageRule, QueryVersion, pins_admit};
 
 /// One waiver, as decisions apply it.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ impl Waiver {
     ) -> bool {
         finding.rule == self.rule
             && self.expires_at.is_none_or(|at| now < at)
-            && (self.files.is_empty() || sha256.is_none_or(|s| self.files.contains(s)))
+            && pins_admit(&self.files, sha256)
             && self.version.matches(version) == Match::Yes
     }
 }

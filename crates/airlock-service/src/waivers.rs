@@ -54,7 +54,7 @@ impl WaiverView {
     pub fn covers(&self, rule: &str, sha256: &str) -> bool {
         self.state == "active"
             && self.rule == rule
-            && (self.files.is_empty() || self.files.iter().any(|f| f == sha256))
+            && airlock_policy::rule::pins_admit(&self.files, Some(sha256))
     }
 
     pub(crate) fn of(row: WaiverRow, now: Timestamp) -> WaiverView {
@@ -260,14 +260,7 @@ impl Waivers {
     pub async fn revoke(&self, who: &Principal, id: i64) -> Result<WaiverView, ServiceError> {
         who.require_role(Role::Approver, "to revoke a waiver")?;
         let not_found = || ServiceError::NotFound(format!("no waiver {id}"));
-        let row = self
-            .core
-            .db
-            .waivers()
-            .await?
-            .into_iter()
-            .find(|w| w.id == id)
-            .ok_or_else(not_found)?;
+        let row = self.core.db.waiver(id).await?.ok_or_else(not_found)?;
         who.require_lane(&row.lane, "to revoke a waiver of")?;
         let now = Timestamp::now();
         let mut tx = self.core.db.write().await?;

@@ -250,6 +250,36 @@ impl WaiverRow {
     }
 }
 
+/// The columns of a waiver, in the order [`waiver_from_row`] reads them.
+macro_rules! waiver_select {
+    () => {
+        "SELECT id, lane, ecosystem, name, version, rule, files_json, justification, created_by, created_at, expires_at, revoked_by, revoked_at FROM waivers"
+    };
+}
+
+fn waiver_from_row(r: &sqlx::any::AnyRow) -> Result<WaiverRow, DbError> {
+    let files: String = r.try_get(6)?;
+    Ok(WaiverRow {
+        id: r.try_get(0)?,
+        lane: r.try_get(1)?,
+        ecosystem: word(r, 2, "waivers.ecosystem")?,
+        name: r.try_get(3)?,
+        version: r.try_get(4)?,
+        rule: r.try_get(5)?,
+        files: serde_json::from_str(&files).map_err(|e| DbError::Unreadable {
+            column: "waivers.files_json",
+            value: files.clone(),
+            reason: e.to_string(),
+        })?,
+        justification: r.try_get(7)?,
+        created_by: r.try_get(8)?,
+        created_at: time(r, 9)?,
+        expires_at: opt_time(r, 10)?,
+        revoked_by: r.try_get(11)?,
+        revoked_at: opt_time(r, 12)?,
+    })
+}
+
 /// A project of a source: its normalised name and a display spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectName {
@@ -1375,35 +1405,21 @@ impl Db {
 
     /// Every waiver, revoked ones included, by number.
     pub async fn waivers(&self) -> Result<Vec<WaiverRow>, DbError> {
-        let rows = sqlx::query(
-            "SELECT id, lane, ecosystem, name, version, rule, files_json, justification, created_by, created_at, expires_at, revoked_by, revoked_at FROM waivers ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let files: String = r.try_get(6)?;
-                Ok(WaiverRow {
-                    id: r.try_get(0)?,
-                    lane: r.try_get(1)?,
-                    ecosystem: word(r, 2, "waivers.ecosystem")?,
-                    name: r.try_get(3)?,
-                    version: r.try_get(4)?,
-                    rule: r.try_get(5)?,
-                    files: serde_json::from_str(&files).map_err(|e| DbError::Unreadable {
-                        column: "waivers.files_json",
-                        value: files.clone(),
-                        reason: e.to_string(),
-                    })?,
-                    justification: r.try_get(7)?,
-                    created_by: r.try_get(8)?,
-                    created_at: time(r, 9)?,
-                    expires_at: opt_time(r, 10)?,
-                    revoked_by: r.try_get(11)?,
-                    revoked_at: opt_time(r, 12)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(concat!(waiver_select!(), " ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(waiver_from_row).collect()
+    }
+
+    /// Waiver number `id`, if there is one.
+    pub async fn waiver(&self, id: i64) -> Result<Option<WaiverRow>, DbError> {
+        sqlx::query(concat!(waiver_select!(), " WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(waiver_from_row)
+            .transpose()
     }
 
     /// The latest learned version of each advisory.

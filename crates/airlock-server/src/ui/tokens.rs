@@ -197,12 +197,13 @@ pub(super) async fn create(
     }
 }
 
+/// A form that revokes something by its id (a token, a waiver).
 #[derive(Deserialize)]
 pub(super) struct RevokeForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
     #[serde(default)]
-    id: String,
+    pub id: String,
 }
 
 /// Revokes a token by its id, for its owner or an admin; back to `back` when done.

@@ -314,12 +314,20 @@ pub(super) struct CreateForm {
 }
 
 /// The package of a form's path, or the page that says there is no such ecosystem.
-fn ecosystem(chrome: Chrome, text: &str) -> Result<(Ecosystem, Chrome), Box<Response>> {
-    match ecosystem_of(text) {
-        Some(eco) => Ok((eco, chrome)),
+/// A waiver form's session (its CSRF token checked) and the package's ecosystem, or the page
+/// that refuses the form.
+fn open_form(
+    viewer: &Viewer,
+    uri: &Uri,
+    csrf: &str,
+    ecosystem_text: &str,
+) -> Result<(Session, Ecosystem, Chrome), Box<Response>> {
+    let (session, chrome) = form_session(viewer, uri, "packages", csrf)?;
+    match ecosystem_of(ecosystem_text) {
+        Some(eco) => Ok((session, eco, chrome)),
         None => Err(Box::new(error_page(
             chrome,
-            ServiceError::NotFound(format!("no ecosystem {text:?}: pypi or cran")),
+            ServiceError::NotFound(format!("no ecosystem {ecosystem_text:?}: pypi or cran")),
         ))),
     }
 }
@@ -356,12 +364,8 @@ pub(super) async fn create(
     Path((ecosystem_text, name)): Path<(String, String)>,
     axum::Form(form): axum::Form<CreateForm>,
 ) -> Response {
-    let (session, chrome) = match form_session(&viewer, &uri, "packages", &form.csrf) {
-        Ok(s) => s,
-        Err(answer) => return *answer,
-    };
-    let (eco, chrome) = match ecosystem(chrome, &ecosystem_text) {
-        Ok(found) => found,
+    let (session, eco, chrome) = match open_form(&viewer, &uri, &form.csrf, &ecosystem_text) {
+        Ok(opened) => opened,
         Err(page) => return *page,
     };
     let input = WaiveInput {
@@ -390,14 +394,6 @@ pub(super) async fn create(
     answer(&state, &viewer, chrome, &headers, package, made, input).await
 }
 
-#[derive(Deserialize)]
-pub(super) struct RevokeForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    id: String,
-}
-
 /// `POST /ui/packages/{ecosystem}/{name}/waivers/revoke`: revokes waiver `id`.
 pub(super) async fn revoke(
     State(state): State<AppState>,
@@ -405,14 +401,10 @@ pub(super) async fn revoke(
     uri: Uri,
     headers: HeaderMap,
     Path((ecosystem_text, name)): Path<(String, String)>,
-    axum::Form(form): axum::Form<RevokeForm>,
+    axum::Form(form): axum::Form<super::tokens::RevokeForm>,
 ) -> Response {
-    let (session, chrome) = match form_session(&viewer, &uri, "packages", &form.csrf) {
-        Ok(s) => s,
-        Err(answer) => return *answer,
-    };
-    let (eco, chrome) = match ecosystem(chrome, &ecosystem_text) {
-        Ok(found) => found,
+    let (session, eco, chrome) = match open_form(&viewer, &uri, &form.csrf, &ecosystem_text) {
+        Ok(opened) => opened,
         Err(page) => return *page,
     };
     let revoked = match form.id.trim().parse::<i64>() {
