@@ -1,5 +1,5 @@
 //! The JSON API (`/api/v1/...`). Errors, extractor rejections included, answer RFC 9457
-//! `application/problem+json` (see [`crate::error::api_problems`]).
+//! `application/problem+json` (see [`crate::error::as_problem`]).
 
 use airlock_service::ServiceError;
 use axum::Json;

@@ -1,11 +1,11 @@
 //! One error type for every handler, and one error path: index pages answer a plain text
-//! line, package files ([`file_problems`]) and every error under `/api/` RFC 9457
-//! `application/problem+json` ([`api_problems`]), whatever produced it (a handler, an extractor's
+//! line, package files and every error under `/api/` RFC 9457
+//! `application/problem+json` ([`as_problem`], applied by [`crate::edge`]), whatever produced it (a handler, an extractor's
 //! rejection, an unknown route or method). Client errors carry their message; a 5xx body says
 //! nothing of the cause, which the metrics middleware logs once with the request's route.
 
 use airlock_service::ServiceError;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug)]
@@ -140,37 +140,14 @@ fn problem(status: StatusCode, detail: &str) -> Response {
     resp
 }
 
-/// Every error of the JSON API (`/api/…`) answers `application/problem+json`: those of handlers,
-/// of axum's extractors (a bad path parameter, query string, body or content type, a body over
-/// the limit), of the authentication extractors, and unknown routes and methods. The detail is
-/// the text the error would have answered; headers (`Allow`, `Retry-After`, `WWW-Authenticate`)
-/// and extensions stay.
-pub(crate) async fn api_problems(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if !request.uri().path().starts_with("/api/") {
-        return next.run(request).await;
-    }
-    as_problem(request, next).await
-}
-
-/// The routes of package files (`/{lane}/pypi/files/…`, `/{lane}/cran/src/contrib/…` files)
-/// answer their refusals as problem+json too, the reason phrase kept: uv prints a problem's
-/// title and detail ("Server message: Forbidden, lane prod: ..."), pip the reason phrase.
-/// Index pages keep their plain text line.
-pub(crate) async fn file_problems(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    as_problem(request, next).await
-}
-
-/// Runs the request; an error answer that is not yet a problem document becomes one.
-async fn as_problem(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let response = next.run(request).await;
+/// An error answer that is not yet a problem document becomes one: every error of the JSON API
+/// (`/api/…`: those of handlers, of axum's extractors (a bad path parameter, query string, body or
+/// content type, a body over the limit), of the authentication extractors, unknown routes and
+/// methods) and the refusals of package files (`/{lane}/pypi/files/…`, `/{lane}/cran/src/contrib/…`
+/// files: uv prints a problem's title and detail, "Server message: Forbidden, lane prod: ...",
+/// pip the reason phrase). Index pages keep their plain text line. The detail is the text the error
+/// would have answered; headers (`Allow`, `Retry-After`, `WWW-Authenticate`) and extensions stay.
+pub(crate) async fn as_problem(method: &Method, path: &str, response: Response) -> Response {
     let status = response.status();
     let is_problem = response
         .headers()

@@ -15,6 +15,7 @@ mod admin;
 mod api;
 mod auth;
 mod cran;
+mod edge;
 pub mod encoding;
 mod error;
 mod files;
@@ -33,6 +34,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+pub use edge::Edge;
 pub use error::ApiError;
 
 #[derive(Clone)]
@@ -49,9 +51,10 @@ const FORM_FIELDS_ALLOWANCE: u64 = 16 * 1024 * 1024;
 /// bytes) and adds names. The manifest itself is held to `max_manifest_size` when read.
 const MANIFEST_BODY_ALLOWANCE: u64 = 1024 * 1024;
 
-/// The application's routes, as served: `/{lane}/{snapshot}/…` is rewritten to the lane
-/// `lane@snapshot` before routing (see [`snapshot_path`]).
-pub fn router(app: Arc<Airlock>) -> Router {
+/// The application as served: its routes inside the [`Edge`], which rewrites
+/// `/{lane}/{snapshot}/…` to the lane `lane@snapshot` before routing, keeps the metrics and the
+/// request log, and answers errors of the JSON API and package files as problem documents.
+pub fn router(app: Arc<Airlock>) -> Edge {
     let body_limit = app
         .config()
         .max_upload_size
@@ -90,7 +93,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
             get(cran::archived),
         )
         .route("/{lane}/cran/src/contrib/{file}", get(cran::current))
-        .route_layer(axum::middleware::from_fn(error::file_problems));
+        .route_layer(edge::label_with_problems());
     // The package protocols of a lane; handlers take the lane as `auth::Lane`, which opens it
     // for the caller (private lanes need a token that applies in them).
     let lane_routes = Router::new()
@@ -116,8 +119,7 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .route(
             "/{lane}/cran/src/contrib/Meta/archive.rds",
             get(cran::archive_rds),
-        )
-        .merge(file_routes);
+        );
     let routes = Router::new()
         .route("/", get(ops::home))
         .route("/healthz", get(ops::healthz))
@@ -163,15 +165,11 @@ pub fn router(app: Arc<Airlock>) -> Router {
         .merge(lane_routes)
         .merge(ui::routes(manifest_body_limit, state.clone()))
         .merge(upload_routes)
+        .route_layer(edge::label())
+        .merge(file_routes)
         .fallback(ops::not_found)
-        .layer(axum::middleware::from_fn(error::api_problems))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::observe,
-        ))
-        .with_state(state);
-    // Layers of a router run after routing; the rewrite must come before it.
-    Router::new().fallback_service(tower::ServiceExt::map_request(routes, snapshot_path))
+        .with_state(state.clone());
+    Edge::new(routes, state.metrics)
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.
@@ -189,44 +187,10 @@ pub async fn serve(
     // The peer's address decides whether `X-Forwarded-Proto` is believed (`trusted_proxies`).
     axum::serve(
         listener,
-        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        axum::ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(router(app)),
     )
     .with_graceful_shutdown(shutdown)
     .await
-}
-
-/// `/{lane}/{snapshot}/pypi/…` and `/{lane}/{snapshot}/cran/…` are the lane `lane@snapshot`
-/// (resolved by the service): rewritten before routing, so one set of routes serves both.
-fn snapshot_path<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
-    let path = request.uri().path();
-    let mut parts = path.splitn(5, '/');
-    let (Some(""), Some(lane), Some(snapshot), Some(protocol)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return request;
-    };
-    let rest = parts.next();
-    let is_protocol = |s: &str| s == "pypi" || s == "cran";
-    if lane.is_empty()
-        || lane == "api"
-        || lane == "ui"
-        || snapshot.is_empty()
-        || is_protocol(snapshot)
-        || !is_protocol(protocol)
-    {
-        return request;
-    }
-    let mut new_path = format!("/{lane}@{snapshot}/{protocol}");
-    if let Some(rest) = rest {
-        new_path.push('/');
-        new_path.push_str(rest);
-    }
-    if let Some(query) = request.uri().query() {
-        new_path.push('?');
-        new_path.push_str(query);
-    }
-    if let Ok(uri) = new_path.parse() {
-        *request.uri_mut() = uri;
-    }
-    request
 }

@@ -1,31 +1,62 @@
 //! Prometheus metrics and the request log, both fed by one middleware.
 
-use std::time::Instant;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
+use axum::extract::MatchedPath;
 use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::Next;
+use axum::http::{Method, Uri};
 use axum::response::Response;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::AppState;
+use crate::edge::method_label;
 use crate::error::InternalCause;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: Route,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: Route,
+}
+
+/// A route label: the router's template that matched (shared with the router, not copied), or
+/// `unmatched`.
+#[derive(Clone, Debug)]
+struct Route(Option<MatchedPath>);
+
+impl Route {
+    fn as_str(&self) -> &str {
+        self.0.as_ref().map_or("unmatched", MatchedPath::as_str)
+    }
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Route) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Route {}
+
+impl Hash for Route {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -124,57 +155,45 @@ impl Metrics {
         }
         out
     }
-}
 
-pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
-    // Routes are the router's templates; methods beyond the standard ones share one label.
-    let method_label = match *req.method() {
-        Method::GET
-        | Method::HEAD
-        | Method::POST
-        | Method::PUT
-        | Method::DELETE
-        | Method::PATCH
-        | Method::OPTIONS => method.clone(),
-        _ => "other".to_string(),
-    };
-    let path = req.uri().path().to_string();
-    let resp = next.run(req).await;
-    let elapsed = start.elapsed();
-    let status = resp.status().as_u16();
-    let m = &state.metrics;
-    m.requests
-        .get_or_create(&RequestLabels {
-            route: route.clone(),
-            method: method_label,
-            status,
-        })
-        .inc();
-    m.latency
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(elapsed.as_secs_f64());
-    if let Some(len) = resp
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        m.bytes_served.inc_by(len);
+    /// Counts a served request and logs it: at debug level, or at error level with its cause
+    /// when it failed inside the server.
+    pub(crate) fn observe(
+        &self,
+        route: Option<MatchedPath>,
+        method: &Method,
+        uri: &Uri,
+        response: &Response,
+        elapsed: Duration,
+    ) {
+        let route = Route(route);
+        let status = response.status().as_u16();
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.clone(),
+                method: method_label(method),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+            })
+            .observe(elapsed.as_secs_f64());
+        if let Some(len) = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            self.bytes_served.inc_by(len);
+        }
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let (path, route) = (uri.path(), route.as_str());
+        if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
+            tracing::error!(http.method = %method, http.path = %path, http.route = %route, http.status = status, duration_ms, error = %cause, "request failed");
+        } else {
+            tracing::debug!(http.method = %method, http.path = %path, http.route = %route, http.status = status, duration_ms, "request");
+        }
     }
-    let duration_ms = elapsed.as_secs_f64() * 1000.0;
-    if let Some(InternalCause(cause)) = resp.extensions().get::<InternalCause>() {
-        tracing::error!(http.method = %method, http.path = %path, http.route = %route, http.status = status, duration_ms, error = %cause, "request failed");
-    } else {
-        tracing::debug!(http.method = %method, http.path = %path, http.route = %route, http.status = status, duration_ms, "request");
-    }
-    resp
 }

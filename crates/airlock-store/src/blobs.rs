@@ -395,11 +395,12 @@ impl BlobStore {
         sha256: &str,
         range: Option<Range<u64>>,
     ) -> Result<BlobRead, BlobError> {
-        let key = Self::key(sha256)?;
-        let not_found = || BlobError::NotFound(sha256.to_string());
+        // The hot set holds only blobs read before, by their checked digest.
         if let Some(data) = self.hot.get(sha256) {
             return Self::from_memory(data, range);
         }
+        let key = Self::key(sha256)?;
+        let not_found = || BlobError::NotFound(sha256.to_string());
         if let Some(root) = &self.local_root {
             let path = root.join(key.as_ref());
             let mut file = match tokio::fs::File::open(&path).await {

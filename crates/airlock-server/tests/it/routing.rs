@@ -106,3 +106,63 @@ async fn the_api_and_uploads_are_never_read_as_snapshots() {
     // `/{lane}/pypi/…` is a lane's own route, with no snapshot segment to take.
     app.get("/dev/pypi/simple/").send().await.ok();
 }
+
+/// Requests are counted under the route template they matched (a snapshot's path under the
+/// lane's route), unknown paths under `unmatched`; a refused package file answers a problem
+/// document while an index page's refusal stays a plain line.
+#[tokio::test]
+async fn requests_are_counted_by_route_and_file_refusals_are_problems() {
+    let app = TestApp::start().await;
+    let publisher = app.token("pub", Role::Publisher, &[]).await;
+    app.publish(
+        &publisher,
+        "internal-pypi",
+        &dists::wheel("demo", "1.0", &[]),
+    )
+    .await;
+    app.get("/dev/pypi/simple/demo/").send().await.ok();
+    app.get("/dev/pypi/simple/demo/").send().await.ok();
+    app.get("/made/up/path").send().await.plain(404);
+    let file = app
+        .get("/dev/pypi/files/0000/demo-9.0-py3-none-any.whl")
+        .send()
+        .await
+        .problem(404);
+    assert!(
+        file["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("demo-9.0"),
+        "{file:#}"
+    );
+    app.get("/dev/pypi/simple/no-such-project/")
+        .send()
+        .await
+        .plain(404);
+
+    let metrics = app.get("/metrics").send().await.ok().text();
+    let count = |route: &str, status: u16| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("airlock_http_requests_total{"))
+            .filter(|l| {
+                l.contains(&format!("route=\"{route}\""))
+                    && l.contains("method=\"GET\"")
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    assert_eq!(count("/{lane}/pypi/simple/{project}/", 200), 2, "{metrics}");
+    assert_eq!(count("/{lane}/pypi/simple/{project}/", 404), 1, "{metrics}");
+    assert_eq!(
+        count("/{lane}/pypi/files/{key}/{filename}", 404),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(count("unmatched", 404), 1, "{metrics}");
+    assert!(
+        metrics.contains("airlock_http_request_duration_seconds_count{route=\"/{lane}/pypi/simple/{project}/\"} 3"),
+        "{metrics}"
+    );
+}

@@ -8,7 +8,6 @@ pub mod upstream;
 use std::sync::Arc;
 
 use airlock_service::{Airlock, Principal, Role};
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use sha2::Digest as _;
@@ -93,7 +92,7 @@ impl Builder {
 /// airlock in the test's process.
 pub struct TestApp {
     app: Arc<Airlock>,
-    router: Router,
+    router: airlock_server::Edge,
     _dir: tempfile::TempDir,
 }
 
