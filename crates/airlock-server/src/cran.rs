@@ -1,7 +1,7 @@
 //! The CRAN-like repository of a lane: `/{lane}/cran/src/contrib/...`.
 
 use airlock_service::{CranIndex, LaneRead};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -23,33 +23,37 @@ async fn index(
 pub async fn packages(
     State(state): State<AppState>,
     Lane(lane): Lane,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    index(&state, &lane, CranIndex::Packages, &headers).await
+    let headers = request.headers();
+    index(&state, &lane, CranIndex::Packages, headers).await
 }
 
 pub async fn packages_gz(
     State(state): State<AppState>,
     Lane(lane): Lane,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    index(&state, &lane, CranIndex::PackagesGz, &headers).await
+    let headers = request.headers();
+    index(&state, &lane, CranIndex::PackagesGz, headers).await
 }
 
 pub async fn packages_rds(
     State(state): State<AppState>,
     Lane(lane): Lane,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    index(&state, &lane, CranIndex::PackagesRds, &headers).await
+    let headers = request.headers();
+    index(&state, &lane, CranIndex::PackagesRds, headers).await
 }
 
 pub async fn archive_rds(
     State(state): State<AppState>,
     Lane(lane): Lane,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    index(&state, &lane, CranIndex::ArchiveRds, &headers).await
+    let headers = request.headers();
+    index(&state, &lane, CranIndex::ArchiveRds, headers).await
 }
 
 #[derive(Deserialize)]
@@ -61,10 +65,11 @@ pub async fn current(
     State(state): State<AppState>,
     Lane(lane): Lane,
     Path(FileParam { file }): Path<FileParam>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let served = state.app.cran().resolve_file(&lane, None, &file).await?;
-    respond(&state.app, &served, &headers).await
+    respond(&state.app, &served, headers).await
 }
 
 #[derive(Deserialize)]
@@ -77,12 +82,13 @@ pub async fn archived(
     State(state): State<AppState>,
     Lane(lane): Lane,
     Path(ArchivedParams { package, file }): Path<ArchivedParams>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let served = state
         .app
         .cran()
         .resolve_file(&lane, Some(&package), &file)
         .await?;
-    respond(&state.app, &served, &headers).await
+    respond(&state.app, &served, headers).await
 }

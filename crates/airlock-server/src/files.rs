@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use airlock_service::{Airlock, Page, ServedFile};
+use airlock_service::{Airlock, BlobBody, Page, ServedFile};
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -141,7 +141,10 @@ pub async fn respond(
         (None, total) => total,
     };
     let content_range = body.range.clone().zip(body.total);
-    let mut resp = Response::new(Body::from_stream(body.stream));
+    let mut resp = Response::new(match body.body {
+        BlobBody::Bytes(bytes) => Body::from(bytes),
+        BlobBody::Stream(stream) => Body::from_stream(stream),
+    });
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(

@@ -1,7 +1,7 @@
 //! The Python simple index of a lane (PEP 503 / 691 / 658 / 700) and its files.
 
 use airlock_pypi::simple::{self, Format};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -40,11 +40,12 @@ pub async fn root(
     State(state): State<AppState>,
     Lane(lane): Lane,
     Query(q): Query<FormatQuery>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let format = negotiate(&headers, &q)?;
+    let headers = request.headers();
+    let format = negotiate(headers, &q)?;
     let page = state.app.index().root_page(&lane, format).await?;
-    Ok(page_response(page, &headers, true))
+    Ok(page_response(page, headers, true))
 }
 
 pub async fn project_redirect(uri: Uri) -> Redirect {
@@ -61,9 +62,9 @@ pub async fn project(
     Lane(lane): Lane,
     Path(ProjectParam { project }): Path<ProjectParam>,
     Query(q): Query<FormatQuery>,
-    uri: Uri,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     if !airlock_pypi::name::is_valid(&project) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -73,16 +74,20 @@ pub async fn project(
     let normalized = airlock_pypi::name::normalize(&project);
     if normalized != project {
         // Relative, so the lane and snapshot stay spelled as the client sent them.
-        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+        let query = request
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
         return Ok(Redirect::permanent(&format!("../{normalized}/{query}")).into_response());
     }
-    let format = negotiate(&headers, &q)?;
+    let format = negotiate(headers, &q)?;
     let page = state
         .app
         .index()
         .project_page(&lane, &project, format)
         .await?;
-    Ok(page_response(page, &headers, true))
+    Ok(page_response(page, headers, true))
 }
 
 #[derive(Deserialize)]
@@ -95,8 +100,9 @@ pub async fn file(
     State(state): State<AppState>,
     Lane(lane): Lane,
     Path(FileParams { key, filename }): Path<FileParams>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let headers = request.headers();
     let served = state.app.files().resolve(&lane, &key, &filename).await?;
-    crate::files::respond(&state.app, &served, &headers).await
+    crate::files::respond(&state.app, &served, headers).await
 }

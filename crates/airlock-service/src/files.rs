@@ -8,9 +8,7 @@ use std::time::Instant;
 
 use airlock_config::SourceKind;
 use airlock_pypi::filename::DistFilename;
-use airlock_store::ArtifactRow;
-use bytes::Bytes;
-use futures::StreamExt;
+use airlock_store::{ArtifactRow, BlobBody};
 
 use crate::cache::Cache;
 use crate::catalog::Catalog;
@@ -205,7 +203,7 @@ impl Files {
                 total: Some(read.total),
                 seekable: true,
                 range: range.map(|_| read.range),
-                stream: read.stream,
+                body: read.body,
             })),
             Err(airlock_store::BlobError::NotFound(_)) if absent_ok => Ok(None),
             Err(airlock_store::BlobError::Range) => {
@@ -277,8 +275,7 @@ impl Files {
                 total: Some(bytes.len() as u64),
                 seekable: false,
                 range: None,
-                stream: futures::stream::once(async move { Ok::<Bytes, std::io::Error>(bytes) })
-                    .boxed(),
+                body: BlobBody::Bytes(bytes),
             });
         }
         if !row.sha256.is_empty()

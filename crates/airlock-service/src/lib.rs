@@ -50,6 +50,7 @@ use crate::core::Core;
 pub use advisories::{Advisories, ImportSummary};
 pub use airlock_policy::{Action, Verdict};
 pub use airlock_sbom::cyclonedx::Bom;
+pub use airlock_store::BlobBody;
 pub use audit::{Audit, AuditVerdict, verdict_of};
 pub use browse::{
     Browse, Decision, FileScan, FileView, Finding, Found, Hit, LaneOffer, PackageView, Search,

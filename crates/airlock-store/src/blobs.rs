@@ -68,7 +68,23 @@ pub struct S3Location {
 pub struct BlobRead {
     pub total: u64,
     pub range: Range<u64>,
-    pub stream: BoxStream<'static, Result<Bytes, std::io::Error>>,
+    pub body: BlobBody,
+}
+
+/// Bytes to send: held in memory (a small blob read before, a metadata file), or a stream.
+pub enum BlobBody {
+    Bytes(Bytes),
+    Stream(BoxStream<'static, Result<Bytes, std::io::Error>>),
+}
+
+impl BlobBody {
+    /// The body as chunks, whichever it is.
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, std::io::Error>> {
+        match self {
+            BlobBody::Bytes(bytes) => futures::stream::once(async move { Ok(bytes) }).boxed(),
+            BlobBody::Stream(stream) => stream,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -384,9 +400,13 @@ impl BlobStore {
     }
 
     pub async fn get_bytes(&self, sha256: &str) -> Result<Bytes, BlobError> {
-        let read = self.read(sha256, None).await?;
-        let chunks: Vec<Bytes> = read.stream.try_collect().await?;
-        Ok(chunks.concat().into())
+        match self.read(sha256, None).await?.body {
+            BlobBody::Bytes(bytes) => Ok(bytes),
+            BlobBody::Stream(stream) => {
+                let chunks: Vec<Bytes> = stream.try_collect().await?;
+                Ok(chunks.concat().into())
+            }
+        }
     }
 
     /// Reads a blob, or the byte range `range` of it (end exclusive, clamped to the blob's size).
@@ -430,7 +450,7 @@ impl BlobStore {
             return Ok(BlobRead {
                 total,
                 range,
-                stream,
+                body: BlobBody::Stream(stream),
             });
         }
         // One GET answers the size and, for the whole blob, the bytes too: a ranged read of a
@@ -469,7 +489,7 @@ impl BlobStore {
         Ok(BlobRead {
             total,
             range,
-            stream,
+            body: BlobBody::Stream(stream),
         })
     }
 
@@ -480,7 +500,7 @@ impl BlobStore {
         Ok(BlobRead {
             total,
             range,
-            stream: futures::stream::once(async move { Ok(slice) }).boxed(),
+            body: BlobBody::Bytes(slice),
         })
     }
 

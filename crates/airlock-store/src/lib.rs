@@ -13,7 +13,7 @@ mod metadata;
 mod migrations;
 
 pub use audit::{AuditEntry, AuditRecord, first_break};
-pub use blobs::{BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_hex};
+pub use blobs::{BlobBody, BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_hex};
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArchivedRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError,

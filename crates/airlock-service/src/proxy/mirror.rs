@@ -67,8 +67,8 @@ impl Proxies {
                 done.bytes += u64::try_from(row.size).unwrap_or(0);
                 continue;
             }
-            let mut body = self.open_proxied(&row).await?;
-            while let Some(chunk) = body.stream.next().await {
+            let mut body = self.open_proxied(&row).await?.body.into_stream();
+            while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| ServiceError::Upstream {
                     timeout: false,
                     message: format!("{}: {e}", row.filename),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use airlock_config::{Ecosystem, SourceConfig, SourceKind};
 use airlock_pypi::filename::DistFilename;
 use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
-use airlock_store::{ArtifactMetadata, ArtifactRow, ProxyPageRow};
+use airlock_store::{ArtifactMetadata, ArtifactRow, BlobBody, ProxyPageRow};
 use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use airlock_upstream::{PageFetch, Secret, Upstream, UpstreamConfig, UpstreamError, Validators};
 use bytes::Bytes;
@@ -485,7 +485,7 @@ pub struct FileBody {
     pub seekable: bool,
     /// Set when the body is that range of the file (a 206).
     pub range: Option<std::ops::Range<u64>>,
-    pub stream: BoxStream<'static, Result<Bytes, std::io::Error>>,
+    pub body: BlobBody,
 }
 
 const READ_CHUNK: usize = 256 * 1024;
@@ -666,7 +666,7 @@ impl Proxies {
             total: download.size_hint,
             seekable: false,
             range: None,
-            stream: download.reader(),
+            body: BlobBody::Stream(download.reader()),
         })
     }
 
@@ -906,8 +906,8 @@ impl Proxies {
                     return Ok(b);
                 }
                 // Fall back to the wheel: fetch it through the shared download, then read it.
-                let mut body = this.open_proxied(&row).await?;
-                while let Some(chunk) = body.stream.next().await {
+                let mut body = this.open_proxied(&row).await?.body.into_stream();
+                while let Some(chunk) = body.next().await {
                     chunk.map_err(|e| ServiceError::Upstream {
                         timeout: false,
                         message: e.to_string(),

@@ -40,7 +40,7 @@ async fn put_verified_then_read_whole_and_ranges() {
     assert_eq!(s.get_bytes(&sha).await.unwrap().as_ref(), &data[..]);
     let r = s.read(&sha, Some(10..20)).await.unwrap();
     assert_eq!((r.total, r.range.clone()), (1_000_000, 10..20));
-    let got: Vec<bytes::Bytes> = r.stream.try_collect().await.unwrap();
+    let got: Vec<bytes::Bytes> = r.body.into_stream().try_collect().await.unwrap();
     assert_eq!(got.concat(), &data[10..20]);
     let r = s.read(&sha, Some(999_990..2_000_000)).await.unwrap();
     assert_eq!(r.range, 999_990..1_000_000);
@@ -118,7 +118,7 @@ async fn reads_from_disk_and_from_memory_agree_and_deletes_reach_memory() {
     for (sha, b) in shas.iter().zip(&blobs) {
         for store in [&uncached, &cached] {
             let r = store.read(sha, Some(100..200)).await.unwrap();
-            let got: Vec<bytes::Bytes> = r.stream.try_collect().await.unwrap();
+            let got: Vec<bytes::Bytes> = r.body.into_stream().try_collect().await.unwrap();
             assert_eq!(got.concat(), &b[100..200]);
             assert_eq!(store.get_bytes(sha).await.unwrap().as_ref(), &b[..]);
         }
