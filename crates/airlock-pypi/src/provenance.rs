@@ -26,6 +26,51 @@ use crate::filename::DistFilename;
 /// The Integrity API's content type (PEP 740, PyPI's `/integrity/.../provenance`).
 pub const CONTENT_TYPE: &str = "application/vnd.pypi.integrity.v1+json";
 
+/// The content type to answer an Integrity API request with, given its `Accept` header: the
+/// Integrity API's own type, or `application/json` when only that is acceptable (as PyPI does);
+/// `None` when neither is (406). No header accepts anything. q-values are honoured; the most
+/// specific range naming a type gives its q.
+pub fn negotiate(accept: Option<&str>) -> Option<&'static str> {
+    let Some(accept) = accept else {
+        return Some(CONTENT_TYPE);
+    };
+    let q_of = |candidate: &str| -> f32 {
+        let (kind, _) = candidate.split_once('/').unwrap_or((candidate, ""));
+        let mut best: Option<(u8, f32)> = None;
+        for range in accept.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q=").map(str::trim))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0)
+                .clamp(0.0, 1.0);
+            let specificity = if media == candidate {
+                3
+            } else if media.strip_suffix("/*") == Some(kind) {
+                2
+            } else if media == "*/*" {
+                1
+            } else {
+                continue;
+            };
+            if best.is_none_or(|(s, _)| specificity > s) {
+                best = Some((specificity, q));
+            }
+        }
+        best.map_or(0.0, |(_, q)| q)
+    };
+    let ours = q_of(CONTENT_TYPE);
+    let json = q_of("application/json");
+    if ours > 0.0 && ours >= json {
+        Some(CONTENT_TYPE)
+    } else if json > 0.0 {
+        Some("application/json")
+    } else {
+        None
+    }
+}
+
 /// The in-toto Statement type attestation statements must have.
 const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 
@@ -464,6 +509,27 @@ mod tests {
         assert!(refusal(&big).contains("at most 1048576"));
         let many = format!("[{}]", vec![good().to_string(); 33].join(","));
         assert!(refusal(&many).contains("more than 32"));
+    }
+
+    #[test]
+    fn negotiation() {
+        for (accept, expected) in [
+            (None, Some(CONTENT_TYPE)),
+            (Some("*/*"), Some(CONTENT_TYPE)),
+            (Some(CONTENT_TYPE), Some(CONTENT_TYPE)),
+            (Some("application/json"), Some("application/json")),
+            (Some("application/*"), Some(CONTENT_TYPE)),
+            (
+                Some("application/json, application/vnd.pypi.integrity.v1+json;q=0.5"),
+                Some("application/json"),
+            ),
+            (Some("text/html"), None),
+            (Some("*/*;q=0, application/json"), Some("application/json")),
+            (Some("application/vnd.pypi.integrity.v1+json;q=0"), None),
+            (Some("garbage;;q=x"), None),
+        ] {
+            assert_eq!(negotiate(accept), expected, "{accept:?}");
+        }
     }
 
     #[test]
