@@ -12,7 +12,9 @@
 //! - [`simple`]: the simple repository API: PEP 503 HTML, PEP 691 JSON and content
 //!   negotiation, PEP 629 `pypi:repository-version`, PEP 592 yanking, PEP 658/714 core
 //!   metadata, PEP 700 (API 1.1: `versions`, `size`, `upload-time`; 1.0 for a page with a
-//!   file of unknown size).
+//!   file of unknown size), PEP 740 `provenance` links (API 1.3).
+//! - [`provenance`]: PEP 740 attestations as uploaded and provenance objects as served (their
+//!   shape and statement checked; signatures not verified).
 //!
 //! Errors are one `thiserror` enum per module, written to be shown to an uploading user:
 //! print the message followed by its `source()` chain, joined with `: `.
@@ -38,5 +40,6 @@ pub mod filename;
 pub mod listing;
 pub mod metadata;
 pub mod name;
+pub mod provenance;
 pub mod simple;
 pub mod version;

@@ -31,6 +31,8 @@ pub struct ListedFile {
     pub core_metadata: CoreMetadataRef,
     pub size: Option<u64>,
     pub upload_time: Option<String>,
+    /// Absolute http(s) URL of the file's PEP 740 provenance object, if the upstream links one.
+    pub provenance: Option<String>,
 }
 
 impl ListedFile {
@@ -104,6 +106,9 @@ struct JsonFile {
     size: Option<u64>,
     #[serde(rename = "upload-time")]
     upload_time: Option<String>,
+    /// PEP 740: a URL or null; anything else is ignored.
+    #[serde(default)]
+    provenance: Option<serde_json::Value>,
 }
 
 fn lower_map(m: BTreeMap<String, String>) -> BTreeMap<String, String> {
@@ -160,6 +165,11 @@ fn parse_json(body: &[u8], page_url: &Url) -> Result<ListedProject, ListingError
                 core_metadata,
                 size: f.size,
                 upload_time: f.upload_time,
+                provenance: f
+                    .provenance
+                    .as_ref()
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|href| provenance_url(page_url, href)),
             })
         })
         .collect();
@@ -178,6 +188,13 @@ fn resolve(base: &Url, href: &str) -> Option<(String, Option<(String, String)>)>
     });
     url.set_fragment(None);
     Some((url.to_string(), hash))
+}
+
+/// A provenance link resolved against `base`: http(s) only (never `file:`, which a page may not
+/// make the proxy read).
+fn provenance_url(base: &Url, href: &str) -> Option<String> {
+    let url = base.join(href.trim()).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
 fn last_segment(url: &str) -> String {
@@ -296,6 +313,9 @@ fn html_file(base: &Url, attrs: BTreeMap<String, String>, text: &str) -> Option<
         core_metadata,
         size: None,
         upload_time: None,
+        provenance: attrs
+            .get("data-provenance")
+            .and_then(|href| provenance_url(base, href)),
     })
 }
 
@@ -354,7 +374,7 @@ mod tests {
              "requires-python":">=3.9","size":123,"upload-time":"2024-01-01T00:00:00.000000Z","yanked":"bad",
              "core-metadata":{"sha256":"BB"},"provenance":null},
             {"filename":"demo-1.0.tar.gz","url":"https://cdn.example/demo-1.0.tar.gz#sha256=cc","hashes":{},"yanked":false,
-             "dist-info-metadata":true},
+             "dist-info-metadata":true,"provenance":"/integrity/demo/1.0/demo-1.0.tar.gz/provenance"},
             {"filename":"x","hashes":{}}
         ],"versions":["1.0"]}"#;
         let p = parse_project(json, "application/vnd.pypi.simple.v1+json", &page()).unwrap();
@@ -374,6 +394,27 @@ mod tests {
         assert_eq!(p.files[1].sha256(), Some("cc"));
         assert_eq!(p.files[1].yanked, None);
         assert_eq!(p.files[1].core_metadata, CoreMetadataRef::Present);
+        assert_eq!(f.provenance, None);
+        assert_eq!(
+            p.files[1].provenance.as_deref(),
+            Some("https://idx.example/integrity/demo/1.0/demo-1.0.tar.gz/provenance")
+        );
+    }
+
+    #[test]
+    fn provenance_links_resolve_to_http_urls_only() {
+        let html = r#"<a href="demo-1.0.tar.gz" data-provenance="../../integrity/demo/1.0/demo-1.0.tar.gz/provenance">demo-1.0.tar.gz</a>
+<a href="demo-1.1.tar.gz" data-provenance="file:///etc/passwd">demo-1.1.tar.gz</a>"#;
+        let p = parse_html(html, &page());
+        assert_eq!(
+            p.files[0].provenance.as_deref(),
+            Some("https://idx.example/integrity/demo/1.0/demo-1.0.tar.gz/provenance")
+        );
+        assert_eq!(p.files[1].provenance, None);
+        let json =
+            br#"{"files":[{"filename":"demo-1.0.tar.gz","url":"demo-1.0.tar.gz","provenance":7}]}"#;
+        let p = parse_project(json, "application/json", &page()).unwrap();
+        assert_eq!(p.files[0].provenance, None);
     }
 
     #[test]

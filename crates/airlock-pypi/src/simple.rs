@@ -1,6 +1,7 @@
 //! The simple repository API: PEP 503 HTML and PEP 691 JSON at API version 1.1 (PEP 700; 1.0
 //! for a JSON page with a file of unknown size; 1.4 for a page with a PEP 792 project status),
-//! with PEP 592 yanking, PEP 658/714 core metadata and PEP 691 content negotiation.
+//! with PEP 592 yanking, PEP 658/714 core metadata and PEP 691 content negotiation; 1.3 for a
+//! page linking a file's PEP 740 provenance.
 
 use serde::Serialize;
 
@@ -25,6 +26,8 @@ pub struct FileEntry {
     pub core_metadata_sha256: Option<String>,
     /// RFC 3339 UTC, `yyyy-mm-ddThh:mm:ss.ffffffZ`.
     pub upload_time: Option<String>,
+    /// URL of the file's PEP 740 provenance object, when the index has one (used as given).
+    pub provenance: Option<String>,
 }
 
 /// A project page.
@@ -73,6 +76,21 @@ impl Status {
 /// The API version of pages that carry a project status (PEP 792).
 const API_VERSION_STATUS: &str = "1.4";
 
+/// The API version of pages that link a file's provenance (PEP 740).
+const API_VERSION_PROVENANCE: &str = "1.3";
+
+/// The version a page declares once its files are known: 1.4 with a status, 1.3 with a
+/// provenance link, else `base`.
+fn page_version<'a>(page: &ProjectPage, base: &'a str) -> &'a str {
+    if page.status.is_some() {
+        API_VERSION_STATUS
+    } else if page.files.iter().any(|f| f.provenance.is_some()) {
+        API_VERSION_PROVENANCE
+    } else {
+        base
+    }
+}
+
 /// The PEP 503 HTML project page.
 pub fn project_html(page: &ProjectPage) -> String {
     let title = format!("Links for {}", escape(&page.name));
@@ -96,10 +114,13 @@ pub fn project_html(page: &ProjectPage) -> String {
             let value = escape(&format!("sha256={sha256}"));
             body += &format!(" data-core-metadata=\"{value}\" data-dist-info-metadata=\"{value}\"");
         }
+        if let Some(url) = &file.provenance {
+            body += &format!(" data-provenance=\"{}\"", escape(url));
+        }
         body += &format!(">{}</a><br />\n", escape(&file.filename));
     }
     let Some(status) = &page.status else {
-        return html_page(&title, &body);
+        return page_with(page_version(page, API_VERSION), "", &title, &body);
     };
     let mut head = format!(
         "<meta name=\"pypi:project-status\" content=\"{}\">\n    ",
@@ -203,6 +224,8 @@ struct FileJson<'a> {
     upload_time: Option<&'a str>,
     yanked: Yanked<'a>,
     core_metadata: CoreMetadataJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -256,6 +279,7 @@ pub fn project_json(page: &ProjectPage) -> String {
                 None => CoreMetadataJson::Absent(false),
                 Some(sha256) => CoreMetadataJson::Hashes(Hashes { sha256 }),
             },
+            provenance: file.provenance.as_deref(),
         })
         .collect();
     // API version 1.1 (PEP 700) requires `size` for every file. A file proxied from an HTML-only
@@ -268,12 +292,11 @@ pub fn project_json(page: &ProjectPage) -> String {
     // careful client can rely on. The size is known, and the page 1.1, once the file is fetched.
     // A status is API version 1.4 (PEP 792); such a page is of a hosted project (every size
     // known) or offers no file.
-    let meta = if page.status.is_some() && page.files.iter().all(|f| f.size.is_some()) {
+    // A provenance link is API version 1.3 (PEP 740) on the same terms.
+    let meta = if page.files.iter().all(|f| f.size.is_some()) {
         Meta {
-            api_version: API_VERSION_STATUS,
+            api_version: page_version(page, API_VERSION),
         }
-    } else if page.files.iter().all(|f| f.size.is_some()) {
-        META
     } else {
         Meta {
             api_version: API_VERSION_1_0,
@@ -586,6 +609,7 @@ mod tests {
             yanked: None,
             core_metadata_sha256: None,
             upload_time: None,
+            provenance: None,
         };
         ProjectPage {
             name: "frob".into(),
@@ -660,6 +684,41 @@ mod tests {
         assert!(!project_html(&quarantined).contains("project-status-reason"));
         assert!(!project_html(&page()).contains("project-status"));
         assert!(!project_json(&page()).contains("project-status"));
+    }
+
+    #[test]
+    fn provenance_links() {
+        // PEP 740: `data-provenance` and `provenance` name the file's provenance, API version 1.3;
+        // files without one carry neither.
+        let mut linked = page();
+        linked.files[0].provenance = Some("../../integrity/frob/1.0/f.whl/provenance?a&b".into());
+        let html = project_html(&linked);
+        assert!(
+            html.contains("<meta name=\"pypi:repository-version\" content=\"1.3\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                " data-provenance=\"../../integrity/frob/1.0/f.whl/provenance?a&amp;b\">"
+            ),
+            "{html}"
+        );
+        assert_eq!(html.matches("data-provenance").count(), 1);
+        let json: serde_json::Value = serde_json::from_str(&project_json(&linked)).unwrap();
+        assert_eq!(json["meta"]["api-version"], "1.3");
+        assert_eq!(
+            json["files"][0]["provenance"],
+            "../../integrity/frob/1.0/f.whl/provenance?a&b"
+        );
+        assert!(json["files"][1].get("provenance").is_none());
+        // A status wins (1.4 includes 1.3).
+        linked.status = Some(ProjectStatus {
+            status: Status::Archived,
+            reason: None,
+        });
+        assert!(project_html(&linked).contains("content=\"1.4\""));
+        assert!(project_json(&linked).contains("\"api-version\":\"1.4\""));
+        assert!(!project_html(&page()).contains("provenance"));
     }
 
     #[test]

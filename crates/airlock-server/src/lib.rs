@@ -2,7 +2,7 @@
 //!
 //! | route | module |
 //! |---|---|
-//! | `/{lane}/pypi/simple/...`, `/{lane}/pypi/files/...` | [`pypi`] |
+//! | `/{lane}/pypi/simple/...`, `/{lane}/pypi/files/...`, `/{lane}/pypi/integrity/...` | [`pypi`] |
 //! | `/{lane}/cran/src/contrib/...` | [`cran`] |
 //! | `POST /upload/{source}/` | [`upload`] |
 //! | `/api/v1/...` (JSON, problem+json errors) | [`api`] |
@@ -85,9 +85,14 @@ pub fn router(app: Arc<Airlock>) -> Edge {
         .layer(DefaultBodyLimit::max(
             usize::try_from(body_limit).unwrap_or(usize::MAX),
         ));
-    // A lane's package files: refusals as problem+json, which installers show.
+    // A lane's package files and their provenance: refusals as problem+json, which installers
+    // show.
     let file_routes = Router::new()
         .route("/{lane}/pypi/files/{key}/{filename}", get(pypi::file))
+        .route(
+            "/{lane}/pypi/integrity/{project}/{version}/{filename}/provenance",
+            get(pypi::provenance),
+        )
         .route(
             "/{lane}/cran/src/contrib/Archive/{package}/{file}",
             get(cran::archived),

@@ -1,4 +1,5 @@
-//! The Python simple index of a lane (PEP 503 / 691 / 658 / 700) and its files.
+//! The Python simple index of a lane (PEP 503 / 691 / 658 / 700), its files, and their PEP 740
+//! provenance (the Integrity API under the lane's PyPI root).
 
 use airlock_pypi::simple::{self, Format};
 use axum::extract::{Path, Query, Request, State};
@@ -105,4 +106,49 @@ pub async fn file(
     let headers = request.headers();
     let served = state.app.files().resolve(&lane, &key, &filename).await?;
     crate::files::respond(&state.app, &served, headers).await
+}
+
+#[derive(Deserialize)]
+pub struct ProvenanceParams {
+    project: String,
+    version: String,
+    filename: String,
+}
+
+/// `GET /{lane}/pypi/integrity/{project}/{version}/{filename}/provenance`: the file's PEP 740
+/// provenance object (`application/vnd.pypi.integrity.v1+json`, or `application/json` for a
+/// client that accepts only that; 406 otherwise), served where the file is.
+pub async fn provenance(
+    State(state): State<AppState>,
+    Lane(lane): Lane,
+    Path(ProvenanceParams {
+        project,
+        version,
+        filename,
+    }): Path<ProvenanceParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let Some(content_type) = airlock_pypi::provenance::negotiate(accept) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            format!(
+                "provenance is served as {} (or application/json)",
+                airlock_pypi::provenance::CONTENT_TYPE
+            ),
+        ));
+    };
+    let body = state
+        .app
+        .files()
+        .provenance(&lane, &project, &version, &filename)
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::VARY, "Accept"),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -1,7 +1,7 @@
 //! The simple index of a lane: for each project the first of the lane's sources that has the name
 //! (never a mix), the versions the lane admits, rendered once per revision and kept as bytes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -100,7 +100,8 @@ impl Index {
                         status: Status::Quarantined,
                         reason: Some(q.message),
                     };
-                    let body = render_project(project, &[], Some(status), format);
+                    let body =
+                        render_project(project, &[], &Default::default(), Some(status), format);
                     break 'page Some(Arc::new(Page::rendered(body, format.content_type()).await?));
                 }
                 let hosted = lookup.source.as_deref().filter(|s| {
@@ -166,7 +167,12 @@ impl Index {
                         not_found(lane, project)
                     )));
                 }
-                let body = render_project(project, &shown, status, format);
+                // PEP 740: the files with a provenance at the page's instant link it.
+                let provenance = match lookup.source.as_deref() {
+                    Some(source) => self.core.db.provenance_files(source, project, at).await?,
+                    None => Default::default(),
+                };
+                let body = render_project(project, &shown, &provenance, status, format);
                 Some(Arc::new(Page::rendered(body, format.content_type()).await?))
             }
         };
@@ -328,14 +334,21 @@ const ROOT_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
 /// Past this many names written since a root page was made, it is made anew.
 const MAX_IN_PLACE: usize = 2_000;
 
+/// The provenance URL of a file, relative to its project page.
+fn provenance_path(project: &str, version: &str, filename: &str) -> String {
+    format!("../../integrity/{project}/{version}/{filename}/provenance")
+}
+
 fn not_found(lane: &str, project: &str) -> ServiceError {
     ServiceError::NotFound(format!("no project {project:?} in lane {lane:?}"))
 }
 
-/// A project page of `rows` (one project's files), file URLs relative to the page.
+/// A project page of `rows` (one project's files), file URLs relative to the page; the files
+/// of `provenance` (`(filename, sha256)`) link their PEP 740 provenance.
 pub(crate) fn render_project(
     project: &str,
     rows: &[ArtifactRow],
+    provenance: &HashSet<(String, String)>,
     status: Option<ProjectStatus>,
     format: Format,
 ) -> String {
@@ -365,6 +378,12 @@ pub(crate) fn render_project(
             // An upstream that gave no time (HTML-only indexes): when airlock first saw the file,
             // which the upload cannot have followed. `uv --exclude-newer` drops files without it.
             upload_time: Some(format_rfc3339(r.upload_time.unwrap_or(r.first_seen))),
+            // Relative like the file, to `/{lane}/pypi/integrity/...`: the Integrity API's path
+            // under the lane's PyPI root, so that it is read as the file is (lane, snapshot,
+            // policy).
+            provenance: provenance
+                .contains(&(r.filename.clone(), r.sha256.clone()))
+                .then(|| provenance_path(project, &r.version, &r.filename)),
         })
         .collect();
     let page = ProjectPage {

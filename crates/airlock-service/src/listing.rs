@@ -25,7 +25,8 @@ impl ListingDiff {
 ///
 /// - A new file is inserted as listed.
 /// - A known file is updated with the upstream's word on what may change (location, size once
-///   known, `Requires-Python`, yank, metadata, and its hash until airlock has checked its bytes:
+///   known, `Requires-Python`, yank, metadata, provenance link, and its hash until airlock has
+///   checked its bytes:
 ///   `verified` says whether it has), keeping its first sighting and its upload time once known;
 ///   a file that reappears is listed again.
 /// - A known file the listing lacks is delisted at `now`, if `may_delist` says it is gone (a
@@ -91,6 +92,7 @@ fn merge(old: &ArtifactRow, new: ArtifactRow, verified: bool) -> ArtifactRow {
         merged.metadata = new.metadata;
     }
     merged.upstream_url = new.upstream_url;
+    merged.provenance_url = new.provenance_url;
     merged.delisted_at = None;
     merged
 }

@@ -70,5 +70,6 @@ pub(crate) fn artifact_row(
         upstream_url,
         delisted_at: None,
         scan: None,
+        provenance_url: None,
     }
 }

@@ -128,6 +128,22 @@ pub struct ArtifactRow {
     pub delisted_at: Option<Timestamp>,
     /// What the latest content scan of the file found; `None`: not scanned (yet).
     pub scan: Option<ScanSummary>,
+    /// Where the upstream links a proxied file's PEP 740 provenance, fetched with the file.
+    pub provenance_url: Option<String>,
+}
+
+/// The PEP 740 provenance object of one file of a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenanceRow {
+    pub source: String,
+    pub filename: String,
+    /// Normalised project name.
+    pub project: String,
+    /// The file the provenance is about.
+    pub sha256: String,
+    /// The provenance object, as served.
+    pub provenance_json: String,
+    pub stored_at: Timestamp,
 }
 
 /// A stored file and which scanner version made its latest scan (`None`: never scanned).
@@ -171,7 +187,7 @@ macro_rules! artifact_columns {
     () => {
         "source, filename, project, display_name, version, kind, sha256, size, requires_python, \
          metadata_sha256, metadata_json, yanked_reason, upload_time, first_seen, uploaded_by, \
-         upstream_url, delisted_at, scan_json"
+         upstream_url, delisted_at, scan_json, provenance_url"
     };
 }
 /// A request to admit package versions into a lane.
@@ -463,6 +479,7 @@ fn artifact_from_row(r: &sqlx::any::AnyRow) -> Result<ArtifactRow, DbError> {
         upstream_url: r.try_get(15)?,
         delisted_at: opt_time(r, 16)?,
         scan: scan_of(r, 17)?,
+        provenance_url: r.try_get(18)?,
     })
 }
 
@@ -864,6 +881,59 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(artifact_from_row).transpose()
+    }
+
+    /// The provenance of the file `filename` of `source` with the bytes `sha256`, as it was at
+    /// `at` (now when `None`).
+    pub async fn provenance(
+        &self,
+        source: &str,
+        filename: &str,
+        sha256: &str,
+        at: Option<Timestamp>,
+    ) -> Result<Option<ProvenanceRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT source, filename, project, sha256, provenance_json, stored_at FROM provenances \
+             WHERE source = $1 AND filename = $2 AND sha256 = $3 AND stored_at <= $4",
+        )
+        .bind(source)
+        .bind(filename)
+        .bind(sha256)
+        .bind(at.map_or(i64::MAX, Timestamp::as_micros))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(ProvenanceRow {
+                source: r.try_get(0)?,
+                filename: r.try_get(1)?,
+                project: r.try_get(2)?,
+                sha256: r.try_get(3)?,
+                provenance_json: r.try_get(4)?,
+                stored_at: time(&r, 5)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The files of `project` in `source` that had a provenance at `at` (now when `None`), as
+    /// `(filename, sha256)` pairs: what a project page links.
+    pub async fn provenance_files(
+        &self,
+        source: &str,
+        project: &str,
+        at: Option<Timestamp>,
+    ) -> Result<std::collections::HashSet<(String, String)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT filename, sha256 FROM provenances WHERE source = $1 AND project = $2 AND stored_at <= $3",
+        )
+        .bind(source)
+        .bind(project)
+        .bind(at.map_or(i64::MAX, Timestamp::as_micros))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     /// Files of one project in one source, oldest first.
@@ -1719,7 +1789,7 @@ impl WriteTx {
         let sql = concat!(
             "INSERT INTO artifacts (",
             artifact_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         );
         sqlx::query(sql)
             .bind(&a.source)
@@ -1740,6 +1810,7 @@ impl WriteTx {
             .bind(&a.upstream_url)
             .bind(a.delisted_at.map(Timestamp::as_micros))
             .bind(a.scan.as_ref().and_then(|s| serde_json::to_string(s).ok()))
+            .bind(&a.provenance_url)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| {
@@ -1794,7 +1865,8 @@ impl WriteTx {
         self.scope.touch(&a.source, &a.project);
         sqlx::query(
             "UPDATE artifacts SET sha256 = $1, size = $2, requires_python = $3, metadata_sha256 = $4, yanked_reason = $5, \
-             upload_time = $6, upstream_url = $7, delisted_at = $8, metadata_json = $9 WHERE source = $10 AND filename = $11",
+             upload_time = $6, upstream_url = $7, delisted_at = $8, metadata_json = $9, provenance_url = $10 \
+             WHERE source = $11 AND filename = $12",
         )
         .bind(&a.sha256)
         .bind(a.size)
@@ -1805,11 +1877,32 @@ impl WriteTx {
         .bind(&a.upstream_url)
         .bind(a.delisted_at.map(Timestamp::as_micros))
         .bind(a.metadata.to_json())
+        .bind(&a.provenance_url)
         .bind(&a.source)
         .bind(&a.filename)
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Keeps the provenance of a file stored in this transaction (or of a proxied file whose
+    /// bytes it records). A file's provenance is kept once: `false` when one was kept already
+    /// (another server fetching the same file), and nothing changes.
+    pub async fn insert_provenance(&mut self, p: &ProvenanceRow) -> Result<bool, DbError> {
+        self.scope.touch(&p.source, &p.project);
+        let done = sqlx::query(
+            "INSERT INTO provenances (source, filename, project, sha256, provenance_json, stored_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (source, filename) DO NOTHING",
+        )
+        .bind(&p.source)
+        .bind(&p.filename)
+        .bind(&p.project)
+        .bind(&p.sha256)
+        .bind(&p.provenance_json)
+        .bind(p.stored_at.as_micros())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Keeps what the latest content scan of a stored file found, with the file.

@@ -17,7 +17,8 @@ pub use blobs::{BlobBody, BlobError, BlobRead, BlobStore, S3Location, StoredBlob
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArchivedRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError,
-    DerivedTx, NewRequest, ProjectName, ProxyPageRow, RequestRow, ScanRow, ScanState, Scope,
-    SessionRow, SnapshotRow, TokenRow, WaiverRow, WebhookDeliveryRow, WriteTx, YankEvent,
+    DerivedTx, NewRequest, ProjectName, ProvenanceRow, ProxyPageRow, RequestRow, ScanRow,
+    ScanState, Scope, SessionRow, SnapshotRow, TokenRow, WaiverRow, WebhookDeliveryRow, WriteTx,
+    YankEvent,
 };
 pub use metadata::ArtifactMetadata;

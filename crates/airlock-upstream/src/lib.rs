@@ -400,6 +400,71 @@ impl Upstream {
     }
 }
 
+/// The Integrity API's type first (PEP 740, as PyPI serves it), plain JSON as the fallback.
+const PROVENANCE_ACCEPT: &str = "application/vnd.pypi.integrity.v1+json, application/json;q=0.9";
+
+impl Upstream {
+    /// Fetches a file's PEP 740 provenance object at `url` (an absolute URL taken from a page),
+    /// whole, within the page timeout; `None` when the upstream has none (404, 410) or the body
+    /// exceeds `max_bytes`. Credentials are sent only to the upstream's own host.
+    pub async fn provenance(
+        &self,
+        url: &str,
+        max_bytes: usize,
+    ) -> Result<Option<Bytes>, UpstreamError> {
+        let parsed = Url::parse(url).map_err(|_| UpstreamError::BadUrl(strip_userinfo(url)))?;
+        let same_host = parsed.host_str() == self.base.host_str()
+            && parsed.port_or_known_default() == self.base.port_or_known_default();
+        let what = format!(
+            "provenance of {}",
+            parsed
+                .path()
+                .trim_end_matches("/provenance")
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+        );
+        let resp = self
+            .send_with_retries(
+                &what,
+                || {
+                    let req = if same_host {
+                        self.request(parsed.clone())
+                    } else {
+                        self.client.get(parsed.clone())
+                    };
+                    req.header(ACCEPT, PROVENANCE_ACCEPT)
+                },
+                Some(self.cfg.timeout),
+            )
+            .await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(None),
+            s if !s.is_success() => {
+                return Err(UpstreamError::Status {
+                    source_name: self.cfg.source.clone(),
+                    what,
+                    status: s.as_u16(),
+                });
+            }
+            _ => {}
+        }
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Ok(None);
+        }
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.error(&what, e))?;
+            if body.len() + chunk.len() > max_bytes {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(Bytes::from(body)))
+    }
+}
+
 fn strip_userinfo(url: &str) -> String {
     match Url::parse(url) {
         Ok(mut u) => {

@@ -20,6 +20,7 @@ mod malicious;
 mod policy;
 mod postgres;
 mod promote;
+mod provenance;
 mod proxy;
 mod python_index;
 mod remote;

@@ -10,6 +10,12 @@
 //! streams from as it grows (one upstream fetch however many ask), committed to the blob store only
 //! once its sha256 matches what the upstream declared. A mismatch or a broken transfer ends every
 //! reader's stream with an error, and nothing is kept.
+//!
+//! Provenance (PEP 740): a file whose upstream links its provenance has it fetched alongside its
+//! bytes, checked (shape, a statement about this file and these bytes) and stored in the same
+//! transaction as the bytes; served from then on, whatever becomes of the upstream. A provenance
+//! the upstream cannot deliver, or that does not check, is left out; the file is served all the
+//! same.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,7 +25,7 @@ use std::time::{Duration, Instant};
 use airlock_config::{Ecosystem, SourceConfig, SourceKind};
 use airlock_pypi::filename::DistFilename;
 use airlock_pypi::listing::{CoreMetadataRef, ListedFile};
-use airlock_store::{ArtifactMetadata, ArtifactRow, BlobBody, ProxyPageRow};
+use airlock_store::{ArtifactMetadata, ArtifactRow, BlobBody, ProvenanceRow, ProxyPageRow};
 use airlock_types::{ArtifactKind, PageStatus, Timestamp};
 use airlock_upstream::{PageFetch, Secret, Upstream, UpstreamConfig, UpstreamError, Validators};
 use bytes::Bytes;
@@ -458,6 +464,7 @@ fn listed_rows(
             };
             row.yanked_reason = f.yanked.clone();
             row.upload_time = f.upload_time.as_deref().and_then(Timestamp::parse_rfc3339);
+            row.provenance_url = f.provenance.clone();
             Some(row)
         })
         .collect()
@@ -735,6 +742,14 @@ impl Proxies {
             .upstream_url
             .as_deref()
             .ok_or_else(|| ServiceError::internal("proxied file without url", std::fmt::Error))?;
+        // The provenance comes alongside the bytes; dropped (and stopped) if the download fails.
+        let provenance = row.provenance_url.clone().map(|at| {
+            let upstream = upstream.clone();
+            AbortOnDrop(tokio::spawn(async move {
+                let max = airlock_pypi::provenance::Limits::default().max_bytes;
+                upstream.provenance(&at, max).await
+            }))
+        });
         let mut dl = upstream.download(url).await.map_err(upstream_error)?;
         let expected_len = dl
             .content_length
@@ -820,6 +835,10 @@ impl Proxies {
         updated.sha256 = actual.clone();
         updated.size = written as i64;
         updated.metadata_sha256 = metadata_sha256;
+        let provenance = match provenance {
+            Some(task) => self.checked_provenance(row, &actual, task.join().await),
+            None => None,
+        };
         let mut tx = self.core.db.write().await?;
         tx.update_listed_artifact(&updated).await?;
         if let Some((summary, history)) = &scan {
@@ -827,7 +846,23 @@ impl Proxies {
                 .await?;
             tx.insert_scan(history).await?;
         }
-        let details = serde_json::json!({ "sha256": actual, "size": written, "url": url });
+        let has_provenance = provenance.is_some();
+        if let Some(provenance_json) = provenance {
+            // Kept once: a file fetched again (its blob swept, say) keeps its first provenance.
+            tx.insert_provenance(&ProvenanceRow {
+                source: row.source.clone(),
+                filename: row.filename.clone(),
+                project: row.project.clone(),
+                sha256: actual.clone(),
+                provenance_json,
+                stored_at: Timestamp::now(),
+            })
+            .await?;
+        }
+        let mut details = serde_json::json!({ "sha256": actual, "size": written, "url": url });
+        if has_provenance {
+            details["provenance"] = true.into();
+        }
         self.core
             .commit(
                 tx,
@@ -842,6 +877,37 @@ impl Proxies {
         tracing::info!(source = %row.source, file = %row.filename, size_bytes = written, "proxied file cached");
         progress.send_modify(|p| p.written = written);
         Ok(())
+    }
+
+    /// The provenance object an upstream sent for `row` (fetched bytes `sha256`), as text, if it
+    /// arrived and checks; otherwise `None`, and a warning says why.
+    fn checked_provenance(
+        &self,
+        row: &ArtifactRow,
+        sha256: &str,
+        fetched: Option<Result<Option<Bytes>, UpstreamError>>,
+    ) -> Option<String> {
+        let problem = match fetched {
+            Some(Ok(Some(bytes))) => {
+                let checked = DistFilename::parse(&row.filename)
+                    .map_err(|e| chain(&e))
+                    .and_then(|dist| {
+                        let limits = airlock_pypi::provenance::Limits::default();
+                        airlock_pypi::provenance::check_provenance(&bytes, &dist, sha256, &limits)
+                            .map_err(|e| chain(&e))
+                    })
+                    .and_then(|()| String::from_utf8(bytes.to_vec()).map_err(|e| chain(&e)));
+                match checked {
+                    Ok(text) => return Some(text),
+                    Err(problem) => problem,
+                }
+            }
+            Some(Ok(None)) => "the upstream has none, or it is too large".to_string(),
+            Some(Err(e)) => chain(&e),
+            None => "the fetch did not finish".to_string(),
+        };
+        tracing::warn!(source = %row.source, file = %row.filename, problem, "upstream provenance not kept");
+        None
     }
 
     /// The sha256 of a cached wheel's METADATA, stored as a blob; `None` if it cannot be read.
@@ -925,6 +991,22 @@ impl Proxies {
                 }
             })
             .await
+    }
+}
+
+/// A task stopped when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    /// The task's output; `None` if it panicked or was stopped.
+    async fn join(mut self) -> Option<T> {
+        (&mut self.0).await.ok()
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -5,7 +5,7 @@
 use airlock_config::{Ecosystem, SourceKind};
 use airlock_pypi::archive::{self, Limits};
 use airlock_pypi::filename::{DistFilename, DistKind};
-use airlock_store::{ArtifactMetadata, ArtifactRow};
+use airlock_store::{ArtifactMetadata, ArtifactRow, ProvenanceRow};
 use airlock_types::Timestamp;
 use bytes::Bytes;
 
@@ -128,6 +128,34 @@ fn as_stored(stored: &str, uploaded: &str) -> String {
     }
 }
 
+/// The upload form field of PEP 740 attestations (`twine upload --attestations`).
+const ATTESTATIONS_FIELD: &str = "attestations";
+
+/// The provenance object (PEP 740) of an upload's `attestations` field for `dist` with content
+/// `sha256`, if the form has one; a field that is not valid attestations about this file
+/// refuses the upload (400) before anything is stored. The signatures are not verified (see
+/// `airlock_pypi::provenance`); the bundle's publisher says the attestations came with an upload
+/// to `source`, authenticated by airlock.
+fn provenance_of_form(
+    form: &UploadForm,
+    dist: &DistFilename,
+    sha256: &str,
+    source: &str,
+) -> Result<Option<(String, usize)>, ServiceError> {
+    let Some(text) = form.get(ATTESTATIONS_FIELD) else {
+        return Ok(None);
+    };
+    let limits = airlock_pypi::provenance::Limits::default();
+    let attestations = airlock_pypi::provenance::parse_attestations(text, dist, sha256, &limits)
+        .map_err(|e| bad(format!("invalid attestations: {}", chain(&e))))?;
+    let publisher = serde_json::json!({"kind": PUBLISHER_KIND, "claims": {}, "source": source});
+    let provenance = airlock_pypi::provenance::provenance_of_upload(&publisher, &attestations);
+    Ok(Some((provenance, attestations.len())))
+}
+
+/// The `kind` of the publisher of attestations uploaded to a hosted source.
+pub(crate) const PUBLISHER_KIND: &str = "airlock";
+
 /// The longest reason (of a request, a rejection, a yank) accepted, in characters.
 pub(crate) const MAX_REASON_LEN: usize = 4000;
 
@@ -201,6 +229,11 @@ impl Publishing {
             &content,
             rules(src.ecosystem).upload_requires_digest(),
         )?;
+        if src.ecosystem != Ecosystem::Pypi && form.get(ATTESTATIONS_FIELD).is_some() {
+            return Err(bad(
+                "attestations (PEP 740) are accepted with Python distributions only",
+            ));
+        }
         match src.ecosystem {
             Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
             Ecosystem::Cran => self.publish_r(who, source, form, content).await,
@@ -237,6 +270,7 @@ impl Publishing {
         Ok(crate::index::render_project(
             &project,
             &rows,
+            &Default::default(),
             None,
             airlock_pypi::simple::Format::Html,
         ))
@@ -301,6 +335,7 @@ impl Publishing {
             ))
         })?;
         check_form_agrees(form, &dist)?;
+        let provenance = provenance_of_form(form, &dist, &content.sha256, source)?;
 
         // PyPI's rules: the same file under another spelling (name case or separators, `1.0`
         // and `1.0.0`) is a duplicate; a file with other tags joins the release, whose
@@ -374,8 +409,16 @@ impl Publishing {
         row.requires_python = meta.requires_python.clone();
         row.metadata_sha256 = metadata_sha256.clone();
         let scan = self.scan(&content).await?;
-        self.store_upload(who, row, &content, scan, same_file, same_release)
-            .await
+        self.store_upload(
+            who,
+            row,
+            &content,
+            scan,
+            provenance,
+            same_file,
+            same_release,
+        )
+        .await
     }
 
     /// Scans an upload before it is stored; refuses it when a finding reaches
@@ -402,13 +445,16 @@ impl Publishing {
     /// audit entry in one transaction. Blobs nobody refers to are dropped when the row cannot land.
     /// Inside the transaction (writers one at a time) the project's files are read again:
     /// `same_file` refuses a file another upload stored meanwhile under another spelling, and the
-    /// first file of `same_release` gives the version its spelling.
+    /// first file of `same_release` gives the version its spelling. `provenance` (the PEP 740
+    /// object of the upload's attestations, and how many they are) lands with the row.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn store_upload(
         &self,
         who: &Principal,
         mut row: ArtifactRow,
         content: &UploadedContent,
         scan: Option<airlock_scan::Report>,
+        provenance: Option<(String, usize)>,
         same_file: impl Fn(&ArtifactRow) -> bool + Send + Sync,
         same_release: impl Fn(&ArtifactRow) -> bool + Send + Sync,
     ) -> Result<Published, ServiceError> {
@@ -439,7 +485,18 @@ impl Publishing {
                 tx.insert_scan(&crate::scanning::scan_row(&row.sha256, report))
                     .await?;
             }
-            let details = serde_json::json!({
+            if let Some((provenance_json, _)) = &provenance {
+                tx.insert_provenance(&ProvenanceRow {
+                    source: source.clone(),
+                    filename: row.filename.clone(),
+                    project: row.project.clone(),
+                    sha256: row.sha256.clone(),
+                    provenance_json: provenance_json.clone(),
+                    stored_at: row.first_seen,
+                })
+                .await?;
+            }
+            let mut details = serde_json::json!({
                 "sha256": row.sha256,
                 "size": row.size,
                 "version": row.version,
@@ -450,6 +507,9 @@ impl Publishing {
                     "findings": r.findings.len(),
                 })),
             });
+            if let Some((_, attestations)) = &provenance {
+                details["attestations"] = (*attestations).into();
+            }
             let subject = format!("{source}/{}", row.filename);
             self.core
                 .commit(tx, audit_entry(&who.name, "upload", subject, details))

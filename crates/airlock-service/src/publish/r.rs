@@ -115,7 +115,7 @@ impl Publishing {
             Timestamp::now(),
         );
         let scan = self.scan(&content).await?;
-        self.store_upload(who, row, &content, scan, &same, &same)
+        self.store_upload(who, row, &content, scan, None, &same, &same)
             .await
     }
 }

@@ -1,5 +1,6 @@
 use airlock_store::{
-    ArtifactMetadata, ArtifactRow, AuditEntry, DbError, ProjectName, TokenRow, WebhookDeliveryRow,
+    ArtifactMetadata, ArtifactRow, AuditEntry, DbError, ProjectName, ProvenanceRow, TokenRow,
+    WebhookDeliveryRow,
 };
 use airlock_types::{ArtifactKind, PageStatus, RequestState, Role, Timestamp};
 
@@ -25,6 +26,7 @@ fn artifact(filename: &str, version: &str) -> ArtifactRow {
         upstream_url: None,
         delisted_at: None,
         scan: None,
+        provenance_url: None,
     }
 }
 
@@ -115,6 +117,76 @@ async fn artifacts_round_trip_conflict_and_yank() {
             "{backend}"
         );
         assert!(db.revision().await.unwrap() > before + 1);
+    }
+    b.drop_all().await;
+}
+
+#[tokio::test]
+async fn provenance_is_kept_once_with_its_file_and_read_as_at_an_instant() {
+    let b = Backends::new().await;
+    for (backend, db) in &b.dbs {
+        let mut a = artifact("demo-1.0-py3-none-any.whl", "1.0");
+        a.provenance_url = Some("https://up.example/integrity/demo/1.0/x/provenance".into());
+        let p = ProvenanceRow {
+            source: a.source.clone(),
+            filename: a.filename.clone(),
+            project: a.project.clone(),
+            sha256: a.sha256.clone(),
+            provenance_json: r#"{"version":1,"attestation_bundles":[]}"#.into(),
+            stored_at: Timestamp::from_micros(1_700_000_000_000_000),
+        };
+        // Rolled back with its file: neither is kept.
+        let mut tx = db.write().await.unwrap();
+        tx.insert_artifact(&a).await.unwrap();
+        assert!(tx.insert_provenance(&p).await.unwrap());
+        drop(tx);
+        let none = db.provenance(&a.source, &a.filename, &a.sha256, None);
+        assert_eq!(none.await.unwrap(), None, "{backend}");
+
+        let mut tx = db.write().await.unwrap();
+        tx.insert_artifact(&a).await.unwrap();
+        tx.insert_provenance(&p).await.unwrap();
+        let scope = tx.commit(&audit("upload")).await.unwrap();
+        assert!(
+            scope
+                .projects
+                .contains(&(a.source.clone(), a.project.clone()))
+        );
+        let got = db.artifact(&a.source, &a.filename).await.unwrap();
+        assert_eq!(
+            got.as_ref(),
+            Some(&a),
+            "{backend}: the upstream's link reads back"
+        );
+        let now = db.provenance(&a.source, &a.filename, &a.sha256, None);
+        assert_eq!(now.await.unwrap().as_ref(), Some(&p), "{backend}");
+        // Not for other bytes under the name, nor before it was stored.
+        let other_bytes = "cd".repeat(32);
+        let other = db.provenance(&a.source, &a.filename, &other_bytes, None);
+        assert_eq!(other.await.unwrap(), None, "{backend}");
+        let before = Some(Timestamp::from_micros(p.stored_at.as_micros() - 1));
+        let then = db.provenance(&a.source, &a.filename, &a.sha256, before);
+        assert_eq!(then.await.unwrap(), None, "{backend}");
+        let files = db.provenance_files(&a.source, "demo", None).await.unwrap();
+        assert!(
+            files.contains(&(a.filename.clone(), a.sha256.clone())),
+            "{backend}"
+        );
+        let files = db
+            .provenance_files(&a.source, "demo", before)
+            .await
+            .unwrap();
+        assert!(files.is_empty(), "{backend}");
+        // Kept once: a second is not kept, and the transaction goes on.
+        let mut tx = db.write().await.unwrap();
+        let second = ProvenanceRow {
+            provenance_json: "{}".into(),
+            ..p.clone()
+        };
+        assert!(!tx.insert_provenance(&second).await.unwrap(), "{backend}");
+        tx.commit(&audit("proxy.fetch")).await.unwrap();
+        let kept = db.provenance(&a.source, &a.filename, &a.sha256, None);
+        assert_eq!(kept.await.unwrap().as_ref(), Some(&p), "{backend}");
     }
     b.drop_all().await;
 }

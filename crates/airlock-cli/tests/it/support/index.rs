@@ -174,6 +174,17 @@ pub fn check_pep691(page: &Value) -> Result<(), String> {
                 Some(other) => return Err(fail(&format!("{key}: {other} is not allowed"))),
             }
         }
+        // PEP 740 (api-version 1.3): a URL or null.
+        match f.get("provenance") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(_)) if minor >= 3 => {}
+            Some(Value::String(_)) => {
+                return Err(fail(&format!(
+                    "provenance on an api-version {version} page"
+                )));
+            }
+            Some(other) => return Err(fail(&format!("provenance: {other} is not allowed"))),
+        }
         match f.get("size") {
             Some(size) if !size.is_u64() => return Err(fail("size: not a non-negative integer")),
             None if v1_1 => return Err(fail("size: required by api-version 1.1")),

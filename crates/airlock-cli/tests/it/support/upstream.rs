@@ -3,7 +3,8 @@
 //! hashes or none, relative or absolute URLs, validators and 304s, PEP 658 metadata, Basic auth) and
 //! for faults (500s, delays, stalls, truncated bodies, wrong hashes). It counts every request by path.
 //!
-//! Layout: `/simple/{project}/` (pages), `/files/{filename}` and `/files/{filename}.metadata`.
+//! Layout: `/simple/{project}/` (pages), `/files/{filename}` and `/files/{filename}.metadata`,
+//! `/integrity/{project}/{version}/{filename}/provenance` (PEP 740, files given one).
 //! Its tokio runtime runs on worker threads of its own, so blocking tests (pip through
 //! `std::process::Command`) can use it; [`FakeUpstream::stop`] kills it like a crashed server.
 
@@ -124,6 +125,9 @@ pub struct UpstreamFile {
     pub yanked: Option<String>,
     /// PEP 700 `upload-time`, as written in JSON pages.
     pub upload_time: Option<String>,
+    /// A PEP 740 provenance object, linked from pages (JSON `provenance`, HTML `data-provenance`)
+    /// and served at [`UpstreamFile::provenance_path`].
+    pub provenance: Option<Bytes>,
 }
 
 impl UpstreamFile {
@@ -158,6 +162,7 @@ impl UpstreamFile {
             requires_python: None,
             yanked: None,
             upload_time: None,
+            provenance: None,
         }
     }
 
@@ -168,6 +173,14 @@ impl UpstreamFile {
     /// The upstream path of the file.
     pub fn path(&self) -> String {
         format!("/files/{}", self.filename)
+    }
+
+    /// Where the upstream serves the file's provenance (PyPI's Integrity API path).
+    pub fn provenance_path(&self) -> String {
+        format!(
+            "/integrity/{}/{}/{}/provenance",
+            self.project, self.version, self.filename
+        )
     }
 }
 
@@ -452,6 +465,11 @@ fn render_page(
                 if let Some(t) = &f.upload_time {
                     entry["upload-time"] = t.clone().into();
                 }
+                // Absolute, as PyPI writes it; null without one.
+                entry["provenance"] = match &f.provenance {
+                    Some(_) => format!("http://127.0.0.1:{port}{}", f.provenance_path()).into(),
+                    None => serde_json::Value::Null,
+                };
                 entry
             })
             .collect();
@@ -487,6 +505,10 @@ fn render_page(
             }
             if let Some(sha) = metadata_sha(f) {
                 let _ = write!(body, " data-core-metadata=\"sha256={sha}\"");
+            }
+            if f.provenance.is_some() {
+                let url = format!("http://127.0.0.1:{port}{}", f.provenance_path());
+                let _ = write!(body, " data-provenance=\"{}\"", escape(&url));
             }
             let _ = writeln!(body, ">{}</a><br/>", escape(&f.filename));
         }
@@ -574,6 +596,24 @@ fn answer(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
             return root_page(&state);
         }
         return project_page(shared.port, &state, project, headers);
+    }
+    if path.starts_with("/integrity/") {
+        let provenance = state
+            .files
+            .iter()
+            .find(|f| f.provenance_path() == path)
+            .and_then(|f| f.provenance.clone());
+        return match provenance {
+            Some(p) => (
+                [(
+                    header::CONTENT_TYPE,
+                    "application/vnd.pypi.integrity.v1+json",
+                )],
+                p,
+            )
+                .into_response(),
+            None => status(StatusCode::NOT_FOUND, "no provenance"),
+        };
     }
     if let Some(name) = path.strip_prefix("/files/") {
         if let Some(wheel) = name.strip_suffix(".metadata") {
