@@ -34,6 +34,7 @@ mod security_manifest;
 mod security_publish;
 mod security_storage;
 mod snapshots;
+mod suggest;
 mod tokens;
 mod ui;
 mod uploads;
