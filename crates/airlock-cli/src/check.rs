@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use crate::client::Client;
 use crate::manifest::{self, Read};
+use crate::suggest;
 
 /// How the report is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -49,18 +50,22 @@ pub struct CheckArgs {
     pub lane: Option<String>,
     pub format: Format,
     pub kind: Option<String>,
+    pub suggest: bool,
+    pub write: bool,
 }
 
 pub async fn check(client: &impl Client, args: CheckArgs) -> Result<()> {
     let read = manifest::read(&args.file, args.kind.as_deref()).map_err(no_judgement)?;
     let report = client
-        .check(args.lane.as_deref(), &read)
+        .check(args.lane.as_deref(), &read, args.suggest)
         .await
         .map_err(no_judgement)?;
     let out = match args.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Table => table(&report),
-        Format::Sarif => serde_json::to_string_pretty(&sarif(&report, &entry_lines(&read)))? + "\n",
+        Format::Sarif => {
+            serde_json::to_string_pretty(&sarif(&report, &entry_lines(&read), &read))? + "\n"
+        }
         Format::Junit => junit(&report),
         Format::Cyclonedx => {
             serde_json::to_string_pretty(&airlock_service::check_bom(&report, &read.manifest))?
@@ -68,6 +73,9 @@ pub async fn check(client: &impl Client, args: CheckArgs) -> Result<()> {
         }
     };
     print!("{out}");
+    if args.write {
+        suggest::write(&read, &report)?;
+    }
     if report.passed {
         Ok(())
     } else {
@@ -140,9 +148,18 @@ fn table(report: &CheckReport) -> String {
         "{:<w0$}  {:<w1$}  {:<w2$}  FINDINGS\n",
         "ACTION", "PACKAGE", "VERSION"
     );
-    for r in &rows {
+    for (r, p) in rows.iter().zip(&report.packages) {
         out.push_str(format!("{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3]).trim_end());
         out.push('\n');
+        if let Some(s) = &p.suggestion {
+            out.push_str(&format!(
+                "{:<w0$}  {:<w1$}  {:<w2$}  {}\n",
+                "",
+                "",
+                "suggest",
+                suggest::describe(s)
+            ));
+        }
     }
     for n in &report.not_covered {
         out.push_str(&format!("not covered: {} ({})\n", n.spec, n.why));
@@ -171,8 +188,9 @@ fn table(report: &CheckReport) -> String {
     out
 }
 
-/// SARIF 2.1.0: one result per reason, at the entry's line.
-fn sarif(report: &CheckReport, lines: &[(String, usize)]) -> serde_json::Value {
+/// SARIF 2.1.0: one result per reason, at the entry's line; with suggestions, a fix on the
+/// results the suggestion clears (the version replaced where the file says it).
+fn sarif(report: &CheckReport, lines: &[(String, usize)], read: &Read) -> serde_json::Value {
     use serde_json::json;
     let mut rules: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut results = Vec::new();
@@ -191,7 +209,7 @@ fn sarif(report: &CheckReport, lines: &[(String, usize)]) -> serde_json::Value {
                 airlock_service::Action::Hide | airlock_service::Action::Warn => "warning",
                 airlock_service::Action::Allow => "note",
             };
-            results.push(json!({
+            let mut result = json!({
                 "ruleId": code,
                 "level": level,
                 "message": { "text": format!("{}:{}{}: {}", p.ecosystem, p.name,
@@ -201,7 +219,16 @@ fn sarif(report: &CheckReport, lines: &[(String, usize)]) -> serde_json::Value {
                     "region": { "startLine": line },
                 }}],
                 "properties": { "action": r.action, "advisories": r.advisories },
-            }));
+            });
+            if let Some(s) = &p.suggestion
+                && (s.clears.contains(&r.code)
+                    || (s.clears.is_empty()
+                        && p.refused
+                        && r.action >= airlock_service::Action::Hide))
+            {
+                suggest::sarif_fix(&mut result, read, report.kind, p, s, (&file, line));
+            }
+            results.push(result);
         }
     }
     sarif_log(

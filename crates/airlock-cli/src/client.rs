@@ -60,8 +60,14 @@ pub trait Client {
         name: &str,
         version: &str,
     ) -> Result<Value>;
-    /// `manifest` judged against `lane` (the default check lane when `None`).
-    async fn check(&self, lane: Option<&str>, manifest: &Read) -> Result<CheckReport>;
+    /// `manifest` judged against `lane` (the default check lane when `None`), with
+    /// suggestions when `suggest`.
+    async fn check(
+        &self,
+        lane: Option<&str>,
+        manifest: &Read,
+        suggest: bool,
+    ) -> Result<CheckReport>;
     /// What `lane` serves (at `at`: a date, an RFC 3339 instant or a snapshot's name) as a
     /// CycloneDX document.
     async fn sbom(&self, lane: &str, at: Option<&str>) -> Result<Bom>;
@@ -165,17 +171,28 @@ impl Client for Local<'_> {
         Ok(app.checks().why(&lane, ecosystem, name, version).await?)
     }
 
-    async fn check(&self, lane: Option<&str>, manifest: &Read) -> Result<CheckReport> {
+    async fn check(
+        &self,
+        lane: Option<&str>,
+        manifest: &Read,
+        suggest: bool,
+    ) -> Result<CheckReport> {
         let app = self.app().await?;
         let lane = match lane {
             Some(lane) => lane.to_string(),
             None => app.checks().default_check_lane()?,
         };
         let lane = app.open_lane(&lane, Some(&Principal::local_admin()))?;
-        Ok(app
-            .checks()
-            .check(&lane, &manifest.name, &manifest.manifest)
-            .await?)
+        let checks = app.checks();
+        Ok(if suggest {
+            checks
+                .check_suggesting(&lane, &manifest.name, &manifest.manifest)
+                .await?
+        } else {
+            checks
+                .check(&lane, &manifest.name, &manifest.manifest)
+                .await?
+        })
     }
 
     async fn sbom(&self, lane: &str, at: Option<&str>) -> Result<Bom> {
@@ -427,11 +444,14 @@ impl Client for Remote {
             .await
     }
 
-    async fn check(&self, lane: Option<&str>, read: &Read) -> Result<CheckReport> {
+    async fn check(&self, lane: Option<&str>, read: &Read, suggest: bool) -> Result<CheckReport> {
         let url = api::url(&self.server, "check");
         let mut request = api::request(Method::POST, &url, self.token.as_deref());
         if let Some(lane) = lane {
             request = request.query(&[("lane", lane)]);
+        }
+        if suggest {
+            request = request.query(&[("suggest", "true")]);
         }
         request = if read.includes.is_empty() {
             request

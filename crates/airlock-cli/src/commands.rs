@@ -40,6 +40,15 @@ pub enum ClientCommand {
         /// pipfile-lock, pylock, renv-lock, requirements-txt, environment-yml).
         #[arg(long)]
         kind: Option<String>,
+        /// For every entry refused or warned about for its version (vulnerable, denied,
+        /// yanked, not admitted): the nearest version the lane admits that clears it, and
+        /// whether the dependencies declared within the resulting set still hold.
+        #[arg(long)]
+        suggest: bool,
+        /// With --suggest: rewrite the file (requirements.txt or renv.lock) with the
+        /// suggestions, atomically; other kinds are left untouched.
+        #[arg(long, requires = "suggest")]
+        write: bool,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -362,6 +371,8 @@ impl ClientCommand {
                 lane,
                 format,
                 kind,
+                suggest,
+                write,
                 ..
             } => {
                 let args = check::CheckArgs {
@@ -369,6 +380,8 @@ impl ClientCommand {
                     lane,
                     format,
                     kind,
+                    suggest,
+                    write,
                 };
                 check::check(client, args).await?;
             }

@@ -20,6 +20,7 @@ mod mirror;
 mod publish;
 mod requests;
 mod scan;
+mod suggest;
 mod text;
 
 #[derive(Parser)]

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use limits::{Limit, Limits};
 pub use markers::{Platform, marker_applies};
+pub use requirements::requirement_specifiers;
 
 mod conda;
 mod depth;
@@ -31,6 +32,7 @@ mod poetry;
 mod pylock;
 mod renv;
 mod requirements;
+pub mod rewrite;
 mod uv;
 
 #[cfg(test)]

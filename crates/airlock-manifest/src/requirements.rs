@@ -641,6 +641,21 @@ fn requirement(text: &str, editable: bool) -> Result<Entry, String> {
     Ok(entry)
 }
 
+/// The version specifiers of one PEP 508 requirement (a `Requires-Dist` value) as written
+/// (`>=2.5,<4`; `==1.2` for a pin), empty when any version will do; `None` for a URL or path
+/// requirement or one that does not parse.
+pub fn requirement_specifiers(text: &str) -> Option<String> {
+    let entry = requirement(text, false).ok()?;
+    if !entry.from_registry() {
+        return None;
+    }
+    Some(match (entry.version, entry.specifier) {
+        (Some(v), _) => format!("=={v}"),
+        (None, Some(s)) => s,
+        (None, None) => String::new(),
+    })
+}
+
 /// How deep parentheses may nest in a marker (real ones nest two or three).
 pub(crate) const MAX_MARKER_DEPTH: usize = 64;
 
@@ -1025,7 +1040,7 @@ fn file_name_parts(file_name: &str) -> Option<(String, String)> {
         .then(|| (name.to_owned(), version.to_owned()))
 }
 
-fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if matches!(c, '_' | '.') {

@@ -44,6 +44,11 @@ impl Version {
     pub fn is_prerelease(&self) -> bool {
         self.0.any_prerelease()
     }
+
+    /// The release segment (`1.26.20` of `1!1.26.20rc1`): major, minor, micro, ...
+    pub fn release(&self) -> Vec<u64> {
+        self.0.release().to_vec()
+    }
 }
 
 impl fmt::Display for Version {

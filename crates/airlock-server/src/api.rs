@@ -190,9 +190,13 @@ pub struct CheckQuery {
     lane: Option<String>,
     kind: Option<String>,
     name: Option<String>,
+    /// `true`: a suggestion for every entry another version can clear.
+    #[serde(default)]
+    suggest: bool,
 }
 
-/// `POST /api/v1/check?lane=L` with a manifest as the body: every entry's decision. The kind
+/// `POST /api/v1/check?lane=L` with a manifest as the body: every entry's decision (with
+/// `suggest=true`, and the nearest version the lane admits that clears each finding). The kind
 /// comes from `X-Airlock-Manifest-Kind` or `?kind=`, else the name (`X-Airlock-Manifest-Name`
 /// or `?name=`), else the content. A bundle (`application/vnd.airlock.manifest-bundle+json`)
 /// carries the files a requirements file includes. Who may call it is `check_access`: whoever
@@ -234,7 +238,15 @@ pub async fn check(
         }
     };
     let (file, manifest) = state.app.checks().read_manifest(input).await?;
-    let report = state.app.checks().check(&lane, &file, &manifest).await?;
+    let report = if q.suggest {
+        state
+            .app
+            .checks()
+            .check_suggesting(&lane, &file, &manifest)
+            .await?
+    } else {
+        state.app.checks().check(&lane, &file, &manifest).await?
+    };
     Ok(Json(report))
 }
 

@@ -28,6 +28,10 @@ use crate::lanes::LaneRead;
 use crate::policy::{Decider, Policies, facts_of};
 use crate::principal::Principal;
 
+mod suggest;
+
+pub use suggest::{BrokenConstraint, Series, SuggestedFile, Suggestion};
+
 /// A manifest judged against a lane.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckReport {
@@ -79,6 +83,10 @@ pub struct CheckedEntry {
     pub marker: Option<String>,
     pub constraint: bool,
     pub location: Option<Location>,
+    /// With suggestions asked for: the nearest version the lane admits that clears the
+    /// entry's findings (see [`Suggestion`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<Suggestion>,
 }
 
 /// An advisory that affects the version.
@@ -324,7 +332,18 @@ impl Checks {
         file: &str,
         manifest: &Manifest,
     ) -> Result<CheckReport, ServiceError> {
-        self.check_approving(lane, file, manifest, &[]).await
+        self.check_approving(lane, file, manifest, &[], false).await
+    }
+
+    /// [`check`](Self::check) with a [`Suggestion`] for every entry the lane refuses or warns
+    /// about for something another version can clear (`airlock check --suggest`).
+    pub async fn check_suggesting(
+        &self,
+        lane: &LaneRead,
+        file: &str,
+        manifest: &Manifest,
+    ) -> Result<CheckReport, ServiceError> {
+        self.check_approving(lane, file, manifest, &[], true).await
     }
 
     /// [`check`](Self::check) as if `approvals` were given in the lane too: what approving
@@ -335,6 +354,7 @@ impl Checks {
         file: &str,
         manifest: &Manifest,
         approvals: &[airlock_policy::Approval],
+        suggest: bool,
     ) -> Result<CheckReport, ServiceError> {
         let lane = lane.spec();
         let lane_ref = self.core.lane(lane)?;
@@ -383,6 +403,10 @@ impl Checks {
                 self.check_entry(lane_cfg, entry, &decider, &mut lookups)
                     .await?,
             );
+        }
+        if suggest {
+            self.suggest(lane_cfg, manifest, &mut packages, &decider, &mut lookups)
+                .await?;
         }
         let mut summary = Summary {
             packages: packages.len(),
@@ -661,6 +685,7 @@ impl Checks {
             marker: entry.marker.clone(),
             constraint: entry.constraint,
             location: entry.location.clone(),
+            suggestion: None,
         })
     }
 }

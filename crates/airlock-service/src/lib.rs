@@ -57,8 +57,8 @@ pub use browse::{
     VersionView,
 };
 pub use check::{
-    AdvisoryOut, BUNDLE_CONTENT_TYPE, CheckReport, CheckedEntry, Checks, LicenseOut, ManifestInput,
-    Summary,
+    AdvisoryOut, BUNDLE_CONTENT_TYPE, BrokenConstraint, CheckReport, CheckedEntry, Checks,
+    LicenseOut, ManifestInput, Series, SuggestedFile, Suggestion, Summary,
 };
 pub use config_as_code::{AppliedVersion, ConfigAsCode, ConfigChange};
 pub use cran::{Cran, CranCounters, CranIndex};

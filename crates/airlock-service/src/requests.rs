@@ -313,6 +313,7 @@ impl Requests {
                         "request",
                         &manifest,
                         &approvals,
+                        false,
                     )
                     .await?;
                 for (entry, then) in view.entries.iter_mut().zip(after.packages) {

@@ -35,6 +35,7 @@ mod security_manifest;
 mod security_publish;
 mod security_storage;
 mod snapshots;
+mod suggest;
 mod tokens;
 mod ui;
 mod uploads;

@@ -37,6 +37,28 @@ pub(crate) fn packages_entry(row: &ArtifactRow) -> Option<PackagesEntry> {
     PackagesEntry::from_paragraph(&paragraph).ok()
 }
 
+/// The packages `Depends`, `Imports` and `LinkingTo` of stored metadata name, R and base
+/// packages included, sorted by byte and without repeats: what renv records as a package's
+/// `Requirements`. `None` when the metadata has none of the fields (not read).
+pub(crate) fn renv_requirements(meta: &ArtifactMetadata) -> Option<Vec<String>> {
+    let fields: Vec<&String> = ["Depends", "Imports", "LinkingTo"]
+        .iter()
+        .filter_map(|f| meta.packages.get(*f))
+        .collect();
+    if fields.is_empty() && !meta.packages.contains_key("Package") {
+        return None;
+    }
+    let mut names: Vec<String> = fields
+        .into_iter()
+        .filter_map(|text| airlock_cran::deps::parse_deps(text).ok())
+        .flatten()
+        .map(|d| d.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    Some(names)
+}
+
 /// The R ecosystem as CRAN-like repositories serve it.
 pub(crate) struct Cran;
 
@@ -53,6 +75,18 @@ impl EcosystemRules for Cran {
 
     fn compare_versions(&self, a: &str, b: &str) -> Option<Ordering> {
         Some(RVersion::parse(a).ok()?.cmp(&RVersion::parse(b).ok()?))
+    }
+
+    fn release(&self, version: &str) -> Option<Vec<u64>> {
+        let v = RVersion::parse(version).ok()?;
+        Some(v.components().iter().map(|&c| u64::from(c)).collect())
+    }
+
+    /// `pkg (>= 1.0)` as R compares it; a dependency without a constraint takes any version.
+    fn satisfies(&self, requirement: &str, version: &str) -> Option<bool> {
+        let deps = airlock_cran::deps::parse_deps(requirement).ok()?;
+        let dep = deps.first()?;
+        Some(dep.matches(&RVersion::parse(version).ok()?))
     }
 
     fn latest(&self, versions: &[&str]) -> Option<String> {

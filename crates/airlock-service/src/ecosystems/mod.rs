@@ -46,6 +46,21 @@ pub(crate) trait EcosystemRules: Send + Sync {
         a == b || self.compare_versions(a, b) == Some(Ordering::Equal)
     }
 
+    /// The numbers of a version's release (`[1, 26, 20]` of `1.26.20`, `[7, 3, 60, 2]` of R's
+    /// `7.3-60.2`), which tell its series; `None` when it does not parse.
+    fn release(&self, version: &str) -> Option<Vec<u64>>;
+
+    /// Whether installers skip the version unless asked (Python's pre- and dev releases; R
+    /// has none).
+    fn is_prerelease(&self, _version: &str) -> bool {
+        false
+    }
+
+    /// Whether `version` satisfies `requirement`, a dependency as [`dependencies`](Self::dependencies)
+    /// gives it (`idna<4,>=2.5`, `Rcpp (>= 1.0.10)`); `None` when either does not parse or the
+    /// requirement names no version (a URL).
+    fn satisfies(&self, requirement: &str, version: &str) -> Option<bool>;
+
     /// The highest of `versions`, preferring final releases where the ecosystem has
     /// pre-releases; versions that do not parse are skipped.
     fn latest(&self, versions: &[&str]) -> Option<String>;

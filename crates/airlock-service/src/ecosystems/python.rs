@@ -34,6 +34,24 @@ impl EcosystemRules for Python {
         self.compare_versions(a, b) == Some(Ordering::Equal)
     }
 
+    fn release(&self, version: &str) -> Option<Vec<u64>> {
+        Some(version.parse::<Version>().ok()?.release())
+    }
+
+    fn is_prerelease(&self, version: &str) -> bool {
+        version.parse::<Version>().is_ok_and(|v| v.is_prerelease())
+    }
+
+    /// The requirement's PEP 440 specifiers, pre-releases included (a lock file may pin one).
+    fn satisfies(&self, requirement: &str, version: &str) -> Option<bool> {
+        let specifiers = airlock_manifest::requirement_specifiers(requirement)?;
+        let version: Version = version.parse().ok()?;
+        if specifiers.is_empty() {
+            return Some(true);
+        }
+        Some(specifiers.parse::<Specifiers>().ok()?.contains(&version))
+    }
+
     fn latest(&self, versions: &[&str]) -> Option<String> {
         let parsed: Vec<Version> = versions.iter().filter_map(|v| v.parse().ok()).collect();
         let finals = parsed.iter().filter(|v| !v.is_prerelease()).max();
