@@ -7,35 +7,7 @@
 
 /// JSON: `[` and `{` outside strings.
 pub(crate) fn json(text: &str, max: usize) -> Option<usize> {
-    let (mut depth, mut line) = (0usize, 1usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for b in text.bytes() {
-        if b == b'\n' {
-            line += 1;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return Some(line);
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    None
+    airlock_types::json_depth::exceeds(text.as_bytes(), max)
 }
 
 /// TOML: open arrays and tables (`[`, `{`, headers included) plus the dots of the keys of the

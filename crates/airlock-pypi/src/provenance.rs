@@ -247,38 +247,10 @@ fn bounded(bytes: &[u8], limits: &Limits) -> Result<(), AttestationError> {
             max: limits.max_bytes,
         });
     }
-    if depth(bytes) > limits.max_depth {
+    if airlock_types::json_depth::exceeds(bytes, limits.max_depth).is_some() {
         return Err(AttestationError::TooDeep(limits.max_depth));
     }
     Ok(())
-}
-
-/// How deep JSON text nests: `[` and `{` outside strings (never less than the parser sees).
-fn depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
 }
 
 /// One attestation object: the specification's layout, and a statement about this file.
@@ -503,8 +475,6 @@ mod tests {
     fn limits_size_depth_and_count() {
         let deep = format!("[{}{}]", "[".repeat(40), "]".repeat(40));
         assert!(refusal(&deep).contains("nested deeper than 32"));
-        // Brackets inside strings are not nesting.
-        assert_eq!(depth(br#"["[[[[[[", {"a": "]]]{{{"}]"#), 2);
         let big = format!("[\"{}\"]", "x".repeat(Limits::default().max_bytes));
         assert!(refusal(&big).contains("at most 1048576"));
         let many = format!("[{}]", vec![good().to_string(); 33].join(","));

@@ -6,6 +6,7 @@
 //! `FromStr` and serde all read it, so the configuration, the database, the API and the CLI cannot
 //! drift apart.
 
+pub mod json_depth;
 mod timestamp;
 mod words;
 
