@@ -76,7 +76,6 @@ pub fn verify<R: Read>(
         check_content(listed, size, &digest)?;
     }
     no_more(&mut entries)?;
-    drop(entries);
     drain_trailer(archive.into_inner())?;
     Ok(Verified {
         manifest_sha256: sha256_hex(&manifest_bytes),

@@ -41,7 +41,7 @@ fn sample() -> (Manifest, Vec<Vec<u8>>) {
         at: Timestamp::from_secs(1_800_000_000),
         previous: None,
         config_version: None,
-        lane_config: String::new(),
+        lane_config: serde_json::Value::Null,
         files: vec![
             file(blob_path(&sha256_hex(&wheel)), &wheel),
             file(blob_path(&sha256_hex(&tarball)), &tarball),
@@ -116,7 +116,6 @@ fn a_written_bundle_verifies_and_reads_back() {
         |_| {},
         |f, r| {
             let mut data = Vec::new();
-            use std::io::Read;
             r.read_to_end(&mut data)?;
             got.push((f.path.clone(), data));
             Ok(())
