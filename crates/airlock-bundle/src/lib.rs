@@ -22,6 +22,7 @@
 //! them, so a reader never has to parse them.
 
 pub mod keys;
+mod limits;
 pub mod manifest;
 pub mod read;
 pub mod write;
@@ -30,11 +31,12 @@ pub mod write;
 mod tests;
 
 pub use keys::{KeyError, PublicKey, SecretKey};
+pub use limits::Limits;
 pub use manifest::{
     ADVISORIES_PATH, Artifact, FORMAT, FileEntry, MANIFEST_PATH, Manifest, Previous,
     SIGNATURE_PATH, blob_path,
 };
-pub use read::{Limits, Verified};
+pub use read::Verified;
 pub use write::Writer;
 
 /// Why a bundle is refused (or could not be written).

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use airlock_types::{ArtifactKind, Ecosystem, ScanSummary, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::read::Limits;
+use crate::limits::Limits;
 use crate::{BundleError, is_sha256};
 
 /// The format's name and major version. A reader refuses any other major version; fields it does

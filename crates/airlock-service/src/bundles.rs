@@ -199,7 +199,7 @@ impl Bundles {
                         }
                         let size = match size {
                             Some(s) => u64::try_from(s).unwrap_or(0),
-                            None => self.core.blobs.read(&sha256, None).await?.total,
+                            None => self.core.blobs.read_uncached(&sha256).await?.total,
                         };
                         files.push(FileEntry {
                             path: blob_path(&sha256),
@@ -287,7 +287,7 @@ impl Bundles {
                             .map_err(|e| ServiceError::internal("cannot read the advisories", e))?;
                         writer.add(file)
                     } else {
-                        let read = handle.block_on(blobs.read(&f.sha256, None))?;
+                        let read = handle.block_on(blobs.read_uncached(&f.sha256))?;
                         writer.add(StreamRead::new(handle.clone(), read.stream, tell))
                     }
                     .map_err(|e| ServiceError::internal(format!("cannot write {}", f.path), e))?;
