@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 mod api;
+mod bundle;
 mod check;
 mod client;
 mod commands;
@@ -140,6 +141,9 @@ enum Command {
     /// Maintain the blob store.
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Carry a lane's content across an air gap: signing keys, export, import.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
 }
 
 #[derive(Subcommand)]
@@ -554,6 +558,14 @@ async fn run(cli: Cli) -> Result<()> {
             }
             if failed > 0 {
                 anyhow::bail!("{failed} advisory source(s) could not be synced");
+            }
+        }
+        Command::Bundle(command) => {
+            if bundle::needs_data(&command) {
+                // Offline: a bundle carries what is stored; no upstream is asked.
+                on_data(g, true, async |app| bundle::run(app, &admin, command).await).await?;
+            } else {
+                bundle::keys(&command)?;
             }
         }
         Command::Blobs(BlobsCommand::Sweep { dry_run }) => {

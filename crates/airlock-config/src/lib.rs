@@ -125,6 +125,9 @@ pub enum CheckAccess {
 pub enum SourceKind {
     Hosted,
     Proxy,
+    /// The content of signed bundles (`airlock bundle import`): what another airlock's lane
+    /// served, carried across an air gap. Like a hosted source without uploads.
+    Bundle,
 }
 
 pub use airlock_types::Ecosystem;
@@ -156,6 +159,10 @@ pub struct SourceConfig {
     pub retries: u32,
     #[serde(default = "default_backoff")]
     pub backoff: Span,
+    /// Bundle sources: the public keys (`ed25519:BASE64`, as `airlock bundle keygen` prints
+    /// them) whose signed bundles may be imported into the source.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_keys: Vec<String>,
 }
 
 /// Shortest `blob_sweep_grace` accepted: shorter ones would race uploads still being received.
@@ -419,10 +426,35 @@ impl Config {
                 (SourceKind::Proxy, None) => {
                     return invalid(format!("proxy source {:?} needs a url", s.name));
                 }
-                (SourceKind::Hosted, Some(_)) => {
-                    return invalid(format!("hosted source {:?} takes no url", s.name));
+                (SourceKind::Hosted | SourceKind::Bundle, Some(_)) => {
+                    let kind = if s.kind == SourceKind::Hosted {
+                        "hosted"
+                    } else {
+                        "bundle"
+                    };
+                    return invalid(format!("{kind} source {:?} takes no url", s.name));
                 }
                 _ => {}
+            }
+            match (s.kind, s.trusted_keys.is_empty()) {
+                (SourceKind::Bundle, true) => {
+                    return invalid(format!(
+                        "bundle source {:?} needs trusted_keys = [\"ed25519:...\"] (the exporting side's `airlock bundle keygen` prints its key)",
+                        s.name
+                    ));
+                }
+                (SourceKind::Hosted | SourceKind::Proxy, false) => {
+                    return invalid(format!(
+                        "source {:?} takes no trusted_keys (only bundle sources do)",
+                        s.name
+                    ));
+                }
+                _ => {}
+            }
+            for key in &s.trusted_keys {
+                if let Err(e) = key.parse::<airlock_bundle::PublicKey>() {
+                    return invalid(format!("source {:?}: {e}", s.name));
+                }
             }
         }
         let mut seen = std::collections::HashSet::new();
@@ -976,6 +1008,38 @@ lanes = ["prod"]
         assert!(shown.contains("[[lane]]"));
         // What `config show` prints is itself a valid config file.
         load(Some(("shown", &shown)), env(&[]), &Flags::default()).unwrap();
+    }
+
+    #[test]
+    fn bundle_sources_need_trusted_keys_and_nothing_else_takes_them() {
+        let key = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        let ok = format!(
+            "[[source]]\nname=\"from-prod\"\nkind=\"bundle\"\necosystem=\"pypi\"\ntrusted_keys=[\"{key}\"]\n[[lane]]\nname=\"dev\"\nsources=[\"from-prod\"]"
+        );
+        let loaded = load(Some(("a.toml", ok.as_str())), env(&[]), &Flags::default()).unwrap();
+        let source = loaded.config.source("from-prod").unwrap();
+        assert_eq!(source.kind, SourceKind::Bundle);
+        assert_eq!(source.trusted_keys, vec![key.to_string()]);
+        assert!(loaded.render().unwrap().contains(key));
+        for (text, needle) in [
+            (
+                ok.replace(&format!("trusted_keys=[\"{key}\"]"), ""),
+                "needs trusted_keys",
+            ),
+            (ok.replace(key, "ed25519:AAAA"), "not a public key"),
+            (
+                ok.replace("\"bundle\"", "\"hosted\""),
+                "takes no trusted_keys",
+            ),
+            (
+                ok.replace("kind=\"bundle\"", "kind=\"bundle\"\nurl=\"https://x\""),
+                "takes no url",
+            ),
+        ] {
+            let err =
+                load(Some(("a.toml", text.as_str())), env(&[]), &Flags::default()).unwrap_err();
+            assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod advisories;
 mod audit;
 mod browse;
+mod bundles;
 mod cache;
 mod catalog;
 mod changes;
@@ -56,6 +57,7 @@ pub use browse::{
     Browse, Decision, FileScan, FileView, Finding, Found, Hit, LaneOffer, PackageView, Search,
     VersionView,
 };
+pub use bundles::{BundlePhase, BundleProgress, Bundles, ExportRequest, Exported, Imported};
 pub use check::{
     AdvisoryOut, BUNDLE_CONTENT_TYPE, BrokenConstraint, CheckReport, CheckedEntry, Checks,
     LicenseOut, ManifestInput, Series, SuggestedFile, Suggestion, Summary,
@@ -114,6 +116,7 @@ pub struct Airlock {
     sessions: Arc<Sessions>,
     sso: SingleSignOn,
     browse: Browse,
+    bundles: Bundles,
     settings: ConfigAsCode,
     audit: Audit,
     sweeper: Arc<Sweeper>,
@@ -171,6 +174,7 @@ impl Airlock {
             sso: SingleSignOn::new(core.clone(), sessions.clone())?,
             sessions,
             browse: Browse::new(core.clone(), policies.clone(), catalog.clone()),
+            bundles: Bundles::new(core.clone(), policies.clone(), catalog.clone()),
             tokens,
             audit: Audit::new(core.clone()),
             sweeper: Arc::new(Sweeper::new(core.clone())),
@@ -314,6 +318,11 @@ impl Airlock {
     /// Single sign-on, when configured.
     pub fn sso(&self) -> &SingleSignOn {
         &self.sso
+    }
+
+    /// Signed bundles: export and import across an air gap.
+    pub fn bundles(&self) -> &Bundles {
+        &self.bundles
     }
 
     /// Search and package pages.

@@ -20,6 +20,22 @@ use crate::time_fmt::parse_instant;
 /// The longest snapshot name accepted.
 const MAX_SNAPSHOT_NAME_LEN: usize = 100;
 
+/// Refuses a snapshot name that could not be told from an instant, or is not a URL segment.
+pub(crate) fn check_name(name: &str) -> Result<(), ServiceError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_SNAPSHOT_NAME_LEN
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && parse_instant(name).is_none();
+    if !valid {
+        return Err(ServiceError::BadRequest(format!(
+            "snapshot name {name:?}: use 1 to {MAX_SNAPSHOT_NAME_LEN} letters, digits, '-', '_' and '.', and not a date"
+        )));
+    }
+    Ok(())
+}
+
 /// Named snapshots of lanes.
 pub struct Snapshots {
     core: Arc<Core>,
@@ -42,17 +58,7 @@ impl Snapshots {
         who.require_role(Role::Approver, "naming snapshots")?;
         who.require_lane(lane, "naming a snapshot of")?;
         self.core.lane(lane)?;
-        let valid = !name.is_empty()
-            && name.len() <= MAX_SNAPSHOT_NAME_LEN
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && parse_instant(name).is_none();
-        if !valid {
-            return Err(ServiceError::BadRequest(format!(
-                "snapshot name {name:?}: use 1 to {MAX_SNAPSHOT_NAME_LEN} letters, digits, '-', '_' and '.', and not a date"
-            )));
-        }
+        check_name(name)?;
         let now = Timestamp::now();
         let at = at.unwrap_or(now).min(now);
         let mut tx = self.core.db.write().await?;

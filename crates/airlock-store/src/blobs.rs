@@ -415,6 +415,21 @@ impl BlobStore {
         sha256: &str,
         range: Option<Range<u64>>,
     ) -> Result<BlobRead, BlobError> {
+        self.read_with(sha256, range, true).await
+    }
+
+    /// Reads a whole blob as a stream, leaving the memory cache alone (a bulk reader such as a
+    /// bundle export would otherwise fill it with blobs no client asked for).
+    pub async fn read_uncached(&self, sha256: &str) -> Result<BlobRead, BlobError> {
+        self.read_with(sha256, None, false).await
+    }
+
+    async fn read_with(
+        &self,
+        sha256: &str,
+        range: Option<Range<u64>>,
+        cache: bool,
+    ) -> Result<BlobRead, BlobError> {
         // The hot set holds only blobs read before, by their checked digest.
         if let Some(data) = self.hot.get(sha256) {
             return Self::from_memory(data, range);
@@ -429,7 +444,7 @@ impl BlobStore {
                 Err(e) => return Err(e.into()),
             };
             let total = file.metadata().await?.len();
-            if total <= HOT_MAX_ITEM && self.hot.budget > 0 {
+            if cache && total <= HOT_MAX_ITEM && self.hot.budget > 0 {
                 let mut data = Vec::with_capacity(total as usize);
                 file.read_to_end(&mut data).await?;
                 if data.len() as u64 != total {
@@ -461,7 +476,7 @@ impl BlobStore {
             Err(e) => return Err(e.into()),
         };
         let total = got.meta.size;
-        if total <= HOT_MAX_ITEM && self.hot.budget > 0 {
+        if cache && total <= HOT_MAX_ITEM && self.hot.budget > 0 {
             let data = got.bytes().await?;
             if data.len() as u64 != total {
                 return Err(BlobError::Io(std::io::Error::other(

@@ -368,6 +368,22 @@ pub struct SnapshotRow {
     pub created_by: String,
 }
 
+/// A bundle imported into a bundle source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleImportRow {
+    pub source: String,
+    pub id: String,
+    /// The bundle's instant on the exporting side.
+    pub at: Timestamp,
+    pub manifest_sha256: String,
+    pub previous_id: Option<String>,
+    /// The exporting lane.
+    pub lane: String,
+    pub signing_key: String,
+    pub imported_at: Timestamp,
+    pub imported_by: String,
+}
+
 /// A yank (`reason` `Some`, possibly empty) or un-yank (`None`) of a release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YankEvent {
@@ -1330,6 +1346,32 @@ impl Db {
             .collect()
     }
 
+    /// The bundles imported into `source`, oldest first.
+    pub async fn bundle_imports(&self, source: &str) -> Result<Vec<BundleImportRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT source, id, at, manifest_sha256, previous_id, lane, signing_key, imported_at, imported_by \
+             FROM bundle_imports WHERE source = $1 ORDER BY imported_at, id",
+        )
+        .bind(source)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BundleImportRow {
+                    source: r.try_get(0)?,
+                    id: r.try_get(1)?,
+                    at: time(r, 2)?,
+                    manifest_sha256: r.try_get(3)?,
+                    previous_id: r.try_get(4)?,
+                    lane: r.try_get(5)?,
+                    signing_key: r.try_get(6)?,
+                    imported_at: time(r, 7)?,
+                    imported_by: r.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
     /// Yanks and un-yanks of several projects of one source, oldest first.
     pub async fn yank_events(
         &self,
@@ -2165,6 +2207,40 @@ impl WriteTx {
     }
 
     /// Names an instant of a lane; `false` if the lane already has a snapshot of that name.
+    /// Records a bundle imported into a source (the artifacts it lists are written with the
+    /// other methods).
+    pub async fn insert_bundle_import(&mut self, b: &BundleImportRow) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO bundle_imports (source, id, at, manifest_sha256, previous_id, lane, signing_key, imported_at, imported_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&b.source)
+        .bind(&b.id)
+        .bind(b.at.as_micros())
+        .bind(&b.manifest_sha256)
+        .bind(&b.previous_id)
+        .bind(&b.lane)
+        .bind(&b.signing_key)
+        .bind(b.imported_at.as_micros())
+        .bind(&b.imported_by)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict(format!("bundle {} in {}", b.id, b.source))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    /// Declares that the transaction changes nothing pages are built from (an entry of the audit
+    /// log alone, such as an export).
+    pub fn changes_nothing(&mut self) {
+        self.scope.nothing();
+    }
+
     pub async fn insert_snapshot(
         &mut self,
         lane: &str,

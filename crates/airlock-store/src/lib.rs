@@ -16,9 +16,9 @@ pub use audit::{AuditEntry, AuditRecord, first_break};
 pub use blobs::{BlobBody, BlobError, BlobRead, BlobStore, S3Location, StoredBlob, sha256_hex};
 pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
-    ApprovalRow, ArchivedRow, ArtifactRow, Backend, ChangeSignal, ConfigVersionRow, Db, DbError,
-    DerivedTx, NewRequest, ProjectName, ProvenanceRow, ProxyPageRow, RequestRow, ScanRow,
-    ScanState, Scope, SessionRow, SnapshotRow, TokenRow, WaiverRow, WebhookDeliveryRow, WriteTx,
-    YankEvent,
+    ApprovalRow, ArchivedRow, ArtifactRow, Backend, BundleImportRow, ChangeSignal,
+    ConfigVersionRow, Db, DbError, DerivedTx, NewRequest, ProjectName, ProvenanceRow, ProxyPageRow,
+    RequestRow, ScanRow, ScanState, Scope, SessionRow, SnapshotRow, TokenRow, WaiverRow,
+    WebhookDeliveryRow, WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

@@ -9,6 +9,7 @@ mod support;
 
 mod audit;
 mod blob_store;
+mod bundles;
 mod check;
 mod clients;
 mod config_code;

@@ -118,6 +118,7 @@ async fn admin_page(
                         match s.kind {
                             SourceKind::Hosted => "hosted".into(),
                             SourceKind::Proxy => "proxy".into(),
+                            SourceKind::Bundle => "bundle".into(),
                         },
                         s.ecosystem.as_str().to_string(),
                         s.url.clone().unwrap_or_default(),
