@@ -4,7 +4,8 @@
 #   bench/bundle.sh          FILES=48 SIZE_MB=8 AIRLOCK_BIN=target/debug/airlock bench/bundle.sh
 # Uploads FILES wheels of SIZE_MB incompressible bytes to a fresh server, then exports lane dev,
 # and imports the bundle into a second, fresh data directory: once with an eighth of the files,
-# once with all of them. Prints each command's peak RSS (ru_maxrss) next to the bundle's size.
+# once with all of them. Prints each command's wall time, throughput (bundle MiB per second) and
+# peak RSS (ru_maxrss) next to the bundle's size. `FILES=128 SIZE_MB=8` makes a 1 GiB bundle.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,18 +16,19 @@ SIZE_MB="${SIZE_MB:-8}"
 source "$ROOT/bench/lib.sh"
 
 section "tools"
-ensure_tools python3
+ensure_tools python3 bc
 airlock_binary
 make_workdir airlock-bundle-bench
 
-# Runs a command and prints its peak RSS in MiB.
+# Runs a command and prints its peak RSS in MiB and its wall time in seconds.
 peak_mib() {
     python3 -c '
-import resource, subprocess, sys
+import resource, subprocess, sys, time
+start = time.monotonic()
 done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
 if done.returncode:
     sys.exit(done.returncode)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, f"{time.monotonic() - start:.2f}")
 ' "$@"
 }
 
@@ -56,13 +58,15 @@ name = "dev"
 sources = ["from-dev"]
 mode = "open"
 TOML
-    local export_mib import_mib size_mib
-    export_mib="$(peak_mib "$AIRLOCK" bundle export --lane dev --key "$WORK/key.pem" -o "$WORK/$name.bundle" --data-dir "$WORK/data")"
+    local export_mib export_s import_mib import_s size_mib
+    read -r export_mib export_s < <(peak_mib "$AIRLOCK" bundle export --lane dev --key "$WORK/key.pem" \
+        -o "$WORK/$name.bundle" --data-dir "$WORK/data")
     size_mib=$(( $(stat -c %s "$WORK/$name.bundle") >> 20 ))
-    import_mib="$(peak_mib "$AIRLOCK" bundle import "$WORK/$name.bundle" --source from-dev --init \
-        --data-dir "$dir/data" --config "$dir/airlock.toml")"
-    printf '  %-6s bundle %6d MiB   export peak RSS %5d MiB   import peak RSS %5d MiB\n' \
-        "$name" "$size_mib" "$export_mib" "$import_mib"
+    read -r import_mib import_s < <(peak_mib "$AIRLOCK" bundle import "$WORK/$name.bundle" --source from-dev \
+        --init --data-dir "$dir/data" --config "$dir/airlock.toml")
+    printf '  %-6s bundle %6d MiB   export %6.1f s %6.1f MiB/s peak RSS %5d MiB   import %6.1f s %6.1f MiB/s peak RSS %5d MiB\n' \
+        "$name" "$size_mib" "$export_s" "$(echo "$size_mib / $export_s" | bc -l)" "$export_mib" \
+        "$import_s" "$(echo "$size_mib / $import_s" | bc -l)" "$import_mib"
     rm -rf "$dir" "$WORK/$name.bundle"
 }
 

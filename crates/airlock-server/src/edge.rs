@@ -17,7 +17,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{Method, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use futures::future::BoxFuture;
 use tower::{Layer, Service};
@@ -209,18 +209,4 @@ fn snapshot_uri(uri: &Uri) -> Option<Uri> {
         new_path.push_str(query);
     }
     new_path.parse().ok()
-}
-
-/// The label of a request's method in metrics: the standard methods by name, others as one.
-pub(crate) fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
 }
