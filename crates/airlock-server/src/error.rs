@@ -1,8 +1,9 @@
 //! One error type for every handler, and one error path: index pages answer a plain text
-//! line, package files and every error under `/api/` RFC 9457
-//! `application/problem+json` ([`as_problem`], applied by [`crate::edge`]), whatever produced it (a handler, an extractor's
-//! rejection, an unknown route or method). Client errors carry their message; a 5xx body says
-//! nothing of the cause, which the metrics middleware logs once with the request's route.
+//! line, package files and every error under `/api/` RFC 9457 `application/problem+json`
+//! ([`as_problem`], applied by the edge service around the router), whatever produced it (a
+//! handler, an extractor's rejection, an unknown route or method). Client errors carry their
+//! message; a 5xx body says nothing of the cause, which the request log records once with the
+//! request's route.
 
 use airlock_service::ServiceError;
 use axum::http::{HeaderValue, Method, StatusCode, header};
