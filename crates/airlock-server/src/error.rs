@@ -19,7 +19,7 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-/// Attached to a 5xx response so that the middleware can log its cause.
+/// Attached to a 5xx response so that the request log (`Metrics::observe`) records its cause.
 #[derive(Clone, Debug)]
 pub(crate) struct InternalCause(pub String);
 

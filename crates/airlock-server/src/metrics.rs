@@ -1,4 +1,4 @@
-//! Prometheus metrics and the request log, both fed by one middleware.
+//! Prometheus metrics and the request log, both fed once per request by the edge service (`edge.rs`).
 
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
