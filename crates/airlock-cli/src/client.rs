@@ -96,6 +96,12 @@ pub trait Client {
     /// Waives one content-scan rule for an exact version in a lane.
     async fn waive(&self, waiver: &NewWaiver<'_>) -> Result<Value>;
     async fn unwaive(&self, id: i64) -> Result<Value>;
+    /// Binary R package builds, as `GET /api/v1/builds` lists them.
+    async fn builds(&self, query: &airlock_service::BuildQuery) -> Result<Value>;
+    /// The end of a build's log.
+    async fn build_log(&self, distro: &str, package: &str, version: &str) -> Result<String>;
+    /// Builds a failed binary again.
+    async fn retry_build(&self, distro: &str, package: &str, version: &str) -> Result<Value>;
     /// The changes `config` (named `origin`) would make.
     async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>>;
     async fn apply(&self, config: &str, origin: &str) -> Result<ConfigChange>;
@@ -302,6 +308,30 @@ impl Client for Local<'_> {
     async fn unwaive(&self, id: i64) -> Result<Value> {
         let app = self.app().await?;
         as_json(app.waivers().revoke(&Principal::local_admin(), id).await?)
+    }
+
+    async fn builds(&self, query: &airlock_service::BuildQuery) -> Result<Value> {
+        let app = self.app().await?;
+        let list = app.rbuilds().list(&Principal::local_admin(), query).await?;
+        Ok(json!({ "builds": as_json(list)? }))
+    }
+
+    async fn build_log(&self, distro: &str, package: &str, version: &str) -> Result<String> {
+        let app = self.app().await?;
+        let log = app
+            .rbuilds()
+            .log(&Principal::local_admin(), distro, package, version)
+            .await?;
+        Ok(String::from_utf8_lossy(&log).into_owned())
+    }
+
+    async fn retry_build(&self, distro: &str, package: &str, version: &str) -> Result<Value> {
+        let app = self.app().await?;
+        as_json(
+            app.rbuilds()
+                .retry(&Principal::local_admin(), distro, package, version)
+                .await?,
+        )
     }
 
     async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>> {
@@ -559,6 +589,29 @@ impl Client for Remote {
     async fn unwaive(&self, id: i64) -> Result<Value> {
         self.call(Method::POST, &format!("waivers/{id}/revoke"), &[], None)
             .await
+    }
+
+    async fn builds(&self, query: &airlock_service::BuildQuery) -> Result<Value> {
+        let pairs: Vec<(&str, &str)> = [
+            ("package", query.package.as_deref()),
+            ("distro", query.distro.as_deref()),
+            ("state", query.state.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+        self.call(Method::GET, "builds", &pairs, None).await
+    }
+
+    async fn build_log(&self, distro: &str, package: &str, version: &str) -> Result<String> {
+        let path = format!("builds/{distro}/{package}/{version}/log");
+        let url = api::url(&self.server, &path);
+        api::send(api::request(Method::GET, &url, self.token.as_deref()), &url).await
+    }
+
+    async fn retry_build(&self, distro: &str, package: &str, version: &str) -> Result<Value> {
+        let path = format!("builds/{distro}/{package}/{version}/retry");
+        self.call(Method::POST, &path, &[], None).await
     }
 
     async fn plan(&self, config: &str, origin: &str) -> Result<Vec<String>> {

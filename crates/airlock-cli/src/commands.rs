@@ -148,6 +148,10 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Binary R packages airlock builds for its `[[r_binary]]` targets: list the builds, read a
+    /// build's log, retry a failed one.
+    #[command(subcommand)]
+    Builds(BuildsCommand),
     /// Revoke a waiver (role approver or admin): its finding blocks again from now on.
     Unwaive {
         id: i64,
@@ -318,6 +322,11 @@ impl ClientCommand {
             | Waive { remote: r, .. }
             | Waivers { remote: r, .. }
             | Unwaive { remote: r, .. }
+            | Builds(
+                BuildsCommand::List { remote: r, .. }
+                | BuildsCommand::Log { remote: r, .. }
+                | BuildsCommand::Retry { remote: r, .. },
+            )
             | Promote { remote: r, .. } => remote(&r.server, &r.token),
         }
     }
@@ -444,6 +453,49 @@ impl ClientCommand {
                 }
             }
             Unwaive { id, .. } => requests::print_waiver(&client.unwaive(id).await?),
+            Builds(BuildsCommand::List {
+                package,
+                distro,
+                state,
+                json,
+                ..
+            }) => {
+                let query = airlock_service::BuildQuery {
+                    package,
+                    version: None,
+                    distro,
+                    state,
+                    limit: None,
+                };
+                let answer = client.builds(&query).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&answer)?);
+                } else {
+                    print_builds(&answer);
+                }
+            }
+            Builds(BuildsCommand::Log {
+                package,
+                version,
+                distro,
+                ..
+            }) => print!("{}", client.build_log(&distro, &package, &version).await?),
+            Builds(BuildsCommand::Retry {
+                package,
+                version,
+                distro,
+                ..
+            }) => {
+                let build = client.retry_build(&distro, &package, &version).await?;
+                println!(
+                    "{} {} for {}: {} (attempt {})",
+                    package,
+                    version,
+                    distro,
+                    build["state"].as_str().unwrap_or("?"),
+                    build["attempts"]
+                );
+            }
             Promote {
                 from,
                 to,
@@ -631,5 +683,75 @@ fn print_why(w: &serde_json::Value) {
     }
     for r in w["reasons"].as_array().into_iter().flatten() {
         println!("  {:<5} {}", s(&r["action"]), s(&r["message"]));
+    }
+}
+
+#[derive(Subcommand)]
+pub enum BuildsCommand {
+    /// The builds, most recently asked for first: state, time, and why a failed one failed.
+    List {
+        /// Only this package's.
+        #[arg(long)]
+        package: Option<String>,
+        /// Only this target's.
+        #[arg(long)]
+        distro: Option<String>,
+        /// Only builds in this state: queued, building, built or failed.
+        #[arg(long)]
+        state: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print the JSON the API answers.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the end of a build's log.
+    Log {
+        package: String,
+        version: String,
+        /// The target (its distro, as in `[[r_binary]]`).
+        #[arg(long)]
+        distro: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Build a failed binary again (role admin), and the failed builds that needed it.
+    Retry {
+        package: String,
+        version: String,
+        /// The target (its distro, as in `[[r_binary]]`).
+        #[arg(long)]
+        distro: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+/// The builds of `GET /api/v1/builds` as a table.
+fn print_builds(answer: &serde_json::Value) {
+    let builds = answer["builds"].as_array().cloned().unwrap_or_default();
+    if builds.is_empty() {
+        println!("no builds");
+        return;
+    }
+    let text = |b: &serde_json::Value, k: &str| b[k].as_str().unwrap_or("").to_string();
+    println!(
+        "{:<24} {:<12} {:<10} {:<9} {:>8}  REASON",
+        "PACKAGE", "VERSION", "DISTRO", "STATE", "SECONDS"
+    );
+    for b in &builds {
+        let seconds = b["seconds"]
+            .as_f64()
+            .map(|s| format!("{s:.1}"))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<24} {:<12} {:<10} {:<9} {:>8}  {}",
+            text(b, "package"),
+            text(b, "version"),
+            text(b, "distro"),
+            text(b, "state"),
+            seconds,
+            text(b, "reason")
+        );
     }
 }

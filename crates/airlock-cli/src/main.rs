@@ -332,6 +332,10 @@ async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
     let loaded = load_config(global, listen)?;
     let addr = loaded.config.listen.clone();
     let app = Airlock::open(loaded.config).await?;
+    app.rbuilds()
+        .prepare()
+        .await
+        .context("the binary R package targets cannot be built here")?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -347,7 +351,9 @@ async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
     let sweeper = tokio::spawn(app.clone().sweeper().clone().sweep_periodically());
     let rescanner = tokio::spawn(app.rescanner().clone().rescan_periodically());
     let trimmer = tokio::spawn(give_back_memory_periodically());
+    let builders = tokio::spawn(app.rbuilds().clone().run());
     airlock_server::serve(app.clone(), listener, shutdown_signal()).await?;
+    builders.abort();
     watcher.abort();
     sweeper.abort();
     rescanner.abort();

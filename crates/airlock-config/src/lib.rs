@@ -14,12 +14,14 @@ use serde::{Deserialize, Serialize};
 mod auth;
 mod duration;
 mod managed;
+mod rbinary;
 mod scan;
 mod size;
 mod webhook;
 pub use auth::{AuthConfig, GroupRole, OidcConfig};
 pub use duration::{Span, SpanError};
 pub use managed::{MANAGED_KEYS, managed_diff};
+pub use rbinary::{BuildWhen, RBinaryConfig, RBuildsConfig};
 pub use scan::{ScanConfig, Threshold};
 pub use size::{ByteSize, SizeError};
 pub use webhook::{WebhookConfig, WebhookEvent};
@@ -106,6 +108,12 @@ pub struct Config {
     /// Content scanning of uploads: `[scan]`.
     #[serde(default, skip_serializing_if = "ScanConfig::is_default")]
     pub scan: ScanConfig,
+    /// Linux targets binary R packages are built for: `[[r_binary]]`.
+    #[serde(default, rename = "r_binary", skip_serializing_if = "Vec::is_empty")]
+    pub r_binaries: Vec<RBinaryConfig>,
+    /// What every R build may use: `[r_builds]`.
+    #[serde(default, skip_serializing_if = "RBuildsConfig::is_default")]
+    pub r_builds: RBuildsConfig,
 }
 
 /// Who may have a manifest checked against a lane by the server.
@@ -403,6 +411,9 @@ impl Config {
             ));
         }
         if let Some(problem) = self.webhooks.iter().find_map(WebhookConfig::problem) {
+            return invalid(problem);
+        }
+        if let Some(problem) = rbinary::problem(&self.r_binaries, &self.r_builds) {
             return invalid(problem);
         }
         if self.blob_sweep_grace.0 < MIN_BLOB_SWEEP_GRACE {

@@ -180,6 +180,7 @@ fn entries(rng: &mut Rng, names: &[String]) -> Vec<PackagesEntry> {
                 archs: None,
                 md5sum: Some(format!("{:016x}{:016x}", rng.next(), rng.next())),
                 needs_compilation: Some(if compiled { "yes" } else { "no" }.to_owned()),
+                built: None,
                 file: None,
                 path: None,
             }

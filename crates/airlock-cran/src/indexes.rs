@@ -127,13 +127,13 @@ impl Indexes {
             });
             kept.push(same.cloned());
         }
-        let mut extras = [false; 2];
+        let mut extras = [false; 3];
         for (chunk, &(start, end)) in kept.iter().zip(&ranges) {
             let has = match chunk {
                 Some(chunk) => chunk.extras,
                 None => Chunk::extras(&packages[start..end]),
             };
-            extras = [extras[0] || has[0], extras[1] || has[1]];
+            extras = std::array::from_fn(|i| extras[i] || has[i]);
         }
         let columns = columns_with(extras);
         let same_columns = previous.is_some_and(|p| p.columns == columns);
@@ -256,7 +256,7 @@ struct Chunk {
     members: Vec<Arc<IndexedPackage>>,
     layout: Layout,
     /// Whether a record has a `File` or a `Path` field (the matrix then has that column).
-    extras: [bool; 2],
+    extras: [bool; 3],
     /// How many PACKAGES records, and how many data frames of archive.rds.
     records: usize,
     frames: usize,
@@ -271,11 +271,11 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn extras(members: &[Arc<IndexedPackage>]) -> [bool; 2] {
-        let mut extras = [false; 2];
+    fn extras(members: &[Arc<IndexedPackage>]) -> [bool; 3] {
+        let mut extras = [false; 3];
         for entry in members.iter().filter_map(|p| p.current.as_ref()) {
             let has = extra_columns(entry);
-            extras = [extras[0] || has[0], extras[1] || has[1]];
+            extras = std::array::from_fn(|i| extras[i] || has[i]);
         }
         extras
     }

@@ -29,7 +29,7 @@ use crate::tarball::Inspected;
 use crate::version::RVersion;
 
 /// Field names of an entry, in the order `write_PACKAGES` writes them.
-pub const PACKAGES_FIELDS: [&str; 17] = [
+pub const PACKAGES_FIELDS: [&str; 18] = [
     "Package",
     "Version",
     "Priority",
@@ -45,12 +45,13 @@ pub const PACKAGES_FIELDS: [&str; 17] = [
     "Archs",
     "MD5sum",
     "NeedsCompilation",
+    "Built",
     "File",
     "Path",
 ];
 
-/// The fields always present as columns of `PACKAGES.rds`: all but `File` and `Path`.
-pub const STANDARD_FIELDS: &[&str] = PACKAGES_FIELDS.split_at(PACKAGES_FIELDS.len() - 2).0;
+/// The fields always present as columns of `PACKAGES.rds`: all but `Built`, `File` and `Path`.
+pub const STANDARD_FIELDS: &[&str] = PACKAGES_FIELDS.split_at(PACKAGES_FIELDS.len() - 3).0;
 
 /// Why a PACKAGES record could not become an entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +79,9 @@ pub struct PackagesEntry {
     /// Hex MD5 of the package file.
     pub md5sum: Option<String>,
     pub needs_compilation: Option<String>,
+    /// Of a binary package: the R, platform and time it was built with (`R 4.2.2;
+    /// x86_64-pc-linux-gnu; 2026-12-06 06:00:00 UTC; unix`), as its installed DESCRIPTION has it.
+    pub built: Option<String>,
     /// Download file name when it is not `{Package}_{Version}.tar.gz`.
     pub file: Option<String>,
     /// Subdirectory of the contrib URL holding the file.
@@ -105,6 +109,7 @@ impl PackagesEntry {
             archs: get("Archs"),
             md5sum: Some(md5sum.into()),
             needs_compilation: get("NeedsCompilation"),
+            built: None,
             file: None,
             path: None,
         }
@@ -140,13 +145,14 @@ impl PackagesEntry {
             archs: get("Archs"),
             md5sum: get("MD5sum"),
             needs_compilation: get("NeedsCompilation"),
+            built: get("Built"),
             file: get("File"),
             path: get("Path"),
         })
     }
 
     /// Every field of [`PACKAGES_FIELDS`] with its value, in order.
-    pub fn fields(&self) -> [(&'static str, Option<&str>); 17] {
+    pub fn fields(&self) -> [(&'static str, Option<&str>); 18] {
         fn o(v: &Option<String>) -> Option<&str> {
             v.as_deref()
         }
@@ -166,6 +172,7 @@ impl PackagesEntry {
             ("Archs", o(&self.archs)),
             ("MD5sum", o(&self.md5sum)),
             ("NeedsCompilation", o(&self.needs_compilation)),
+            ("Built", o(&self.built)),
             ("File", o(&self.file)),
             ("Path", o(&self.path)),
         ]

@@ -929,24 +929,24 @@ fn compact_seq_state(state: &Item) -> Result<(usize, f64, f64), RdsError> {
 /// Columns of the PACKAGES.rds matrix for these entries: the standard fields, then
 /// `File` and `Path` when any entry has one.
 fn packages_columns(entries: &[PackagesEntry]) -> Vec<&'static str> {
-    let mut extras = [false; 2];
+    let mut extras = [false; 3];
     for entry in entries {
         let has = extra_columns(entry);
-        extras = [extras[0] || has[0], extras[1] || has[1]];
+        extras = std::array::from_fn(|i| extras[i] || has[i]);
     }
     columns_with(extras)
 }
 
-/// The optional columns, `File` and `Path`, in order.
-const EXTRA_COLUMNS: [&str; 2] = ["File", "Path"];
+/// The optional columns, `Built` (binary packages), `File` and `Path`, in order.
+const EXTRA_COLUMNS: [&str; 3] = ["Built", "File", "Path"];
 
 /// Which of the optional columns this entry has a value for.
-pub(crate) fn extra_columns(entry: &PackagesEntry) -> [bool; 2] {
+pub(crate) fn extra_columns(entry: &PackagesEntry) -> [bool; 3] {
     EXTRA_COLUMNS.map(|c| entry.field(c).is_some())
 }
 
 /// The standard columns, then those of the optional ones that some entry has.
-pub(crate) fn columns_with(extras: [bool; 2]) -> Vec<&'static str> {
+pub(crate) fn columns_with(extras: [bool; 3]) -> Vec<&'static str> {
     let mut columns: Vec<&'static str> = STANDARD_FIELDS.to_vec();
     for (extra, present) in EXTRA_COLUMNS.into_iter().zip(extras) {
         if present {

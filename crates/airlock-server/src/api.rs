@@ -427,3 +427,50 @@ fn body_error(state: &AppState, status: axum::http::StatusCode, text: String) ->
     };
     ApiError::new(status, message)
 }
+
+/// `GET /api/v1/builds[?package=&version=&distro=&state=&limit=]` (any valid token): binary R
+/// package builds of the sources the token may read, the most recently asked for first.
+pub async fn builds(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth,
+    Query(q): Query<airlock_service::BuildQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let list = state.app.rbuilds().list(&who, &q).await?;
+    Ok(Json(serde_json::json!({ "builds": list })))
+}
+
+/// `GET /api/v1/builds/{distro}/{package}/{version}/log`: the end of a build's log, as text.
+pub async fn build_log(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth,
+    Path((distro, package, version)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let log = state
+        .app
+        .rbuilds()
+        .log(&who, &distro, &package, &version)
+        .await?;
+    Ok((
+        [
+            (CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        log,
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/builds/{distro}/{package}/{version}/retry` (role admin): builds a failed
+/// binary again, and the failed builds that needed it.
+pub async fn retry_build(
+    State(state): State<AppState>,
+    Auth { who, .. }: Auth,
+    Path((distro, package, version)): Path<(String, String, String)>,
+) -> Result<Json<airlock_service::BuildView>, ApiError> {
+    let build = state
+        .app
+        .rbuilds()
+        .retry(&who, &distro, &package, &version)
+        .await?;
+    Ok(Json(build))
+}

@@ -92,3 +92,134 @@ pub async fn archived(
         .await?;
     respond(&state.app, &served, headers).await
 }
+
+/// `/{lane}/cran/__linux__/{distro}/src/contrib/...`: the lane's repository of binaries built
+/// for the target `distro` (sources where none is built), in Posit Package Manager's layout.
+pub mod linux {
+    use super::*;
+
+    #[derive(Deserialize)]
+    pub struct Distro {
+        distro: String,
+    }
+
+    async fn index(
+        state: &AppState,
+        lane: &LaneRead,
+        distro: &str,
+        which: CranIndex,
+        headers: &HeaderMap,
+    ) -> Result<Response, ApiError> {
+        let page = state.app.rbuilds().index(lane, distro, which).await?;
+        Ok(page_response(page, headers, false))
+    }
+
+    pub async fn packages(
+        State(state): State<AppState>,
+        Lane(lane): Lane,
+        Path(Distro { distro }): Path<Distro>,
+        request: Request,
+    ) -> Result<Response, ApiError> {
+        index(
+            &state,
+            &lane,
+            &distro,
+            CranIndex::Packages,
+            request.headers(),
+        )
+        .await
+    }
+
+    pub async fn packages_gz(
+        State(state): State<AppState>,
+        Lane(lane): Lane,
+        Path(Distro { distro }): Path<Distro>,
+        request: Request,
+    ) -> Result<Response, ApiError> {
+        index(
+            &state,
+            &lane,
+            &distro,
+            CranIndex::PackagesGz,
+            request.headers(),
+        )
+        .await
+    }
+
+    pub async fn packages_rds(
+        State(state): State<AppState>,
+        Lane(lane): Lane,
+        Path(Distro { distro }): Path<Distro>,
+        request: Request,
+    ) -> Result<Response, ApiError> {
+        index(
+            &state,
+            &lane,
+            &distro,
+            CranIndex::PackagesRds,
+            request.headers(),
+        )
+        .await
+    }
+
+    pub async fn archive_rds(
+        State(state): State<AppState>,
+        Lane(lane): Lane,
+        Path(Distro { distro }): Path<Distro>,
+        request: Request,
+    ) -> Result<Response, ApiError> {
+        index(
+            &state,
+            &lane,
+            &distro,
+            CranIndex::ArchiveRds,
+            request.headers(),
+        )
+        .await
+    }
+
+    #[derive(Deserialize)]
+    pub struct FileParams {
+        distro: String,
+        file: String,
+    }
+
+    pub async fn current(
+        State(state): State<AppState>,
+        Lane(lane): Lane,
+        Path(FileParams { distro, file }): Path<FileParams>,
+        request: Request,
+    ) -> Result<Response, ApiError> {
+        let served = state
+            .app
+            .rbuilds()
+            .resolve_file(&lane, &distro, None, &file)
+            .await?;
+        respond(&state.app, &served, request.headers()).await
+    }
+
+    #[derive(Deserialize)]
+    pub struct ArchivedParams {
+        distro: String,
+        package: String,
+        file: String,
+    }
+
+    pub async fn archived(
+        State(state): State<AppState>,
+        Lane(lane): Lane,
+        Path(ArchivedParams {
+            distro,
+            package,
+            file,
+        }): Path<ArchivedParams>,
+        request: Request,
+    ) -> Result<Response, ApiError> {
+        let served = state
+            .app
+            .rbuilds()
+            .resolve_file(&lane, &distro, Some(&package), &file)
+            .await?;
+        respond(&state.app, &served, request.headers()).await
+    }
+}

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `/{lane}/pypi/simple/...`, `/{lane}/pypi/files/...`, `/{lane}/pypi/integrity/...` | [`pypi`] |
 //! | `/{lane}/cran/src/contrib/...` | [`cran`] |
+//! | `/{lane}/cran/__linux__/{distro}/src/contrib/...` | [`cran::linux`] |
 //! | `POST /upload/{source}/` | [`upload`] |
 //! | `/api/v1/...` (JSON, problem+json errors) | [`api`] |
 //! | `/api/v1/config...`, `/api/v1/lanes/{lane}/snapshots`, `/api/v1/audit/verify` | [`admin`] |
@@ -98,6 +99,14 @@ pub fn router(app: Arc<Airlock>) -> Edge {
             get(cran::archived),
         )
         .route("/{lane}/cran/src/contrib/{file}", get(cran::current))
+        .route(
+            "/{lane}/cran/__linux__/{distro}/src/contrib/Archive/{package}/{file}",
+            get(cran::linux::archived),
+        )
+        .route(
+            "/{lane}/cran/__linux__/{distro}/src/contrib/{file}",
+            get(cran::linux::current),
+        )
         .route_layer(edge::label_with_problems());
     // The package protocols of a lane; handlers take the lane as `auth::Lane`, which opens it
     // for the caller (private lanes need a token that applies in them).
@@ -124,6 +133,22 @@ pub fn router(app: Arc<Airlock>) -> Edge {
         .route(
             "/{lane}/cran/src/contrib/Meta/archive.rds",
             get(cran::archive_rds),
+        )
+        .route(
+            "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES",
+            get(cran::linux::packages),
+        )
+        .route(
+            "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES.gz",
+            get(cran::linux::packages_gz),
+        )
+        .route(
+            "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES.rds",
+            get(cran::linux::packages_rds),
+        )
+        .route(
+            "/{lane}/cran/__linux__/{distro}/src/contrib/Meta/archive.rds",
+            get(cran::linux::archive_rds),
         );
     let routes = Router::new()
         .route("/", get(ops::home))
@@ -160,6 +185,15 @@ pub fn router(app: Arc<Airlock>) -> Edge {
             post(admin::set_project_status),
         )
         .route("/api/v1/advisories/{id}", get(api::advisory))
+        .route("/api/v1/builds", get(api::builds))
+        .route(
+            "/api/v1/builds/{distro}/{package}/{version}/log",
+            get(api::build_log),
+        )
+        .route(
+            "/api/v1/builds/{distro}/{package}/{version}/retry",
+            post(api::retry_build),
+        )
         .route("/api/v1/scan/{ecosystem}/{name}/{version}", get(api::scan))
         .route(
             "/api/v1/waivers",

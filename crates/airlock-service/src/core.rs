@@ -145,6 +145,11 @@ impl Core {
         Ok(true)
     }
 
+    /// This process's random id, as leases and builds name their holder.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     /// Takes (or renews) the lease `name` for this process for `length`, unless another holds
     /// it: work that one of several servers should do at a time. Whether this process has it.
     pub async fn take_lease(

@@ -54,27 +54,34 @@ impl CranIndex {
 /// Everything a lane's CRAN repository serves, built once and then brought up to date in place:
 /// a write to some packages reads those packages again and re-encodes their chunks of the
 /// indexes (see [`airlock_cran::indexes`]), not the whole repository.
-struct CranView {
+pub(crate) struct CranView {
     /// The R sources whose packages the view shows, in lane order (a proxy whose upstream has
     /// no index is left out).
-    sources: Vec<String>,
-    packages: BTreeMap<String, Arc<CranPackage>>,
+    pub(crate) sources: Vec<String>,
+    pub(crate) packages: BTreeMap<String, Arc<CranPackage>>,
     indexes: Arc<Indexes>,
     pages: HashMap<CranIndex, Arc<Page>>,
     /// When a proxy's index must be checked again, or a verdict changes with time: then the
     /// view is built anew.
-    expires: Option<std::time::Instant>,
+    pub(crate) expires: Option<std::time::Instant>,
     /// Whether the lane quarantines proxied files until they are scanned (`scan.pending`).
     quarantines: bool,
 }
 
 /// One package of a lane's CRAN view: the versions its owning source offers (by version), the
 /// lane's verdict on each, and what the indexes show of it.
-struct CranPackage {
-    rows: Vec<(ArtifactRow, Verdict)>,
+pub(crate) struct CranPackage {
+    pub(crate) rows: Vec<(ArtifactRow, Verdict)>,
     /// The version PACKAGES lists: the latest the lane lists.
-    current: Option<usize>,
-    indexed: Arc<IndexedPackage>,
+    pub(crate) current: Option<usize>,
+    pub(crate) indexed: Arc<IndexedPackage>,
+}
+
+impl CranPackage {
+    /// The version PACKAGES lists, if any.
+    pub(crate) fn current_row(&self) -> Option<&ArtifactRow> {
+        self.current.map(|i| &self.rows[i].0)
+    }
 }
 
 /// Counters the server exports: how the lanes' CRAN views were brought up to date.
@@ -126,7 +133,10 @@ impl Cran {
 
     /// The lane's CRAN view, current as of this call: from cache, or brought up to date now
     /// (once, however many ask at the same time).
-    async fn cran_view(self: &Arc<Self>, lane: &str) -> Result<Arc<CranView>, ServiceError> {
+    pub(crate) async fn cran_view(
+        self: &Arc<Self>,
+        lane: &str,
+    ) -> Result<Arc<CranView>, ServiceError> {
         let wanted = self.core.stamp();
         let key = lane.to_string();
         let usable =
@@ -285,35 +295,7 @@ impl Cran {
     ) -> Result<CranView, ServiceError> {
         let indexed: Vec<Arc<IndexedPackage>> =
             packages.values().map(|p| p.indexed.clone()).collect();
-        // Encoding and compressing is CPU work (most of a second for 20,000 packages when
-        // nothing can be kept): off the async workers.
-        let (indexes, pages) = tokio::task::spawn_blocking(move || {
-            let indexes = Indexes::update(previous.as_deref(), &indexed);
-            let files = indexes.files();
-            let etag = hex::encode(&files.digest[..16]);
-            let tag = |suffix: &str| format!("\"{etag}{suffix}\"");
-            let packages_gz = Bytes::from(files.packages_gz);
-            // PACKAGES.gz is PACKAGES as one gzip member, made chunk by chunk with the indexes:
-            // PACKAGES's gzip coding too. No zstd: compressing the whole of PACKAGES again on
-            // every change would undo that (R itself reads PACKAGES.rds, or PACKAGES.gz).
-            let packages = Page::coded(
-                Bytes::from(files.packages),
-                CranIndex::Packages.content_type(),
-                tag(""),
-                [(Coding::Gzip, packages_gz.clone())],
-            );
-            let mut pages = HashMap::from([(CranIndex::Packages, Arc::new(packages))]);
-            let mut plain = |which: CranIndex, body: Bytes, suffix: &str| {
-                let page = Page::plain(body, which.content_type(), tag(suffix));
-                pages.insert(which, Arc::new(page));
-            };
-            plain(CranIndex::PackagesGz, packages_gz, "-gz");
-            plain(CranIndex::PackagesRds, files.packages_rds.into(), "-rds");
-            plain(CranIndex::ArchiveRds, files.archive_rds.into(), "-archive");
-            (Arc::new(indexes), pages)
-        })
-        .await
-        .map_err(|e| ServiceError::internal("cannot render the CRAN indexes", e))?;
+        let (indexes, pages) = render(previous, indexed).await?;
         Ok(CranView {
             sources,
             packages,
@@ -331,10 +313,7 @@ impl Cran {
         which: CranIndex,
     ) -> Result<Arc<Page>, ServiceError> {
         let view = self.cran_view(lane.spec()).await?;
-        view.pages
-            .get(&which)
-            .cloned()
-            .ok_or_else(|| ServiceError::internal("index not built", std::fmt::Error))
+        page(&view.pages, which)
     }
 
     /// A source package of the lane: `archive` for a path under `Archive/{pkg}/`. Every admitted
@@ -347,6 +326,18 @@ impl Cran {
         filename: &str,
     ) -> Result<ServedFile, ServiceError> {
         let lane = lane.spec();
+        let (view, row) = self.resolve_row(lane, archive_of, filename).await?;
+        Ok(ServedFile::new(row.clone(), "application/gzip").quarantine(lane, view.quarantines))
+    }
+
+    /// The source package the lane serves as `filename` (under `Archive/{archive_of}/` when
+    /// given), as [`Cran::resolve_file`] decides, with the view it is of.
+    pub(crate) async fn resolve_row(
+        self: &Arc<Self>,
+        lane: &str,
+        archive_of: Option<&str>,
+        filename: &str,
+    ) -> Result<(Arc<CranView>, ArtifactRow), ServiceError> {
         let view = self.cran_view(lane).await?;
         let not_found =
             || ServiceError::NotFound(format!("no package file {filename} in lane {lane:?}"));
@@ -372,8 +363,57 @@ impl Cran {
         if archive_of.is_none() && !is_current {
             return Err(not_found());
         }
-        Ok(ServedFile::new(row.clone(), "application/gzip").quarantine(lane, view.quarantines))
+        let row = row.clone();
+        Ok((view, row))
     }
+}
+
+/// One index file of `pages`.
+pub(crate) fn page(
+    pages: &HashMap<CranIndex, Arc<Page>>,
+    which: CranIndex,
+) -> Result<Arc<Page>, ServiceError> {
+    pages
+        .get(&which)
+        .cloned()
+        .ok_or_else(|| ServiceError::internal("index not built", std::fmt::Error))
+}
+
+/// The index files of `packages` (a lane's, or a binary target's view of them), encoded from
+/// `previous`'s chunks where they are the same.
+pub(crate) async fn render(
+    previous: Option<Arc<Indexes>>,
+    indexed: Vec<Arc<IndexedPackage>>,
+) -> Result<(Arc<Indexes>, HashMap<CranIndex, Arc<Page>>), ServiceError> {
+    // Encoding and compressing is CPU work (most of a second for 20,000 packages when
+    // nothing can be kept): off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let indexes = Indexes::update(previous.as_deref(), &indexed);
+        let files = indexes.files();
+        let etag = hex::encode(&files.digest[..16]);
+        let tag = |suffix: &str| format!("\"{etag}{suffix}\"");
+        let packages_gz = Bytes::from(files.packages_gz);
+        // PACKAGES.gz is PACKAGES as one gzip member, made chunk by chunk with the indexes:
+        // PACKAGES's gzip coding too. No zstd: compressing the whole of PACKAGES again on
+        // every change would undo that (R itself reads PACKAGES.rds, or PACKAGES.gz).
+        let packages = Page::coded(
+            Bytes::from(files.packages),
+            CranIndex::Packages.content_type(),
+            tag(""),
+            [(Coding::Gzip, packages_gz.clone())],
+        );
+        let mut pages = HashMap::from([(CranIndex::Packages, Arc::new(packages))]);
+        let mut plain = |which: CranIndex, body: Bytes, suffix: &str| {
+            let page = Page::plain(body, which.content_type(), tag(suffix));
+            pages.insert(which, Arc::new(page));
+        };
+        plain(CranIndex::PackagesGz, packages_gz, "-gz");
+        plain(CranIndex::PackagesRds, files.packages_rds.into(), "-rds");
+        plain(CranIndex::ArchiveRds, files.archive_rds.into(), "-archive");
+        (Arc::new(indexes), pages)
+    })
+    .await
+    .map_err(|e| ServiceError::internal("cannot render the CRAN indexes", e))
 }
 
 /// The package `name` as the lane shows it, from the rows of its owning source: each version's

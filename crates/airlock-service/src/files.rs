@@ -52,6 +52,21 @@ impl ServedFile {
         }
     }
 
+    /// The file (its row) this answer serves.
+    pub(crate) fn row(&self) -> &ArtifactRow {
+        &self.row
+    }
+
+    /// The binary built from this source package, served in its place under the same name:
+    /// its bytes are the blob `sha256`, made by airlock from bytes already stored (nothing to
+    /// quarantine).
+    pub(crate) fn binary(mut self, sha256: &str, size: i64) -> Self {
+        self.row.sha256 = sha256.to_string();
+        self.row.size = size;
+        self.quarantined_in = None;
+        self
+    }
+
     /// Quarantined in `lane` when the lane says so (`scan.pending`) and the file is not
     /// scanned yet.
     pub(crate) fn quarantine(mut self, lane: &str, lane_quarantines: bool) -> Self {

@@ -25,6 +25,7 @@ mod principal;
 mod promote;
 mod proxy;
 mod publish;
+mod rbuilds;
 mod requests;
 mod rows;
 mod sbom;
@@ -74,6 +75,7 @@ pub use principal::{Principal, Role};
 pub use promote::{PackageVersion, Promotion, Promotions};
 pub use proxy::{FileBody, Mirrored, Proxies, ProxyCounters};
 pub use publish::{Archived, Published, Publishing, UploadForm, UploadSink, UploadedContent};
+pub use rbuilds::{BinaryFile, BuildQuery, BuildView, RBuilds};
 pub use requests::{Missing, Now, RequestEntry, RequestInput, RequestView, Requests};
 pub use sbom::{Sboms, check_bom};
 pub use scanning::{FileScans, RescanReport, Rescanner, VersionScans};
@@ -105,6 +107,7 @@ pub struct Airlock {
     index: Arc<Index>,
     files: Files,
     cran: Arc<Cran>,
+    rbuilds: Arc<RBuilds>,
     publishing: Publishing,
     checks: Arc<Checks>,
     requests: Requests,
@@ -148,6 +151,7 @@ impl Airlock {
         let settings = ConfigAsCode::new(core.clone(), proxies.clone());
         settings.reload().await?;
         let webhooks = Arc::new(Webhooks::new(core.clone(), policies.clone()));
+        let cran = Arc::new(Cran::new(core.clone(), policies.clone(), proxies.clone()));
         let told = webhooks.clone();
         advisories.on_import(Box::new(move |ids| told.advisories_imported(ids)));
         Ok(Arc::new(Airlock {
@@ -158,7 +162,8 @@ impl Airlock {
                 catalog.clone(),
                 proxies.clone(),
             ),
-            cran: Arc::new(Cran::new(core.clone(), policies.clone(), proxies.clone())),
+            cran: cran.clone(),
+            rbuilds: Arc::new(RBuilds::new(core.clone(), cran, proxies.clone())),
             publishing: Publishing::new(core.clone()),
             requests: Requests::new(
                 core.clone(),
@@ -268,6 +273,11 @@ impl Airlock {
     /// CRAN-like repositories of the lanes.
     pub fn cran(&self) -> &Arc<Cran> {
         &self.cran
+    }
+
+    /// Binary R packages: the targets' views of the lanes, their builds.
+    pub fn rbuilds(&self) -> &Arc<RBuilds> {
+        &self.rbuilds
     }
 
     /// Uploads and yanks.

@@ -11,6 +11,9 @@ use crate::audit::{self, AuditEntry};
 pub use crate::error::DbError;
 use crate::metadata::ArtifactMetadata;
 
+mod builds;
+pub use builds::{RBuildFilter, RBuildOutcome, RBuildRow, RBuildState};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -1061,23 +1064,28 @@ impl Db {
         rows.iter().map(artifact_from_row).collect()
     }
 
-    /// Whether any artifact (in any source) refers to this blob, as file or as metadata.
+    /// Whether any artifact (in any source) refers to this blob, as file or as metadata, or any
+    /// R build, as binary or log.
     pub async fn blob_referenced(&self, sha256: &str) -> Result<bool, DbError> {
-        let row =
-            sqlx::query("SELECT COUNT(*) FROM artifacts WHERE sha256 = $1 OR metadata_sha256 = $1")
-                .bind(sha256)
-                .fetch_one(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM artifacts WHERE sha256 = $1 OR metadata_sha256 = $1) \
+                 + (SELECT COUNT(*) FROM r_builds WHERE binary_sha256 = $1 OR log_sha256 = $1)",
+        )
+        .bind(sha256)
+        .fetch_one(&self.pool)
+        .await?;
         let n: i64 = row.try_get(0)?;
         Ok(n > 0)
     }
 
-    /// Every blob a row refers to: artifacts' files and their PEP 658 metadata, in any source.
-    /// (Artifacts are the only rows naming blobs; a blob sweep keeps everything listed here.)
+    /// Every blob a row refers to: artifacts' files and their PEP 658 metadata, in any source,
+    /// and the binaries and logs of R builds. (A blob sweep keeps everything listed here.)
     pub async fn referenced_blobs(&self) -> Result<std::collections::HashSet<String>, DbError> {
         let rows = sqlx::query(
             "SELECT sha256 FROM artifacts WHERE sha256 <> '' \
-             UNION SELECT metadata_sha256 FROM artifacts WHERE metadata_sha256 IS NOT NULL",
+             UNION SELECT metadata_sha256 FROM artifacts WHERE metadata_sha256 IS NOT NULL \
+             UNION SELECT binary_sha256 FROM r_builds WHERE binary_sha256 IS NOT NULL \
+             UNION SELECT log_sha256 FROM r_builds WHERE log_sha256 IS NOT NULL",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -18,7 +18,7 @@ pub use db::{
     AdvisoriesFingerprint, AdvisoryKey, AdvisoryPackageRow, AdvisoryRow, ApprovalFileRow,
     ApprovalRow, ArchivedRow, ArtifactRow, Backend, BundleImportRow, ChangeSignal,
     ConfigVersionRow, Db, DbError, DerivedTx, NewRequest, ProjectName, ProvenanceRow, ProxyPageRow,
-    RequestRow, ScanRow, ScanState, Scope, SessionRow, SnapshotRow, TokenRow, WaiverRow,
-    WebhookDeliveryRow, WriteTx, YankEvent,
+    RBuildFilter, RBuildOutcome, RBuildRow, RBuildState, RequestRow, ScanRow, ScanState, Scope,
+    SessionRow, SnapshotRow, TokenRow, WaiverRow, WebhookDeliveryRow, WriteTx, YankEvent,
 };
 pub use metadata::ArtifactMetadata;

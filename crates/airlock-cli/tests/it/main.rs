@@ -24,6 +24,7 @@ mod promote;
 mod provenance;
 mod proxy;
 mod python_index;
+mod r_binaries;
 mod remote;
 mod replicas;
 mod requests;
