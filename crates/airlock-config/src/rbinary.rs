@@ -59,6 +59,10 @@ pub struct RBuildsConfig {
     pub memory: ByteSize,
     /// How much of a build's log is kept: its end.
     pub log_size: ByteSize,
+    /// Where builds get their directories; empty: the system's temporary directory (`TMPDIR`,
+    /// else `/tmp`). A build runs as an unprivileged user, who must be able to traverse every
+    /// directory above it (the data directory often cannot be).
+    pub work_dir: String,
 }
 
 impl Default for RBuildsConfig {
@@ -69,6 +73,7 @@ impl Default for RBuildsConfig {
             cpu_time: Span(std::time::Duration::from_secs(30 * 60)),
             memory: ByteSize(4 << 30),
             log_size: ByteSize(256 << 10),
+            work_dir: String::new(),
         }
     }
 }

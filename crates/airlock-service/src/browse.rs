@@ -128,6 +128,18 @@ pub struct FileView {
     pub source: String,
     /// Its latest content scan; `None`: not scanned (yet).
     pub scan: Option<FileScan>,
+    /// Of an R source package: its binary builds, one per target asked for.
+    pub builds: Vec<FileBuild>,
+}
+
+/// A binary build of an R source package for one target (see `airlock builds list`).
+#[derive(Debug, Clone)]
+pub struct FileBuild {
+    pub distro: String,
+    /// `queued`, `building`, `built` or `failed`.
+    pub state: &'static str,
+    /// Why it failed.
+    pub reason: Option<String>,
 }
 
 /// What the latest content scan of a file found.
@@ -474,6 +486,7 @@ impl Browse {
                         yanked: row.yanked_reason.clone(),
                         source: row.source.clone(),
                         scan: row.scan.as_ref().map(FileScan::of),
+                        builds: Vec::new(),
                     });
                 }
                 let newer = newest.as_ref().is_none_or(|n| {
@@ -489,6 +502,29 @@ impl Browse {
             return Err(ServiceError::NotFound(format!(
                 "no {ecosystem} package {name:?} in any lane you may read"
             )));
+        }
+        if ecosystem == Ecosystem::Cran {
+            let builds = self
+                .core
+                .db
+                .r_builds(&airlock_store::RBuildFilter {
+                    package: Some(name.clone()),
+                    limit: 1_000,
+                    ..Default::default()
+                })
+                .await?;
+            for file in versions.iter_mut().flat_map(|v| v.files.iter_mut()) {
+                file.builds = builds
+                    .iter()
+                    .filter(|b| b.source_sha256 == file.sha256 && !file.sha256.is_empty())
+                    .map(|b| FileBuild {
+                        distro: b.distro.clone(),
+                        state: b.state.as_str(),
+                        reason: b.reason.clone(),
+                    })
+                    .collect();
+                file.builds.sort_by(|a, b| a.distro.cmp(&b.distro));
+            }
         }
         versions.sort_by(|a, b| {
             rules

@@ -55,8 +55,8 @@ pub use airlock_sbom::cyclonedx::Bom;
 pub use airlock_store::BlobBody;
 pub use audit::{Audit, AuditVerdict, verdict_of};
 pub use browse::{
-    Browse, Decision, FileScan, FileView, Finding, Found, Hit, LaneOffer, PackageView, Search,
-    VersionView,
+    Browse, Decision, FileBuild, FileScan, FileView, Finding, Found, Hit, LaneOffer, PackageView,
+    Search, VersionView,
 };
 pub use bundles::{BundlePhase, BundleProgress, Bundles, ExportRequest, Exported, Imported};
 pub use check::{

@@ -411,6 +411,13 @@ fn failed_r_builds_leave_the_source_served_and_say_why() {
     let entry = record(&String::from_utf8_lossy(&packages), "pkgF").expect("pkgF listed");
     assert_eq!(entry.get("Built"), None);
 
+    // The package page of the web interface shows the build and why it failed (as text).
+    let (status, page) = get(&server, "/ui/packages/cran/pkgF");
+    assert_eq!(status, 200);
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains("binary for bookworm: failed"), "{page}");
+    assert!(page.contains("airlockmissing/missing.h"), "{page}");
+
     // The log is readable, through the API and the command line.
     let log = server
         .remote(

@@ -388,6 +388,8 @@ struct FileRow {
     uploaded: String,
     source: String,
     yanked: Option<String>,
+    /// Binary builds: target, state, why it failed (empty when it did not).
+    builds: Vec<(String, &'static str, String)>,
 }
 
 struct DecisionCell {
@@ -575,6 +577,17 @@ async fn package_page(
                         .unwrap_or_default(),
                     source: f.source.clone(),
                     yanked: f.yanked.clone(),
+                    builds: f
+                        .builds
+                        .iter()
+                        .map(|b| {
+                            (
+                                b.distro.clone(),
+                                b.state,
+                                b.reason.clone().unwrap_or_default(),
+                            )
+                        })
+                        .collect(),
                 })
                 .zip(cells)
                 .collect(),

@@ -156,8 +156,15 @@ impl RBuilds {
             return Ok(());
         }
         let mut problems = Vec::new();
-        if let Err(e) = self.sandbox().await {
-            problems.push(format!("[[r_binary]] targets need a sandbox: {e}"));
+        match self.sandbox().await {
+            Err(e) => problems.push(format!("[[r_binary]] targets need a sandbox: {e}")),
+            // Builds run as another user: they must reach their directories.
+            Ok(sandbox) if sandbox.build_uid().is_some() => {
+                if let Err(e) = worker::check_work_root(&self.work_root()) {
+                    problems.push(e);
+                }
+            }
+            Ok(_) => {}
         }
         for slot in &self.slots {
             match self.probe(slot).await {
@@ -201,9 +208,19 @@ impl RBuilds {
         // blobs): what it could read, it could put in the binary it makes.
         let data_dir = std::path::PathBuf::from(&self.core.config().data_dir);
         let found = tokio::task::spawn_blocking(move || {
-            let hidden = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
+            let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
             Sandbox::detect()
-                .map(|s| Arc::new(s.hiding([hidden])))
+                .map(|sandbox| {
+                    // Builds of another user reach only what others may: a data directory
+                    // they cannot reach is hidden already (and bwrap could not mount over it).
+                    let reachable =
+                        sandbox.build_uid().is_none() || worker::check_work_root(&data_dir).is_ok();
+                    Arc::new(if reachable {
+                        sandbox.hiding([data_dir])
+                    } else {
+                        sandbox
+                    })
+                })
                 .map_err(|e| e.to_string())
         })
         .await
@@ -479,6 +496,14 @@ impl RBuilds {
         self.slots
             .iter()
             .filter(|s| s.config.build == BuildWhen::Ahead)
+    }
+
+    /// Where builds get their directories (`[r_builds] work_dir`).
+    fn work_root(&self) -> std::path::PathBuf {
+        match self.core.config().r_builds.work_dir.as_str() {
+            "" => std::env::temp_dir(),
+            dir => std::path::PathBuf::from(dir),
+        }
     }
 
     /// Whether any target is configured.

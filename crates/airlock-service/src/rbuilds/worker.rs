@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -353,8 +354,9 @@ impl RBuilds {
                 retry_after_secs: 60,
             })?;
         let dir = tempfile::Builder::new()
-            .prefix("r-build-")
-            .tempdir_in(self.core.blobs.tmp_dir())
+            .prefix("airlock-r-build-")
+            .permissions(std::fs::Permissions::from_mode(0o711))
+            .tempdir_in(self.work_root())
             .map_err(|e| ServiceError::internal("cannot make a build directory", e))?;
         let inputs = dir.path().join("inputs");
         let work = dir.path().join("work");
@@ -560,6 +562,29 @@ impl RBuilds {
         }
         Ok(())
     }
+}
+
+/// Checks that the builds' user (an unprivileged one, when airlock runs as root) can reach
+/// `root`: every directory above it must let others through. Why not, otherwise.
+pub(crate) fn check_work_root(root: &std::path::Path) -> Result<(), String> {
+    let root = std::fs::canonicalize(root).map_err(|e| {
+        format!(
+            "[r_builds] work_dir {}: {e} (builds need a directory to work in)",
+            root.display()
+        )
+    })?;
+    for dir in root.ancestors() {
+        let mode = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if mode.permissions().mode() & 0o001 == 0 {
+            return Err(format!(
+                "builds run as an unprivileged user, who cannot traverse {} (mode {:o}): set \
+                 [r_builds] work_dir to a directory every user can reach (e.g. /var/tmp)",
+                dir.display(),
+                mode.permissions().mode() & 0o7777
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `now` + `span`.
