@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::cmd::run;
-use crate::support::r::{R, RLib, RPackage, pkg_a, pkg_c, r_str};
+use crate::support::r::{R, RLib, RPackage, pkg_a, pkg_b, pkg_c, r_str};
 use crate::support::{ServerConfig, TestServer, sha256_hex};
 
 const DISTRO: &str = "bookworm";
@@ -497,4 +497,56 @@ fn a_target_the_host_cannot_build_stops_the_server_at_start() {
         "{done}"
     );
     assert!(!done.stdout.contains("listening on"), "{done}");
+}
+
+#[test]
+fn proxied_r_packages_are_built_once_downloaded() {
+    use crate::support::cran_upstream::{FakeCran, current_path};
+    let (Some(r), Some(())) = (R::find(), bwrap()) else {
+        return;
+    };
+    let (a, b, c) = (
+        pkg_a("0.2.0").build(&r),
+        pkg_b().build(&r),
+        pkg_c().build(&r),
+    );
+    let upstream = FakeCran::start(&r, &[&a, &b, &c], &[]);
+    let toml = format!(
+        "[[r_binary]]\ndistro = \"{DISTRO}\"\n\n\
+         [[source]]\nname = \"public-cran\"\nkind = \"proxy\"\necosystem = \"cran\"\nurl = {:?}\n\n\
+         [[lane]]\nname = \"dev\"\nmode = \"open\"\nsources = [\"public-cran\"]\n",
+        upstream.url()
+    );
+    let server = TestServer::builder()
+        .config(ServerConfig::from_toml(toml))
+        .start();
+    let reader = server.token("reader", "reader");
+    let repos = server.url(&format!("/dev/cran/__linux__/{DISTRO}"));
+    // The first install gets sources (downloaded from the upstream as it asks); each download
+    // asks for the binary.
+    let first = RLib::new(&r);
+    first.install_packages(&repos, &["pkgB", "pkgC"]).success();
+    for package in ["pkgA", "pkgB", "pkgC"] {
+        let build = ended(&server, &reader, package);
+        assert_eq!(build["state"], "built", "{build}\n{}", server.log_text());
+        assert_eq!(build["source"], "public-cran");
+    }
+    // Every file was downloaded from the upstream once: the builds used the stored bytes.
+    let fetched = upstream.tarball_requests();
+    for file in [
+        "pkgA_0.2.0.tar.gz",
+        "pkgB_1.0.0.tar.gz",
+        "pkgC_1.0.0.tar.gz",
+    ] {
+        assert_eq!(fetched.get(&current_path(file)), Some(&1), "{fetched:?}");
+    }
+    // The next install gets binaries, with no compiler.
+    let second = RLib::new(&r);
+    let done = install_without_compiler(&second, &repos, &["pkgB", "pkgC"]).success();
+    assert!(
+        done.stderr.contains("installing *binary* package"),
+        "{done}"
+    );
+    assert_eq!(second.value("pkgB::greet()"), "pkgB 1.0.0 with pkgA 0.2.0");
+    assert_eq!(second.value("pkgC::add_c(2, 3)"), "5");
 }

@@ -322,6 +322,30 @@ impl RBuilds {
         Ok(())
     }
 
+    /// Like [`RBuilds::ask`] for a proxied package not downloaded yet: waits until it is
+    /// stored (the download the request started, here or on another server), then asks.
+    async fn ask_once_stored(
+        &self,
+        lane: &str,
+        distro: &str,
+        row: &ArtifactRow,
+    ) -> Result<(), ServiceError> {
+        if lane.contains('@') {
+            return Ok(());
+        }
+        self.proxies.fetch_whole(row).await?;
+        let stored = self
+            .core
+            .db
+            .artifact(&row.source, &row.filename)
+            .await?
+            .filter(|r| !r.sha256.is_empty());
+        match stored {
+            Some(stored) => self.ask(lane, distro, &stored).await,
+            None => Ok(()),
+        }
+    }
+
     /// Queues a build of `row` for `target`, its dependencies from `lane`.
     async fn queue(
         &self,

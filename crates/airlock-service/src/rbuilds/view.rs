@@ -157,7 +157,21 @@ impl RBuilds {
         if let Some((sha, size)) = built {
             return Ok(served.binary(sha, size));
         }
-        if let Err(e) = self.ask(lane.spec(), distro, served.row()).await {
+        if served.row().sha256.is_empty() {
+            // A proxied package never downloaded: this request downloads it; once stored,
+            // its binary is asked for.
+            let (this, lane, distro, row) = (
+                self.clone(),
+                lane.spec().to_string(),
+                distro.to_string(),
+                served.row().clone(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = this.ask_once_stored(&lane, &distro, &row).await {
+                    tracing::warn!(error = %crate::error::chain(&e), file = %row.filename, distro, "cannot ask for a binary build");
+                }
+            });
+        } else if let Err(e) = self.ask(lane.spec(), distro, served.row()).await {
             tracing::warn!(error = %crate::error::chain(&e), file = filename, distro, "cannot ask for a binary build");
         }
         Ok(served)
