@@ -110,6 +110,16 @@ fn ended(server: &TestServer, token: &str, package: &str) -> Value {
     }
 }
 
+/// The instant `key` of a build record, in microseconds.
+fn instant(build: &Value, key: &str) -> i64 {
+    let text = build[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} of {build}"));
+    airlock_service::parse_rfc3339(text)
+        .unwrap_or_else(|| panic!("{key} {text:?} is not RFC 3339"))
+        .as_micros()
+}
+
 /// The PACKAGES record of `package` in `text`, as field -> value.
 fn record(text: &str, package: &str) -> Option<std::collections::BTreeMap<String, String>> {
     text.split("\n\n")
@@ -335,7 +345,7 @@ fn r_binary_dependencies_are_built_first_on_postgres() {
         let d = ended(&server, &reader, dep);
         assert_eq!(d["state"], "built", "{d}");
         assert!(
-            d["finished_at"].as_str() <= built["started_at"].as_str(),
+            instant(&d, "finished_at") <= instant(&built, "started_at"),
             "{dep} ended {} after pkgL last started {}",
             d["finished_at"],
             built["started_at"]
@@ -549,4 +559,61 @@ fn proxied_r_packages_are_built_once_downloaded() {
     );
     assert_eq!(second.value("pkgB::greet()"), "pkgB 1.0.0 with pkgA 0.2.0");
     assert_eq!(second.value("pkgC::add_c(2, 3)"), "5");
+}
+
+#[test]
+fn replicas_share_the_build_queue_and_its_concurrency_limit() {
+    let (Some(r), Some(())) = (R::find(), bwrap()) else {
+        return;
+    };
+    let packages: Vec<_> = ["pkgC", "pkgD", "pkgE", "pkgF"]
+        .iter()
+        .map(|name| RPackage::new(name, "1.0.0").with_c_code().build(&r))
+        .collect();
+    let top = format!(
+        "[[r_binary]]\ndistro = \"{DISTRO}\"\nbuild = \"ahead\"\n\n[r_builds]\nconcurrency = 1\n"
+    );
+    let server = TestServer::builder()
+        .postgres()
+        .config(ServerConfig::default().top(&top))
+        .start();
+    let replica = server.start_replica("b");
+    let files: Vec<&Path> = packages.iter().map(|p| p.as_path()).collect();
+    publish(&server, &files);
+    let reader = server.token("reader", "reader");
+    let mut spans = Vec::new();
+    for name in ["pkgC", "pkgD", "pkgE", "pkgF"] {
+        let build = ended(&server, &reader, name);
+        assert_eq!(build["state"], "built", "{build}");
+        spans.push((
+            instant(&build, "started_at"),
+            instant(&build, "finished_at"),
+            name,
+        ));
+    }
+    // One build at a time across both servers: no two ran at once.
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[0].1 <= pair[1].0,
+            "{} ran until {} but {} started at {}",
+            pair[0].2,
+            pair[0].1,
+            pair[1].2,
+            pair[1].0
+        );
+    }
+    // Both servers serve the binaries.
+    for base in [server.url(""), replica.url("")] {
+        let text = server
+            .http()
+            .get(format!("{base}{}", linux("dev", "PACKAGES")))
+            .send()
+            .and_then(|r| r.text())
+            .expect("PACKAGES");
+        for name in ["pkgC", "pkgD", "pkgE", "pkgF"] {
+            let entry = record(&text, name).expect("listed");
+            assert!(entry.contains_key("Built"), "{name} at {base}: {entry:?}");
+        }
+    }
 }
