@@ -20,6 +20,12 @@ pub struct RBinaryConfig {
     /// When binaries are built.
     #[serde(default)]
     pub build: BuildWhen,
+    /// Also serve the binaries at the lanes' plain `/cran` URL to an R whose `User-Agent`
+    /// (`R/4.2.2 R (4.2.2 x86_64-pc-linux-gnu x86_64 linux-gnu)`, which R sends once told to
+    /// as for Posit Package Manager) is this target's R version (major.minor) and platform. Off
+    /// by default: R on another distribution sends the same `User-Agent`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user_agent: bool,
 }
 
 /// When a target's binaries are built.
@@ -136,6 +142,7 @@ mod tests {
             distro: distro.into(),
             rscript: None,
             build: BuildWhen::OnDemand,
+            user_agent: false,
         }
     }
 

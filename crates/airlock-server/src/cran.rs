@@ -10,14 +10,78 @@ use crate::auth::Lane;
 use crate::files::{page_response, respond};
 use crate::{ApiError, AppState};
 
+/// The target whose binaries the plain `/cran` URL serves this client, by its `User-Agent`
+/// (`[[r_binary]] user_agent = true`), if any.
+async fn binaries_for(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    if !state.app.rbuilds().by_user_agent() {
+        return None;
+    }
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    state.app.rbuilds().distro_for_user_agent(agent).await
+}
+
+/// Answers that depend on the `User-Agent` say so, for the caches between.
+fn varies_by_agent(state: &AppState, mut response: Response) -> Response {
+    if state.app.rbuilds().by_user_agent() {
+        let h = response.headers_mut();
+        let vary = match h
+            .get(axum::http::header::VARY)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(v) => format!("{v}, User-Agent"),
+            None => "User-Agent".to_string(),
+        };
+        if let Ok(v) = axum::http::HeaderValue::from_str(&vary) {
+            h.insert(axum::http::header::VARY, v);
+        }
+    }
+    response
+}
+
 async fn index(
     state: &AppState,
     lane: &LaneRead,
     which: CranIndex,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let page = state.app.cran().index(lane, which).await?;
-    Ok(page_response(page, headers, false))
+    let page = match binaries_for(state, headers).await {
+        Some(distro) => state.app.rbuilds().index(lane, &distro, which).await?,
+        None => state.app.cran().index(lane, which).await?,
+    };
+    Ok(varies_by_agent(state, page_response(page, headers, false)))
+}
+
+/// A package file of the plain `/cran` URL: the source, or for an R of a target served by
+/// `User-Agent`, what the target's URL serves.
+async fn file(
+    state: &AppState,
+    lane: &LaneRead,
+    archive_of: Option<&str>,
+    file: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let served = match binaries_for(state, headers).await {
+        Some(distro) => {
+            state
+                .app
+                .rbuilds()
+                .resolve_file(lane, &distro, archive_of, file)
+                .await?
+        }
+        None => {
+            state
+                .app
+                .cran()
+                .resolve_file(lane, archive_of, file)
+                .await?
+        }
+    };
+    Ok(varies_by_agent(
+        state,
+        respond(&state.app, &served, headers).await?,
+    ))
 }
 
 pub async fn packages(
@@ -64,12 +128,10 @@ pub struct FileParam {
 pub async fn current(
     State(state): State<AppState>,
     Lane(lane): Lane,
-    Path(FileParam { file }): Path<FileParam>,
+    Path(FileParam { file: name }): Path<FileParam>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let served = state.app.cran().resolve_file(&lane, None, &file).await?;
-    respond(&state.app, &served, headers).await
+    file(&state, &lane, None, &name, request.headers()).await
 }
 
 #[derive(Deserialize)]
@@ -81,16 +143,13 @@ pub struct ArchivedParams {
 pub async fn archived(
     State(state): State<AppState>,
     Lane(lane): Lane,
-    Path(ArchivedParams { package, file }): Path<ArchivedParams>,
+    Path(ArchivedParams {
+        package,
+        file: name,
+    }): Path<ArchivedParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let served = state
-        .app
-        .cran()
-        .resolve_file(&lane, Some(&package), &file)
-        .await?;
-    respond(&state.app, &served, headers).await
+    file(&state, &lane, Some(&package), &name, request.headers()).await
 }
 
 /// `/{lane}/cran/__linux__/{distro}/src/contrib/...`: the lane's repository of binaries built

@@ -139,6 +139,16 @@ fn install_without_compiler(
     repos: &str,
     pkgs: &[&str],
 ) -> crate::support::cmd::Finished {
+    install_without_compiler_after(lib, "", repos, pkgs)
+}
+
+/// [`install_without_compiler`], after the R code `setup`.
+fn install_without_compiler_after(
+    lib: &RLib,
+    setup: &str,
+    repos: &str,
+    pkgs: &[&str],
+) -> crate::support::cmd::Finished {
     let makevars = lib.path().with_file_name("Makevars");
     std::fs::write(
         &makevars,
@@ -148,6 +158,7 @@ fn install_without_compiler(
     let pkgs: Vec<String> = pkgs.iter().map(|p| r_str(p)).collect();
     lib.eval(&format!(
         r#"Sys.setenv(R_MAKEVARS_USER = {makevars})
+{setup}
 pkgs <- c({pkgs})
 show_warnings(install.packages(pkgs, repos = {repos}, lib = lib, type = "source"))
 missing <- setdiff(pkgs, rownames(installed.packages(lib.loc = lib)))
@@ -616,4 +627,71 @@ fn replicas_share_the_build_queue_and_its_concurrency_limit() {
             assert!(entry.contains_key("Built"), "{name} at {base}: {entry:?}");
         }
     }
+}
+
+#[test]
+fn an_r_of_the_target_gets_binaries_at_the_plain_url_when_asked_to() {
+    let (Some(r), Some(())) = (R::find(), bwrap()) else {
+        return;
+    };
+    let c = pkg_c().build(&r);
+    let top =
+        format!("[[r_binary]]\ndistro = \"{DISTRO}\"\nbuild = \"ahead\"\nuser_agent = true\n");
+    let server = TestServer::builder()
+        .config(ServerConfig::default().top(&top))
+        .start();
+    publish(&server, &[&c]);
+    let reader = server.token("reader", "reader");
+    assert_eq!(ended(&server, &reader, "pkgC")["state"], "built");
+    // The User-Agent R sends once set as for Posit Package Manager (R's default, `R (…)`
+    // alone, its libcurl downloads replace by libcurl's own).
+    const SET_AGENT: &str = "options(HTTPUserAgent = sprintf('R/%s R (%s)', getRversion(), \
+        paste(getRversion(), R.version['platform'], R.version['arch'], R.version['os'])))";
+    let agent = r
+        .eval(
+            &std::env::temp_dir(),
+            &format!("{SET_AGENT}\ncat(getOption('HTTPUserAgent'))"),
+        )
+        .success()
+        .stdout;
+    assert!(agent.starts_with("R/"), "{agent}");
+    let packages = |agent: &str| {
+        let response = server
+            .http()
+            .get(server.url("/dev/cran/src/contrib/PACKAGES"))
+            .header("User-Agent", agent)
+            .send()
+            .expect("PACKAGES");
+        let vary = response
+            .headers()
+            .get("vary")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (vary, response.text().expect("text"))
+    };
+    let (vary, for_r) = packages(&agent);
+    assert!(vary.contains("User-Agent"), "{vary}");
+    assert!(record(&for_r, "pkgC").expect("pkgC").contains_key("Built"));
+    let (_, for_curl) = packages("curl/8.5.0");
+    assert!(
+        !record(&for_curl, "pkgC")
+            .expect("pkgC")
+            .contains_key("Built")
+    );
+    let (_, other_r) = packages("R (3.6.3 x86_64-pc-linux-gnu x86_64 linux-gnu)");
+    assert!(
+        !record(&other_r, "pkgC")
+            .expect("pkgC")
+            .contains_key("Built")
+    );
+    // install.packages at the plain URL installs the binary, with no compiler.
+    let lib = RLib::new(&r);
+    let done = install_without_compiler_after(&lib, SET_AGENT, &server.url("/dev/cran"), &["pkgC"])
+        .success();
+    assert!(
+        done.stderr.contains("installing *binary* package"),
+        "{done}"
+    );
+    assert_eq!(lib.value("pkgC::add_c(2, 3)"), "5");
 }

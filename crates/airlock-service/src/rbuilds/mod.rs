@@ -522,6 +522,28 @@ impl RBuilds {
             .filter(|s| s.config.build == BuildWhen::Ahead)
     }
 
+    /// Whether some target serves its binaries at the plain `/cran` URL by `User-Agent` (then
+    /// every answer there varies with it).
+    pub fn by_user_agent(&self) -> bool {
+        self.slots.iter().any(|s| s.config.user_agent)
+    }
+
+    /// The target (its distro) whose binaries the plain `/cran` URL serves to a client with
+    /// this `User-Agent`: the first with `user_agent = true` whose R has the version (major.minor)
+    /// and platform R puts there (`R/4.2.2 R (4.2.2 x86_64-pc-linux-gnu x86_64 linux-gnu)`).
+    pub async fn distro_for_user_agent(&self, user_agent: Option<&str>) -> Option<String> {
+        let (version, platform) = r_user_agent(user_agent?)?;
+        for slot in self.slots.iter().filter(|s| s.config.user_agent) {
+            if let Ok(target) = self.probe(slot).await
+                && target.r_minor() == version
+                && target.platform == platform
+            {
+                return Some(slot.config.distro.clone());
+            }
+        }
+        None
+    }
+
     /// Where builds get their directories (`[r_builds] work_dir`).
     fn work_root(&self) -> std::path::PathBuf {
         match self.core.config().r_builds.work_dir.as_str() {
@@ -544,6 +566,20 @@ fn served_sources(view: &CranView) -> impl Iterator<Item = &ArtifactRow> {
             .filter(|(row, verdict)| verdict.action.serves_file() && !row.sha256.is_empty())
             .map(|(row, _)| row)
     })
+}
+
+/// The R version (major.minor) and platform of R's `User-Agent`, as Posit Package Manager
+/// has R set it: `R/4.2.2 R (4.2.2 x86_64-pc-linux-gnu x86_64 linux-gnu)`. (R's default,
+/// `R (4.2.2 …)` alone, is one its libcurl downloads replace by libcurl's own.)
+fn r_user_agent(user_agent: &str) -> Option<(String, &str)> {
+    let inner = &user_agent[user_agent.find("R (")? + 3..];
+    let inner = &inner[..inner.find(')')?];
+    let mut words = inner.split_whitespace();
+    let version = words.next()?;
+    let platform = words.next()?;
+    let mut parts = version.split('.');
+    let minor = format!("{}.{}", parts.next()?, parts.next()?);
+    Some((minor, platform))
 }
 
 fn view_of(b: &RBuildRow) -> BuildView {
@@ -599,4 +635,28 @@ fn not_asked<'a>(
     let mut seen = HashSet::new();
     rows.filter(|r| !asked.contains(&r.sha256) && seen.insert(r.sha256.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::r_user_agent;
+
+    #[test]
+    fn r_user_agents_name_the_version_and_platform() {
+        assert_eq!(
+            r_user_agent("R (4.2.2 x86_64-pc-linux-gnu x86_64 linux-gnu)"),
+            Some(("4.2".to_string(), "x86_64-pc-linux-gnu"))
+        );
+        assert_eq!(
+            r_user_agent("R (4.4.1 aarch64-unknown-linux-gnu aarch64 linux-gnu) renv/1.0"),
+            Some(("4.4".to_string(), "aarch64-unknown-linux-gnu"))
+        );
+        assert_eq!(
+            r_user_agent("R/4.2.2 R (4.2.2 x86_64-pc-linux-gnu x86_64 linux-gnu)"),
+            Some(("4.2".to_string(), "x86_64-pc-linux-gnu"))
+        );
+        assert_eq!(r_user_agent("curl/8.5.0"), None);
+        assert_eq!(r_user_agent("R (4)"), None);
+        assert_eq!(r_user_agent("R (4.2.2"), None);
+    }
 }
