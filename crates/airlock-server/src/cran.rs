@@ -162,79 +162,16 @@ pub mod linux {
         distro: String,
     }
 
-    async fn index(
-        state: &AppState,
-        lane: &LaneRead,
-        distro: &str,
+    /// One index file of the target's repository (`which`, fixed by the route).
+    pub async fn index(
+        State(state): State<AppState>,
+        Lane(lane): Lane,
+        Path(Distro { distro }): Path<Distro>,
+        request: Request,
         which: CranIndex,
-        headers: &HeaderMap,
     ) -> Result<Response, ApiError> {
-        let page = state.app.rbuilds().index(lane, distro, which).await?;
-        Ok(page_response(page, headers, false))
-    }
-
-    pub async fn packages(
-        State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
-        request: Request,
-    ) -> Result<Response, ApiError> {
-        index(
-            &state,
-            &lane,
-            &distro,
-            CranIndex::Packages,
-            request.headers(),
-        )
-        .await
-    }
-
-    pub async fn packages_gz(
-        State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
-        request: Request,
-    ) -> Result<Response, ApiError> {
-        index(
-            &state,
-            &lane,
-            &distro,
-            CranIndex::PackagesGz,
-            request.headers(),
-        )
-        .await
-    }
-
-    pub async fn packages_rds(
-        State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
-        request: Request,
-    ) -> Result<Response, ApiError> {
-        index(
-            &state,
-            &lane,
-            &distro,
-            CranIndex::PackagesRds,
-            request.headers(),
-        )
-        .await
-    }
-
-    pub async fn archive_rds(
-        State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
-        request: Request,
-    ) -> Result<Response, ApiError> {
-        index(
-            &state,
-            &lane,
-            &distro,
-            CranIndex::ArchiveRds,
-            request.headers(),
-        )
-        .await
+        let page = state.app.rbuilds().index(&lane, &distro, which).await?;
+        Ok(page_response(page, request.headers(), false))
     }
 
     #[derive(Deserialize)]

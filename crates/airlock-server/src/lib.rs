@@ -30,7 +30,7 @@ mod upload;
 use std::future::Future;
 use std::sync::Arc;
 
-use airlock_service::Airlock;
+use airlock_service::{Airlock, CranIndex};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -136,19 +136,19 @@ pub fn router(app: Arc<Airlock>) -> Edge {
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES",
-            get(cran::linux::packages),
+            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::Packages)),
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES.gz",
-            get(cran::linux::packages_gz),
+            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::PackagesGz)),
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES.rds",
-            get(cran::linux::packages_rds),
+            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::PackagesRds)),
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/Meta/archive.rds",
-            get(cran::linux::archive_rds),
+            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::ArchiveRds)),
         );
     let routes = Router::new()
         .route("/", get(ops::home))

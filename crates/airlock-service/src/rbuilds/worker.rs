@@ -28,6 +28,8 @@ const POLL_EVERY: Duration = Duration::from_secs(2);
 const WAIT_FOR_DEPENDENCIES: Duration = Duration::from_secs(2);
 /// How often the `ahead` targets look for stored sources without a build.
 const PLAN_EVERY: Duration = Duration::from_secs(3);
+/// The names of build directories (in `[r_builds] work_dir`).
+const BUILD_DIR_PREFIX: &str = "airlock-r-build-";
 /// Packages in a dependency closure beyond which a build is refused.
 const MAX_DEPENDENCIES: usize = 500;
 
@@ -36,25 +38,6 @@ const MAX_DEPENDENCIES: usize = 500;
 pub(crate) fn dependency_failed(package: &str) -> String {
     format!("dependency {package} ")
 }
-
-/// R's own base packages: part of every R, whatever its library holds.
-const BASE: &[&str] = &[
-    "R",
-    "base",
-    "compiler",
-    "datasets",
-    "grDevices",
-    "graphics",
-    "grid",
-    "methods",
-    "parallel",
-    "splines",
-    "stats",
-    "stats4",
-    "tcltk",
-    "tools",
-    "utils",
-];
 
 /// The names `row` needs installed to build: `Depends`, `Imports` and `LinkingTo`.
 fn direct_dependencies(row: &ArtifactRow) -> BTreeSet<String> {
@@ -136,7 +119,9 @@ pub(crate) fn plan(
 
 /// Whether the target's R brings `name` itself.
 fn own(name: &str, target: &Target) -> bool {
-    BASE.contains(&name) || target.own_packages.contains_key(name)
+    name == "R"
+        || airlock_cran::deps::BASE_PACKAGES.contains(&name)
+        || target.own_packages.contains_key(name)
 }
 
 /// What one turn of a builder did with a build.
@@ -153,6 +138,20 @@ impl RBuilds {
     pub async fn run(self: Arc<Self>) {
         if self.slots.is_empty() {
             return;
+        }
+        // Directories of builds a server ran when it stopped (killed mid-build) go; a build
+        // still running, of another server on this host, is younger.
+        let (root, wall) = (self.work_root(), self.core.config().r_builds.wall_time.0);
+        let removed = tokio::task::spawn_blocking(move || {
+            remove_stale_build_dirs(&root, wall + Duration::from_secs(3600))
+        })
+        .await
+        .unwrap_or(0);
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed the directories of builds that never ended"
+            );
         }
         let mut tasks = tokio::task::JoinSet::new();
         for slot in 0..self.core.config().r_builds.concurrency {
@@ -354,7 +353,7 @@ impl RBuilds {
                 retry_after_secs: 60,
             })?;
         let dir = tempfile::Builder::new()
-            .prefix("airlock-r-build-")
+            .prefix(BUILD_DIR_PREFIX)
             .permissions(std::fs::Permissions::from_mode(0o711))
             .tempdir_in(self.work_root())
             .map_err(|e| ServiceError::internal("cannot make a build directory", e))?;
@@ -587,6 +586,29 @@ pub(crate) fn check_work_root(root: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Removes the build directories in `root` (`airlock-r-build-*`) not changed for `age`. How
+/// many.
+fn remove_stale_build_dirs(root: &std::path::Path, age: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let stale = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(BUILD_DIR_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
+        if stale && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// `now` + `span`.
 fn later(now: Timestamp, span: Duration) -> Timestamp {
     Timestamp::from_micros(now.as_micros() + i64::try_from(span.as_micros()).unwrap_or(i64::MAX))
@@ -611,4 +633,29 @@ fn hash_file(path: &std::path::Path) -> std::io::Result<(String, String, u64)> {
         hex::encode(md5.finalize()),
         size,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{BUILD_DIR_PREFIX, remove_stale_build_dirs};
+
+    #[test]
+    fn only_old_build_directories_are_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let old = root.path().join(format!("{BUILD_DIR_PREFIX}old"));
+        let other = root.path().join("someone-elses");
+        for dir in [&old, &other] {
+            std::fs::create_dir_all(dir.join("work")).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        let young = root.path().join(format!("{BUILD_DIR_PREFIX}young"));
+        std::fs::create_dir(&young).unwrap();
+        assert_eq!(
+            remove_stale_build_dirs(root.path(), Duration::from_millis(20)),
+            1
+        );
+        assert!(!old.exists() && other.exists() && young.exists());
+    }
 }
