@@ -1,12 +1,12 @@
 //! The CRAN-like repository of a lane: `/{lane}/cran/src/contrib/...`.
 
 use airlock_service::{CranIndex, LaneRead};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::auth::Lane;
+use crate::auth::{Lane, LanePath, lane_params};
 use crate::files::{page_response, respond};
 use crate::{ApiError, AppState};
 
@@ -58,13 +58,13 @@ pub async fn archive_rds(
 
 #[derive(Deserialize)]
 pub struct FileParam {
+    lane: String,
     file: String,
 }
 
 pub async fn current(
     State(state): State<AppState>,
-    Lane(lane): Lane,
-    Path(FileParam { file }): Path<FileParam>,
+    LanePath(lane, FileParam { file, .. }): LanePath<FileParam>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
@@ -74,14 +74,16 @@ pub async fn current(
 
 #[derive(Deserialize)]
 pub struct ArchivedParams {
+    lane: String,
     package: String,
     file: String,
 }
 
+lane_params!(FileParam, ArchivedParams);
+
 pub async fn archived(
     State(state): State<AppState>,
-    Lane(lane): Lane,
-    Path(ArchivedParams { package, file }): Path<ArchivedParams>,
+    LanePath(lane, ArchivedParams { package, file, .. }): LanePath<ArchivedParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
@@ -100,6 +102,7 @@ pub mod linux {
 
     #[derive(Deserialize)]
     pub struct Distro {
+        lane: String,
         distro: String,
     }
 
@@ -116,8 +119,7 @@ pub mod linux {
 
     pub async fn packages(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
+        LanePath(lane, Distro { distro, .. }): LanePath<Distro>,
         request: Request,
     ) -> Result<Response, ApiError> {
         index(
@@ -132,8 +134,7 @@ pub mod linux {
 
     pub async fn packages_gz(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
+        LanePath(lane, Distro { distro, .. }): LanePath<Distro>,
         request: Request,
     ) -> Result<Response, ApiError> {
         index(
@@ -148,8 +149,7 @@ pub mod linux {
 
     pub async fn packages_rds(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
+        LanePath(lane, Distro { distro, .. }): LanePath<Distro>,
         request: Request,
     ) -> Result<Response, ApiError> {
         index(
@@ -164,8 +164,7 @@ pub mod linux {
 
     pub async fn archive_rds(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
+        LanePath(lane, Distro { distro, .. }): LanePath<Distro>,
         request: Request,
     ) -> Result<Response, ApiError> {
         index(
@@ -180,14 +179,14 @@ pub mod linux {
 
     #[derive(Deserialize)]
     pub struct FileParams {
+        lane: String,
         distro: String,
         file: String,
     }
 
     pub async fn current(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(FileParams { distro, file }): Path<FileParams>,
+        LanePath(lane, FileParams { distro, file, .. }): LanePath<FileParams>,
         request: Request,
     ) -> Result<Response, ApiError> {
         let served = state
@@ -200,19 +199,25 @@ pub mod linux {
 
     #[derive(Deserialize)]
     pub struct ArchivedParams {
+        lane: String,
         distro: String,
         package: String,
         file: String,
     }
 
+    lane_params!(Distro, FileParams, ArchivedParams);
+
     pub async fn archived(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(ArchivedParams {
-            distro,
-            package,
-            file,
-        }): Path<ArchivedParams>,
+        LanePath(
+            lane,
+            ArchivedParams {
+                distro,
+                package,
+                file,
+                ..
+            },
+        ): LanePath<ArchivedParams>,
         request: Request,
     ) -> Result<Response, ApiError> {
         let served = state
