@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
+use serde::de::DeserializeOwned;
 
 use crate::{ApiError, AppState};
 
@@ -128,30 +129,67 @@ impl FromRequestParts<AppState> for MaybeAuth {
 }
 
 /// The lane of a `/{lane}/…` route, opened for the caller: handlers reach a lane only through
-/// this extractor, so the lane (and snapshot) authorised is the one parsed from the same decoded
-/// path parameter the handler serves. A private lane needs a token that applies in it (401 with a
-/// Basic challenge, so pip and uv send their credentials, or 403); public lanes ignore
-/// credentials, as indexes do.
+/// this extractor or [`LanePath`], so the lane (and snapshot) authorised is the one parsed from
+/// the same decoded path parameter the handler serves. A private lane needs a token that applies
+/// in it (401 with a Basic challenge, so pip and uv send their credentials, or 403); public lanes
+/// ignore credentials, as indexes do.
 pub struct Lane(pub LaneRead);
 
 impl FromRequestParts<AppState> for Lane {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Lane, ApiError> {
-        #[derive(serde::Deserialize)]
-        struct LaneParam {
-            lane: String,
-        }
-        let Path(LaneParam { lane }) = Path::<LaneParam>::from_request_parts(parts, state)
+        let LanePath(read, LaneOnly { .. }) = LanePath::from_request_parts(parts, state).await?;
+        Ok(Lane(read))
+    }
+}
+
+/// The path parameters of a `/{lane}/…` route, `{lane}` among them, for [`LanePath`].
+pub trait LaneParams: DeserializeOwned + Send {
+    /// The `{lane}` parameter, as decoded.
+    fn lane(&self) -> &str;
+}
+
+/// Implements [`LaneParams`] for parameter structs with a `lane: String` field.
+macro_rules! lane_params {
+    ($($params:ty),+ $(,)?) => {
+        $(impl $crate::auth::LaneParams for $params {
+            fn lane(&self) -> &str {
+                &self.lane
+            }
+        })+
+    };
+}
+pub(crate) use lane_params;
+
+/// A route with `{lane}` as its only parameter.
+#[derive(serde::Deserialize)]
+pub struct LaneOnly {
+    lane: String,
+}
+
+lane_params!(LaneOnly);
+
+/// The lane of a `/{lane}/…` route opened for the caller (as [`Lane`] does), and the route's
+/// path parameters `P`, from one parse of the path: the lane authorised is the `lane` of the
+/// very parameters the handler serves.
+pub struct LanePath<P>(pub LaneRead, pub P);
+
+impl<P: LaneParams> FromRequestParts<AppState> for LanePath<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(params) = Path::<P>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-        match state.app.open_lane(&lane, None) {
-            Ok(read) => Ok(Lane(read)),
+        let read = match state.app.open_lane(params.lane(), None) {
+            Ok(read) => read,
             Err(ServiceError::Unauthorized(_)) => {
                 let who = caller(parts, state).await?;
-                Ok(Lane(state.app.open_lane(&lane, who.as_ref())?))
+                state.app.open_lane(params.lane(), who.as_ref())?
             }
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(LanePath(read, params))
     }
 }

@@ -1,12 +1,12 @@
 //! The CRAN-like repository of a lane: `/{lane}/cran/src/contrib/...`.
 
 use airlock_service::{CranIndex, LaneRead};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::auth::Lane;
+use crate::auth::{Lane, LanePath, lane_params};
 use crate::files::{page_response, respond};
 use crate::{ApiError, AppState};
 
@@ -122,13 +122,13 @@ pub async fn archive_rds(
 
 #[derive(Deserialize)]
 pub struct FileParam {
+    lane: String,
     file: String,
 }
 
 pub async fn current(
     State(state): State<AppState>,
-    Lane(lane): Lane,
-    Path(FileParam { file: name }): Path<FileParam>,
+    LanePath(lane, FileParam { file: name, .. }): LanePath<FileParam>,
     request: Request,
 ) -> Result<Response, ApiError> {
     file(&state, &lane, None, &name, request.headers()).await
@@ -136,17 +136,23 @@ pub async fn current(
 
 #[derive(Deserialize)]
 pub struct ArchivedParams {
+    lane: String,
     package: String,
     file: String,
 }
 
+lane_params!(FileParam, ArchivedParams);
+
 pub async fn archived(
     State(state): State<AppState>,
-    Lane(lane): Lane,
-    Path(ArchivedParams {
-        package,
-        file: name,
-    }): Path<ArchivedParams>,
+    LanePath(
+        lane,
+        ArchivedParams {
+            package,
+            file: name,
+            ..
+        },
+    ): LanePath<ArchivedParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
     file(&state, &lane, Some(&package), &name, request.headers()).await
@@ -159,14 +165,14 @@ pub mod linux {
 
     #[derive(Deserialize)]
     pub struct Distro {
+        lane: String,
         distro: String,
     }
 
     /// One index file of the target's repository (`which`, fixed by the route).
     pub async fn index(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(Distro { distro }): Path<Distro>,
+        LanePath(lane, Distro { distro, .. }): LanePath<Distro>,
         request: Request,
         which: CranIndex,
     ) -> Result<Response, ApiError> {
@@ -176,14 +182,14 @@ pub mod linux {
 
     #[derive(Deserialize)]
     pub struct FileParams {
+        lane: String,
         distro: String,
         file: String,
     }
 
     pub async fn current(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(FileParams { distro, file }): Path<FileParams>,
+        LanePath(lane, FileParams { distro, file, .. }): LanePath<FileParams>,
         request: Request,
     ) -> Result<Response, ApiError> {
         let served = state
@@ -196,19 +202,25 @@ pub mod linux {
 
     #[derive(Deserialize)]
     pub struct ArchivedParams {
+        lane: String,
         distro: String,
         package: String,
         file: String,
     }
 
+    lane_params!(Distro, FileParams, ArchivedParams);
+
     pub async fn archived(
         State(state): State<AppState>,
-        Lane(lane): Lane,
-        Path(ArchivedParams {
-            distro,
-            package,
-            file,
-        }): Path<ArchivedParams>,
+        LanePath(
+            lane,
+            ArchivedParams {
+                distro,
+                package,
+                file,
+                ..
+            },
+        ): LanePath<ArchivedParams>,
         request: Request,
     ) -> Result<Response, ApiError> {
         let served = state

@@ -5,8 +5,9 @@
 //! layer added with `Router::layer` wraps every route in its own boxed service, which costs a
 //! clone of that box and a boxed future per layer per request. The router contributes one
 //! thing only it knows, the route template that matched ([`Matched`], set by [`label`]), which
-//! travels back on the response.
+//! it hands to the edge on the thread that polls the request (see [`MATCHED`]).
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +18,9 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::Uri;
+use axum::http::{Method, Uri};
 use axum::response::Response;
+use axum::routing::future::RouteFuture;
 use futures::future::BoxFuture;
 use tower::{Layer, Service};
 
@@ -45,14 +47,14 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+    type Future = EdgeFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // The router is always ready.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+    fn call(&mut self, request: axum::http::Request<B>) -> EdgeFuture {
         let start = Instant::now();
         let mut request = request.map(Body::new);
         snapshot_path(&mut request);
@@ -60,23 +62,95 @@ where
         let method = request.method().clone();
         let uri = request.uri().clone();
         let api = uri.path().starts_with("/api/");
+        MATCHED.set(None);
         let routed = self.router.call(request);
-        let metrics = Arc::clone(&self.metrics);
-        Box::pin(async move {
-            let Ok(mut response) = routed.await;
-            let matched = response.extensions_mut().remove::<Matched>();
-            if api || matched.as_ref().is_some_and(|m| m.problems) {
-                response = error::as_problem(&method, uri.path(), response).await;
+        EdgeFuture {
+            routed,
+            problem: None,
+            seen: Some(Seen {
+                start,
+                method,
+                uri,
+                api,
+                matched: MATCHED.take(),
+                metrics: Arc::clone(&self.metrics),
+            }),
+        }
+    }
+}
+
+/// What the edge keeps of a request while the router answers it.
+struct Seen {
+    start: Instant,
+    method: Method,
+    uri: Uri,
+    api: bool,
+    matched: Option<Matched>,
+    metrics: Arc<Metrics>,
+}
+
+impl Seen {
+    fn observe(self, response: &Response) {
+        self.metrics.observe(
+            self.matched.map(|m| m.route),
+            &self.method,
+            &self.uri,
+            response,
+            self.start.elapsed(),
+        );
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The router's answer (and the [`Matched`] label of its route), made a problem document
+    /// where it should be (boxed then: only error
+    /// answers take that turn), then observed. Not boxed itself: a request costs no allocation
+    /// here.
+    pub struct EdgeFuture {
+        #[pin]
+        routed: RouteFuture<Infallible>,
+        problem: Option<BoxFuture<'static, Response>>,
+        seen: Option<Seen>,
+    }
+}
+
+impl Future for EdgeFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            if let Some(problem) = this.problem.as_mut() {
+                let response = ready!(problem.as_mut().poll(cx));
+                *this.problem = None;
+                if let Some(seen) = this.seen.take() {
+                    seen.observe(&response);
+                }
+                return Poll::Ready(Ok(response));
             }
-            metrics.observe(
-                matched.map(|m| m.route),
-                &method,
-                &uri,
-                &response,
-                start.elapsed(),
-            );
-            Ok(response)
-        })
+            MATCHED.set(None);
+            let routed = this.routed.as_mut().poll(cx);
+            if let Some(matched) = MATCHED.take()
+                && let Some(seen) = this.seen.as_mut()
+            {
+                seen.matched = Some(matched);
+            }
+            let Ok(response) = ready!(routed);
+            let Some(seen) = this.seen.take() else {
+                return Poll::Ready(Ok(response));
+            };
+            let problems = seen.api || seen.matched.as_ref().is_some_and(|m| m.problems);
+            if problems && error::becomes_problem(&response) {
+                let (method, uri) = (seen.method.clone(), seen.uri.clone());
+                *this.problem = Some(Box::pin(async move {
+                    error::as_problem(&method, uri.path(), response).await
+                }));
+                *this.seen = Some(seen);
+                continue;
+            }
+            seen.observe(&response);
+            return Poll::Ready(Ok(response));
+        }
     }
 }
 
@@ -87,18 +161,27 @@ pub(crate) struct Matched {
     problems: bool,
 }
 
-/// The layer that puts [`Matched`] on a route's responses (`Router::route_layer`).
+thread_local! {
+    /// The route the request being polled on this thread matched: set by [`Labelled`] when the
+    /// router calls the route, which it does within [`Edge::call`] or a poll of the request's
+    /// [`EdgeFuture`], on the thread running it; taken right after. A hand-off, not storage
+    /// (cleared before each use): it costs no allocation, where the response's extensions
+    /// would cost three per request.
+    static MATCHED: Cell<Option<Matched>> = const { Cell::new(None) };
+}
+
+/// The layer that labels a route's requests with [`Matched`] (`Router::route_layer`).
 #[derive(Clone, Copy)]
 pub(crate) struct Label {
     problems: bool,
 }
 
-/// Labels responses with their route; the routes' refusals stay as the handlers wrote them.
+/// Labels requests with their route; the routes' refusals stay as the handlers wrote them.
 pub(crate) fn label() -> Label {
     Label { problems: false }
 }
 
-/// Labels responses with their route, and makes their error answers problem documents (package
+/// Labels requests with their route, and makes their error answers problem documents (package
 /// files: uv prints a problem's title and detail, pip the reason phrase, which stays).
 pub(crate) fn label_with_problems() -> Label {
     Label { problems: true }
@@ -127,7 +210,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = LabelledFuture<S::Future>;
+    type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -142,34 +225,8 @@ where
                 route,
                 problems: self.problems,
             });
-        LabelledFuture {
-            inner: self.inner.call(request),
-            matched,
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    pub(crate) struct LabelledFuture<F> {
-        #[pin]
-        inner: F,
-        matched: Option<Matched>,
-    }
-}
-
-impl<F> Future for LabelledFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let Ok(mut response) = ready!(this.inner.poll(cx));
-        if let Some(matched) = this.matched.take() {
-            response.extensions_mut().insert(matched);
-        }
-        Poll::Ready(Ok(response))
+        MATCHED.set(matched);
+        self.inner.call(request)
     }
 }
 

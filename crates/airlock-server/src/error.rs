@@ -141,6 +141,16 @@ fn problem(status: StatusCode, detail: &str) -> Response {
     resp
 }
 
+/// Whether [`as_problem`] changes `response`: an error answer not yet a problem document.
+pub(crate) fn becomes_problem(response: &Response) -> bool {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    !is_problem && (status.is_client_error() || status.is_server_error())
+}
+
 /// An error answer that is not yet a problem document becomes one: every error of the JSON API
 /// (`/api/…`: those of handlers, of axum's extractors (a bad path parameter, query string, body or
 /// content type, a body over the limit), of the authentication extractors, unknown routes and
@@ -149,14 +159,10 @@ fn problem(status: StatusCode, detail: &str) -> Response {
 /// pip the reason phrase). Index pages keep their plain text line. The detail is the text the error
 /// would have answered; headers (`Allow`, `Retry-After`, `WWW-Authenticate`) and extensions stay.
 pub(crate) async fn as_problem(method: &Method, path: &str, response: Response) -> Response {
-    let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|t| t.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+    if !becomes_problem(&response) {
         return response;
     }
+    let status = response.status();
     let (parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, MAX_ERROR_BODY)
         .await

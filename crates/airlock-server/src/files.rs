@@ -12,14 +12,19 @@ use axum::response::{IntoResponse, Response};
 use crate::ApiError;
 
 /// Whether `If-None-Match` names this ETag (or `*`).
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+fn not_modified(headers: &HeaderMap, etag: &[u8]) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
+        .any(|t| t.as_bytes() == etag || t == "*")
+}
+
+/// A `Content-Length` value: one allocation (`HeaderValue::from(u64)` makes two).
+fn content_length(len: u64) -> HeaderValue {
+    HeaderValue::from_str(itoa::Buffer::new().format(len)).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// A rendered index page, or 304 when the client has it; `vary_accept` for negotiated pages.
@@ -40,7 +45,7 @@ pub fn page_response(page: Arc<Page>, headers: &HeaderMap, vary_accept: bool) ->
     } else {
         let mut resp = Body::from(body.clone()).into_response();
         let h = resp.headers_mut();
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        h.insert(header::CONTENT_LENGTH, content_length(body.len() as u64));
         if let Some(coded) = coded {
             h.insert(
                 header::CONTENT_ENCODING,
@@ -64,7 +69,8 @@ pub fn page_response(page: Arc<Page>, headers: &HeaderMap, vary_accept: bool) ->
         h.insert(header::VARY, HeaderValue::from_static(vary));
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(v) = HeaderValue::from_str(etag) {
+    // Shares the page's bytes: no copy per response.
+    if let Ok(v) = HeaderValue::from_maybe_shared(etag.clone()) {
         h.insert(header::ETAG, v);
     }
     resp
@@ -152,7 +158,7 @@ pub async fn respond(
         HeaderValue::from_static(served.content_type),
     );
     if let Some(len) = length {
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        h.insert(header::CONTENT_LENGTH, content_length(len));
     }
     if body.seekable {
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -198,7 +204,7 @@ mod tests {
             header::IF_NONE_MATCH,
             HeaderValue::from_static("\"a\", W/\"b\""),
         );
-        assert!(not_modified(&h, "\"b\""));
-        assert!(!not_modified(&h, "\"c\""));
+        assert!(not_modified(&h, b"\"b\""));
+        assert!(!not_modified(&h, b"\"c\""));
     }
 }

@@ -136,19 +136,19 @@ pub fn router(app: Arc<Airlock>) -> Edge {
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES",
-            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::Packages)),
+            get(|s, l, r| cran::linux::index(s, l, r, CranIndex::Packages)),
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES.gz",
-            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::PackagesGz)),
+            get(|s, l, r| cran::linux::index(s, l, r, CranIndex::PackagesGz)),
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES.rds",
-            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::PackagesRds)),
+            get(|s, l, r| cran::linux::index(s, l, r, CranIndex::PackagesRds)),
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/Meta/archive.rds",
-            get(|s, l, p, r| cran::linux::index(s, l, p, r, CranIndex::ArchiveRds)),
+            get(|s, l, r| cran::linux::index(s, l, r, CranIndex::ArchiveRds)),
         );
     let routes = Router::new()
         .route("/", get(ops::home))

@@ -2,12 +2,12 @@
 //! provenance (the Integrity API under the lane's PyPI root).
 
 use airlock_pypi::simple::{self, Format};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::auth::Lane;
+use crate::auth::{Lane, LanePath, lane_params};
 use crate::files::page_response;
 use crate::{ApiError, AppState};
 
@@ -54,14 +54,14 @@ pub async fn project_redirect(uri: Uri) -> Redirect {
 }
 
 #[derive(Deserialize)]
-pub struct ProjectParam {
+pub struct ProjectParams {
+    lane: String,
     project: String,
 }
 
 pub async fn project(
     State(state): State<AppState>,
-    Lane(lane): Lane,
-    Path(ProjectParam { project }): Path<ProjectParam>,
+    LanePath(lane, ProjectParams { project, .. }): LanePath<ProjectParams>,
     Query(q): Query<FormatQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -93,14 +93,16 @@ pub async fn project(
 
 #[derive(Deserialize)]
 pub struct FileParams {
+    lane: String,
     key: String,
     filename: String,
 }
 
+lane_params!(ProjectParams, FileParams, ProvenanceParams);
+
 pub async fn file(
     State(state): State<AppState>,
-    Lane(lane): Lane,
-    Path(FileParams { key, filename }): Path<FileParams>,
+    LanePath(lane, FileParams { key, filename, .. }): LanePath<FileParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
@@ -110,6 +112,7 @@ pub async fn file(
 
 #[derive(Deserialize)]
 pub struct ProvenanceParams {
+    lane: String,
     project: String,
     version: String,
     filename: String,
@@ -120,12 +123,15 @@ pub struct ProvenanceParams {
 /// client that accepts only that; 406 otherwise), served where the file is.
 pub async fn provenance(
     State(state): State<AppState>,
-    Lane(lane): Lane,
-    Path(ProvenanceParams {
-        project,
-        version,
-        filename,
-    }): Path<ProvenanceParams>,
+    LanePath(
+        lane,
+        ProvenanceParams {
+            project,
+            version,
+            filename,
+            ..
+        },
+    ): LanePath<ProvenanceParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());

@@ -1,7 +1,9 @@
-use std::collections::HashMap;
 use std::future::Future;
-use std::hash::Hash;
+use std::hash::{Hash, RandomState};
 use std::sync::RwLock;
+
+pub(crate) use hashbrown::Equivalent;
+use hashbrown::HashMap;
 
 use crate::changes::{Changes, Deps, Stamp};
 use crate::error::ServiceError;
@@ -12,13 +14,34 @@ use crate::flight::Flights;
 /// owns its cache and needs nobody to clear it; callers take the stamp before they read what
 /// they build from, so a view whose build overlapped a change is never kept past it. When
 /// everything changes (a new epoch), the first insert of the new epoch starts the map afresh.
+///
+/// Lookups take the key borrowed ([`Lookup`]): a hit allocates nothing.
 pub(crate) struct Cache<K, V> {
     inner: RwLock<Inner<K, V>>,
 }
 
 struct Inner<K, V> {
     epoch: u64,
-    map: HashMap<K, (Stamp, Deps, V)>,
+    /// SipHash, randomly keyed, as `std`'s maps: keys come from request paths.
+    map: HashMap<K, (Stamp, Deps, V), RandomState>,
+}
+
+/// A key as a request holds it, borrowed, that finds the kept key `K` (hashing alike, see
+/// [`Equivalent`]) and is made into one only when a value is kept.
+pub(crate) trait Lookup<K>: Hash + Equivalent<K> {
+    fn to_key(&self) -> K;
+}
+
+impl<K: Hash + Eq + Clone> Lookup<K> for K {
+    fn to_key(&self) -> K {
+        self.clone()
+    }
+}
+
+impl Lookup<String> for str {
+    fn to_key(&self) -> String {
+        self.to_string()
+    }
 }
 
 impl<K, V> Default for Cache<K, V> {
@@ -26,7 +49,7 @@ impl<K, V> Default for Cache<K, V> {
         Cache {
             inner: RwLock::new(Inner {
                 epoch: 0,
-                map: HashMap::new(),
+                map: HashMap::default(),
             }),
         }
     }
@@ -37,7 +60,7 @@ const MAX_ENTRIES: usize = 100_000;
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     /// The value for `key`, if one is kept and still current.
-    pub fn get(&self, changes: &Changes, key: &K) -> Option<V> {
+    pub fn get<Q: Lookup<K> + ?Sized>(&self, changes: &Changes, key: &Q) -> Option<V> {
         let inner = self.inner.read().ok()?;
         let (stamp, deps, value) = inner.map.get(key)?;
         changes.fresh(*stamp, deps).then(|| value.clone())
@@ -45,7 +68,7 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
 
     /// The value kept for `key` and the stamp it was built at, current or not: a view to bring
     /// up to date rather than build anew.
-    pub fn last(&self, key: &K) -> Option<(Stamp, V)> {
+    pub fn last<Q: Lookup<K> + ?Sized>(&self, key: &Q) -> Option<(Stamp, V)> {
         let inner = self.inner.read().ok()?;
         let (stamp, _, value) = inner.map.get(key)?;
         Some((*stamp, value.clone()))
@@ -101,15 +124,16 @@ where
     /// may miss a write the caller must see: then one more run follows.
     ///
     /// [`Core::stamp`]: crate::core::Core::stamp
-    pub async fn get<F, Fut>(
+    pub async fn get<Q, F, Fut>(
         &self,
         changes: &Changes,
         wanted: Stamp,
-        key: &K,
+        key: &Q,
         usable: impl Fn(&V) -> bool,
         refresh: F,
     ) -> Result<V, ServiceError>
     where
+        Q: Lookup<K> + ?Sized,
         F: Fn() -> Fut,
         Fut: Future<Output = Result<(Stamp, Deps, V), ServiceError>> + Send + 'static,
     {
@@ -118,8 +142,8 @@ where
             if let Some(value) = self.cache.get(changes, key).filter(&usable) {
                 return Ok(value);
             }
-            let (stamp, deps, value) = self.flights.run(key.clone(), &refresh).await?;
-            self.cache.insert(stamp, deps, key.clone(), value.clone());
+            let (stamp, deps, value) = self.flights.run(key.to_key(), &refresh).await?;
+            self.cache.insert(stamp, deps, key.to_key(), value.clone());
             runs += 1;
             if (stamp.epoch, stamp.revision) >= (wanted.epoch, wanted.revision) || runs >= 3 {
                 return Ok(value);
@@ -128,7 +152,7 @@ where
     }
 
     /// The value kept for `key` and its stamp, current or not.
-    pub fn last(&self, key: &K) -> Option<(Stamp, V)> {
+    pub fn last<Q: Lookup<K> + ?Sized>(&self, key: &Q) -> Option<(Stamp, V)> {
         self.cache.last(key)
     }
 }
@@ -176,5 +200,15 @@ mod tests {
         c.insert(old, Deps::Everything, 2, 20);
         assert_eq!(c.get(&changes, &2), None);
         assert_eq!(c.get(&changes, &1), Some(10));
+    }
+
+    #[test]
+    fn a_value_is_found_by_a_borrowed_key() {
+        let changes = Changes::default();
+        let c: Cache<String, u8> = Cache::default();
+        c.insert(stamp(&changes, 1), Deps::Everything, "a".to_string(), 1);
+        assert_eq!(c.get(&changes, "a"), Some(1));
+        assert_eq!(c.last("a"), Some((stamp(&changes, 1), 1)));
+        assert_eq!(c.get(&changes, "b"), None);
     }
 }

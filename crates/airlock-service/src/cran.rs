@@ -138,12 +138,11 @@ impl Cran {
         lane: &str,
     ) -> Result<Arc<CranView>, ServiceError> {
         let wanted = self.core.stamp();
-        let key = lane.to_string();
         let usable =
             |view: &Arc<CranView>| view.expires.is_none_or(|t| std::time::Instant::now() < t);
         self.views
-            .get(&self.core.changes, wanted, &key, usable, || {
-                let (this, lane) = (self.clone(), key.clone());
+            .get(&self.core.changes, wanted, lane, usable, || {
+                let (this, lane) = (self.clone(), lane.to_string());
                 async move { this.refresh(&lane).await }
             })
             .await
@@ -160,17 +159,14 @@ impl Cran {
         let lane_cfg: &LaneConfig = &lane_ref;
         let sources = self.core.lane_sources(lane_cfg, Ecosystem::Cran);
         let deps = Deps::sources(&sources);
-        let previous = self
-            .views
-            .last(&lane.to_string())
-            .and_then(|(built, view)| {
-                if view.expires.is_some_and(|t| std::time::Instant::now() >= t) {
-                    return None;
-                }
-                let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-                let changed = self.core.changes.changed_since(built, &names)?;
-                (changed.len() <= MAX_IN_PLACE).then_some((view, changed))
-            });
+        let previous = self.views.last(lane).and_then(|(built, view)| {
+            if view.expires.is_some_and(|t| std::time::Instant::now() >= t) {
+                return None;
+            }
+            let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+            let changed = self.core.changes.changed_since(built, &names)?;
+            (changed.len() <= MAX_IN_PLACE).then_some((view, changed))
+        });
         let mut view = match previous {
             Some((view, changed)) => {
                 self.counters.updates.inc();

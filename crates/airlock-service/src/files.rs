@@ -2,6 +2,7 @@
 //! not, and its bytes. `key` is the file's sha256, or `_` for a proxied file whose upstream declared
 //! no hash; the file is found by name through the lane's name ownership either way.
 
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,7 +12,7 @@ use airlock_pypi::filename::DistFilename;
 use airlock_store::{ArtifactRow, BlobBody};
 use bytes::Bytes;
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Equivalent, Lookup};
 use crate::catalog::Catalog;
 use crate::changes::Deps;
 use crate::core::Core;
@@ -21,11 +22,52 @@ use crate::policy::Policies;
 use crate::proxy::Turn;
 use crate::proxy::{FileBody, Proxies};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct FileKey {
     lane: String,
     key: String,
     filename: String,
+}
+
+/// A [`FileKey`] borrowed from the request: what a warm lookup hashes and compares.
+#[derive(PartialEq, Eq, Hash)]
+struct FileKeyRef<'a> {
+    lane: &'a str,
+    key: &'a str,
+    filename: &'a str,
+}
+
+impl FileKey {
+    fn borrowed(&self) -> FileKeyRef<'_> {
+        FileKeyRef {
+            lane: &self.lane,
+            key: &self.key,
+            filename: &self.filename,
+        }
+    }
+}
+
+/// Hashed as its borrowed form, so that both find the same entry.
+impl Hash for FileKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.borrowed().hash(state);
+    }
+}
+
+impl Equivalent<FileKey> for FileKeyRef<'_> {
+    fn equivalent(&self, key: &FileKey) -> bool {
+        *self == key.borrowed()
+    }
+}
+
+impl Lookup<FileKey> for FileKeyRef<'_> {
+    fn to_key(&self) -> FileKey {
+        FileKey {
+            lane: self.lane.to_string(),
+            key: self.key.to_string(),
+            filename: self.filename.to_string(),
+        }
+    }
 }
 
 /// A file the lane serves.
@@ -111,10 +153,10 @@ impl Files {
 
     pub async fn resolve(&self, lane: &LaneRead, key: &str, filename: &str) -> FileAnswer {
         let lane = lane.spec();
-        let cache_key = FileKey {
-            lane: lane.to_string(),
-            key: key.to_string(),
-            filename: filename.to_string(),
+        let cache_key = FileKeyRef {
+            lane,
+            key,
+            filename,
         };
         let stamp = self.core.stamp();
         if let Some((answer, until)) = self.answers.get(&self.core.changes, &cache_key)
@@ -134,7 +176,7 @@ impl Files {
                 Err(_) => Deps::Everything,
             };
             self.answers
-                .insert(stamp, deps, cache_key, (answer.clone(), until));
+                .insert(stamp, deps, cache_key.to_key(), (answer.clone(), until));
         }
         answer
     }
@@ -356,5 +398,35 @@ impl Files {
             format!("hosted file {} has no blob", row.filename),
             std::fmt::Error,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FileKey, FileKeyRef};
+    use crate::cache::{Cache, Lookup};
+    use crate::changes::{Changes, Deps, Stamp};
+
+    #[test]
+    fn an_answer_is_found_by_the_request_s_borrowed_key() {
+        let changes = Changes::default();
+        let stamp = Stamp {
+            epoch: changes.epoch(),
+            revision: 1,
+        };
+        let c: Cache<FileKey, u8> = Cache::default();
+        let asked = |filename| FileKeyRef {
+            lane: "prod@2026-01-01",
+            key: "_",
+            filename,
+        };
+        c.insert(stamp, Deps::Everything, asked("a-1.whl").to_key(), 1);
+        assert_eq!(c.get(&changes, &asked("a-1.whl")), Some(1));
+        assert_eq!(c.get(&changes, &asked("a-2.whl")), None);
+        let other_lane = FileKeyRef {
+            lane: "prod",
+            ..asked("a-1.whl")
+        };
+        assert_eq!(c.get(&changes, &other_lane), None);
     }
 }

@@ -2,6 +2,7 @@
 //! (never a mix), the versions the lane admits, rendered once per revision and kept as bytes.
 
 use std::collections::{BTreeSet, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use airlock_config::{Ecosystem, LaneConfig};
 use airlock_pypi::simple::{self, FileEntry, Format, ProjectPage, ProjectStatus, Status};
 use airlock_store::ArtifactRow;
 
-use crate::cache::{Cache, Views};
+use crate::cache::{Cache, Equivalent, Lookup, Views};
 use crate::catalog::Catalog;
 use crate::changes::{Deps, Stamp};
 use crate::core::Core;
@@ -19,11 +20,52 @@ use crate::page::Page;
 use crate::policy::{self, Policies};
 use crate::time_fmt::format_rfc3339;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PageKey {
     lane: String,
     project: Option<String>,
     content_type: &'static str,
+}
+
+/// A [`PageKey`] borrowed from the request: what a warm lookup hashes and compares.
+#[derive(PartialEq, Eq, Hash)]
+pub(crate) struct PageKeyRef<'a> {
+    lane: &'a str,
+    project: Option<&'a str>,
+    content_type: &'static str,
+}
+
+impl PageKey {
+    fn borrowed(&self) -> PageKeyRef<'_> {
+        PageKeyRef {
+            lane: &self.lane,
+            project: self.project.as_deref(),
+            content_type: self.content_type,
+        }
+    }
+}
+
+/// Hashed as its borrowed form, so that both find the same entry.
+impl Hash for PageKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.borrowed().hash(state);
+    }
+}
+
+impl Equivalent<PageKey> for PageKeyRef<'_> {
+    fn equivalent(&self, key: &PageKey) -> bool {
+        *self == key.borrowed()
+    }
+}
+
+impl Lookup<PageKey> for PageKeyRef<'_> {
+    fn to_key(&self) -> PageKey {
+        PageKey {
+            lane: self.lane.to_string(),
+            project: self.project.map(str::to_string),
+            content_type: self.content_type,
+        }
+    }
 }
 
 /// A cached page (or a cached 404), and until when it may be served.
@@ -55,7 +97,7 @@ impl Index {
     }
 
     /// A cached page if still valid (`Some(None)`: a cached 404).
-    fn cached_page(&self, key: &PageKey) -> Option<Option<Arc<Page>>> {
+    fn cached_page(&self, key: &PageKeyRef<'_>) -> Option<Option<Arc<Page>>> {
         self.pages
             .get(&self.core.changes, key)
             .filter(|c| c.expires.is_none_or(|t| Instant::now() < t))
@@ -70,9 +112,9 @@ impl Index {
         format: Format,
     ) -> Result<Arc<Page>, ServiceError> {
         let lane = lane.spec();
-        let key = PageKey {
-            lane: lane.to_string(),
-            project: Some(project.to_string()),
+        let key = PageKeyRef {
+            lane,
+            project: Some(project),
             content_type: format.content_type(),
         };
         let stamp = self.core.stamp();
@@ -179,7 +221,7 @@ impl Index {
         self.pages.insert(
             stamp,
             Deps::Project(project.to_string()),
-            key,
+            key.to_key(),
             Cached {
                 page: page.clone(),
                 expires,
@@ -197,8 +239,8 @@ impl Index {
         lane: &LaneRead,
         format: Format,
     ) -> Result<Arc<Page>, ServiceError> {
-        let key = PageKey {
-            lane: lane.spec().to_string(),
+        let key = PageKeyRef {
+            lane: lane.spec(),
             project: None,
             content_type: format.content_type(),
         };
@@ -207,7 +249,7 @@ impl Index {
         let root = self
             .roots
             .get(&self.core.changes, wanted, &key, usable, || {
-                let (this, key) = (self.clone(), key.clone());
+                let (this, key) = (self.clone(), key.to_key());
                 async move { this.refresh_root(key, format).await }
             })
             .await?;

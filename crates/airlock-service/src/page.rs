@@ -39,16 +39,17 @@ impl Coding {
 pub struct Encoded {
     pub coding: Coding,
     pub body: Bytes,
-    /// A strong ETag, quoted: the identity one with the coding's name appended.
-    pub etag: String,
+    /// A strong ETag, quoted: the identity one with the coding's name appended. Kept as
+    /// [`Bytes`] (ASCII), so that a response shares it rather than copies it.
+    pub etag: Bytes,
 }
 
 /// A rendered page.
 #[derive(Debug)]
 pub struct Page {
     pub body: Bytes,
-    /// A strong ETag, quoted.
-    pub etag: String,
+    /// A strong ETag, quoted (ASCII; shared by the responses, as [`Encoded::etag`]).
+    pub etag: Bytes,
     pub content_type: &'static str,
     /// Whether the page may be served content-coded (a response then varies with
     /// `Accept-Encoding`, even when this one has no coding worth making): false for files that
@@ -77,7 +78,7 @@ impl Page {
     pub(crate) fn plain(body: Bytes, content_type: &'static str, etag: String) -> Page {
         Page {
             body,
-            etag,
+            etag: etag.into(),
             content_type,
             negotiable: false,
             encoded: Vec::new(),
@@ -100,14 +101,14 @@ impl Page {
                 .filter(|(_, coded)| worth_it(body.len(), coded.len()))
                 .map(|(coding, coded)| Encoded {
                     coding,
-                    etag: coded_etag(&etag, coding),
+                    etag: coded_etag(&etag, coding).into(),
                     body: coded,
                 })
                 .collect()
         };
         Page {
             body,
-            etag,
+            etag: etag.into(),
             content_type,
             negotiable: true,
             encoded,
