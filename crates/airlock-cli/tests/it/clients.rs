@@ -216,6 +216,21 @@ fn clients_poetry_locks_and_installs_from_every_kind_of_lane_and_publishes() {
         "broken build",
     ]))
     .success();
+    // The yank was written by another process: the server learns of it at its next look at
+    // the database (`revision_poll_ms`), which the lock must come after.
+    crate::support::wait_until(
+        std::time::Duration::from_secs(10),
+        "the server serves the yank",
+        || {
+            w.server
+                .http()
+                .get(w.server.url("/dev/pypi/simple/airlock-demo-dep/"))
+                .header("Accept", "application/vnd.pypi.simple.v1+json")
+                .send()
+                .and_then(|r| r.text())
+                .is_ok_and(|page| page.contains("broken build"))
+        },
+    );
     let p = poetry_project(&w.index("dev"), &["airlock-demo-dep==1.0"]);
     let locked = p.run("poetry", &["lock"]).success();
     assert!(
