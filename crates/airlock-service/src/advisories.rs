@@ -12,6 +12,7 @@ use airlock_types::Timestamp;
 use crate::core::{Core, audit_entry};
 use crate::error::{ServiceError, chain};
 use crate::principal::{Principal, Role};
+use futures::future::BoxFuture;
 
 /// The advisory index and the fingerprint of the advisories it was built from.
 type Fingerprinted = (AdvisoriesFingerprint, Arc<AdvisoryDb>);
@@ -30,6 +31,9 @@ pub struct ImportSummary {
     /// Files that could not be read, with the reason.
     pub errors: Vec<(String, String)>,
 }
+
+/// What syncing one URL came to: its import, or why it failed.
+pub type SyncOutcome = (String, Result<ImportSummary, ServiceError>);
 
 /// The advisories airlock knows: imports, lookups, and the indexes decisions read (today's, and
 /// those of snapshot instants).
@@ -94,131 +98,137 @@ impl Advisories {
 
     /// Imports the advisories of a loaded OSV database (directory or zip). Versions already known
     /// (same id and `modified`) are skipped, so importing twice changes nothing.
-    pub async fn import(
-        &self,
-        who: &Principal,
+    pub fn import<'a>(
+        &'a self,
+        who: &'a Principal,
         report: LoadReport,
-        origin: &str,
-    ) -> Result<ImportSummary, ServiceError> {
-        who.require_role(Role::Admin, "importing advisories")?;
-        who.require_unlimited("importing advisories")?;
-        let known: HashSet<AdvisoryKey> = self
-            .core
-            .db
-            .advisory_versions()
-            .await?
-            .into_iter()
-            .collect();
-        let known_ids: HashSet<&str> = known.iter().map(|k| k.id.as_str()).collect();
-        let mut summary = ImportSummary {
-            errors: report
-                .errors
-                .iter()
-                .map(|(file, e)| (file.clone(), chain(e)))
-                .collect(),
-            ..ImportSummary::default()
-        };
-        let now = Timestamp::now();
-        let mut fresh: Vec<(&Advisory, String, Vec<String>)> = Vec::new();
-        for a in &report.advisories {
-            if known.contains(&AdvisoryKey {
-                id: a.id.clone(),
-                modified: a.modified.clone(),
-            }) {
-                summary.unchanged += 1;
-                continue;
+        origin: &'a str,
+    ) -> BoxFuture<'a, Result<ImportSummary, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "importing advisories")?;
+            who.require_unlimited("importing advisories")?;
+            let known: HashSet<AdvisoryKey> = self
+                .core
+                .db
+                .advisory_versions()
+                .await?
+                .into_iter()
+                .collect();
+            let known_ids: HashSet<&str> = known.iter().map(|k| k.id.as_str()).collect();
+            let mut summary = ImportSummary {
+                errors: report
+                    .errors
+                    .iter()
+                    .map(|(file, e)| (file.clone(), chain(e)))
+                    .collect(),
+                ..ImportSummary::default()
+            };
+            let now = Timestamp::now();
+            let mut fresh: Vec<(&Advisory, String, Vec<String>)> = Vec::new();
+            for a in &report.advisories {
+                if known.contains(&AdvisoryKey {
+                    id: a.id.clone(),
+                    modified: a.modified.clone(),
+                }) {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                if known_ids.contains(a.id.as_str()) {
+                    summary.updated += 1;
+                } else {
+                    summary.new += 1;
+                }
+                let body = serde_json::to_string(a)
+                    .map_err(|e| ServiceError::internal("cannot encode an advisory", e))?;
+                fresh.push((a, body, airlock_policy::advisory_package_keys(a)));
             }
-            if known_ids.contains(a.id.as_str()) {
-                summary.updated += 1;
-            } else {
-                summary.new += 1;
+            if fresh.is_empty() {
+                return Ok(summary);
             }
-            let body = serde_json::to_string(a)
-                .map_err(|e| ServiceError::internal("cannot encode an advisory", e))?;
-            fresh.push((a, body, airlock_policy::advisory_package_keys(a)));
-        }
-        if fresh.is_empty() {
-            return Ok(summary);
-        }
-        let mut tx = self.core.db.write().await?;
-        for (a, body, packages) in &fresh {
-            tx.insert_advisory(&a.id, &a.modified, now, origin, body, packages)
+            let mut tx = self.core.db.write().await?;
+            for (a, body, packages) in &fresh {
+                tx.insert_advisory(&a.id, &a.modified, now, origin, body, packages)
+                    .await?;
+            }
+            let details = serde_json::json!({
+                "new": summary.new, "updated": summary.updated, "unchanged": summary.unchanged,
+                "errors": summary.errors.len(),
+            });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(&who.name, "advisories.import", origin, details),
+                )
                 .await?;
-        }
-        let details = serde_json::json!({
-            "new": summary.new, "updated": summary.updated, "unchanged": summary.unchanged,
-            "errors": summary.errors.len(),
-        });
-        self.core
-            .commit(
-                tx,
-                audit_entry(&who.name, "advisories.import", origin, details),
-            )
-            .await?;
-        if let Some(listener) = self.on_import.get() {
-            listener(fresh.iter().map(|(a, _, _)| a.id.clone()).collect());
-        }
-        Ok(summary)
+            if let Some(listener) = self.on_import.get() {
+                listener(fresh.iter().map(|(a, _, _)| a.id.clone()).collect());
+            }
+            Ok(summary)
+        })
     }
 
     /// Downloads and imports each OSV export of `urls` (the configured `advisory_urls` when empty).
-    pub async fn sync(
-        &self,
-        who: &Principal,
-        urls: &[String],
-    ) -> Result<Vec<(String, Result<ImportSummary, ServiceError>)>, ServiceError> {
-        use futures::StreamExt;
-        const MAX_EXPORT: usize = 2 * 1024 * 1024 * 1024;
-        let urls = if urls.is_empty() {
-            &self.core.config().advisory_urls
-        } else {
-            urls
-        };
-        let mut out = Vec::new();
-        for url in urls {
-            let result = async {
-                let upstream = airlock_upstream::Upstream::new(airlock_upstream::UpstreamConfig {
-                    source: "advisories".into(),
-                    url: url.clone(),
-                    username: None,
-                    password: None,
-                    timeout: std::time::Duration::from_secs(60),
-                    connect_timeout: std::time::Duration::from_secs(10),
-                    retries: 2,
-                    backoff: std::time::Duration::from_millis(500),
-                })
-                .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
-                let mut dl = upstream
-                    .download(url)
-                    .await
-                    .map_err(|e| ServiceError::Upstream {
-                        timeout: e.is_timeout(),
-                        message: e.to_string(),
-                    })?;
-                let mut bytes = Vec::new();
-                while let Some(chunk) = dl.stream.next().await {
-                    let chunk = chunk.map_err(|e| ServiceError::Upstream {
-                        timeout: e.is_timeout(),
-                        message: e.to_string(),
-                    })?;
-                    if bytes.len() + chunk.len() > MAX_EXPORT {
-                        return Err(ServiceError::Upstream {
-                            timeout: false,
-                            message: format!("{url} is larger than {MAX_EXPORT} bytes"),
-                        });
+    pub fn sync<'a>(
+        &'a self,
+        who: &'a Principal,
+        urls: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<SyncOutcome>, ServiceError>> {
+        Box::pin(async move {
+            use futures::StreamExt;
+            const MAX_EXPORT: usize = 2 * 1024 * 1024 * 1024;
+            let urls = if urls.is_empty() {
+                &self.core.config().advisory_urls
+            } else {
+                urls
+            };
+            let mut out = Vec::new();
+            for url in urls {
+                let result = async {
+                    let upstream =
+                        airlock_upstream::Upstream::new(airlock_upstream::UpstreamConfig {
+                            source: "advisories".into(),
+                            url: url.clone(),
+                            username: None,
+                            password: None,
+                            timeout: std::time::Duration::from_secs(60),
+                            connect_timeout: std::time::Duration::from_secs(10),
+                            retries: 2,
+                            backoff: std::time::Duration::from_millis(500),
+                        })
+                        .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+                    let mut dl =
+                        upstream
+                            .download(url)
+                            .await
+                            .map_err(|e| ServiceError::Upstream {
+                                timeout: e.is_timeout(),
+                                message: e.to_string(),
+                            })?;
+                    let mut bytes = Vec::new();
+                    while let Some(chunk) = dl.stream.next().await {
+                        let chunk = chunk.map_err(|e| ServiceError::Upstream {
+                            timeout: e.is_timeout(),
+                            message: e.to_string(),
+                        })?;
+                        if bytes.len() + chunk.len() > MAX_EXPORT {
+                            return Err(ServiceError::Upstream {
+                                timeout: false,
+                                message: format!("{url} is larger than {MAX_EXPORT} bytes"),
+                            });
+                        }
+                        bytes.extend_from_slice(&chunk);
                     }
-                    bytes.extend_from_slice(&chunk);
+                    let report = tokio::task::spawn_blocking(move || airlock_osv::load_zip(&bytes))
+                        .await
+                        .map_err(|e| ServiceError::internal("advisory import failed", e))?
+                        .map_err(|e| ServiceError::BadRequest(format!("{url}: {}", chain(&e))))?;
+                    self.import(who, report, url).await
                 }
-                let report = tokio::task::spawn_blocking(move || airlock_osv::load_zip(&bytes))
-                    .await
-                    .map_err(|e| ServiceError::internal("advisory import failed", e))?
-                    .map_err(|e| ServiceError::BadRequest(format!("{url}: {}", chain(&e))))?;
-                self.import(who, report, url).await
+                .await;
+                out.push((url.clone(), result));
             }
-            .await;
-            out.push((url.clone(), result));
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// The advisories of `ids` as stored now (those known), in no particular order.
@@ -277,35 +287,40 @@ impl Advisories {
 
     /// The advisories known under `id`: their own id, an alias (CVE, GHSA) or the R database's
     /// `upstream` ids, with the time airlock learned each.
-    pub async fn find(&self, id: &str) -> Result<Vec<serde_json::Value>, ServiceError> {
-        let rows = self.core.db.current_advisories().await?;
-        let learned: std::collections::HashMap<String, Timestamp> =
-            rows.iter().map(|r| (r.id.clone(), r.learned_at)).collect();
-        let advisories: Vec<Advisory> = rows
-            .iter()
-            .filter_map(|r| serde_json::from_str(&r.body).ok())
-            .collect();
-        let index =
-            airlock_osv::Index::new(
-                advisories,
-                |eco, name| match crate::ecosystems::by_osv_name(eco) {
-                    Some(eco) => crate::ecosystems::rules(eco).normalize_name(name),
-                    None => name.to_string(),
-                },
-            );
-        Ok(index
-            .lookup(id)
-            .into_iter()
-            .map(|a| {
-                let severity = a.severity_info();
-                serde_json::json!({
-                    "advisory": a,
-                    "severity": severity.level,
-                    "score": severity.score,
-                    "learned_at": learned.get(&a.id).map(|t| crate::format_rfc3339(*t)),
+    pub fn find<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<serde_json::Value>, ServiceError>> {
+        Box::pin(async move {
+            let rows = self.core.db.current_advisories().await?;
+            let learned: std::collections::HashMap<String, Timestamp> =
+                rows.iter().map(|r| (r.id.clone(), r.learned_at)).collect();
+            let advisories: Vec<Advisory> = rows
+                .iter()
+                .filter_map(|r| serde_json::from_str(&r.body).ok())
+                .collect();
+            let index =
+                airlock_osv::Index::new(
+                    advisories,
+                    |eco, name| match crate::ecosystems::by_osv_name(eco) {
+                        Some(eco) => crate::ecosystems::rules(eco).normalize_name(name),
+                        None => name.to_string(),
+                    },
+                );
+            Ok(index
+                .lookup(id)
+                .into_iter()
+                .map(|a| {
+                    let severity = a.severity_info();
+                    serde_json::json!({
+                        "advisory": a,
+                        "severity": severity.level,
+                        "score": severity.score,
+                        "learned_at": learned.get(&a.id).map(|t| crate::format_rfc3339(*t)),
+                    })
                 })
-            })
-            .collect())
+                .collect())
+        })
     }
 
     /// The advisories that name any of `keys` (`pypi:<normalised>`, `cran:<name>`; see

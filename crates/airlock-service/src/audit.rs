@@ -7,6 +7,7 @@ use airlock_store::AuditRecord;
 use crate::core::Core;
 use crate::error::ServiceError;
 use crate::principal::{Principal, Role};
+use futures::future::BoxFuture;
 
 /// The audit chain checked: intact with its length, or the first broken entry and why (as
 /// `GET /api/v1/audit/verify` answers it).
@@ -29,22 +30,29 @@ impl Audit {
     }
 
     /// Audit entries after `since_seq`, oldest first.
-    pub async fn entries(
-        &self,
-        who: &Principal,
+    pub fn entries<'a>(
+        &'a self,
+        who: &'a Principal,
         since_seq: i64,
-    ) -> Result<Vec<AuditRecord>, ServiceError> {
-        who.require_role(Role::Admin, "reading the audit log")?;
-        who.require_unlimited("reading the audit log")?;
-        Ok(self.core.db.audit_entries(since_seq).await?)
+    ) -> BoxFuture<'a, Result<Vec<AuditRecord>, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "reading the audit log")?;
+            who.require_unlimited("reading the audit log")?;
+            Ok(self.core.db.audit_entries(since_seq).await?)
+        })
     }
 
     /// Checks the whole audit chain.
-    pub async fn verify(&self, who: &Principal) -> Result<AuditVerdict, ServiceError> {
-        who.require_role(Role::Admin, "verifying the audit log")?;
-        who.require_unlimited("verifying the audit log")?;
-        let all = self.core.db.audit_entries(0).await?;
-        Ok(verdict_of(&all))
+    pub fn verify<'a>(
+        &'a self,
+        who: &'a Principal,
+    ) -> BoxFuture<'a, Result<AuditVerdict, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "verifying the audit log")?;
+            who.require_unlimited("verifying the audit log")?;
+            let all = self.core.db.audit_entries(0).await?;
+            Ok(verdict_of(&all))
+        })
     }
 }
 

@@ -38,6 +38,7 @@ use crate::ecosystems::rules;
 use crate::error::ServiceError;
 use crate::policy::Policies;
 use crate::principal::{Principal, Role};
+use futures::future::BoxFuture;
 
 /// Longest line of `advisories.jsonl` (one OSV advisory).
 const MAX_ADVISORY_LINE: u64 = 8 << 20;
@@ -136,219 +137,224 @@ impl Bundles {
 
     /// Writes a bundle of what `req.lane` served at `req.at` to `req.out` (through a temporary
     /// file beside it, renamed when complete). Admin; audited as `bundle.export`.
-    pub async fn export(
-        &self,
-        who: &Principal,
+    pub fn export<'a>(
+        &'a self,
+        who: &'a Principal,
         req: ExportRequest,
         progress: BundleProgress,
-    ) -> Result<Exported, ServiceError> {
-        who.require_role(Role::Admin, "exporting bundles")?;
-        who.require_lane(&req.lane, "exporting")?;
-        let now = Timestamp::now();
-        let spec = match &req.at {
-            Some(at) => format!("{}@{at}", req.lane),
-            None => format!("{}@{}", req.lane, now.to_rfc3339()),
-        };
-        let (lane, at) = self.core.view_lane(&spec).await?;
-        let at = at.unwrap_or(now);
-        let decider = self.policies.decider_at(Some(at)).await?;
-        let previous = match &req.since {
-            Some(path) => Some(self.base_of(path, &req.lane, at).await?),
-            None => None,
-        };
-        let base_blobs: HashSet<String> = previous
-            .as_ref()
-            .map(|(m, _)| {
-                m.artifacts
-                    .iter()
-                    .flat_map(|a| {
-                        std::iter::once(a.sha256.clone()).chain(a.metadata_sha256.clone())
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+    ) -> BoxFuture<'a, Result<Exported, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "exporting bundles")?;
+            who.require_lane(&req.lane, "exporting")?;
+            let now = Timestamp::now();
+            let spec = match &req.at {
+                Some(at) => format!("{}@{at}", req.lane),
+                None => format!("{}@{}", req.lane, now.to_rfc3339()),
+            };
+            let (lane, at) = self.core.view_lane(&spec).await?;
+            let at = at.unwrap_or(now);
+            let decider = self.policies.decider_at(Some(at)).await?;
+            let previous = match &req.since {
+                Some(path) => Some(self.base_of(path, &req.lane, at).await?),
+                None => None,
+            };
+            let base_blobs: HashSet<String> = previous
+                .as_ref()
+                .map(|(m, _)| {
+                    m.artifacts
+                        .iter()
+                        .flat_map(|a| {
+                            std::iter::once(a.sha256.clone()).chain(a.metadata_sha256.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
 
-        let mut artifacts = Vec::new();
-        let mut skipped = Vec::new();
-        let mut files: Vec<FileEntry> = Vec::new();
-        let mut listed: HashSet<String> = HashSet::new();
-        for eco in Ecosystem::ALL {
-            for (_, lookup) in self.catalog.lane_offer(&lane, eco, &decider).await? {
-                let Some(project) = lookup.found else {
-                    continue;
-                };
-                for (row, verdict) in project.rows {
-                    if !verdict.action.serves_file() {
+            let mut artifacts = Vec::new();
+            let mut skipped = Vec::new();
+            let mut files: Vec<FileEntry> = Vec::new();
+            let mut listed: HashSet<String> = HashSet::new();
+            for eco in Ecosystem::ALL {
+                for (_, lookup) in self.catalog.lane_offer(&lane, eco, &decider).await? {
+                    let Some(project) = lookup.found else {
                         continue;
-                    }
-                    if row.sha256.is_empty() || !self.core.blobs.contains(&row.sha256).await? {
-                        skipped.push(row.filename.clone());
-                        continue;
-                    }
-                    let metadata_sha256 = match &row.metadata_sha256 {
-                        Some(m) if self.core.blobs.contains(m).await? => Some(m.clone()),
-                        _ => None,
                     };
-                    let mut wanted = vec![(row.sha256.clone(), Some(row.size))];
-                    if let Some(m) = &metadata_sha256 {
-                        wanted.push((m.clone(), None));
-                    }
-                    for (sha256, size) in wanted {
-                        if base_blobs.contains(&sha256) || !listed.insert(sha256.clone()) {
+                    for (row, verdict) in project.rows {
+                        if !verdict.action.serves_file() {
                             continue;
                         }
-                        let size = match size {
-                            Some(s) => u64::try_from(s).unwrap_or(0),
-                            None => self.core.blobs.read_uncached(&sha256).await?.total,
+                        if row.sha256.is_empty() || !self.core.blobs.contains(&row.sha256).await? {
+                            skipped.push(row.filename.clone());
+                            continue;
+                        }
+                        let metadata_sha256 = match &row.metadata_sha256 {
+                            Some(m) if self.core.blobs.contains(m).await? => Some(m.clone()),
+                            _ => None,
                         };
-                        files.push(FileEntry {
-                            path: blob_path(&sha256),
-                            sha256,
-                            size,
-                        });
+                        let mut wanted = vec![(row.sha256.clone(), Some(row.size))];
+                        if let Some(m) = &metadata_sha256 {
+                            wanted.push((m.clone(), None));
+                        }
+                        for (sha256, size) in wanted {
+                            if base_blobs.contains(&sha256) || !listed.insert(sha256.clone()) {
+                                continue;
+                            }
+                            let size = match size {
+                                Some(s) => u64::try_from(s).unwrap_or(0),
+                                None => self.core.blobs.read_uncached(&sha256).await?.total,
+                            };
+                            files.push(FileEntry {
+                                path: blob_path(&sha256),
+                                sha256,
+                                size,
+                            });
+                        }
+                        artifacts.push(artifact_of(eco, &row, metadata_sha256));
                     }
-                    artifacts.push(artifact_of(eco, &row, metadata_sha256));
                 }
             }
-        }
 
-        // The advisories, to a temporary file first: the manifest lists its hash.
-        let since_at = previous.as_ref().map(|(m, _)| m.at);
-        let advisories: Vec<String> = self
-            .core
-            .db
-            .advisories_learned_by(at)
-            .await?
-            .into_iter()
-            .filter(|a| since_at.is_none_or(|s| a.learned_at > s))
-            .map(|a| a.body)
-            .collect();
-        let advisories_file = tempfile::NamedTempFile::new_in(self.core.blobs.tmp_dir())
-            .map_err(|e| ServiceError::internal("cannot make a temporary file", e))?;
-        let advisory_count = advisories.len() as u64;
-        if !advisories.is_empty() {
-            let path = advisories_file.path().to_path_buf();
-            let entry = tokio::task::spawn_blocking(move || write_lines(&path, &advisories))
-                .await
-                .map_err(join_error)?
-                .map_err(|e| ServiceError::internal("cannot write the advisories", e))?;
-            files.push(entry);
-        }
-
-        let mut manifest = Manifest {
-            format: FORMAT.into(),
-            id: String::new(),
-            lane: lane.name.clone(),
-            at,
-            previous: previous.as_ref().map(|(m, sha)| Previous {
-                id: m.id.clone(),
-                manifest_sha256: sha.clone(),
-                at: m.at,
-            }),
-            config_version: self
+            // The advisories, to a temporary file first: the manifest lists its hash.
+            let since_at = previous.as_ref().map(|(m, _)| m.at);
+            let advisories: Vec<String> = self
                 .core
                 .db
-                .config_version(Some(at))
+                .advisories_learned_by(at)
                 .await?
-                .map(|v| v.version),
-            lane_config: serde_json::to_value(&*lane).unwrap_or_default(),
-            files,
-            artifacts,
-            advisories: advisory_count,
-        };
-        manifest.assign_id();
-
-        let total: u64 = manifest.files.iter().map(|f| f.size).sum();
-        let bytes = total;
-        let blobs = self.core.blobs.clone();
-        let handle = tokio::runtime::Handle::current();
-        let out = req.out.clone();
-        let key = req.key;
-        let key_text = key.public().to_string();
-        let written = manifest.clone();
-        let advisories_path = advisories_file.path().to_path_buf();
-        tokio::task::spawn_blocking(move || -> Result<(), ServiceError> {
-            let partial = partial_path(&out);
-            let result = (|| {
-                let file = std::fs::File::create(&partial)
-                    .map_err(|e| io_error(&format!("cannot write {}", partial.display()), e))?;
-                let mut writer = airlock_bundle::Writer::new(
-                    std::io::BufWriter::with_capacity(1 << 20, file),
-                    &written,
-                    &key,
-                )
-                .map_err(|e| ServiceError::internal("cannot write the bundle", e))?;
-                let mut done = 0u64;
-                for f in &written.files {
-                    let base = done;
-                    let tell = |n: u64| progress(BundlePhase::Writing, base + n, total);
-                    if f.path == ADVISORIES_PATH {
-                        let file = std::fs::File::open(&advisories_path)
-                            .map_err(|e| ServiceError::internal("cannot read the advisories", e))?;
-                        writer.add(file)
-                    } else {
-                        let read = handle.block_on(blobs.read_uncached(&f.sha256))?;
-                        writer.add(StreamRead::new(
-                            handle.clone(),
-                            read.body.into_stream(),
-                            tell,
-                        ))
-                    }
-                    .map_err(|e| ServiceError::internal(format!("cannot write {}", f.path), e))?;
-                    done += f.size;
-                    progress(BundlePhase::Writing, done, total);
-                }
-                let mut out_file = writer
-                    .finish()
-                    .map_err(|e| ServiceError::internal("cannot write the bundle", e))?;
-                out_file
-                    .flush()
-                    .map_err(|e| io_error("cannot write the bundle", e))?;
-                let file = out_file
-                    .into_inner()
-                    .map_err(|e| io_error("cannot write the bundle", e.into_error()))?;
-                file.sync_all()
-                    .map_err(|e| io_error("cannot write the bundle", e))?;
-                std::fs::rename(&partial, &out)
-                    .map_err(|e| io_error(&format!("cannot write {}", out.display()), e))
-            })();
-            if result.is_err() {
-                let _ = std::fs::remove_file(&partial);
+                .into_iter()
+                .filter(|a| since_at.is_none_or(|s| a.learned_at > s))
+                .map(|a| a.body)
+                .collect();
+            let advisories_file = tempfile::NamedTempFile::new_in(self.core.blobs.tmp_dir())
+                .map_err(|e| ServiceError::internal("cannot make a temporary file", e))?;
+            let advisory_count = advisories.len() as u64;
+            if !advisories.is_empty() {
+                let path = advisories_file.path().to_path_buf();
+                let entry = tokio::task::spawn_blocking(move || write_lines(&path, &advisories))
+                    .await
+                    .map_err(join_error)?
+                    .map_err(|e| ServiceError::internal("cannot write the advisories", e))?;
+                files.push(entry);
             }
-            result
-        })
-        .await
-        .map_err(join_error)??;
-        drop(advisories_file);
 
-        let mut tx = self.core.db.write().await?;
-        tx.changes_nothing();
-        let details = serde_json::json!({
-            "lane": manifest.lane,
-            "at": manifest.at.to_rfc3339(),
-            "previous": manifest.previous.as_ref().map(|p| p.id.clone()),
-            "artifacts": manifest.artifacts.len(),
-            "files": manifest.files.len(),
-            "bytes": bytes,
-            "advisories": advisory_count,
-            "key": key_text,
-        });
-        self.core
-            .commit(
-                tx,
-                audit_entry(&who.name, "bundle.export", manifest.id.clone(), details),
-            )
-            .await?;
-        Ok(Exported {
-            id: manifest.id.clone(),
-            lane: manifest.lane.clone(),
-            at,
-            artifacts: manifest.artifacts.len(),
-            files: manifest.files.len(),
-            bytes,
-            advisories: advisory_count,
-            previous: manifest.previous.map(|p| p.id),
-            skipped,
+            let mut manifest = Manifest {
+                format: FORMAT.into(),
+                id: String::new(),
+                lane: lane.name.clone(),
+                at,
+                previous: previous.as_ref().map(|(m, sha)| Previous {
+                    id: m.id.clone(),
+                    manifest_sha256: sha.clone(),
+                    at: m.at,
+                }),
+                config_version: self
+                    .core
+                    .db
+                    .config_version(Some(at))
+                    .await?
+                    .map(|v| v.version),
+                lane_config: serde_json::to_value(&*lane).unwrap_or_default(),
+                files,
+                artifacts,
+                advisories: advisory_count,
+            };
+            manifest.assign_id();
+
+            let total: u64 = manifest.files.iter().map(|f| f.size).sum();
+            let bytes = total;
+            let blobs = self.core.blobs.clone();
+            let handle = tokio::runtime::Handle::current();
+            let out = req.out.clone();
+            let key = req.key;
+            let key_text = key.public().to_string();
+            let written = manifest.clone();
+            let advisories_path = advisories_file.path().to_path_buf();
+            tokio::task::spawn_blocking(move || -> Result<(), ServiceError> {
+                let partial = partial_path(&out);
+                let result = (|| {
+                    let file = std::fs::File::create(&partial)
+                        .map_err(|e| io_error(&format!("cannot write {}", partial.display()), e))?;
+                    let mut writer = airlock_bundle::Writer::new(
+                        std::io::BufWriter::with_capacity(1 << 20, file),
+                        &written,
+                        &key,
+                    )
+                    .map_err(|e| ServiceError::internal("cannot write the bundle", e))?;
+                    let mut done = 0u64;
+                    for f in &written.files {
+                        let base = done;
+                        let tell = |n: u64| progress(BundlePhase::Writing, base + n, total);
+                        if f.path == ADVISORIES_PATH {
+                            let file = std::fs::File::open(&advisories_path).map_err(|e| {
+                                ServiceError::internal("cannot read the advisories", e)
+                            })?;
+                            writer.add(file)
+                        } else {
+                            let read = handle.block_on(blobs.read_uncached(&f.sha256))?;
+                            writer.add(StreamRead::new(
+                                handle.clone(),
+                                read.body.into_stream(),
+                                tell,
+                            ))
+                        }
+                        .map_err(|e| {
+                            ServiceError::internal(format!("cannot write {}", f.path), e)
+                        })?;
+                        done += f.size;
+                        progress(BundlePhase::Writing, done, total);
+                    }
+                    let mut out_file = writer
+                        .finish()
+                        .map_err(|e| ServiceError::internal("cannot write the bundle", e))?;
+                    out_file
+                        .flush()
+                        .map_err(|e| io_error("cannot write the bundle", e))?;
+                    let file = out_file
+                        .into_inner()
+                        .map_err(|e| io_error("cannot write the bundle", e.into_error()))?;
+                    file.sync_all()
+                        .map_err(|e| io_error("cannot write the bundle", e))?;
+                    std::fs::rename(&partial, &out)
+                        .map_err(|e| io_error(&format!("cannot write {}", out.display()), e))
+                })();
+                if result.is_err() {
+                    let _ = std::fs::remove_file(&partial);
+                }
+                result
+            })
+            .await
+            .map_err(join_error)??;
+            drop(advisories_file);
+
+            let mut tx = self.core.db.write().await?;
+            tx.changes_nothing();
+            let details = serde_json::json!({
+                "lane": manifest.lane,
+                "at": manifest.at.to_rfc3339(),
+                "previous": manifest.previous.as_ref().map(|p| p.id.clone()),
+                "artifacts": manifest.artifacts.len(),
+                "files": manifest.files.len(),
+                "bytes": bytes,
+                "advisories": advisory_count,
+                "key": key_text,
+            });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(&who.name, "bundle.export", manifest.id.clone(), details),
+                )
+                .await?;
+            Ok(Exported {
+                id: manifest.id.clone(),
+                lane: manifest.lane.clone(),
+                at,
+                artifacts: manifest.artifacts.len(),
+                files: manifest.files.len(),
+                bytes,
+                advisories: advisory_count,
+                previous: manifest.previous.map(|p| p.id),
+                skipped,
+            })
         })
     }
 
@@ -387,283 +393,286 @@ impl Bundles {
     /// Imports the bundle at `path` into the bundle sources `sources` (one per ecosystem the
     /// bundle holds), naming the snapshot `snapshot` (the bundle's id when `None`) in every lane
     /// that lists one of them. Admin of every lane; audited as `bundle.import`.
-    pub async fn import(
-        &self,
-        who: &Principal,
-        path: &Path,
-        sources: &[String],
-        snapshot: Option<&str>,
+    pub fn import<'a>(
+        &'a self,
+        who: &'a Principal,
+        path: &'a Path,
+        sources: &'a [String],
+        snapshot: Option<&'a str>,
         progress: BundleProgress,
-    ) -> Result<Imported, ServiceError> {
-        who.require_role(Role::Admin, "importing bundles")?;
-        who.require_unlimited("importing bundles")?;
-        let config = self.core.config();
-        let targets = bundle_sources(&config, sources)?;
-        let mut trusted: Vec<PublicKey> = Vec::new();
-        for s in &targets {
-            for k in &s.trusted_keys {
-                let key: PublicKey = k
-                    .parse()
-                    .map_err(|e| ServiceError::BadRequest(format!("source {:?}: {e}", s.name)))?;
-                if !trusted.contains(&key) {
-                    trusted.push(key);
+    ) -> BoxFuture<'a, Result<Imported, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "importing bundles")?;
+            who.require_unlimited("importing bundles")?;
+            let config = self.core.config();
+            let targets = bundle_sources(&config, sources)?;
+            let mut trusted: Vec<PublicKey> = Vec::new();
+            for s in &targets {
+                for k in &s.trusted_keys {
+                    let key: PublicKey = k.parse().map_err(|e| {
+                        ServiceError::BadRequest(format!("source {:?}: {e}", s.name))
+                    })?;
+                    if !trusted.contains(&key) {
+                        trusted.push(key);
+                    }
                 }
             }
-        }
 
-        // Pass one: everything checked, nothing stored.
-        let total = std::fs::metadata(path)
-            .map_err(|e| io_error(&format!("cannot read {}", path.display()), e))?
-            .len();
-        let owned = path.to_path_buf();
-        let tell = progress.clone();
-        let verified: Verified = tokio::task::spawn_blocking(move || {
-            let file = std::fs::File::open(&owned)
-                .map_err(|e| io_error(&format!("cannot read {}", owned.display()), e))?;
-            airlock_bundle::read::verify(file, &trusted, &Limits::default(), |n| {
-                tell(BundlePhase::Verifying, n, total)
-            })
-            .map_err(refused)
-        })
-        .await
-        .map_err(join_error)??;
-        let m = &verified.manifest;
-        let key_text = verified.key.to_string();
-        for s in &targets {
-            if !s.trusted_keys.iter().any(|k| k.trim() == key_text) {
-                return Err(refused(BundleError::UntrustedKey(format!(
-                    "{key_text} (not among source {:?}'s trusted_keys)",
-                    s.name
-                ))));
-            }
-        }
-        let by_eco: HashMap<Ecosystem, &SourceConfig> =
-            targets.iter().map(|s| (s.ecosystem, s)).collect();
-        for a in &m.artifacts {
-            if !by_eco.contains_key(&a.ecosystem) {
-                return Err(ServiceError::BadRequest(format!(
-                    "bundle refused, nothing stored: it holds {} packages ({}) and none of the sources named is of that ecosystem: add --source with a bundle source of ecosystem {}",
-                    a.ecosystem, a.filename, a.ecosystem
-                )));
-            }
-            if rules(a.ecosystem).normalize_name(&a.project) != a.project {
-                return Err(refused(BundleError::BadManifest(format!(
-                    "artifact {:?}: project {:?} is not a normalised name",
-                    a.filename, a.project
-                ))));
-            }
-        }
-        self.check_replay(&targets, &verified).await?;
-        let mut existing: HashMap<String, HashMap<String, ArtifactRow>> = HashMap::new();
-        for s in &targets {
-            let rows = self.core.db.source_artifacts(&s.name).await?;
-            existing.insert(
-                s.name.clone(),
-                rows.into_iter().map(|r| (r.filename.clone(), r)).collect(),
-            );
-        }
-        let in_bundle: HashSet<&str> = m.files.iter().map(|f| f.sha256.as_str()).collect();
-        for a in &m.artifacts {
-            let source = &by_eco[&a.ecosystem].name;
-            if let Some(row) = existing[source].get(&a.filename)
-                && row.sha256 != a.sha256
-            {
-                return Err(ServiceError::Conflict(format!(
-                    "bundle refused, nothing stored: source {source:?} already holds {} with sha256 {}, the bundle has {}",
-                    a.filename, row.sha256, a.sha256
-                )));
-            }
-            for digest in std::iter::once(&a.sha256).chain(&a.metadata_sha256) {
-                if !in_bundle.contains(digest.as_str()) && !self.core.blobs.contains(digest).await?
-                {
-                    return Err(ServiceError::Unprocessable(format!(
-                        "bundle refused, nothing stored: it lacks the file {digest} of {}, which is not stored here either: import the bundle it builds on first",
-                        a.filename
-                    )));
-                }
-            }
-        }
-        let snapshot_name = snapshot.map(str::to_string).unwrap_or_else(|| m.id.clone());
-        crate::snapshot::check_name(&snapshot_name)?;
-        let lanes: Vec<String> = config
-            .lanes
-            .iter()
-            .filter(|l| {
-                l.sources
-                    .iter()
-                    .any(|s| targets.iter().any(|t| &t.name == s))
-            })
-            .map(|l| l.name.clone())
-            .collect();
-        for lane in &lanes {
-            if self.core.db.snapshot(lane, &snapshot_name).await?.is_some() {
-                return Err(ServiceError::Conflict(format!(
-                    "bundle refused, nothing stored: lane {lane:?} already has a snapshot named {snapshot_name:?}: name another with --snapshot"
-                )));
-            }
-        }
-
-        // Pass two: the files, hashed again as they are stored.
-        let owned = path.to_path_buf();
-        let blobs = self.core.blobs.clone();
-        let handle = tokio::runtime::Handle::current();
-        let for_pass = verified.clone();
-        let tell = progress.clone();
-        let advisories: Vec<(airlock_osv::Advisory, String)> =
-            tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
+            // Pass one: everything checked, nothing stored.
+            let total = std::fs::metadata(path)
+                .map_err(|e| io_error(&format!("cannot read {}", path.display()), e))?
+                .len();
+            let owned = path.to_path_buf();
+            let tell = progress.clone();
+            let verified: Verified = tokio::task::spawn_blocking(move || {
                 let file = std::fs::File::open(&owned)
                     .map_err(|e| io_error(&format!("cannot read {}", owned.display()), e))?;
-                let mut advisories = Vec::new();
-                airlock_bundle::read::read_files(
-                    file,
-                    &for_pass,
-                    |n| tell(BundlePhase::Storing, n, total),
-                    |entry, content| {
-                        if entry.path == ADVISORIES_PATH {
-                            advisories = read_advisories(content)?;
-                            return Ok(());
-                        }
-                        store_blob(&handle, &blobs, entry, content)
-                    },
-                )
-                .map_err(refused)?;
-                Ok(advisories)
+                airlock_bundle::read::verify(file, &trusted, &Limits::default(), |n| {
+                    tell(BundlePhase::Verifying, n, total)
+                })
+                .map_err(refused)
             })
             .await
             .map_err(join_error)??;
-
-        // One transaction: the sources list the bundle's artifacts from now on.
-        let now = Timestamp::now();
-        let origin = format!("bundle:{}", m.id);
-        let mut tx = self.core.db.write().await?;
-        let (mut added, mut delisted) = (0usize, 0usize);
-        for s in &targets {
-            let rows = &existing[&s.name];
-            let wanted: Vec<&Artifact> = m
-                .artifacts
+            let m = &verified.manifest;
+            let key_text = verified.key.to_string();
+            for s in &targets {
+                if !s.trusted_keys.iter().any(|k| k.trim() == key_text) {
+                    return Err(refused(BundleError::UntrustedKey(format!(
+                        "{key_text} (not among source {:?}'s trusted_keys)",
+                        s.name
+                    ))));
+                }
+            }
+            let by_eco: HashMap<Ecosystem, &SourceConfig> =
+                targets.iter().map(|s| (s.ecosystem, s)).collect();
+            for a in &m.artifacts {
+                if !by_eco.contains_key(&a.ecosystem) {
+                    return Err(ServiceError::BadRequest(format!(
+                        "bundle refused, nothing stored: it holds {} packages ({}) and none of the sources named is of that ecosystem: add --source with a bundle source of ecosystem {}",
+                        a.ecosystem, a.filename, a.ecosystem
+                    )));
+                }
+                if rules(a.ecosystem).normalize_name(&a.project) != a.project {
+                    return Err(refused(BundleError::BadManifest(format!(
+                        "artifact {:?}: project {:?} is not a normalised name",
+                        a.filename, a.project
+                    ))));
+                }
+            }
+            self.check_replay(&targets, &verified).await?;
+            let mut existing: HashMap<String, HashMap<String, ArtifactRow>> = HashMap::new();
+            for s in &targets {
+                let rows = self.core.db.source_artifacts(&s.name).await?;
+                existing.insert(
+                    s.name.clone(),
+                    rows.into_iter().map(|r| (r.filename.clone(), r)).collect(),
+                );
+            }
+            let in_bundle: HashSet<&str> = m.files.iter().map(|f| f.sha256.as_str()).collect();
+            for a in &m.artifacts {
+                let source = &by_eco[&a.ecosystem].name;
+                if let Some(row) = existing[source].get(&a.filename)
+                    && row.sha256 != a.sha256
+                {
+                    return Err(ServiceError::Conflict(format!(
+                        "bundle refused, nothing stored: source {source:?} already holds {} with sha256 {}, the bundle has {}",
+                        a.filename, row.sha256, a.sha256
+                    )));
+                }
+                for digest in std::iter::once(&a.sha256).chain(&a.metadata_sha256) {
+                    if !in_bundle.contains(digest.as_str())
+                        && !self.core.blobs.contains(digest).await?
+                    {
+                        return Err(ServiceError::Unprocessable(format!(
+                            "bundle refused, nothing stored: it lacks the file {digest} of {}, which is not stored here either: import the bundle it builds on first",
+                            a.filename
+                        )));
+                    }
+                }
+            }
+            let snapshot_name = snapshot.map(str::to_string).unwrap_or_else(|| m.id.clone());
+            crate::snapshot::check_name(&snapshot_name)?;
+            let lanes: Vec<String> = config
+                .lanes
                 .iter()
-                .filter(|a| a.ecosystem == s.ecosystem)
+                .filter(|l| {
+                    l.sources
+                        .iter()
+                        .any(|s| targets.iter().any(|t| &t.name == s))
+                })
+                .map(|l| l.name.clone())
                 .collect();
-            let names: HashSet<&str> = wanted.iter().map(|a| a.filename.as_str()).collect();
-            let mut releases: BTreeMap<(String, String), (Option<String>, Option<String>)> =
-                BTreeMap::new();
-            for a in &wanted {
-                let current = match rows.get(&a.filename) {
-                    None => {
-                        tx.insert_artifact(&row_of(&s.name, a, now, &origin))
-                            .await?;
-                        added += 1;
-                        None
-                    }
-                    Some(row) => {
-                        if row.delisted_at.is_some() {
-                            let mut again = row.clone();
-                            again.delisted_at = None;
-                            tx.update_listed_artifact(&again).await?;
+            for lane in &lanes {
+                if self.core.db.snapshot(lane, &snapshot_name).await?.is_some() {
+                    return Err(ServiceError::Conflict(format!(
+                        "bundle refused, nothing stored: lane {lane:?} already has a snapshot named {snapshot_name:?}: name another with --snapshot"
+                    )));
+                }
+            }
+
+            // Pass two: the files, hashed again as they are stored.
+            let owned = path.to_path_buf();
+            let blobs = self.core.blobs.clone();
+            let handle = tokio::runtime::Handle::current();
+            let for_pass = verified.clone();
+            let tell = progress.clone();
+            let advisories: Vec<(airlock_osv::Advisory, String)> =
+                tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
+                    let file = std::fs::File::open(&owned)
+                        .map_err(|e| io_error(&format!("cannot read {}", owned.display()), e))?;
+                    let mut advisories = Vec::new();
+                    airlock_bundle::read::read_files(
+                        file,
+                        &for_pass,
+                        |n| tell(BundlePhase::Storing, n, total),
+                        |entry, content| {
+                            if entry.path == ADVISORIES_PATH {
+                                advisories = read_advisories(content)?;
+                                return Ok(());
+                            }
+                            store_blob(&handle, &blobs, entry, content)
+                        },
+                    )
+                    .map_err(refused)?;
+                    Ok(advisories)
+                })
+                .await
+                .map_err(join_error)??;
+
+            // One transaction: the sources list the bundle's artifacts from now on.
+            let now = Timestamp::now();
+            let origin = format!("bundle:{}", m.id);
+            let mut tx = self.core.db.write().await?;
+            let (mut added, mut delisted) = (0usize, 0usize);
+            for s in &targets {
+                let rows = &existing[&s.name];
+                let wanted: Vec<&Artifact> = m
+                    .artifacts
+                    .iter()
+                    .filter(|a| a.ecosystem == s.ecosystem)
+                    .collect();
+                let names: HashSet<&str> = wanted.iter().map(|a| a.filename.as_str()).collect();
+                let mut releases: BTreeMap<(String, String), (Option<String>, Option<String>)> =
+                    BTreeMap::new();
+                for a in &wanted {
+                    let current = match rows.get(&a.filename) {
+                        None => {
+                            tx.insert_artifact(&row_of(&s.name, a, now, &origin))
+                                .await?;
+                            added += 1;
+                            None
                         }
-                        row.yanked_reason.clone()
+                        Some(row) => {
+                            if row.delisted_at.is_some() {
+                                let mut again = row.clone();
+                                again.delisted_at = None;
+                                tx.update_listed_artifact(&again).await?;
+                            }
+                            row.yanked_reason.clone()
+                        }
+                    };
+                    releases
+                        .entry((a.project.clone(), a.version.clone()))
+                        .or_insert((current, a.yanked.clone()));
+                }
+                for row in rows.values() {
+                    if !names.contains(row.filename.as_str()) && row.delisted_at.is_none() {
+                        let mut gone = row.clone();
+                        gone.delisted_at = Some(now);
+                        tx.update_listed_artifact(&gone).await?;
+                        delisted += 1;
                     }
+                }
+                for ((project, version), (current, wanted)) in releases {
+                    if current != wanted {
+                        tx.set_yanked(&s.name, &project, &version, wanted.as_deref(), now)
+                            .await?;
+                    }
+                }
+                tx.insert_bundle_import(&BundleImportRow {
+                    source: s.name.clone(),
+                    id: m.id.clone(),
+                    at: m.at,
+                    manifest_sha256: verified.manifest_sha256.clone(),
+                    previous_id: m.previous.as_ref().map(|p| p.id.clone()),
+                    lane: m.lane.clone(),
+                    signing_key: key_text.clone(),
+                    imported_at: now,
+                    imported_by: who.name.clone(),
+                })
+                .await?;
+            }
+            let known: HashSet<airlock_store::AdvisoryKey> = self
+                .core
+                .db
+                .advisory_versions()
+                .await?
+                .into_iter()
+                .collect();
+            let mut new_advisories = 0;
+            for (a, body) in &advisories {
+                let key = airlock_store::AdvisoryKey {
+                    id: a.id.clone(),
+                    modified: a.modified.clone(),
                 };
-                releases
-                    .entry((a.project.clone(), a.version.clone()))
-                    .or_insert((current, a.yanked.clone()));
-            }
-            for row in rows.values() {
-                if !names.contains(row.filename.as_str()) && row.delisted_at.is_none() {
-                    let mut gone = row.clone();
-                    gone.delisted_at = Some(now);
-                    tx.update_listed_artifact(&gone).await?;
-                    delisted += 1;
+                if known.contains(&key) {
+                    continue;
+                }
+                let packages = airlock_policy::advisory_package_keys(a);
+                if tx
+                    .insert_advisory(&a.id, &a.modified, now, &origin, body, &packages)
+                    .await?
+                {
+                    new_advisories += 1;
                 }
             }
-            for ((project, version), (current, wanted)) in releases {
-                if current != wanted {
-                    tx.set_yanked(&s.name, &project, &version, wanted.as_deref(), now)
-                        .await?;
+            let mut snapshots = Vec::new();
+            for lane in &lanes {
+                if !tx
+                    .insert_snapshot(lane, &snapshot_name, now, &who.name, now)
+                    .await?
+                {
+                    return Err(ServiceError::Conflict(format!(
+                        "lane {lane:?} already has a snapshot named {snapshot_name:?}: name another with --snapshot"
+                    )));
                 }
+                snapshots.push((lane.clone(), snapshot_name.clone()));
             }
-            tx.insert_bundle_import(&BundleImportRow {
-                source: s.name.clone(),
+            let source_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
+            let details = serde_json::json!({
+                "sources": source_names,
+                "lane": m.lane,
+                "at": m.at.to_rfc3339(),
+                "previous": m.previous.as_ref().map(|p| p.id.clone()),
+                "manifest_sha256": verified.manifest_sha256,
+                "key": key_text,
+                "artifacts": m.artifacts.len(),
+                "added": added,
+                "delisted": delisted,
+                "files": m.files.len(),
+                "advisories": new_advisories,
+                "snapshots": snapshots.iter().map(|(l, n)| format!("{l}@{n}")).collect::<Vec<_>>(),
+            });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(&who.name, "bundle.import", m.id.clone(), details),
+                )
+                .await?;
+            Ok(Imported {
                 id: m.id.clone(),
-                at: m.at,
-                manifest_sha256: verified.manifest_sha256.clone(),
-                previous_id: m.previous.as_ref().map(|p| p.id.clone()),
                 lane: m.lane.clone(),
-                signing_key: key_text.clone(),
-                imported_at: now,
-                imported_by: who.name.clone(),
+                at: m.at,
+                key: key_text,
+                sources: source_names,
+                artifacts: m.artifacts.len(),
+                added,
+                delisted,
+                files: m.files.len(),
+                advisories: new_advisories,
+                snapshots,
             })
-            .await?;
-        }
-        let known: HashSet<airlock_store::AdvisoryKey> = self
-            .core
-            .db
-            .advisory_versions()
-            .await?
-            .into_iter()
-            .collect();
-        let mut new_advisories = 0;
-        for (a, body) in &advisories {
-            let key = airlock_store::AdvisoryKey {
-                id: a.id.clone(),
-                modified: a.modified.clone(),
-            };
-            if known.contains(&key) {
-                continue;
-            }
-            let packages = airlock_policy::advisory_package_keys(a);
-            if tx
-                .insert_advisory(&a.id, &a.modified, now, &origin, body, &packages)
-                .await?
-            {
-                new_advisories += 1;
-            }
-        }
-        let mut snapshots = Vec::new();
-        for lane in &lanes {
-            if !tx
-                .insert_snapshot(lane, &snapshot_name, now, &who.name, now)
-                .await?
-            {
-                return Err(ServiceError::Conflict(format!(
-                    "lane {lane:?} already has a snapshot named {snapshot_name:?}: name another with --snapshot"
-                )));
-            }
-            snapshots.push((lane.clone(), snapshot_name.clone()));
-        }
-        let source_names: Vec<String> = targets.iter().map(|s| s.name.clone()).collect();
-        let details = serde_json::json!({
-            "sources": source_names,
-            "lane": m.lane,
-            "at": m.at.to_rfc3339(),
-            "previous": m.previous.as_ref().map(|p| p.id.clone()),
-            "manifest_sha256": verified.manifest_sha256,
-            "key": key_text,
-            "artifacts": m.artifacts.len(),
-            "added": added,
-            "delisted": delisted,
-            "files": m.files.len(),
-            "advisories": new_advisories,
-            "snapshots": snapshots.iter().map(|(l, n)| format!("{l}@{n}")).collect::<Vec<_>>(),
-        });
-        self.core
-            .commit(
-                tx,
-                audit_entry(&who.name, "bundle.import", m.id.clone(), details),
-            )
-            .await?;
-        Ok(Imported {
-            id: m.id.clone(),
-            lane: m.lane.clone(),
-            at: m.at,
-            key: key_text,
-            sources: source_names,
-            artifacts: m.artifacts.len(),
-            added,
-            delisted,
-            files: m.files.len(),
-            advisories: new_advisories,
-            snapshots,
         })
     }
 

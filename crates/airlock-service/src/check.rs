@@ -27,6 +27,7 @@ use crate::error::ServiceError;
 use crate::lanes::LaneRead;
 use crate::policy::{Decider, Policies, facts_of};
 use crate::principal::Principal;
+use futures::future::BoxFuture;
 
 mod suggest;
 
@@ -326,24 +327,24 @@ impl Checks {
 
     /// Judges every entry of `manifest` (read from `file`) against `lane` (default: see
     /// [`default_check_lane`](Self::default_check_lane)).
-    pub async fn check(
-        &self,
-        lane: &LaneRead,
-        file: &str,
-        manifest: &Manifest,
-    ) -> Result<CheckReport, ServiceError> {
-        self.check_approving(lane, file, manifest, &[], false).await
+    pub fn check<'a>(
+        &'a self,
+        lane: &'a LaneRead,
+        file: &'a str,
+        manifest: &'a Manifest,
+    ) -> BoxFuture<'a, Result<CheckReport, ServiceError>> {
+        Box::pin(async move { self.check_approving(lane, file, manifest, &[], false).await })
     }
 
     /// [`check`](Self::check) with a [`Suggestion`] for every entry the lane refuses or warns
     /// about for something another version can clear (`airlock check --suggest`).
-    pub async fn check_suggesting(
-        &self,
-        lane: &LaneRead,
-        file: &str,
-        manifest: &Manifest,
-    ) -> Result<CheckReport, ServiceError> {
-        self.check_approving(lane, file, manifest, &[], true).await
+    pub fn check_suggesting<'a>(
+        &'a self,
+        lane: &'a LaneRead,
+        file: &'a str,
+        manifest: &'a Manifest,
+    ) -> BoxFuture<'a, Result<CheckReport, ServiceError>> {
+        Box::pin(async move { self.check_approving(lane, file, manifest, &[], true).await })
     }
 
     /// [`check`](Self::check) as if `approvals` were given in the lane too: what approving
@@ -436,43 +437,45 @@ impl Checks {
     /// The lane's decision on one version, with everything behind it (`airlock why`,
     /// `GET /api/v1/lanes/{lane}/why`): a checked entry plus `lane` and `visible`. `eco` is
     /// `pypi` or `cran`.
-    pub async fn why(
-        &self,
-        lane: &LaneRead,
-        eco: &str,
-        name: &str,
-        version: &str,
-    ) -> Result<serde_json::Value, ServiceError> {
-        let lane = lane.spec();
-        let lane_ref = self.core.lane(lane)?;
-        let lane_cfg: &LaneConfig = &lane_ref;
-        let entry = crate::spec::pinned_entry(eco, name, version)?;
-        let key = package_key(entry.ecosystem, &entry.name);
-        let decider = self
-            .policies
-            .decider_with(
-                self.policies
-                    .advisories()
-                    .advisory_db_for(&HashSet::from([key]))
-                    .await?,
-            )
-            .await?;
-        let checked = self
-            .check_entry(lane_cfg, &entry, &decider, &mut HashMap::new())
-            .await?;
-        let visible = checked.source.is_some()
-            && checked.action.listed()
-            && !checked
-                .reasons
-                .iter()
-                .any(|r| r.code == ReasonCode::NotInSources);
-        let mut value = serde_json::to_value(&checked)
-            .map_err(|e| ServiceError::internal("cannot encode the decision", e))?;
-        if let Some(map) = value.as_object_mut() {
-            map.insert("lane".into(), lane.into());
-            map.insert("visible".into(), visible.into());
-        }
-        Ok(value)
+    pub fn why<'a>(
+        &'a self,
+        lane: &'a LaneRead,
+        eco: &'a str,
+        name: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<serde_json::Value, ServiceError>> {
+        Box::pin(async move {
+            let lane = lane.spec();
+            let lane_ref = self.core.lane(lane)?;
+            let lane_cfg: &LaneConfig = &lane_ref;
+            let entry = crate::spec::pinned_entry(eco, name, version)?;
+            let key = package_key(entry.ecosystem, &entry.name);
+            let decider = self
+                .policies
+                .decider_with(
+                    self.policies
+                        .advisories()
+                        .advisory_db_for(&HashSet::from([key]))
+                        .await?,
+                )
+                .await?;
+            let checked = self
+                .check_entry(lane_cfg, &entry, &decider, &mut HashMap::new())
+                .await?;
+            let visible = checked.source.is_some()
+                && checked.action.listed()
+                && !checked
+                    .reasons
+                    .iter()
+                    .any(|r| r.code == ReasonCode::NotInSources);
+            let mut value = serde_json::to_value(&checked)
+                .map_err(|e| ServiceError::internal("cannot encode the decision", e))?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("lane".into(), lane.into());
+                map.insert("visible".into(), visible.into());
+            }
+            Ok(value)
+        })
     }
 
     async fn check_entry(

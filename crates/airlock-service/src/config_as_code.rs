@@ -16,6 +16,7 @@ use crate::core::{Core, audit_entry, invalid};
 use crate::error::ServiceError;
 use crate::principal::{Principal, Role};
 use crate::proxy::Proxies;
+use futures::future::BoxFuture;
 
 /// What applying a file changes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,33 +66,35 @@ impl ConfigAsCode {
 
     /// Puts `text` in force everywhere (admin only, audited); nothing is written when it
     /// changes nothing.
-    pub async fn apply(
-        &self,
-        who: &Principal,
-        text: &str,
-        origin: &str,
-    ) -> Result<ConfigChange, ServiceError> {
-        who.require_role(Role::Admin, "applying configuration")?;
-        who.require_unlimited("applying configuration")?;
-        let changes = self.plan(who, text, origin)?;
-        if changes.is_empty() {
-            return Ok(ConfigChange {
-                version: None,
+    pub fn apply<'a>(
+        &'a self,
+        who: &'a Principal,
+        text: &'a str,
+        origin: &'a str,
+    ) -> BoxFuture<'a, Result<ConfigChange, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "applying configuration")?;
+            who.require_unlimited("applying configuration")?;
+            let changes = self.plan(who, text, origin)?;
+            if changes.is_empty() {
+                return Ok(ConfigChange {
+                    version: None,
+                    changes,
+                });
+            }
+            let mut tx = self.core.db.write().await?;
+            let version = tx
+                .insert_config_version(Timestamp::now(), &who.name, text)
+                .await?;
+            let details = serde_json::json!({ "version": version, "changes": changes });
+            self.core
+                .commit(tx, audit_entry(&who.name, "config.apply", origin, details))
+                .await?;
+            self.reload().await?;
+            Ok(ConfigChange {
+                version: Some(version),
                 changes,
-            });
-        }
-        let mut tx = self.core.db.write().await?;
-        let version = tx
-            .insert_config_version(Timestamp::now(), &who.name, text)
-            .await?;
-        let details = serde_json::json!({ "version": version, "changes": changes });
-        self.core
-            .commit(tx, audit_entry(&who.name, "config.apply", origin, details))
-            .await?;
-        self.reload().await?;
-        Ok(ConfigChange {
-            version: Some(version),
-            changes,
+            })
         })
     }
 

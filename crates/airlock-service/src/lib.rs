@@ -1,5 +1,12 @@
 //! airlock's use cases: tokens, publishing, lane index views, file resolution, yanks. No HTTP here:
 //! the server crate maps these calls and their [`ServiceError`]s onto routes and status codes.
+//!
+//! The operations that both the server and the command line run (opening the data directory,
+//! checks, requests, waivers, promotion, snapshots, tokens, advisories, bundles, builds, the
+//! audit log) return a [`BoxFuture`](futures::future::BoxFuture) made here rather than an
+//! `async fn`'s future: the body of an `async fn` is compiled anew in every crate that awaits
+//! it, and these are compiled once, in this crate. The read path keeps plain `async fn`s (no
+//! allocation per request); only the server awaits those.
 
 mod advisories;
 mod audit;
@@ -48,6 +55,7 @@ use airlock_store::{BlobStore, Db};
 
 use crate::catalog::Catalog;
 use crate::core::Core;
+use futures::future::BoxFuture;
 
 pub use advisories::{Advisories, ImportSummary};
 pub use airlock_policy::{Action, Verdict};
@@ -129,14 +137,14 @@ pub struct Airlock {
 
 impl Airlock {
     /// Opens the database (migrating it) and the blob store of `config`.
-    pub async fn open(config: Config) -> Result<Arc<Airlock>, ServiceError> {
-        Airlock::open_with(config, false).await
+    pub fn open<'a>(config: Config) -> BoxFuture<'a, Result<Arc<Airlock>, ServiceError>> {
+        Box::pin(async move { Airlock::open_with(config, false).await })
     }
 
     /// Like [`open`](Self::open), for one-shot commands that must not reach any upstream
     /// (`airlock check` offline): proxies answer from what they learned before, however old.
-    pub async fn open_offline(config: Config) -> Result<Arc<Airlock>, ServiceError> {
-        Airlock::open_with(config, true).await
+    pub fn open_offline<'a>(config: Config) -> BoxFuture<'a, Result<Arc<Airlock>, ServiceError>> {
+        Box::pin(async move { Airlock::open_with(config, true).await })
     }
 
     async fn open_with(config: Config, offline: bool) -> Result<Arc<Airlock>, ServiceError> {
@@ -414,9 +422,11 @@ impl Airlock {
         }
     }
 
-    pub async fn close(&self) {
-        // Deliveries record their attempts: they go before the database.
-        self.webhooks.settle(Duration::from_secs(30)).await;
-        self.core.db.close().await;
+    pub fn close<'a>(&'a self) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            // Deliveries record their attempts: they go before the database.
+            self.webhooks.settle(Duration::from_secs(30)).await;
+            self.core.db.close().await;
+        })
     }
 }

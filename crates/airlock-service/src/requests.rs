@@ -25,6 +25,7 @@ use crate::spec::packages_manifest;
 use crate::time_fmt::format_rfc3339;
 use crate::webhooks::Webhooks;
 use airlock_config::WebhookEvent;
+use futures::future::BoxFuture;
 
 /// What a request is made from.
 pub enum RequestInput<'a> {
@@ -122,122 +123,133 @@ impl Requests {
     }
 
     /// Files a request to admit versions into `lane`; any valid token may.
-    pub async fn create(
-        &self,
-        who: &Principal,
-        lane: &str,
-        reason: &str,
-        input: RequestInput<'_>,
-    ) -> Result<RequestView, ServiceError> {
-        self.core.lane(lane)?;
-        // A request is seen only by tokens that apply in its lane: its author among them.
-        who.require_lane(lane, "requesting in")?;
-        if reason.trim().is_empty() {
-            return Err(ServiceError::BadRequest(
-                "a request needs a reason (--reason)".into(),
-            ));
-        }
-        check_text("the reason", reason, MAX_REASON_LEN)?;
-        let (file, mut manifest) = match input {
-            RequestInput::Manifest(m) => self.checks.read_manifest(m).await?,
-            RequestInput::Packages(specs) => ("packages".to_string(), packages_manifest(specs)?),
-        };
-        // The project's own code (local paths) is not for a lane to admit.
-        manifest
-            .entries
-            .retain(|e| !matches!(e.origin, airlock_manifest::Origin::Path { .. }));
-        let unpinned: Vec<String> = manifest
-            .entries
-            .iter()
-            .filter(|e| e.from_registry() && !e.is_pinned())
-            .map(|e| {
-                format!(
-                    "{}:{}{}",
-                    e.ecosystem.as_str(),
-                    e.name,
-                    e.specifier.as_deref().unwrap_or("")
+    pub fn create<'a>(
+        &'a self,
+        who: &'a Principal,
+        lane: &'a str,
+        reason: &'a str,
+        input: RequestInput<'a>,
+    ) -> BoxFuture<'a, Result<RequestView, ServiceError>> {
+        Box::pin(async move {
+            self.core.lane(lane)?;
+            // A request is seen only by tokens that apply in its lane: its author among them.
+            who.require_lane(lane, "requesting in")?;
+            if reason.trim().is_empty() {
+                return Err(ServiceError::BadRequest(
+                    "a request needs a reason (--reason)".into(),
+                ));
+            }
+            check_text("the reason", reason, MAX_REASON_LEN)?;
+            let (file, mut manifest) = match input {
+                RequestInput::Manifest(m) => self.checks.read_manifest(m).await?,
+                RequestInput::Packages(specs) => {
+                    ("packages".to_string(), packages_manifest(specs)?)
+                }
+            };
+            // The project's own code (local paths) is not for a lane to admit.
+            manifest
+                .entries
+                .retain(|e| !matches!(e.origin, airlock_manifest::Origin::Path { .. }));
+            let unpinned: Vec<String> = manifest
+                .entries
+                .iter()
+                .filter(|e| e.from_registry() && !e.is_pinned())
+                .map(|e| {
+                    format!(
+                        "{}:{}{}",
+                        e.ecosystem.as_str(),
+                        e.name,
+                        e.specifier.as_deref().unwrap_or("")
+                    )
+                })
+                .collect();
+            if !unpinned.is_empty() {
+                return Err(ServiceError::BadRequest(format!(
+                    "a request names exact versions; not pinned: {}",
+                    unpinned.join(", ")
+                )));
+            }
+            if manifest.entries.is_empty() {
+                return Err(ServiceError::BadRequest(
+                    "the request names no package".into(),
+                ));
+            }
+            let report = self
+                .checks
+                .check(&LaneRead::of_service(lane), &file, &manifest)
+                .await?;
+            let missing = self.missing_dependencies(lane, &report.packages).await?;
+            let body = serde_json::to_string(&Body {
+                entries: report.packages,
+                missing,
+            })
+            .map_err(|e| ServiceError::internal("cannot encode the request", e))?;
+            let now = Timestamp::now();
+            let mut tx = self.core.db.write().await?;
+            let id = tx
+                .insert_request(&NewRequest {
+                    lane,
+                    requester: &who.name,
+                    reason,
+                    created_at: now,
+                    body: &body,
+                })
+                .await?;
+            let details = serde_json::json!({ "lane": lane, "file": file, "entries": manifest.entries.len() });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(
+                        &who.name,
+                        "request.create",
+                        format!("request {id}"),
+                        details,
+                    ),
                 )
-            })
-            .collect();
-        if !unpinned.is_empty() {
-            return Err(ServiceError::BadRequest(format!(
-                "a request names exact versions; not pinned: {}",
-                unpinned.join(", ")
-            )));
-        }
-        if manifest.entries.is_empty() {
-            return Err(ServiceError::BadRequest(
-                "the request names no package".into(),
-            ));
-        }
-        let report = self
-            .checks
-            .check(&LaneRead::of_service(lane), &file, &manifest)
-            .await?;
-        let missing = self.missing_dependencies(lane, &report.packages).await?;
-        let body = serde_json::to_string(&Body {
-            entries: report.packages,
-            missing,
+                .await?;
+            let view = self.request(id, false).await?;
+            self.webhooks
+                .emit(WebhookEvent::RequestCreated, event_data(&view));
+            Ok(view)
         })
-        .map_err(|e| ServiceError::internal("cannot encode the request", e))?;
-        let now = Timestamp::now();
-        let mut tx = self.core.db.write().await?;
-        let id = tx
-            .insert_request(&NewRequest {
-                lane,
-                requester: &who.name,
-                reason,
-                created_at: now,
-                body: &body,
-            })
-            .await?;
-        let details =
-            serde_json::json!({ "lane": lane, "file": file, "entries": manifest.entries.len() });
-        self.core
-            .commit(
-                tx,
-                audit_entry(
-                    &who.name,
-                    "request.create",
-                    format!("request {id}"),
-                    details,
-                ),
-            )
-            .await?;
-        let view = self.request(id, false).await?;
-        self.webhooks
-            .emit(WebhookEvent::RequestCreated, event_data(&view));
-        Ok(view)
     }
 
     /// Requests `who` may see (of the lanes its token applies in), newest first. A state that
     /// is none of `pending`, `approved`, `rejected` has no requests.
-    pub async fn list(
-        &self,
-        who: &Principal,
-        lane: Option<&str>,
-        state: Option<&str>,
-    ) -> Result<Vec<RequestView>, ServiceError> {
-        let state = match state.map(str::parse::<RequestState>).transpose() {
-            Ok(state) => state,
-            Err(_) => return Ok(Vec::new()),
-        };
-        let approved = self.approved_set().await?;
-        self.core
-            .db
-            .requests(lane, state)
-            .await?
-            .into_iter()
-            .filter(|r| who.in_lane(&r.lane))
-            .map(|r| view(r, &approved))
-            .collect()
+    pub fn list<'a>(
+        &'a self,
+        who: &'a Principal,
+        lane: Option<&'a str>,
+        state: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<RequestView>, ServiceError>> {
+        Box::pin(async move {
+            let state = match state.map(str::parse::<RequestState>).transpose() {
+                Ok(state) => state,
+                Err(_) => return Ok(Vec::new()),
+            };
+            let approved = self.approved_set().await?;
+            self.core
+                .db
+                .requests(lane, state)
+                .await?
+                .into_iter()
+                .filter(|r| who.in_lane(&r.lane))
+                .map(|r| view(r, &approved))
+                .collect()
+        })
     }
 
     /// One request as `who` asks for it (`show`): refused for a token limited to other lanes.
-    pub async fn request_for(&self, who: &Principal, id: i64) -> Result<RequestView, ServiceError> {
-        let row = self.row(id).await?;
-        who.require_lane(&row.lane, "reading requests of")?;
-        self.view_of(row, true).await
+    pub fn request_for<'a>(
+        &'a self,
+        who: &'a Principal,
+        id: i64,
+    ) -> BoxFuture<'a, Result<RequestView, ServiceError>> {
+        Box::pin(async move {
+            let row = self.row(id).await?;
+            who.require_lane(&row.lane, "reading requests of")?;
+            self.view_of(row, true).await
+        })
     }
 
     async fn row(&self, id: i64) -> Result<RequestRow, ServiceError> {
@@ -329,148 +341,152 @@ impl Requests {
 
     /// Approves a pending request: its registry entries (or those named in `only`) become
     /// exact-version allow entries of the lane.
-    pub async fn approve(
-        &self,
-        who: &Principal,
+    pub fn approve<'a>(
+        &'a self,
+        who: &'a Principal,
         id: i64,
-        only: &[String],
-    ) -> Result<RequestView, ServiceError> {
-        let request = self.reviewable(who, id, "approve").await?;
-        let body: Body = serde_json::from_str(&request.body)
-            .map_err(|e| ServiceError::internal("a stored request does not parse", e))?;
-        let wanted: HashSet<String> = only.iter().map(|n| n.to_lowercase()).collect();
-        let chosen: Vec<&CheckedEntry> = body
-            .entries
-            .iter()
-            .filter(|e| matches!(e.origin, airlock_manifest::Origin::Registry { .. }))
-            .filter(|e| wanted.is_empty() || wanted.contains(&e.name.to_lowercase()))
-            .collect();
-        if chosen.is_empty() {
-            return Err(ServiceError::BadRequest(format!(
-                "request {id} has no package version to approve{}",
-                if only.is_empty() {
-                    String::new()
-                } else {
-                    format!(" named {}", only.join(", "))
-                }
-            )));
-        }
-        // Each approval is pinned to the files of its version the lane has now.
-        let lane_cfg = self.core.lane(&request.lane)?;
-        let decider = self.policies.decider().await?;
-        let mut pins = Vec::with_capacity(chosen.len());
-        for e in &chosen {
-            pins.push(match &e.version {
-                Some(version) => {
-                    self.catalog
-                        .files_to_pin(&lane_cfg, e.ecosystem, &e.name, version, &decider)
-                        .await?
-                }
-                None => Vec::new(),
-            });
-        }
-        let now = Timestamp::now();
-        let mut tx = self.core.db.write().await?;
-        if !tx
-            .decide_request(id, RequestState::Approved, &who.name, now, None)
-            .await?
-        {
-            return Err(ServiceError::Conflict(format!(
-                "request {id} is no longer pending"
-            )));
-        }
-        for (e, files) in chosen.iter().zip(&pins) {
-            let Some(version) = &e.version else { continue };
-            tx.insert_pinned_approval(
-                &ApprovalRow {
-                    lane: request.lane.clone(),
-                    ecosystem: e.ecosystem,
-                    name: e.name.clone(),
-                    version: version.clone(),
-                    request_id: id,
-                    approved_by: who.name.clone(),
-                    approved_at: now,
-                },
-                files,
-            )
-            .await?;
-        }
-        let approved: Vec<String> = chosen
-            .iter()
-            .map(|e| {
-                format!(
-                    "{}:{}=={}",
-                    e.ecosystem,
-                    e.name,
-                    e.version.as_deref().unwrap_or("")
+        only: &'a [String],
+    ) -> BoxFuture<'a, Result<RequestView, ServiceError>> {
+        Box::pin(async move {
+            let request = self.reviewable(who, id, "approve").await?;
+            let body: Body = serde_json::from_str(&request.body)
+                .map_err(|e| ServiceError::internal("a stored request does not parse", e))?;
+            let wanted: HashSet<String> = only.iter().map(|n| n.to_lowercase()).collect();
+            let chosen: Vec<&CheckedEntry> = body
+                .entries
+                .iter()
+                .filter(|e| matches!(e.origin, airlock_manifest::Origin::Registry { .. }))
+                .filter(|e| wanted.is_empty() || wanted.contains(&e.name.to_lowercase()))
+                .collect();
+            if chosen.is_empty() {
+                return Err(ServiceError::BadRequest(format!(
+                    "request {id} has no package version to approve{}",
+                    if only.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" named {}", only.join(", "))
+                    }
+                )));
+            }
+            // Each approval is pinned to the files of its version the lane has now.
+            let lane_cfg = self.core.lane(&request.lane)?;
+            let decider = self.policies.decider().await?;
+            let mut pins = Vec::with_capacity(chosen.len());
+            for e in &chosen {
+                pins.push(match &e.version {
+                    Some(version) => {
+                        self.catalog
+                            .files_to_pin(&lane_cfg, e.ecosystem, &e.name, version, &decider)
+                            .await?
+                    }
+                    None => Vec::new(),
+                });
+            }
+            let now = Timestamp::now();
+            let mut tx = self.core.db.write().await?;
+            if !tx
+                .decide_request(id, RequestState::Approved, &who.name, now, None)
+                .await?
+            {
+                return Err(ServiceError::Conflict(format!(
+                    "request {id} is no longer pending"
+                )));
+            }
+            for (e, files) in chosen.iter().zip(&pins) {
+                let Some(version) = &e.version else { continue };
+                tx.insert_pinned_approval(
+                    &ApprovalRow {
+                        lane: request.lane.clone(),
+                        ecosystem: e.ecosystem,
+                        name: e.name.clone(),
+                        version: version.clone(),
+                        request_id: id,
+                        approved_by: who.name.clone(),
+                        approved_at: now,
+                    },
+                    files,
                 )
-            })
-            .collect();
-        let files: usize = pins.iter().map(Vec::len).sum();
-        let details =
-            serde_json::json!({ "lane": request.lane, "approved": approved, "files": files });
-        self.core
-            .commit(
-                tx,
-                audit_entry(
-                    &who.name,
-                    "request.approve",
-                    format!("request {id}"),
-                    details,
-                ),
-            )
-            .await?;
-        let view = self.request(id, false).await?;
-        self.webhooks
-            .emit(WebhookEvent::RequestApproved, event_data(&view));
-        Ok(view)
+                .await?;
+            }
+            let approved: Vec<String> = chosen
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}:{}=={}",
+                        e.ecosystem,
+                        e.name,
+                        e.version.as_deref().unwrap_or("")
+                    )
+                })
+                .collect();
+            let files: usize = pins.iter().map(Vec::len).sum();
+            let details =
+                serde_json::json!({ "lane": request.lane, "approved": approved, "files": files });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(
+                        &who.name,
+                        "request.approve",
+                        format!("request {id}"),
+                        details,
+                    ),
+                )
+                .await?;
+            let view = self.request(id, false).await?;
+            self.webhooks
+                .emit(WebhookEvent::RequestApproved, event_data(&view));
+            Ok(view)
+        })
     }
 
     /// Rejects a pending request, with the reviewer's reason.
-    pub async fn reject(
-        &self,
-        who: &Principal,
+    pub fn reject<'a>(
+        &'a self,
+        who: &'a Principal,
         id: i64,
-        reason: &str,
-    ) -> Result<RequestView, ServiceError> {
-        let request = self.reviewable(who, id, "reject").await?;
-        if reason.trim().is_empty() {
-            return Err(ServiceError::BadRequest(
-                "a rejection needs a reason (--reason)".into(),
-            ));
-        }
-        check_text("the reason", reason, MAX_REASON_LEN)?;
-        let mut tx = self.core.db.write().await?;
-        if !tx
-            .decide_request(
-                id,
-                RequestState::Rejected,
-                &who.name,
-                Timestamp::now(),
-                Some(reason),
-            )
-            .await?
-        {
-            return Err(ServiceError::Conflict(format!(
-                "request {id} is no longer pending"
-            )));
-        }
-        let details = serde_json::json!({ "lane": request.lane, "reason": reason });
-        self.core
-            .commit(
-                tx,
-                audit_entry(
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<RequestView, ServiceError>> {
+        Box::pin(async move {
+            let request = self.reviewable(who, id, "reject").await?;
+            if reason.trim().is_empty() {
+                return Err(ServiceError::BadRequest(
+                    "a rejection needs a reason (--reason)".into(),
+                ));
+            }
+            check_text("the reason", reason, MAX_REASON_LEN)?;
+            let mut tx = self.core.db.write().await?;
+            if !tx
+                .decide_request(
+                    id,
+                    RequestState::Rejected,
                     &who.name,
-                    "request.reject",
-                    format!("request {id}"),
-                    details,
-                ),
-            )
-            .await?;
-        let view = self.request(id, false).await?;
-        self.webhooks
-            .emit(WebhookEvent::RequestRejected, event_data(&view));
-        Ok(view)
+                    Timestamp::now(),
+                    Some(reason),
+                )
+                .await?
+            {
+                return Err(ServiceError::Conflict(format!(
+                    "request {id} is no longer pending"
+                )));
+            }
+            let details = serde_json::json!({ "lane": request.lane, "reason": reason });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(
+                        &who.name,
+                        "request.reject",
+                        format!("request {id}"),
+                        details,
+                    ),
+                )
+                .await?;
+            let view = self.request(id, false).await?;
+            self.webhooks
+                .emit(WebhookEvent::RequestRejected, event_data(&view));
+            Ok(view)
+        })
     }
 
     /// The request, if `who` may decide on it now.

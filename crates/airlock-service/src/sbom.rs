@@ -25,6 +25,7 @@ use crate::ecosystems::rules;
 use crate::error::ServiceError;
 use crate::lanes::LaneRead;
 use crate::policy::{Decider, Policies};
+use futures::future::BoxFuture;
 
 /// Bills of materials of the lanes.
 pub struct Sboms {
@@ -47,45 +48,47 @@ impl Sboms {
     /// instant the document's timestamp is that instant, so that two documents of it differ
     /// only in their serial number. Proxies answer from what they learned; no upstream is
     /// asked.
-    pub async fn lane(&self, lane: &LaneRead) -> Result<Bom, ServiceError> {
-        let spec = lane.spec();
-        let (lane_ref, at) = self.core.view_lane(spec).await?;
-        let lane_cfg: &LaneConfig = &lane_ref;
-        let decider = self.policies.decider_at(at).await?;
-        let mut packages = Vec::new();
-        for eco in Ecosystem::ALL {
-            for (_, lookup) in self.catalog.lane_offer(lane_cfg, eco, &decider).await? {
-                let Some(project) = lookup.found else {
-                    continue;
-                };
-                let mut rows: Vec<(ArtifactRow, Verdict)> = project
-                    .rows
-                    .into_iter()
-                    .filter(|(_, v)| v.action.serves_file())
-                    .collect();
-                rows.sort_by(|(a, _), (b, _)| {
-                    rules(eco)
-                        .compare_versions(&a.version, &b.version)
-                        .unwrap_or_else(|| a.version.cmp(&b.version))
-                        .then_with(|| a.filename.cmp(&b.filename))
-                });
-                let source = lookup.source.unwrap_or_default();
-                for (row, verdict) in &rows {
-                    packages.push(served_file(lane_cfg, eco, row, verdict, &source, &decider));
+    pub fn lane<'a>(&'a self, lane: &'a LaneRead) -> BoxFuture<'a, Result<Bom, ServiceError>> {
+        Box::pin(async move {
+            let spec = lane.spec();
+            let (lane_ref, at) = self.core.view_lane(spec).await?;
+            let lane_cfg: &LaneConfig = &lane_ref;
+            let decider = self.policies.decider_at(at).await?;
+            let mut packages = Vec::new();
+            for eco in Ecosystem::ALL {
+                for (_, lookup) in self.catalog.lane_offer(lane_cfg, eco, &decider).await? {
+                    let Some(project) = lookup.found else {
+                        continue;
+                    };
+                    let mut rows: Vec<(ArtifactRow, Verdict)> = project
+                        .rows
+                        .into_iter()
+                        .filter(|(_, v)| v.action.serves_file())
+                        .collect();
+                    rows.sort_by(|(a, _), (b, _)| {
+                        rules(eco)
+                            .compare_versions(&a.version, &b.version)
+                            .unwrap_or_else(|| a.version.cmp(&b.version))
+                            .then_with(|| a.filename.cmp(&b.filename))
+                    });
+                    let source = lookup.source.unwrap_or_default();
+                    for (row, verdict) in &rows {
+                        packages.push(served_file(lane_cfg, eco, row, verdict, &source, &decider));
+                    }
                 }
             }
-        }
-        let mut properties = vec![("airlock:lane".to_string(), lane_cfg.name.clone())];
-        if let Some((_, snapshot)) = spec.split_once('@') {
-            properties.push(("airlock:snapshot".into(), snapshot.to_string()));
-        }
-        if let Some(t) = at {
-            properties.push(("airlock:at".into(), t.to_rfc3339()));
-        }
-        Ok(airlock_sbom::bom(
-            &document(at.unwrap_or_else(Timestamp::now), properties),
-            &packages,
-        ))
+            let mut properties = vec![("airlock:lane".to_string(), lane_cfg.name.clone())];
+            if let Some((_, snapshot)) = spec.split_once('@') {
+                properties.push(("airlock:snapshot".into(), snapshot.to_string()));
+            }
+            if let Some(t) = at {
+                properties.push(("airlock:at".into(), t.to_rfc3339()));
+            }
+            Ok(airlock_sbom::bom(
+                &document(at.unwrap_or_else(Timestamp::now), properties),
+                &packages,
+            ))
+        })
     }
 }
 

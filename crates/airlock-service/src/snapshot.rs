@@ -16,6 +16,7 @@ use crate::core::{Core, audit_entry};
 use crate::error::ServiceError;
 use crate::principal::{Principal, Role};
 use crate::time_fmt::parse_instant;
+use futures::future::BoxFuture;
 
 /// The longest snapshot name accepted.
 const MAX_SNAPSHOT_NAME_LEN: usize = 100;
@@ -48,50 +49,54 @@ impl Snapshots {
 
     /// Names the instant `at` (now when `None`) of a lane: `/{lane}/{name}/…` answers as the lane
     /// did then, forever. Admin or approver whose token applies in the lane; audited.
-    pub async fn create(
-        &self,
-        who: &Principal,
-        lane: &str,
-        name: &str,
+    pub fn create<'a>(
+        &'a self,
+        who: &'a Principal,
+        lane: &'a str,
+        name: &'a str,
         at: Option<Timestamp>,
-    ) -> Result<Timestamp, ServiceError> {
-        who.require_role(Role::Approver, "naming snapshots")?;
-        who.require_lane(lane, "naming a snapshot of")?;
-        self.core.lane(lane)?;
-        check_name(name)?;
-        let now = Timestamp::now();
-        let at = at.unwrap_or(now).min(now);
-        let mut tx = self.core.db.write().await?;
-        if !tx.insert_snapshot(lane, name, at, &who.name, now).await? {
-            return Err(ServiceError::Conflict(format!(
-                "lane {lane:?} already has a snapshot named {name:?}"
-            )));
-        }
-        let details = serde_json::json!({ "at": crate::format_rfc3339(at) });
-        self.core
-            .commit(
-                tx,
-                audit_entry(
-                    &who.name,
-                    "snapshot.create",
-                    format!("{lane}@{name}"),
-                    details,
-                ),
-            )
-            .await?;
-        Ok(at)
+    ) -> BoxFuture<'a, Result<Timestamp, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Approver, "naming snapshots")?;
+            who.require_lane(lane, "naming a snapshot of")?;
+            self.core.lane(lane)?;
+            check_name(name)?;
+            let now = Timestamp::now();
+            let at = at.unwrap_or(now).min(now);
+            let mut tx = self.core.db.write().await?;
+            if !tx.insert_snapshot(lane, name, at, &who.name, now).await? {
+                return Err(ServiceError::Conflict(format!(
+                    "lane {lane:?} already has a snapshot named {name:?}"
+                )));
+            }
+            let details = serde_json::json!({ "at": crate::format_rfc3339(at) });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(
+                        &who.name,
+                        "snapshot.create",
+                        format!("{lane}@{name}"),
+                        details,
+                    ),
+                )
+                .await?;
+            Ok(at)
+        })
     }
 
     /// A lane's named snapshots, oldest first; for an approver or admin whose token applies in
     /// the lane.
-    pub async fn list(
-        &self,
-        who: &Principal,
-        lane: &str,
-    ) -> Result<Vec<SnapshotRow>, ServiceError> {
-        who.require_role(Role::Approver, "listing snapshots")?;
-        who.require_lane(lane, "listing the snapshots of")?;
-        self.core.lane(lane)?;
-        Ok(self.core.db.snapshots(lane).await?)
+    pub fn list<'a>(
+        &'a self,
+        who: &'a Principal,
+        lane: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SnapshotRow>, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Approver, "listing snapshots")?;
+            who.require_lane(lane, "listing the snapshots of")?;
+            self.core.lane(lane)?;
+            Ok(self.core.db.snapshots(lane).await?)
+        })
     }
 }

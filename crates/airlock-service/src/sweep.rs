@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::core::Core;
 use crate::error::ServiceError;
+use futures::future::BoxFuture;
 
 /// What one sweep found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,58 +45,60 @@ impl Sweeper {
 
     /// Removes the blobs no row refers to that are older than `blob_sweep_grace`, and temporary
     /// files as old; with `dry_run`, only counts the blobs it would remove.
-    pub async fn sweep(&self, dry_run: bool) -> Result<SweepReport, ServiceError> {
-        let grace = self.core.config().blob_sweep_grace.0;
-        let cutoff = SystemTime::now()
-            .checked_sub(grace)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        // The order matters: a blob listed here and committed meanwhile is in the references read
-        // next; one written after the listing is not considered at all.
-        let stored = self.core.blobs.list().await?;
-        let referenced = self.core.db.referenced_blobs().await?;
-        let mut report = SweepReport {
-            dry_run,
-            ..SweepReport::default()
-        };
-        for blob in stored {
-            if blob.sha256.as_ref().is_some_and(|s| referenced.contains(s)) {
-                report.referenced += 1;
-                continue;
-            }
-            if blob.modified >= cutoff {
-                report.young += 1;
-                continue;
-            }
-            if dry_run {
-                report.removed += 1;
-                report.removed_bytes += blob.size;
-                continue;
-            }
-            match self.core.blobs.remove_if_older(&blob.key, cutoff).await? {
-                Some(bytes) => {
-                    tracing::debug!(blob.key = %blob.key, size_bytes = bytes, "removed unreferenced blob");
-                    report.removed += 1;
-                    report.removed_bytes += bytes;
+    pub fn sweep<'a>(&'a self, dry_run: bool) -> BoxFuture<'a, Result<SweepReport, ServiceError>> {
+        Box::pin(async move {
+            let grace = self.core.config().blob_sweep_grace.0;
+            let cutoff = SystemTime::now()
+                .checked_sub(grace)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            // The order matters: a blob listed here and committed meanwhile is in the references read
+            // next; one written after the listing is not considered at all.
+            let stored = self.core.blobs.list().await?;
+            let referenced = self.core.db.referenced_blobs().await?;
+            let mut report = SweepReport {
+                dry_run,
+                ..SweepReport::default()
+            };
+            for blob in stored {
+                if blob.sha256.as_ref().is_some_and(|s| referenced.contains(s)) {
+                    report.referenced += 1;
+                    continue;
                 }
-                None => report.young += 1,
+                if blob.modified >= cutoff {
+                    report.young += 1;
+                    continue;
+                }
+                if dry_run {
+                    report.removed += 1;
+                    report.removed_bytes += blob.size;
+                    continue;
+                }
+                match self.core.blobs.remove_if_older(&blob.key, cutoff).await? {
+                    Some(bytes) => {
+                        tracing::debug!(blob.key = %blob.key, size_bytes = bytes, "removed unreferenced blob");
+                        report.removed += 1;
+                        report.removed_bytes += bytes;
+                    }
+                    None => report.young += 1,
+                }
             }
-        }
-        if !dry_run {
-            (report.tmp_removed, report.tmp_removed_bytes) =
-                self.core.blobs.remove_tmp_older(cutoff).await?;
-        }
-        tracing::info!(
-            dry_run,
-            blobs.referenced = report.referenced,
-            blobs.young = report.young,
-            blobs.removed = report.removed,
-            blobs.removed_bytes = report.removed_bytes,
-            tmp.removed = report.tmp_removed,
-            tmp.removed_bytes = report.tmp_removed_bytes,
-            grace_s = grace.as_secs(),
-            "blob sweep"
-        );
-        Ok(report)
+            if !dry_run {
+                (report.tmp_removed, report.tmp_removed_bytes) =
+                    self.core.blobs.remove_tmp_older(cutoff).await?;
+            }
+            tracing::info!(
+                dry_run,
+                blobs.referenced = report.referenced,
+                blobs.young = report.young,
+                blobs.removed = report.removed,
+                blobs.removed_bytes = report.removed_bytes,
+                tmp.removed = report.tmp_removed,
+                tmp.removed_bytes = report.tmp_removed_bytes,
+                grace_s = grace.as_secs(),
+                "blob sweep"
+            );
+            Ok(report)
+        })
     }
 
     /// Sweeps at once, then every `blob_sweep_grace`, for as long as the server runs. Of several

@@ -18,6 +18,7 @@ use crate::core::{Core, audit_entry};
 use crate::error::ServiceError;
 
 use crate::principal::{Principal, Role};
+use futures::future::BoxFuture;
 
 /// A token as listed: never its secret.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,16 +53,18 @@ impl Tokens {
     }
 
     /// Creates a token and returns it; this is the only time its secret is seen.
-    pub async fn create(
-        &self,
-        actor: &Principal,
-        name: &str,
+    pub fn create<'a>(
+        &'a self,
+        actor: &'a Principal,
+        name: &'a str,
         role: Role,
-        lanes: &[String],
-    ) -> Result<String, ServiceError> {
-        actor.require_role(Role::Admin, "creating tokens")?;
-        actor.require_unlimited("creating tokens")?;
-        self.insert(actor, name, role, lanes, "").await
+        lanes: &'a [String],
+    ) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            actor.require_role(Role::Admin, "creating tokens")?;
+            actor.require_unlimited("creating tokens")?;
+            self.insert(actor, name, role, lanes, "").await
+        })
     }
 
     /// Creates a personal token of `actor`: it acts as them, with `role` (one their own role
@@ -175,8 +178,8 @@ impl Tokens {
     }
 
     /// Every token, personal ones included.
-    pub async fn list(&self) -> Result<Vec<TokenInfo>, ServiceError> {
-        Ok(self.core.db.tokens().await?.into_iter().map(info).collect())
+    pub fn list<'a>(&'a self) -> BoxFuture<'a, Result<Vec<TokenInfo>, ServiceError>> {
+        Box::pin(async move { Ok(self.core.db.tokens().await?.into_iter().map(info).collect()) })
     }
 
     /// The tokens `actor` may see and revoke: every token for an admin of every lane, otherwise
@@ -221,26 +224,32 @@ impl Tokens {
             .await
     }
 
-    pub async fn revoke(&self, actor: &Principal, name: &str) -> Result<(), ServiceError> {
-        actor.require_role(Role::Admin, "revoking tokens")?;
-        actor.require_unlimited("revoking tokens")?;
-        let mut tx = self.core.db.write().await?;
-        if !tx.revoke_token(name, Timestamp::now()).await? {
-            drop(tx);
-            // A personal token is named by its owner: an admin revokes it by its id.
-            return match self.revoke_id(actor, name).await {
-                Err(ServiceError::NotFound(_)) => Err(ServiceError::NotFound(format!(
-                    "no active token named {name:?}"
-                ))),
-                other => other,
-            };
-        }
-        self.core
-            .commit(
-                tx,
-                audit_entry(&actor.name, "token.revoke", name, serde_json::json!({})),
-            )
-            .await
+    pub fn revoke<'a>(
+        &'a self,
+        actor: &'a Principal,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            actor.require_role(Role::Admin, "revoking tokens")?;
+            actor.require_unlimited("revoking tokens")?;
+            let mut tx = self.core.db.write().await?;
+            if !tx.revoke_token(name, Timestamp::now()).await? {
+                drop(tx);
+                // A personal token is named by its owner: an admin revokes it by its id.
+                return match self.revoke_id(actor, name).await {
+                    Err(ServiceError::NotFound(_)) => Err(ServiceError::NotFound(format!(
+                        "no active token named {name:?}"
+                    ))),
+                    other => other,
+                };
+            }
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(&actor.name, "token.revoke", name, serde_json::json!({})),
+                )
+                .await
+        })
     }
 }
 

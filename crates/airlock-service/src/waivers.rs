@@ -19,6 +19,7 @@ use crate::principal::Principal;
 use crate::publish::{MAX_REASON_LEN, check_text};
 use crate::spec::parse_package_spec;
 use crate::time_fmt::{format_rfc3339, parse_rfc3339};
+use futures::future::BoxFuture;
 
 /// The longest rule id a waiver names (the scanner's are far shorter).
 const MAX_RULE_LEN: usize = 64;
@@ -113,179 +114,189 @@ impl Waivers {
 
     /// Gives a waiver: `who` must be an approver of the lane, and a file of the version that
     /// the lane has must carry a finding of the rule.
-    pub async fn create(
-        &self,
-        who: &Principal,
-        new: &NewWaiver<'_>,
-    ) -> Result<WaiverView, ServiceError> {
-        who.require_role(Role::Approver, "to waive a content-scan finding")?;
-        let lane = self.core.lane(new.lane)?;
-        who.require_lane(&lane.name, "to waive a finding in")?;
-        let entry = parse_package_spec(new.package)?;
-        let version = entry.version.clone().unwrap_or_default();
-        let rule = new.rule.trim();
-        if rule.is_empty()
-            || rule.len() > MAX_RULE_LEN
-            || !rule
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(ServiceError::BadRequest(format!(
-                "{rule:?} is not a scan rule id (such as py-setup-network or typosquat)"
-            )));
-        }
-        let justification = new.justification.trim();
-        if justification.is_empty() {
-            return Err(ServiceError::BadRequest(
-                "a waiver needs a justification (--justification): what was reviewed, and why the finding is acceptable".into(),
-            ));
-        }
-        check_text("the justification", justification, MAX_REASON_LEN)?;
-        let now = Timestamp::now();
-        let expires_at = new.expires.map(parse_expiry).transpose()?;
-        if let Some(at) = expires_at
-            && at <= now
-        {
-            return Err(ServiceError::BadRequest(format!(
-                "the expiry {} is not in the future",
-                new.expires.unwrap_or_default()
-            )));
-        }
-        let eco = entry.ecosystem;
-        let name = rules(eco).normalize_name(&entry.name);
-        let decider = self.policies.decider().await?;
-        let lookup = self
-            .catalog
-            .lane_lookup(&lane, eco, &name, &decider)
-            .await?;
-        let rows: Vec<_> = lookup
-            .found
-            .into_iter()
-            .flat_map(|p| p.rows)
-            .map(|(row, _)| row)
-            .filter(|row| rules(eco).same_version(&row.version, &version))
-            .collect();
-        if rows.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "lane {:?} has no file of {eco}:{name} {version}",
-                lane.name
-            )));
-        }
-        let files: Vec<String> = rows
-            .iter()
-            .filter(|row| {
-                row.scan
-                    .as_ref()
-                    .is_some_and(|s| s.findings.iter().any(|f| f.rule == rule))
-            })
-            .map(|row| row.sha256.clone())
-            .collect();
-        if files.is_empty() {
-            let mut found: Vec<&str> = rows
-                .iter()
-                .filter_map(|row| row.scan.as_ref())
-                .flat_map(|s| s.findings.iter().map(|f| f.rule.as_str()))
+    pub fn create<'a>(
+        &'a self,
+        who: &'a Principal,
+        new: &'a NewWaiver<'a>,
+    ) -> BoxFuture<'a, Result<WaiverView, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Approver, "to waive a content-scan finding")?;
+            let lane = self.core.lane(new.lane)?;
+            who.require_lane(&lane.name, "to waive a finding in")?;
+            let entry = parse_package_spec(new.package)?;
+            let version = entry.version.clone().unwrap_or_default();
+            let rule = new.rule.trim();
+            if rule.is_empty()
+                || rule.len() > MAX_RULE_LEN
+                || !rule
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(ServiceError::BadRequest(format!(
+                    "{rule:?} is not a scan rule id (such as py-setup-network or typosquat)"
+                )));
+            }
+            let justification = new.justification.trim();
+            if justification.is_empty() {
+                return Err(ServiceError::BadRequest(
+                    "a waiver needs a justification (--justification): what was reviewed, and why the finding is acceptable".into(),
+                ));
+            }
+            check_text("the justification", justification, MAX_REASON_LEN)?;
+            let now = Timestamp::now();
+            let expires_at = new.expires.map(parse_expiry).transpose()?;
+            if let Some(at) = expires_at
+                && at <= now
+            {
+                return Err(ServiceError::BadRequest(format!(
+                    "the expiry {} is not in the future",
+                    new.expires.unwrap_or_default()
+                )));
+            }
+            let eco = entry.ecosystem;
+            let name = rules(eco).normalize_name(&entry.name);
+            let decider = self.policies.decider().await?;
+            let lookup = self
+                .catalog
+                .lane_lookup(&lane, eco, &name, &decider)
+                .await?;
+            let rows: Vec<_> = lookup
+                .found
+                .into_iter()
+                .flat_map(|p| p.rows)
+                .map(|(row, _)| row)
+                .filter(|row| rules(eco).same_version(&row.version, &version))
                 .collect();
-            found.sort_unstable();
-            found.dedup();
-            let what = if found.is_empty() {
-                "none".to_owned()
-            } else {
-                found.join(", ")
+            if rows.is_empty() {
+                return Err(ServiceError::NotFound(format!(
+                    "lane {:?} has no file of {eco}:{name} {version}",
+                    lane.name
+                )));
+            }
+            let files: Vec<String> = rows
+                .iter()
+                .filter(|row| {
+                    row.scan
+                        .as_ref()
+                        .is_some_and(|s| s.findings.iter().any(|f| f.rule == rule))
+                })
+                .map(|row| row.sha256.clone())
+                .collect();
+            if files.is_empty() {
+                let mut found: Vec<&str> = rows
+                    .iter()
+                    .filter_map(|row| row.scan.as_ref())
+                    .flat_map(|s| s.findings.iter().map(|f| f.rule.as_str()))
+                    .collect();
+                found.sort_unstable();
+                found.dedup();
+                let what = if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.join(", ")
+                };
+                return Err(ServiceError::BadRequest(format!(
+                    "no file of {eco}:{name} {version} in lane {:?} has a {rule} finding; its findings: {what}",
+                    lane.name
+                )));
+            }
+            let mut row = WaiverRow {
+                id: 0,
+                lane: lane.name.clone(),
+                ecosystem: eco,
+                name: name.clone(),
+                version: rows[0].version.clone(),
+                rule: rule.to_owned(),
+                files,
+                justification: justification.to_owned(),
+                created_by: who.name.clone(),
+                created_at: now,
+                expires_at,
+                revoked_by: None,
+                revoked_at: None,
             };
-            return Err(ServiceError::BadRequest(format!(
-                "no file of {eco}:{name} {version} in lane {:?} has a {rule} finding; its findings: {what}",
-                lane.name
-            )));
-        }
-        let mut row = WaiverRow {
-            id: 0,
-            lane: lane.name.clone(),
-            ecosystem: eco,
-            name: name.clone(),
-            version: rows[0].version.clone(),
-            rule: rule.to_owned(),
-            files,
-            justification: justification.to_owned(),
-            created_by: who.name.clone(),
-            created_at: now,
-            expires_at,
-            revoked_by: None,
-            revoked_at: None,
-        };
-        let mut tx = self.core.db.write().await?;
-        row.id = tx.insert_waiver(&row).await?;
-        let details = serde_json::json!({
-            "lane": row.lane,
-            "package": format!("{eco}:{name}=={}", row.version),
-            "rule": row.rule,
-            "files": row.files,
-            "justification": row.justification,
-            "expires_at": row.expires_at.map(format_rfc3339),
-        });
-        self.core
-            .commit(
-                tx,
-                audit_entry(
-                    &who.name,
-                    "waiver.create",
-                    format!("waiver {}", row.id),
-                    details,
-                ),
-            )
-            .await?;
-        Ok(WaiverView::of(row, now))
+            let mut tx = self.core.db.write().await?;
+            row.id = tx.insert_waiver(&row).await?;
+            let details = serde_json::json!({
+                "lane": row.lane,
+                "package": format!("{eco}:{name}=={}", row.version),
+                "rule": row.rule,
+                "files": row.files,
+                "justification": row.justification,
+                "expires_at": row.expires_at.map(format_rfc3339),
+            });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(
+                        &who.name,
+                        "waiver.create",
+                        format!("waiver {}", row.id),
+                        details,
+                    ),
+                )
+                .await?;
+            Ok(WaiverView::of(row, now))
+        })
     }
 
     /// The waivers of the lanes `who` may read (of `lane` only, when given), revoked and expired
     /// ones included, newest first.
-    pub async fn list(
-        &self,
-        who: &Principal,
-        lane: Option<&str>,
-    ) -> Result<Vec<WaiverView>, ServiceError> {
-        if let Some(lane) = lane {
-            self.core.lane(lane)?;
-            who.require_lane(lane, "to list the waivers of")?;
-        }
-        let now = Timestamp::now();
-        let mut rows = self.core.db.waivers().await?;
-        rows.retain(|w| who.in_lane(&w.lane) && lane.is_none_or(|l| w.lane == l));
-        rows.reverse();
-        Ok(rows.into_iter().map(|w| WaiverView::of(w, now)).collect())
+    pub fn list<'a>(
+        &'a self,
+        who: &'a Principal,
+        lane: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<WaiverView>, ServiceError>> {
+        Box::pin(async move {
+            if let Some(lane) = lane {
+                self.core.lane(lane)?;
+                who.require_lane(lane, "to list the waivers of")?;
+            }
+            let now = Timestamp::now();
+            let mut rows = self.core.db.waivers().await?;
+            rows.retain(|w| who.in_lane(&w.lane) && lane.is_none_or(|l| w.lane == l));
+            rows.reverse();
+            Ok(rows.into_iter().map(|w| WaiverView::of(w, now)).collect())
+        })
     }
 
     /// Revokes a waiver: from now on its findings block again (snapshots taken while it was in
     /// force keep it).
-    pub async fn revoke(&self, who: &Principal, id: i64) -> Result<WaiverView, ServiceError> {
-        who.require_role(Role::Approver, "to revoke a waiver")?;
-        let not_found = || ServiceError::NotFound(format!("no waiver {id}"));
-        let row = self.core.db.waiver(id).await?.ok_or_else(not_found)?;
-        who.require_lane(&row.lane, "to revoke a waiver of")?;
-        let now = Timestamp::now();
-        let mut tx = self.core.db.write().await?;
-        if !tx.revoke_waiver(id, &who.name, now).await? {
-            return Err(ServiceError::Conflict(format!(
-                "waiver {id} was already revoked"
-            )));
-        }
-        let details = serde_json::json!({
-            "lane": row.lane,
-            "package": format!("{}:{}=={}", row.ecosystem, row.name, row.version),
-            "rule": row.rule,
-        });
-        self.core
-            .commit(
-                tx,
-                audit_entry(&who.name, "waiver.revoke", format!("waiver {id}"), details),
-            )
-            .await?;
-        let revoked = WaiverRow {
-            revoked_by: Some(who.name.clone()),
-            revoked_at: Some(now),
-            ..row
-        };
-        Ok(WaiverView::of(revoked, now))
+    pub fn revoke<'a>(
+        &'a self,
+        who: &'a Principal,
+        id: i64,
+    ) -> BoxFuture<'a, Result<WaiverView, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Approver, "to revoke a waiver")?;
+            let not_found = || ServiceError::NotFound(format!("no waiver {id}"));
+            let row = self.core.db.waiver(id).await?.ok_or_else(not_found)?;
+            who.require_lane(&row.lane, "to revoke a waiver of")?;
+            let now = Timestamp::now();
+            let mut tx = self.core.db.write().await?;
+            if !tx.revoke_waiver(id, &who.name, now).await? {
+                return Err(ServiceError::Conflict(format!(
+                    "waiver {id} was already revoked"
+                )));
+            }
+            let details = serde_json::json!({
+                "lane": row.lane,
+                "package": format!("{}:{}=={}", row.ecosystem, row.name, row.version),
+                "rule": row.rule,
+            });
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(&who.name, "waiver.revoke", format!("waiver {id}"), details),
+                )
+                .await?;
+            let revoked = WaiverRow {
+                revoked_by: Some(who.name.clone()),
+                revoked_at: Some(now),
+                ..row
+            };
+            Ok(WaiverView::of(revoked, now))
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use crate::core::audit_entry;
 use crate::ecosystems::rules;
 use crate::error::ServiceError;
 use crate::principal::{Principal, Role};
+use futures::future::BoxFuture;
 
 /// What archiving (or un-archiving) a project did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -24,78 +25,80 @@ impl Publishing {
     /// Archives a project of a hosted source (PEP 792 `archived`): uploads to it are refused from
     /// then on, its files stay served, and index pages show the status. With `archived: false`,
     /// undoes it. Admin only; audited as `project.archive` / `project.unarchive`.
-    pub async fn set_archived(
-        &self,
-        who: &Principal,
-        source: &str,
-        project: &str,
+    pub fn set_archived<'a>(
+        &'a self,
+        who: &'a Principal,
+        source: &'a str,
+        project: &'a str,
         archived: bool,
-        reason: Option<&str>,
-    ) -> Result<Archived, ServiceError> {
-        let config = self.core.config();
-        let src = source_named(&config, source)?;
-        if src.kind != SourceKind::Hosted {
-            return Err(bad(format!(
-                "only projects of hosted sources can be archived; {source:?} is a proxy"
-            )));
-        }
-        let what = if archived {
-            "archiving"
-        } else {
-            "un-archiving"
-        };
-        who.require_role(Role::Admin, what)?;
-        who.require_source(&config, source, &format!("{what} in"))?;
-        if let Some(reason) = reason {
-            check_text("the archive reason", reason, MAX_REASON_LEN)?;
-        }
-        let project = rules(src.ecosystem).normalize_name(project);
-        let mut tx = self.core.db.write().await?;
-        if tx.project_artifacts(source, &project).await?.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "no project {project:?} in source {source:?}"
-            )));
-        }
-        let now = tx.project_archived(source, &project).await?.is_some();
-        if now == archived {
-            return Ok(Archived {
+        reason: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Archived, ServiceError>> {
+        Box::pin(async move {
+            let config = self.core.config();
+            let src = source_named(&config, source)?;
+            if src.kind != SourceKind::Hosted {
+                return Err(bad(format!(
+                    "only projects of hosted sources can be archived; {source:?} is a proxy"
+                )));
+            }
+            let what = if archived {
+                "archiving"
+            } else {
+                "un-archiving"
+            };
+            who.require_role(Role::Admin, what)?;
+            who.require_source(&config, source, &format!("{what} in"))?;
+            if let Some(reason) = reason {
+                check_text("the archive reason", reason, MAX_REASON_LEN)?;
+            }
+            let project = rules(src.ecosystem).normalize_name(project);
+            let mut tx = self.core.db.write().await?;
+            if tx.project_artifacts(source, &project).await?.is_empty() {
+                return Err(ServiceError::NotFound(format!(
+                    "no project {project:?} in source {source:?}"
+                )));
+            }
+            let now = tx.project_archived(source, &project).await?.is_some();
+            if now == archived {
+                return Ok(Archived {
+                    source: source.to_owned(),
+                    project,
+                    archived,
+                    changed: false,
+                });
+            }
+            tx.set_archived(
+                source,
+                &project,
+                archived,
+                reason,
+                &who.name,
+                crate::Timestamp::now(),
+            )
+            .await?;
+            let action = if archived {
+                "project.archive"
+            } else {
+                "project.unarchive"
+            };
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(
+                        &who.name,
+                        action,
+                        format!("{source}/{project}"),
+                        serde_json::json!({ "reason": reason }),
+                    ),
+                )
+                .await?;
+            tracing::info!(source, package.name = %project, archived, actor = %who.name, "project status changed");
+            Ok(Archived {
                 source: source.to_owned(),
                 project,
                 archived,
-                changed: false,
-            });
-        }
-        tx.set_archived(
-            source,
-            &project,
-            archived,
-            reason,
-            &who.name,
-            crate::Timestamp::now(),
-        )
-        .await?;
-        let action = if archived {
-            "project.archive"
-        } else {
-            "project.unarchive"
-        };
-        self.core
-            .commit(
-                tx,
-                audit_entry(
-                    &who.name,
-                    action,
-                    format!("{source}/{project}"),
-                    serde_json::json!({ "reason": reason }),
-                ),
-            )
-            .await?;
-        tracing::info!(source, package.name = %project, archived, actor = %who.name, "project status changed");
-        Ok(Archived {
-            source: source.to_owned(),
-            project,
-            archived,
-            changed: true,
+                changed: true,
+            })
         })
     }
 

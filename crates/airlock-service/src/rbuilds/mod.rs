@@ -33,6 +33,7 @@ use crate::cran::{Cran, CranView};
 use crate::error::ServiceError;
 use crate::principal::{Principal, Role};
 use crate::proxy::Proxies;
+use futures::future::BoxFuture;
 
 pub use view::BinaryView;
 
@@ -389,36 +390,38 @@ impl RBuilds {
     }
 
     /// Builds as `query` says, newest first, of the sources `who` may read.
-    pub async fn list(
-        &self,
-        who: &Principal,
-        query: &BuildQuery,
-    ) -> Result<Vec<BuildView>, ServiceError> {
-        let state = match query.state.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(word) => Some(RBuildState::parse(word).ok_or_else(|| {
-                ServiceError::BadRequest(format!(
-                    "unknown build state {word:?}: use queued, building, built or failed"
-                ))
-            })?),
-        };
-        let filter = RBuildFilter {
-            package: query.package.clone().filter(|s| !s.is_empty()),
-            version: query.version.clone().filter(|s| !s.is_empty()),
-            distro: query.distro.clone().filter(|s| !s.is_empty()),
-            state,
-            limit: query.limit.unwrap_or(200).clamp(1, 5_000),
-        };
-        let config = self.core.config();
-        Ok(self
-            .core
-            .db
-            .r_builds(&filter)
-            .await?
-            .iter()
-            .filter(|b| who.require_source(&config, &b.source, "reading").is_ok())
-            .map(view_of)
-            .collect())
+    pub fn list<'a>(
+        &'a self,
+        who: &'a Principal,
+        query: &'a BuildQuery,
+    ) -> BoxFuture<'a, Result<Vec<BuildView>, ServiceError>> {
+        Box::pin(async move {
+            let state = match query.state.as_deref().filter(|s| !s.is_empty()) {
+                None => None,
+                Some(word) => Some(RBuildState::parse(word).ok_or_else(|| {
+                    ServiceError::BadRequest(format!(
+                        "unknown build state {word:?}: use queued, building, built or failed"
+                    ))
+                })?),
+            };
+            let filter = RBuildFilter {
+                package: query.package.clone().filter(|s| !s.is_empty()),
+                version: query.version.clone().filter(|s| !s.is_empty()),
+                distro: query.distro.clone().filter(|s| !s.is_empty()),
+                state,
+                limit: query.limit.unwrap_or(200).clamp(1, 5_000),
+            };
+            let config = self.core.config();
+            Ok(self
+                .core
+                .db
+                .r_builds(&filter)
+                .await?
+                .iter()
+                .filter(|b| who.require_source(&config, &b.source, "reading").is_ok())
+                .map(view_of)
+                .collect())
+        })
     }
 
     /// The build of `package` `version` for `distro` (the one of the source the lanes serve
@@ -451,67 +454,71 @@ impl RBuilds {
     }
 
     /// The end of the log of the build of `package` `version` for `distro`.
-    pub async fn log(
-        &self,
-        who: &Principal,
-        distro: &str,
-        package: &str,
-        version: &str,
-    ) -> Result<bytes::Bytes, ServiceError> {
-        let build = self.find(who, distro, package, version).await?;
-        let sha = build.log_sha256.ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "the build of {package} {version} for {distro:?} has no log yet ({})",
-                build.state.as_str()
-            ))
-        })?;
-        Ok(self.core.blobs.get_bytes(&sha).await?)
+    pub fn log<'a>(
+        &'a self,
+        who: &'a Principal,
+        distro: &'a str,
+        package: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<bytes::Bytes, ServiceError>> {
+        Box::pin(async move {
+            let build = self.find(who, distro, package, version).await?;
+            let sha = build.log_sha256.ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "the build of {package} {version} for {distro:?} has no log yet ({})",
+                    build.state.as_str()
+                ))
+            })?;
+            Ok(self.core.blobs.get_bytes(&sha).await?)
+        })
     }
 
     /// Queues a failed build again (role admin), and the failed builds that were waiting for
     /// it. Audited.
-    pub async fn retry(
-        &self,
-        who: &Principal,
-        distro: &str,
-        package: &str,
-        version: &str,
-    ) -> Result<BuildView, ServiceError> {
-        who.require_role(Role::Admin, "retrying builds")?;
-        let build = self.find(who, distro, package, version).await?;
-        if build.state != RBuildState::Failed {
-            return Err(ServiceError::Conflict(format!(
-                "the build of {package} {version} for {distro:?} is {}: only a failed build is retried",
-                build.state.as_str()
-            )));
-        }
-        let mut tx = self.core.db.write().await?;
-        let waiting = tx
-            .retry_r_build(
-                &build,
-                &worker::dependency_failed(package),
-                Timestamp::now(),
-            )
-            .await?;
-        self.core
-            .commit(
-                tx,
-                crate::core::audit_entry(
-                    &who.name,
-                    "r-build.retry",
-                    format!("{distro}/{}", build.filename),
-                    serde_json::json!({
-                        "target": build.target,
-                        "source_sha256": build.source_sha256,
-                        "previous_reason": build.reason,
-                        "waiting_queued_again": waiting,
-                    }),
-                ),
-            )
-            .await?;
-        self.wake.notify_waiters();
-        let again = self.find(who, distro, package, version).await?;
-        Ok(view_of(&again))
+    pub fn retry<'a>(
+        &'a self,
+        who: &'a Principal,
+        distro: &'a str,
+        package: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<BuildView, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "retrying builds")?;
+            let build = self.find(who, distro, package, version).await?;
+            if build.state != RBuildState::Failed {
+                return Err(ServiceError::Conflict(format!(
+                    "the build of {package} {version} for {distro:?} is {}: only a failed build is retried",
+                    build.state.as_str()
+                )));
+            }
+            let mut tx = self.core.db.write().await?;
+            let waiting = tx
+                .retry_r_build(
+                    &build,
+                    &worker::dependency_failed(package),
+                    Timestamp::now(),
+                )
+                .await?;
+            self.core
+                .commit(
+                    tx,
+                    crate::core::audit_entry(
+                        &who.name,
+                        "r-build.retry",
+                        format!("{distro}/{}", build.filename),
+                        serde_json::json!({
+                            "target": build.target,
+                            "source_sha256": build.source_sha256,
+                            "previous_reason": build.reason,
+                            "waiting_queued_again": waiting,
+                        }),
+                    ),
+                )
+                .await?;
+            self.wake.notify_waiters();
+            let again = self.find(who, distro, package, version).await?;
+            Ok(view_of(&again))
+        })
     }
 
     /// The sources of R packages that `ahead` targets build as soon as they are stored, and
