@@ -9,7 +9,8 @@
 # Data: PROJECTS (2000) x VERSIONS (5) tiny wheels, a project of LONG_VERSIONS (1600) versions (a
 # large page), one BIG_MB (50) MB wheel, CRAN_PACKAGES (2000) R source packages. Rows: project page
 # as HTML and as PEP 691 JSON, the root list, a `.metadata` file, a small wheel, CRAN PACKAGES.gz,
-# the 50 MB wheel (MiB/s), and the large page plain and gzip-compressed (nginx: `gzip_static`, the
+# PACKAGES.gz again against nginx with sendfile off (copying from user space as airlock does), the
+# 50 MB wheel (MiB/s), and the large page plain and gzip-compressed (nginx: `gzip_static`, the
 # same gzip bytes airlock sends). Bytes on the wire of the large page per encoding are printed too.
 #
 #   bench/reads.sh      ROUNDS=5 DURATION=10s bench/reads.sh      AIRLOCK_BIN=/path/to/airlock bench/reads.sh
@@ -64,6 +65,7 @@ ROWS=(
     ".metadata file|$WHEEL.metadata|wheel.metadata||req"
     "small wheel|$WHEEL|small.whl||req"
     "CRAN PACKAGES.gz|/dev/cran/src/contrib/PACKAGES.gz|PACKAGES.gz||req"
+    "CRAN PACKAGES.gz, nginx copying|/dev/cran/src/contrib/PACKAGES.gz|copy/PACKAGES.gz||req"
     "${BIG_MB} MB wheel|$BIG|big.whl||MiB"
     "large page ($LONG_VERSIONS versions), JSON|$LONG|long.json|$JSON|req"
     "large page, JSON, gzip|$LONG|long.json|$JSON;Accept-Encoding: gzip|req"
@@ -71,7 +73,7 @@ ROWS=(
 
 section "nginx with the same bytes as static files, pinned to CPU $SERVER_CPU"
 WWW="$WORK/www"
-mkdir -p "$WWW"
+mkdir -p "$WWW/copy"
 for row in "${ROWS[@]}"; do
     IFS='|' read -r _ path file headers _ <<<"$row"
     [[ "$headers" == *Accept-Encoding* ]] && continue
@@ -83,7 +85,10 @@ done
 curl -fsS -H "$JSON" -H 'Accept-Encoding: gzip' -o "$WWW/long.json.gz" "$AIRLOCK_URL$LONG"
 cmp -s <(gzip -dc "$WWW/long.json.gz") "$WWW/long.json" ||
     { echo "airlock's gzip page does not decompress to its plain page" >&2; exit 1; }
-NGINX_SERVER='gzip_static on; types { application/json json; text/html html; }' start_nginx "$WWW" "/page.html"
+# Under copy/, nginx writes files from its buffers as airlock does, instead of sendfile(2): the
+# row that serves from there tells how much of a gap is the copy into the socket sendfile avoids.
+NGINX_SERVER='gzip_static on; types { application/json json; text/html html; } location /copy/ { sendfile off; }' \
+    start_nginx "$WWW" "/page.html"
 echo "  $NGINX_URL (pid $NGINX_PID)"
 
 section "bytes on the wire, large page ($LONG_VERSIONS versions, JSON)"

@@ -327,37 +327,39 @@ impl Advisories {
     /// [`airlock_policy::package_key`]), latest version of each: decisions on those packages
     /// come out as with every advisory, at a fraction of the cost of loading them all (a
     /// one-shot `airlock check` of a lock file). The full index is used when already built.
-    pub(crate) async fn advisory_db_for(
-        &self,
-        keys: &HashSet<String>,
-    ) -> Result<Arc<AdvisoryDb>, ServiceError> {
-        let fingerprint = self.core.db.advisories_fingerprint().await?;
-        if let Some(db) = self.cached_advisory_db(fingerprint) {
-            return Ok(db);
-        }
-        // The latest learned version of each advisory decides whether it names a package.
-        let mut latest: std::collections::HashMap<String, (Timestamp, bool)> =
-            std::collections::HashMap::new();
-        for row in self.core.db.advisory_packages().await? {
-            let (learned_at, names) = (row.learned_at, keys.contains(&row.package));
-            let slot = latest.entry(row.id).or_insert((learned_at, false));
-            if learned_at > slot.0 {
-                *slot = (learned_at, names);
-            } else if learned_at == slot.0 {
-                slot.1 |= names;
+    pub(crate) fn advisory_db_for<'a>(
+        &'a self,
+        keys: &'a HashSet<String>,
+    ) -> BoxFuture<'a, Result<Arc<AdvisoryDb>, ServiceError>> {
+        Box::pin(async move {
+            let fingerprint = self.core.db.advisories_fingerprint().await?;
+            if let Some(db) = self.cached_advisory_db(fingerprint) {
+                return Ok(db);
             }
-        }
-        let wanted: Vec<&str> = latest
-            .iter()
-            .filter(|(_, (_, wanted))| *wanted)
-            .map(|(id, _)| id.as_str())
-            .collect();
-        let bodies = self.core.db.current_advisories_of(&wanted).await?;
-        let advisories = bodies
-            .iter()
-            .filter_map(|r| serde_json::from_str::<Advisory>(&r.body).ok())
-            .collect();
-        Ok(Arc::new(AdvisoryDb::new(advisories)))
+            // The latest learned version of each advisory decides whether it names a package.
+            let mut latest: std::collections::HashMap<String, (Timestamp, bool)> =
+                std::collections::HashMap::new();
+            for row in self.core.db.advisory_packages().await? {
+                let (learned_at, names) = (row.learned_at, keys.contains(&row.package));
+                let slot = latest.entry(row.id).or_insert((learned_at, false));
+                if learned_at > slot.0 {
+                    *slot = (learned_at, names);
+                } else if learned_at == slot.0 {
+                    slot.1 |= names;
+                }
+            }
+            let wanted: Vec<&str> = latest
+                .iter()
+                .filter(|(_, (_, wanted))| *wanted)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            let bodies = self.core.db.current_advisories_of(&wanted).await?;
+            let advisories = bodies
+                .iter()
+                .filter_map(|r| serde_json::from_str::<Advisory>(&r.body).ok())
+                .collect();
+            Ok(Arc::new(AdvisoryDb::new(advisories)))
+        })
     }
 
     /// The full index, if built from advisories with this fingerprint.
@@ -420,33 +422,36 @@ impl Advisories {
     /// and every malicious-package record known now (its latest version): a report of malware
     /// is a kill switch, so it applies to every instant, also those before airlock learned it
     /// (and a withdrawal lifts it everywhere). Kept per instant until the advisories change.
-    pub(crate) async fn advisory_db_at(
-        &self,
+    pub(crate) fn advisory_db_at<'a>(
+        &'a self,
         t: Timestamp,
-    ) -> Result<Arc<AdvisoryDb>, ServiceError> {
-        let fingerprint = self.core.db.advisories_fingerprint().await?;
-        if let Ok(kept) = self.at_instants.lock()
-            && let Some((_, _, db)) = kept.iter().find(|(at, f, _)| *at == t && *f == fingerprint)
-        {
-            return Ok(db.clone());
-        }
-        let rows = self.core.db.advisories_learned_by(t).await?;
-        let malicious: Vec<Advisory> = self
-            .advisory_db()
-            .await?
-            .advisories()
-            .iter()
-            .filter(|a| airlock_policy::is_malicious(a))
-            .cloned()
-            .collect();
-        let db = Arc::new(index_with(rows, malicious).await?);
-        if let Ok(mut kept) = self.at_instants.lock() {
-            kept.retain(|(at, f, _)| *at != t && *f == fingerprint);
-            if kept.len() >= ADVISORY_DBS_KEPT {
-                kept.remove(0);
+    ) -> BoxFuture<'a, Result<Arc<AdvisoryDb>, ServiceError>> {
+        Box::pin(async move {
+            let fingerprint = self.core.db.advisories_fingerprint().await?;
+            if let Ok(kept) = self.at_instants.lock()
+                && let Some((_, _, db)) =
+                    kept.iter().find(|(at, f, _)| *at == t && *f == fingerprint)
+            {
+                return Ok(db.clone());
             }
-            kept.push((t, fingerprint, db.clone()));
-        }
-        Ok(db)
+            let rows = self.core.db.advisories_learned_by(t).await?;
+            let malicious: Vec<Advisory> = self
+                .advisory_db()
+                .await?
+                .advisories()
+                .iter()
+                .filter(|a| airlock_policy::is_malicious(a))
+                .cloned()
+                .collect();
+            let db = Arc::new(index_with(rows, malicious).await?);
+            if let Ok(mut kept) = self.at_instants.lock() {
+                kept.retain(|(at, f, _)| *at != t && *f == fingerprint);
+                if kept.len() >= ADVISORY_DBS_KEPT {
+                    kept.remove(0);
+                }
+                kept.push((t, fingerprint, db.clone()));
+            }
+            Ok(db)
+        })
     }
 }

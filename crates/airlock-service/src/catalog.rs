@@ -17,6 +17,7 @@ use crate::error::ServiceError;
 use crate::lanes::listed_at;
 use crate::policy::{self, Decider};
 use crate::proxy::Proxies;
+use futures::future::BoxFuture;
 
 /// A project as a lane sees it: the owning source's files, each of its files with the lane's verdict.
 pub(crate) struct LaneProject {
@@ -172,134 +173,138 @@ impl Catalog {
             .collect())
     }
 
-    async fn lookups(
-        &self,
-        lane: &LaneConfig,
+    fn lookups<'a>(
+        &'a self,
+        lane: &'a LaneConfig,
         eco: Ecosystem,
-        projects: &[&str],
-        decider: &Decider,
+        projects: &'a [&'a str],
+        decider: &'a Decider,
         ask_upstreams: bool,
-    ) -> Result<HashMap<String, Lookup>, ServiceError> {
-        let at = decider.snapshot();
-        let mut pending: Vec<&str> = projects.to_vec();
-        pending.sort_unstable();
-        pending.dedup();
-        let mut fresh: HashMap<&str, Option<Instant>> = HashMap::new();
-        let mut unknown: HashMap<&str, Vec<String>> = HashMap::new();
-        let mut out: HashMap<String, Lookup> = HashMap::new();
-        for source in &self.core.lane_sources(lane, eco) {
-            if pending.is_empty() {
-                break;
-            }
-            // A snapshot asks no upstream: every source offers what it had first seen by then.
-            let candidates: Vec<&str> = match (source.kind, at) {
-                (SourceKind::Proxy, None) if ask_upstreams => {
-                    let mut candidates = Vec::new();
-                    for (name, view) in self.proxies.proxy_views(source, &pending).await? {
-                        let at = fresh.entry(name).or_default();
-                        *at = policy::earliest(*at, Some(view.fresh_until));
-                        if view.unknown {
-                            unknown.entry(name).or_default().push(source.name.clone());
+    ) -> BoxFuture<'a, Result<HashMap<String, Lookup>, ServiceError>> {
+        Box::pin(async move {
+            let at = decider.snapshot();
+            let mut pending: Vec<&str> = projects.to_vec();
+            pending.sort_unstable();
+            pending.dedup();
+            let mut fresh: HashMap<&str, Option<Instant>> = HashMap::new();
+            let mut unknown: HashMap<&str, Vec<String>> = HashMap::new();
+            let mut out: HashMap<String, Lookup> = HashMap::new();
+            for source in &self.core.lane_sources(lane, eco) {
+                if pending.is_empty() {
+                    break;
+                }
+                // A snapshot asks no upstream: every source offers what it had first seen by then.
+                let candidates: Vec<&str> = match (source.kind, at) {
+                    (SourceKind::Proxy, None) if ask_upstreams => {
+                        let mut candidates = Vec::new();
+                        for (name, view) in self.proxies.proxy_views(source, &pending).await? {
+                            let at = fresh.entry(name).or_default();
+                            *at = policy::earliest(*at, Some(view.fresh_until));
+                            if view.unknown {
+                                unknown.entry(name).or_default().push(source.name.clone());
+                            }
+                            if view.found {
+                                candidates.push(name);
+                            }
                         }
-                        if view.found {
-                            candidates.push(name);
-                        }
+                        candidates
                     }
-                    candidates
-                }
-                _ => pending.clone(),
-            };
-            if candidates.is_empty() {
-                continue;
-            }
-            let mut rows_of: HashMap<String, Vec<ArtifactRow>> = HashMap::new();
-            for row in self
-                .core
-                .db
-                .projects_artifacts(&source.name, &candidates)
-                .await?
-            {
-                if listed_at(&row, at) {
-                    rows_of.entry(row.project.clone()).or_default().push(row);
-                }
-            }
-            if let Some(t) = at {
-                self.yank_states_at(&source.name, &mut rows_of, t).await?;
-            }
-            for name in candidates {
-                let rows = rows_of.remove(name).unwrap_or_default();
-                // A proxy with a page per project (PyPI) owns the name when the page exists,
-                // even with no file left; one index for all (CRAN) may still lack the package;
-                // a snapshot has only the files of its instant.
-                let may_own_empty = source.kind == SourceKind::Proxy
-                    && crate::ecosystems::rules(eco).proxy_index_key().is_none()
-                    && at.is_none()
-                    && ask_upstreams;
-                if rows.is_empty() && !may_own_empty {
+                    _ => pending.clone(),
+                };
+                if candidates.is_empty() {
                     continue;
                 }
-                let mut fresh_until = fresh.get(name).copied().flatten();
-                let rows: Vec<(ArtifactRow, Verdict)> = rows
-                    .into_iter()
-                    .map(|row| {
-                        let verdict = decider.decide_row(lane, eco, &row);
-                        (row, verdict)
-                    })
-                    .collect();
-                // A view with a cooldown running must be rebuilt when it ends, write or no write.
-                for (_, v) in &rows {
-                    fresh_until = policy::earliest(fresh_until, decider.changes_at(v));
+                let mut rows_of: HashMap<String, Vec<ArtifactRow>> = HashMap::new();
+                for row in self
+                    .core
+                    .db
+                    .projects_artifacts(&source.name, &candidates)
+                    .await?
+                {
+                    if listed_at(&row, at) {
+                        rows_of.entry(row.project.clone()).or_default().push(row);
+                    }
                 }
+                if let Some(t) = at {
+                    self.yank_states_at(&source.name, &mut rows_of, t).await?;
+                }
+                for name in candidates {
+                    let rows = rows_of.remove(name).unwrap_or_default();
+                    // A proxy with a page per project (PyPI) owns the name when the page exists,
+                    // even with no file left; one index for all (CRAN) may still lack the package;
+                    // a snapshot has only the files of its instant.
+                    let may_own_empty = source.kind == SourceKind::Proxy
+                        && crate::ecosystems::rules(eco).proxy_index_key().is_none()
+                        && at.is_none()
+                        && ask_upstreams;
+                    if rows.is_empty() && !may_own_empty {
+                        continue;
+                    }
+                    let mut fresh_until = fresh.get(name).copied().flatten();
+                    let rows: Vec<(ArtifactRow, Verdict)> = rows
+                        .into_iter()
+                        .map(|row| {
+                            let verdict = decider.decide_row(lane, eco, &row);
+                            (row, verdict)
+                        })
+                        .collect();
+                    // A view with a cooldown running must be rebuilt when it ends, write or no write.
+                    for (_, v) in &rows {
+                        fresh_until = policy::earliest(fresh_until, decider.changes_at(v));
+                    }
+                    out.insert(
+                        name.to_string(),
+                        Lookup {
+                            found: Some(LaneProject { rows, fresh_until }),
+                            source: Some(source.name.clone()),
+                            unknown: unknown.remove(name).unwrap_or_default(),
+                        },
+                    );
+                }
+                pending.retain(|n| !out.contains_key(*n));
+            }
+            for name in pending {
                 out.insert(
                     name.to_string(),
                     Lookup {
-                        found: Some(LaneProject { rows, fresh_until }),
-                        source: Some(source.name.clone()),
+                        found: None,
+                        source: None,
                         unknown: unknown.remove(name).unwrap_or_default(),
                     },
                 );
             }
-            pending.retain(|n| !out.contains_key(*n));
-        }
-        for name in pending {
-            out.insert(
-                name.to_string(),
-                Lookup {
-                    found: None,
-                    source: None,
-                    unknown: unknown.remove(name).unwrap_or_default(),
-                },
-            );
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Replaces the yank state of `rows` by that of instant `t`, for releases whose yanks were
     /// recorded (not yanked before the first, then as the last one by `t` left it); others keep
     /// their current state.
-    pub(crate) async fn yank_states_at(
-        &self,
-        source: &str,
-        rows_of: &mut HashMap<String, Vec<ArtifactRow>>,
+    pub(crate) fn yank_states_at<'a>(
+        &'a self,
+        source: &'a str,
+        rows_of: &'a mut HashMap<String, Vec<ArtifactRow>>,
         t: Timestamp,
-    ) -> Result<(), ServiceError> {
-        if rows_of.is_empty() {
-            return Ok(());
-        }
-        let names: Vec<&str> = rows_of.keys().map(String::as_str).collect();
-        let mut yanks: HashMap<(String, String), Option<String>> = HashMap::new();
-        for event in self.core.db.yank_events(source, &names).await? {
-            let state = yanks.entry((event.project, event.version)).or_insert(None);
-            if event.at <= t {
-                *state = event.reason;
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            if rows_of.is_empty() {
+                return Ok(());
             }
-        }
-        for row in rows_of.values_mut().flatten() {
-            if let Some(state) = yanks.get(&(row.project.clone(), row.version.clone())) {
-                row.yanked_reason = state.clone();
+            let names: Vec<&str> = rows_of.keys().map(String::as_str).collect();
+            let mut yanks: HashMap<(String, String), Option<String>> = HashMap::new();
+            for event in self.core.db.yank_events(source, &names).await? {
+                let state = yanks.entry((event.project, event.version)).or_insert(None);
+                if event.at <= t {
+                    *state = event.reason;
+                }
             }
-        }
-        Ok(())
+            for row in rows_of.values_mut().flatten() {
+                if let Some(state) = yanks.get(&(row.project.clone(), row.version.clone())) {
+                    row.yanked_reason = state.clone();
+                }
+            }
+            Ok(())
+        })
     }
 
     /// The sha256 of every file of `name` `version` in the source that owns the name in `lane`,

@@ -41,6 +41,9 @@ impl Deps {
     }
 }
 
+/// A view built anew: the stamp it is of, what it depends on, and the view.
+pub(crate) type Rebuilt<V> = Result<(Stamp, Deps, std::sync::Arc<V>), crate::error::ServiceError>;
+
 #[derive(Debug)]
 pub(crate) struct Changes {
     epoch: AtomicU64,

@@ -252,45 +252,48 @@ impl Checks {
     /// Reads a manifest sent to the server: on a blocking thread, one of at most as many as the
     /// machine has CPUs (waiting up to 2 s for one, else 503 with `Retry-After`), within the
     /// configured limits and time (413 beyond, 422 for nesting no real file has).
-    pub async fn read_manifest(
-        &self,
+    pub fn read_manifest<'a>(
+        &'a self,
         input: ManifestInput,
-    ) -> Result<(String, Manifest), ServiceError> {
-        let config = self.core.config();
-        let busy = || ServiceError::Unavailable {
-            message: "the server is reading as many manifests as it can; try again shortly".into(),
-            retry_after_secs: READER_RETRY_AFTER_SECS,
-        };
-        let permit = tokio::time::timeout(READER_WAIT, self.readers.clone().acquire_owned())
-            .await
-            .map_err(|_| busy())?
-            .map_err(|_| busy())?;
-        let time = Duration::from_millis(config.manifest_time_limit_ms);
-        let limits = airlock_manifest::Limits {
-            max_bytes: usize::try_from(config.max_manifest_size.0).unwrap_or(usize::MAX),
-            max_includes: usize::try_from(config.max_manifest_includes).unwrap_or(usize::MAX),
-            max_entries: usize::try_from(config.max_manifest_entries).unwrap_or(usize::MAX),
-            deadline: Some(Instant::now() + time),
-            ..airlock_manifest::Limits::default()
-        };
-        let settings = LimitSettings {
-            time_limit_ms: config.manifest_time_limit_ms,
-        };
-        let task = tokio::task::spawn_blocking(move || {
-            // The permit is released when the reading ends, not when the caller stops waiting.
-            let _permit = permit;
-            read_manifest_with(input, &limits, &settings)
-        });
-        // The reading stops itself at its deadline; this bounds the wait should one step of it
-        // (one parser call) run long.
-        match tokio::time::timeout(time + Duration::from_secs(1), task).await {
-            Ok(Ok(read)) => read,
-            Ok(Err(e)) => Err(ServiceError::internal("reading a manifest failed", e)),
-            Err(_) => Err(ServiceError::TooLarge(format!(
-                "manifest too large: reading took longer than the time allowed (the server's manifest_time_limit_ms = {})",
-                config.manifest_time_limit_ms
-            ))),
-        }
+    ) -> BoxFuture<'a, Result<(String, Manifest), ServiceError>> {
+        Box::pin(async move {
+            let config = self.core.config();
+            let busy = || ServiceError::Unavailable {
+                message: "the server is reading as many manifests as it can; try again shortly"
+                    .into(),
+                retry_after_secs: READER_RETRY_AFTER_SECS,
+            };
+            let permit = tokio::time::timeout(READER_WAIT, self.readers.clone().acquire_owned())
+                .await
+                .map_err(|_| busy())?
+                .map_err(|_| busy())?;
+            let time = Duration::from_millis(config.manifest_time_limit_ms);
+            let limits = airlock_manifest::Limits {
+                max_bytes: usize::try_from(config.max_manifest_size.0).unwrap_or(usize::MAX),
+                max_includes: usize::try_from(config.max_manifest_includes).unwrap_or(usize::MAX),
+                max_entries: usize::try_from(config.max_manifest_entries).unwrap_or(usize::MAX),
+                deadline: Some(Instant::now() + time),
+                ..airlock_manifest::Limits::default()
+            };
+            let settings = LimitSettings {
+                time_limit_ms: config.manifest_time_limit_ms,
+            };
+            let task = tokio::task::spawn_blocking(move || {
+                // The permit is released when the reading ends, not when the caller stops waiting.
+                let _permit = permit;
+                read_manifest_with(input, &limits, &settings)
+            });
+            // The reading stops itself at its deadline; this bounds the wait should one step of it
+            // (one parser call) run long.
+            match tokio::time::timeout(time + Duration::from_secs(1), task).await {
+                Ok(Ok(read)) => read,
+                Ok(Err(e)) => Err(ServiceError::internal("reading a manifest failed", e)),
+                Err(_) => Err(ServiceError::TooLarge(format!(
+                    "manifest too large: reading took longer than the time allowed (the server's manifest_time_limit_ms = {})",
+                    config.manifest_time_limit_ms
+                ))),
+            }
+        })
     }
 
     /// Opens `lane` for `who` to check manifests against: whoever may read it, or, with

@@ -21,7 +21,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::cache::Views;
-use crate::changes::{Deps, Stamp};
+use crate::changes::{Deps, Rebuilt};
 use crate::core::Core;
 use crate::ecosystems::cran::{INDEX_KEY as CRAN_INDEX_KEY, packages_entry};
 use crate::error::ServiceError;
@@ -31,6 +31,7 @@ use crate::page::{Coding, Page};
 use crate::policy::{Decider, Policies};
 use crate::proxy::Proxies;
 use airlock_policy::Verdict;
+use futures::future::BoxFuture;
 
 /// The index files of a lane's CRAN repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,134 +151,137 @@ impl Cran {
 
     /// Brings the lane's view up to date and keeps it: in place when only some packages
     /// changed since the kept one was built, else built anew.
-    async fn refresh(
-        self: &Arc<Self>,
-        lane: &str,
-    ) -> Result<(Stamp, Deps, Arc<CranView>), ServiceError> {
-        let stamp = self.core.stamp();
-        let (lane_ref, at) = self.core.view_lane(lane).await?;
-        let lane_cfg: &LaneConfig = &lane_ref;
-        let sources = self.core.lane_sources(lane_cfg, Ecosystem::Cran);
-        let deps = Deps::sources(&sources);
-        let previous = self.views.last(lane).and_then(|(built, view)| {
-            if view.expires.is_some_and(|t| std::time::Instant::now() >= t) {
-                return None;
-            }
-            let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-            let changed = self.core.changes.changed_since(built, &names)?;
-            (changed.len() <= MAX_IN_PLACE).then_some((view, changed))
-        });
-        let mut view = match previous {
-            Some((view, changed)) => {
-                self.counters.updates.inc();
-                let started = std::time::Instant::now();
-                let view = self.update_cran_view(lane_cfg, at, &view, changed).await?;
-                self.counters
-                    .update_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                view
-            }
-            None => {
-                self.counters.builds.inc();
-                self.build_cran_view(lane_cfg, at).await?
-            }
-        };
-        view.quarantines = lane_cfg.policy.scan.quarantines();
-        Ok((stamp, deps, Arc::new(view)))
+    fn refresh<'a>(self: &'a Arc<Self>, lane: &'a str) -> BoxFuture<'a, Rebuilt<CranView>> {
+        Box::pin(async move {
+            let stamp = self.core.stamp();
+            let (lane_ref, at) = self.core.view_lane(lane).await?;
+            let lane_cfg: &LaneConfig = &lane_ref;
+            let sources = self.core.lane_sources(lane_cfg, Ecosystem::Cran);
+            let deps = Deps::sources(&sources);
+            let previous = self.views.last(lane).and_then(|(built, view)| {
+                if view.expires.is_some_and(|t| std::time::Instant::now() >= t) {
+                    return None;
+                }
+                let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+                let changed = self.core.changes.changed_since(built, &names)?;
+                (changed.len() <= MAX_IN_PLACE).then_some((view, changed))
+            });
+            let mut view = match previous {
+                Some((view, changed)) => {
+                    self.counters.updates.inc();
+                    let started = std::time::Instant::now();
+                    let view = self.update_cran_view(lane_cfg, at, &view, changed).await?;
+                    self.counters
+                        .update_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    view
+                }
+                None => {
+                    self.counters.builds.inc();
+                    self.build_cran_view(lane_cfg, at).await?
+                }
+            };
+            view.quarantines = lane_cfg.policy.scan.quarantines();
+            Ok((stamp, deps, Arc::new(view)))
+        })
     }
 
     /// The view of the lane, live or at the snapshot instant `at` (then no upstream is asked,
     /// and each source offers what it had first seen by `at`).
-    async fn build_cran_view(
-        self: &Arc<Self>,
-        lane: &LaneConfig,
+    fn build_cran_view<'a>(
+        self: &'a Arc<Self>,
+        lane: &'a LaneConfig,
         at: Option<Timestamp>,
-    ) -> Result<CranView, ServiceError> {
-        let mut expires = None;
-        let decider = self.policies.decider_at(at).await?;
-        // Name ownership: the first source (in lane order) that has a package keeps it.
-        let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
-        let mut sources = Vec::new();
-        for source in &self.core.lane_sources(lane, Ecosystem::Cran) {
-            if source.kind == airlock_config::SourceKind::Proxy && at.is_none() {
-                let view = self.proxies.proxy_view(source, CRAN_INDEX_KEY).await?;
-                expires = crate::policy::earliest(expires, Some(view.fresh_until));
-                if !view.found {
-                    continue;
+    ) -> BoxFuture<'a, Result<CranView, ServiceError>> {
+        Box::pin(async move {
+            let mut expires = None;
+            let decider = self.policies.decider_at(at).await?;
+            // Name ownership: the first source (in lane order) that has a package keeps it.
+            let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
+            let mut sources = Vec::new();
+            for source in &self.core.lane_sources(lane, Ecosystem::Cran) {
+                if source.kind == airlock_config::SourceKind::Proxy && at.is_none() {
+                    let view = self.proxies.proxy_view(source, CRAN_INDEX_KEY).await?;
+                    expires = crate::policy::earliest(expires, Some(view.fresh_until));
+                    if !view.found {
+                        continue;
+                    }
+                }
+                sources.push(source.name.clone());
+                let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
+                for row in self.core.db.source_artifacts(&source.name).await? {
+                    if crate::lanes::listed_at(&row, at) {
+                        by_name.entry(row.project.clone()).or_default().push(row);
+                    }
+                }
+                for (name, rows) in by_name {
+                    owned.entry(name).or_insert(rows);
                 }
             }
-            sources.push(source.name.clone());
-            let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
-            for row in self.core.db.source_artifacts(&source.name).await? {
-                if crate::lanes::listed_at(&row, at) {
-                    by_name.entry(row.project.clone()).or_default().push(row);
-                }
+            let mut packages = BTreeMap::new();
+            for (name, rows) in owned {
+                let package = cran_package(&decider, lane, &name, rows, &mut expires);
+                packages.insert(name, Arc::new(package));
             }
-            for (name, rows) in by_name {
-                owned.entry(name).or_insert(rows);
-            }
-        }
-        let mut packages = BTreeMap::new();
-        for (name, rows) in owned {
-            let package = cran_package(&decider, lane, &name, rows, &mut expires);
-            packages.insert(name, Arc::new(package));
-        }
-        self.finish(sources, packages, None, expires).await
+            self.finish(sources, packages, None, expires).await
+        })
     }
 
     /// `view` brought up to date: the packages named in `changed` read again (from the sources
     /// the view shows), the others kept as they are.
-    async fn update_cran_view(
-        self: &Arc<Self>,
-        lane: &LaneConfig,
+    fn update_cran_view<'a>(
+        self: &'a Arc<Self>,
+        lane: &'a LaneConfig,
         at: Option<Timestamp>,
-        view: &CranView,
+        view: &'a CranView,
         changed: BTreeSet<String>,
-    ) -> Result<CranView, ServiceError> {
-        let mut expires = view.expires;
-        if changed.is_empty() {
-            return Ok(CranView {
-                sources: view.sources.clone(),
-                packages: view.packages.clone(),
-                indexes: view.indexes.clone(),
-                pages: view.pages.clone(),
+    ) -> BoxFuture<'a, Result<CranView, ServiceError>> {
+        Box::pin(async move {
+            let mut expires = view.expires;
+            if changed.is_empty() {
+                return Ok(CranView {
+                    sources: view.sources.clone(),
+                    packages: view.packages.clone(),
+                    indexes: view.indexes.clone(),
+                    pages: view.pages.clone(),
+                    expires,
+                    quarantines: view.quarantines,
+                });
+            }
+            let decider = self.policies.decider_at(at).await?;
+            let names: Vec<&str> = changed.iter().map(String::as_str).collect();
+            let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
+            for source in &view.sources {
+                let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
+                for row in self.core.db.projects_artifacts(source, &names).await? {
+                    if crate::lanes::listed_at(&row, at) {
+                        by_name.entry(row.project.clone()).or_default().push(row);
+                    }
+                }
+                for (name, rows) in by_name {
+                    owned.entry(name).or_insert(rows);
+                }
+            }
+            let mut packages = view.packages.clone();
+            for name in changed {
+                match owned.remove(&name) {
+                    Some(rows) => {
+                        let package = cran_package(&decider, lane, &name, rows, &mut expires);
+                        packages.insert(name, Arc::new(package));
+                    }
+                    None => {
+                        packages.remove(&name);
+                    }
+                }
+            }
+            self.finish(
+                view.sources.clone(),
+                packages,
+                Some(view.indexes.clone()),
                 expires,
-                quarantines: view.quarantines,
-            });
-        }
-        let decider = self.policies.decider_at(at).await?;
-        let names: Vec<&str> = changed.iter().map(String::as_str).collect();
-        let mut owned: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
-        for source in &view.sources {
-            let mut by_name: BTreeMap<String, Vec<ArtifactRow>> = BTreeMap::new();
-            for row in self.core.db.projects_artifacts(source, &names).await? {
-                if crate::lanes::listed_at(&row, at) {
-                    by_name.entry(row.project.clone()).or_default().push(row);
-                }
-            }
-            for (name, rows) in by_name {
-                owned.entry(name).or_insert(rows);
-            }
-        }
-        let mut packages = view.packages.clone();
-        for name in changed {
-            match owned.remove(&name) {
-                Some(rows) => {
-                    let package = cran_package(&decider, lane, &name, rows, &mut expires);
-                    packages.insert(name, Arc::new(package));
-                }
-                None => {
-                    packages.remove(&name);
-                }
-            }
-        }
-        self.finish(
-            view.sources.clone(),
-            packages,
-            Some(view.indexes.clone()),
-            expires,
-        )
-        .await
+            )
+            .await
+        })
     }
 
     /// The view of these packages, its indexes encoded from `previous`'s where they are the

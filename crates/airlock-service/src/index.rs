@@ -12,13 +12,14 @@ use airlock_store::ArtifactRow;
 
 use crate::cache::{Cache, Equivalent, Lookup, Views};
 use crate::catalog::Catalog;
-use crate::changes::{Deps, Stamp};
+use crate::changes::{Deps, Rebuilt};
 use crate::core::Core;
 use crate::error::ServiceError;
 use crate::lanes::LaneRead;
 use crate::page::Page;
 use crate::policy::{self, Policies};
 use crate::time_fmt::format_rfc3339;
+use futures::future::BoxFuture;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PageKey {
@@ -258,63 +259,65 @@ impl Index {
 
     /// The root page of `key`: the one kept with the names written since looked at again, or
     /// (when that is not known, or the page is old) made anew.
-    async fn refresh_root(
-        self: &Arc<Self>,
+    fn refresh_root<'a>(
+        self: &'a Arc<Self>,
         key: PageKey,
         format: Format,
-    ) -> Result<(Stamp, Deps, Arc<Root>), ServiceError> {
-        let stamp = self.core.stamp();
-        let (lane_ref, at) = self.core.view_lane(&key.lane).await?;
-        let lane_cfg: &LaneConfig = &lane_ref;
-        let decider = self.policies.decider_at(at).await?;
-        let sources = self.core.lane_sources(lane_cfg, Ecosystem::Pypi);
-        let deps = Deps::sources(&sources);
-        let previous = self.roots.last(&key).and_then(|(built, root)| {
-            if Instant::now() >= root.expires {
-                return None;
-            }
-            let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
-            let changed = self.core.changes.changed_since(built, &names)?;
-            (changed.len() <= MAX_IN_PLACE).then_some((root, changed))
-        });
-        let (names, expires) = match previous {
-            Some((root, changed)) => {
-                let candidates: Vec<&str> = changed.iter().map(String::as_str).collect();
-                let listed = self
-                    .listed_names(lane_cfg, at, &decider, &sources, Some(&candidates))
-                    .await?;
-                let mut names = root.names.clone();
-                for name in &changed {
-                    names.remove(name);
+    ) -> BoxFuture<'a, Rebuilt<Root>> {
+        Box::pin(async move {
+            let stamp = self.core.stamp();
+            let (lane_ref, at) = self.core.view_lane(&key.lane).await?;
+            let lane_cfg: &LaneConfig = &lane_ref;
+            let decider = self.policies.decider_at(at).await?;
+            let sources = self.core.lane_sources(lane_cfg, Ecosystem::Pypi);
+            let deps = Deps::sources(&sources);
+            let previous = self.roots.last(&key).and_then(|(built, root)| {
+                if Instant::now() >= root.expires {
+                    return None;
                 }
-                names.extend(listed);
-                if names == root.names {
-                    return Ok((stamp, deps, root));
+                let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+                let changed = self.core.changes.changed_since(built, &names)?;
+                (changed.len() <= MAX_IN_PLACE).then_some((root, changed))
+            });
+            let (names, expires) = match previous {
+                Some((root, changed)) => {
+                    let candidates: Vec<&str> = changed.iter().map(String::as_str).collect();
+                    let listed = self
+                        .listed_names(lane_cfg, at, &decider, &sources, Some(&candidates))
+                        .await?;
+                    let mut names = root.names.clone();
+                    for name in &changed {
+                        names.remove(name);
+                    }
+                    names.extend(listed);
+                    if names == root.names {
+                        return Ok((stamp, deps, root));
+                    }
+                    (names, root.expires)
                 }
-                (names, root.expires)
-            }
-            None => {
-                let names = self
-                    .listed_names(lane_cfg, at, &decider, &sources, None)
-                    .await?;
-                (names, Instant::now() + ROOT_REFRESH)
-            }
-        };
-        let list = names.iter().map(String::as_str);
-        let body = match format {
-            Format::Json => simple::root_json(list),
-            _ => simple::root_html(list),
-        };
-        let page = Arc::new(Page::rendered(body, format.content_type()).await?);
-        Ok((
-            stamp,
-            deps,
-            Arc::new(Root {
-                names,
-                page,
-                expires,
-            }),
-        ))
+                None => {
+                    let names = self
+                        .listed_names(lane_cfg, at, &decider, &sources, None)
+                        .await?;
+                    (names, Instant::now() + ROOT_REFRESH)
+                }
+            };
+            let list = names.iter().map(String::as_str);
+            let body = match format {
+                Format::Json => simple::root_json(list),
+                _ => simple::root_html(list),
+            };
+            let page = Arc::new(Page::rendered(body, format.content_type()).await?);
+            Ok((
+                stamp,
+                deps,
+                Arc::new(Root {
+                    names,
+                    page,
+                    expires,
+                }),
+            ))
+        })
     }
 
     /// The names the lane's root page lists: of its sources' names (or of `among` only), those

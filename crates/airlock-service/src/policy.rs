@@ -17,6 +17,7 @@ use crate::advisories::Advisories;
 use crate::core::Core;
 use crate::ecosystems::rules;
 use crate::error::ServiceError;
+use futures::future::BoxFuture;
 
 /// What the decision knows of a stored artifact.
 pub(crate) fn facts_of(row: &ArtifactRow, eco: Ecosystem) -> ArtifactFacts {
@@ -247,98 +248,100 @@ impl Policies {
 
     /// Every lane's policy with its approvals (those made by `at`, all when `None`). The live
     /// ones are rebuilt when the revision moves.
-    pub(crate) async fn lane_policies_at(
-        &self,
+    pub(crate) fn lane_policies_at<'a>(
+        &'a self,
         at: Option<Timestamp>,
-    ) -> Result<LanePolicies, ServiceError> {
-        let epoch = self.core.epoch();
-        if at.is_none()
-            && let Ok(cached) = self.live.lock()
-            && let Some((e, policies)) = cached.as_ref()
-            && *e == epoch
-        {
-            return Ok(policies.clone());
-        }
-        // The files each approval was given by then: (lane, ecosystem, name, version) -> sha256s.
-        let mut files: HashMap<(String, Ecosystem, String, String), BTreeSet<String>> =
-            HashMap::new();
-        for f in self.core.db.approval_files().await? {
-            if at.is_none_or(|t| f.approved_at <= t) {
-                files
-                    .entry((f.lane, f.ecosystem, f.name, f.version))
-                    .or_default()
-                    .insert(f.sha256);
+    ) -> BoxFuture<'a, Result<LanePolicies, ServiceError>> {
+        Box::pin(async move {
+            let epoch = self.core.epoch();
+            if at.is_none()
+                && let Ok(cached) = self.live.lock()
+                && let Some((e, policies)) = cached.as_ref()
+                && *e == epoch
+            {
+                return Ok(policies.clone());
             }
-        }
-        let mut approved: HashMap<String, Vec<Approval>> = HashMap::new();
-        let approvals = self.core.db.approvals().await?;
-        for a in approvals
-            .into_iter()
-            .filter(|a| at.is_none_or(|t| a.approved_at <= t))
-        {
-            match PackageRule::parse(&format!("{}:{}=={}", a.ecosystem, a.name, a.version)) {
-                Ok(rule) => {
-                    let key = (a.lane, a.ecosystem, a.name, a.version);
-                    let files = files.remove(&key).unwrap_or_default();
-                    approved
-                        .entry(key.0)
+            // The files each approval was given by then: (lane, ecosystem, name, version) -> sha256s.
+            let mut files: HashMap<(String, Ecosystem, String, String), BTreeSet<String>> =
+                HashMap::new();
+            for f in self.core.db.approval_files().await? {
+                if at.is_none_or(|t| f.approved_at <= t) {
+                    files
+                        .entry((f.lane, f.ecosystem, f.name, f.version))
                         .or_default()
-                        .push(Approval { rule, files });
-                }
-                Err(e) => {
-                    tracing::warn!(lane = %a.lane, error = %e, "ignoring an approval that is no rule")
+                        .insert(f.sha256);
                 }
             }
-        }
-        let config = match at {
-            Some(t) => self.core.config_at(t).await?,
-            None => self.core.config(),
-        };
-        // The waivers in force by then (all not revoked, live); expiry is the decisions' own.
-        let mut waivers: HashMap<String, Vec<Waiver>> = HashMap::new();
-        for w in self.core.db.waivers().await? {
-            let in_force = match at {
-                Some(t) => w.in_force_at(t),
-                None => w.revoked_at.is_none(),
+            let mut approved: HashMap<String, Vec<Approval>> = HashMap::new();
+            let approvals = self.core.db.approvals().await?;
+            for a in approvals
+                .into_iter()
+                .filter(|a| at.is_none_or(|t| a.approved_at <= t))
+            {
+                match PackageRule::parse(&format!("{}:{}=={}", a.ecosystem, a.name, a.version)) {
+                    Ok(rule) => {
+                        let key = (a.lane, a.ecosystem, a.name, a.version);
+                        let files = files.remove(&key).unwrap_or_default();
+                        approved
+                            .entry(key.0)
+                            .or_default()
+                            .push(Approval { rule, files });
+                    }
+                    Err(e) => {
+                        tracing::warn!(lane = %a.lane, error = %e, "ignoring an approval that is no rule")
+                    }
+                }
+            }
+            let config = match at {
+                Some(t) => self.core.config_at(t).await?,
+                None => self.core.config(),
             };
-            if !in_force {
-                continue;
-            }
-            match PackageRule::exact(w.ecosystem, &w.name, &w.version) {
-                Ok(version) => waivers.entry(w.lane).or_default().push(Waiver {
-                    id: w.id,
-                    version,
-                    rule: w.rule,
-                    files: w.files.into_iter().collect(),
-                    justification: w.justification,
-                    by: w.created_by,
-                    expires_at: w.expires_at,
-                }),
-                Err(e) => {
-                    tracing::warn!(waiver = w.id, error = %e, "ignoring a waiver that is no rule")
+            // The waivers in force by then (all not revoked, live); expiry is the decisions' own.
+            let mut waivers: HashMap<String, Vec<Waiver>> = HashMap::new();
+            for w in self.core.db.waivers().await? {
+                let in_force = match at {
+                    Some(t) => w.in_force_at(t),
+                    None => w.revoked_at.is_none(),
+                };
+                if !in_force {
+                    continue;
+                }
+                match PackageRule::exact(w.ecosystem, &w.name, &w.version) {
+                    Ok(version) => waivers.entry(w.lane).or_default().push(Waiver {
+                        id: w.id,
+                        version,
+                        rule: w.rule,
+                        files: w.files.into_iter().collect(),
+                        justification: w.justification,
+                        by: w.created_by,
+                        expires_at: w.expires_at,
+                    }),
+                    Err(e) => {
+                        tracing::warn!(waiver = w.id, error = %e, "ignoring a waiver that is no rule")
+                    }
                 }
             }
-        }
-        let policies: HashMap<String, LanePolicy> = config
-            .lanes
-            .iter()
-            .map(|l| {
-                let rules = approved.remove(&l.name).unwrap_or_default();
-                let waived = waivers.remove(&l.name).unwrap_or_default();
-                (
-                    l.name.clone(),
-                    l.policy.clone().with_approved(rules).with_waivers(waived),
-                )
-            })
-            .collect();
-        let policies = Arc::new(policies);
-        if at.is_none()
-            && let Ok(mut cached) = self.live.lock()
-            && cached.as_ref().is_none_or(|(e, _)| *e <= epoch)
-        {
-            *cached = Some((epoch, policies.clone()));
-        }
-        Ok(policies)
+            let policies: HashMap<String, LanePolicy> = config
+                .lanes
+                .iter()
+                .map(|l| {
+                    let rules = approved.remove(&l.name).unwrap_or_default();
+                    let waived = waivers.remove(&l.name).unwrap_or_default();
+                    (
+                        l.name.clone(),
+                        l.policy.clone().with_approved(rules).with_waivers(waived),
+                    )
+                })
+                .collect();
+            let policies = Arc::new(policies);
+            if at.is_none()
+                && let Ok(mut cached) = self.live.lock()
+                && cached.as_ref().is_none_or(|(e, _)| *e <= epoch)
+            {
+                *cached = Some((epoch, policies.clone()));
+            }
+            Ok(policies)
+        })
     }
 
     /// A decider for the lane at `at` (live when `None`).
@@ -361,28 +364,30 @@ impl Policies {
 
     /// The latest scan of each file made by `t`. Scans are only ever added with the instant they
     /// are made, so what was made by a past instant never changes: kept per instant.
-    async fn scans_at(&self, t: Timestamp) -> Result<ScansThen, ServiceError> {
-        if let Ok(kept) = self.scans_then.lock()
-            && let Some((_, scans)) = kept.iter().find(|(at, _)| *at == t)
-        {
-            return Ok(scans.clone());
-        }
-        let mut scans = HashMap::new();
-        for row in self.core.db.scans_made_by(t).await? {
-            match serde_json::from_str::<ScanSummary>(&row.report_json) {
-                Ok(summary) => scans.insert(row.sha256, summary),
-                Err(_) => scans.remove(&row.sha256),
-            };
-        }
-        let scans = Arc::new(scans);
-        let past = t.as_micros() < Timestamp::now().as_micros() - 1_000_000;
-        if past && let Ok(mut kept) = self.scans_then.lock() {
-            if kept.len() >= SCANS_THEN_KEPT {
-                kept.remove(0);
+    fn scans_at<'a>(&'a self, t: Timestamp) -> BoxFuture<'a, Result<ScansThen, ServiceError>> {
+        Box::pin(async move {
+            if let Ok(kept) = self.scans_then.lock()
+                && let Some((_, scans)) = kept.iter().find(|(at, _)| *at == t)
+            {
+                return Ok(scans.clone());
             }
-            kept.push((t, scans.clone()));
-        }
-        Ok(scans)
+            let mut scans = HashMap::new();
+            for row in self.core.db.scans_made_by(t).await? {
+                match serde_json::from_str::<ScanSummary>(&row.report_json) {
+                    Ok(summary) => scans.insert(row.sha256, summary),
+                    Err(_) => scans.remove(&row.sha256),
+                };
+            }
+            let scans = Arc::new(scans);
+            let past = t.as_micros() < Timestamp::now().as_micros() - 1_000_000;
+            if past && let Ok(mut kept) = self.scans_then.lock() {
+                if kept.len() >= SCANS_THEN_KEPT {
+                    kept.remove(0);
+                }
+                kept.push((t, scans.clone()));
+            }
+            Ok(scans)
+        })
     }
 
     /// Every artifact each lane has at `at` (now when `None`; of the source that owns its name),

@@ -98,48 +98,51 @@ impl Tokens {
         self.insert(actor, name, role, &lanes, &actor.name).await
     }
 
-    async fn insert(
-        &self,
-        actor: &Principal,
-        name: &str,
+    fn insert<'a>(
+        &'a self,
+        actor: &'a Principal,
+        name: &'a str,
         role: Role,
-        lanes: &[String],
-        owner: &str,
-    ) -> Result<String, ServiceError> {
-        for lane in lanes {
-            self.core.lane(lane)?;
-        }
-        if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control()) {
-            return Err(ServiceError::BadRequest(
-                "a token name is 1 to 100 printable characters".into(),
-            ));
-        }
-        let mut id = [0u8; 8];
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut id);
-        rand::rng().fill_bytes(&mut secret);
-        let id = hex::encode(id);
-        let token = format!("{PREFIX}{id}_{}", hex::encode(secret));
-        let mut tx = self.core.db.write().await?;
-        tx.insert_token(&TokenRow {
-            id: id.clone(),
-            name: name.to_string(),
-            role,
-            secret_sha256: token_hash(&token),
-            created_at: Timestamp::now(),
-            revoked_at: None,
-            lanes: lanes.to_vec(),
-            owner: owner.to_string(),
-        })
-        .await?;
-        let mut details = serde_json::json!({ "role": role.as_str(), "id": id, "lanes": lanes });
-        if !owner.is_empty() {
-            details["owner"] = owner.into();
-        }
-        self.core
-            .commit(tx, audit_entry(&actor.name, "token.create", name, details))
+        lanes: &'a [String],
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            for lane in lanes {
+                self.core.lane(lane)?;
+            }
+            if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control()) {
+                return Err(ServiceError::BadRequest(
+                    "a token name is 1 to 100 printable characters".into(),
+                ));
+            }
+            let mut id = [0u8; 8];
+            let mut secret = [0u8; 32];
+            rand::rng().fill_bytes(&mut id);
+            rand::rng().fill_bytes(&mut secret);
+            let id = hex::encode(id);
+            let token = format!("{PREFIX}{id}_{}", hex::encode(secret));
+            let mut tx = self.core.db.write().await?;
+            tx.insert_token(&TokenRow {
+                id: id.clone(),
+                name: name.to_string(),
+                role,
+                secret_sha256: token_hash(&token),
+                created_at: Timestamp::now(),
+                revoked_at: None,
+                lanes: lanes.to_vec(),
+                owner: owner.to_string(),
+            })
             .await?;
-        Ok(token)
+            let mut details =
+                serde_json::json!({ "role": role.as_str(), "id": id, "lanes": lanes });
+            if !owner.is_empty() {
+                details["owner"] = owner.into();
+            }
+            self.core
+                .commit(tx, audit_entry(&actor.name, "token.create", name, details))
+                .await?;
+            Ok(token)
+        })
     }
 
     /// The principal a token stands for, or why it is refused.
@@ -195,33 +198,39 @@ impl Tokens {
 
     /// Revokes the token with this id: an admin of every lane revokes any, a user their own
     /// personal tokens.
-    pub async fn revoke_id(&self, actor: &Principal, id: &str) -> Result<(), ServiceError> {
-        let not_found = || ServiceError::NotFound(format!("no active token with id {id:?}"));
-        let row = self
-            .core
-            .db
-            .token_by_id(id)
-            .await?
-            .filter(|t| t.revoked_at.is_none())
-            .ok_or_else(not_found)?;
-        if !actor.is_unlimited_admin() && (row.owner.is_empty() || row.owner != actor.name) {
-            // Someone else's token is as good as absent: its existence is not disclosed.
-            return Err(not_found());
-        }
-        let mut tx = self.core.db.write().await?;
-        if !tx.revoke_token_id(id, Timestamp::now()).await? {
-            return Err(not_found());
-        }
-        let mut details = serde_json::json!({ "id": id });
-        if !row.owner.is_empty() {
-            details["owner"] = row.owner.clone().into();
-        }
-        self.core
-            .commit(
-                tx,
-                audit_entry(&actor.name, "token.revoke", &row.name, details),
-            )
-            .await
+    pub fn revoke_id<'a>(
+        &'a self,
+        actor: &'a Principal,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            let not_found = || ServiceError::NotFound(format!("no active token with id {id:?}"));
+            let row = self
+                .core
+                .db
+                .token_by_id(id)
+                .await?
+                .filter(|t| t.revoked_at.is_none())
+                .ok_or_else(not_found)?;
+            if !actor.is_unlimited_admin() && (row.owner.is_empty() || row.owner != actor.name) {
+                // Someone else's token is as good as absent: its existence is not disclosed.
+                return Err(not_found());
+            }
+            let mut tx = self.core.db.write().await?;
+            if !tx.revoke_token_id(id, Timestamp::now()).await? {
+                return Err(not_found());
+            }
+            let mut details = serde_json::json!({ "id": id });
+            if !row.owner.is_empty() {
+                details["owner"] = row.owner.clone().into();
+            }
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(&actor.name, "token.revoke", &row.name, details),
+                )
+                .await
+        })
     }
 
     pub fn revoke<'a>(

@@ -42,6 +42,7 @@ use crate::error::chain;
 use crate::flight::Flights;
 use crate::listing::diff_listing;
 use crate::rows::{FileId, Origin, artifact_row};
+use futures::future::BoxFuture;
 
 mod cran;
 mod mirror;
@@ -313,114 +314,122 @@ impl Proxies {
 
     /// Records what an upstream listed: the page's state, new rows and changed rows, in one
     /// audited transaction.
-    pub(crate) async fn store_listing(
-        &self,
-        page: &ProxyPageRow,
-        inserts: &[ArtifactRow],
-        updates: &[ArtifactRow],
-    ) -> Result<(), ServiceError> {
-        let mut tx = self.core.db.write().await?;
-        tx.upsert_proxy_page(page).await?;
-        for row in inserts {
-            tx.insert_artifact(row).await?;
-        }
-        for row in updates {
-            tx.update_listed_artifact(row).await?;
-        }
-        let details = serde_json::json!({
-            "status": page.status, "new_files": inserts.len(), "changed_files": updates.len(),
-        });
-        let subject = format!("{}/{}", page.source, page.project);
-        self.core
-            .commit(
-                tx,
-                audit_entry(PROXY_ACTOR, "proxy.listing", subject, details),
-            )
-            .await
+    pub(crate) fn store_listing<'a>(
+        &'a self,
+        page: &'a ProxyPageRow,
+        inserts: &'a [ArtifactRow],
+        updates: &'a [ArtifactRow],
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            let mut tx = self.core.db.write().await?;
+            tx.upsert_proxy_page(page).await?;
+            for row in inserts {
+                tx.insert_artifact(row).await?;
+            }
+            for row in updates {
+                tx.update_listed_artifact(row).await?;
+            }
+            let details = serde_json::json!({
+                "status": page.status, "new_files": inserts.len(), "changed_files": updates.len(),
+            });
+            let subject = format!("{}/{}", page.source, page.project);
+            self.core
+                .commit(
+                    tx,
+                    audit_entry(PROXY_ACTOR, "proxy.listing", subject, details),
+                )
+                .await
+        })
     }
 
-    async fn refresh_page(&self, src: &SourceConfig, project: &str) -> Result<(), ServiceError> {
-        let upstream = self.upstream(&src.name)?;
-        let known = self.core.db.proxy_page(&src.name, project).await?;
-        let existing = self.core.db.project_artifacts(&src.name, project).await?;
-        let validators = match &known {
-            Some(k) if k.status == PageStatus::Found => Validators {
-                etag: k.etag.clone(),
-                last_modified: k.last_modified.clone(),
-            },
-            _ => Validators::default(),
-        };
-        self.counters.page_fetches.inc();
-        let fetched = upstream
-            .project_page(project, &validators)
-            .await
-            .map_err(upstream_error)?;
-        let now = Timestamp::now();
-        let (status, validators, listed) = match fetched {
-            PageFetch::NotModified => {
-                self.core
-                    .db
-                    .touch_proxy_page(&src.name, project, now)
-                    .await?;
-                return Ok(());
+    fn refresh_page<'a>(
+        &'a self,
+        src: &'a SourceConfig,
+        project: &'a str,
+    ) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            let upstream = self.upstream(&src.name)?;
+            let known = self.core.db.proxy_page(&src.name, project).await?;
+            let existing = self.core.db.project_artifacts(&src.name, project).await?;
+            let validators = match &known {
+                Some(k) if k.status == PageStatus::Found => Validators {
+                    etag: k.etag.clone(),
+                    last_modified: k.last_modified.clone(),
+                },
+                _ => Validators::default(),
+            };
+            self.counters.page_fetches.inc();
+            let fetched = upstream
+                .project_page(project, &validators)
+                .await
+                .map_err(upstream_error)?;
+            let now = Timestamp::now();
+            let (status, validators, listed) = match fetched {
+                PageFetch::NotModified => {
+                    self.core
+                        .db
+                        .touch_proxy_page(&src.name, project, now)
+                        .await?;
+                    return Ok(());
+                }
+                PageFetch::NotFound => (PageStatus::Missing, Validators::default(), Vec::new()),
+                PageFetch::Page {
+                    body,
+                    content_type,
+                    url,
+                    validators,
+                } => {
+                    let listing = airlock_pypi::listing::parse_project(&body, &content_type, &url)
+                        .map_err(|e| ServiceError::Upstream {
+                            timeout: false,
+                            message: format!(
+                                "upstream {} sent an unreadable page for {project}: {}",
+                                src.name,
+                                chain(&e)
+                            ),
+                        })?;
+                    (PageStatus::Found, validators, listing.files)
+                }
+            };
+            let page = ProxyPageRow {
+                source: src.name.clone(),
+                project: project.to_string(),
+                status,
+                checked_at: now,
+                etag: validators.etag,
+                last_modified: validators.last_modified,
+            };
+            let mut verified = std::collections::HashSet::new();
+            for row in existing.iter().filter(|r| !r.sha256.is_empty()) {
+                if self.core.blobs.contains(&row.sha256).await? {
+                    verified.insert(row.filename.clone());
+                }
             }
-            PageFetch::NotFound => (PageStatus::Missing, Validators::default(), Vec::new()),
-            PageFetch::Page {
-                body,
-                content_type,
-                url,
-                validators,
-            } => {
-                let listing = airlock_pypi::listing::parse_project(&body, &content_type, &url)
-                    .map_err(|e| ServiceError::Upstream {
-                        timeout: false,
-                        message: format!(
-                            "upstream {} sent an unreadable page for {project}: {}",
-                            src.name,
-                            chain(&e)
-                        ),
-                    })?;
-                (PageStatus::Found, validators, listing.files)
+            let diff = diff_listing(
+                &existing,
+                listed_rows(&src.name, project, &listed, now),
+                |old| verified.contains(&old.filename),
+                |_| true,
+                now,
+            );
+            let status_changed = known.as_ref().map(|k| k.status) != Some(status);
+            if diff.is_empty() && !status_changed {
+                let same_validators = known
+                    .as_ref()
+                    .is_some_and(|k| k.etag == page.etag && k.last_modified == page.last_modified);
+                if same_validators {
+                    self.core
+                        .db
+                        .touch_proxy_page(&src.name, project, now)
+                        .await?;
+                    return Ok(());
+                }
             }
-        };
-        let page = ProxyPageRow {
-            source: src.name.clone(),
-            project: project.to_string(),
-            status,
-            checked_at: now,
-            etag: validators.etag,
-            last_modified: validators.last_modified,
-        };
-        let mut verified = std::collections::HashSet::new();
-        for row in existing.iter().filter(|r| !r.sha256.is_empty()) {
-            if self.core.blobs.contains(&row.sha256).await? {
-                verified.insert(row.filename.clone());
-            }
-        }
-        let diff = diff_listing(
-            &existing,
-            listed_rows(&src.name, project, &listed, now),
-            |old| verified.contains(&old.filename),
-            |_| true,
-            now,
-        );
-        let status_changed = known.as_ref().map(|k| k.status) != Some(status);
-        if diff.is_empty() && !status_changed {
-            let same_validators = known
-                .as_ref()
-                .is_some_and(|k| k.etag == page.etag && k.last_modified == page.last_modified);
-            if same_validators {
-                self.core
-                    .db
-                    .touch_proxy_page(&src.name, project, now)
-                    .await?;
-                return Ok(());
-            }
-        }
-        self.store_listing(&page, &diff.inserts, &diff.updates)
-            .await?;
-        tracing::info!(source = %src.name, project, status = status.as_str(), new_files = diff.inserts.len(), changed_files = diff.updates.len(), "proxy page refreshed");
-        Ok(())
+            self.store_listing(&page, &diff.inserts, &diff.updates)
+                .await?;
+            tracing::info!(source = %src.name, project, status = status.as_str(), new_files = diff.inserts.len(), changed_files = diff.updates.len(), "proxy page refreshed");
+            Ok(())
+        })
     }
 }
 

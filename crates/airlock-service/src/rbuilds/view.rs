@@ -9,12 +9,13 @@ use airlock_store::{RBuildRow, RBuildState};
 use airlock_types::Timestamp;
 
 use super::RBuilds;
-use crate::changes::{Deps, Stamp};
+use crate::changes::{Deps, Rebuilt};
 use crate::cran::{CranIndex, render};
 use crate::error::ServiceError;
 use crate::files::ServedFile;
 use crate::lanes::LaneRead;
 use crate::page::Page;
+use futures::future::BoxFuture;
 
 /// The repository at `__linux__/{distro}` of one lane (at one instant).
 pub struct BinaryView {
@@ -57,74 +58,76 @@ impl RBuilds {
             .await
     }
 
-    async fn refresh_view(
-        self: &Arc<Self>,
-        lane: &str,
-        distro: &str,
-    ) -> Result<(Stamp, Deps, Arc<BinaryView>), ServiceError> {
-        let stamp = self.core.stamp();
-        let (_, target) = self.target(distro).await?;
-        let (_, at) = self.core.view_lane(lane).await?;
-        let cran = self.cran.cran_view(lane).await?;
-        let config = self.core.config();
-        let deps = Deps::sources(cran.sources.iter().filter_map(|s| config.source(s)));
-        let at_micros = at.map_or(i64::MAX, Timestamp::as_micros);
-        let binaries: HashMap<String, RBuildRow> = self
-            .core
-            .db
-            .r_builds_in(&target.key(), RBuildState::Built)
-            .await?
-            .into_iter()
-            .filter(|b| b.finished_at.is_some_and(|t| t.as_micros() <= at_micros))
-            .map(|b| (b.source_sha256.clone(), b))
-            .collect();
-        let previous = self
-            .views
-            .last(&(lane.to_string(), distro.to_string()))
-            .map(|(_, v)| v);
-        let mut packages = BTreeMap::new();
-        for (name, package) in &cran.packages {
-            let binary = package
-                .current_row()
-                .and_then(|row| binaries.get(&row.sha256));
-            let binary_sha = binary.and_then(|b| b.binary_sha256.clone());
-            let kept = previous
-                .as_ref()
-                .and_then(|p| p.packages.get(name))
-                .filter(|k| Arc::ptr_eq(&k.of, &package.indexed) && k.binary == binary_sha)
-                .cloned();
-            let indexed = kept.unwrap_or_else(|| {
-                let source = &package.indexed;
-                let entry = source.current().cloned().map(|mut entry| {
-                    if let Some(b) = binary {
-                        entry.md5sum = b.binary_md5.clone();
-                        entry.built = b.built_field.clone();
+    fn refresh_view<'a>(
+        self: &'a Arc<Self>,
+        lane: &'a str,
+        distro: &'a str,
+    ) -> BoxFuture<'a, Rebuilt<BinaryView>> {
+        Box::pin(async move {
+            let stamp = self.core.stamp();
+            let (_, target) = self.target(distro).await?;
+            let (_, at) = self.core.view_lane(lane).await?;
+            let cran = self.cran.cran_view(lane).await?;
+            let config = self.core.config();
+            let deps = Deps::sources(cran.sources.iter().filter_map(|s| config.source(s)));
+            let at_micros = at.map_or(i64::MAX, Timestamp::as_micros);
+            let binaries: HashMap<String, RBuildRow> = self
+                .core
+                .db
+                .r_builds_in(&target.key(), RBuildState::Built)
+                .await?
+                .into_iter()
+                .filter(|b| b.finished_at.is_some_and(|t| t.as_micros() <= at_micros))
+                .map(|b| (b.source_sha256.clone(), b))
+                .collect();
+            let previous = self
+                .views
+                .last(&(lane.to_string(), distro.to_string()))
+                .map(|(_, v)| v);
+            let mut packages = BTreeMap::new();
+            for (name, package) in &cran.packages {
+                let binary = package
+                    .current_row()
+                    .and_then(|row| binaries.get(&row.sha256));
+                let binary_sha = binary.and_then(|b| b.binary_sha256.clone());
+                let kept = previous
+                    .as_ref()
+                    .and_then(|p| p.packages.get(name))
+                    .filter(|k| Arc::ptr_eq(&k.of, &package.indexed) && k.binary == binary_sha)
+                    .cloned();
+                let indexed = kept.unwrap_or_else(|| {
+                    let source = &package.indexed;
+                    let entry = source.current().cloned().map(|mut entry| {
+                        if let Some(b) = binary {
+                            entry.md5sum = b.binary_md5.clone();
+                            entry.built = b.built_field.clone();
+                        }
+                        entry
+                    });
+                    Indexed {
+                        of: source.clone(),
+                        binary: binary_sha,
+                        indexed: Arc::new(IndexedPackage::new(
+                            name.clone(),
+                            entry,
+                            source.archived().to_vec(),
+                        )),
                     }
-                    entry
                 });
-                Indexed {
-                    of: source.clone(),
-                    binary: binary_sha,
-                    indexed: Arc::new(IndexedPackage::new(
-                        name.clone(),
-                        entry,
-                        source.archived().to_vec(),
-                    )),
-                }
-            });
-            packages.insert(name.clone(), indexed);
-        }
-        let indexed: Vec<Arc<IndexedPackage>> =
-            packages.values().map(|p| p.indexed.clone()).collect();
-        let (indexes, pages) = render(previous.map(|p| p.indexes.clone()), indexed).await?;
-        let view = BinaryView {
-            packages,
-            indexes,
-            pages,
-            binaries,
-            expires: cran.expires,
-        };
-        Ok((stamp, deps, Arc::new(view)))
+                packages.insert(name.clone(), indexed);
+            }
+            let indexed: Vec<Arc<IndexedPackage>> =
+                packages.values().map(|p| p.indexed.clone()).collect();
+            let (indexes, pages) = render(previous.map(|p| p.indexes.clone()), indexed).await?;
+            let view = BinaryView {
+                packages,
+                indexes,
+                pages,
+                binaries,
+                expires: cran.expires,
+            };
+            Ok((stamp, deps, Arc::new(view)))
+        })
     }
 
     /// One index file of `lane`'s repository for `distro`.
