@@ -40,34 +40,38 @@ fn varies_by_agent(state: &AppState, mut response: Response) -> Response {
     response
 }
 
+/// One index file of `lane`'s repository: of the target `distro`'s binaries when given, else of
+/// its sources.
 async fn index(
     state: &AppState,
     lane: &LaneRead,
+    distro: Option<&str>,
     which: CranIndex,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let page = match binaries_for(state, headers).await {
-        Some(distro) => state.app.rbuilds().index(lane, &distro, which).await?,
+    let page = match distro {
+        Some(distro) => state.app.rbuilds().index(lane, distro, which).await?,
         None => state.app.cran().index(lane, which).await?,
     };
-    Ok(varies_by_agent(state, page_response(page, headers, false)))
+    Ok(page_response(page, headers, false))
 }
 
-/// A package file of the plain `/cran` URL: the source, or for an R of a target served by
-/// `User-Agent`, what the target's URL serves.
+/// A package file of `lane`: what the target `distro`'s repository serves when given (its binary,
+/// else the source), else the source.
 async fn file(
     state: &AppState,
     lane: &LaneRead,
+    distro: Option<&str>,
     archive_of: Option<&str>,
     file: &str,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let served = match binaries_for(state, headers).await {
+    let served = match distro {
         Some(distro) => {
             state
                 .app
                 .rbuilds()
-                .resolve_file(lane, &distro, archive_of, file)
+                .resolve_file(lane, distro, archive_of, file)
                 .await?
         }
         None => {
@@ -78,46 +82,21 @@ async fn file(
                 .await?
         }
     };
-    Ok(varies_by_agent(
-        state,
-        respond(&state.app, &served, headers).await?,
-    ))
+    respond(&state.app, &served, headers).await
 }
 
-pub async fn packages(
+/// One index file of the plain `/cran` URL (`which`, fixed by the route): of the sources, or for
+/// an R of a target served by `User-Agent`, of that target's binaries.
+pub async fn plain_index(
     State(state): State<AppState>,
     Lane(lane): Lane,
     request: Request,
+    which: CranIndex,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
-    index(&state, &lane, CranIndex::Packages, headers).await
-}
-
-pub async fn packages_gz(
-    State(state): State<AppState>,
-    Lane(lane): Lane,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    index(&state, &lane, CranIndex::PackagesGz, headers).await
-}
-
-pub async fn packages_rds(
-    State(state): State<AppState>,
-    Lane(lane): Lane,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    index(&state, &lane, CranIndex::PackagesRds, headers).await
-}
-
-pub async fn archive_rds(
-    State(state): State<AppState>,
-    Lane(lane): Lane,
-    request: Request,
-) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    index(&state, &lane, CranIndex::ArchiveRds, headers).await
+    let distro = binaries_for(&state, headers).await;
+    let answer = index(&state, &lane, distro.as_deref(), which, headers).await?;
+    Ok(varies_by_agent(&state, answer))
 }
 
 #[derive(Deserialize)]
@@ -131,7 +110,10 @@ pub async fn current(
     LanePath(lane, FileParam { file: name, .. }): LanePath<FileParam>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    file(&state, &lane, None, &name, request.headers()).await
+    let headers = request.headers();
+    let distro = binaries_for(&state, headers).await;
+    let answer = file(&state, &lane, distro.as_deref(), None, &name, headers).await?;
+    Ok(varies_by_agent(&state, answer))
 }
 
 #[derive(Deserialize)]
@@ -155,7 +137,18 @@ pub async fn archived(
     ): LanePath<ArchivedParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    file(&state, &lane, Some(&package), &name, request.headers()).await
+    let headers = request.headers();
+    let distro = binaries_for(&state, headers).await;
+    let answer = file(
+        &state,
+        &lane,
+        distro.as_deref(),
+        Some(&package),
+        &name,
+        headers,
+    )
+    .await?;
+    Ok(varies_by_agent(&state, answer))
 }
 
 /// `/{lane}/cran/__linux__/{distro}/src/contrib/...`: the lane's repository of binaries built
@@ -176,8 +169,7 @@ pub mod linux {
         request: Request,
         which: CranIndex,
     ) -> Result<Response, ApiError> {
-        let page = state.app.rbuilds().index(&lane, &distro, which).await?;
-        Ok(page_response(page, request.headers(), false))
+        super::index(&state, &lane, Some(&distro), which, request.headers()).await
     }
 
     #[derive(Deserialize)]
@@ -192,12 +184,7 @@ pub mod linux {
         LanePath(lane, FileParams { distro, file, .. }): LanePath<FileParams>,
         request: Request,
     ) -> Result<Response, ApiError> {
-        let served = state
-            .app
-            .rbuilds()
-            .resolve_file(&lane, &distro, None, &file)
-            .await?;
-        respond(&state.app, &served, request.headers()).await
+        super::file(&state, &lane, Some(&distro), None, &file, request.headers()).await
     }
 
     #[derive(Deserialize)]
@@ -223,11 +210,7 @@ pub mod linux {
         ): LanePath<ArchivedParams>,
         request: Request,
     ) -> Result<Response, ApiError> {
-        let served = state
-            .app
-            .rbuilds()
-            .resolve_file(&lane, &distro, Some(&package), &file)
-            .await?;
-        respond(&state.app, &served, request.headers()).await
+        let headers = request.headers();
+        super::file(&state, &lane, Some(&distro), Some(&package), &file, headers).await
     }
 }

@@ -121,18 +121,21 @@ pub fn router(app: Arc<Airlock>) -> Edge {
         )
         .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
         .route("/{lane}/pypi/simple/{project}/", get(pypi::project))
-        .route("/{lane}/cran/src/contrib/PACKAGES", get(cran::packages))
+        .route(
+            "/{lane}/cran/src/contrib/PACKAGES",
+            get(|s, l, r| cran::plain_index(s, l, r, CranIndex::Packages)),
+        )
         .route(
             "/{lane}/cran/src/contrib/PACKAGES.gz",
-            get(cran::packages_gz),
+            get(|s, l, r| cran::plain_index(s, l, r, CranIndex::PackagesGz)),
         )
         .route(
             "/{lane}/cran/src/contrib/PACKAGES.rds",
-            get(cran::packages_rds),
+            get(|s, l, r| cran::plain_index(s, l, r, CranIndex::PackagesRds)),
         )
         .route(
             "/{lane}/cran/src/contrib/Meta/archive.rds",
-            get(cran::archive_rds),
+            get(|s, l, r| cran::plain_index(s, l, r, CranIndex::ArchiveRds)),
         )
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/PACKAGES",
