@@ -38,7 +38,8 @@ pub struct OidcConfig {
     /// The claim (of the ID token, else of the user info) that lists the user's groups.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
-    /// The claim that names the user in airlock (the audit log, requests).
+    /// The claim (of the ID token, else of the user info) that names the user in airlock (the
+    /// audit log, requests).
     #[serde(default = "default_name_claim")]
     pub name_claim: String,
     /// The login button's label.
