@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Heap allocations per warm read: a count, not a timing, so it holds on a busy machine too.
-#   bench/allocs.sh                         (this checkout's release build)
+#   bench/allocs.sh                         (this checkout's dist build)
 #   bench/allocs.sh OLD_BINARY NEW_BINARY   (each on a copy of the same seeded data)
 # Counts calls to glibc's malloc in the server (a perf uprobe: needs root and Debian's linux-perf)
 # while wrk reads one URL for DURATION (2s) on CONNECTIONS (4) kept-alive connections, and divides

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two builds of airlock side by side on the same data, on loopback: is a change within noise?
 #   BEFORE=path/to/old/airlock AFTER=path/to/new/airlock bench/compare.sh
-#   (AFTER defaults to this checkout's release build; ROUNDS=5 DURATION=5s PROJECTS=2000)
+#   (AFTER defaults to this checkout's dist build; ROUNDS=5 DURATION=5s PROJECTS=2000)
 #   WRITES=20: while a build is measured, it also takes that many uploads per second (new versions of
 #   one project of its own, bench/trickle.py): reads under a steady stream of writes.
 # One data directory is seeded with BEFORE and copied for AFTER (which migrates it forward when its

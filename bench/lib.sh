@@ -20,15 +20,16 @@ ensure_tools() {
     fi
 }
 
-# Sets AIRLOCK: $AIRLOCK_BIN if given (no build), else the release binary, built when missing
-# or when BUILD is set.
+# Sets AIRLOCK: $AIRLOCK_BIN if given (no build), else the binary as shipped (the `dist` profile:
+# release with cross-crate thin LTO, as the container image builds it), built when missing or when
+# BUILD is set.
 airlock_binary() {
     if [[ -n "${AIRLOCK_BIN:-}" ]]; then
         AIRLOCK="$AIRLOCK_BIN"
     else
-        AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/release/airlock"
+        AIRLOCK="${CARGO_TARGET_DIR:-$ROOT/target}/dist/airlock"
         if [[ ! -x "$AIRLOCK" || -n "${BUILD:-}" ]]; then
-            (cd "$ROOT" && cargo build --release -p airlock-cli)
+            (cd "$ROOT" && cargo build --profile dist -p airlock-cli)
         fi
     fi
     [[ -x "$AIRLOCK" ]] || { echo "no airlock binary at $AIRLOCK" >&2; exit 1; }

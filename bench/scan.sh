@@ -16,7 +16,7 @@
 #                case: every module is parsed)
 #
 # Knobs: BENIGN, SDISTS, MAX_MB, R_PACKAGES, AIRLOCK_BIN (a prebuilt binary; else
-# target/release/airlock, built when missing or with BUILD=1).
+# target/dist/airlock, built when missing or with BUILD=1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
