@@ -351,16 +351,10 @@ async fn serve(global: &GlobalArgs, listen: Option<String>) -> Result<()> {
         writeln!(out, "listening on http://{local}")?;
         out.flush()?;
     }
-    let watcher = tokio::spawn(app.clone().watch_revisions());
-    let sweeper = tokio::spawn(app.clone().sweeper().clone().sweep_periodically());
-    let rescanner = tokio::spawn(app.rescanner().clone().rescan_periodically());
+    let background = app.start_background();
     let trimmer = tokio::spawn(give_back_memory_periodically());
-    let builders = tokio::spawn(app.rbuilds().clone().run());
-    airlock_server::serve(app.clone(), listener, shutdown_signal()).await?;
-    builders.abort();
-    watcher.abort();
-    sweeper.abort();
-    rescanner.abort();
+    airlock_server::serve(app.clone(), listener, Box::pin(shutdown_signal())).await?;
+    background.abort();
     trimmer.abort();
     app.close().await;
     Ok(())

@@ -27,7 +27,6 @@ mod pypi;
 mod ui;
 mod upload;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use airlock_service::{Airlock, CranIndex};
@@ -214,25 +213,28 @@ pub fn router(app: Arc<Airlock>) -> Edge {
     Edge::new(routes, state.metrics)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
-pub async fn serve(
+/// Serves until `shutdown` resolves, then finishes the requests in flight. Boxed, so that the
+/// connections' and the router's futures are compiled once, in this crate.
+pub fn serve(
     app: Arc<Airlock>,
     listener: tokio::net::TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+    shutdown: futures::future::BoxFuture<'static, ()>,
+) -> futures::future::BoxFuture<'static, std::io::Result<()>> {
     use axum::serve::ListenerExt;
-    // Without TCP_NODELAY the end of a small response waits for the client's delayed ACK
-    // (~40 ms per file on a reused connection, as pip and uv use them).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    // The peer's address decides whether `X-Forwarded-Proto` is believed (`trusted_proxies`).
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<
-            std::net::SocketAddr,
-        >(router(app)),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    Box::pin(async move {
+        // Without TCP_NODELAY the end of a small response waits for the client's delayed ACK
+        // (~40 ms per file on a reused connection, as pip and uv use them).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        // The peer's address decides whether `X-Forwarded-Proto` is believed (`trusted_proxies`).
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<
+                std::net::SocketAddr,
+            >(router(app)),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    })
 }

@@ -135,6 +135,20 @@ pub struct Airlock {
     webhooks: Arc<Webhooks>,
 }
 
+/// The background tasks of a serving process ([`Airlock::start_background`]).
+pub struct Background {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Stops every task at its next await.
+    pub fn abort(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
 impl Airlock {
     /// Opens the database (migrating it) and the blob store of `config`.
     pub fn open<'a>(config: Config) -> BoxFuture<'a, Result<Arc<Airlock>, ServiceError>> {
@@ -419,6 +433,21 @@ impl Airlock {
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %error::chain(&e), "cannot read the changes"),
             }
+        }
+    }
+
+    /// Starts the background work of a serving process, each a task of its own until
+    /// [`Background::abort`]: watching revisions ([`Airlock::watch_revisions`]), the sweeper, the
+    /// rescanner and the R package builders. Spawned here, so that their futures are compiled
+    /// once, in this crate.
+    pub fn start_background(self: &Arc<Self>) -> Background {
+        Background {
+            tasks: vec![
+                tokio::spawn(self.clone().watch_revisions()),
+                tokio::spawn(self.sweeper().clone().sweep_periodically()),
+                tokio::spawn(self.rescanner().clone().rescan_periodically()),
+                tokio::spawn(self.rbuilds().clone().run()),
+            ],
         }
     }
 

@@ -152,38 +152,40 @@ impl RBuilds {
 
     /// Probes every target's R and the sandbox: what a server does before it starts, so that a
     /// target the host cannot build is an error at start, not a failed build later.
-    pub async fn prepare(&self) -> Result<(), ServiceError> {
-        if self.slots.is_empty() {
-            return Ok(());
-        }
-        let mut problems = Vec::new();
-        match self.sandbox().await {
-            Err(e) => problems.push(format!("[[r_binary]] targets need a sandbox: {e}")),
-            // Builds run as another user: they must reach their directories.
-            Ok(sandbox) if sandbox.build_uid().is_some() => {
-                if let Err(e) = worker::check_work_root(&self.work_root()) {
-                    problems.push(e);
+    pub fn prepare<'a>(&'a self) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            if self.slots.is_empty() {
+                return Ok(());
+            }
+            let mut problems = Vec::new();
+            match self.sandbox().await {
+                Err(e) => problems.push(format!("[[r_binary]] targets need a sandbox: {e}")),
+                // Builds run as another user: they must reach their directories.
+                Ok(sandbox) if sandbox.build_uid().is_some() => {
+                    if let Err(e) = worker::check_work_root(&self.work_root()) {
+                        problems.push(e);
+                    }
+                }
+                Ok(_) => {}
+            }
+            for slot in &self.slots {
+                match self.probe(slot).await {
+                    Ok(target) => tracing::info!(
+                        distro = %slot.config.distro,
+                        target = %target.key(),
+                        r = %target.r_version,
+                        build = slot.config.build.as_str(),
+                        "binary R packages"
+                    ),
+                    Err(e) => problems.push(format!("r_binary {:?}: {e}", slot.config.distro)),
                 }
             }
-            Ok(_) => {}
-        }
-        for slot in &self.slots {
-            match self.probe(slot).await {
-                Ok(target) => tracing::info!(
-                    distro = %slot.config.distro,
-                    target = %target.key(),
-                    r = %target.r_version,
-                    build = slot.config.build.as_str(),
-                    "binary R packages"
-                ),
-                Err(e) => problems.push(format!("r_binary {:?}: {e}", slot.config.distro)),
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(ServiceError::BadRequest(problems.join("; ")))
             }
-        }
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(ServiceError::BadRequest(problems.join("; ")))
-        }
+        })
     }
 
     async fn probe(&self, slot: &Slot) -> Result<Arc<Target>, String> {
