@@ -683,9 +683,6 @@ mode = "allowlist"
 sources = ["internal-pypi", "internal-cran"]
 "#;
 
-/// Builds the effective configuration from its layers.
-///
-/// `file` is `(path, contents)` of the config file if one is used; `env` is the process environment.
 /// TOML text as a table; `origin` names the text in the error.
 fn parse(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
     toml::from_str(text).map_err(|source| ConfigError::Parse {
@@ -694,9 +691,21 @@ fn parse(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
     })
 }
 
+/// Builds the effective configuration from its layers.
+///
+/// `file` is `(path, contents)` of the config file if one is used; `env` is the process environment.
 pub fn load(
     file: Option<(&str, &str)>,
     env: impl IntoIterator<Item = (String, String)>,
+    flags: &Flags,
+) -> Result<Loaded, ConfigError> {
+    load_layers(file, env.into_iter().collect(), flags)
+}
+
+/// [`load`], compiled once here rather than in each caller.
+fn load_layers(
+    file: Option<(&str, &str)>,
+    env: BTreeMap<String, String>,
     flags: &Flags,
 ) -> Result<Loaded, ConfigError> {
     let mut table = parse(DEFAULTS, "built-in defaults")?;
@@ -709,7 +718,6 @@ pub fn load(
             table.insert(k, v);
         }
     }
-    let env: BTreeMap<String, String> = env.into_iter().collect();
     for (var, key) in ENV_KEYS {
         if let Some(value) = env.get(*var) {
             table.insert(key.to_string(), scalar(key, value));
