@@ -250,39 +250,43 @@ impl Advisories {
     /// Every advisory known, newest first: the last learned first, then the last published; each
     /// with its aliases, summary, severity and when airlock learned it. Built again when
     /// advisories change (which changes everything).
-    pub async fn newest(&self) -> Result<Arc<Vec<serde_json::Value>>, ServiceError> {
-        let stamp = self.core.stamp();
-        if let Some(known) = self.newest.get(&self.core.changes, &()) {
-            return Ok(known);
-        }
-        let rows = self.core.db.current_advisories().await?;
-        let mut known: Vec<(Timestamp, Advisory)> = rows
-            .iter()
-            .filter_map(|r| Some((r.learned_at, serde_json::from_str(&r.body).ok()?)))
-            .collect();
-        known.sort_by(|(la, a), (lb, b)| {
-            lb.cmp(la)
-                .then_with(|| b.published.cmp(&a.published))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        let known: Arc<Vec<serde_json::Value>> = Arc::new(
-            known
-                .into_iter()
-                .map(|(learned, a)| {
-                    serde_json::json!({
-                        "id": a.id,
-                        "aliases": a.aliases,
-                        "summary": a.summary,
-                        "severity": a.severity_info().level,
-                        "published": a.published,
-                        "learned_at": crate::format_rfc3339(learned),
+    pub fn newest<'a>(
+        &'a self,
+    ) -> BoxFuture<'a, Result<Arc<Vec<serde_json::Value>>, ServiceError>> {
+        Box::pin(async move {
+            let stamp = self.core.stamp();
+            if let Some(known) = self.newest.get(&self.core.changes, &()) {
+                return Ok(known);
+            }
+            let rows = self.core.db.current_advisories().await?;
+            let mut known: Vec<(Timestamp, Advisory)> = rows
+                .iter()
+                .filter_map(|r| Some((r.learned_at, serde_json::from_str(&r.body).ok()?)))
+                .collect();
+            known.sort_by(|(la, a), (lb, b)| {
+                lb.cmp(la)
+                    .then_with(|| b.published.cmp(&a.published))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            let known: Arc<Vec<serde_json::Value>> = Arc::new(
+                known
+                    .into_iter()
+                    .map(|(learned, a)| {
+                        serde_json::json!({
+                            "id": a.id,
+                            "aliases": a.aliases,
+                            "summary": a.summary,
+                            "severity": a.severity_info().level,
+                            "published": a.published,
+                            "learned_at": crate::format_rfc3339(learned),
+                        })
                     })
-                })
-                .collect(),
-        );
-        self.newest
-            .insert(stamp, crate::changes::Deps::Everything, (), known.clone());
-        Ok(known)
+                    .collect(),
+            );
+            self.newest
+                .insert(stamp, crate::changes::Deps::Everything, (), known.clone());
+            Ok(known)
+        })
     }
 
     /// The advisories known under `id`: their own id, an alias (CVE, GHSA) or the R database's

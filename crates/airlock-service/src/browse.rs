@@ -18,6 +18,7 @@ use crate::error::ServiceError;
 use crate::policy::{Decider, Policies};
 use crate::principal::Principal;
 use crate::waivers::WaiverView;
+use futures::future::BoxFuture;
 
 /// The longest query looked at.
 const MAX_QUERY_LEN: usize = 200;
@@ -268,59 +269,61 @@ impl Browse {
     /// Packages whose name matches `search.text` (exact, prefix, part, or a typo away), best
     /// first, with what each lane `who` may read offers of them (from what airlock knows: no
     /// upstream is asked).
-    pub async fn search(
-        &self,
-        who: Option<&Principal>,
-        search: &Search,
-    ) -> Result<Found, ServiceError> {
-        let text: String = search.text.trim().chars().take(MAX_QUERY_LEN).collect();
-        let query = text.to_lowercase().replace('_', "-");
-        let known = self.known().await?;
-        let mut ranked: Vec<(usize, &Known)> = known
-            .iter()
-            .filter(|k| search.ecosystem.is_none_or(|e| e == k.ecosystem))
-            .filter_map(|k| {
-                if query.is_empty() {
-                    return Some((0, k));
+    pub fn search<'a>(
+        &'a self,
+        who: Option<&'a Principal>,
+        search: &'a Search,
+    ) -> BoxFuture<'a, Result<Found, ServiceError>> {
+        Box::pin(async move {
+            let text: String = search.text.trim().chars().take(MAX_QUERY_LEN).collect();
+            let query = text.to_lowercase().replace('_', "-");
+            let known = self.known().await?;
+            let mut ranked: Vec<(usize, &Known)> = known
+                .iter()
+                .filter(|k| search.ecosystem.is_none_or(|e| e == k.ecosystem))
+                .filter_map(|k| {
+                    if query.is_empty() {
+                        return Some((0, k));
+                    }
+                    rank(&query, &k.folded).map(|r| (r, k))
+                })
+                .collect();
+            ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+            let config = self.core.config();
+            let lanes: Vec<&LaneConfig> = readable(&config.lanes, who)
+                .into_iter()
+                .filter(|l| search.lane.as_deref().is_none_or(|n| n == l.name))
+                .collect();
+            let decider = self.policies.decider().await?;
+            if search.lane.is_some() {
+                // Only what the lane offers: every candidate is looked up.
+                let mut offered = Vec::new();
+                for (_, k) in &ranked {
+                    offered.push((k.ecosystem, k.name.clone()));
                 }
-                rank(&query, &k.folded).map(|r| (r, k))
-            })
-            .collect();
-        ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-        let config = self.core.config();
-        let lanes: Vec<&LaneConfig> = readable(&config.lanes, who)
-            .into_iter()
-            .filter(|l| search.lane.as_deref().is_none_or(|n| n == l.name))
-            .collect();
-        let decider = self.policies.decider().await?;
-        if search.lane.is_some() {
-            // Only what the lane offers: every candidate is looked up.
-            let mut offered = Vec::new();
-            for (_, k) in &ranked {
-                offered.push((k.ecosystem, k.name.clone()));
+                let hits = self.hits(&lanes, &offered, &decider).await?;
+                let hits: Vec<Hit> = hits.into_iter().filter(|h| h.latest.is_some()).collect();
+                let total = hits.len();
+                return Ok(Found {
+                    hits: hits
+                        .into_iter()
+                        .skip(search.offset)
+                        .take(search.limit)
+                        .collect(),
+                    total,
+                });
             }
-            let hits = self.hits(&lanes, &offered, &decider).await?;
-            let hits: Vec<Hit> = hits.into_iter().filter(|h| h.latest.is_some()).collect();
-            let total = hits.len();
-            return Ok(Found {
-                hits: hits
-                    .into_iter()
-                    .skip(search.offset)
-                    .take(search.limit)
-                    .collect(),
+            let total = ranked.len();
+            let page: Vec<(Ecosystem, String)> = ranked
+                .iter()
+                .skip(search.offset)
+                .take(search.limit)
+                .map(|(_, k)| (k.ecosystem, k.name.clone()))
+                .collect();
+            Ok(Found {
+                hits: self.hits(&lanes, &page, &decider).await?,
                 total,
-            });
-        }
-        let total = ranked.len();
-        let page: Vec<(Ecosystem, String)> = ranked
-            .iter()
-            .skip(search.offset)
-            .take(search.limit)
-            .map(|(_, k)| (k.ecosystem, k.name.clone()))
-            .collect();
-        Ok(Found {
-            hits: self.hits(&lanes, &page, &decider).await?,
-            total,
+            })
         })
     }
 
@@ -416,175 +419,177 @@ impl Browse {
 
     /// One package as every lane `who` may read sees it, and, given `snapshot` (`lane@name`, a
     /// lane they may read), as that snapshot does.
-    pub async fn package(
-        &self,
-        who: Option<&Principal>,
+    pub fn package<'a>(
+        &'a self,
+        who: Option<&'a Principal>,
         ecosystem: Ecosystem,
-        name: &str,
-        snapshot: Option<&str>,
-    ) -> Result<PackageView, ServiceError> {
-        let rules = rules(ecosystem);
-        let name = rules.normalize_name(name);
-        let config = self.core.config();
-        let lanes = readable(&config.lanes, who);
-        let decider = self.policies.decider().await?;
-        // The lanes now, each with the live decider; then the snapshot, with its own.
-        let mut columns: Vec<(String, LaneConfig, Option<Decider>)> = lanes
-            .iter()
-            .map(|l| (l.name.clone(), (*l).clone(), None))
-            .collect();
-        if let Some(spec) = snapshot {
-            self.core.open_lane(spec, who)?;
-            let (lane, at) = self.core.view_lane(spec).await?;
-            let then = self.policies.decider_at(at).await?;
-            columns.push((spec.to_string(), (*lane).clone(), Some(then)));
-        }
-        let mut snapshots = Vec::new();
-        for lane in &lanes {
-            for s in self.core.db.snapshots(&lane.name).await? {
-                snapshots.push(format!("{}@{}", lane.name, s.name));
+        name: &'a str,
+        snapshot: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<PackageView, ServiceError>> {
+        Box::pin(async move {
+            let rules = rules(ecosystem);
+            let name = rules.normalize_name(name);
+            let config = self.core.config();
+            let lanes = readable(&config.lanes, who);
+            let decider = self.policies.decider().await?;
+            // The lanes now, each with the live decider; then the snapshot, with its own.
+            let mut columns: Vec<(String, LaneConfig, Option<Decider>)> = lanes
+                .iter()
+                .map(|l| (l.name.clone(), (*l).clone(), None))
+                .collect();
+            if let Some(spec) = snapshot {
+                self.core.open_lane(spec, who)?;
+                let (lane, at) = self.core.view_lane(spec).await?;
+                let then = self.policies.decider_at(at).await?;
+                columns.push((spec.to_string(), (*lane).clone(), Some(then)));
             }
-        }
-        let mut versions: Vec<VersionView> = Vec::new();
-        let mut newest: Option<airlock_store::ArtifactRow> = None;
-        for (i, (_, lane, then)) in columns.iter().enumerate() {
-            let lookup = self
-                .catalog
-                .lane_lookup(lane, ecosystem, &name, then.as_ref().unwrap_or(&decider))
-                .await?;
-            for (row, verdict) in lookup.found.map(|p| p.rows).unwrap_or_default() {
-                let at = match versions
-                    .iter()
-                    .position(|v| rules.same_version(&v.version, &row.version))
-                {
-                    Some(at) => at,
-                    None => {
-                        versions.push(VersionView {
-                            version: row.version.clone(),
-                            files: Vec::new(),
-                            decisions: vec![None; columns.len()],
-                        });
-                        versions.len() - 1
+            let mut snapshots = Vec::new();
+            for lane in &lanes {
+                for s in self.core.db.snapshots(&lane.name).await? {
+                    snapshots.push(format!("{}@{}", lane.name, s.name));
+                }
+            }
+            let mut versions: Vec<VersionView> = Vec::new();
+            let mut newest: Option<airlock_store::ArtifactRow> = None;
+            for (i, (_, lane, then)) in columns.iter().enumerate() {
+                let lookup = self
+                    .catalog
+                    .lane_lookup(lane, ecosystem, &name, then.as_ref().unwrap_or(&decider))
+                    .await?;
+                for (row, verdict) in lookup.found.map(|p| p.rows).unwrap_or_default() {
+                    let at = match versions
+                        .iter()
+                        .position(|v| rules.same_version(&v.version, &row.version))
+                    {
+                        Some(at) => at,
+                        None => {
+                            versions.push(VersionView {
+                                version: row.version.clone(),
+                                files: Vec::new(),
+                                decisions: vec![None; columns.len()],
+                            });
+                            versions.len() - 1
+                        }
+                    };
+                    let version = &mut versions[at];
+                    // The strictest decision over the version's files.
+                    let decision = Decision {
+                        action: verdict.action,
+                        reasons: verdict.reasons,
+                    };
+                    match &version.decisions[i] {
+                        Some(d) if d.action >= decision.action => {}
+                        _ => version.decisions[i] = Some(decision),
                     }
-                };
-                let version = &mut versions[at];
-                // The strictest decision over the version's files.
-                let decision = Decision {
-                    action: verdict.action,
-                    reasons: verdict.reasons,
-                };
-                match &version.decisions[i] {
-                    Some(d) if d.action >= decision.action => {}
-                    _ => version.decisions[i] = Some(decision),
-                }
-                if !version.files.iter().any(|f| f.filename == row.filename) {
-                    version.files.push(FileView {
-                        filename: row.filename.clone(),
-                        size: row.size,
-                        sha256: row.sha256.clone(),
-                        uploaded: row.upload_time.or(Some(row.first_seen)),
-                        yanked: row.yanked_reason.clone(),
-                        source: row.source.clone(),
-                        scan: row.scan.as_ref().map(FileScan::of),
-                        builds: Vec::new(),
+                    if !version.files.iter().any(|f| f.filename == row.filename) {
+                        version.files.push(FileView {
+                            filename: row.filename.clone(),
+                            size: row.size,
+                            sha256: row.sha256.clone(),
+                            uploaded: row.upload_time.or(Some(row.first_seen)),
+                            yanked: row.yanked_reason.clone(),
+                            source: row.source.clone(),
+                            scan: row.scan.as_ref().map(FileScan::of),
+                            builds: Vec::new(),
+                        });
+                    }
+                    let newer = newest.as_ref().is_none_or(|n| {
+                        rules.compare_versions(&row.version, &n.version)
+                            == Some(std::cmp::Ordering::Greater)
                     });
-                }
-                let newer = newest.as_ref().is_none_or(|n| {
-                    rules.compare_versions(&row.version, &n.version)
-                        == Some(std::cmp::Ordering::Greater)
-                });
-                if newer {
-                    newest = Some(row);
+                    if newer {
+                        newest = Some(row);
+                    }
                 }
             }
-        }
-        if versions.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "no {ecosystem} package {name:?} in any lane you may read"
-            )));
-        }
-        if ecosystem == Ecosystem::Cran {
-            let builds = self
-                .core
-                .db
-                .r_builds(&airlock_store::RBuildFilter {
-                    package: Some(name.clone()),
-                    limit: 1_000,
-                    ..Default::default()
-                })
-                .await?;
-            for file in versions.iter_mut().flat_map(|v| v.files.iter_mut()) {
-                file.builds = builds
-                    .iter()
-                    .filter(|b| b.source_sha256 == file.sha256 && !file.sha256.is_empty())
-                    .map(|b| FileBuild {
-                        distro: b.distro.clone(),
-                        state: b.state.as_str(),
-                        reason: b.reason.clone(),
+            if versions.is_empty() {
+                return Err(ServiceError::NotFound(format!(
+                    "no {ecosystem} package {name:?} in any lane you may read"
+                )));
+            }
+            if ecosystem == Ecosystem::Cran {
+                let builds = self
+                    .core
+                    .db
+                    .r_builds(&airlock_store::RBuildFilter {
+                        package: Some(name.clone()),
+                        limit: 1_000,
+                        ..Default::default()
                     })
-                    .collect();
-                file.builds.sort_by(|a, b| a.distro.cmp(&b.distro));
+                    .await?;
+                for file in versions.iter_mut().flat_map(|v| v.files.iter_mut()) {
+                    file.builds = builds
+                        .iter()
+                        .filter(|b| b.source_sha256 == file.sha256 && !file.sha256.is_empty())
+                        .map(|b| FileBuild {
+                            distro: b.distro.clone(),
+                            state: b.state.as_str(),
+                            reason: b.reason.clone(),
+                        })
+                        .collect();
+                    file.builds.sort_by(|a, b| a.distro.cmp(&b.distro));
+                }
             }
-        }
-        versions.sort_by(|a, b| {
-            rules
-                .compare_versions(&b.version, &a.version)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        let known = self.known().await?;
-        let (summary, license, dependencies) = match &newest {
-            Some(row) => {
-                let license = rules.license(&row.metadata).map(|l| {
-                    let text = l
-                        .expression
+            versions.sort_by(|a, b| {
+                rules
+                    .compare_versions(&b.version, &a.version)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            let known = self.known().await?;
+            let (summary, license, dependencies) = match &newest {
+                Some(row) => {
+                    let license = rules.license(&row.metadata).map(|l| {
+                        let text = l
+                            .expression
+                            .clone()
+                            .or_else(|| row.metadata.license.clone())
+                            .unwrap_or_else(|| "unknown".into());
+                        (text, l.class.to_string())
+                    });
+                    let deps = lanes
+                        .first()
+                        .map(|lane| rules.dependencies(&row.metadata, lane))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(dep, spec)| {
+                            let held = known
+                                .iter()
+                                .any(|k| k.ecosystem == ecosystem && k.name == dep);
+                            (dep, spec, held)
+                        })
+                        .collect();
+                    let summary = row
+                        .metadata
+                        .summary
                         .clone()
-                        .or_else(|| row.metadata.license.clone())
-                        .unwrap_or_else(|| "unknown".into());
-                    (text, l.class.to_string())
-                });
-                let deps = lanes
-                    .first()
-                    .map(|lane| rules.dependencies(&row.metadata, lane))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(dep, spec)| {
-                        let held = known
-                            .iter()
-                            .any(|k| k.ecosystem == ecosystem && k.name == dep);
-                        (dep, spec, held)
-                    })
-                    .collect();
-                let summary = row
-                    .metadata
-                    .summary
-                    .clone()
-                    .or_else(|| row.metadata.title.clone());
-                (summary, license, deps)
-            }
-            None => (None, None, Vec::new()),
-        };
-        let waivers = self
-            .waivers_of(&lanes, ecosystem, &name, &mut versions)
-            .await?;
-        let advisories = self.advisories_of(ecosystem, &name, &versions).await?;
-        let dependents = self
-            .dependents()
-            .await?
-            .get(&(ecosystem, name.clone()))
-            .map(|d| d.iter().cloned().collect())
-            .unwrap_or_default();
-        Ok(PackageView {
-            ecosystem,
-            name,
-            summary,
-            license,
-            dependencies,
-            versions,
-            lanes: columns.into_iter().map(|(label, _, _)| label).collect(),
-            snapshots,
-            advisories,
-            dependents,
-            waivers,
+                        .or_else(|| row.metadata.title.clone());
+                    (summary, license, deps)
+                }
+                None => (None, None, Vec::new()),
+            };
+            let waivers = self
+                .waivers_of(&lanes, ecosystem, &name, &mut versions)
+                .await?;
+            let advisories = self.advisories_of(ecosystem, &name, &versions).await?;
+            let dependents = self
+                .dependents()
+                .await?
+                .get(&(ecosystem, name.clone()))
+                .map(|d| d.iter().cloned().collect())
+                .unwrap_or_default();
+            Ok(PackageView {
+                ecosystem,
+                name,
+                summary,
+                license,
+                dependencies,
+                versions,
+                lanes: columns.into_iter().map(|(label, _, _)| label).collect(),
+                snapshots,
+                advisories,
+                dependents,
+                waivers,
+            })
         })
     }
 

@@ -109,29 +109,34 @@ impl ConfigAsCode {
     /// Every applied version, newest first (number, instant, who), and what each changed from the
     /// one before it (the first: from the server's file). For an approver or admin whose token
     /// applies in every lane.
-    pub async fn history(&self, who: &Principal) -> Result<Vec<AppliedVersion>, ServiceError> {
-        who.require_role(Role::Approver, "reading the configuration history")?;
-        who.require_unlimited("reading the configuration history")?;
-        let mut previous = self.core.base().clone();
-        let mut out = Vec::new();
-        for (row, by) in self.core.db.config_versions().await? {
-            let origin = format!("applied configuration version {}", row.version);
-            let config = self
-                .core
-                .base()
-                .with_managed(&row.body, &origin)
-                .map_err(invalid)?;
-            let changes = managed_diff(&previous, &config).map_err(invalid)?;
-            out.push(AppliedVersion {
-                version: row.version,
-                applied_at: row.applied_at,
-                applied_by: by,
-                changes,
-            });
-            previous = Arc::new(config);
-        }
-        out.reverse();
-        Ok(out)
+    pub fn history<'a>(
+        &'a self,
+        who: &'a Principal,
+    ) -> BoxFuture<'a, Result<Vec<AppliedVersion>, ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Approver, "reading the configuration history")?;
+            who.require_unlimited("reading the configuration history")?;
+            let mut previous = self.core.base().clone();
+            let mut out = Vec::new();
+            for (row, by) in self.core.db.config_versions().await? {
+                let origin = format!("applied configuration version {}", row.version);
+                let config = self
+                    .core
+                    .base()
+                    .with_managed(&row.body, &origin)
+                    .map_err(invalid)?;
+                let changes = managed_diff(&previous, &config).map_err(invalid)?;
+                out.push(AppliedVersion {
+                    version: row.version,
+                    applied_at: row.applied_at,
+                    applied_by: by,
+                    changes,
+                });
+                previous = Arc::new(config);
+            }
+            out.reverse();
+            Ok(out)
+        })
     }
 }
 

@@ -21,6 +21,7 @@ use crate::lanes::LaneRead;
 use crate::policy::Policies;
 use crate::proxy::Turn;
 use crate::proxy::{FileBody, Proxies};
+use futures::future::BoxFuture;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileKey {
@@ -253,39 +254,41 @@ impl Files {
     /// provenance object of a file the lane serves, as it was at the lane's instant. The file is
     /// resolved as its download is (name ownership, the lane's decision: a refused file's
     /// provenance is refused alike); `project` and `version` must be the file's.
-    pub async fn provenance(
-        &self,
-        lane: &LaneRead,
-        project: &str,
-        version: &str,
-        filename: &str,
-    ) -> Result<Bytes, ServiceError> {
-        let not_found = || {
-            ServiceError::NotFound(format!(
-                "no provenance for {filename} in lane {:?}",
-                lane.spec()
-            ))
-        };
-        if filename.ends_with(".metadata") {
-            return Err(not_found());
-        }
-        let served = self.resolve(lane, "_", filename).await?;
-        let row = &served.row;
-        let pep440 = crate::ecosystems::rules(airlock_config::Ecosystem::Pypi);
-        if row.project != project || !pep440.same_version(&row.version, version) {
-            return Err(not_found());
-        }
-        if row.sha256.is_empty() {
-            return Err(not_found());
-        }
-        let (_, at) = self.core.view_lane(lane.spec()).await?;
-        let stored = self
-            .core
-            .db
-            .provenance(&row.source, &row.filename, &row.sha256, at)
-            .await?
-            .ok_or_else(not_found)?;
-        Ok(Bytes::from(stored.provenance_json))
+    pub fn provenance<'a>(
+        &'a self,
+        lane: &'a LaneRead,
+        project: &'a str,
+        version: &'a str,
+        filename: &'a str,
+    ) -> BoxFuture<'a, Result<Bytes, ServiceError>> {
+        Box::pin(async move {
+            let not_found = || {
+                ServiceError::NotFound(format!(
+                    "no provenance for {filename} in lane {:?}",
+                    lane.spec()
+                ))
+            };
+            if filename.ends_with(".metadata") {
+                return Err(not_found());
+            }
+            let served = self.resolve(lane, "_", filename).await?;
+            let row = &served.row;
+            let pep440 = crate::ecosystems::rules(airlock_config::Ecosystem::Pypi);
+            if row.project != project || !pep440.same_version(&row.version, version) {
+                return Err(not_found());
+            }
+            if row.sha256.is_empty() {
+                return Err(not_found());
+            }
+            let (_, at) = self.core.view_lane(lane.spec()).await?;
+            let stored = self
+                .core
+                .db
+                .provenance(&row.source, &row.filename, &row.sha256, at)
+                .await?
+                .ok_or_else(not_found)?;
+            Ok(Bytes::from(stored.provenance_json))
+        })
     }
 
     /// The stored blob `sha256` (or `range` of it); `None` when it is not stored and `absent_ok`.

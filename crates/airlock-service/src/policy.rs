@@ -485,25 +485,27 @@ impl Policies {
     /// lists or still serves (hidden) with their advisories. Proxied files count once listed.
     /// And the same of every named snapshot (`snapshots`: by lane, each snapshot's name, instant
     /// and versions): what it served then, with the advisories known now.
-    pub async fn exposure(&self) -> Result<Value, ServiceError> {
-        let config = self.core.config();
-        let lanes = self.exposed(None, &config.lanes).await?;
-        let mut snapshots = serde_json::Map::new();
-        for lane in &config.lanes {
-            let mut of_lane = Vec::new();
-            for snapshot in self.core.db.snapshots(&lane.name).await? {
-                let mut found = self
-                    .exposed(Some(snapshot.at), std::slice::from_ref(lane))
-                    .await?;
-                of_lane.push(json!({
-                    "snapshot": snapshot.name,
-                    "at": crate::format_rfc3339(snapshot.at),
-                    "found": found.remove(&lane.name).unwrap_or(Value::Array(Vec::new())),
-                }));
+    pub fn exposure<'a>(&'a self) -> BoxFuture<'a, Result<Value, ServiceError>> {
+        Box::pin(async move {
+            let config = self.core.config();
+            let lanes = self.exposed(None, &config.lanes).await?;
+            let mut snapshots = serde_json::Map::new();
+            for lane in &config.lanes {
+                let mut of_lane = Vec::new();
+                for snapshot in self.core.db.snapshots(&lane.name).await? {
+                    let mut found = self
+                        .exposed(Some(snapshot.at), std::slice::from_ref(lane))
+                        .await?;
+                    of_lane.push(json!({
+                        "snapshot": snapshot.name,
+                        "at": crate::format_rfc3339(snapshot.at),
+                        "found": found.remove(&lane.name).unwrap_or(Value::Array(Vec::new())),
+                    }));
+                }
+                snapshots.insert(lane.name.clone(), Value::Array(of_lane));
             }
-            snapshots.insert(lane.name.clone(), Value::Array(of_lane));
-        }
-        Ok(json!({ "lanes": lanes, "snapshots": snapshots }))
+            Ok(json!({ "lanes": lanes, "snapshots": snapshots }))
+        })
     }
 
     /// The versions lanes no longer list because of one of the advisories `ids`, by advisory:

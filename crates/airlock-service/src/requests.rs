@@ -258,8 +258,12 @@ impl Requests {
 
     /// One request; with `now`, each entry carries the lane's decision at this instant and
     /// `missing` is what the lane lacks now (else both as when the request was made).
-    pub async fn request(&self, id: i64, now: bool) -> Result<RequestView, ServiceError> {
-        self.view_of(self.row(id).await?, now).await
+    pub fn request<'a>(
+        &'a self,
+        id: i64,
+        now: bool,
+    ) -> BoxFuture<'a, Result<RequestView, ServiceError>> {
+        Box::pin(async move { self.view_of(self.row(id).await?, now).await })
     }
 
     async fn view_of(&self, row: RequestRow, now: bool) -> Result<RequestView, ServiceError> {

@@ -16,6 +16,7 @@ use crate::core::{Core, audit_entry};
 use crate::error::ServiceError;
 use crate::principal::Principal;
 use crate::tokens::{Tokens, principal_of, token_hash};
+use futures::future::BoxFuture;
 
 /// How long a session lasts from login.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -55,11 +56,16 @@ impl Sessions {
     }
 
     /// Opens a session for the holder of `token` (audited): the cookie's secret and the session.
-    pub async fn login_with_token(&self, token: &str) -> Result<(String, Session), ServiceError> {
-        let row = self.tokens.verify(token.trim()).await?;
-        let id = row.id.clone();
-        let details = serde_json::json!({ "with": "token", "token_id": id });
-        self.open(principal_of(row), Some(id), details).await
+    pub fn login_with_token<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<(String, Session), ServiceError>> {
+        Box::pin(async move {
+            let row = self.tokens.verify(token.trim()).await?;
+            let id = row.id.clone();
+            let details = serde_json::json!({ "with": "token", "token_id": id });
+            self.open(principal_of(row), Some(id), details).await
+        })
     }
 
     /// Opens a session acting as `who` (audited with `details`, how they proved it); with
@@ -116,24 +122,26 @@ impl Sessions {
     }
 
     /// Ends the session of a cookie's secret (audited); nothing happens for one not open.
-    pub async fn logout(&self, secret: &str) -> Result<(), ServiceError> {
-        let Some(session) = self.session(secret).await? else {
-            return Ok(());
-        };
-        let mut tx = self.core.db.write().await?;
-        if tx
-            .end_session(&token_hash(secret), Timestamp::now())
-            .await?
-        {
-            let name = &session.principal.name;
-            self.core
-                .commit(
-                    tx,
-                    audit_entry(name, "session.logout", name, serde_json::json!({})),
-                )
-                .await?;
-        }
-        Ok(())
+    pub fn logout<'a>(&'a self, secret: &'a str) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            let Some(session) = self.session(secret).await? else {
+                return Ok(());
+            };
+            let mut tx = self.core.db.write().await?;
+            if tx
+                .end_session(&token_hash(secret), Timestamp::now())
+                .await?
+            {
+                let name = &session.principal.name;
+                self.core
+                    .commit(
+                        tx,
+                        audit_entry(name, "session.logout", name, serde_json::json!({})),
+                    )
+                    .await?;
+            }
+            Ok(())
+        })
     }
 }
 

@@ -28,6 +28,7 @@ use crate::core::Core;
 use crate::error::ServiceError;
 use crate::principal::Principal;
 use crate::sessions::{Session, Sessions};
+use futures::future::BoxFuture;
 
 /// How long a provider's discovery document and keys are kept before they are read again.
 const METADATA_TTL: Duration = Duration::from_secs(15 * 60);
@@ -240,34 +241,40 @@ impl SingleSignOn {
 
     /// Where to send the browser, and what it must bring back; `seen` is airlock's address as
     /// the browser uses it (for the redirect URI when `public_url` is not set).
-    pub async fn begin(&self, seen: &str, next: &str) -> Result<(String, Pending), ServiceError> {
-        let c = self.configured()?;
-        let provider = self.provider(&c, None).await?;
-        let pending = Pending {
-            state: random_secret(),
-            nonce: random_secret(),
-            verifier: random_secret(),
-            next: next.to_string(),
-        };
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
-        let mut scopes = vec!["openid"];
-        for scope in &c.scopes {
-            if !scopes.contains(&scope.as_str()) {
-                scopes.push(scope);
+    pub fn begin<'a>(
+        &'a self,
+        seen: &'a str,
+        next: &'a str,
+    ) -> BoxFuture<'a, Result<(String, Pending), ServiceError>> {
+        Box::pin(async move {
+            let c = self.configured()?;
+            let provider = self.provider(&c, None).await?;
+            let pending = Pending {
+                state: random_secret(),
+                nonce: random_secret(),
+                verifier: random_secret(),
+                next: next.to_string(),
+            };
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(pending.verifier.as_bytes()));
+            let mut scopes = vec!["openid"];
+            for scope in &c.scopes {
+                if !scopes.contains(&scope.as_str()) {
+                    scopes.push(scope);
+                }
             }
-        }
-        let mut url = url::Url::parse(&provider.metadata.authorization_endpoint)
-            .map_err(|e| provider_error("authorization endpoint is not a URL", e))?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &c.client_id)
-            .append_pair("redirect_uri", &c.redirect_uri(seen))
-            .append_pair("scope", &scopes.join(" "))
-            .append_pair("state", &pending.state)
-            .append_pair("nonce", &pending.nonce)
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256");
-        Ok((url.into(), pending))
+            let mut url = url::Url::parse(&provider.metadata.authorization_endpoint)
+                .map_err(|e| provider_error("authorization endpoint is not a URL", e))?;
+            url.query_pairs_mut()
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &c.client_id)
+                .append_pair("redirect_uri", &c.redirect_uri(seen))
+                .append_pair("scope", &scopes.join(" "))
+                .append_pair("state", &pending.state)
+                .append_pair("nonce", &pending.nonce)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            Ok((url.into(), pending))
+        })
     }
 
     /// Trades `code` at the token endpoint (RFC 6749 §4.1.3, with the PKCE verifier).
@@ -391,79 +398,81 @@ impl SingleSignOn {
 
     /// Completes a login the provider sent back with `state` and `code`: a session acting as the
     /// user, with the role their groups give.
-    pub async fn finish(
-        &self,
-        seen: &str,
-        pending: &Pending,
-        state: &str,
-        code: &str,
-    ) -> Result<(String, Session), ServiceError> {
-        let c = self.configured()?;
-        if pending.state.is_empty() || !constant_time_eq(&pending.state, state) {
-            return Err(refused("the answer does not belong to this login (state)"));
-        }
-        let provider = self.provider(&c, None).await?;
-        let tokens = self
-            .exchange(&c, &provider.metadata, seen, pending, code)
-            .await?;
-        let id_token = tokens
-            .id_token
-            .as_deref()
-            .ok_or_else(|| refused("the provider sent no ID token"))?;
-        let userinfo = provider.metadata.userinfo_endpoint.clone();
-        let claims = self
-            .id_claims(&c, provider, id_token, &pending.nonce)
-            .await?;
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let info = match userinfo {
-            Some(endpoint) => {
-                self.user_info(&endpoint, &tokens.access_token, &subject)
-                    .await?
+    pub fn finish<'a>(
+        &'a self,
+        seen: &'a str,
+        pending: &'a Pending,
+        state: &'a str,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<(String, Session), ServiceError>> {
+        Box::pin(async move {
+            let c = self.configured()?;
+            if pending.state.is_empty() || !constant_time_eq(&pending.state, state) {
+                return Err(refused("the answer does not belong to this login (state)"));
             }
-            None => Map::new(),
-        };
-        // A claim of the ID token, else of the user info.
-        let claim = |name: &str| claims.get(name).or_else(|| info.get(name));
-        let name = match c.name_claim.as_str() {
-            "sub" => Some(subject.clone()),
-            other => claim(other).and_then(Value::as_str).map(str::to_string),
-        }
-        .filter(|n| !n.is_empty() && n.len() <= 100 && !n.chars().any(char::is_control))
-        .ok_or_else(|| {
-            refused(format!(
-                "the provider did not say the user's {}",
-                c.name_claim
-            ))
-        })?;
-        let groups: Vec<String> = match claim(&c.groups_claim) {
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(|g| g.as_str().map(str::to_string))
-                .collect(),
-            Some(Value::String(one)) => vec![one.clone()],
-            _ => Vec::new(),
-        };
-        let Some((role, lanes)) = c.role_of(&groups) else {
-            return Err(ServiceError::Forbidden(format!(
-                "{name} is in no group that airlock gives a role to (groups: {})",
-                if groups.is_empty() {
-                    "none".to_string()
-                } else {
-                    groups.join(", ")
+            let provider = self.provider(&c, None).await?;
+            let tokens = self
+                .exchange(&c, &provider.metadata, seen, pending, code)
+                .await?;
+            let id_token = tokens
+                .id_token
+                .as_deref()
+                .ok_or_else(|| refused("the provider sent no ID token"))?;
+            let userinfo = provider.metadata.userinfo_endpoint.clone();
+            let claims = self
+                .id_claims(&c, provider, id_token, &pending.nonce)
+                .await?;
+            let subject = claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let info = match userinfo {
+                Some(endpoint) => {
+                    self.user_info(&endpoint, &tokens.access_token, &subject)
+                        .await?
                 }
-            )));
-        };
-        let details = serde_json::json!({
-            "with": "oidc", "issuer": c.issuer, "subject": subject, "groups": groups,
-            "role": role.as_str(), "lanes": lanes,
-        });
-        self.sessions
-            .open(Principal { name, role, lanes }, None, details)
-            .await
+                None => Map::new(),
+            };
+            // A claim of the ID token, else of the user info.
+            let claim = |name: &str| claims.get(name).or_else(|| info.get(name));
+            let name = match c.name_claim.as_str() {
+                "sub" => Some(subject.clone()),
+                other => claim(other).and_then(Value::as_str).map(str::to_string),
+            }
+            .filter(|n| !n.is_empty() && n.len() <= 100 && !n.chars().any(char::is_control))
+            .ok_or_else(|| {
+                refused(format!(
+                    "the provider did not say the user's {}",
+                    c.name_claim
+                ))
+            })?;
+            let groups: Vec<String> = match claim(&c.groups_claim) {
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .filter_map(|g| g.as_str().map(str::to_string))
+                    .collect(),
+                Some(Value::String(one)) => vec![one.clone()],
+                _ => Vec::new(),
+            };
+            let Some((role, lanes)) = c.role_of(&groups) else {
+                return Err(ServiceError::Forbidden(format!(
+                    "{name} is in no group that airlock gives a role to (groups: {})",
+                    if groups.is_empty() {
+                        "none".to_string()
+                    } else {
+                        groups.join(", ")
+                    }
+                )));
+            };
+            let details = serde_json::json!({
+                "with": "oidc", "issuer": c.issuer, "subject": subject, "groups": groups,
+                "role": role.as_str(), "lanes": lanes,
+            });
+            self.sessions
+                .open(Principal { name, role, lanes }, None, details)
+                .await
+        })
     }
 }
 

@@ -70,32 +70,34 @@ impl Tokens {
     /// Creates a personal token of `actor`: it acts as them, with `role` (one their own role
     /// includes) in `lanes` (among their own; empty: all of their own). Returns the token; this
     /// is the only time its secret is seen.
-    pub async fn create_personal(
-        &self,
-        actor: &Principal,
-        name: &str,
+    pub fn create_personal<'a>(
+        &'a self,
+        actor: &'a Principal,
+        name: &'a str,
         role: Role,
-        lanes: &[String],
-    ) -> Result<String, ServiceError> {
-        if !actor.role.includes(role) {
-            return Err(ServiceError::Forbidden(format!(
-                "{:?} has role {}; a personal token cannot have role {role}",
-                actor.name, actor.role
-            )));
-        }
-        let lanes: Vec<String> = if lanes.is_empty() {
-            actor.lanes.clone()
-        } else {
-            lanes.to_vec()
-        };
-        if let Some(lane) = lanes.iter().find(|l| !actor.in_lane(l)) {
-            return Err(ServiceError::Forbidden(format!(
-                "{:?} is limited to lane(s) {}; a personal token cannot apply in lane {lane:?}",
-                actor.name,
-                actor.lanes.join(", ")
-            )));
-        }
-        self.insert(actor, name, role, &lanes, &actor.name).await
+        lanes: &'a [String],
+    ) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            if !actor.role.includes(role) {
+                return Err(ServiceError::Forbidden(format!(
+                    "{:?} has role {}; a personal token cannot have role {role}",
+                    actor.name, actor.role
+                )));
+            }
+            let lanes: Vec<String> = if lanes.is_empty() {
+                actor.lanes.clone()
+            } else {
+                lanes.to_vec()
+            };
+            if let Some(lane) = lanes.iter().find(|l| !actor.in_lane(l)) {
+                return Err(ServiceError::Forbidden(format!(
+                    "{:?} is limited to lane(s) {}; a personal token cannot apply in lane {lane:?}",
+                    actor.name,
+                    actor.lanes.join(", ")
+                )));
+            }
+            self.insert(actor, name, role, &lanes, &actor.name).await
+        })
     }
 
     fn insert<'a>(
@@ -187,13 +189,18 @@ impl Tokens {
 
     /// The tokens `actor` may see and revoke: every token for an admin of every lane, otherwise
     /// their own personal tokens.
-    pub async fn visible_to(&self, actor: &Principal) -> Result<Vec<TokenInfo>, ServiceError> {
-        let rows = if actor.is_unlimited_admin() {
-            self.core.db.tokens().await?
-        } else {
-            self.core.db.tokens_of(&actor.name).await?
-        };
-        Ok(rows.into_iter().map(info).collect())
+    pub fn visible_to<'a>(
+        &'a self,
+        actor: &'a Principal,
+    ) -> BoxFuture<'a, Result<Vec<TokenInfo>, ServiceError>> {
+        Box::pin(async move {
+            let rows = if actor.is_unlimited_admin() {
+                self.core.db.tokens().await?
+            } else {
+                self.core.db.tokens_of(&actor.name).await?
+            };
+            Ok(rows.into_iter().map(info).collect())
+        })
     }
 
     /// Revokes the token with this id: an admin of every lane revokes any, a user their own

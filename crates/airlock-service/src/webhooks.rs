@@ -29,6 +29,7 @@ use crate::error::ServiceError;
 use crate::policy::Policies;
 use crate::principal::{Principal, Role};
 use crate::sessions::random_hex;
+use futures::future::BoxFuture;
 
 /// The longest wait between two attempts, however many came before.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
@@ -226,37 +227,39 @@ impl Webhooks {
     }
 
     /// The newest deliveries (`limit` after `offset`) and how many there are; for admins.
-    pub async fn deliveries(
-        &self,
-        who: &Principal,
+    pub fn deliveries<'a>(
+        &'a self,
+        who: &'a Principal,
         offset: usize,
         limit: usize,
-    ) -> Result<(Vec<Delivery>, usize), ServiceError> {
-        who.require_role(Role::Admin, "reading webhook deliveries")?;
-        who.require_unlimited("reading webhook deliveries")?;
-        let (rows, total) = self
-            .core
-            .db
-            .webhook_deliveries(
-                i64::try_from(offset).unwrap_or(i64::MAX),
-                i64::try_from(limit).unwrap_or(i64::MAX),
-            )
-            .await?;
-        let deliveries = rows
-            .into_iter()
-            .map(|r| Delivery {
-                id: r.id,
-                url: r.url,
-                event: r.event,
-                state: r.state,
-                attempts: r.attempts,
-                last_status: r.last_status,
-                last_error: r.last_error,
-                created_at: crate::format_rfc3339(r.created_at),
-                updated_at: crate::format_rfc3339(r.updated_at),
-            })
-            .collect();
-        Ok((deliveries, usize::try_from(total).unwrap_or(0)))
+    ) -> BoxFuture<'a, Result<(Vec<Delivery>, usize), ServiceError>> {
+        Box::pin(async move {
+            who.require_role(Role::Admin, "reading webhook deliveries")?;
+            who.require_unlimited("reading webhook deliveries")?;
+            let (rows, total) = self
+                .core
+                .db
+                .webhook_deliveries(
+                    i64::try_from(offset).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                )
+                .await?;
+            let deliveries = rows
+                .into_iter()
+                .map(|r| Delivery {
+                    id: r.id,
+                    url: r.url,
+                    event: r.event,
+                    state: r.state,
+                    attempts: r.attempts,
+                    last_status: r.last_status,
+                    last_error: r.last_error,
+                    created_at: crate::format_rfc3339(r.created_at),
+                    updated_at: crate::format_rfc3339(r.updated_at),
+                })
+                .collect();
+            Ok((deliveries, usize::try_from(total).unwrap_or(0)))
+        })
     }
 }
 

@@ -16,6 +16,7 @@ use crate::ecosystems::rules;
 use crate::error::{ServiceError, chain};
 use crate::principal::{Principal, Role};
 use crate::rows::{FileId, Origin, artifact_row};
+use futures::future::BoxFuture;
 
 mod r;
 mod status;
@@ -201,43 +202,45 @@ impl Publishing {
 
     /// Validates and stores one uploaded file in the hosted source `source`: a Python distribution
     /// (legacy upload API) or an R source package, as the source's ecosystem says.
-    pub async fn publish(
-        &self,
-        who: &Principal,
-        source: &str,
-        form: &UploadForm,
+    pub fn publish<'a>(
+        &'a self,
+        who: &'a Principal,
+        source: &'a str,
+        form: &'a UploadForm,
         content: UploadedContent,
-    ) -> Result<Published, ServiceError> {
-        let config = self.core.config();
-        let src = source_named(&config, source)?;
-        if src.kind != SourceKind::Hosted {
-            return Err(bad(format!(
-                "source {source:?} is a proxy; uploads go to a hosted source"
-            )));
-        }
-        who.require_role(Role::Publisher, "uploading")?;
-        who.require_source(&config, source, "uploading to")?;
-        if content.filename.len() > airlock_pypi::filename::MAX_LEN {
-            return Err(bad(format!(
-                "the file name is {} bytes long; at most {} are allowed",
-                content.filename.len(),
-                airlock_pypi::filename::MAX_LEN
-            )));
-        }
-        check_digests(
-            form,
-            &content,
-            rules(src.ecosystem).upload_requires_digest(),
-        )?;
-        if src.ecosystem != Ecosystem::Pypi && form.get(ATTESTATIONS_FIELD).is_some() {
-            return Err(bad(
-                "attestations (PEP 740) are accepted with Python distributions only",
-            ));
-        }
-        match src.ecosystem {
-            Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
-            Ecosystem::Cran => self.publish_r(who, source, form, content).await,
-        }
+    ) -> BoxFuture<'a, Result<Published, ServiceError>> {
+        Box::pin(async move {
+            let config = self.core.config();
+            let src = source_named(&config, source)?;
+            if src.kind != SourceKind::Hosted {
+                return Err(bad(format!(
+                    "source {source:?} is a proxy; uploads go to a hosted source"
+                )));
+            }
+            who.require_role(Role::Publisher, "uploading")?;
+            who.require_source(&config, source, "uploading to")?;
+            if content.filename.len() > airlock_pypi::filename::MAX_LEN {
+                return Err(bad(format!(
+                    "the file name is {} bytes long; at most {} are allowed",
+                    content.filename.len(),
+                    airlock_pypi::filename::MAX_LEN
+                )));
+            }
+            check_digests(
+                form,
+                &content,
+                rules(src.ecosystem).upload_requires_digest(),
+            )?;
+            if src.ecosystem != Ecosystem::Pypi && form.get(ATTESTATIONS_FIELD).is_some() {
+                return Err(bad(
+                    "attestations (PEP 740) are accepted with Python distributions only",
+                ));
+            }
+            match src.ecosystem {
+                Ecosystem::Pypi => self.publish_python(who, source, form, content).await,
+                Ecosystem::Cran => self.publish_r(who, source, form, content).await,
+            }
+        })
     }
 
     /// What the hosted Python source `source` holds of `project`, as a PEP 503 page: publishing
@@ -245,46 +248,50 @@ impl Publishing {
     /// `{upload URL}/+simple/{project}/`, as devpi serves it). Every file is listed, whatever the
     /// lanes over the source decide, so the caller must be allowed to upload to the source.
     /// Installers read lanes; the page's file links are not served here.
-    pub async fn uploaded_files(
-        &self,
-        who: &Principal,
-        source: &str,
-        project: &str,
-    ) -> Result<String, ServiceError> {
-        let config = self.core.config();
-        let src = config
-            .source(source)
-            .filter(|s| s.kind == SourceKind::Hosted && s.ecosystem == Ecosystem::Pypi)
-            .ok_or_else(|| {
-                ServiceError::NotFound(format!("no hosted Python source named {source:?}"))
-            })?;
-        who.require_role(Role::Publisher, "listing what a source holds")?;
-        who.require_source(&config, &src.name, "listing")?;
-        let project = rules(src.ecosystem).normalize_name(project);
-        let rows = self.core.db.project_artifacts(&src.name, &project).await?;
-        if rows.is_empty() {
-            return Err(ServiceError::NotFound(format!(
-                "no project {project:?} in source {source:?}"
-            )));
-        }
-        Ok(crate::index::render_project(
-            &project,
-            &rows,
-            &Default::default(),
-            None,
-            airlock_pypi::simple::Format::Html,
-        ))
+    pub fn uploaded_files<'a>(
+        &'a self,
+        who: &'a Principal,
+        source: &'a str,
+        project: &'a str,
+    ) -> BoxFuture<'a, Result<String, ServiceError>> {
+        Box::pin(async move {
+            let config = self.core.config();
+            let src = config
+                .source(source)
+                .filter(|s| s.kind == SourceKind::Hosted && s.ecosystem == Ecosystem::Pypi)
+                .ok_or_else(|| {
+                    ServiceError::NotFound(format!("no hosted Python source named {source:?}"))
+                })?;
+            who.require_role(Role::Publisher, "listing what a source holds")?;
+            who.require_source(&config, &src.name, "listing")?;
+            let project = rules(src.ecosystem).normalize_name(project);
+            let rows = self.core.db.project_artifacts(&src.name, &project).await?;
+            if rows.is_empty() {
+                return Err(ServiceError::NotFound(format!(
+                    "no project {project:?} in source {source:?}"
+                )));
+            }
+            Ok(crate::index::render_project(
+                &project,
+                &rows,
+                &Default::default(),
+                None,
+                airlock_pypi::simple::Format::Html,
+            ))
+        })
     }
 
     /// The content scans of the files of `name` `version` (`GET /api/v1/scan/...`).
-    pub async fn scans(
-        &self,
-        who: &Principal,
+    pub fn scans<'a>(
+        &'a self,
+        who: &'a Principal,
         ecosystem: Ecosystem,
-        name: &str,
-        version: &str,
-    ) -> Result<crate::scanning::VersionScans, ServiceError> {
-        crate::scanning::version_scans(&self.core, who, ecosystem, name, version).await
+        name: &'a str,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<crate::scanning::VersionScans, ServiceError>> {
+        Box::pin(async move {
+            crate::scanning::version_scans(&self.core, who, ecosystem, name, version).await
+        })
     }
 
     /// Refuses an upload whose file the source has already, under any spelling: `same` says

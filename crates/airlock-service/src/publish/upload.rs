@@ -12,6 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::Publishing;
 use crate::error::ServiceError;
+use futures::future::BoxFuture;
 
 pub struct UploadSink {
     file: tokio::io::BufWriter<tokio::fs::File>,
@@ -59,37 +60,41 @@ impl Publishing {
 }
 
 impl UploadSink {
-    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), ServiceError> {
-        self.size += chunk.len() as u64;
-        if self.size > self.limit {
-            return Err(ServiceError::TooLarge(format!(
-                "upload exceeds the limit of {} bytes",
-                self.limit
-            )));
-        }
-        self.sha256.update(chunk);
-        self.md5.update(chunk);
-        self.blake2.update(chunk);
-        self.file
-            .write_all(chunk)
-            .await
-            .map_err(|e| ServiceError::internal("cannot write the upload to disk", e))
+    pub fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), ServiceError>> {
+        Box::pin(async move {
+            self.size += chunk.len() as u64;
+            if self.size > self.limit {
+                return Err(ServiceError::TooLarge(format!(
+                    "upload exceeds the limit of {} bytes",
+                    self.limit
+                )));
+            }
+            self.sha256.update(chunk);
+            self.md5.update(chunk);
+            self.blake2.update(chunk);
+            self.file
+                .write_all(chunk)
+                .await
+                .map_err(|e| ServiceError::internal("cannot write the upload to disk", e))
+        })
     }
 
-    pub async fn finish(mut self) -> Result<UploadedContent, ServiceError> {
-        self.file
-            .flush()
-            .await
-            .map_err(|e| ServiceError::internal("cannot write the upload to disk", e))?;
-        let md5 = self.md5.finalize();
-        Ok(UploadedContent {
-            path: self.path,
-            filename: self.filename,
-            size: self.size,
-            sha256: hex::encode(self.sha256.finalize()),
-            blake2_256: hex::encode(self.blake2.finalize()),
-            md5_b64: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(md5),
-            md5_hex: hex::encode(md5),
+    pub fn finish<'a>(mut self) -> BoxFuture<'a, Result<UploadedContent, ServiceError>> {
+        Box::pin(async move {
+            self.file
+                .flush()
+                .await
+                .map_err(|e| ServiceError::internal("cannot write the upload to disk", e))?;
+            let md5 = self.md5.finalize();
+            Ok(UploadedContent {
+                path: self.path,
+                filename: self.filename,
+                size: self.size,
+                sha256: hex::encode(self.sha256.finalize()),
+                blake2_256: hex::encode(self.blake2.finalize()),
+                md5_b64: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(md5),
+                md5_hex: hex::encode(md5),
+            })
         })
     }
 }
