@@ -29,7 +29,7 @@ pub struct SecretKey(SigningKey);
 impl SecretKey {
     /// A new key from the operating system's random source.
     pub fn generate() -> SecretKey {
-        use rand::RngCore;
+        use rand::Rng;
         let mut seed = [0u8; 32];
         rand::rng().fill_bytes(&mut seed);
         let key = SecretKey(SigningKey::from_bytes(&seed));

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use airlock_store::SessionRow;
 use airlock_types::Timestamp;
-use rand::RngCore;
+use rand::Rng;
 use subtle::ConstantTimeEq;
 
 use crate::core::{Core, audit_entry};

@@ -8,7 +8,7 @@
 
 use airlock_store::TokenRow;
 use airlock_types::Timestamp;
-use rand::RngCore;
+use rand::Rng;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
