@@ -99,6 +99,20 @@ pub async fn plain_index(
     Ok(varies_by_agent(&state, answer))
 }
 
+/// A package file of the plain `/cran` URL: the source, or for an R of a target served by
+/// `User-Agent`, what that target's repository serves.
+async fn plain_file(
+    state: &AppState,
+    lane: &LaneRead,
+    package: Option<&str>,
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let distro = binaries_for(state, headers).await;
+    let answer = file(state, lane, distro.as_deref(), package, name, headers).await?;
+    Ok(varies_by_agent(state, answer))
+}
+
 #[derive(Deserialize)]
 pub struct FileParam {
     lane: String,
@@ -110,10 +124,7 @@ pub async fn current(
     LanePath(lane, FileParam { file: name, .. }): LanePath<FileParam>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let distro = binaries_for(&state, headers).await;
-    let answer = file(&state, &lane, distro.as_deref(), None, &name, headers).await?;
-    Ok(varies_by_agent(&state, answer))
+    plain_file(&state, &lane, None, &name, request.headers()).await
 }
 
 #[derive(Deserialize)]
@@ -137,18 +148,7 @@ pub async fn archived(
     ): LanePath<ArchivedParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let distro = binaries_for(&state, headers).await;
-    let answer = file(
-        &state,
-        &lane,
-        distro.as_deref(),
-        Some(&package),
-        &name,
-        headers,
-    )
-    .await?;
-    Ok(varies_by_agent(&state, answer))
+    plain_file(&state, &lane, Some(&package), &name, request.headers()).await
 }
 
 /// `/{lane}/cran/__linux__/{distro}/src/contrib/...`: the lane's repository of binaries built

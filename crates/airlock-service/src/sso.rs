@@ -144,14 +144,18 @@ impl SingleSignOn {
         Ok((answer.status(), answer.into_body()))
     }
 
-    /// A JSON document the provider serves at `url`.
+    /// A JSON document the provider serves at `url`, asked for with `bearer` when given.
     async fn get_json<T: DeserializeOwned>(
         &self,
         url: &str,
+        bearer: Option<&str>,
         what: &str,
     ) -> Result<T, ServiceError> {
-        let request = http::Request::get(url)
-            .header(http::header::ACCEPT, "application/json")
+        let mut request = http::Request::get(url).header(http::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = request
             .body(Vec::new())
             .map_err(|e| provider_error(&format!("{what} has no usable address"), e))?;
         let (status, body) = self
@@ -161,7 +165,7 @@ impl SingleSignOn {
         if !status.is_success() {
             return Err(provider_error(
                 &format!("{what} could not be read"),
-                format!("HTTP {status}"),
+                error_of(status, &body),
             ));
         }
         serde_json::from_slice(&body)
@@ -187,7 +191,9 @@ impl SingleSignOn {
             "{}/.well-known/openid-configuration",
             c.issuer.trim_end_matches('/')
         );
-        let metadata: Metadata = self.get_json(&discovery, "discovery document").await?;
+        let metadata: Metadata = self
+            .get_json(&discovery, None, "discovery document")
+            .await?;
         if metadata.issuer != c.issuer {
             return Err(provider_error(
                 "discovery document is not valid",
@@ -198,7 +204,7 @@ impl SingleSignOn {
             ));
         }
         let keys = self
-            .get_json(&metadata.jwks_uri, "key set (jwks_uri)")
+            .get_json(&metadata.jwks_uri, None, "key set (jwks_uri)")
             .await?;
         let provider = Arc::new(Provider {
             issuer: c.issuer.clone(),
@@ -368,26 +374,9 @@ impl SingleSignOn {
         access_token: &str,
         subject: &str,
     ) -> Result<Map<String, Value>, ServiceError> {
-        let request = http::Request::get(endpoint)
-            .header(http::header::ACCEPT, "application/json")
-            .header(
-                http::header::AUTHORIZATION,
-                format!("Bearer {access_token}"),
-            )
-            .body(Vec::new())
-            .map_err(|e| provider_error("user info endpoint is not a URL", e))?;
-        let (status, body) = self
-            .send(request)
-            .await
-            .map_err(|e| provider_error("user info could not be read", e))?;
-        if !status.is_success() {
-            return Err(provider_error(
-                "user info could not be read",
-                error_of(status, &body),
-            ));
-        }
-        let info: Map<String, Value> = serde_json::from_slice(&body)
-            .map_err(|e| provider_error("user info is not a JSON object (a signed answer?)", e))?;
+        let info: Map<String, Value> = self
+            .get_json(endpoint, Some(access_token), "user info")
+            .await?;
         if info.get("sub").and_then(Value::as_str) != Some(subject) {
             return Err(refused(
                 "the user info is about another subject than the ID token",
@@ -508,7 +497,8 @@ fn token_request(
         .map_err(|e| provider_error("token endpoint is not a URL", e))
 }
 
+/// Whether `a` and `b` are equal, in a time that does not depend on where they differ.
 fn constant_time_eq(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }

@@ -540,22 +540,17 @@ impl RBuilds {
     /// The target (its distro) whose binaries the plain `/cran` URL serves to a client with
     /// this `User-Agent`: the first with `user_agent = true` whose R has the version (major.minor)
     /// and platform R puts there (`R/4.2.2 R (4.2.2 x86_64-pc-linux-gnu x86_64 linux-gnu)`).
-    pub fn distro_for_user_agent<'a>(
-        &'a self,
-        user_agent: Option<&'a str>,
-    ) -> BoxFuture<'a, Option<String>> {
-        Box::pin(async move {
-            let (version, platform) = r_user_agent(user_agent?)?;
-            for slot in self.slots.iter().filter(|s| s.config.user_agent) {
-                if let Ok(target) = self.probe(slot).await
-                    && target.r_minor() == version
-                    && target.platform == platform
-                {
-                    return Some(slot.config.distro.clone());
-                }
+    pub async fn distro_for_user_agent(&self, user_agent: Option<&str>) -> Option<String> {
+        let (version, platform) = r_user_agent(user_agent?)?;
+        for slot in self.slots.iter().filter(|s| s.config.user_agent) {
+            if let Ok(target) = self.probe(slot).await
+                && target.r_minor() == version
+                && target.platform == platform
+            {
+                return Some(slot.config.distro.clone());
             }
-            None
-        })
+        }
+        None
     }
 
     /// Where builds get their directories (`[r_builds] work_dir`).

@@ -214,11 +214,7 @@ fn check_claims(claims: &Map<String, Value>, expected: &Expected<'_>) -> Result<
     if (iat as i64) > expected.now + CLOCK_SKEW {
         return Err(claim("it was issued in the future (the clocks disagree)"));
     }
-    let nonce_ok = text("nonce").is_some_and(|n| {
-        use subtle::ConstantTimeEq;
-        n.len() == expected.nonce.len() && bool::from(n.as_bytes().ct_eq(expected.nonce.as_bytes()))
-    });
-    if !nonce_ok {
+    if !text("nonce").is_some_and(|n| super::constant_time_eq(n, expected.nonce)) {
         return Err(claim("its nonce is not this login's"));
     }
     Ok(())
