@@ -9,7 +9,7 @@
 # Data: PROJECTS (2000) x VERSIONS (5) tiny wheels, a project of LONG_VERSIONS (1600) versions (a
 # large page), one BIG_MB (50) MB wheel, CRAN_PACKAGES (2000) R source packages. Rows: project page
 # as HTML and as PEP 691 JSON, the root list, a `.metadata` file, a small wheel, CRAN PACKAGES.gz,
-# PACKAGES.gz again against nginx with sendfile off (copying from user space as airlock does), the
+# PACKAGES.gz again against nginx with sendfile off (copying from user space), the
 # 50 MB wheel (MiB/s), and the large page plain and gzip-compressed (nginx: `gzip_static`, the
 # same gzip bytes airlock sends). Bytes on the wire of the large page per encoding are printed too.
 #
@@ -85,7 +85,7 @@ done
 curl -fsS -H "$JSON" -H 'Accept-Encoding: gzip' -o "$WWW/long.json.gz" "$AIRLOCK_URL$LONG"
 cmp -s <(gzip -dc "$WWW/long.json.gz") "$WWW/long.json" ||
     { echo "airlock's gzip page does not decompress to its plain page" >&2; exit 1; }
-# Under copy/, nginx writes files from its buffers as airlock does, instead of sendfile(2): the
+# Under copy/, nginx writes files from its buffers instead of sendfile(2): the
 # row that serves from there tells how much of a gap is the copy into the socket sendfile avoids.
 NGINX_SERVER='gzip_static on; types { application/json json; text/html html; } location /copy/ { sendfile off; }' \
     start_nginx "$WWW" "/page.html"

@@ -26,8 +26,9 @@ pub use scan::{ScanConfig, Threshold};
 pub use size::{ByteSize, SizeError};
 pub use webhook::{WebhookConfig, WebhookEvent};
 
-/// Route segments a lane may not be named after, since they are routes of their own.
-const RESERVED_LANE_NAMES: &[&str] = &[
+/// Route segments a lane may not be named after, since they are routes of their own (the edge
+/// also relies on it: see `airlock-server`'s `hot.rs`).
+pub const RESERVED_LANE_NAMES: &[&str] = &[
     "upload", "api", "healthz", "readyz", "metrics", "static", "ui",
 ];
 

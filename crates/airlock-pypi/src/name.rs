@@ -21,6 +21,23 @@ pub fn normalize(name: &str) -> String {
     out.to_lowercase()
 }
 
+/// Whether `name` is already in [`normalize`]'s form (no allocation, unlike comparing with it).
+pub fn is_normalized(name: &str) -> bool {
+    let mut previous_dash = false;
+    for c in name.chars() {
+        let lowercase = if c.is_ascii() {
+            !c.is_ascii_uppercase()
+        } else {
+            c.to_lowercase().eq(std::iter::once(c))
+        };
+        if !lowercase || matches!(c, '_' | '.') || (c == '-' && previous_dash) {
+            return false;
+        }
+        previous_dash = c == '-';
+    }
+    true
+}
+
 /// The longest project name accepted (in ASCII characters). The standard sets none; this one leaves
 /// room in a 255-byte file name for a version and wheel tags.
 pub const MAX_LEN: usize = 128;
@@ -84,6 +101,11 @@ mod tests {
         fn normalize_is_idempotent(name in "\\PC{0,40}") {
             let once = normalize(&name);
             prop_assert_eq!(normalize(&once), once);
+        }
+
+        #[test]
+        fn is_normalized_agrees_with_normalize(name in "[A-Za-z0-9._\\-]{0,12}|\\PC{0,12}") {
+            prop_assert_eq!(is_normalized(&name), normalize(&name) == name);
         }
 
         #[test]

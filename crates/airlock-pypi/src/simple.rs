@@ -364,16 +364,18 @@ impl Format {
 
     /// The exact media type, including PEP 691's `latest` alias (case-insensitive).
     fn from_media_type(media_type: &str) -> Option<Self> {
-        match media_type.trim().to_ascii_lowercase().as_str() {
-            "application/vnd.pypi.simple.v1+json" | "application/vnd.pypi.simple.latest+json" => {
-                Some(Self::Json)
-            }
-            "application/vnd.pypi.simple.v1+html" | "application/vnd.pypi.simple.latest+html" => {
-                Some(Self::Html)
-            }
-            "text/html" => Some(Self::TextHtml),
-            _ => None,
-        }
+        const TYPES: [(&str, Format); 5] = [
+            ("application/vnd.pypi.simple.v1+json", Format::Json),
+            ("application/vnd.pypi.simple.latest+json", Format::Json),
+            ("application/vnd.pypi.simple.v1+html", Format::Html),
+            ("application/vnd.pypi.simple.latest+html", Format::Html),
+            ("text/html", Format::TextHtml),
+        ];
+        let media_type = media_type.trim();
+        TYPES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(media_type))
+            .map(|&(_, format)| format)
     }
 
     fn type_and_subtype(&self) -> (&'static str, &'static str) {
@@ -400,11 +402,11 @@ pub fn negotiate(accept: Option<&str>, format: Option<&str>) -> Result<Format, N
         return Ok(format);
     }
     let accept = accept.filter(|a| !a.trim().is_empty()).unwrap_or("*/*");
-    let ranges: Vec<MediaRange> = accept.split(',').filter_map(MediaRange::parse).collect();
+    // Parsed once per format rather than collected: an answer costs no allocation.
+    let ranges = || accept.split(',').filter_map(MediaRange::parse);
     let mut best: Option<(u16, Format)> = None;
     for format in Format::PREFERENCE {
-        let q = ranges
-            .iter()
+        let q = ranges()
             .filter_map(|range| range.specificity(format).map(|s| (s, range.q)))
             .max()
             .map_or(0, |(_, q)| q);
@@ -416,16 +418,17 @@ pub fn negotiate(accept: Option<&str>, format: Option<&str>) -> Result<Format, N
 }
 
 /// One `Accept` element; parameters other than `q` are ignored.
-struct MediaRange {
-    media_type: String,
+struct MediaRange<'a> {
+    /// As sent: compared without regard to case.
+    media_type: &'a str,
     /// q-value in thousandths.
     q: u16,
 }
 
-impl MediaRange {
-    fn parse(element: &str) -> Option<Self> {
+impl<'a> MediaRange<'a> {
+    fn parse(element: &'a str) -> Option<Self> {
         let mut parts = element.split(';');
-        let media_type = parts.next()?.trim().to_ascii_lowercase();
+        let media_type = parts.next()?.trim();
         let (kind, subtype) = media_type.split_once('/')?;
         if kind.is_empty() || subtype.is_empty() || (kind == "*" && subtype != "*") {
             return None;
@@ -443,14 +446,14 @@ impl MediaRange {
 
     /// How specifically this range names `format` (3 exact, 2 `type/*`, 1 `*/*`), if at all.
     fn specificity(&self, format: Format) -> Option<u8> {
-        if Format::from_media_type(&self.media_type) == Some(format) {
+        if Format::from_media_type(self.media_type) == Some(format) {
             return Some(3);
         }
         let (kind, subtype) = self.media_type.split_once('/')?;
         let (format_kind, _) = format.type_and_subtype();
         match (kind, subtype) {
             ("*", "*") => Some(1),
-            (kind, "*") if kind == format_kind => Some(2),
+            (kind, "*") if kind.eq_ignore_ascii_case(format_kind) => Some(2),
             _ => None,
         }
     }
@@ -504,6 +507,8 @@ mod tests {
         check(Some("*/*"), None, Ok(TextHtml));
         check(Some("text/*"), None, Ok(TextHtml));
         check(Some("application/*"), None, Ok(Json));
+        check(Some("Application/*"), None, Ok(Json));
+        check(Some("TEXT/*;Q=0.5"), None, Ok(TextHtml));
         check(Some("text/html"), None, Ok(TextHtml));
         check(Some("application/vnd.pypi.simple.v1+html"), None, Ok(Html));
         check(

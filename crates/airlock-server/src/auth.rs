@@ -49,12 +49,37 @@ async fn caller(parts: &mut Parts, state: &AppState) -> Result<Option<Principal>
     if let Some(Caller(who)) = parts.extensions.get::<Caller>() {
         return Ok(who.clone());
     }
-    let who = match token(&parts.headers)? {
-        Some(t) => Some(state.app.tokens().authenticate(&t).await?),
-        None => None,
-    };
+    let who = authenticate(&parts.headers, state).await?;
     parts.extensions.insert(Caller(who.clone()));
     Ok(who)
+}
+
+/// The principal of the token in `headers` (which must be valid), `None` without one.
+pub(crate) async fn authenticate(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Option<Principal>, ServiceError> {
+    match token(headers)? {
+        Some(t) => Ok(Some(state.app.tokens().authenticate(&t).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Opens `lane` (a decoded `{lane}` parameter) for the caller: a public lane without looking at
+/// credentials, a private one for the principal `caller` gives (see [`Lane`]).
+pub(crate) async fn open_lane(
+    state: &AppState,
+    lane: &str,
+    caller: impl AsyncFnOnce() -> Result<Option<Principal>, ServiceError>,
+) -> Result<LaneRead, ApiError> {
+    match state.app.open_lane(lane, None) {
+        Ok(read) => Ok(read),
+        Err(ServiceError::Unauthorized(_)) => {
+            let who = caller().await?;
+            Ok(state.app.open_lane(lane, who.as_ref())?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A role a route needs, as a type: `Auth<Approver>`. Whether a token's role satisfies it is the
@@ -182,14 +207,7 @@ impl<P: LaneParams> FromRequestParts<AppState> for LanePath<P> {
         let Path(params) = Path::<P>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
-        let read = match state.app.open_lane(params.lane(), None) {
-            Ok(read) => read,
-            Err(ServiceError::Unauthorized(_)) => {
-                let who = caller(parts, state).await?;
-                state.app.open_lane(params.lane(), who.as_ref())?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let read = open_lane(state, params.lane(), async || caller(parts, state).await).await?;
         Ok(LanePath(read, params))
     }
 }

@@ -93,15 +93,24 @@ pub async fn plain_index(
     request: Request,
     which: CranIndex,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let distro = binaries_for(&state, headers).await;
-    let answer = index(&state, &lane, distro.as_deref(), which, headers).await?;
-    Ok(varies_by_agent(&state, answer))
+    plain_index_of(&state, &lane, which, request.headers()).await
+}
+
+/// The index file `which` of the plain `/cran` URL of `lane`, for the client of `headers`.
+pub(crate) async fn plain_index_of(
+    state: &AppState,
+    lane: &LaneRead,
+    which: CranIndex,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let distro = binaries_for(state, headers).await;
+    let answer = index(state, lane, distro.as_deref(), which, headers).await?;
+    Ok(varies_by_agent(state, answer))
 }
 
 /// A package file of the plain `/cran` URL: the source, or for an R of a target served by
 /// `User-Agent`, what that target's repository serves.
-async fn plain_file(
+pub(crate) async fn plain_file(
     state: &AppState,
     lane: &LaneRead,
     package: Option<&str>,

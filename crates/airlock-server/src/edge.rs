@@ -1,5 +1,6 @@
 //! What every request passes through, once, around the router: the snapshot rewrite before
-//! routing, problem documents for the JSON API and package files, metrics and the request log.
+//! routing, the reads the edge answers itself ([`crate::hot`]), problem documents for the JSON
+//! API and package files, metrics and the request log.
 //!
 //! One service around the whole router rather than middleware layered onto each route: a
 //! layer added with `Router::layer` wraps every route in its own boxed service, which costs a
@@ -9,7 +10,8 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
-use std::future::Future;
+use std::future::{Future, Ready, ready as ready_future};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -17,26 +19,54 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{Method, Uri};
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
+use axum::serve::{IncomingStream, Listener};
 use futures::future::BoxFuture;
 use tower::{Layer, Service};
 
-use crate::error;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Route};
+use crate::{AppState, error, hot};
 
-/// The application as served (see [`crate::router`]).
+/// The application as served (see [`crate::router`]); one per connection once served, knowing
+/// the peer's address.
 #[derive(Clone)]
 pub struct Edge {
     router: Router,
-    metrics: Arc<Metrics>,
+    state: AppState,
+    peer: Option<SocketAddr>,
 }
 
 impl Edge {
-    pub(crate) fn new(router: Router, metrics: Arc<Metrics>) -> Edge {
-        Edge { router, metrics }
+    pub(crate) fn new(router: Router, state: AppState) -> Edge {
+        Edge {
+            router,
+            state,
+            peer: None,
+        }
+    }
+}
+
+/// The edge of one connection: its routes learn the peer's address as `ConnectInfo` (the edge's
+/// own reads have no use for it, so they do not pay for the extension).
+impl<L> Service<IncomingStream<'_, L>> for Edge
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    type Response = Edge;
+    type Error = Infallible;
+    type Future = Ready<Result<Edge, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'_, L>) -> Self::Future {
+        let mut edge = self.clone();
+        edge.peer = Some(*stream.remote_addr());
+        ready_future(Ok(edge))
     }
 }
 
@@ -54,26 +84,44 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: axum::http::Request<B>) -> EdgeFuture {
+    fn call(&mut self, mut request: axum::http::Request<B>) -> EdgeFuture {
         let start = Instant::now();
-        let mut request = request.map(Body::new);
         snapshot_path(&mut request);
         // Both are reference-counted views of the request line: no copy of the path.
         let method = request.method().clone();
         let uri = request.uri().clone();
         let api = uri.path().starts_with("/api/");
-        MATCHED.set(None);
-        let routed = self.router.call(request);
+        let metrics = Arc::clone(&self.state.metrics);
+        let (answer, matched) = match hot::route(&method, &uri) {
+            Some(hot) => {
+                let matched = Matched {
+                    route: Route::Edge(hot.template()),
+                    problems: hot.problems(),
+                };
+                let (parts, _body) = request.into_parts();
+                let future = hot::serve(self.state.clone(), hot, parts);
+                (Answer::Edge { future }, Some(matched))
+            }
+            None => {
+                let mut request = request.map(Body::new);
+                if let Some(peer) = self.peer {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                }
+                MATCHED.set(None);
+                let future = self.router.call(request);
+                (Answer::Router { future }, MATCHED.take())
+            }
+        };
         EdgeFuture {
-            routed,
+            answer,
             problem: None,
             seen: Some(Seen {
                 start,
                 method,
                 uri,
                 api,
-                matched: MATCHED.take(),
-                metrics: Arc::clone(&self.metrics),
+                matched,
+                metrics,
             }),
         }
     }
@@ -92,7 +140,7 @@ struct Seen {
 impl Seen {
     fn observe(self, response: &Response) {
         self.metrics.observe(
-            self.matched.map(|m| m.route),
+            self.matched.map_or(Route::Unmatched, |m| m.route),
             &self.method,
             &self.uri,
             response,
@@ -102,15 +150,34 @@ impl Seen {
 }
 
 pin_project_lite::pin_project! {
-    /// The router's answer (and the [`Matched`] label of its route), made a problem document
-    /// where it should be (boxed then: only error
-    /// answers take that turn), then observed. Not boxed itself: a request costs no allocation
-    /// here.
+    /// The router's answer (and the [`Matched`] label of its route) or the edge's own, made a
+    /// problem document where it should be (boxed then: only error answers take that turn),
+    /// then observed. Not boxed itself: a request costs no allocation here.
     pub struct EdgeFuture {
         #[pin]
-        routed: RouteFuture<Infallible>,
+        answer: Answer,
         problem: Option<BoxFuture<'static, Response>>,
         seen: Option<Seen>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Who answers a request: the router, or the edge itself (see [`crate::hot`]).
+    #[project = AnswerProjection]
+    enum Answer {
+        Router { #[pin] future: RouteFuture<Infallible> },
+        Edge { future: BoxFuture<'static, Response> },
+    }
+}
+
+impl Future for Answer {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        match self.project() {
+            AnswerProjection::Router { future } => future.poll(cx).map(|Ok(response)| response),
+            AnswerProjection::Edge { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
@@ -129,13 +196,13 @@ impl Future for EdgeFuture {
                 return Poll::Ready(Ok(response));
             }
             MATCHED.set(None);
-            let routed = this.routed.as_mut().poll(cx);
+            let answered = this.answer.as_mut().poll(cx);
             if let Some(matched) = MATCHED.take()
                 && let Some(seen) = this.seen.as_mut()
             {
                 seen.matched = Some(matched);
             }
-            let Ok(response) = ready!(routed);
+            let response = ready!(answered);
             let Some(seen) = this.seen.take() else {
                 return Poll::Ready(Ok(response));
             };
@@ -157,7 +224,7 @@ impl Future for EdgeFuture {
 /// The route template a request matched, and whether its errors answer as problem documents.
 #[derive(Clone)]
 pub(crate) struct Matched {
-    pub route: MatchedPath,
+    pub route: Route,
     problems: bool,
 }
 
@@ -222,7 +289,7 @@ where
             .get::<MatchedPath>()
             .cloned()
             .map(|route| Matched {
-                route,
+                route: Route::Router(route),
                 problems: self.problems,
             });
         MATCHED.set(matched);

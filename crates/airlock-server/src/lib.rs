@@ -21,9 +21,11 @@ pub mod encoding;
 mod error;
 mod files;
 pub mod form;
+mod hot;
 mod metrics;
 mod ops;
 mod pypi;
+mod socket;
 mod ui;
 mod upload;
 
@@ -210,7 +212,7 @@ pub fn router(app: Arc<Airlock>) -> Edge {
         .merge(file_routes)
         .fallback(ops::not_found)
         .with_state(state.clone());
-    Edge::new(routes, state.metrics)
+    Edge::new(routes, state)
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight. Boxed, so that the
@@ -220,21 +222,11 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     shutdown: futures::future::BoxFuture<'static, ()>,
 ) -> futures::future::BoxFuture<'static, std::io::Result<()>> {
-    use axum::serve::ListenerExt;
     Box::pin(async move {
-        // Without TCP_NODELAY the end of a small response waits for the client's delayed ACK
-        // (~40 ms per file on a reused connection, as pip and uv use them).
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        // The peer's address decides whether `X-Forwarded-Proto` is believed (`trusted_proxies`).
-        axum::serve(
-            listener,
-            axum::ServiceExt::<axum::http::Request<hyper::body::Incoming>>::into_make_service_with_connect_info::<
-                std::net::SocketAddr,
-            >(router(app)),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        // The edge of each connection knows the peer's address, which decides whether
+        // `X-Forwarded-Proto` is believed (`trusted_proxies`).
+        axum::serve(socket::Listener(listener), router(app))
+            .with_graceful_shutdown(shutdown)
+            .await
     })
 }

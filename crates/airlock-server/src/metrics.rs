@@ -27,14 +27,22 @@ struct RouteLabels {
     route: Route,
 }
 
-/// A route label: the router's template that matched (shared with the router, not copied), or
-/// `unmatched`.
+/// A route label: the template that matched, the router's (shared with the router, not copied)
+/// or one of the routes the edge serves itself (see `hot.rs`), or `unmatched`.
 #[derive(Clone, Debug)]
-struct Route(Option<MatchedPath>);
+pub(crate) enum Route {
+    Router(MatchedPath),
+    Edge(&'static str),
+    Unmatched,
+}
 
 impl Route {
-    fn as_str(&self) -> &str {
-        self.0.as_ref().map_or("unmatched", MatchedPath::as_str)
+    pub fn as_str(&self) -> &str {
+        match self {
+            Route::Router(matched) => matched.as_str(),
+            Route::Edge(template) => template,
+            Route::Unmatched => "unmatched",
+        }
     }
 }
 
@@ -159,13 +167,12 @@ impl Metrics {
     /// when it failed inside the server.
     pub(crate) fn observe(
         &self,
-        route: Option<MatchedPath>,
+        route: Route,
         method: &Method,
         uri: &Uri,
         response: &Response,
         elapsed: Duration,
     ) {
-        let route = Route(route);
         let status = response.status().as_u16();
         self.requests
             .get_or_create(&RequestLabels {

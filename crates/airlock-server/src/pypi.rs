@@ -2,6 +2,7 @@
 //! provenance (the Integrity API under the lane's PyPI root).
 
 use airlock_pypi::simple::{self, Format};
+use airlock_service::LaneRead;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,9 +17,9 @@ pub struct FormatQuery {
     format: Option<String>,
 }
 
-fn negotiate(headers: &HeaderMap, q: &FormatQuery) -> Result<Format, ApiError> {
+fn negotiate(headers: &HeaderMap, format: Option<&str>) -> Result<Format, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    simple::negotiate(accept, q.format.as_deref()).map_err(|_| {
+    simple::negotiate(accept, format).map_err(|_| {
         ApiError::new(
             StatusCode::NOT_ACCEPTABLE,
             "none of the accepted types is served; this index serves application/vnd.pypi.simple.v1+json, \
@@ -43,9 +44,18 @@ pub async fn root(
     Query(q): Query<FormatQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let format = negotiate(headers, &q)?;
-    let page = state.app.index().root_page(&lane, format).await?;
+    root_page(&state, &lane, q.format.as_deref(), request.headers()).await
+}
+
+/// The lane's root page, in the format negotiated from `headers` (or named by `?format=`).
+pub(crate) async fn root_page(
+    state: &AppState,
+    lane: &LaneRead,
+    format: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let format = negotiate(headers, format)?;
+    let page = state.app.index().root_page(lane, format).await?;
     Ok(page_response(page, headers, true))
 }
 
@@ -65,28 +75,37 @@ pub async fn project(
     Query(q): Query<FormatQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    if !airlock_pypi::name::is_valid(&project) {
+    let (uri, headers) = (request.uri(), request.headers());
+    project_page(&state, &lane, &project, q.format.as_deref(), uri, headers).await
+}
+
+/// The page of `project` in the lane, in the format negotiated from `headers` (or named by
+/// `?format=`); a name not in normal form redirects to the normal one.
+pub(crate) async fn project_page(
+    state: &AppState,
+    lane: &LaneRead,
+    project: &str,
+    format: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    if !airlock_pypi::name::is_valid(project) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("{project:?} is not a project name"),
         ));
     }
-    let normalized = airlock_pypi::name::normalize(&project);
-    if normalized != project {
+    if !airlock_pypi::name::is_normalized(project) {
         // Relative, so the lane and snapshot stay spelled as the client sent them.
-        let query = request
-            .uri()
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default();
+        let normalized = airlock_pypi::name::normalize(project);
+        let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
         return Ok(Redirect::permanent(&format!("../{normalized}/{query}")).into_response());
     }
-    let format = negotiate(headers, &q)?;
+    let format = negotiate(headers, format)?;
     let page = state
         .app
         .index()
-        .project_page(&lane, &project, format)
+        .project_page(lane, project, format)
         .await?;
     Ok(page_response(page, headers, true))
 }
@@ -105,8 +124,18 @@ pub async fn file(
     LanePath(lane, FileParams { key, filename, .. }): LanePath<FileParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let headers = request.headers();
-    let served = state.app.files().resolve(&lane, &key, &filename).await?;
+    serve_file(&state, &lane, &key, &filename, request.headers()).await
+}
+
+/// The file `key`/`filename` of the lane (a range of it when asked).
+pub(crate) async fn serve_file(
+    state: &AppState,
+    lane: &LaneRead,
+    key: &str,
+    filename: &str,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let served = state.app.files().resolve(lane, key, filename).await?;
     crate::files::respond(&state.app, &served, headers).await
 }
 

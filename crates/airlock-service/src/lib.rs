@@ -37,6 +37,7 @@ mod requests;
 mod rows;
 mod sbom;
 mod scanning;
+pub mod sendable;
 mod sessions;
 mod snapshot;
 mod spec;

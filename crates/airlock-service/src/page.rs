@@ -2,7 +2,8 @@
 //! strong ETag, and the body in each content coding worth serving (RFC 9110 §8.4.1: gzip,
 //! RFC 1952; zstd, RFC 8878), made once when the page is made, never per request. Which coding a
 //! request gets is the server's business (`Accept-Encoding`); each representation carries its own
-//! ETag, since a strong ETag names one sequence of bytes.
+//! ETag, since a strong ETag names one sequence of bytes. Large bodies are kept in memory files,
+//! which the server sends without copying ([`crate::sendable`]).
 
 use std::io::Write as _;
 
@@ -12,6 +13,7 @@ use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
 use crate::error::ServiceError;
+use crate::sendable::sendable;
 
 /// A content coding a page may be served in besides identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,7 +79,7 @@ impl Page {
     /// A page served as it is, never content-coded: a file that is compressed already.
     pub(crate) fn plain(body: Bytes, content_type: &'static str, etag: String) -> Page {
         Page {
-            body,
+            body: sendable(body),
             etag: etag.into(),
             content_type,
             negotiable: false,
@@ -102,12 +104,12 @@ impl Page {
                 .map(|(coding, coded)| Encoded {
                     coding,
                     etag: coded_etag(&etag, coding).into(),
-                    body: coded,
+                    body: sendable(coded),
                 })
                 .collect()
         };
         Page {
-            body,
+            body: sendable(body),
             etag: etag.into(),
             content_type,
             negotiable: true,

@@ -10,4 +10,5 @@ mod proxy;
 mod requests;
 mod routing;
 mod sbom;
+mod socket;
 mod ui;

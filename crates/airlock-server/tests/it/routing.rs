@@ -2,7 +2,7 @@
 //! `lane@snapshot` through `router()` itself.
 
 use airlock_service::{Principal, Role};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 
 use crate::support::{TestApp, dists};
 
@@ -165,4 +165,177 @@ async fn requests_are_counted_by_route_and_file_refusals_are_problems() {
         metrics.contains("airlock_http_request_duration_seconds_count{route=\"/{lane}/pypi/simple/{project}/\"} 3"),
         "{metrics}"
     );
+}
+
+/// `path` with the first letter of its lane percent-escaped: the same request, which the edge
+/// leaves to the router (it takes no path that needs decoding).
+fn through_the_router(path: &str) -> String {
+    let rest = path.strip_prefix('/').expect("an absolute path");
+    let first = rest.as_bytes()[0];
+    format!("/%{first:02X}{}", &rest[1..])
+}
+
+/// Request headers of a case: (name, value).
+type Headers = Vec<(&'static str, String)>;
+
+/// The reads the edge answers itself (`hot.rs`) answer exactly as their routes in the router:
+/// status, every header and the body, for pages in each format and coding, revalidation,
+/// redirects, refusals, files whole and in ranges, `HEAD`, CRAN indexes and files, and private
+/// lanes with and without a token.
+#[tokio::test]
+async fn the_edges_own_reads_answer_as_the_router_does() {
+    let app = TestApp::builder()
+        .lane("dev", "open", &["internal-pypi", "internal-cran"], "")
+        .lane(
+            "secret",
+            "open",
+            &["internal-pypi", "internal-cran"],
+            "private = true",
+        )
+        .start()
+        .await;
+    let publisher = app.token("pub", Role::Publisher, &[]).await;
+    let reader = app.token("reader", Role::Reader, &["secret"]).await;
+    let elsewhere = app.token("elsewhere", Role::Reader, &["dev"]).await;
+    let wheel = dists::wheel("demo", "1.0", &[]);
+    app.publish(&publisher, "internal-pypi", &wheel).await;
+    let r = dists::r_source("rdemo", "1.0", &[]);
+    app.publish(&publisher, "internal-cran", &r).await;
+    let etag = app.get("/dev/pypi/simple/demo/").send().await.ok().headers[header::ETAG]
+        .to_str()
+        .expect("etag")
+        .to_owned();
+
+    let file = |lane: &str, suffix: &str| {
+        format!(
+            "/{lane}/pypi/files/{}/{}{suffix}",
+            wheel.sha256(),
+            wheel.filename
+        )
+    };
+    let cases: Vec<(Method, String, Headers)> = vec![
+        (Method::GET, "/dev/pypi/simple/".into(), vec![]),
+        (
+            Method::GET,
+            "/dev/pypi/simple/".into(),
+            vec![("accept", JSON.into())],
+        ),
+        (Method::GET, "/dev/pypi/simple/demo/".into(), vec![]),
+        (
+            Method::GET,
+            "/dev/pypi/simple/demo/".into(),
+            vec![("accept", JSON.into()), ("accept-encoding", "gzip".into())],
+        ),
+        (
+            Method::GET,
+            "/dev/pypi/simple/demo/".into(),
+            vec![("if-none-match", etag)],
+        ),
+        (
+            Method::GET,
+            "/dev/pypi/simple/demo/".into(),
+            vec![("accept", "image/png".into())],
+        ),
+        (Method::HEAD, "/dev/pypi/simple/demo/".into(), vec![]),
+        (Method::GET, "/dev/pypi/simple/Demo/".into(), vec![]),
+        (
+            Method::GET,
+            "/dev/pypi/simple/no-such-project/".into(),
+            vec![],
+        ),
+        (Method::GET, "/dev/pypi/simple/not!a!name/".into(), vec![]),
+        (Method::GET, "/nolane/pypi/simple/demo/".into(), vec![]),
+        (Method::GET, file("dev", ""), vec![]),
+        (Method::HEAD, file("dev", ""), vec![]),
+        (Method::GET, file("dev", ".metadata"), vec![]),
+        (
+            Method::GET,
+            file("dev", ""),
+            vec![("range", "bytes=2-9".into())],
+        ),
+        (
+            Method::GET,
+            file("dev", ""),
+            vec![("range", "bytes=999999-".into())],
+        ),
+        (
+            Method::GET,
+            "/dev/pypi/files/0000/demo-9.0-py3-none-any.whl".into(),
+            vec![],
+        ),
+        (Method::GET, "/dev/cran/src/contrib/PACKAGES".into(), vec![]),
+        (
+            Method::GET,
+            "/dev/cran/src/contrib/PACKAGES.gz".into(),
+            vec![],
+        ),
+        (
+            Method::GET,
+            "/dev/cran/src/contrib/PACKAGES.rds".into(),
+            vec![],
+        ),
+        (
+            Method::HEAD,
+            "/dev/cran/src/contrib/PACKAGES.gz".into(),
+            vec![],
+        ),
+        (
+            Method::GET,
+            format!("/dev/cran/src/contrib/{}", r.filename),
+            vec![],
+        ),
+        (
+            Method::GET,
+            "/dev/cran/src/contrib/rdemo_9.0.tar.gz".into(),
+            vec![],
+        ),
+        (Method::GET, "/secret/pypi/simple/demo/".into(), vec![]),
+        (
+            Method::GET,
+            "/secret/pypi/simple/demo/".into(),
+            vec![("authorization", format!("Bearer {reader}"))],
+        ),
+        (
+            Method::GET,
+            "/secret/pypi/simple/demo/".into(),
+            vec![("authorization", format!("Bearer {elsewhere}"))],
+        ),
+        (
+            Method::GET,
+            "/secret/pypi/simple/demo/".into(),
+            vec![("authorization", "Bearer not-a-token".into())],
+        ),
+        (Method::GET, file("secret", ""), vec![]),
+        (
+            Method::GET,
+            file("secret", ""),
+            vec![("authorization", format!("Bearer {reader}"))],
+        ),
+        (
+            Method::GET,
+            "/secret/cran/src/contrib/PACKAGES.gz".into(),
+            vec![],
+        ),
+    ];
+    let mut statuses = Vec::new();
+    for (method, path, headers) in &cases {
+        let send = |path: String| {
+            let mut call = app.call(method.clone(), &path);
+            for (name, value) in headers {
+                call = call.header(name, value);
+            }
+            call.send()
+        };
+        let edge = send(path.clone()).await;
+        let router = send(through_the_router(path)).await;
+        let what = format!("{method} {path} {headers:?}");
+        assert_eq!(edge.status, router.status, "{what}: {edge:?} / {router:?}");
+        assert_eq!(edge.headers, router.headers, "{what}");
+        assert_eq!(edge.body, router.body, "{what}");
+        statuses.push(edge.status.as_u16());
+    }
+    // The cases cover what they say: answers, revalidation, redirects and refusals.
+    for status in [200, 206, 304, 308, 401, 403, 404, 406, 416] {
+        assert!(statuses.contains(&status), "no {status} among {statuses:?}");
+    }
 }
