@@ -4,7 +4,8 @@
 #
 # The server under test (airlock, or nginx with one worker) is pinned to CPU SERVER_CPU (0), wrk
 # (-t1 -cCONNECTIONS) to CPU CLIENT_CPU (1). Each row is measured ROUNDS (3) times as interleaved
-# airlock/nginx pairs of DURATION (5s); the medians and their ratio are printed, with p99 latency.
+# airlock/nginx pairs of DURATION (5s); the medians and their ratio are printed, with the p99 latency
+# of each round and the median of those (in microseconds).
 #
 # Data: PROJECTS (2000) x VERSIONS (5) tiny wheels, a project of LONG_VERSIONS (1600) versions (a
 # large page), one BIG_MB (50) MB wheel, CRAN_PACKAGES (2000) R source packages. Rows: project page
@@ -115,7 +116,8 @@ run_wrk() { # URL HEADERS UNIT
     else
         value="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
     fi
-    p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+    # wrk prints 812.00us, 1.28ms or 2.01s: in microseconds.
+    p99="$(awk '$1 == "99%" {v = $2 + 0; if ($2 ~ /ms$/) v *= 1000; else if ($2 ~ /[0-9]s$/) v *= 1000000; printf "%d", v}' <<<"$out")"
     echo "$value $p99"
 }
 
@@ -139,13 +141,19 @@ for round in $(seq "$ROUNDS"); do
 done
 
 section "results: medians of $ROUNDS (airlock $AIRLOCK)"
-printf '%-42s %12s %12s %7s %8s   %-28s %-28s\n' "read" "nginx" "airlock" "ratio" "unit" "p99 nginx" "p99 airlock"
+printf '%-42s %12s %12s %7s %8s %9s %9s   %-34s %-34s\n' "read" "nginx" "airlock" "ratio" "unit" \
+    "p99 nginx" "airlock" "p99 nginx per round (us)" "p99 airlock per round (us)"
 for i in "${!ROWS[@]}"; do
     IFS='|' read -r label _ _ _ unit <<<"${ROWS[$i]}"
     # shellcheck disable=SC2086
     a="$(median ${RESULTS[$i,a]})"
     # shellcheck disable=SC2086
     n="$(median ${RESULTS[$i,n]})"
+    # shellcheck disable=SC2086
+    ap="$(median ${RESULTS[$i,ap]})"
+    # shellcheck disable=SC2086
+    np="$(median ${RESULTS[$i,np]})"
     ratio="$(awk -v a="$a" -v n="$n" 'BEGIN {printf "%.2f", a / n}')"
-    printf '%-42s %12s %12s %7s %8s   %-28s %-28s\n' "$label" "$n" "$a" "$ratio" "$unit/s" "${RESULTS[$i,np]}" "${RESULTS[$i,ap]}"
+    printf '%-42s %12s %12s %7s %8s %9s %9s   %-34s %-34s\n' "$label" "$n" "$a" "$ratio" "$unit/s" \
+        "$np" "$ap" "${RESULTS[$i,np]}" "${RESULTS[$i,ap]}"
 done
