@@ -23,7 +23,7 @@ fn not_modified(headers: &HeaderMap, etag: &[u8]) -> bool {
 }
 
 /// A `Content-Length` value: one allocation (`HeaderValue::from(u64)` makes two).
-fn content_length(len: u64) -> HeaderValue {
+pub(crate) fn content_length(len: u64) -> HeaderValue {
     HeaderValue::from_str(itoa::Buffer::new().format(len)).unwrap_or(HeaderValue::from_static("0"))
 }
 

@@ -21,11 +21,22 @@ use airlock_service::CranIndex;
 use axum::body::Body;
 use axum::body::HttpBody as _;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, Uri, header};
+use axum::http::{Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 
-use crate::{ApiError, AppState, auth, cran, pypi};
+use crate::{ApiError, AppState, auth, cran, files, pypi};
+
+/// The routes' templates, which the router registers too (they are the metrics' `route` label
+/// either way).
+pub(crate) const ROOT: &str = "/{lane}/pypi/simple/";
+pub(crate) const PROJECT: &str = "/{lane}/pypi/simple/{project}/";
+pub(crate) const FILE: &str = "/{lane}/pypi/files/{key}/{filename}";
+pub(crate) const CRAN_FILE: &str = "/{lane}/cran/src/contrib/{file}";
+pub(crate) const CRAN_PACKAGES: &str = "/{lane}/cran/src/contrib/PACKAGES";
+pub(crate) const CRAN_PACKAGES_GZ: &str = "/{lane}/cran/src/contrib/PACKAGES.gz";
+pub(crate) const CRAN_PACKAGES_RDS: &str = "/{lane}/cran/src/contrib/PACKAGES.rds";
+pub(crate) const CRAN_ARCHIVE_RDS: &str = "/{lane}/cran/src/contrib/Meta/archive.rds";
 
 /// Which of the routes a request is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,23 +63,30 @@ pub(crate) struct Hot {
 }
 
 impl Hot {
-    /// The route's template, as the router spells it (the metrics' `route` label).
+    /// The route's template (the metrics' `route` label).
     pub fn template(&self) -> &'static str {
         match self.kind {
-            Kind::Root => "/{lane}/pypi/simple/",
-            Kind::Project => "/{lane}/pypi/simple/{project}/",
-            Kind::File => "/{lane}/pypi/files/{key}/{filename}",
-            Kind::CranIndex(CranIndex::Packages) => "/{lane}/cran/src/contrib/PACKAGES",
-            Kind::CranIndex(CranIndex::PackagesGz) => "/{lane}/cran/src/contrib/PACKAGES.gz",
-            Kind::CranIndex(CranIndex::PackagesRds) => "/{lane}/cran/src/contrib/PACKAGES.rds",
-            Kind::CranIndex(CranIndex::ArchiveRds) => "/{lane}/cran/src/contrib/Meta/archive.rds",
-            Kind::CranFile => "/{lane}/cran/src/contrib/{file}",
+            Kind::Root => ROOT,
+            Kind::Project => PROJECT,
+            Kind::File => FILE,
+            Kind::CranIndex(which) => cran_index(which),
+            Kind::CranFile => CRAN_FILE,
         }
     }
 
     /// Whether errors answer as problem documents, as the router's file routes do.
     pub fn problems(&self) -> bool {
         matches!(self.kind, Kind::File | Kind::CranFile)
+    }
+}
+
+/// The template of the plain CRAN index file `which`.
+fn cran_index(which: CranIndex) -> &'static str {
+    match which {
+        CranIndex::Packages => CRAN_PACKAGES,
+        CranIndex::PackagesGz => CRAN_PACKAGES_GZ,
+        CranIndex::PackagesRds => CRAN_PACKAGES_RDS,
+        CranIndex::ArchiveRds => CRAN_ARCHIVE_RDS,
     }
 }
 
@@ -143,8 +161,7 @@ pub(crate) fn serve(state: AppState, hot: Hot, parts: Parts) -> BoxFuture<'stati
         if !response.headers().contains_key(header::CONTENT_LENGTH)
             && let Some(size) = response.body().size_hint().exact()
         {
-            let length = HeaderValue::from_str(itoa::Buffer::new().format(size))
-                .unwrap_or(HeaderValue::from_static("0"));
+            let length = files::content_length(size);
             response
                 .headers_mut()
                 .insert(header::CONTENT_LENGTH, length);

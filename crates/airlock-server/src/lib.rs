@@ -90,7 +90,7 @@ pub fn router(app: Arc<Airlock>) -> Edge {
     // A lane's package files and their provenance: refusals as problem+json, which installers
     // show.
     let file_routes = Router::new()
-        .route("/{lane}/pypi/files/{key}/{filename}", get(pypi::file))
+        .route(hot::FILE, get(pypi::file))
         .route(
             "/{lane}/pypi/integrity/{project}/{version}/{filename}/provenance",
             get(pypi::provenance),
@@ -99,7 +99,7 @@ pub fn router(app: Arc<Airlock>) -> Edge {
             "/{lane}/cran/src/contrib/Archive/{package}/{file}",
             get(cran::archived),
         )
-        .route("/{lane}/cran/src/contrib/{file}", get(cran::current))
+        .route(hot::CRAN_FILE, get(cran::current))
         .route(
             "/{lane}/cran/__linux__/{distro}/src/contrib/Archive/{package}/{file}",
             get(cran::linux::archived),
@@ -116,26 +116,23 @@ pub fn router(app: Arc<Airlock>) -> Edge {
             "/{lane}/pypi/simple",
             get(pypi::root_redirect).post(ops::not_an_upload_url),
         )
-        .route(
-            "/{lane}/pypi/simple/",
-            get(pypi::root).post(ops::not_an_upload_url),
-        )
+        .route(hot::ROOT, get(pypi::root).post(ops::not_an_upload_url))
         .route("/{lane}/pypi/simple/{project}", get(pypi::project_redirect))
-        .route("/{lane}/pypi/simple/{project}/", get(pypi::project))
+        .route(hot::PROJECT, get(pypi::project))
         .route(
-            "/{lane}/cran/src/contrib/PACKAGES",
+            hot::CRAN_PACKAGES,
             get(|s, l, r| cran::plain_index(s, l, r, CranIndex::Packages)),
         )
         .route(
-            "/{lane}/cran/src/contrib/PACKAGES.gz",
+            hot::CRAN_PACKAGES_GZ,
             get(|s, l, r| cran::plain_index(s, l, r, CranIndex::PackagesGz)),
         )
         .route(
-            "/{lane}/cran/src/contrib/PACKAGES.rds",
+            hot::CRAN_PACKAGES_RDS,
             get(|s, l, r| cran::plain_index(s, l, r, CranIndex::PackagesRds)),
         )
         .route(
-            "/{lane}/cran/src/contrib/Meta/archive.rds",
+            hot::CRAN_ARCHIVE_RDS,
             get(|s, l, r| cran::plain_index(s, l, r, CranIndex::ArchiveRds)),
         )
         .route(

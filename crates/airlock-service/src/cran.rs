@@ -392,7 +392,8 @@ pub(crate) async fn render(
         let files = indexes.files();
         let etag = hex::encode(&files.digest[..16]);
         let tag = |suffix: &str| format!("\"{etag}{suffix}\"");
-        let packages_gz = Bytes::from(files.packages_gz);
+        // In one memory file for both pages that serve it.
+        let packages_gz = crate::sendable::sendable(Bytes::from(files.packages_gz));
         // PACKAGES.gz is PACKAGES as one gzip member, made chunk by chunk with the indexes:
         // PACKAGES's gzip coding too. No zstd: compressing the whole of PACKAGES again on
         // every change would undo that (R itself reads PACKAGES.rds, or PACKAGES.gz).

@@ -33,9 +33,10 @@ static FILES: RwLock<BTreeMap<usize, (usize, Arc<File>)>> = RwLock::new(BTreeMap
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
 /// `body` in a sealed memory file when it is large enough and the files are not all taken (the
-/// same bytes, readable as ever); else `body` itself.
+/// same bytes, readable as ever); else `body` itself, as it is when it is in one already (bodies
+/// shared by several pages take one file).
 pub fn sendable(body: Bytes) -> Bytes {
-    if body.len() < MIN_LEN {
+    if body.len() < MIN_LEN || file_of(body.as_ptr(), body.len()).is_some() {
         return body;
     }
     if LIVE.fetch_add(1, Ordering::Relaxed) >= MAX_FILES {
@@ -122,6 +123,10 @@ mod tests {
         let text: Vec<u8> = (0..MIN_LEN * 3).map(|i| (i % 251) as u8).collect();
         let body = sendable(Bytes::from(text.clone()));
         assert!(body[..] == text[..], "the same bytes");
+        // Made sendable again (a body shared by two pages), it stays where it is.
+        let again = sendable(body.clone());
+        assert_eq!(again.as_ptr(), body.as_ptr());
+        drop(again);
         let (file, offset) = file_of(body.as_ptr(), body.len()).expect("registered");
         assert_eq!(offset, 0);
         let mut whole = vec![0; text.len()];
