@@ -6,17 +6,6 @@ use serde_json::json;
 
 use crate::support::{TestApp, dists};
 
-fn with_private_lane() -> crate::support::Builder {
-    TestApp::builder()
-        .lane("dev", "open", &["internal-pypi", "internal-cran"], "")
-        .lane(
-            "secret",
-            "open",
-            &["internal-pypi", "internal-cran"],
-            "private = true",
-        )
-}
-
 /// `Auth`: any valid token; none, a malformed one or an unknown one is 401 with a challenge.
 #[tokio::test]
 async fn auth_refuses_missing_malformed_and_unknown_tokens() {
@@ -204,7 +193,7 @@ async fn uploads_need_a_publisher_of_a_lane_with_the_source() {
 /// and shows the private lanes it applies in.
 #[tokio::test]
 async fn optional_auth_serves_anonymous_callers_and_refuses_bad_tokens() {
-    let app = with_private_lane().start().await;
+    let app = TestApp::with_private_lane().start().await;
     let secret_reader = app.token("insider", Role::Reader, &["secret"]).await;
     let dev_reader = app.token("outsider", Role::Reader, &["dev"]).await;
     let lanes = |answer: crate::support::Answer| -> Vec<String> {
@@ -260,7 +249,7 @@ async fn optional_auth_serves_anonymous_callers_and_refuses_bad_tokens() {
 /// pip sends credentials, then 403); a public lane ignores credentials, as indexes do.
 #[tokio::test]
 async fn lanes_open_for_tokens_that_apply_in_them() {
-    let app = with_private_lane().start().await;
+    let app = TestApp::with_private_lane().start().await;
     let secret_reader = app.token("insider", Role::Reader, &["secret"]).await;
     let dev_reader = app.token("outsider", Role::Reader, &["dev"]).await;
 

@@ -184,16 +184,7 @@ type Headers = Vec<(&'static str, String)>;
 /// lanes with and without a token.
 #[tokio::test]
 async fn the_edges_own_reads_answer_as_the_router_does() {
-    let app = TestApp::builder()
-        .lane("dev", "open", &["internal-pypi", "internal-cran"], "")
-        .lane(
-            "secret",
-            "open",
-            &["internal-pypi", "internal-cran"],
-            "private = true",
-        )
-        .start()
-        .await;
+    let app = TestApp::with_private_lane().start().await;
     let publisher = app.token("pub", Role::Publisher, &[]).await;
     let reader = app.token("reader", Role::Reader, &["secret"]).await;
     let elsewhere = app.token("elsewhere", Role::Reader, &["dev"]).await;

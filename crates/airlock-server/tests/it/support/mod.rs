@@ -105,6 +105,18 @@ impl TestApp {
         }
     }
 
+    /// Lanes `dev` (open) and `secret` (open, private) over the hosted sources.
+    pub fn with_private_lane() -> Builder {
+        TestApp::builder()
+            .lane("dev", "open", &["internal-pypi", "internal-cran"], "")
+            .lane(
+                "secret",
+                "open",
+                &["internal-pypi", "internal-cran"],
+                "private = true",
+            )
+    }
+
     /// With the default configuration.
     pub async fn start() -> TestApp {
         TestApp::builder().start().await
